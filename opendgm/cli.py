@@ -1,0 +1,61 @@
+"""The `opendgm` command. Each room contributes its own sub-command group."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from opendgm.sandbox.base import SandboxError
+from opendgm.sandbox.cli import app as sandbox_app
+
+app = typer.Typer(
+    help="opendgm: open-ended self-improvement of coding agents (Darwin Gödel Machine style).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+console = Console(stderr=True)
+
+# Errors a user can act on: shown as one clear message, not a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (SandboxError,)
+
+
+@app.callback()
+def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    for noisy in ("urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def selfcheck(
+    backend: str = typer.Option("auto", help="auto | docker | local"),
+) -> None:
+    """Set up and verify everything opendgm needs here: runtime image and sandbox containment."""
+    from opendgm.sandbox import cli as sandbox_cli
+    from opendgm.sandbox.factory import choose_backend
+
+    if choose_backend(sandbox_cli._backend(backend)) == "docker":
+        sandbox_cli.build()
+    sandbox_cli.check(backend=backend)
+
+
+def main() -> None:
+    """Console entry point: user-facing errors print as one line and exit with status 2."""
+    try:
+        app()
+    except USER_ERRORS as error:
+        console.print(f"[red]error:[/] {error}", soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

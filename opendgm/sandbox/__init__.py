@@ -1,0 +1,28 @@
+"""Isolated execution of untrusted, self-modified code: Docker when an engine answers, else local."""
+
+from opendgm.sandbox.base import ExecResult, Sandbox, SandboxError
+from opendgm.sandbox.factory import choose_backend, open_sandbox
+from opendgm.sandbox.spec import (
+    DEFAULT_IMAGE,
+    GATEWAY_SOCKET_ENV,
+    GATEWAY_SOCKET_PATH,
+    GATEWAY_TOKEN_ENV,
+    Limits,
+    Mount,
+    SandboxSpec,
+)
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "GATEWAY_SOCKET_ENV",
+    "GATEWAY_SOCKET_PATH",
+    "GATEWAY_TOKEN_ENV",
+    "ExecResult",
+    "Limits",
+    "Mount",
+    "Sandbox",
+    "SandboxError",
+    "SandboxSpec",
+    "choose_backend",
+    "open_sandbox",
+]

@@ -1,0 +1,152 @@
+"""Building the sandbox runtime image, online or fully offline, and only when its content changed.
+
+Offline (the default: no registry needs to answer), the base image is a Debian bookworm minbase made by
+`debootstrap` from the configured Debian mirror and imported with `docker import`. The runtime image is
+then built from the top-level Dockerfile on that base with no network. Each image carries a hash of
+what it was built from, so an unchanged Dockerfile does not rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from docker.errors import APIError, BuildError, ImageNotFound
+
+from opendgm.sandbox.base import SandboxError
+from opendgm.sandbox.docker_client import docker_client
+from opendgm.sandbox.owner import LABEL_OWNED, LABEL_PREFIX
+from opendgm.sandbox.spec import DEFAULT_IMAGE
+
+OFFLINE_BASE_IMAGE = "opendgm-base:bookworm"
+PULLED_BASE_IMAGE = "debian:bookworm-slim"
+BASE_PACKAGES = ("python3", "git", "procps", "ca-certificates")
+LABEL_CONTENT_HASH = f"{LABEL_PREFIX}.content-hash"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """What `build_runtime_image` did."""
+
+    image: str
+    base: str
+    rebuilt: bool
+    content_hash: str
+
+
+def runtime_dockerfile() -> Path:
+    """The runtime Dockerfile shipped with the package (the repository's top-level Dockerfile)."""
+    return Path(str(resources.files("opendgm.sandbox") / "runtime" / "Dockerfile")).resolve()
+
+
+def debian_mirror() -> str:
+    """The Debian mirror apt is configured with (debootstrap must use a mirror this machine reaches)."""
+    for source in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        try:
+            text = source.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            words = line.split()
+            if words[:1] == ["deb"] and len(words) > 1:
+                return words[2] if words[1].startswith("[") else words[1]
+            if words[:1] == ["URIs:"] and len(words) > 1 and "security" not in words[1]:
+                return words[1]
+    return "http://deb.debian.org/debian"
+
+
+def _image_label(name: str, label: str) -> str | None:
+    try:
+        image = docker_client().images.get(name)
+    except ImageNotFound:
+        return None
+    return (image.labels or {}).get(label)
+
+
+def ensure_offline_base(say: Say = print) -> str:
+    """Create opendgm-base:bookworm with debootstrap + docker import unless it already exists."""
+    client = docker_client()
+    try:
+        client.images.get(OFFLINE_BASE_IMAGE)
+        return OFFLINE_BASE_IMAGE
+    except ImageNotFound:
+        pass
+    if shutil.which("debootstrap") is None:
+        raise SandboxError(
+            "building the offline base image needs debootstrap: apt-get install -y debootstrap"
+        )
+    if os.geteuid() != 0:
+        raise SandboxError("debootstrap needs root to build the offline base image; rerun as root")
+    mirror = debian_mirror()
+    with tempfile.TemporaryDirectory(prefix="opendgm-rootfs-") as workdir:
+        rootfs, archive = Path(workdir) / "rootfs", Path(workdir) / "rootfs.tar"
+        say(f"debootstrap bookworm (minbase + {', '.join(BASE_PACKAGES)}) from {mirror} ...")
+        command = [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(BASE_PACKAGES)}",
+            "bookworm",
+            str(rootfs),
+            mirror,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+            raise SandboxError(f"debootstrap failed (exit {done.returncode}):\n{tail}")
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
+        say(f"docker import -> {OFFLINE_BASE_IMAGE}")
+        repository, tag = OFFLINE_BASE_IMAGE.split(":")
+        client.api.import_image_from_file(
+            str(archive), repository=repository, tag=tag, changes=[f'LABEL {LABEL_OWNED}="1"']
+        )
+    return OFFLINE_BASE_IMAGE
+
+
+def build_runtime_image(
+    tag: str = DEFAULT_IMAGE, pull: bool = False, force: bool = False, say: Say = print
+) -> BuildOutcome:
+    """Build the runtime image from the Dockerfile unless an image built from the same content exists."""
+    client = docker_client()
+    dockerfile = runtime_dockerfile()
+    if pull:
+        say(f"pulling {PULLED_BASE_IMAGE}")
+        try:
+            client.images.pull(PULLED_BASE_IMAGE)
+        except APIError as exc:
+            raise SandboxError(
+                f"could not pull {PULLED_BASE_IMAGE} (rerun without --pull to build offline): {exc}"
+            ) from exc
+        base = PULLED_BASE_IMAGE
+    else:
+        base = ensure_offline_base(say)
+    base_id = client.images.get(base).id
+    content_hash = hashlib.sha256(dockerfile.read_bytes() + base_id.encode()).hexdigest()[:16]
+    if not force and _image_label(tag, LABEL_CONTENT_HASH) == content_hash:
+        say(f"{tag} is up to date (content {content_hash})")
+        return BuildOutcome(tag, base, False, content_hash)
+    say(f"building {tag} on {base}")
+    with tempfile.TemporaryDirectory(prefix="opendgm-build-") as context:
+        shutil.copy(dockerfile, Path(context) / "Dockerfile")
+        try:
+            client.images.build(
+                path=context,
+                tag=tag,
+                buildargs={"BASE_IMAGE": base},
+                labels={LABEL_OWNED: "1", LABEL_CONTENT_HASH: content_hash},
+                network_mode=None if pull else "none",
+                rm=True,
+                forcerm=True,
+            )
+        except BuildError as exc:
+            log_tail = "".join(str(entry.get("stream", "")) for entry in exc.build_log)[-2000:]
+            raise SandboxError(f"building {tag} failed: {exc.msg}\n{log_tail}") from exc
+    return BuildOutcome(tag, base, True, content_hash)

@@ -1,0 +1,37 @@
+"""The `opendgm` command as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from opendgm.cli import app
+
+runner = CliRunner()
+
+
+def test_sandbox_check_prints_a_verdict_per_case(local_isolation: None) -> None:
+    result = runner.invoke(app, ["sandbox", "check", "--backend", "local"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("│ contained") == 8
+    assert "NOT contained" not in result.output
+
+
+def test_unknown_backend_is_a_clear_usage_error() -> None:
+    result = runner.invoke(app, ["sandbox", "check", "--backend", "kubernetes"])
+    assert result.exit_code == 2
+    assert "unknown backend 'kubernetes'" in result.output
+
+
+def test_user_errors_print_one_line_not_a_traceback(docker_engine: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "opendgm.cli", "sandbox", "check", "--backend", "docker", "--image", "nope:never"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "error:" in done.stderr and "opendgm sandbox build" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
