@@ -27,7 +27,7 @@ def test_unknown_backend_is_a_clear_usage_error() -> None:
 
 def test_user_errors_print_one_line_not_a_traceback(docker_engine: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "opendgm.cli", "sandbox", "check", "--backend", "docker", "--image", "nope:never"],
+        [sys.executable, "-m", "opendgm.cli", "sandbox", "check", "--backend=docker", "--image=nope:never"],
         capture_output=True,
         text=True,
         timeout=120,

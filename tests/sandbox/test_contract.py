@@ -24,7 +24,8 @@ def test_exec_separates_streams_and_exit_code(backend: str) -> None:
 def test_exec_takes_argv_env_and_cwd(backend: str) -> None:
     with open_sandbox(spec(), backend) as sandbox:
         sandbox.put_files("/workspace/sub", {"marker": "m"})
-        result = sandbox.exec(["sh", "-c", 'echo "$GREETING"; ls'], cwd="/workspace/sub", env={"GREETING": "hi"})
+        argv = ["sh", "-c", 'echo "$GREETING"; ls']
+        result = sandbox.exec(argv, cwd="/workspace/sub", env={"GREETING": "hi"})
     assert result.ok and result.stdout == "hi\nmarker\n"
 
 
