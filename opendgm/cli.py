@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from opendgm.evaluators.cli import app as evaluators_app
+from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
 
@@ -18,10 +20,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(evaluators_app, name="evaluators")
 console = Console(stderr=True)
 
 # Errors a user can act on: shown as one clear message, not a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (SandboxError,)
+USER_ERRORS: tuple[type[Exception], ...] = (SandboxError, UnknownEvaluator)
 
 
 @app.callback()

@@ -91,9 +91,7 @@ class DockerSandbox(Sandbox):
             for m in spec.mounts
         ]
         if spec.gateway_socket is not None:
-            mounts.append(
-                DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind")
-            )
+            mounts.append(DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind"))
         return {
             "image": spec.image,
             # The main process is the lifetime cap: when `sleep` ends, the container stops.
@@ -136,9 +134,7 @@ class DockerSandbox(Sandbox):
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
         started = time.monotonic()
         try:
-            exec_id = api.exec_create(
-                self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER
-            )["Id"]
+            exec_id = api.exec_create(self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER)["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
         except (APIError, DockerException) as exc:
             raise SandboxError(f"exec failed to start in {self.container.short_id}: {exc}") from exc

@@ -29,11 +29,18 @@ def choose_backend(requested: BackendName = "auto") -> Literal["docker", "local"
         if problem:
             raise SandboxError(f"the Docker backend was requested but no engine answers: {problem}")
         return "docker"
+    choice: Literal["docker", "local"] = "local" if problem else "docker"
+    _announce(choice, problem)
+    return choice
+
+
+@functools.cache
+def _announce(choice: str, problem: str | None) -> None:
+    """Say which backend `auto` chose, once per process and choice (not once per sandbox)."""
     if problem:
         log.warning("sandbox backend: local (no Docker engine answers: %s)", problem)
-        return "local"
-    log.info("sandbox backend: docker")
-    return "docker"
+    else:
+        log.info("sandbox backend: docker")
 
 
 @functools.lru_cache(maxsize=1)

@@ -81,9 +81,7 @@ def ensure_offline_base(say: Say = print) -> str:
     except ImageNotFound:
         pass
     if shutil.which("debootstrap") is None:
-        raise SandboxError(
-            "building the offline base image needs debootstrap: apt-get install -y debootstrap"
-        )
+        raise SandboxError("building the offline base image needs debootstrap: apt-get install -y debootstrap")
     if os.geteuid() != 0:
         raise SandboxError("debootstrap needs root to build the offline base image; rerun as root")
     mirror = debian_mirror()

@@ -75,9 +75,7 @@ class LocalSandbox(Sandbox):
         self.isolated = problem is None
         self.network_isolated = self.isolated
         if problem:
-            log.warning(
-                "local sandbox is NOT isolated (no network namespace, host filesystem visible): %s", problem
-            )
+            log.warning("local sandbox is NOT isolated (no network namespace, host filesystem visible): %s", problem)
         self.workspace = Path(tempfile.mkdtemp(prefix="opendgm-ws-"))
         self._chown_for_sandbox(self.workspace)
         self._lock = threading.Lock()

@@ -44,9 +44,7 @@ class Owner:
     @classmethod
     def current(cls, campaign: str, lifetime_s: float) -> Owner:
         pid = os.getpid()
-        return cls(
-            campaign, socket.gethostname(), pid, process_start_ticks(pid) or "?", time.time() + lifetime_s
-        )
+        return cls(campaign, socket.gethostname(), pid, process_start_ticks(pid) or "?", time.time() + lifetime_s)
 
     def labels(self) -> dict[str, str]:
         return {

@@ -97,6 +97,11 @@ class SandboxSpec(BaseModel):
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
+            # git works the same in every image and on every host, configured or not
+            "GIT_AUTHOR_NAME": "opendgm agent",
+            "GIT_AUTHOR_EMAIL": "agent@opendgm.invalid",
+            "GIT_COMMITTER_NAME": "opendgm agent",
+            "GIT_COMMITTER_EMAIL": "agent@opendgm.invalid",
         }
         if self.gateway_socket is not None:
             env[GATEWAY_SOCKET_ENV] = GATEWAY_SOCKET_PATH

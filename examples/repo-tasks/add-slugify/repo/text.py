@@ -1,0 +1,5 @@
+"""Text utilities."""
+
+
+def shout(text: str) -> str:
+    return text.upper() + "!"

@@ -1,0 +1,25 @@
+"""Agents and the contract every agent follows (see CONTRACT.md beside this file)."""
+
+from opendgm.agents.contract import (
+    AGENT_DIR,
+    GATEWAY_CLIENT_PATH,
+    REPO_DIR,
+    TASK_FILE,
+    TRAJECTORY_FILE,
+    agent_command,
+    agent_mounts,
+    seed_agent_dir,
+    self_test_command,
+)
+
+__all__ = [
+    "AGENT_DIR",
+    "GATEWAY_CLIENT_PATH",
+    "REPO_DIR",
+    "TASK_FILE",
+    "TRAJECTORY_FILE",
+    "agent_command",
+    "agent_mounts",
+    "seed_agent_dir",
+    "self_test_command",
+]

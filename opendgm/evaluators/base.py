@@ -1,0 +1,109 @@
+"""The Evaluator interface and the repository workflow most evaluators share.
+
+Grading happens in a fresh sandbox built from the agent's diff, never in the container the agent ran
+in; hidden tests enter only then, and the agent's changes to protected (test) files are dropped first.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from pathlib import PurePosixPath
+
+from opendgm.agents.contract import REPO_DIR
+from opendgm.evaluators.patches import drop_protected
+from opendgm.evaluators.task import Grade, Task
+from opendgm.sandbox.base import Sandbox, SandboxError
+
+PATCH_FILE = "/workspace/grading/agent.patch"
+UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
+UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)$", re.MULTILINE)
+PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+
+
+def grade_status(timed_out: bool, exit_code: int) -> str:
+    if timed_out:
+        return "grading_timeout"
+    return "resolved" if exit_code == 0 else "unresolved"
+
+
+class Evaluator(ABC):
+    """A benchmark: tasks with named subsets, a way to prepare a workspace and to grade one."""
+
+    name: str = "abstract"
+    version: str = "0"
+    #: fnmatch patterns of files whose changes by the agent are dropped before grading
+    protected_patterns: tuple[str, ...] = ()
+
+    @abstractmethod
+    def tasks(self) -> list[Task]:
+        """Every task, in a stable order."""
+
+    def subsets(self) -> dict[str, list[str]]:
+        """Named task-id lists (stages of a campaign pick from these). `all` is always there."""
+        return {"all": [task.id for task in self.tasks()]}
+
+    def select(self, subset: str = "all", limit: int | None = None) -> list[Task]:
+        """The tasks of a named subset (or a comma-separated list of ids), at most `limit` of them."""
+        by_id = {task.id: task for task in self.tasks()}
+        named = self.subsets()
+        ids = named[subset] if subset in named else [part for part in subset.split(",") if part]
+        unknown = [task_id for task_id in ids if task_id not in by_id]
+        if unknown:
+            raise KeyError(
+                f"{self.name}: unknown subset or task ids {unknown[:5]}; subsets: {', '.join(sorted(named))}"
+            )
+        return [by_id[task_id] for task_id in ids[:limit]]
+
+    # -- workspace -----------------------------------------------------------------------------
+    def prepare(self, task: Task, sandbox: Sandbox) -> str:
+        """Put the task's repository into the sandbox as a git repository; returns the base commit."""
+        if task.repo_files:
+            sandbox.put_files(REPO_DIR, task.repo_files)
+        init = sandbox.exec(
+            f"mkdir -p {REPO_DIR} && cd {REPO_DIR} && git init -q && git add -A "
+            "&& git commit -q --allow-empty -m 'task start' && git rev-parse HEAD",
+            timeout=120,
+        )
+        if not init.ok:
+            raise SandboxError(f"could not prepare the repository for {task.id}: {init.stderr.strip()}")
+        return init.stdout.strip().splitlines()[-1]
+
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests."""
+        failed = self.apply_patch(task, patch, sandbox)
+        if failed is not None:
+            return failed
+        if task.hidden_tests:
+            sandbox.put_files(REPO_DIR, task.hidden_tests)
+        run = sandbox.exec(f"cd {REPO_DIR} && {task.test_command}", timeout=task.grading_timeout_s)
+        output = run.stdout + run.stderr
+        passed, failed_tests = self.count_tests(output, run.exit_code)
+        return Grade(grade_status(run.timed_out, run.exit_code), passed, failed_tests, run.exit_code, output)
+
+    def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
+        """Prepare a fresh repository and apply the diff minus protected files; a Grade if that failed."""
+        self.prepare(task, sandbox)
+        patch, _dropped = drop_protected(patch, list(self.protected_patterns))
+        if not patch.strip():
+            return None
+        sandbox.put_files(str(PurePosixPath(PATCH_FILE).parent), {PurePosixPath(PATCH_FILE).name: patch})
+        applied = sandbox.exec(f"cd {REPO_DIR} && git apply --whitespace=nowarn {PATCH_FILE}", timeout=120)
+        return None if applied.ok else Grade("patch_failed", 0, 0, applied.exit_code, applied.stderr)
+
+    def count_tests(self, output: str, exit_code: int) -> tuple[int, int]:
+        """(passed, failed) read from unittest or pytest output; one test when neither says."""
+        ran = UNITTEST_RAN.search(output)
+        if ran:
+            failed_line = UNITTEST_FAILED.search(output)
+            failed = sum(int(n) for n in re.findall(r"=(\d+)", failed_line.group(1))) if failed_line else 0
+            return int(ran.group(1)) - failed, failed
+        counts = {kind: int(n) for n, kind in PYTEST_SUMMARY.findall(output)}
+        if counts:
+            failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+            return counts.get("passed", 0), failed
+        return (1, 0) if exit_code == 0 else (0, 1)
+
+    def reference_patch(self, task: Task) -> str | None:
+        """A diff known to solve the task, where the benchmark ships one (used to verify the grader)."""
+        return None

@@ -1,0 +1,48 @@
+"""How evaluations fan out: an executor interface, and a bounded local pool that implements it.
+
+A distributed executor (Ray) will implement the same two methods, so callers never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Protocol, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Executor(Protocol):
+    """Runs independent work items and yields (item, result or exception) as each finishes."""
+
+    def map_unordered(
+        self, work: Callable[[Item], Result], items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Result | BaseException]]: ...
+
+    def shutdown(self) -> None: ...
+
+
+class LocalExecutor:
+    """A thread pool of `workers` (each worker drives one sandbox at a time, so threads suffice)."""
+
+    def __init__(self, workers: int = 2) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="opendgm-eval")
+
+    def map_unordered(
+        self, work: Callable[[Item], Result], items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Result | BaseException]]:
+        futures: dict[Future[Result], Item] = {self._pool.submit(work, item): item for item in items}
+        try:
+            for future in as_completed(futures):
+                error = future.exception()
+                yield futures[future], (error if error is not None else future.result())
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,105 @@
+"""`repo-tasks`: a directory of tasks anyone can write without Python.
+
+    TASKS_DIR/
+      subsets.toml            optional: small = ["task-a", "task-b"]
+      task-a/
+        task.toml             statement (or statement_file), test_command, timeouts, image
+        repo/                 the repository the agent starts from
+        tests/                hidden tests, copied to tests/ in the repository only at grading
+
+A task that cannot be read is still listed, marked invalid with the reason, so a run reports it per task
+and goes on with the others.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.task import Task
+from opendgm.sandbox.spec import DEFAULT_IMAGE
+
+TASK_FILE = "task.toml"
+
+
+class TaskFile(BaseModel):
+    """The schema of task.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    statement: str | None = None
+    statement_file: str | None = None
+    test_command: str
+    agent_timeout_s: float = Field(600, gt=0)
+    grading_timeout_s: float = Field(120, gt=0)
+    image: str = DEFAULT_IMAGE
+
+    @model_validator(mode="after")
+    def _one_statement(self) -> TaskFile:
+        if (self.statement is None) == (self.statement_file is None):
+            raise ValueError("give exactly one of `statement` or `statement_file`")
+        return self
+
+
+class RepoTasks(Evaluator):
+    """Tasks read from a directory in the format above."""
+
+    name = "repo-tasks"
+    version = "repo-tasks/1"
+
+    def __init__(self, path: str | Path, protected: tuple[str, ...] = ("tests/*",)) -> None:
+        self.root = Path(path)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"repo-tasks: {self.root} is not a directory of tasks")
+        self.protected_patterns = protected
+
+    def tasks(self) -> list[Task]:
+        return [read_task(folder) for folder in sorted(self.root.iterdir()) if folder.is_dir()]
+
+    def subsets(self) -> dict[str, list[str]]:
+        named = {"all": [task.id for task in self.tasks()]}
+        listing = self.root / "subsets.toml"
+        if listing.exists():
+            named.update({name: list(ids) for name, ids in tomllib.loads(listing.read_text()).items()})
+        return named
+
+
+def read_task(folder: Path) -> Task:
+    """One task folder as a Task; problems become an invalid task with a reason, never an exception."""
+    try:
+        spec = TaskFile.model_validate(tomllib.loads((folder / TASK_FILE).read_text(encoding="utf-8")))
+        statement = spec.statement or (folder / str(spec.statement_file)).read_text(encoding="utf-8")
+        repo = folder / "repo"
+        if not repo.is_dir():
+            raise FileNotFoundError(f"{repo} is missing (the repository the agent starts from)")
+        return Task(
+            id=folder.name,
+            statement=statement,
+            repo_files=read_tree(repo),
+            hidden_tests={f"tests/{name}": data for name, data in read_tree(folder / "tests").items()},
+            test_command=spec.test_command,
+            image=spec.image,
+            agent_timeout_s=spec.agent_timeout_s,
+            grading_timeout_s=spec.grading_timeout_s,
+        )
+    except tomllib.TOMLDecodeError as exc:
+        return _invalid(folder, f"not valid TOML: {exc}")
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in exc.errors())
+        return _invalid(folder, f"invalid fields: {fields}")
+    except OSError as exc:
+        return _invalid(folder, f"cannot read: {exc}")
+
+
+def _invalid(folder: Path, reason: str) -> Task:
+    return Task(id=folder.name, statement="", invalid=f"{folder / TASK_FILE}: {reason}")
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by relative path (empty when `root` does not exist)."""
+    if not root.is_dir():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

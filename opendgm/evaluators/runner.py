@@ -1,0 +1,183 @@
+"""Running one agent on one task: the agent's sandbox, its diff, then grading in a fresh sandbox.
+
+Nothing here decides what to keep: the caller records the outcome (in the archive) and caches by the
+agent's code hash. Every failure mode ends as a per-task status with a readable detail, never as an
+exception that stops the other tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
+from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.task import Grade, Task
+from opendgm.llm.gateway import Gateway
+from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox.factory import BackendName, open_sandbox
+from opendgm.sandbox.spec import Limits, SandboxSpec
+
+PATCH_FILE = "/workspace/out/agent.patch"
+AGENT_EXIT_MODEL_ERROR = 3
+LOG_TAIL_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """Everything one (agent, task) run produced."""
+
+    task_id: str
+    status: str  # resolved | unresolved | empty_patch | agent_error | agent_timeout | patch_failed | grading_*
+    tests_passed: int = 0
+    tests_failed: int = 0
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    detail: str = ""
+    patch: str = ""
+    trajectory: bytes = b""
+    agent_log: str = ""
+    grading_log: str = ""
+    agent_status: str = ""  # the agent's own exit status, from its trajectory
+
+    @property
+    def resolved(self) -> bool:
+        return self.status == "resolved"
+
+
+def grading_spec(task: Task, campaign: str) -> SandboxSpec:
+    """A fresh, small sandbox for grading one task (no gateway: grading never calls a model)."""
+    return SandboxSpec(
+        image=task.image,
+        campaign=campaign,
+        limits=Limits(memory_mb=1024, pids=256, exec_timeout_s=task.grading_timeout_s),
+    )
+
+
+def grade_patch(evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str) -> Grade:
+    with open_sandbox(grading_spec(task, campaign), backend) as sandbox:
+        return evaluator.grade(task, patch, sandbox)
+
+
+@dataclass
+class TaskRunner:
+    """Runs one agent (a code directory on the host) on tasks of one evaluator."""
+
+    evaluator: Evaluator
+    agent_dir: Path
+    gateway: Gateway | None
+    node: str
+    role: str = "agent"
+    backend: BackendName = "auto"
+    campaign: str = "adhoc"
+    memory_mb: int = 2048
+
+    def run(self, task: Task) -> TaskOutcome:
+        started = time.monotonic()
+        if task.invalid:
+            return TaskOutcome(task.id, "invalid_task", detail=task.invalid)
+        try:
+            outcome = self._run(task)
+        except SandboxError as exc:
+            outcome = TaskOutcome(task.id, "sandbox_error", detail=str(exc))
+        return _with_duration(outcome, time.monotonic() - started)
+
+    def _agent_spec(self, task: Task, token: str | None) -> SandboxSpec:
+        return SandboxSpec(
+            image=task.image,
+            campaign=self.campaign,
+            mounts=agent_mounts(self.agent_dir),
+            env=dict(AGENT_ENV),
+            gateway_socket=self.gateway.socket_path if self.gateway else None,
+            gateway_token=token,
+            limits=Limits(
+                memory_mb=self.memory_mb,
+                exec_timeout_s=task.agent_timeout_s,
+                wall_time_s=task.agent_timeout_s + task.grading_timeout_s + 600,
+            ),
+        )
+
+    def _run(self, task: Task) -> TaskOutcome:
+        token = self.gateway.issue_token(self.node, self.role, f"agent {task.id}") if self.gateway else None
+        try:
+            with open_sandbox(self._agent_spec(task, token), self.backend) as sandbox:
+                base = self.evaluator.prepare(task, sandbox)
+                sandbox.put_files("/workspace/task", {"statement.md": task.statement})
+                # The agent gets a slightly shorter limit than the sandbox so it can stop on its own.
+                soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
+                agent = sandbox.exec(agent_command(time_limit_s=soft_limit), timeout=task.agent_timeout_s)
+                diff = sandbox.exec(
+                    f"mkdir -p $(dirname {PATCH_FILE}) && cd {REPO_DIR} && git add -A "
+                    f"&& git diff --cached --binary {base} > {PATCH_FILE}",
+                    timeout=120,
+                )
+                if not diff.ok:
+                    raise SandboxError(f"could not read the agent's diff: {diff.stderr.strip()}")
+                patch = sandbox.get_file(PATCH_FILE).decode(errors="replace")
+                trajectory = _optional_file(sandbox, TRAJECTORY_FILE)
+        finally:
+            if self.gateway and token:
+                self.gateway.revoke(token)
+        agent_log = (agent.stdout + agent.stderr)[-LOG_TAIL_CHARS:]
+        agent_status, agent_error = _exit_record(trajectory)
+        failure = _agent_failure(agent.timed_out, agent.exit_code, agent_error, agent_log)
+        common = {
+            "exit_code": agent.exit_code,
+            "patch": patch,
+            "trajectory": trajectory,
+            "agent_log": agent_log,
+            "agent_status": agent_status,
+        }
+        if not patch.strip():
+            status, detail = failure or ("empty_patch", "the agent left the repository unchanged")
+            return TaskOutcome(task.id, status, detail=detail, **common)
+        try:
+            grade = grade_patch(self.evaluator, task, patch, self.backend, self.campaign)
+        except SandboxError as exc:
+            return TaskOutcome(task.id, "grading_error", detail=str(exc), **common)
+        status, detail = (grade.status, "") if grade.resolved or failure is None else failure
+        return TaskOutcome(
+            task.id,
+            status,
+            tests_passed=grade.tests_passed,
+            tests_failed=grade.tests_failed,
+            detail=detail,
+            grading_log=grade.output[-LOG_TAIL_CHARS:],
+            **common,
+        )
+
+
+def _optional_file(sandbox: Sandbox, path: str) -> bytes:
+    try:
+        return sandbox.get_file(path)
+    except SandboxError:
+        return b""
+
+
+def _exit_record(trajectory: bytes) -> tuple[str, str]:
+    """(status, error) of the agent's final `exit` record, or empty strings when it wrote none."""
+    for line in reversed(trajectory.decode(errors="replace").splitlines()):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("type") == "exit":
+            return str(record.get("status", "")), str(record.get("error", ""))
+    return "", ""
+
+
+def _agent_failure(timed_out: bool, exit_code: int, error: str, log: str) -> tuple[str, str] | None:
+    """The per-task status for an agent that did not finish normally, or None when it did."""
+    if timed_out:
+        return "agent_timeout", "the agent was killed at its time limit"
+    if exit_code == AGENT_EXIT_MODEL_ERROR:
+        return "agent_error", f"model error: {error or log.strip()[-500:]}"
+    if exit_code != 0:
+        return "agent_error", f"the agent crashed (exit {exit_code}): {log.strip()[-500:]}"
+    return None
+
+
+def _with_duration(outcome: TaskOutcome, duration: float) -> TaskOutcome:
+    return replace(outcome, duration_s=duration)
