@@ -11,6 +11,9 @@ from rich.logging import RichHandler
 
 from opendgm.evaluators.cli import app as evaluators_app
 from opendgm.evaluators.registry import UnknownEvaluator
+from opendgm.llm.cli import app as llm_app
+from opendgm.llm.errors import LLMError
+from opendgm.llm.local_server import LocalServerError
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
 
@@ -21,10 +24,11 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(evaluators_app, name="evaluators")
+app.add_typer(llm_app, name="llm")
 console = Console(stderr=True)
 
 # Errors a user can act on: shown as one clear message, not a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (SandboxError, UnknownEvaluator)
+USER_ERRORS: tuple[type[Exception], ...] = (SandboxError, UnknownEvaluator, LLMError, LocalServerError)
 
 
 @app.callback()

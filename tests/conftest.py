@@ -7,9 +7,15 @@ cannot isolate is a test failure, not a skip.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from llm_fakes import FakeProvider
 
+from opendgm.llm import Gateway, LocalServer, LocalServerConfig, Router
 from opendgm.sandbox.docker_client import docker_available
 from opendgm.sandbox.local_backend import bubblewrap_problem
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -50,3 +56,45 @@ def backend(request: pytest.FixtureRequest) -> str:
     else:
         request.getfixturevalue("local_isolation")
     return request.param
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A short, traversable directory for gateway sockets (AF_UNIX paths are limited to 107 bytes;
+    the local sandbox binds the socket as an unprivileged user)."""
+    path = Path(tempfile.mkdtemp(prefix="odgm-gw-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def make_gateway(socket_dir: Path) -> Iterator[Callable[[Router], Gateway]]:
+    gateways: list[Gateway] = []
+
+    def make(router: Router) -> Gateway:
+        gateways.append(Gateway(router, socket_dir / f"gw{len(gateways)}.sock").start())
+        return gateways[-1]
+
+    yield make
+    for gateway in gateways:
+        gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """The real embedded model (SmolLM2-135M on llama.cpp), started once through the local-server API."""
+    pytest.importorskip("llama_cpp", reason="the embedded model needs the `local` extra")
+    server = LocalServer(LocalServerConfig(log_path=tmp_path_factory.mktemp("llama") / "server.log"))
+    with server:
+        pid = server.pid
+        yield server
+    with pytest.raises(ProcessLookupError):  # stopped, and reaped
+        os.kill(pid, 0)

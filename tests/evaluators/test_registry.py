@@ -49,6 +49,6 @@ def test_third_party_evaluator_grades_in_a_sandbox(installed_elsewhere: dict[str
 
 
 def test_unknown_evaluator_names_the_installed_ones() -> None:
-    with pytest.raises(UnknownEvaluator, match="unknown evaluator 'nope'; installed: .*humaneval"):
+    with pytest.raises(UnknownEvaluator, match=r"unknown evaluator 'nope'; installed: .*humaneval"):
         load("nope")
     assert isinstance(load("humaneval"), HumanEval)

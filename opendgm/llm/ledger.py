@@ -1,0 +1,136 @@
+"""The ledger: one row per model call, success or failure (invariant 4).
+
+The budget reads spend back from the ledger, so whatever survives a crash is what has been spent. The
+protocol is deliberately two methods wide so that the campaign archive's SQLite can become the ledger.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import astuple, dataclass, field, fields
+from pathlib import Path
+from typing import Literal, Protocol
+
+Outcome = Literal["ok", "error", "refused"]
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One model call as the framework saw it. `refused` calls never left the host."""
+
+    campaign: str
+    node: str | None
+    role: str
+    purpose: str
+    model: str
+    outcome: Outcome
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    attempts: int = 0
+    replayed: bool = False
+    error_class: str | None = None
+    error: str | None = None
+    request_hash: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ts: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Totals:
+    calls: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Ledger(Protocol):
+    def record(self, call: CallRecord) -> None: ...
+
+    def totals(self, campaign: str | None = None, node: str | None = None) -> Totals: ...
+
+
+def _sum(calls: list[CallRecord]) -> Totals:
+    return Totals(
+        calls=len(calls),
+        errors=sum(c.outcome != "ok" for c in calls),
+        prompt_tokens=sum(c.prompt_tokens for c in calls),
+        completion_tokens=sum(c.completion_tokens for c in calls),
+        cost_usd=sum(c.cost_usd for c in calls),
+    )
+
+
+class MemoryLedger:
+    """For tests and one-off commands."""
+
+    def __init__(self) -> None:
+        self._calls: list[CallRecord] = []
+        self._lock = threading.Lock()
+
+    def record(self, call: CallRecord) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (campaign is None or c.campaign == campaign) and (node is None or c.node == node)
+            ]
+
+    def totals(self, campaign: str | None = None, node: str | None = None) -> Totals:
+        return _sum(self.calls(campaign, node))
+
+
+_COLUMNS = [f.name for f in fields(CallRecord)]
+
+
+class SQLiteLedger:
+    """A file-backed ledger; every row is committed before `record` returns."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS llm_calls ({', '.join(_COLUMNS)})")
+        self._db.execute("CREATE INDEX IF NOT EXISTS llm_calls_scope ON llm_calls (campaign, node)")
+        self._lock = threading.Lock()
+
+    def record(self, call: CallRecord) -> None:
+        marks = ", ".join("?" * len(_COLUMNS))
+        with self._lock:
+            self._db.execute(f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({marks})", astuple(call))
+
+    def _where(self, campaign: str | None, node: str | None) -> tuple[str, list[str]]:
+        scope = {"campaign": campaign, "node": node}
+        clauses = [f"{k} = ?" for k, v in scope.items() if v is not None]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), [v for v in scope.values() if v is not None]
+
+    def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
+        where, args = self._where(campaign, node)
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM llm_calls{where} ORDER BY ts", args)
+            records = [dict(zip(_COLUMNS, row, strict=True)) for row in rows.fetchall()]
+        return [CallRecord(**(r | {"replayed": bool(r["replayed"])})) for r in records]
+
+    def totals(self, campaign: str | None = None, node: str | None = None) -> Totals:
+        where, args = self._where(campaign, node)
+        query = (
+            "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(prompt_tokens), 0),"
+            f" COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0) FROM llm_calls{where}"
+        )
+        with self._lock:
+            return Totals(*self._db.execute(query, args).fetchone())
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,104 @@
+"""Configuration of the model layer: roles (which model does which job), retries, budget, replay.
+
+A campaign names *roles* (`agent`, `meta`, `judge`, ...) rather than models, so one config line moves a
+role from an API model to a local vLLM server. Keys are named by environment variable, never written
+into a config, so configs can be committed and shown in the dashboard.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Price(BaseModel):
+    """USD per million tokens. Local models cost 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    completion: float = Field(ge=0, description="USD per 1M completion tokens.")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.prompt + completion_tokens * self.completion) / 1_000_000
+
+
+FREE = Price(prompt=0, completion=0)
+
+
+class RoleConfig(BaseModel):
+    """One model role: where to send it, how to sample, what it costs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="litellm model string, e.g. `anthropic/claude-sonnet-4-5`, `openai/<name>`.")
+    api_base: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama).")
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the key.")
+    max_tokens: int = Field(1024, gt=0, description="Default completion cap; also bounds the budget estimate.")
+    temperature: float | None = None
+    top_p: float | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="Further sampling params (seed, stop...).")
+    price: Price | None = Field(
+        None, description="Overrides litellm's price map; unknown models with an api_base are free."
+    )
+    timeout_s: float = Field(120, gt=0, description="Per-attempt timeout.")
+
+    def sampling(self) -> dict[str, Any]:
+        """The role's default request parameters (a call may override any of them)."""
+        defaults = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p}
+        return {k: v for k, v in defaults.items() if v is not None} | self.params
+
+
+class RetryPolicy(BaseModel):
+    """Bounded exponential backoff with jitter for transient failures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(4, ge=1, description="Total attempts, the first included.")
+    initial_s: float = Field(1.0, ge=0)
+    max_s: float = Field(30.0, ge=0)
+    jitter_s: float = Field(1.0, ge=0)
+
+
+class BudgetLimits(BaseModel):
+    """Spend caps; None means unlimited. Node limits apply to each node separately."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usd: float | None = Field(None, ge=0)
+    tokens: int | None = Field(None, ge=0)
+    node_usd: float | None = Field(None, ge=0)
+    node_tokens: int | None = Field(None, ge=0)
+
+
+class ReplayMode(StrEnum):
+    OFF = "off"
+    RECORD = "record"  # always call, store every exchange
+    REPLAY = "replay"  # serve only from the store; a miss is an error
+    AUTO = "auto"  # serve from the store if present, else call and store
+
+
+class ReplayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: ReplayMode = ReplayMode.OFF
+    path: Path | None = Field(None, description="SQLite file of recorded exchanges.")
+
+
+class LLMConfig(BaseModel):
+    """The `llm:` section of a campaign config, or a standalone `models.yaml`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: dict[str, RoleConfig]
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    budget: BudgetLimits = Field(default_factory=BudgetLimits)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> LLMConfig:
+        return cls.model_validate(yaml.safe_load(Path(path).read_text()))

@@ -1,0 +1,192 @@
+"""The gateway against a fake provider: token auth, per-node attribution and budget, error statuses,
+and the socket's life cycle."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+
+import pytest
+from llm_fakes import MESSAGES, SECRET, error, one_call_usd
+
+from opendgm.llm import BudgetLimits, Gateway
+from opendgm.llm.gateway_client import SOCKET_ENV, TOKEN_ENV, GatewayError, UnixHTTPConnection, chat, request
+
+
+@pytest.fixture
+def as_sandbox(monkeypatch):
+    """Point the stdlib client at a gateway with a token, as a sandbox's environment would."""
+
+    def use(gateway: Gateway, token: str) -> None:
+        monkeypatch.setenv(SOCKET_ENV, str(gateway.socket_path))
+        monkeypatch.setenv(TOKEN_ENV, token)
+
+    return use
+
+
+def _raw(gateway: Gateway, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    conn = UnixHTTPConnection(str(gateway.socket_path), timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_a_call_is_attributed_to_the_tokens_node_and_role(fake_provider, make_router, make_gateway, as_sandbox):
+    router = make_router()
+    gateway = make_gateway(router)
+    as_sandbox(gateway, gateway.issue_token("node-7", "agent", purpose="self_improve"))
+
+    reply = chat(MESSAGES, model="gpt-4o", max_tokens=3)
+
+    assert reply["choices"][0]["message"]["content"] == "hello"
+    (row,) = router.ledger.calls()
+    assert (row.node, row.role, row.purpose, row.outcome) == ("node-7", "agent", "self_improve", "ok")
+    sent = fake_provider.requests[0]
+    assert sent["body"]["model"] == "fake" and sent["body"]["max_tokens"] == 3  # the token picks the model
+    assert sent["headers"]["authorization"] == f"Bearer {SECRET}"  # the key was added on the host
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "revoked"])
+def test_a_wrong_missing_or_revoked_token_gets_401(fake_provider, make_router, make_gateway, as_sandbox, token):
+    gateway = make_gateway(make_router())
+    if token == "revoked":
+        token = gateway.issue_token("n", "agent")
+        gateway.revoke(token)
+    as_sandbox(gateway, token)
+
+    with pytest.raises(GatewayError) as caught:
+        chat(MESSAGES)
+
+    assert caught.value.status == 401
+    assert fake_provider.count == 0
+
+
+def test_another_nodes_token_cannot_spend_this_nodes_budget(
+    fake_provider, fake_role, make_router, make_gateway, as_sandbox
+):
+    router = make_router(limits=BudgetLimits(node_usd=one_call_usd(fake_role())))
+    gateway = make_gateway(router)
+    token_a, token_b = gateway.issue_token("a", "agent"), gateway.issue_token("b", "agent")
+
+    as_sandbox(gateway, token_a)
+    chat(MESSAGES)
+    with pytest.raises(GatewayError) as caught:
+        chat(MESSAGES)
+    assert (caught.value.status, caught.value.kind) == (402, "budget_exceeded")
+    assert "node 'a'" in str(caught.value)
+
+    as_sandbox(gateway, token_b)
+    chat(MESSAGES)  # b's spend is b's own: a's exhausted budget does not block it
+    assert fake_provider.count == 2
+    assert router.ledger.totals(node="a").calls == 2 and router.ledger.totals(node="b").errors == 0
+
+
+def test_models_lists_the_tokens_role(make_router, make_gateway, as_sandbox):
+    gateway = make_gateway(make_router())
+    as_sandbox(gateway, gateway.issue_token("n", "agent"))
+
+    assert [m["id"] for m in request("GET", "/v1/models")["data"]] == ["agent"]
+
+
+@pytest.mark.parametrize(
+    ("upstream", "status", "kind"),
+    [
+        (error(401, "bad key"), 502, "authentication_failed"),
+        (error(404, "no model"), 502, "model_not_found"),
+        (error(400, "too long", code="context_length_exceeded"), 400, "context_length_exceeded"),
+        (error(503, "overloaded"), 503, "retries_exhausted"),
+    ],
+)
+def test_upstream_failures_reach_the_sandbox_as_clear_errors(
+    fake_provider, make_router, make_gateway, as_sandbox, upstream, status, kind
+):
+    fake_provider.default = upstream
+    gateway = make_gateway(make_router())
+    as_sandbox(gateway, gateway.issue_token("n", "agent"))
+
+    with pytest.raises(GatewayError) as caught:
+        chat(MESSAGES)
+
+    assert (caught.value.status, caught.value.kind) == (status, kind)
+    assert upstream.body["error"]["message"] in str(caught.value)
+
+
+def test_a_key_echoed_by_the_provider_does_not_reach_the_sandbox(fake_provider, make_router, make_gateway, as_sandbox):
+    fake_provider.default = error(401, f"Incorrect API key provided: {SECRET}")
+    gateway = make_gateway(make_router())
+    as_sandbox(gateway, gateway.issue_token("n", "agent"))
+
+    with pytest.raises(GatewayError) as caught:
+        chat(MESSAGES)
+
+    assert SECRET not in str(caught.value) and "Incorrect API key provided: [redacted]" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/chat/completions", b"{not json", 400),
+        ("/v1/chat/completions", json.dumps({"messages": MESSAGES, "logprobs": True}).encode(), 400),
+        ("/v1/chat/completions", json.dumps({"messages": MESSAGES, "stream": True}).encode(), 400),
+        ("/v1/chat/completions", json.dumps({"messages": []}).encode(), 400),
+        ("/v1/embeddings", json.dumps({"input": "x"}).encode(), 404),
+    ],
+)
+def test_bad_requests_are_refused_before_reaching_the_model(
+    fake_provider, make_router, make_gateway, path, body, status
+):
+    gateway = make_gateway(make_router())
+    headers = {"Authorization": f"Bearer {gateway.issue_token('n', 'agent')}"}
+
+    code, payload = _raw(gateway, "POST", path, body, headers)
+
+    assert code == status and payload["error"]["message"]
+    assert fake_provider.count == 0
+
+
+def test_a_connection_stays_usable_after_a_refused_request(make_router, make_gateway):
+    gateway = make_gateway(make_router())
+    good = {"Authorization": f"Bearer {gateway.issue_token('n', 'agent')}"}
+    body = json.dumps({"messages": MESSAGES}).encode()
+    conn = UnixHTTPConnection(str(gateway.socket_path), timeout=10)
+    try:
+        conn.request("POST", "/v1/chat/completions", body=body, headers={"Authorization": "Bearer wrong"})
+        first = conn.getresponse()
+        first.read()
+        conn.request("POST", "/v1/chat/completions", body=body, headers=good)
+        second = conn.getresponse()
+        assert (first.status, second.status) == (401, 200)
+        assert json.loads(second.read())["choices"][0]["message"]["content"] == "hello"
+    finally:
+        conn.close()
+
+
+def test_the_socket_is_world_connectable_and_removed_on_stop(make_router, socket_dir):
+    path = socket_dir / "g.sock"
+    with Gateway(make_router(), path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666
+    assert not path.exists()
+
+
+def test_a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not(make_router, socket_dir):
+    stale = socket_dir / "stale.sock"
+    leftover = socket.socket(socket.AF_UNIX)
+    leftover.bind(str(stale))
+    leftover.close()  # bound, never listening: what a crashed gateway leaves behind
+    with Gateway(make_router(), stale), pytest.raises(FileExistsError, match="in use"):
+        Gateway(make_router(), stale).start()
+
+    not_a_socket = socket_dir / "notes.txt"
+    not_a_socket.write_text("someone else's file")
+    with pytest.raises(FileExistsError, match="not a socket"):
+        Gateway(make_router(), not_a_socket).start()
+    assert not_a_socket.read_text() == "someone else's file"
+
+
+def test_tokens_are_only_issued_for_configured_roles(make_router, socket_dir):
+    with pytest.raises(ValueError, match="unknown role 'judge'"):
+        Gateway(make_router(), socket_dir / "g.sock").issue_token("n", "judge")

@@ -1,0 +1,61 @@
+"""Both ledgers keep the same books: every row, totals by campaign and node, across a reopen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from opendgm.llm import CallRecord, MemoryLedger, SQLiteLedger
+
+
+def _call(campaign: str, node: str | None, outcome: str = "ok", tokens: tuple[int, int] = (10, 5)) -> CallRecord:
+    return CallRecord(
+        campaign=campaign,
+        node=node,
+        role="agent",
+        purpose="test",
+        model="openai/x",
+        outcome=outcome,
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+        cost_usd=0.01 * sum(tokens),
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request, tmp_path):
+    return MemoryLedger() if request.param == "memory" else SQLiteLedger(tmp_path / "ledger.sqlite")
+
+
+def test_totals_by_campaign_and_node(ledger):
+    for call in [_call("c1", "a"), _call("c1", "a", "error", (0, 0)), _call("c1", "b"), _call("c2", None)]:
+        ledger.record(call)
+
+    everything = ledger.totals()
+    assert (everything.calls, everything.errors, everything.tokens) == (4, 1, 45)
+    assert everything.cost_usd == pytest.approx(0.45)
+    assert ledger.totals(campaign="c1").calls == 3
+    node_a = ledger.totals(campaign="c1", node="a")
+    assert (node_a.calls, node_a.errors, node_a.prompt_tokens, node_a.completion_tokens) == (2, 1, 10, 5)
+    assert ledger.totals(campaign="nope").calls == 0
+    assert ledger.totals(campaign="nope").cost_usd == 0
+
+
+def test_rows_read_back_as_written(ledger):
+    calls = [_call("c1", "a"), replace(_call("c1", "b", "error"), replayed=True, error_class="X", error="boom")]
+    for call in calls:
+        ledger.record(call)
+
+    assert ledger.calls(campaign="c1") == calls
+    assert ledger.calls(node="b") == calls[1:]
+
+
+def test_the_sqlite_ledger_survives_a_reopen(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    first = SQLiteLedger(path)
+    call = _call("c1", "a")
+    first.record(call)
+    first.close()
+
+    assert SQLiteLedger(path).calls() == [call]
