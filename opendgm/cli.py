@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from opendgm.archive.cli import app as archive_app
+from opendgm.archive.errors import ArchiveError
 from opendgm.evaluators.cli import app as evaluators_app
+from opendgm.evaluators.cli import evaluate
 from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.llm.cli import app as llm_app
 from opendgm.llm.errors import LLMError
@@ -25,10 +28,19 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(evaluators_app, name="evaluators")
 app.add_typer(llm_app, name="llm")
+app.add_typer(archive_app)  # tree, show, diff, export at the top level
+app.command()(evaluate)
 console = Console(stderr=True)
 
 # Errors a user can act on: shown as one clear message, not a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (SandboxError, UnknownEvaluator, LLMError, LocalServerError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    SandboxError,
+    UnknownEvaluator,
+    LLMError,
+    LocalServerError,
+    ArchiveError,
+    FileNotFoundError,
+)
 
 
 @app.callback()

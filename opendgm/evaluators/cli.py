@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,6 +13,10 @@ from rich.table import Table
 from opendgm.evaluators import registry
 from opendgm.evaluators.task import Grade, Task
 from opendgm.evaluators.verify import Solution, verify
+
+if TYPE_CHECKING:
+    from opendgm.archive import Archive
+    from opendgm.archive.models import TaskResult
 
 app = typer.Typer(help="Evaluators: list them, verify their graders.", no_args_is_help=True)
 console = Console()
@@ -72,3 +79,70 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
+
+
+def evaluate(
+    target: str = typer.Argument("seed", help="An agent directory, `seed`, or a node id of the campaign."),
+    evaluator_name: str = typer.Option("humaneval", "--evaluator", "-e", help="Evaluator name."),
+    subset: str = typer.Option("small", help="Subset name or comma-separated task ids."),
+    limit: int | None = typer.Option(None, min=1, help="Run at most this many tasks of the subset."),
+    campaign: Path = typer.Option(Path("campaigns/adhoc"), help="Campaign directory (created if missing)."),
+    models: Path | None = typer.Option(None, help="Model config YAML (roles; default: embedded SmolLM2)."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. path=DIR)."),
+    workers: int = typer.Option(2, min=1, help="Tasks run in parallel."),
+    backend: str = typer.Option("auto", help="Sandbox backend: auto | docker | local."),
+) -> None:
+    """Run an agent on an evaluator's tasks in sandboxes and record every result in the campaign archive."""
+    from opendgm.archive import Archive
+    from opendgm.evaluators.evaluation import evaluate_stage
+    from opendgm.evaluators.executor import LocalExecutor
+    from opendgm.evaluators.serving import serve_models
+    from opendgm.sandbox.cli import _backend
+
+    evaluator = registry.load(evaluator_name, **dict(_key_value(item) for item in option))
+    tasks = evaluator.select(subset, limit)
+    archive = (
+        Archive.open(campaign) if (campaign / "archive.sqlite").exists() else Archive.create(campaign, campaign.name)
+    )
+    with archive:
+        node_id = _agent_node(archive, target)
+        stage = subset if limit is None else f"{subset}[:{limit}]"
+        console.print(f"evaluating node [bold]{node_id}[/] on {evaluator.name} {stage} ({len(tasks)} tasks)")
+        executor = LocalExecutor(workers)
+        with serve_models(archive, models) as gateway, _progress() as progress:
+            bar = progress.add_task("tasks", total=len(tasks))
+
+            def show(task: Task, result: TaskResult) -> None:
+                colour = "green" if result.resolved else "yellow"
+                progress.console.print(f"  {task.id}: [{colour}]{result.status}[/] {result.detail or ''}"[:200])
+                progress.advance(bar)
+
+            score = evaluate_stage(
+                archive, node_id, evaluator, tasks, stage, gateway=gateway, executor=executor,
+                backend=_backend(backend), on_result=show,
+            )  # fmt: skip
+            progress.update(bar, completed=len(tasks))
+        executor.shutdown()
+        spent = archive.cost(node_id)
+    console.print(
+        f"[bold]{score.n_resolved}/{score.n_tasks} resolved[/] (score {score.score:.2f}); "
+        f"{spent.calls} model calls, {spent.tokens} tokens, ${spent.cost_usd:.4f}\n"
+        f"details: opendgm show {campaign} {node_id}"
+    )
+
+
+def _agent_node(archive: Archive, target: str) -> str:
+    """The node to evaluate: an existing node id, or a directory imported as a new root agent."""
+    from opendgm.agents.contract import seed_agent_dir
+
+    directory = seed_agent_dir() if target == "seed" else Path(target)
+    if directory.is_dir():
+        return archive.add_agent(directory, operator="import", message=f"imported from {target}").id
+    return archive.resolve(target)
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise typer.BadParameter(f"evaluator options are KEY=VALUE, got {item!r}")
+    return key, value

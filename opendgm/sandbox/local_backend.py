@@ -17,6 +17,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -76,6 +77,10 @@ class LocalSandbox(Sandbox):
         self.network_isolated = self.isolated
         if problem:
             log.warning("local sandbox is NOT isolated (no network namespace, host filesystem visible): %s", problem)
+        if self.isolated and os.geteuid() == 0:
+            for path in [m.host_path for m in spec.mounts] + [spec.gateway_socket]:
+                if path is not None:
+                    _check_reachable_unprivileged(Path(path))
         self.workspace = Path(tempfile.mkdtemp(prefix="opendgm-ws-"))
         self._chown_for_sandbox(self.workspace)
         self._lock = threading.Lock()
@@ -232,6 +237,18 @@ class LocalSandbox(Sandbox):
             return
         self._closed = True
         shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+def _check_reachable_unprivileged(path: Path) -> None:
+    """Refuse, clearly, a mount the sandbox's unprivileged host user could not reach (bwrap would fail)."""
+    if not path.exists():
+        raise SandboxError(f"mount source {path} does not exist")
+    for folder in path.resolve().parents:
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            raise SandboxError(
+                f"mount source {path} is not reachable by the local sandbox's unprivileged user: "
+                f"{folder} is not world-traversable (chmod o+x {folder})"
+            )
 
 
 def _drain(pipe: IO[bytes] | None, sink: CappedBuffer) -> threading.Thread:

@@ -1,0 +1,93 @@
+"""Evaluating an archive node on one stage: cached by code hash, fanned out, every result recorded.
+
+The archive keys results by the agent's code hash, so the same code is never evaluated twice; a stage
+that was interrupted resumes with exactly the tasks that have no result yet.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from opendgm.archive import Archive
+from opendgm.archive.models import Score, TaskResult
+from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.executor import Executor
+from opendgm.evaluators.runner import TaskOutcome, TaskRunner
+from opendgm.evaluators.task import Task
+from opendgm.llm.gateway import Gateway
+from opendgm.sandbox.factory import BackendName, choose_backend
+
+OnResult = Callable[[Task, TaskResult], None]
+
+
+def evaluate_stage(
+    archive: Archive,
+    node_id: str,
+    evaluator: Evaluator,
+    tasks: list[Task],
+    stage: str,
+    *,
+    gateway: Gateway | None,
+    executor: Executor,
+    backend: BackendName = "auto",
+    on_result: OnResult = lambda _task, _result: None,
+) -> Score:
+    """Run the node's agent on every task of the stage that has no result yet; return the stage score."""
+    archive.record_stage(node_id, evaluator.name, evaluator.version, stage, [task.id for task in tasks])
+    missing = {
+        task_id for task_id, _attempt in archive.missing_tasks(node_id, evaluator.name, evaluator.version, stage)
+    }
+    todo = [task for task in tasks if task.id in missing]
+    archive.set_status(node_id, "evaluating")
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="opendgm-agent-") as scratch:
+            Path(scratch).chmod(0o755)  # the local backend reads the agent's code as an unprivileged user
+            agent_dir = archive.materialize(node_id, Path(scratch) / "agent")
+            runner = TaskRunner(
+                evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign
+            )
+            for task, outcome in executor.map_unordered(runner.run, todo):
+                if isinstance(outcome, BaseException):  # a bug or an infrastructure failure: kept, not raised
+                    outcome = TaskOutcome(task.id, "sandbox_error", detail=f"{type(outcome).__name__}: {outcome}")
+                on_result(task, record_outcome(archive, node_id, evaluator, outcome))
+    archive.set_status(node_id, "evaluated")
+    return stage_score(archive, node_id, evaluator, stage)
+
+
+def stage_score(archive: Archive, node_id: str, evaluator: Evaluator, stage: str) -> Score:
+    return next(
+        score
+        for score in archive.scores(node_id)
+        if (score.evaluator, score.evaluator_version, score.stage) == (evaluator.name, evaluator.version, stage)
+    )
+
+
+def record_outcome(archive: Archive, node_id: str, evaluator: Evaluator, outcome: TaskOutcome) -> TaskResult:
+    """Store the outcome's artifacts and its result row; the model spend comes from the ledger."""
+    folder = f"results/{node_id}/{evaluator.name}/{outcome.task_id}"
+    put = archive.artifacts.put
+    patch_path = put(f"{folder}/patch.diff", outcome.patch) if outcome.patch else None
+    trajectory_path = put(f"{folder}/trajectory.jsonl", outcome.trajectory) if outcome.trajectory else None
+    log = f"# agent\n{outcome.agent_log}\n# grading\n{outcome.grading_log}\n"
+    calls = [call for call in archive.ledger.calls(node=node_id) if call.purpose == f"agent {outcome.task_id}"]
+    result = archive.record_result(
+        node_id,
+        evaluator.name,
+        evaluator.version,
+        outcome.task_id,
+        status=outcome.status,
+        tests_passed=outcome.tests_passed,
+        tests_failed=outcome.tests_failed,
+        exit_code=outcome.exit_code,
+        duration_s=outcome.duration_s,
+        log_path=put(f"{folder}/log.txt", log),
+        trajectory_path=trajectory_path,
+        patch_path=patch_path,
+        cost_usd=sum(call.cost_usd for call in calls),
+        tokens=sum(call.prompt_tokens + call.completion_tokens for call in calls),
+        detail=outcome.detail or None,
+    )
+    archive.log_event("task_result", node_id, {"task": outcome.task_id, "status": outcome.status})
+    return result

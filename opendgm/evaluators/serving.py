@@ -1,0 +1,41 @@
+"""Models for an evaluation: a router (ledger in the archive) and a gateway for the sandboxes.
+
+With no model config, the embedded default is started: SmolLM2-135M on a local llama.cpp server.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from opendgm.archive import Archive
+from opendgm.llm import Gateway, LLMConfig, LocalServer, Router
+
+AGENT_ROLE = "agent"
+
+
+@contextmanager
+def serve_models(archive: Archive, config_path: Path | None = None) -> Iterator[Gateway]:
+    """A running gateway whose router bills every call to `archive`'s ledger; stopped on exit."""
+    with ExitStack() as stack:
+        if config_path is None:
+            server = stack.enter_context(_started(LocalServer()))
+            config = LLMConfig(roles={AGENT_ROLE: server.role(max_tokens=512)})
+        else:
+            config = LLMConfig.from_yaml(config_path)
+        router = Router.from_config(config, ledger=archive.ledger, campaign=archive.campaign)
+        # The local backend binds the socket as an unprivileged user, so its folder must be traversable.
+        socket_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="odgm-gw-")))
+        socket_dir.chmod(0o755)
+        yield stack.enter_context(Gateway(router, socket_dir / "gateway.sock"))
+
+
+@contextmanager
+def _started(server: LocalServer) -> Iterator[LocalServer]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
