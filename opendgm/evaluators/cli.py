@@ -98,9 +98,16 @@ def evaluate(
     from opendgm.evaluators.executor import LocalExecutor
     from opendgm.evaluators.serving import serve_models
     from opendgm.sandbox.cli import _backend
+    from opendgm.sandbox.factory import choose_backend
+    from opendgm.sandbox.images import build_runtime_image
+    from opendgm.sandbox.spec import DEFAULT_IMAGE
 
     evaluator = registry.load(evaluator_name, **dict(_key_value(item) for item in option))
     tasks = evaluator.select(subset, limit)
+    chosen = choose_backend(_backend(backend))
+    if chosen == "docker" and any(task.image == DEFAULT_IMAGE for task in tasks):
+        with console.status("checking the sandbox image...") as status:
+            build_runtime_image(say=lambda message: status.update(message))
     archive = (
         Archive.open(campaign) if (campaign / "archive.sqlite").exists() else Archive.create(campaign, campaign.name)
     )
@@ -119,7 +126,7 @@ def evaluate(
 
             score = evaluate_stage(
                 archive, node_id, evaluator, tasks, stage, gateway=gateway, executor=executor,
-                backend=_backend(backend), on_result=show,
+                backend=chosen, on_result=show,
             )  # fmt: skip
             progress.update(bar, completed=len(tasks))
         executor.shutdown()

