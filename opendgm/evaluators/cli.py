@@ -16,7 +16,7 @@ from opendgm.evaluators.verify import Solution, verify
 
 if TYPE_CHECKING:
     from opendgm.archive import Archive
-    from opendgm.archive.models import TaskResult
+    from opendgm.evaluators.runner import TaskOutcome
 
 app = typer.Typer(help="Evaluators: list them, verify their graders.", no_args_is_help=True)
 console = Console()
@@ -119,9 +119,10 @@ def evaluate(
         with serve_models(archive, models) as gateway, _progress() as progress:
             bar = progress.add_task("tasks", total=len(tasks))
 
-            def show(task: Task, result: TaskResult) -> None:
-                colour = "green" if result.resolved else "yellow"
-                progress.console.print(f"  {task.id}: [{colour}]{result.status}[/] {result.detail or ''}"[:200])
+            def show(task: Task, outcome: TaskOutcome) -> None:
+                colour = "green" if outcome.resolved else "red" if outcome.infrastructure_failure else "yellow"
+                note = " (not recorded: will be retried)" if outcome.infrastructure_failure else ""
+                progress.console.print(f"  {task.id}: [{colour}]{outcome.status}[/]{note} {outcome.detail}"[:240])
                 progress.advance(bar)
 
             score = evaluate_stage(

@@ -19,7 +19,7 @@ from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
 from opendgm.sandbox.factory import BackendName, choose_backend
 
-OnResult = Callable[[Task, TaskResult], None]
+OnResult = Callable[[Task, TaskOutcome], None]
 
 
 def evaluate_stage(
@@ -34,7 +34,11 @@ def evaluate_stage(
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
 ) -> Score:
-    """Run the node's agent on every task of the stage that has no result yet; return the stage score."""
+    """Run the node's agent on every task of the stage that has no result yet; return the stage score.
+
+    Outcomes caused by the infrastructure (a sandbox that failed, a model service that errored or a
+    budget that ran out) are logged as events, not stored as results, so a rerun tries those tasks again.
+    """
     archive.record_stage(node_id, evaluator.name, evaluator.version, stage, [task.id for task in tasks])
     missing = {
         task_id for task_id, _attempt in archive.missing_tasks(node_id, evaluator.name, evaluator.version, stage)
@@ -51,7 +55,13 @@ def evaluate_stage(
             for task, outcome in executor.map_unordered(runner.run, todo):
                 if isinstance(outcome, BaseException):  # a bug or an infrastructure failure: kept, not raised
                     outcome = TaskOutcome(task.id, "sandbox_error", detail=f"{type(outcome).__name__}: {outcome}")
-                on_result(task, record_outcome(archive, node_id, evaluator, outcome))
+                if outcome.infrastructure_failure:
+                    # Not the agent's doing (sandbox, model service, budget): no result, so a rerun retries it.
+                    data = {"task": task.id, "status": outcome.status, "detail": outcome.detail}
+                    archive.log_event("task_infrastructure_failure", node_id, data)
+                else:
+                    record_outcome(archive, node_id, evaluator, outcome)
+                on_result(task, outcome)
     archive.set_status(node_id, "evaluated")
     return stage_score(archive, node_id, evaluator, stage)
 
@@ -89,5 +99,4 @@ def record_outcome(archive: Archive, node_id: str, evaluator: Evaluator, outcome
         tokens=sum(call.prompt_tokens + call.completion_tokens for call in calls),
         detail=outcome.detail or None,
     )
-    archive.log_event("task_result", node_id, {"task": outcome.task_id, "status": outcome.status})
     return result

@@ -46,6 +46,13 @@ class TaskOutcome:
     def resolved(self) -> bool:
         return self.status == "resolved"
 
+    @property
+    def infrastructure_failure(self) -> bool:
+        """The sandbox or the model service failed, not the agent: worth running again, not a result."""
+        return self.status == "sandbox_error" or (
+            self.status == "agent_error" and self.exit_code == AGENT_EXIT_MODEL_ERROR
+        )
+
 
 def grading_spec(task: Task, campaign: str) -> SandboxSpec:
     """A fresh, small sandbox for grading one task (no gateway: grading never calls a model)."""

@@ -98,10 +98,18 @@ def test_every_failure_is_a_per_task_status(
     # Junk from the model on the first task; the model service failing on the second.
     fake_provider.script = [say("I like trains."), say("Still no command."), say("Nope.")]
     fake_provider.default = error(500, "upstream exploded")
-    _, _, results = run(archive, gateway, evaluator, tasks, "docker")
+    node, score, results = run(archive, gateway, evaluator, tasks, "docker")
     assert results["add-slugify"].status == "empty_patch"
-    assert results["fix-median"].status == "agent_error"
-    assert "model error" in results["fix-median"].detail and "503" in results["fix-median"].detail
+    # A failing model service is not the agent's fault: no result is stored, so a rerun retries the task.
+    assert "fix-median" not in results and (score.n_done, score.n_tasks) == (1, 2)
+    (failure,) = [e for e in archive.events(node_id=node) if e.kind == "task_infrastructure_failure"]
+    assert failure.data["task"] == "fix-median" and failure.data["status"] == "agent_error"
+    assert "model error" in failure.data["detail"] and "503" in failure.data["detail"]
+    fake_provider.default = bash("submit")
+    retried = evaluate_stage(
+        archive, node, evaluator, tasks, "test", gateway=gateway, executor=LocalExecutor(1), backend="docker"
+    )
+    assert retried.n_done == 2 and archive.cached_result(node, evaluator.name, evaluator.version, "fix-median")
 
     crashing = tmp_path / "crashing-agent"
     shutil.copytree(seed_agent_dir(), crashing)

@@ -1,0 +1,882 @@
+"""`Archive`: the durable state of one campaign, one directory on disk.
+
+    <root>/archive.sqlite   nodes, edges, stages, per-task results, LLM calls, events (WAL)
+    <root>/agents.git       bare repo; agent node = commit, `refs/nodes/<id>` keeps it alive
+    <root>/artifacts/       trajectories, logs, patches (gzipped when large)
+    <root>/.writer.lock     flock held by the one writer
+
+Write order for agent code, chosen so that a node row never names a missing commit: git objects first
+(fsynced, unreachable), then the node row in one SQLite transaction, then the ref. A crash between the
+first two leaves unreachable objects (harmless garbage); between the last two, a row without its ref,
+which the writer restores when it next opens the archive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from opendgm import __version__
+from opendgm.archive import graph as graphs
+from opendgm.archive.artifacts import ArtifactStore
+from opendgm.archive.db import Database
+from opendgm.archive.errors import ArchiveError
+from opendgm.archive.gitstore import GitStore
+from opendgm.archive.ledger import ArchiveLedger
+from opendgm.archive.models import (
+    NEEDS_CONTENT,
+    NODE_KINDS,
+    RESULT_STATUSES,
+    STATUSES,
+    TRANSITIONS,
+    AgentImport,
+    Edge,
+    Event,
+    Node,
+    NodeKind,
+    NodeSummary,
+    ResultStatus,
+    Score,
+    Status,
+    TaskResult,
+)
+from opendgm.archive.schema import check_version, migrate, schema_version
+from opendgm.llm.ledger import Totals
+
+ARCHIVE_DB = "archive.sqlite"
+AGENTS_GIT = "agents.git"
+ARTIFACTS = "artifacts"
+WRITER_LOCK = ".writer.lock"
+
+_NODE_COLUMNS = (
+    "id, seq, kind, parent_id, status, status_reason, operator, meta, commit_sha, code_hash, content,"
+    " message, created_at, updated_at"
+)
+_RESULT_COLUMNS = ", ".join(f.name for f in fields(TaskResult))
+
+# Per-stage aggregates, recomputed from the results on every read so they can never disagree with them.
+_STAGE_SCORES = """
+    SELECT s.id AS stage_id, s.node_id, s.evaluator, s.evaluator_version, s.stage,
+           ts.n * s.attempts AS n_tasks, COUNT(r.id) AS n_done, COALESCE(SUM(r.resolved), 0) AS n_resolved
+    FROM stages s
+    JOIN nodes n ON n.id = s.node_id
+    JOIN task_sets ts ON ts.id = s.set_id
+    JOIN task_set_items i ON i.set_id = s.set_id
+    LEFT JOIN results r ON r.code_hash = n.code_hash AND r.evaluator = s.evaluator
+        AND r.evaluator_version = s.evaluator_version AND r.task_id = i.task_id AND r.attempt < s.attempts
+    WHERE {where}
+    GROUP BY s.id
+"""
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise ArchiveError(f"not JSON-serialisable: {error}") from None
+
+
+def blob_hash(content: str) -> str:
+    """Git's hash of `content` as a blob: the code hash of a text node (same scheme as agent trees)."""
+    raw = content.encode()
+    return hashlib.sha1(b"blob %d\x00" % len(raw) + raw, usedforsecurity=False).hexdigest()
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any], suffix: str = "") -> sqlite3.Cursor:
+    marks = ", ".join(f":{column}" for column in row)
+    return conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}){suffix}", row)
+
+
+def _to_node(row: sqlite3.Row) -> Node:
+    return Node(
+        id=row["id"],
+        seq=row["seq"],
+        kind=row["kind"],
+        parent_id=row["parent_id"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        operator=row["operator"],
+        meta=json.loads(row["meta"]),
+        commit=row["commit_sha"],
+        code_hash=row["code_hash"],
+        content=row["content"],
+        message=row["message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _to_result(row: sqlite3.Row) -> TaskResult:
+    return TaskResult(**(dict(row) | {"resolved": bool(row["resolved"])}))
+
+
+def _to_score(row: sqlite3.Row) -> Score:
+    return Score(
+        row["evaluator"], row["evaluator_version"], row["stage"], row["n_tasks"], row["n_done"], row["n_resolved"]
+    )
+
+
+def _acquire_writer_lock(root: Path) -> int:
+    fd = os.open(root / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ArchiveError(
+            f"{root} is already open for writing (writer pid {holder}); there is one writer per campaign,"
+            " open it read-only to inspect it"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+class Archive:
+    """One campaign's archive. Open it with `create` or `open`; close it (or use `with`)."""
+
+    def __init__(self, root: Path, db: Database, git: GitStore, campaign: str, lock_fd: int | None) -> None:
+        self.root = root
+        self.campaign = campaign
+        self.readonly = lock_fd is None
+        self.artifacts = ArtifactStore(root / ARTIFACTS, readonly=self.readonly)
+        self.ledger = ArchiveLedger(db)
+        self._db = db
+        self._git = git
+        self._lock_fd = lock_fd
+
+    # ----------------------------------------------------------------------------------- life cycle
+
+    @classmethod
+    def create(cls, root: str | Path, campaign: str) -> Archive:
+        """Make a new campaign directory (absent or empty) and open it for writing. It is built beside
+        `root` and renamed into place, so a crash never leaves a half-made archive."""
+        root = Path(root)
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise ArchiveError(f"cannot create an archive at {root}: it exists and is not an empty directory")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = root.parent / f".{root.name}.creating-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            GitStore.init(staging / AGENTS_GIT)
+            (staging / ARTIFACTS).mkdir()
+            db = Database(staging / ARCHIVE_DB, mode="rwc")
+            try:
+                migrate(db.conn)
+                with db.write() as conn:
+                    conn.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        [("campaign", campaign), ("created_at", str(time.time())), ("created_by", __version__)],
+                    )
+            finally:
+                db.close()
+            os.rename(staging, root)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, root: str | Path, *, readonly: bool = False) -> Archive:
+        """Open for writing (one writer: migrates, repairs what a crash left) or read-only (any number,
+        never blocking the writer; each `snapshot()` is consistent)."""
+        root = Path(root)
+        if not root.is_dir():
+            raise ArchiveError(f"no campaign archive at {root}: the directory does not exist")
+        missing = [name for name in (ARCHIVE_DB, AGENTS_GIT) if not (root / name).exists()]
+        if missing:
+            raise ArchiveError(f"{root} is not an opendgm campaign archive: {', '.join(missing)} missing")
+        lock_fd = None if readonly else _acquire_writer_lock(root)
+        db: Database | None = None
+        try:
+            try:
+                db = Database(root / ARCHIVE_DB, mode="ro" if readonly else "rw")
+                campaign = cls._prepare(db, readonly)
+            except sqlite3.DatabaseError as error:
+                raise ArchiveError(f"{root / ARCHIVE_DB} is not a readable archive database ({error})") from None
+            git = GitStore(root / AGENTS_GIT)
+            git.check()
+            archive = cls(root, db, git, campaign, lock_fd)
+            if not readonly:
+                archive._recover()
+            return archive
+        except BaseException:
+            if db is not None:
+                db.close()
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
+
+    @staticmethod
+    def _prepare(db: Database, readonly: bool) -> str:
+        """Check (reader) or migrate (writer) the schema; return the campaign name."""
+        if schema_version(db.conn) == 0:
+            raise ArchiveError(f"{db.path} holds no archive schema (it was not made by Archive.create)")
+        if readonly:
+            check_version(db.conn, writable=False)
+        else:
+            migrate(db.conn)
+        row = db.conn.execute("SELECT value FROM meta WHERE key = 'campaign'").fetchone()
+        if row is None:
+            raise ArchiveError(f"{db.path} has no campaign name in its meta table")
+        return row[0]
+
+    def _recover(self) -> None:
+        """Put back what a killed writer left half-done: refs for committed node rows (the objects were
+        written first, so they exist), and no refs or partial artifacts for anything uncommitted."""
+        with self._db.read() as conn:
+            commits = dict(conn.execute("SELECT id, commit_sha FROM nodes WHERE commit_sha IS NOT NULL").fetchall())
+        refs = self._git.node_refs()
+        restore = {node: sha for node, sha in commits.items() if refs.get(node) != sha}
+        dangling = sorted(set(refs) - set(commits))
+        found = self._git.read_commits(restore.values())
+        lost = [node for node, sha in restore.items() if found[sha] is None]
+        if lost:
+            raise ArchiveError(f"agents.git lacks the commits of nodes {lost}: the archive is damaged")
+        self._git.update_node_refs(restore, dangling)
+        partials = self.artifacts.remove_partials()
+        if restore or dangling or partials:
+            self.log_event(
+                "recovered",
+                data={"refs_restored": sorted(restore), "refs_removed": dangling, "partial_artifacts": partials},
+            )
+
+    def close(self) -> None:
+        self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside the block sees the same consistent state (one read transaction)."""
+        with self._db.read():
+            yield
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes atomically (and fsync once); durability moves to the end of the block."""
+        with self._write():
+            yield
+
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        if self.readonly:
+            raise ArchiveError(f"{self.root} was opened read-only")
+        return self._db.write()
+
+    # ----------------------------------------------------------------------------------------- nodes
+
+    def _get(self, conn: sqlite3.Connection, node_id: str) -> Node:
+        row = conn.execute(f"SELECT {_NODE_COLUMNS} FROM nodes WHERE id = ?", (node_id,)).fetchone()
+        if row is None:
+            raise ArchiveError(f"no node {node_id!r} in this archive")
+        return _to_node(row)
+
+    def _insert_node(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        kind: str,
+        parent: str | None,
+        status: str,
+        operator: str | None,
+        meta: Mapping[str, Any] | None,
+        commit: str | None = None,
+        code_hash: str | None = None,
+        content: str | None = None,
+        message: str = "",
+    ) -> Node:
+        if kind not in NODE_KINDS:
+            raise ArchiveError(f"unknown node kind {kind!r}; expected one of {sorted(NODE_KINDS)}")
+        if status not in STATUSES:
+            raise ArchiveError(f"unknown status {status!r}; expected one of {sorted(STATUSES)}")
+        if status in NEEDS_CONTENT and code_hash is None:
+            raise ArchiveError(f"a node without content cannot be {status!r}")
+        if parent is not None and (parent_kind := self._get(conn, parent).kind) != kind:
+            raise ArchiveError(f"a {kind} node cannot have the {parent_kind} node {parent} as parent")
+        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM nodes").fetchone()[0]
+        now = time.time()
+        row = {
+            "id": f"n{seq:04d}",
+            "seq": seq,
+            "kind": kind,
+            "parent_id": parent,
+            "status": status,
+            "operator": operator,
+            "meta": _json(dict(meta or {})),
+            "commit_sha": commit,
+            "code_hash": code_hash,
+            "content": content,
+            "message": message,
+            "created_at": now,
+            "updated_at": now,
+        }
+        _insert(conn, "nodes", row)
+        node_id = row["id"]
+        self._event(
+            conn, "node_added", node_id, {"kind": kind, "parent": parent, "operator": operator, "status": status}
+        )
+        return self._get(conn, node_id)
+
+    def _parent_commit(self, parent: str | None) -> str | None:
+        if parent is None:
+            return None
+        node = self.node(parent)
+        if node.kind != "agent":
+            raise ArchiveError(f"an agent node cannot have the {node.kind} node {parent} as parent")
+        if node.commit is None:
+            raise ArchiveError(f"node {parent} has no code yet, so it cannot be a parent")
+        return node.commit
+
+    def add_agent(
+        self,
+        code_dir: str | Path,
+        parent: str | None = None,
+        *,
+        operator: str | None = None,
+        message: str = "",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Node:
+        """Commit `code_dir` as a new agent node (status `built`) whose git parent is `parent`'s commit."""
+        commit, tree = self._git.commit_dir(Path(code_dir), self._parent_commit(parent), message)
+        with self._write() as conn:
+            node = self._insert_node(
+                conn,
+                kind="agent",
+                parent=parent,
+                status="built",
+                operator=operator,
+                meta=meta,
+                commit=commit,
+                code_hash=tree,
+                message=message,
+            )
+            self._db.after_commit(lambda: self._git.update_node_refs({node.id: commit}))
+        return node
+
+    def add_node(
+        self,
+        kind: NodeKind,
+        content: str,
+        parent: str | None = None,
+        *,
+        operator: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Node:
+        """A prompt, meta-prompt or rubric node (status `built`); its text lives in SQLite."""
+        if kind == "agent":
+            raise ArchiveError("agent nodes hold code: use add_agent")
+        with self._write() as conn:
+            return self._insert_node(
+                conn,
+                kind=kind,
+                parent=parent,
+                status="built",
+                operator=operator,
+                meta=meta,
+                content=content,
+                code_hash=blob_hash(content),
+            )
+
+    def propose(
+        self,
+        kind: NodeKind,
+        parent: str | None = None,
+        *,
+        operator: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Node:
+        """A node without content yet (status `proposed`), so the model calls that create its content
+        can be attributed to it. Fill it with `attach_code` / `attach_content`."""
+        with self._write() as conn:
+            return self._insert_node(conn, kind=kind, parent=parent, status="proposed", operator=operator, meta=meta)
+
+    def attach_code(self, node_id: str, code_dir: str | Path, message: str = "") -> Node:
+        """Commit the code of a proposed agent node; it becomes `built`."""
+        node = self.node(node_id)
+        if node.kind != "agent" or node.commit is not None:
+            raise ArchiveError(f"node {node_id} is not an agent awaiting its code")
+        commit, tree = self._git.commit_dir(Path(code_dir), self._parent_commit(node.parent_id), message)
+        with self._write() as conn:
+            attached = conn.execute(
+                "UPDATE nodes SET commit_sha = ?, code_hash = ?, message = ? WHERE id = ? AND commit_sha IS NULL",
+                (commit, tree, message, node_id),
+            ).rowcount
+            if not attached:  # another thread attached code first
+                raise ArchiveError(f"node {node_id} is not an agent awaiting its code")
+            self._db.after_commit(lambda: self._git.update_node_refs({node_id: commit}))
+            return self._transition(conn, node_id, "built", None)
+
+    def attach_content(self, node_id: str, content: str) -> Node:
+        """Set the text of a proposed prompt/meta-prompt/rubric node; it becomes `built`."""
+        with self._write() as conn:
+            node = self._get(conn, node_id)
+            if node.kind == "agent" or node.code_hash is not None:
+                raise ArchiveError(f"node {node_id} is not a text node awaiting its content")
+            conn.execute(
+                "UPDATE nodes SET content = ?, code_hash = ? WHERE id = ?", (content, blob_hash(content), node_id)
+            )
+            return self._transition(conn, node_id, "built", None)
+
+    def import_agents(self, entries: Sequence[AgentImport]) -> list[Node]:
+        """Register commits already written into agents.git (e.g. by `git fast-import`) as agent nodes,
+        in one transaction: the bulk path for imports and the scale benchmark."""
+        infos = self._git.read_commits(entry.commit for entry in entries)
+        absent = [commit for commit, info in infos.items() if info is None]
+        if absent:
+            raise ArchiveError(f"commits not in agents.git: {absent[:5]}{'...' if len(absent) > 5 else ''}")
+        nodes: list[Node] = []
+        with self._write() as conn:
+            for index, entry in enumerate(entries):
+                parent_id, parent_commit = self._import_parent(entry.parent, index, nodes)
+                info = infos[entry.commit]
+                if info is None or info.parents != ((parent_commit,) if parent_commit else ()):
+                    raise ArchiveError(f"entry {index}: commit {entry.commit}'s git parent is not its parent's")
+                nodes.append(
+                    self._insert_node(
+                        conn,
+                        kind="agent",
+                        parent=parent_id,
+                        status=entry.status,
+                        operator=entry.operator,
+                        meta=entry.meta,
+                        commit=entry.commit,
+                        code_hash=info.tree,
+                        message=entry.message,
+                    )
+                )
+            refs = {node.id: node.commit for node in nodes if node.commit}
+            self._db.after_commit(lambda: self._git.update_node_refs(refs))
+        return nodes
+
+    def _import_parent(self, parent: str | int | None, index: int, done: list[Node]) -> tuple[str | None, str | None]:
+        """(parent id, parent commit) of an import entry whose parent is an id or an earlier entry."""
+        if not isinstance(parent, int):
+            return parent, self._parent_commit(parent)
+        if not 0 <= parent < index:
+            raise ArchiveError(f"entry {index}: parent index {parent} is not an earlier entry")
+        return done[parent].id, done[parent].commit
+
+    def node(self, node_id: str) -> Node:
+        with self._db.read() as conn:
+            return self._get(conn, node_id)
+
+    def nodes(self, kind: NodeKind | None = None, status: Status | None = None) -> list[Node]:
+        """Nodes in creation order, optionally of one kind and/or status (e.g. to resume `evaluating`)."""
+        clauses = [(column, value) for column, value in (("kind", kind), ("status", status)) if value]
+        where = " AND ".join(f"{column} = ?" for column, _ in clauses) or "1"
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_NODE_COLUMNS} FROM nodes WHERE {where} ORDER BY seq", [value for _, value in clauses]
+            ).fetchall()
+        return [_to_node(row) for row in rows]
+
+    def children(self, node_id: str) -> list[Node]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_NODE_COLUMNS} FROM nodes WHERE parent_id = ? ORDER BY seq", (node_id,)
+            ).fetchall()
+        return [_to_node(row) for row in rows]
+
+    def lineage(self, node_id: str) -> list[Node]:
+        """The node's ancestors from the root down to the node itself."""
+        query = f"""WITH RECURSIVE up(id, level) AS (
+                        SELECT ?, 0 UNION ALL
+                        SELECT n.parent_id, up.level + 1 FROM nodes n JOIN up ON n.id = up.id
+                        WHERE n.parent_id IS NOT NULL)
+                    SELECT {", ".join(f"n.{c.strip()}" for c in _NODE_COLUMNS.split(","))}
+                    FROM up JOIN nodes n ON n.id = up.id ORDER BY up.level DESC"""
+        with self._db.read() as conn:
+            rows = conn.execute(query, (node_id,)).fetchall()
+        if not rows:
+            raise ArchiveError(f"no node {node_id!r} in this archive")
+        return [_to_node(row) for row in rows]
+
+    def depth(self, node_id: str) -> int:
+        return len(self.lineage(node_id)) - 1
+
+    def resolve(self, ref: str) -> str:
+        """A node id from what a user typed: the id itself or its number (`n0042`, `n42`, `42`)."""
+        number = ref.strip().removeprefix("n")
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT id FROM nodes WHERE id = ? OR seq = ?", (ref, int(number) if number.isdigit() else -1)
+            )
+            found = row.fetchone()
+        if found is None:
+            raise ArchiveError(f"no node {ref!r} in this archive (ids look like n0042; 42 works too)")
+        return found[0]
+
+    # -------------------------------------------------------------------------------- status, meta, edges
+
+    def _transition(self, conn: sqlite3.Connection, node_id: str, status: str, reason: str | None) -> Node:
+        node = self._get(conn, node_id)
+        if status == node.status:
+            return node
+        if status not in STATUSES:
+            raise ArchiveError(f"unknown status {status!r}; expected one of {sorted(STATUSES)}")
+        if status not in TRANSITIONS[node.status]:
+            raise ArchiveError(f"node {node_id} cannot go from {node.status!r} to {status!r}")
+        if status in NEEDS_CONTENT and node.code_hash is None:
+            raise ArchiveError(f"node {node_id} has no content yet, so it cannot be {status!r}")
+        conn.execute(
+            "UPDATE nodes SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
+            (status, reason, time.time(), node_id),
+        )
+        self._event(conn, "status", node_id, {"from": node.status, "to": status, "reason": reason})
+        return self._get(conn, node_id)
+
+    def set_status(self, node_id: str, status: Status, reason: str | None = None) -> Node:
+        """Move a node along its life cycle; the change and its event are committed before returning.
+        Repeating the current status is a no-op; an illegal transition is an ArchiveError."""
+        with self._write() as conn:
+            return self._transition(conn, node_id, status, reason)
+
+    def update_meta(self, node_id: str, changes: Mapping[str, Any]) -> Node:
+        """Merge keys into a node's meta (e.g. the problem statement, once the diagnosis has run)."""
+        with self._write() as conn:
+            merged = self._get(conn, node_id).meta | dict(changes)
+            conn.execute(
+                "UPDATE nodes SET meta = ?, updated_at = ? WHERE id = ?", (_json(merged), time.time(), node_id)
+            )
+            self._event(conn, "meta", node_id, {"keys": sorted(changes)})
+            return self._get(conn, node_id)
+
+    def add_edge(self, src: str, dst: str, kind: str) -> Edge:
+        """A typed relation, read "src <kind> dst": e.g. (child, meta_prompt, "produced_by"),
+        (node, rubric, "scored_under"). Idempotent."""
+        if not kind or kind == "parent":
+            raise ArchiveError("an edge needs a kind other than 'parent' (parenthood is the parent link)")
+        with self._write() as conn:
+            for node_id in (src, dst):
+                self._get(conn, node_id)
+            added = conn.execute(
+                "INSERT OR IGNORE INTO edges (src, dst, kind, created_at) VALUES (?, ?, ?, ?)",
+                (src, dst, kind, time.time()),
+            ).rowcount
+            if added:
+                self._event(conn, "edge", src, {"dst": dst, "kind": kind})
+            row = conn.execute("SELECT * FROM edges WHERE src = ? AND dst = ? AND kind = ?", (src, dst, kind))
+            return Edge(**dict(row.fetchone()))
+
+    def edges(self, node_id: str | None = None) -> list[Edge]:
+        """Typed edges, all or those touching `node_id`."""
+        where, args = ("WHERE src = ? OR dst = ?", (node_id, node_id)) if node_id else ("", ())
+        with self._db.read() as conn:
+            rows = conn.execute(f"SELECT * FROM edges {where} ORDER BY created_at", args).fetchall()
+        return [Edge(**dict(row)) for row in rows]
+
+    # ------------------------------------------------------------------------------------ code
+
+    def materialize(self, node_id: str, dest: str | Path) -> Path:
+        """Write an agent node's code into `dest` (created, must be empty): one git call at any depth."""
+        node = self.node(node_id)
+        if node.commit is None:
+            raise ArchiveError(f"node {node_id} has no code to materialise")
+        dest = Path(dest)
+        self._git.materialize(node.commit, dest)
+        return dest
+
+    def diff(self, old: str | None, new: str) -> str:
+        """Unified diff between two nodes' code (agents) or text (prompts...); `old=None` is empty."""
+        before = self.node(old) if old else None
+        after = self.node(new)
+        if after.code_hash is None or (before is not None and before.code_hash is None):
+            raise ArchiveError("cannot diff a node that has no content yet")
+        if after.kind == "agent":
+            if before is not None and before.kind != "agent":
+                raise ArchiveError(f"cannot diff {before.kind} node {old} against agent node {new}")
+            assert after.commit is not None
+            return self._git.diff(before.commit if before else None, after.commit)
+        if before is not None and before.kind == "agent":
+            raise ArchiveError(f"cannot diff agent node {old} against {after.kind} node {new}")
+        lines = difflib.unified_diff(
+            (before.content or "").splitlines(keepends=True) if before else [],
+            (after.content or "").splitlines(keepends=True),
+            fromfile=f"a/{old}" if old else "/dev/null",
+            tofile=f"b/{new}",
+        )
+        return "".join(lines)
+
+    def diff_to_parent(self, node_id: str) -> str:
+        """What the node changed: its diff against its parent (against nothing for a root)."""
+        return self.diff(self.node(node_id).parent_id, node_id)
+
+    # --------------------------------------------------------------------------------- results
+
+    def record_result(
+        self,
+        node_id: str,
+        evaluator: str,
+        evaluator_version: str,
+        task_id: str,
+        *,
+        status: ResultStatus,
+        attempt: int = 0,
+        tests_passed: int | None = None,
+        tests_failed: int | None = None,
+        exit_code: int | None = None,
+        duration_s: float | None = None,
+        log_path: str | None = None,
+        trajectory_path: str | None = None,
+        patch_path: str | None = None,
+        cost_usd: float = 0.0,
+        tokens: int = 0,
+        detail: str | None = None,
+    ) -> TaskResult:
+        """Record one graded attempt of `node_id`'s code (`resolved` is `status == "resolved"`).
+        Idempotent: when (code hash, evaluator, version, task, attempt) already has a result, that row is
+        returned unchanged and nothing is written."""
+        if status not in RESULT_STATUSES:
+            raise ArchiveError(f"unknown result status {status!r}; expected one of {sorted(RESULT_STATUSES)}")
+        if attempt < 0:
+            raise ArchiveError("attempt numbers start at 0")
+        with self._write() as conn:
+            code_hash = self._get(conn, node_id).code_hash
+            if code_hash is None:
+                raise ArchiveError(f"node {node_id} has no code yet, so it has no results")
+            key = (code_hash, evaluator, evaluator_version, task_id, attempt)
+            row = {
+                "code_hash": code_hash,
+                "evaluator": evaluator,
+                "evaluator_version": evaluator_version,
+                "task_id": task_id,
+                "attempt": attempt,
+                "node_id": node_id,
+                "status": status,
+                "tests_passed": tests_passed,
+                "tests_failed": tests_failed,
+                "exit_code": exit_code,
+                "duration_s": duration_s,
+                "log_path": log_path,
+                "trajectory_path": trajectory_path,
+                "patch_path": patch_path,
+                "cost_usd": cost_usd,
+                "tokens": tokens,
+                "detail": detail,
+                "created_at": time.time(),
+            }
+            if _insert(conn, "results", row, " ON CONFLICT DO NOTHING").rowcount:
+                data = {"evaluator": evaluator, "task_id": task_id, "attempt": attempt, "status": status}
+                self._event(conn, "result", node_id, data)
+            found = self._result(conn, key)
+        assert found is not None
+        return found
+
+    @staticmethod
+    def _result(conn: sqlite3.Connection, key: tuple[str | None, str, str, str, int]) -> TaskResult | None:
+        row = conn.execute(
+            f"SELECT {_RESULT_COLUMNS} FROM results WHERE code_hash = ? AND evaluator = ?"
+            " AND evaluator_version = ? AND task_id = ? AND attempt = ?",
+            key,
+        ).fetchone()
+        return _to_result(row) if row else None
+
+    def cached_result(
+        self, node_id: str, evaluator: str, evaluator_version: str, task_id: str, attempt: int = 0
+    ) -> TaskResult | None:
+        """The result this node's code already has for the task, from any node with identical code."""
+        with self._db.read() as conn:
+            code_hash = self._get(conn, node_id).code_hash
+            return self._result(conn, (code_hash, evaluator, evaluator_version, task_id, attempt))
+
+    def results(
+        self, node_id: str, evaluator: str | None = None, evaluator_version: str | None = None
+    ) -> list[TaskResult]:
+        """Every result of this node's code (shared with identical code), oldest first."""
+        filters = [("evaluator", evaluator), ("evaluator_version", evaluator_version)]
+        extra = "".join(f" AND {column} = ?" for column, value in filters if value is not None)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE code_hash = (SELECT code_hash FROM nodes"
+                f" WHERE id = ?){extra} ORDER BY id",
+                [node_id, *(value for _, value in filters if value is not None)],
+            ).fetchall()
+        return [_to_result(row) for row in rows]
+
+    # ----------------------------------------------------------------------------------- stages
+
+    def record_stage(
+        self,
+        node_id: str,
+        evaluator: str,
+        evaluator_version: str,
+        stage: str,
+        task_ids: Sequence[str],
+        attempts: int = 1,
+    ) -> Score:
+        """Declare that the node is (being) evaluated on `stage`'s task list and return its score so
+        far (results cached from identical code count at once). For cumulative stages (DGM: 10, then
+        those 10 plus 50) list every task: the ones already graded are not run again. Re-declaring the
+        same list is a no-op; a different list for a declared stage is an ArchiveError."""
+        tasks = list(task_ids)
+        if not tasks or len(set(tasks)) != len(tasks):
+            raise ArchiveError(f"stage {stage!r} needs a non-empty list of distinct task ids")
+        if attempts < 1:
+            raise ArchiveError("a stage runs each task at least once (attempts >= 1)")
+        with self._write() as conn:
+            if self._get(conn, node_id).code_hash is None:
+                raise ArchiveError(f"node {node_id} has no code yet, so it cannot be evaluated")
+            stage_row = {
+                "node_id": node_id,
+                "evaluator": evaluator,
+                "evaluator_version": evaluator_version,
+                "stage": stage,
+                "set_id": self._task_set(conn, tasks),
+                "attempts": attempts,
+                "created_at": time.time(),
+            }
+            declared = conn.execute(
+                "SELECT set_id, attempts FROM stages WHERE node_id = ? AND evaluator = ? AND evaluator_version = ?"
+                " AND stage = ?",
+                (node_id, evaluator, evaluator_version, stage),
+            ).fetchone()
+            if declared is None:
+                _insert(conn, "stages", stage_row)
+                data = {"evaluator": evaluator, "evaluator_version": evaluator_version, "stage": stage}
+                self._event(conn, "stage", node_id, data | {"n_tasks": len(tasks), "attempts": attempts})
+            elif tuple(declared) != (stage_row["set_id"], attempts):
+                raise ArchiveError(
+                    f"node {node_id} already has stage {stage!r} of {evaluator} {evaluator_version}"
+                    " with a different task list or attempt count"
+                )
+            key = (evaluator, evaluator_version, stage)
+            return next(s for s in self.scores(node_id) if (s.evaluator, s.evaluator_version, s.stage) == key)
+
+    @staticmethod
+    def _task_set(conn: sqlite3.Connection, tasks: list[str]) -> int:
+        """The id of this exact task list, stored once however many stages use it."""
+        digest = hashlib.sha256("\x00".join(tasks).encode()).hexdigest()
+        row = conn.execute("SELECT id FROM task_sets WHERE digest = ?", (digest,)).fetchone()
+        if row is not None:
+            return row[0]
+        set_id = _insert(conn, "task_sets", {"digest": digest, "n": len(tasks)}).lastrowid
+        conn.executemany(
+            "INSERT INTO task_set_items (set_id, task_id, position) VALUES (?, ?, ?)",
+            [(set_id, task, position) for position, task in enumerate(tasks)],
+        )
+        return set_id  # type: ignore[return-value]
+
+    def scores(self, node_id: str) -> list[Score]:
+        """Per declared stage, in declaration order: n_tasks, n_done, n_resolved, score."""
+        return self._scores("s.node_id = ?", (node_id,)).get(node_id, [])
+
+    def scores_by_node(self) -> dict[str, list[Score]]:
+        """`scores` of every node that has stages, in one query (tree views, dashboards)."""
+        return self._scores("1", ())
+
+    def _scores(self, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
+        found: dict[str, list[Score]] = {}
+        with self._db.read() as conn:
+            for row in conn.execute(_STAGE_SCORES.format(where=where) + " ORDER BY s.id", params).fetchall():
+                found.setdefault(row["node_id"], []).append(_to_score(row))
+        return found
+
+    def best_score(self, node_id: str, evaluator: str | None = None) -> float | None:
+        """The score of the node's latest (deepest) stage, of `evaluator` if given; None if it has none."""
+        scores = [s for s in self.scores(node_id) if evaluator is None or s.evaluator == evaluator]
+        return scores[-1].score if scores else None
+
+    def missing_tasks(self, node_id: str, evaluator: str, evaluator_version: str, stage: str) -> list[tuple[str, int]]:
+        """(task_id, attempt) pairs of a declared stage that have no result yet: what is left to run."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                """WITH RECURSIVE attempt(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM attempt
+                       WHERE k + 1 < (SELECT attempts FROM stages WHERE node_id = :node AND evaluator = :ev
+                                      AND evaluator_version = :ver AND stage = :stage))
+                   SELECT i.task_id, attempt.k FROM stages s
+                   JOIN nodes n ON n.id = s.node_id
+                   JOIN task_set_items i ON i.set_id = s.set_id
+                   JOIN attempt
+                   LEFT JOIN results r ON r.code_hash = n.code_hash AND r.evaluator = s.evaluator
+                       AND r.evaluator_version = s.evaluator_version AND r.task_id = i.task_id AND r.attempt = attempt.k
+                   WHERE s.node_id = :node AND s.evaluator = :ev AND s.evaluator_version = :ver AND s.stage = :stage
+                       AND r.id IS NULL
+                   ORDER BY i.position, attempt.k""",
+                {"node": node_id, "ev": evaluator, "ver": evaluator_version, "stage": stage},
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def summaries(
+        self, kind: NodeKind | None = "agent", evaluator: str | None = None, evaluator_version: str | None = None
+    ) -> list[NodeSummary]:
+        """One row per node with its children count, latest-stage score and pass/fail counts, in one SQL
+        query over the trigger-kept tallies (see schema.py), so it stays fast at 10^4 nodes: the input of
+        parent selection (DGM's score_child_prop, HGM's clade statistics)."""
+        filters = {"evaluator": evaluator, "evaluator_version": evaluator_version}
+        where = " AND ".join(["1", *(f"{k} = :{k}" for k, v in filters.items() if v is not None)])
+        tally = "COALESCE((SELECT SUM({}) FROM code_tallies WHERE code_hash = n.code_hash AND " + where + "), 0)"
+        query = f"""
+            SELECT n.id, n.parent_id, n.kind, n.status, n.status_reason, n.operator, n.code_hash,
+                   (SELECT COUNT(*) FROM nodes child WHERE child.parent_id = n.id),
+                   s.stage, COALESCE(ts.n * s.attempts, 0), COALESCE(t.n_done, 0), COALESCE(t.n_resolved, 0),
+                   {tally.format("passes")}, {tally.format("fails")}
+            FROM nodes n
+            LEFT JOIN stages s ON s.id = (SELECT MAX(id) FROM stages WHERE node_id = n.id AND {where})
+            LEFT JOIN task_sets ts ON ts.id = s.set_id
+            LEFT JOIN stage_tallies t ON t.stage_id = s.id
+            WHERE :kind IS NULL OR n.kind = :kind
+            ORDER BY n.seq"""
+        with self._db.read() as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples straight into the named tuple
+            return [NodeSummary._make(row) for row in cursor.execute(query, {"kind": kind, **filters})]
+
+    # ------------------------------------------------------------------------ views, costs, events
+
+    def graph(self, evaluator: str | None = None, evaluator_version: str | None = None) -> nx.DiGraph:
+        """All nodes as a networkx DiGraph (see `opendgm.archive.graph` for the tree helpers)."""
+        with self._db.read():
+            return graphs.build_graph(self.summaries(None, evaluator, evaluator_version), self.edges())
+
+    def cost(self, node_id: str) -> Totals:
+        """Calls, tokens and dollars of every model call attributed to the node (ledger rows)."""
+        return self.ledger.totals(node=node_id)
+
+    def _event(self, conn: sqlite3.Connection, kind: str, node_id: str | None, data: Mapping[str, Any]) -> int:
+        return conn.execute(
+            "INSERT INTO events (ts, kind, node_id, data) VALUES (?, ?, ?, ?)",
+            (time.time(), kind, node_id, _json(dict(data))),
+        ).lastrowid  # type: ignore[return-value]
+
+    def log_event(self, kind: str, node_id: str | None = None, data: Mapping[str, Any] | None = None) -> int:
+        """Append an event (committed before returning); returns its id, which only grows."""
+        with self._write() as conn:
+            return self._event(conn, kind, node_id, data or {})
+
+    def events(self, since_id: int = 0, node_id: str | None = None, limit: int | None = None) -> list[Event]:
+        """Events with id > since_id, oldest first: a dashboard polls with the last id it saw."""
+        where, args = "id > ?", [since_id]
+        if node_id is not None:
+            where, args = where + " AND node_id = ?", [*args, node_id]
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT id, ts, kind, node_id, data FROM events WHERE {where} ORDER BY id LIMIT ?",
+                [*args, -1 if limit is None else limit],
+            ).fetchall()
+        return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in rows]
+
+    def meta(self) -> dict[str, str]:
+        """The campaign-level facts stored at creation (campaign name, created_at, created_by)."""
+        with self._db.read() as conn:
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())

@@ -1,0 +1,244 @@
+"""`opendgm tree | show | diff | export`: read-only views of a campaign archive, safe on a live campaign."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from opendgm.archive import graph as graphs
+from opendgm.archive.archive import Archive
+from opendgm.archive.errors import ArchiveError
+from opendgm.archive.models import NodeSummary, Score
+
+app = typer.Typer(help="Inspect a campaign archive (read-only).", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+_STATUS_STYLE = {
+    "proposed": "cyan",
+    "modifying": "cyan",
+    "built": "blue",
+    "validating": "yellow",
+    "evaluating": "yellow",
+    "evaluated": "green",
+    "rejected": "dim",
+    "failed": "dim red",
+}
+_DIMMED = {"rejected", "failed"}
+
+
+@contextmanager
+def _reading(campaign_dir: Path) -> Iterator[Archive]:
+    """The archive opened read-only; any ArchiveError becomes one line on stderr and exit status 2."""
+    try:
+        with Archive.open(campaign_dir, readonly=True) as archive:
+            yield archive
+    except ArchiveError as error:
+        errors.print(f"[red]error:[/] {error}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _stage_text(score: Score) -> str:
+    done = "" if score.complete else f", {score.n_done} done"
+    return f"{score.stage} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})"
+
+
+def _label(row: NodeSummary, scores: list[Score]) -> Text:
+    label = Text.assemble(
+        (row.id, "bold"),
+        f" {row.kind} ",
+        (row.status, _STATUS_STYLE[row.status]),
+        f" {row.operator or '-'}",
+    )
+    if scores:
+        label.append("  " + " · ".join(_stage_text(score) for score in scores), "magenta")
+    if row.status in _DIMMED:
+        label.append(f"  {row.status_reason or ''}".rstrip(), "italic")
+        label.stylize("dim")
+    return label
+
+
+def render_tree(archive: Archive) -> Tree:
+    """Every node under its parent: id, kind, status, operator, score per stage (rejected and failed
+    nodes dimmed, with their reason)."""
+    rows = archive.summaries(kind=None)
+    scores = archive.scores_by_node()
+    root = Tree(Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold"))
+    branches: dict[str | None, Tree] = {None: root}
+    for row in rows:  # creation order: a parent always precedes its children
+        branches[row.id] = branches[row.parent_id].add(_label(row, scores.get(row.id, [])))
+    return root
+
+
+def _task_table(archive: Archive, node_id: str) -> Table:
+    table = Table(title="per-task results", title_justify="left")
+    for column in ("evaluator", "task", "try", "status", "tests ✓/✗", "exit", "time s", "$", "trajectory"):
+        table.add_column(column)
+    for result in archive.results(node_id):
+        style = "green" if result.resolved else "red"
+        tests = "" if result.tests_passed is None else f"{result.tests_passed}/{result.tests_failed or 0}"
+        table.add_row(
+            f"{result.evaluator} {result.evaluator_version}",
+            result.task_id,
+            str(result.attempt),
+            Text(result.status, style),
+            tests,
+            "" if result.exit_code is None else str(result.exit_code),
+            "" if result.duration_s is None else f"{result.duration_s:.1f}",
+            f"{result.cost_usd:.4f}",
+            result.trajectory_path or "",
+        )
+    return table
+
+
+def _score_table(scores: list[Score]) -> Table:
+    table = Table(title="scores", title_justify="left")
+    for column in ("evaluator", "version", "stage", "resolved", "done", "score"):
+        table.add_column(column)
+    for score in scores:
+        table.add_row(
+            score.evaluator,
+            score.evaluator_version,
+            score.stage,
+            f"{score.n_resolved}/{score.n_tasks}",
+            f"{score.n_done}/{score.n_tasks}",
+            f"{score.score:.3f}",
+        )
+    return table
+
+
+@app.command()
+def tree(campaign_dir: Path = typer.Argument(..., help="The campaign directory.")) -> None:
+    """Show the archive as a tree: node, kind, status, operator and score per stage."""
+    with _reading(campaign_dir) as archive:
+        console.print(render_tree(archive))
+
+
+@app.command()
+def show(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    node: str = typer.Argument(..., help="Node id, number or unique prefix."),
+) -> None:
+    """Everything about one node: scores, per-task results, diff to its parent, problem statement,
+    trajectories, cost."""
+    with _reading(campaign_dir) as archive, archive.snapshot():
+        item = archive.node(archive.resolve(node))
+        children = [child.id for child in archive.children(item.id)]
+        facts = Table.grid(padding=(0, 2))
+        facts.add_row("node", Text(f"{item.id} ({item.kind})", "bold"))
+        reason = f" — {item.status_reason}" if item.status_reason else ""
+        facts.add_row("status", Text(item.status + reason, _STATUS_STYLE[item.status]))
+        facts.add_row("operator", item.operator or "-")
+        facts.add_row("parent", item.parent_id or "- (root)")
+        facts.add_row("children", ", ".join(children) or "-")
+        facts.add_row("code hash", item.code_hash or "- (no content yet)")
+        if item.commit:
+            facts.add_row("commit", f"{item.commit}  (refs/nodes/{item.id})")
+        if item.message:
+            facts.add_row("message", item.message)
+        for edge in archive.edges(item.id):
+            facts.add_row("edge", f"{edge.src} {edge.kind} {edge.dst}")
+        cost = archive.cost(item.id)
+        facts.add_row(
+            "cost",
+            f"${cost.cost_usd:.4f}, {cost.tokens} tokens ({cost.prompt_tokens} in, {cost.completion_tokens} out),"
+            f" {cost.calls} model calls, {cost.errors} errors",
+        )
+        facts.add_row("trajectories", str(archive.artifacts.root))
+        meta = {key: value for key, value in item.meta.items() if key != "problem_statement"}
+        if meta:
+            facts.add_row("meta", json.dumps(meta, sort_keys=True))
+        parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
+        if "problem_statement" in item.meta:
+            parts.append(Panel(str(item.meta["problem_statement"]), title="problem statement", title_align="left"))
+        if item.content is not None:
+            parts.append(Panel(item.content, title="content", title_align="left"))
+        if item.code_hash is not None:
+            change = archive.diff_to_parent(item.id)
+            title = f"diff against {item.parent_id}" if item.parent_id else "code (root: diff against nothing)"
+            patch = Syntax(change or "(no change)", "diff", word_wrap=True)
+            parts.append(Panel(patch, title=title, title_align="left"))
+        console.print(Group(*parts))
+
+
+@app.command()
+def diff(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    old: str = typer.Argument(..., help="Node id (or number / unique prefix) to diff from."),
+    new: str = typer.Argument(..., help="Node id (or number / unique prefix) to diff to."),
+) -> None:
+    """Unified diff between two nodes' code (or text)."""
+    with _reading(campaign_dir) as archive:
+        change = archive.diff(archive.resolve(old), archive.resolve(new))
+    if change:
+        console.print(Syntax(change, "diff"))
+    else:
+        errors.print("no differences")
+
+
+def export_json(archive: Archive) -> str:
+    """Nodes (with depth and per-stage scores) and edges (parent and typed) as one JSON document."""
+    with archive.snapshot():
+        nodes, scores, edges = archive.nodes(), archive.scores_by_node(), archive.edges()
+        depth = graphs.depths(archive.graph())
+    document = {
+        "campaign": archive.campaign,
+        "meta": archive.meta(),
+        "nodes": [
+            asdict(node)
+            | {"depth": depth[node.id], "scores": [asdict(s) | {"score": s.score} for s in scores.get(node.id, [])]}
+            for node in nodes
+        ],
+        "edges": [{"src": n.parent_id, "dst": n.id, "kind": "parent"} for n in nodes if n.parent_id]
+        + [{"src": e.src, "dst": e.dst, "kind": e.kind} for e in edges],
+    }
+    return json.dumps(document, indent=2)
+
+
+def _dot(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def export_dot(archive: Archive) -> str:
+    """Graphviz DOT: parent edges solid, typed edges dashed and labelled; failed/rejected greyed."""
+    with archive.snapshot():
+        rows, edges = archive.summaries(kind=None), archive.edges()
+    lines = [f"digraph {_dot(archive.campaign)} {{", "  node [shape=box, fontname=monospace];"]
+    for row in rows:
+        score = "" if row.score is None else f"\n{row.stage} {row.score:.2f}"
+        grey = ", color=gray, fontcolor=gray" if row.status in _DIMMED else ""
+        label = f"{row.id} {row.kind}\n{row.status} {row.operator or ''}{score}"
+        lines.append(f'  "{row.id}" [label={_dot(label)}{grey}];')
+    lines += [f'  "{row.parent_id}" -> "{row.id}";' for row in rows if row.parent_id]
+    lines += [f'  "{e.src}" -> "{e.dst}" [style=dashed, label={_dot(e.kind)}];' for e in edges]
+    return "\n".join([*lines, "}", ""])
+
+
+@app.command()
+def export(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    format: str = typer.Option("json", "--format", help="json | dot"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+) -> None:
+    """Export the archive graph as JSON or Graphviz DOT."""
+    renderers = {"json": export_json, "dot": export_dot}
+    if format not in renderers:
+        raise typer.BadParameter(f"unknown format {format!r}; use json or dot", param_hint="--format")
+    with _reading(campaign_dir) as archive:
+        text = renderers[format](archive)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        errors.print(f"wrote {output}")
