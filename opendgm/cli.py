@@ -13,12 +13,16 @@ from opendgm.archive.cli import app as archive_app
 from opendgm.archive.errors import ArchiveError
 from opendgm.evaluators.cli import app as evaluators_app
 from opendgm.evaluators.cli import evaluate
+from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.registry import UnknownEvaluator
+from opendgm.evolve.cli import run, status
+from opendgm.evolve.config import ConfigProblem
 from opendgm.llm.cli import app as llm_app
 from opendgm.llm.errors import LLMError
 from opendgm.llm.local_server import LocalServerError
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
+from opendgm.web.cli import plot, serve
 
 app = typer.Typer(
     help="opendgm: open-ended self-improvement of coding agents (Darwin Gödel Machine style).",
@@ -27,9 +31,14 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(evaluators_app, name="evaluators")
+app.add_typer(data_app, name="data")
 app.add_typer(llm_app, name="llm")
 app.add_typer(archive_app)  # tree, show, diff, export at the top level
 app.command()(evaluate)
+app.command()(run)
+app.command()(status)
+app.command()(serve)
+app.command()(plot)
 console = Console(stderr=True)
 
 # Errors a user can act on: shown as one clear message, not a traceback.
@@ -39,6 +48,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     LLMError,
     LocalServerError,
     ArchiveError,
+    ConfigProblem,
     FileNotFoundError,
 )
 

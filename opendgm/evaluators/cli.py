@@ -34,7 +34,7 @@ def list_evaluators() -> None:
             evaluator = registry.load(name)
             subsets = ", ".join(f"{k} ({len(v)})" for k, v in evaluator.subsets().items())
             table.add_row(name, provider, evaluator.version, subsets)
-        except TypeError:  # needs options (a task directory, a judge model): listed, described by its entry
+        except (TypeError, FileNotFoundError):  # needs options, or data not imported yet: listed by its entry
             table.add_row(name, provider, "-", f"needs options; see {entry.value}")
     console.print(table)
 
@@ -125,10 +125,12 @@ def evaluate(
                 progress.console.print(f"  {task.id}: [{colour}]{outcome.status}[/]{note} {outcome.detail}"[:240])
                 progress.advance(bar)
 
+            archive.set_status(node_id, "evaluating")
             score = evaluate_stage(
                 archive, node_id, evaluator, tasks, stage, gateway=gateway, executor=executor,
                 backend=chosen, on_result=show,
             )  # fmt: skip
+            archive.set_status(node_id, "evaluated")
             progress.update(bar, completed=len(tasks))
         executor.shutdown()
         spent = archive.cost(node_id)

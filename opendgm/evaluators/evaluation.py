@@ -44,7 +44,6 @@ def evaluate_stage(
         task_id for task_id, _attempt in archive.missing_tasks(node_id, evaluator.name, evaluator.version, stage)
     }
     todo = [task for task in tasks if task.id in missing]
-    archive.set_status(node_id, "evaluating")
     if todo:
         with tempfile.TemporaryDirectory(prefix="opendgm-agent-") as scratch:
             Path(scratch).chmod(0o755)  # the local backend reads the agent's code as an unprivileged user
@@ -62,7 +61,6 @@ def evaluate_stage(
                 else:
                     record_outcome(archive, node_id, evaluator, outcome)
                 on_result(task, outcome)
-    archive.set_status(node_id, "evaluated")
     return stage_score(archive, node_id, evaluator, stage)
 
 

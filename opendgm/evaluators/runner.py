@@ -54,6 +54,18 @@ class TaskOutcome:
         )
 
 
+@dataclass(frozen=True)
+class AgentRun:
+    """What the agent left: its diff against the starting commit, its trajectory and how it ended."""
+
+    exit_code: int
+    patch: str
+    trajectory: bytes
+    log: str
+    status: str  # the agent's own exit status, from its trajectory
+    failure: tuple[str, str] | None  # (status, detail) when it did not finish normally
+
+
 def grading_spec(task: Task, campaign: str) -> SandboxSpec:
     """A fresh, small sandbox for grading one task (no gateway: grading never calls a model)."""
     return SandboxSpec(
@@ -80,6 +92,7 @@ class TaskRunner:
     backend: BackendName = "auto"
     campaign: str = "adhoc"
     memory_mb: int = 2048
+    max_steps: int | None = None
 
     def run(self, task: Task) -> TaskOutcome:
         started = time.monotonic()
@@ -106,15 +119,18 @@ class TaskRunner:
             ),
         )
 
-    def _run(self, task: Task) -> TaskOutcome:
-        token = self.gateway.issue_token(self.node, self.role, f"agent {task.id}") if self.gateway else None
+    def run_agent(self, task: Task, purpose: str | None = None) -> AgentRun:
+        """Only the agent's part: run it on the task in its sandbox and collect its diff and trajectory."""
+        purpose = purpose or f"agent {task.id}"
+        token = self.gateway.issue_token(self.node, self.role, purpose) if self.gateway else None
         try:
             with open_sandbox(self._agent_spec(task, token), self.backend) as sandbox:
                 base = self.evaluator.prepare(task, sandbox)
                 sandbox.put_files("/workspace/task", {"statement.md": task.statement})
                 # The agent gets a slightly shorter limit than the sandbox so it can stop on its own.
                 soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
-                agent = sandbox.exec(agent_command(time_limit_s=soft_limit), timeout=task.agent_timeout_s)
+                command = agent_command(max_steps=self.max_steps, time_limit_s=soft_limit)
+                agent = sandbox.exec(command, timeout=task.agent_timeout_s)
                 diff = sandbox.exec(
                     f"mkdir -p $(dirname {PATCH_FILE}) && cd {REPO_DIR} && git add -A "
                     f"&& git diff --cached --binary {base} > {PATCH_FILE}",
@@ -127,24 +143,28 @@ class TaskRunner:
         finally:
             if self.gateway and token:
                 self.gateway.revoke(token)
-        agent_log = (agent.stdout + agent.stderr)[-LOG_TAIL_CHARS:]
-        agent_status, agent_error = _exit_record(trajectory)
-        failure = _agent_failure(agent.timed_out, agent.exit_code, agent_error, agent_log)
+        log = (agent.stdout + agent.stderr)[-LOG_TAIL_CHARS:]
+        status, error = _exit_record(trajectory)
+        failure = _agent_failure(agent.timed_out, agent.exit_code, error, log)
+        return AgentRun(agent.exit_code, patch, trajectory, log, status, failure)
+
+    def _run(self, task: Task) -> TaskOutcome:
+        agent = self.run_agent(task)
         common = {
             "exit_code": agent.exit_code,
-            "patch": patch,
-            "trajectory": trajectory,
-            "agent_log": agent_log,
-            "agent_status": agent_status,
+            "patch": agent.patch,
+            "trajectory": agent.trajectory,
+            "agent_log": agent.log,
+            "agent_status": agent.status,
         }
-        if not patch.strip():
-            status, detail = failure or ("empty_patch", "the agent left the repository unchanged")
+        if not agent.patch.strip():
+            status, detail = agent.failure or ("empty_patch", "the agent left the repository unchanged")
             return TaskOutcome(task.id, status, detail=detail, **common)
         try:
-            grade = grade_patch(self.evaluator, task, patch, self.backend, self.campaign)
+            grade = grade_patch(self.evaluator, task, agent.patch, self.backend, self.campaign)
         except SandboxError as exc:
             return TaskOutcome(task.id, "grading_error", detail=str(exc), **common)
-        status, detail = (grade.status, "") if grade.resolved or failure is None else failure
+        status, detail = (grade.status, "") if grade.resolved or agent.failure is None else agent.failure
         return TaskOutcome(
             task.id,
             status,

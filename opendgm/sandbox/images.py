@@ -22,13 +22,16 @@ from docker.errors import APIError, BuildError, ImageNotFound
 
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.docker_client import docker_client
-from opendgm.sandbox.owner import LABEL_OWNED, LABEL_PREFIX
+from opendgm.sandbox.owner import LABEL_PREFIX
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 OFFLINE_BASE_IMAGE = "opendgm-base:bookworm"
 PULLED_BASE_IMAGE = "debian:bookworm-slim"
 BASE_PACKAGES = ("python3", "git", "procps", "ca-certificates")
 LABEL_CONTENT_HASH = f"{LABEL_PREFIX}.content-hash"
+# Marks images as opendgm's. Not the sandbox ownership label: containers inherit their image's labels,
+# and a container someone else starts from our image is not ours to reap.
+LABEL_IMAGE = f"{LABEL_PREFIX}.image"
 
 Say = Callable[[str], None]
 
@@ -72,12 +75,17 @@ def _image_label(name: str, label: str) -> str | None:
     return (image.labels or {}).get(label)
 
 
-def ensure_offline_base(say: Say = print) -> str:
-    """Create opendgm-base:bookworm with debootstrap + docker import unless it already exists."""
+def ensure_offline_base(
+    say: Say = print, image: str = OFFLINE_BASE_IMAGE, packages: tuple[str, ...] = BASE_PACKAGES
+) -> str:
+    """Create `image` (bookworm minbase + `packages`) with debootstrap + docker import unless it exists.
+
+    Toolchain images (one per Polyglot language, say) reuse this with their own name and package list.
+    """
     client = docker_client()
     try:
-        client.images.get(OFFLINE_BASE_IMAGE)
-        return OFFLINE_BASE_IMAGE
+        client.images.get(image)
+        return image
     except ImageNotFound:
         pass
     if shutil.which("debootstrap") is None:
@@ -87,11 +95,11 @@ def ensure_offline_base(say: Say = print) -> str:
     mirror = debian_mirror()
     with tempfile.TemporaryDirectory(prefix="opendgm-rootfs-") as workdir:
         rootfs, archive = Path(workdir) / "rootfs", Path(workdir) / "rootfs.tar"
-        say(f"debootstrap bookworm (minbase + {', '.join(BASE_PACKAGES)}) from {mirror} ...")
+        say(f"debootstrap bookworm (minbase + {', '.join(packages)}) from {mirror} ...")
         command = [
             "debootstrap",
             "--variant=minbase",
-            f"--include={','.join(BASE_PACKAGES)}",
+            f"--include={','.join(packages)}",
             "bookworm",
             str(rootfs),
             mirror,
@@ -101,21 +109,24 @@ def ensure_offline_base(say: Say = print) -> str:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
             raise SandboxError(f"debootstrap failed (exit {done.returncode}):\n{tail}")
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
-        say(f"docker import -> {OFFLINE_BASE_IMAGE}")
-        repository, tag = OFFLINE_BASE_IMAGE.split(":")
+        say(f"docker import -> {image}")
+        repository, tag = image.rsplit(":", 1)
         client.api.import_image_from_file(
-            str(archive), repository=repository, tag=tag, changes=[f'LABEL {LABEL_OWNED}="1"']
+            str(archive), repository=repository, tag=tag, changes=[f'LABEL {LABEL_IMAGE}="1"']
         )
-    return OFFLINE_BASE_IMAGE
+    return image
 
 
 def build_runtime_image(
-    tag: str = DEFAULT_IMAGE, pull: bool = False, force: bool = False, say: Say = print
+    tag: str = DEFAULT_IMAGE, pull: bool = False, force: bool = False, say: Say = print, base: str | None = None
 ) -> BuildOutcome:
-    """Build the runtime image from the Dockerfile unless an image built from the same content exists."""
+    """Build the runtime image from the Dockerfile unless an image built from the same content exists.
+
+    `base` names an existing image to build on instead of the pulled or the offline Debian base.
+    """
     client = docker_client()
     dockerfile = runtime_dockerfile()
-    if pull:
+    if base is None and pull:
         say(f"pulling {PULLED_BASE_IMAGE}")
         try:
             client.images.pull(PULLED_BASE_IMAGE)
@@ -124,7 +135,7 @@ def build_runtime_image(
                 f"could not pull {PULLED_BASE_IMAGE} (rerun without --pull to build offline): {exc}"
             ) from exc
         base = PULLED_BASE_IMAGE
-    else:
+    elif base is None:
         base = ensure_offline_base(say)
     base_id = client.images.get(base).id
     content_hash = hashlib.sha256(dockerfile.read_bytes() + base_id.encode()).hexdigest()[:16]
@@ -139,7 +150,7 @@ def build_runtime_image(
                 path=context,
                 tag=tag,
                 buildargs={"BASE_IMAGE": base},
-                labels={LABEL_OWNED: "1", LABEL_CONTENT_HASH: content_hash},
+                labels={LABEL_IMAGE: "1", LABEL_CONTENT_HASH: content_hash},
                 network_mode=None if pull else "none",
                 rm=True,
                 forcerm=True,

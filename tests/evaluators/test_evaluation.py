@@ -84,7 +84,6 @@ def test_scripted_model_solves_humaneval_through_the_gateway(
         assert trajectory[-1] == {**trajectory[-1], "type": "exit", "status": "submitted"}
         assert "+    return number % 1.0" in archive.artifacts.read_text(results["HumanEval_2"].patch_path)
     assert archive.cost(node).calls == 5
-    assert archive.node(node).status == "evaluated"
     # The same code is never evaluated twice: a second node with identical code reuses every result.
     again, score_again, _ = run(archive, gateway, evaluator, tasks, backend)
     assert again != node and score_again.n_resolved == 2 and fake_provider.count == 5

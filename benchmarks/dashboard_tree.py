@@ -1,0 +1,90 @@
+"""The dashboard's tree endpoint on a 5,000-node archive, next to the raw query it is built on.
+
+Builds the archive with `archive_scale`'s builders (one `git fast-import`, `Archive.import_agents`,
+a 10-task stage per node, a 60-task stage for 10%), or reuses one at --reuse, then times (median of
+--runs) `GET /api/{campaign}/tree` through FastAPI's TestClient (open read-only, query, layout, JSON)
+against the baseline `archive.summaries(kind=None)` on an open handle. Goal: tree < 500 ms.
+
+    python benchmarks/dashboard_tree.py [--nodes 5000] [--runs 15] [--reuse DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+from archive_scale import fast_import, ms, random_tree, record_evaluations, timed
+from fastapi.testclient import TestClient
+from rich.console import Console
+from rich.table import Table
+
+from opendgm.archive import AgentImport, Archive
+from opendgm.web import views
+from opendgm.web.app import create_app
+
+console = Console(width=110)
+
+
+def build(root: Path, nodes: int, seed: int) -> None:
+    """A campaign of `nodes` evaluated agents in a random tree (max depth 200) at `root`."""
+    rng = random.Random(seed)
+    parents = random_tree(nodes, min(200, nodes - 1), rng)
+    changes: list[dict[str, str]] = [{"agent/main.py": "def main():\n    return 0\n"}]
+    changes += [{f"agent/edit_{i % 50}.py": f"# edited by node {i}\n"} for i in range(1, nodes)]
+    with Archive.create(root, "dashboard-bench") as archive:
+        commits = fast_import(archive.root / "agents.git", parents, changes)
+        entries = [
+            AgentImport(commit, parent, operator=rng.choice(("self_improve", "pe2")), status="evaluated")
+            for commit, parent in zip(commits, parents, strict=True)
+        ]
+        ids = [node.id for node in archive.import_agents(entries)]
+        record_evaluations(archive, ids, rng)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reuse", type=Path, help="campaign dir to reuse (built there when absent)")
+    args = parser.parse_args()
+    work = None if args.reuse else Path(tempfile.mkdtemp(prefix="opendgm-dashboard-bench-"))
+    root = args.reuse or work / "campaign"
+    try:
+        if not root.exists():
+            seconds = timed(lambda: build(root, args.nodes, args.seed))
+            console.print(f"built {args.nodes} nodes in {seconds:.1f} s at {root}")
+        with Archive.open(root, readonly=True) as archive, TestClient(create_app({"bench": root})) as client:
+            count = len(client.get("/api/bench/tree").json()["nodes"])
+            size = len(client.get("/api/bench/tree").content)
+            rows = [
+                ("baseline: archive.summaries(kind=None)", timed(lambda: archive.summaries(kind=None), args.runs), ""),
+                ("views.tree (query + layout), open handle", timed(lambda: views.tree(archive), args.runs), ""),
+                (
+                    "GET /api/bench/tree",
+                    timed(lambda: client.get("/api/bench/tree"), args.runs),
+                    f"{count} nodes, {size / 1024:.0f} KiB JSON; goal < 500 ms",
+                ),
+                ("GET /api/bench/progress", timed(lambda: client.get("/api/bench/progress"), args.runs), ""),
+                (
+                    "GET /api/bench/events?since=<last>",
+                    timed(lambda: client.get("/api/bench/events?since=10000000"), args.runs),
+                    "the live poll when idle",
+                ),
+            ]
+    finally:
+        if work:
+            shutil.rmtree(work, ignore_errors=True)
+    table = Table(title=f"dashboard at scale: {count} nodes, median of {args.runs} runs")
+    for column in ("measurement", "median", "note"):
+        table.add_column(column)
+    for name, seconds, note in rows:
+        table.add_row(name, ms(seconds), note)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

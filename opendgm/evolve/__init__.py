@@ -1,0 +1,1 @@
+"""Evolution: the campaign loop, parent selectors and operators."""

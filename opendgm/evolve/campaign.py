@@ -1,0 +1,306 @@
+"""The campaign: grows the archive generation by generation, and survives being killed at any point.
+
+Every node moves through durable states (proposed, modifying, built, validating, evaluating, evaluated,
+or rejected/failed with a reason), and each transition is committed before the work it starts. Running
+the same campaign directory again resumes: finished work is kept, interrupted work restarts from its
+last durable step, per-task results are never duplicated (they are keyed by code hash), and the
+abandoned sandboxes of a killed run are reaped at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
+
+from opendgm.agents.contract import seed_agent_dir
+from opendgm.archive import Archive
+from opendgm.evaluators import registry
+from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.task import Task
+from opendgm.evolve import self_improve
+from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve.selectors import SELECTORS
+from opendgm.llm import BudgetExceeded, Gateway, LLMError, LocalServer, Router
+from opendgm.sandbox.factory import choose_backend
+
+log = logging.getLogger(__name__)
+
+PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
+DIAGNOSIS_PROMPT = "diagnose.md"
+CONFIG_COPY = "campaign.yaml"
+
+
+class Stopped(Exception):
+    """The campaign stops cleanly; the message says which limit (or request) stopped it."""
+
+
+class Campaign:
+    """One campaign directory, driven by one config. `run()` starts it or resumes it."""
+
+    def __init__(self, config: CampaignConfig, root: Path, on_change: Callable[[], None] = lambda: None) -> None:
+        self.config, self.root, self.on_change = config, Path(root), on_change
+        self.backend = choose_backend(config.sandbox.backend)
+        self.evaluator = registry.load(config.evaluator.name, **config.evaluator.options)
+        self.stage_tasks: list[list[Task]] = [self.evaluator.select(s.subset, s.limit) for s in config.stages]
+        self.stop_requested = threading.Event()
+        self.started = time.monotonic()
+        self.running = 0  # pipelines in flight, for the live display
+        self._lock = threading.Lock()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Grow the archive until a limit is reached; returns why it stopped."""
+        with ExitStack() as stack:
+            self.archive = stack.enter_context(self._open_archive())
+            self.router = self._router(stack)
+            self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
+            stack.enter_context(_graceful_sigint(self.stop_requested))
+            self.archive.log_event("campaign_started", data={"backend": self.backend})
+            try:
+                reason = self._grow()
+            except Stopped as stop:
+                reason = str(stop)
+            self.archive.log_event("campaign_stopped", data={"reason": reason})
+            return reason
+
+    def _grow(self) -> str:
+        self.meta_prompt = self._ensure_meta_prompt()
+        seed = self._ensure_seed()
+        self._advance_all([seed, *[n.id for n in self.archive.nodes(kind="agent") if n.status in PENDING]])
+        while True:
+            self._check_limits()
+            generation = len([e for e in self.archive.events() if e.kind == "generation"])
+            if generation >= self.config.generations:
+                return f"done: {generation} generations"
+            rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
+            rng = random.Random(f"{self.config.seed}:select:{generation}")
+            parents = SELECTORS[self.config.selector](rows, self.config.children_per_generation, rng)
+            if not parents:
+                return "no agent can be expanded (none finished its evaluation)"
+            with self.archive.transaction():  # the generation and its proposals are durable together
+                children = [
+                    self.archive.propose("agent", parent, operator="self_improve", meta={"generation": generation})
+                    for parent in parents
+                ]
+                data = {"generation": generation, "parents": parents, "children": [c.id for c in children]}
+                self.archive.log_event("generation", data=data)
+            self.on_change()
+            self._advance_all([child.id for child in children])
+
+    def _advance_all(self, node_ids: list[str]) -> None:
+        """Run the nodes' pipelines in parallel; a budget stop in any of them stops the campaign."""
+        with ThreadPoolExecutor(max_workers=max(1, self.config.children_per_generation)) as pool:
+            failures = [f.exception() for f in [pool.submit(self._advance, node) for node in node_ids]]
+        for failure in failures:
+            if isinstance(failure, BudgetExceeded):
+                raise Stopped(f"budget: {failure}")
+            if failure is not None:
+                raise failure
+
+    # -- one node ------------------------------------------------------------------------------
+    def _advance(self, node_id: str) -> None:
+        """Take a node from its current durable state to a final one (or to where a stop finds it)."""
+        with self._lock:
+            self.running += 1
+        try:
+            while not self.stop_requested.is_set():
+                node = self.archive.node(node_id)
+                step = self._steps().get(node.status)
+                if step is None:
+                    return
+                try:
+                    step(node_id)
+                except self_improve.Rejected as rejected:
+                    self.archive.set_status(node_id, "rejected", str(rejected))
+                except self_improve.ModelUnavailable as unavailable:  # not the child's fault: stays resumable
+                    raise Stopped(f"model unavailable while working on {node_id}: {unavailable}") from unavailable
+                except LLMError as error:
+                    if isinstance(error, BudgetExceeded):
+                        raise
+                    self.archive.set_status(node_id, "failed", f"model error: {error}")
+                self.on_change()
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def _steps(self) -> dict[str, Callable[[str], None]]:
+        return {
+            "proposed": self._diagnose,
+            "modifying": self._modify,
+            "built": lambda node: self.archive.set_status(node, "validating"),
+            "validating": self._validate,
+            "evaluating": self._evaluate,
+        }
+
+    def _diagnose(self, node_id: str) -> None:
+        node = self.archive.node(node_id)
+        parent = str(node.parent_id)
+        results = self.archive.results(parent, self.evaluator.name, self.evaluator.version)
+        rng = random.Random(f"{self.config.seed}:entry:{node_id}")
+        entry = self_improve.choose_entry(results, rng) or self_improve.Entry(
+            "task", rng.choice(sorted(r.task_id for r in results))
+        )
+        content = str(self.archive.node(self.meta_prompt).content)
+        statement = self_improve.diagnose(self.archive, self.router, node_id, parent, content, self.evaluator, entry)
+        with self.archive.transaction():
+            self.archive.update_meta(node_id, {"problem_statement": statement, "entry": entry.__dict__})
+            self.archive.add_edge(node_id, self.meta_prompt, "produced_by")
+            self.archive.set_status(node_id, "modifying")
+
+    def _modify(self, node_id: str) -> None:
+        node = self.archive.node(node_id)
+        settings = self.config.self_improve
+        child_dir = self_improve.modify(
+            self.archive,
+            str(node.parent_id),
+            node_id,
+            str(node.meta["problem_statement"]),
+            self.gateway,
+            self.backend,
+            settings.timeout_s,
+            settings.max_steps,
+            self.config.sandbox.image,
+        )
+        self.archive.attach_code(node_id, child_dir, message=str(node.meta["problem_statement"])[:200])
+
+    def _validate(self, node_id: str) -> None:
+        with _scratch() as scratch:
+            code = self.archive.materialize(node_id, scratch / "agent")
+            self_improve.validate(
+                code, self.backend, self.config.sandbox.image, self.archive.campaign, self.config.self_improve.self_test
+            )
+        self.archive.set_status(node_id, "evaluating")
+
+    def _evaluate(self, node_id: str) -> None:
+        executor = LocalExecutor(self.config.workers)
+        try:
+            for index, (stage, tasks) in enumerate(zip(self.config.stages, self.stage_tasks, strict=True)):
+                name = f"{index + 1}:{stage.subset}" + (f"[:{stage.limit}]" if stage.limit else "")
+                score = evaluate_stage(
+                    self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
+                    backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
+                )  # fmt: skip
+                if score.n_done < score.n_tasks:  # infrastructure failures: not judged on half a stage
+                    failures = [
+                        e for e in self.archive.events(node_id=node_id) if e.kind == "task_infrastructure_failure"
+                    ]
+                    why = failures[-1].data.get("detail", "") if failures else ""
+                    raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
+                if index == 0 and self.archive.node(node_id).operator == "self_improve":
+                    self._require_a_change(node_id, tasks)
+                if score.score < stage.threshold:
+                    break
+        finally:
+            executor.shutdown()
+        self.archive.set_status(node_id, "evaluated")
+
+    def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:
+        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept."""
+        ids = {task.id for task in tasks}
+        results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
+        if not any(r.patch_path for r in results if r.task_id in ids):
+            raise self_improve.Rejected("the child produced no change on any first-stage task")
+
+    # -- limits --------------------------------------------------------------------------------
+    def _check_limits(self) -> None:
+        budget = self.config.budget
+        if self.stop_requested.is_set():
+            raise Stopped("stopped on request (SIGINT); run again to resume")
+        if budget.wall_time_s is not None and time.monotonic() - self.started >= budget.wall_time_s:
+            raise Stopped(f"wall time: {budget.wall_time_s:g} s reached")
+        children = [n for n in self.archive.nodes(kind="agent") if n.operator == "self_improve"]
+        if budget.nodes is not None and len(children) >= budget.nodes:
+            raise Stopped(f"nodes: {len(children)} of {budget.nodes} children created")
+        evaluations = sum(row.passes + row.fails for row in self.archive.summaries())
+        if budget.task_evaluations is not None and evaluations >= budget.task_evaluations:
+            raise Stopped(f"task evaluations: {evaluations} of {budget.task_evaluations} recorded")
+        limits, spent = self.config.llm.budget, self.archive.ledger.totals(campaign=self.archive.campaign)
+        if limits.usd is not None and spent.cost_usd >= limits.usd:
+            raise Stopped(f"budget: ${spent.cost_usd:.4f} of ${limits.usd:g} spent")
+        if limits.tokens is not None and spent.tokens >= limits.tokens:
+            raise Stopped(f"budget: {spent.tokens} of {limits.tokens} tokens spent")
+
+    # -- set-up --------------------------------------------------------------------------------
+    @contextmanager
+    def _open_archive(self) -> Iterator[Archive]:
+        fresh = not (self.root / "archive.sqlite").exists()
+        archive = Archive.create(self.root, self.config.name) if fresh else Archive.open(self.root)
+        with archive:
+            (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
+            yield archive
+
+    def _router(self, stack: ExitStack) -> Router:
+        config = self.config.llm
+        if self.config.local_server is not None:
+            server = LocalServer(self.config.local_server)
+            base_url = server.start()
+            stack.callback(server.stop)
+            roles = {
+                name: role.model_copy(update={"api_base": base_url}) if role.api_base == "local" else role
+                for name, role in config.roles.items()
+            }
+            config = config.model_copy(update={"roles": roles})
+        return Router.from_config(config, ledger=self.archive.ledger, campaign=self.archive.campaign)
+
+    def _socket_path(self, stack: ExitStack) -> Path:
+        folder = stack.enter_context(_scratch(prefix="odgm-gw-"))
+        return folder / "gateway.sock"
+
+    def _ensure_seed(self) -> str:
+        roots = [n for n in self.archive.nodes(kind="agent") if n.parent_id is None]
+        if roots:
+            return roots[0].id
+        source = seed_agent_dir() if self.config.seed_agent == "seed" else Path(self.config.seed_agent)
+        node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
+        self.archive.set_status(node.id, "evaluating")
+        return node.id
+
+    def _ensure_meta_prompt(self) -> str:
+        existing = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("role") == "diagnosis"]
+        if existing:
+            return existing[-1].id
+        text = self_improve.prompt_text(DIAGNOSIS_PROMPT)
+        return self.archive.add_node("meta_prompt", text, operator="seed", meta={"role": "diagnosis"}).id
+
+
+@contextmanager
+def _scratch(prefix: str = "opendgm-") -> Iterator[Path]:
+    """A temporary folder the local sandbox's unprivileged user can traverse."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _graceful_sigint(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the work in flight, start nothing new. Second: stop now (state stays durable)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("stopping after the work in flight; press Ctrl-C again to stop now (resume is safe)")
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

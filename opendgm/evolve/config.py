@@ -1,0 +1,113 @@
+"""The campaign config: one YAML file, validated, every field documented, unknown keys rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from opendgm.llm.local_server import LocalServerConfig
+from opendgm.llm.roles import LLMConfig
+from opendgm.sandbox.spec import DEFAULT_IMAGE
+
+
+class ConfigProblem(ValueError):
+    """The campaign config cannot be used; the message says where and why."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvaluatorConfig(Strict):
+    name: str = Field("humaneval", description="Evaluator entry-point name (`opendgm evaluators list`).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword options for the evaluator.")
+
+
+class StageConfig(Strict):
+    """One evaluation stage. A child goes on to the next stage only if its score so far reaches `threshold`."""
+
+    subset: str = Field(description="Subset name of the evaluator, or comma-separated task ids.")
+    limit: int | None = Field(None, gt=0, description="Use only the first N tasks of the subset.")
+    threshold: float = Field(0.0, ge=0, le=1, description="Score needed on this stage to enter the next one.")
+
+
+class OperatorWeights(Strict):
+    self_improve: float = Field(1.0, ge=0, description="Weight of DGM's self-improvement step.")
+
+
+class SandboxConfig(Strict):
+    backend: Literal["auto", "docker", "local"] = "auto"
+    image: str = DEFAULT_IMAGE
+    memory_mb: int = Field(2048, gt=0)
+
+
+class BudgetConfig(Strict):
+    """Campaign-level stops besides the model budget in `llm.budget` (USD and tokens)."""
+
+    nodes: int | None = Field(None, ge=0, description="Children to create at most (the seed not counted).")
+    task_evaluations: int | None = Field(None, ge=0, description="Per-task results to record at most.")
+    wall_time_s: float | None = Field(None, gt=0, description="Stop starting new work after this long.")
+
+
+class SelfImproveConfig(Strict):
+    """How the parent agent rewrites itself."""
+
+    timeout_s: float = Field(900, gt=0, description="Wall-clock limit of one self-modification run.")
+    max_steps: int = Field(30, gt=0, description="Agent steps during self-modification.")
+    self_test: bool = Field(True, description="Reject children whose own test suite fails.")
+    diagnosis_chars: int = Field(
+        30000, gt=1000, description="Size of the diagnosis prompt's evidence (code, trajectory, patch, grading)."
+    )
+
+
+class CampaignConfig(Strict):
+    """A campaign: what to evolve, with which models, judged how, within which limits."""
+
+    name: str = Field("campaign", description="Campaign name (labels, ledger).")
+    seed_agent: str = Field("seed", description="`seed` (the shipped seed agent) or a path to an agent directory.")
+    seed: int = Field(0, description="RNG seed: the same seed and models give the same choices.")
+    llm: LLMConfig = Field(description="Model roles (`agent` for agents, `meta` for diagnosis), budget, replay.")
+    local_server: LocalServerConfig | None = Field(
+        None, description="A local model server the campaign starts; roles with api_base `local` use it."
+    )
+    evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
+    stages: list[StageConfig] = Field(
+        default_factory=lambda: [StageConfig(subset="small", threshold=0.4), StageConfig(subset="medium")],
+        min_length=1,
+    )
+    selector: Literal["score_child_prop", "hgm", "best", "random", "hill_climb"] = "score_child_prop"
+    operators: OperatorWeights = Field(default_factory=OperatorWeights)
+    children_per_generation: int = Field(2, gt=0, description="Parents chosen per generation (DGM: 2).")
+    generations: int = Field(10, gt=0, description="Generations to run at most.")
+    workers: int = Field(2, gt=0, description="Tasks evaluated in parallel.")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    self_improve: SelfImproveConfig = Field(default_factory=SelfImproveConfig)
+
+    @model_validator(mode="after")
+    def _roles(self) -> CampaignConfig:
+        missing = {"agent", "meta"} - set(self.llm.roles)
+        if missing:
+            raise ValueError(f"llm.roles needs {sorted(missing)} (agent: the agents' model; meta: diagnosis)")
+        local = [name for name, role in self.llm.roles.items() if role.api_base == "local"]
+        if local and self.local_server is None:
+            raise ValueError(f"roles {local} use api_base `local` but no local_server is configured")
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> CampaignConfig:
+        """Read and validate a YAML config; problems come back as one readable `ConfigProblem`."""
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigProblem(f"cannot read campaign config {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigProblem(f"{path} is not valid YAML: {exc}") from exc
+        try:
+            return cls.model_validate(raw or {})
+        except ValidationError as exc:
+            lines = [f"  {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()]
+            raise ConfigProblem(f"{path} is not a valid campaign config:\n" + "\n".join(lines)) from exc

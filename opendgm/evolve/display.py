@@ -1,0 +1,55 @@
+"""What a campaign looks like at a glance: the live view while it runs, and `opendgm status` from elsewhere."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.table import Table
+
+from opendgm.archive import Archive
+from opendgm.evolve.config import CampaignConfig
+
+
+def status_table(archive: Archive, config: CampaignConfig | None = None, running: int | None = None) -> Table:
+    """Generation, archive size by status, best score, spend against budget, and the latest events."""
+    rows = archive.summaries()
+    agents = [row for row in rows if row.kind == "agent"]
+    scored = [row for row in agents if row.score is not None and row.status == "evaluated"]
+    best = max(scored, key=lambda row: row.score or 0.0, default=None)
+    events = archive.events()
+    generations = sum(1 for event in events if event.kind == "generation")
+    spent = archive.ledger.totals(campaign=archive.campaign)
+    table = Table(title=f"campaign {archive.campaign}", show_header=False, expand=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    of_generations = f" of {config.generations}" if config else ""
+    table.add_row("generation", f"{generations}{of_generations}")
+    by_status = Counter(row.status for row in agents)
+    table.add_row("agents", f"{len(agents)} (" + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + ")")
+    leader = f"{best.id} {best.score:.3f} on stage {best.stage}" if best and best.score is not None else "-"
+    table.add_row("best", leader)
+    if running is not None:
+        table.add_row("in flight", f"{running} node pipeline(s)")
+    table.add_row("spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
+    stops = [event for event in events if event.kind == "campaign_stopped"]
+    if stops:
+        table.add_row("last stop", str(stops[-1].data.get("reason", "")))
+    recent = [event for event in events if event.kind not in {"result"}][-5:]
+    table.add_row("recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
+    return table
+
+
+def _spend(usd: float, tokens: int, calls: int, config: CampaignConfig | None) -> str:
+    text = f"${usd:.4f}, {tokens} tokens, {calls} calls"
+    if config is not None:
+        limits = config.llm.budget
+        caps = [f"${limits.usd:g}"] if limits.usd is not None else []
+        caps += [f"{limits.tokens} tokens"] if limits.tokens is not None else []
+        if caps:
+            text += " of " + ", ".join(caps)
+    return text
+
+
+def _brief(data: dict) -> str:
+    text = ", ".join(f"{key}={value}" for key, value in data.items() if key not in {"config"})
+    return text[:100]

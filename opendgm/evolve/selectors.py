@@ -1,0 +1,92 @@
+"""Parent selection: which archive members get children next.
+
+Every selector sees the same one-query view of the archive (`NodeSummary` rows) and a seeded RNG, so a
+campaign's choices are reproducible. DGM's own `best` sorted the wrong way round; ours picks the best.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+
+from opendgm.archive.models import NodeSummary
+
+Selector = Callable[[Sequence[NodeSummary], int, random.Random], list[str]]
+EXPANDABLE = frozenset({"evaluated"})
+
+
+def candidates(rows: Sequence[NodeSummary]) -> list[NodeSummary]:
+    """Agents that finished evaluation and have a score (rejected and failed nodes never parent)."""
+    return [row for row in rows if row.kind == "agent" and row.status in EXPANDABLE and row.score is not None]
+
+
+def score_child_prop(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+    """DGM: weight sigmoid(10 * (score - 0.5)) / (1 + children), sampled with replacement."""
+    pool = candidates(rows)
+    weights = [1 / (1 + math.exp(-10 * ((row.score or 0.0) - 0.5))) / (1 + row.n_children) for row in pool]
+    return [row.id for row in rng.choices(pool, weights=weights, k=k)] if pool else []
+
+
+def best(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+    """The highest score; ties broken by fewer children, then age (older first)."""
+    pool = sorted(candidates(rows), key=lambda row: (-(row.score or 0.0), row.n_children, row.id))
+    return [pool[0].id] * k if pool else []
+
+
+def uniform(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+    pool = candidates(rows)
+    return [rng.choice(pool).id for _ in range(k)] if pool else []
+
+
+def hill_climb(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+    """Baseline without open-ended exploration: only the current champion is expanded, and a child that
+    ties it takes over (the newest of the best), so the search follows one line."""
+    pool = candidates(rows)
+    if not pool:
+        return []
+    top = max(row.score or 0.0 for row in pool)
+    return [[row for row in pool if (row.score or 0.0) == top][-1].id] * k
+
+
+def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+    """HGM: Thompson sampling over clade metaproductivity, Beta(1 + clade passes, 1 + clade fails).
+
+    A node is judged by the pooled per-task results of itself and all its descendants, not by its own
+    score alone (the metaproductivity-performance mismatch)."""
+    pool = candidates(rows)
+    if not pool:
+        return []
+    clade = clade_totals(rows)
+    chosen = []
+    for _ in range(k):
+        draws = {row.id: rng.betavariate(1 + clade[row.id][0], 1 + clade[row.id][1]) for row in pool}
+        chosen.append(max(draws, key=lambda node: draws[node]))
+    return chosen
+
+
+def clade_totals(rows: Sequence[NodeSummary]) -> dict[str, tuple[int, int]]:
+    """(passes, fails) of each node pooled with all its descendants (iterative: trees can be deep)."""
+    children: dict[str | None, list[str]] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row.id)
+    by_id = {row.id: row for row in rows}
+    order = [row.id for row in rows if row.parent_id not in by_id]
+    for node in order:  # breadth-first: the list grows while it is walked
+        order.extend(children.get(node, []))
+    totals: dict[str, tuple[int, int]] = {}
+    for node in reversed(order):  # children before parents
+        passes, fails = by_id[node].passes, by_id[node].fails
+        for child in children.get(node, []):
+            passes, fails = passes + totals[child][0], fails + totals[child][1]
+        totals[node] = (passes, fails)
+    return totals
+
+
+SELECTORS: dict[str, Selector] = {
+    "score_child_prop": score_child_prop,
+    "hgm": hgm,
+    "best": best,
+    "random": uniform,
+    "hill_climb": hill_climb,
+}

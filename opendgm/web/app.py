@@ -1,0 +1,84 @@
+"""The read-only dashboard: a FastAPI app of JSON views over campaign archives, plus its static page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from opendgm.archive import ArchiveError
+from opendgm.web import views
+from opendgm.web.auth import token_guard
+from opendgm.web.campaigns import Unavailable, reading
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _errors(app: FastAPI) -> None:
+    """Every failure is one JSON line (`{"error": ...}`), never a traceback."""
+    statuses: dict[type[Exception], int] = {
+        views.NotFound: 404,
+        ArchiveError: 404,
+        Unavailable: 503,
+        Exception: 500,
+    }
+    for kind, status in statuses.items():
+
+        async def handler(_request: Request, error: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse({"error": str(error) or type(error).__name__}, status_code=status)
+
+        app.add_exception_handler(kind, handler)
+
+
+def create_app(campaigns: dict[str, Path], token: str | None = None) -> FastAPI:
+    """The dashboard over `campaigns` (name -> directory); with `token`, every request must carry it."""
+    app = FastAPI(title="opendgm dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    _errors(app)
+    if token:
+        app.middleware("http")(token_guard(token))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/campaigns")
+    def campaign_list() -> list[dict[str, Any]]:
+        listed = []
+        for name, path in campaigns.items():
+            try:
+                with reading(campaigns, name) as archive:
+                    listed.append({"name": name, "path": str(path), "campaign": archive.campaign, "error": None})
+            except Unavailable as error:
+                listed.append({"name": name, "path": str(path), "campaign": None, "error": str(error)})
+        return listed
+
+    @app.get("/api/{campaign}/tree")
+    def tree(campaign: str) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.tree(archive)
+
+    @app.get("/api/{campaign}/node/{node_id}")
+    def node(campaign: str, node_id: str) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.node(archive, node_id)
+
+    @app.get("/api/{campaign}/node/{node_id}/trajectory/{task_id:path}")
+    def trajectory(campaign: str, node_id: str, task_id: str, attempt: int | None = None) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.trajectory(archive, node_id, task_id, attempt)
+
+    @app.get("/api/{campaign}/progress")
+    def progress(campaign: str) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.progress(archive)
+
+    @app.get("/api/{campaign}/events")
+    def events(campaign: str, since: int = 0, tail: int | None = None) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.events(archive, since, tail)
+
+    return app

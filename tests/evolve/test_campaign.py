@@ -1,0 +1,96 @@
+"""The campaign loop with a scripted model whose self-improvement really helps; budgets; resume."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scripted_models import CapabilityScript
+
+from opendgm.archive import Archive
+from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.config import CampaignConfig, ConfigProblem
+from opendgm.evolve.selectors import SELECTORS
+
+TASKS = "HumanEval_0,HumanEval_2"
+
+
+@pytest.fixture
+def script() -> Iterator[CapabilityScript]:
+    provider = CapabilityScript()
+    yield provider
+    provider.stop()
+
+
+def config(provider: CapabilityScript, backend: str, **overrides: object) -> CampaignConfig:
+    role = {"model": "openai/scripted", "api_base": provider.base_url, "max_tokens": 64,
+            "price": {"prompt": 1.0, "completion": 2.0}, "timeout_s": 10}  # fmt: skip
+    fields = {
+        "name": "scripted",
+        "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}},
+        "stages": [{"subset": TASKS}],
+        "generations": 1,
+        "children_per_generation": 1,
+        "workers": 2,
+        "sandbox": {"backend": backend},
+        "self_improve": {"timeout_s": 120, "max_steps": 5},
+    }
+    return CampaignConfig.model_validate(fields | overrides)
+
+
+def test_a_helpful_self_improvement_is_kept_and_preferred(
+    script: CapabilityScript, backend: str, tmp_path: Path
+) -> None:
+    reason = Campaign(config(script, backend), tmp_path / "c").run()
+    assert reason == "done: 1 generations"
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        seed, child = archive.nodes(kind="agent")
+        assert (seed.operator, child.operator, child.parent_id) == ("seed", "self_improve", seed.id)
+        assert child.status == "evaluated", child.status_reason
+        assert archive.best_score(seed.id) == 0.0 and archive.best_score(child.id) == 1.0
+        assert "```python" in child.meta["problem_statement"]
+        assert "python3 - <<'PY'" in archive.diff_to_parent(child.id)
+        (edge,) = [e for e in archive.edges(child.id) if e.kind == "produced_by"]
+        assert archive.node(edge.dst).kind == "meta_prompt"
+        assert archive.cost(child.id).calls > 0 and archive.cost(child.id).cost_usd > 0
+        rows = archive.summaries(kind="agent")
+    picks = SELECTORS["score_child_prop"](rows, 1000, random.Random(0))
+    assert picks.count(child.id) > 950, "the selector's choices shift to the better child"
+
+
+def test_budget_stops_cleanly_and_resumes_with_a_larger_one(
+    script: CapabilityScript, docker_engine: str, tmp_path: Path
+) -> None:
+    tight = config(script, "docker", llm={**config(script, "docker").llm.model_dump(), "budget": {"usd": 0.004}})
+    first = Campaign(tight, tmp_path / "c").run()
+    assert first.startswith("budget:"), first
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        spent = archive.ledger.totals()
+        assert spent.cost_usd <= 0.004 and any(c.outcome == "refused" for c in archive.ledger.calls())
+        stuck = [n for n in archive.nodes(kind="agent") if n.status not in ("evaluated", "rejected", "failed")]
+        assert stuck, "the interrupted work is kept, waiting to be resumed"
+    roomy = config(script, "docker", llm={**tight.llm.model_dump(), "budget": {"usd": 10.0}})
+    assert Campaign(roomy, tmp_path / "c").run() == "done: 1 generations"
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        statuses = sorted(n.status for n in archive.nodes(kind="agent"))
+        assert statuses == ["evaluated", "evaluated"]
+        keys = [(r.code_hash, r.task_id, r.attempt) for n in archive.nodes(kind="agent") for r in archive.results(n.id)]
+        assert len(keys) == len(set(keys)) == 4
+
+
+def test_config_errors_are_clear(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nllm: {roles: {agent: {model: m}}}\nselecter: best\n")
+    with pytest.raises(ConfigProblem, match=r"selecter: Extra inputs are not permitted"):
+        CampaignConfig.load(bad)
+    bad.write_text("name: x\nllm: {roles: {agent: {model: m}}}\n")
+    with pytest.raises(ConfigProblem, match=r"needs \['meta'\]"):
+        CampaignConfig.load(bad)
+    bad.write_text("llm: [unclosed\n")
+    with pytest.raises(ConfigProblem, match="not valid YAML"):
+        CampaignConfig.load(bad)
+    with pytest.raises(ConfigProblem, match="cannot read"):
+        CampaignConfig.load(tmp_path / "missing.yaml")
+    assert CampaignConfig.load(Path(__file__).parents[2] / "examples" / "quickstart.yaml").name == "quickstart"

@@ -1,0 +1,71 @@
+"""Who can read the dashboard, and the `serve` / `plot` commands as mounted on the `opendgm` CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from opendgm.web.app import create_app
+from opendgm.web.auth import bind_problem
+from opendgm.web.cli import plot, serve
+
+Campaign = tuple[Path, dict[str, str]]
+cli = typer.Typer()
+cli.command()(serve)  # exactly as opendgm/cli.py mounts them
+cli.command()(plot)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("0.0.0.0", True),
+        ("192.168.1.5", True),
+        ("example.org", True),
+    ],
+)
+def test_only_loopback_binds_without_a_token(host: str, refused: bool) -> None:
+    assert (bind_problem(host, None) is not None) == refused
+    assert bind_problem(host, "s3cret") is None
+
+
+def test_serve_refuses_a_public_bind_without_token(campaign: Campaign) -> None:
+    result = CliRunner().invoke(cli, ["serve", str(campaign[0]), "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "--token" in result.output
+
+
+def test_serve_on_a_missing_directory_fails_clearly(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_with_a_token_every_request_must_carry_it(campaign: Campaign) -> None:
+    with TestClient(create_app({"camp": campaign[0]}, token="s3cret")) as client:
+        for path in ("/", "/static/app.js", "/api/campaigns", "/api/camp/tree"):
+            assert client.get(path).status_code == 401
+        assert client.get("/api/camp/tree", headers={"X-OpenDGM-Token": "wrong"}).status_code == 401
+        assert client.get("/api/camp/tree", headers={"X-OpenDGM-Token": "s3cret"}).status_code == 200
+        assert client.get("/api/camp/tree", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert client.get("/?token=s3cret").status_code == 200  # sets the cookie the page's requests carry
+        assert client.cookies.get("opendgm_token") == "s3cret"
+        assert client.get("/api/camp/progress").status_code == 200
+
+
+def test_plot_writes_progress_and_tree_pngs(campaign: Campaign, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["plot", str(campaign[0]), "--out", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    for name in ("campaign-progress.png", "campaign-tree.png"):
+        data = (tmp_path / "plots" / name).read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000
+
+
+def test_plot_on_a_missing_directory_fails_clearly(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["plot", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -1,0 +1,127 @@
+"""Every JSON endpoint of the dashboard against a real archive, read through FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opendgm.archive import Archive
+from opendgm.web.app import create_app
+
+Campaign = tuple[Path, dict[str, str]]
+
+
+def rows(tree: dict) -> dict[str, dict]:
+    return {row[0]: dict(zip(tree["fields"], row, strict=True)) for row in tree["nodes"]}
+
+
+def test_campaigns_lists_the_served_archive(client: TestClient, campaign: Campaign) -> None:
+    assert client.get("/api/campaigns").json() == [
+        {"name": "camp", "path": str(campaign[0]), "campaign": "web-test", "error": None}
+    ]
+
+
+def test_tree_has_every_node_with_layout_and_typed_edges(client: TestClient, campaign: Campaign) -> None:
+    ids = campaign[1]
+    tree = client.get("/api/camp/tree").json()
+    nodes = rows(tree)
+    assert set(nodes) == set(ids.values())
+    assert nodes[ids["rejected"]]["status"] == "rejected"
+    assert nodes[ids["prompt"]]["kind"] == "prompt" and nodes[ids["meta"]]["kind"] == "meta_prompt"
+    assert nodes[ids["grandchild"]]["score"] == 1.0 and nodes[ids["rejected"]]["score"] is None
+    assert [nodes[ids[key]]["depth"] for key in ("seed", "child", "grandchild")] == [0, 1, 2]
+    assert len({nodes[ids[key]]["x"] for key in ("grandchild", "rejected", "meta", "prompt")}) == 4  # leaves apart
+    seed_x = nodes[ids["seed"]]["x"]
+    assert nodes[ids["child"]]["x"] < seed_x < nodes[ids["rejected"]]["x"]  # parent midway over its children
+    assert tree["edges"] == [[ids["prompt"], ids["meta"], "produced_by"]]
+
+
+def test_node_panel_data(client: TestClient, campaign: Campaign) -> None:
+    child = client.get(f"/api/camp/node/{campaign[1]['child']}").json()
+    assert "-    return 1\n+    return 2  # improved" in child["diff"]
+    assert child["problem_statement"] == "Make solve() return 2." and "problem_statement" not in child["meta"]
+    [score] = child["scores"]
+    assert (score["stage"], score["n_tasks"], score["n_resolved"]) == ("small", 3, 2)
+    assert score["score"] == pytest.approx(2 / 3)
+    assert {r["task_id"]: r["status"] for r in child["results"]} == {
+        "task-a": "resolved",
+        "task-b": "resolved",
+        "task-c": "unresolved",
+    }
+    assert child["cost"]["calls"] == 1 and child["cost"]["cost_usd"] == pytest.approx(0.10)
+    assert child["cost"]["tokens"] == 15
+    assert child["children"] == [campaign[1]["grandchild"]]
+
+
+def test_prompt_node_shows_content_and_its_produced_by_edge(client: TestClient, campaign: Campaign) -> None:
+    ids = campaign[1]
+    prompt = client.get(f"/api/camp/node/{ids['prompt']}").json()
+    assert prompt["content"] == "Solve the task carefully."
+    assert [(e["src"], e["kind"], e["dst"]) for e in prompt["edges"]] == [(ids["prompt"], "produced_by", ids["meta"])]
+
+
+def test_trajectory_steps(client: TestClient, campaign: Campaign) -> None:
+    child = campaign[1]["child"]
+    trajectory = client.get(f"/api/camp/node/{child}/trajectory/task-a").json()
+    assert [step["type"] for step in trajectory["steps"]] == ["start", "model", "action", "exit"]
+    assert trajectory["steps"][2]["command"] == "ls"
+    missing = client.get(f"/api/camp/node/{child}/trajectory/task-b")
+    assert missing.status_code == 404 and "no trajectory" in missing.json()["error"]
+    assert client.get(f"/api/camp/node/{child}/trajectory/nope").status_code == 404
+
+
+def test_progress_best_mean_and_spend(client: TestClient) -> None:
+    progress = client.get("/api/camp/progress").json()
+    assert [p["best"] for p in progress["by_node"]] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert [p["mean"] for p in progress["by_node"]] == pytest.approx([1 / 3, 1 / 2, 2 / 3])
+    assert [p["x"] for p in progress["by_node"]] == [1, 2, 4]  # the rejected n0003 counts as created
+    assert [p["x"] for p in progress["by_spend"]] == pytest.approx([0.05, 0.15, 0.35])
+    assert progress["by_role"]["agent"]["cost_usd"] == pytest.approx(0.30)
+    assert progress["by_role"]["meta"]["calls"] == 1
+    assert progress["total_cost_usd"] == pytest.approx(0.35)
+
+
+def test_events_page_from_since(client: TestClient) -> None:
+    everything = client.get("/api/camp/events").json()
+    assert everything["events"][0]["kind"] == "node_added" and not everything["more"]
+    assert everything["last"] == everything["events"][-1]["id"]
+    later = client.get(f"/api/camp/events?since={everything['last'] - 2}").json()
+    assert [e["id"] for e in later["events"]] == [everything["last"] - 1, everything["last"]]
+    for tail in (0, 1, 3, 10_000):
+        page = client.get(f"/api/camp/events?tail={tail}").json()
+        assert page["events"] == (everything["events"][-tail:] if tail else [])
+        assert page["last"] == everything["last"]
+
+
+def test_a_running_campaign_shows_new_nodes_to_an_open_dashboard(tmp_path: Path, campaign: Campaign) -> None:
+    shutil.copytree(campaign[0], tmp_path / "live")
+    with TestClient(create_app({"live": tmp_path / "live"})) as client, Archive.open(tmp_path / "live") as writer:
+        last = client.get("/api/live/events").json()["last"]
+        new = writer.add_node("rubric", "Score clarity.", operator="mpo")
+        page = client.get(f"/api/live/events?since={last}").json()
+        assert [(e["kind"], e["node_id"]) for e in page["events"]] == [("node_added", new.id)]
+        assert rows(client.get("/api/live/tree").json())[new.id]["kind"] == "rubric"
+
+
+def test_missing_and_corrupt_campaigns_answer_with_a_json_error(tmp_path: Path, campaign: Campaign) -> None:
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(campaign[0], corrupt)
+    (corrupt / "archive.sqlite").write_bytes(b"not a database" * 100)
+    app = create_app({"gone": tmp_path / "gone", "corrupt": corrupt})
+    with TestClient(app) as client:
+        listed = {c["name"]: c["error"] for c in client.get("/api/campaigns").json()}
+        assert "does not exist" in listed["gone"] and "not a readable archive database" in listed["corrupt"]
+        for name in ("gone", "corrupt"):
+            answer = client.get(f"/api/{name}/tree")
+            assert answer.status_code == 503 and answer.json()["error"].startswith(f"campaign '{name}' unavailable")
+        assert client.get("/api/nope/progress").json() == {"error": "no campaign 'nope' is served here"}
+
+
+def test_the_page_and_its_assets_are_served_locally(client: TestClient) -> None:
+    page = client.get("/").text
+    assert 'src="static/app.js"' in page and "http" not in page  # no CDN
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/app.css").status_code == 200
