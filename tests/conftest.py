@@ -98,3 +98,31 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
         yield server
     with pytest.raises(ProcessLookupError):  # stopped, and reaped
         os.kill(pid, 0)
+
+
+@pytest.fixture
+def first_stage_campaign(llama_server: LocalServer, tmp_path: Path) -> Callable[..., Path]:
+    """Run a campaign's first stage (the seed's evaluation) with the embedded model; returns its directory.
+
+    The node budget of 0 stops the campaign right after the seed's first stage, before any self-improvement.
+    """
+    from opendgm.evolve.campaign import Campaign
+    from opendgm.evolve.config import CampaignConfig
+
+    def run(evaluator: str, options: dict[str, object], subset: str = "all") -> Path:
+        role = {"model": "openai/local", "api_base": llama_server.base_url, "max_tokens": 128}
+        config = CampaignConfig.model_validate(
+            {
+                "name": f"first-stage-{evaluator}",
+                "llm": {"roles": {"agent": role, "meta": role}},
+                "evaluator": {"name": evaluator, "options": options},
+                "stages": [{"subset": subset}],
+                "sandbox": {"backend": "docker"},
+                "budget": {"nodes": 0},
+            }
+        )
+        root = tmp_path / "campaign"
+        assert Campaign(config, root).run() == "nodes: 0 of 0 children created"
+        return root
+
+    return run

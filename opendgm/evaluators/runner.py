@@ -8,6 +8,7 @@ exception that stops the other tasks.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from opendgm.sandbox.spec import Limits, SandboxSpec
 
 PATCH_FILE = "/workspace/out/agent.patch"
 AGENT_EXIT_MODEL_ERROR = 3
+AGENTS_OWN_REQUEST_ERROR = re.compile(r"gateway HTTP 4(00|13|22)\b")
 LOG_TAIL_CHARS = 4000
 
 
@@ -50,8 +52,17 @@ class TaskOutcome:
     def infrastructure_failure(self) -> bool:
         """The sandbox or the model service failed, not the agent: worth running again, not a result."""
         return self.status == "sandbox_error" or (
-            self.status == "agent_error" and self.exit_code == AGENT_EXIT_MODEL_ERROR
+            self.status == "agent_error" and model_unavailable(self.exit_code, self.detail)
         )
+
+
+def model_unavailable(exit_code: int | None, detail: str) -> bool:
+    """Whether an agent stopped because its model could not serve it (down, refused, out of budget).
+
+    A request the agent itself got wrong (an overlong context, a bad parameter: HTTP 400/413/422) is the
+    agent's failure, and a result like any other: managing its context is part of an agent's job.
+    """
+    return exit_code == AGENT_EXIT_MODEL_ERROR and not AGENTS_OWN_REQUEST_ERROR.search(detail)
 
 
 @dataclass(frozen=True)

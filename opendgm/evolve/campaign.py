@@ -33,6 +33,8 @@ from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, LocalServer, Router
 from opendgm.sandbox.factory import choose_backend
+from opendgm.sandbox.images import build_runtime_image
+from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class Campaign:
             return reason
 
     def _grow(self) -> str:
+        if self.backend == "docker" and self.config.sandbox.image == DEFAULT_IMAGE:
+            build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
         self.meta_prompt = self._ensure_meta_prompt()
         seed = self._ensure_seed()
         self._advance_all([seed, *[n.id for n in self.archive.nodes(kind="agent") if n.status in PENDING]])

@@ -25,7 +25,7 @@ from opendgm.archive import Archive
 from opendgm.archive.models import TaskResult
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.repo_tasks import read_tree
-from opendgm.evaluators.runner import AGENT_EXIT_MODEL_ERROR, TaskRunner
+from opendgm.evaluators.runner import TaskRunner, model_unavailable
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
 from opendgm.llm.router import Router
@@ -183,8 +183,8 @@ def modify(
     )
     run = runner.run_agent(task, purpose="self_improve")
     archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
-    if run.exit_code == AGENT_EXIT_MODEL_ERROR:
-        raise ModelUnavailable(run.failure[1] if run.failure else "the agent could not reach its model")
+    if run.failure and model_unavailable(run.exit_code, run.failure[1]):
+        raise ModelUnavailable(run.failure[1])
     if run.failure and run.failure[0] == "agent_error":
         raise Rejected(f"self-modification failed: {run.failure[1]}")
     if not run.patch.strip():

@@ -140,3 +140,13 @@ def test_invalid_tasks_are_reported_and_the_run_goes_on(
     assert results["broken"].status == "invalid_task" and "test_command" in results["broken"].detail
     assert results["fix-median"].status == "unresolved" and results["fix-median"].tests_failed >= 1
     assert score.n_done == 2 and score.n_resolved == 0
+
+
+def test_which_model_errors_are_the_agents_own() -> None:
+    from opendgm.evaluators.runner import model_unavailable
+
+    assert model_unavailable(3, "model error: gateway HTTP 503: retries exhausted")
+    assert model_unavailable(3, "model error: gateway HTTP 402: budget exceeded")
+    assert model_unavailable(3, "model error: gateway unreachable: connection refused")
+    assert not model_unavailable(3, "model error: gateway HTTP 400: ContextTooLong")
+    assert not model_unavailable(1, "model error: gateway HTTP 503")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from opendgm.archive import Archive
 from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.polyglot import Polyglot
 from opendgm.evaluators.polyglot_data import import_polyglot
@@ -112,3 +113,15 @@ def test_the_import_command(tmp_path: Path) -> None:
     assert (tmp_path / "p/python/exercises/practice/clock-angle/clock_angle_test.py").exists()
     refused = CliRunner().invoke(data_app, ["import", "polyglot", str(tmp_path), "--dest", str(tmp_path / "q")])
     assert refused.exit_code != 0 and "polyglot-benchmark" in refused.output and not (tmp_path / "q").exists()
+
+
+@pytest.mark.model
+def test_a_campaign_runs_its_first_stage_on_polyglot(evaluator: Polyglot, first_stage_campaign) -> None:
+    options = {"path": str(evaluator.root), "agent_timeout_s": 60}
+    root = first_stage_campaign("polyglot", options, subset=",".join(RUNNABLE))
+    with Archive.open(root, readonly=True) as archive:
+        (seed,) = archive.nodes(kind="agent")
+        results = {r.task_id: r for r in archive.results(seed.id)}
+        assert set(results) == set(RUNNABLE), results
+        assert all(r.trajectory_path for r in results.values())
+        assert archive.cost(seed.id).calls > 0 and archive.node(seed.id).status == "evaluated"

@@ -8,6 +8,7 @@ swebench 5.x dataset row whose image is built locally FROM opendgm-runtime:lates
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -17,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docker.errors import ImageNotFound
 
 from opendgm.agents.contract import REPO_DIR
+from opendgm.archive import Archive
 from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.humaneval import unified_diff
 from opendgm.evaluators.runner import grade_patch
@@ -125,7 +128,8 @@ def dataset(docker_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     path = folder / "dataset.jsonl"
     path.write_text(json.dumps(row) + "\n")
     yield path
-    docker_client().images.remove(IMAGE, force=True)
+    with contextlib.suppress(ImageNotFound):  # removed already, by another run of these tests
+        docker_client().images.remove(IMAGE, force=True)
 
 
 def test_gold_patch_resolves_and_empty_or_wrong_patches_do_not(dataset: Path) -> None:
@@ -189,3 +193,13 @@ def test_dgm_stages_are_named_only_when_the_dataset_holds_them() -> None:
     )
     assert len(ids) == 10 and "django__django-10973" in ids
     assert dgm_subsets("swe_bench", set(ids)) == {"small": ids}
+
+
+@pytest.mark.model
+def test_a_campaign_runs_its_first_stage_on_swebench(dataset: Path, first_stage_campaign) -> None:
+    root = first_stage_campaign("swebench", {"dataset": str(dataset), "agent_timeout_s": 60})
+    with Archive.open(root, readonly=True) as archive:
+        (seed,) = archive.nodes(kind="agent")
+        (result,) = archive.results(seed.id)
+        assert result.task_id == INSTANCE_ID and result.trajectory_path, result
+        assert archive.cost(seed.id).calls > 0 and archive.node(seed.id).status == "evaluated"

@@ -93,4 +93,5 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
         CampaignConfig.load(bad)
     with pytest.raises(ConfigProblem, match="cannot read"):
         CampaignConfig.load(tmp_path / "missing.yaml")
-    assert CampaignConfig.load(Path(__file__).parents[2] / "examples" / "quickstart.yaml").name == "quickstart"
+    examples = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+    assert {CampaignConfig.load(path).name for path in examples} >= {"quickstart", "openai-humaneval"}
