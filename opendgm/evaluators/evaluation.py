@@ -44,24 +44,42 @@ def evaluate_stage(
         task_id for task_id, _attempt in archive.missing_tasks(node_id, evaluator.name, evaluator.version, stage)
     }
     todo = [task for task in tasks if task.id in missing]
-    if todo:
-        with tempfile.TemporaryDirectory(prefix="opendgm-agent-") as scratch:
-            Path(scratch).chmod(0o755)  # the local backend reads the agent's code as an unprivileged user
-            agent_dir = archive.materialize(node_id, Path(scratch) / "agent")
-            runner = TaskRunner(
-                evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign
-            )
-            for task, outcome in executor.map_unordered(runner.run, todo):
-                if isinstance(outcome, BaseException):  # a bug or an infrastructure failure: kept, not raised
-                    outcome = TaskOutcome(task.id, "sandbox_error", detail=f"{type(outcome).__name__}: {outcome}")
-                if outcome.infrastructure_failure:
-                    # Not the agent's doing (sandbox, model service, budget): no result, so a rerun retries it.
-                    data = {"task": task.id, "status": outcome.status, "detail": outcome.detail}
-                    archive.log_event("task_infrastructure_failure", node_id, data)
-                else:
-                    record_outcome(archive, node_id, evaluator, outcome)
-                on_result(task, outcome)
+    evaluate_tasks(
+        archive, node_id, evaluator, todo, gateway=gateway, executor=executor, backend=backend, on_result=on_result
+    )
     return stage_score(archive, node_id, evaluator, stage)
+
+
+def evaluate_tasks(
+    archive: Archive,
+    node_id: str,
+    evaluator: Evaluator,
+    tasks: list[Task],
+    *,
+    gateway: Gateway | None,
+    executor: Executor,
+    backend: BackendName = "auto",
+    on_result: OnResult = lambda _task, _result: None,
+) -> None:
+    """Run the node's agent on `tasks` and record each outcome (the caller decides which tasks are due)."""
+    if not tasks:
+        return
+    with tempfile.TemporaryDirectory(prefix="opendgm-agent-") as scratch:
+        Path(scratch).chmod(0o755)  # the local backend reads the agent's code as an unprivileged user
+        agent_dir = archive.materialize(node_id, Path(scratch) / "agent")
+        runner = TaskRunner(
+            evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign
+        )
+        for task, outcome in executor.map_unordered(runner.run, tasks):
+            if isinstance(outcome, BaseException):  # a bug or an infrastructure failure: kept, not raised
+                outcome = TaskOutcome(task.id, "sandbox_error", detail=f"{type(outcome).__name__}: {outcome}")
+            if outcome.infrastructure_failure:
+                # Not the agent's doing (sandbox, model service, budget): no result, so a rerun retries it.
+                data = {"task": task.id, "status": outcome.status, "detail": outcome.detail}
+                archive.log_event("task_infrastructure_failure", node_id, data)
+            else:
+                record_outcome(archive, node_id, evaluator, outcome)
+            on_result(task, outcome)
 
 
 def stage_score(archive: Archive, node_id: str, evaluator: Evaluator, stage: str) -> Score:

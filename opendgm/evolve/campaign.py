@@ -34,6 +34,7 @@ from opendgm.evolve.selectors import SELECTORS
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, LocalServer, Router
 from opendgm.sandbox.factory import choose_backend
 from opendgm.sandbox.images import build_runtime_image
+from opendgm.sandbox.reaper import reap_abandoned_sandboxes
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,14 @@ class Campaign:
             return reason
 
     def _grow(self) -> str:
-        if self.backend == "docker" and self.config.sandbox.image == DEFAULT_IMAGE:
-            build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
+        if self.backend == "docker":
+            reap_abandoned_sandboxes()  # a killed run's containers go now, not at the first new sandbox
+            if self.config.sandbox.image == DEFAULT_IMAGE:
+                build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
         self.meta_prompt = self._ensure_meta_prompt()
         seed = self._ensure_seed()
-        self._advance_all([seed, *[n.id for n in self.archive.nodes(kind="agent") if n.status in PENDING]])
+        pending = [n.id for n in self.archive.nodes(kind="agent") if n.status in PENDING]
+        self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
         while True:
             self._check_limits()
             generation = len([e for e in self.archive.events() if e.kind == "generation"])
@@ -165,18 +169,20 @@ class Campaign:
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
         settings = self.config.self_improve
-        child_dir = self_improve.modify(
-            self.archive,
-            str(node.parent_id),
-            node_id,
-            str(node.meta["problem_statement"]),
-            self.gateway,
-            self.backend,
-            settings.timeout_s,
-            settings.max_steps,
-            self.config.sandbox.image,
-        )
-        self.archive.attach_code(node_id, child_dir, message=str(node.meta["problem_statement"])[:200])
+        with _scratch(prefix="opendgm-child-") as scratch:
+            child_dir = self_improve.modify(
+                self.archive,
+                str(node.parent_id),
+                node_id,
+                str(node.meta["problem_statement"]),
+                self.gateway,
+                self.backend,
+                settings.timeout_s,
+                settings.max_steps,
+                self.config.sandbox.image,
+                scratch,
+            )
+            self.archive.attach_code(node_id, child_dir, message=str(node.meta["problem_statement"])[:200])
 
     def _validate(self, node_id: str) -> None:
         with _scratch() as scratch:
@@ -196,10 +202,11 @@ class Campaign:
                     backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
                 )  # fmt: skip
                 if score.n_done < score.n_tasks:  # infrastructure failures: not judged on half a stage
-                    failures = [
-                        e for e in self.archive.events(node_id=node_id) if e.kind == "task_infrastructure_failure"
-                    ]
-                    why = failures[-1].data.get("detail", "") if failures else ""
+                    events = self.archive.events(node_id=node_id)
+                    failures = [e.data.get("detail", "") for e in events if e.kind == "task_infrastructure_failure"]
+                    why = failures[-1] if failures else ""
+                    if "HTTP 402" in why:  # the gateway's answer when a call would cross a budget
+                        raise Stopped(f"budget: {why}")
                     raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
                 if index == 0 and self.archive.node(node_id).operator == "self_improve":
                     self._require_a_change(node_id, tasks)

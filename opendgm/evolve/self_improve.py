@@ -166,10 +166,12 @@ def modify(
     timeout_s: float,
     max_steps: int,
     image: str,
+    workdir: Path,
 ) -> Path:
-    """Run the parent on its own code with the statement; returns a folder with the child's code."""
-    workdir = Path(tempfile.mkdtemp(prefix="opendgm-child-"))
-    workdir.chmod(0o755)  # the local backend reads the parent's code as an unprivileged user
+    """Run the parent on its own code with the statement; returns the child's code, a folder in `workdir`.
+
+    `workdir` must be traversable by the local backend's unprivileged user (it reads the parent's code).
+    """
     parent_dir = archive.materialize(parent_id, workdir / "parent")
     task = Task(
         id=f"self-improve-{child_id}",
