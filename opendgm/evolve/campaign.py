@@ -17,15 +17,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive
 from opendgm.evaluators import registry
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.task import Task
 from opendgm.evolve import self_improve
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
 DIAGNOSIS_PROMPT = "diagnose.md"
 CONFIG_COPY = "campaign.yaml"
+POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
 class Stopped(Exception):
@@ -86,6 +88,8 @@ class Campaign:
         seed = self._ensure_seed()
         pending = [n.id for n in self.archive.nodes(kind="agent") if n.status in PENDING]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
+        if self.config.mode == "async":
+            return self._grow_async()
         while True:
             self._check_limits()
             generation = len([e for e in self.archive.events() if e.kind == "generation"])
@@ -105,6 +109,83 @@ class Campaign:
                 self.archive.log_event("generation", data=data)
             self.on_change()
             self._advance_all([child.id for child in children])
+
+    def _grow_async(self) -> str:
+        """HGM: each free worker either expands a node or evaluates a node on one more task of the pool."""
+        rng = random.Random(f"{self.config.seed}:async:{len(self.archive.events())}")
+        running: dict[Future[None], tuple[str, str, str | None]] = {}
+        with ThreadPoolExecutor(max_workers=self.config.workers) as workers:
+            while True:
+                try:
+                    self._check_limits()
+                    stop = None
+                except Stopped as stopped:
+                    stop = str(stopped)
+                while stop is None and len(running) < self.config.workers:
+                    action = self._next_action(rng, list(running.values()))
+                    if action is None:
+                        break
+                    kind, node, task = action
+                    work = self._advance if kind == "expand" else partial(self._evaluate_one, task_id=task)
+                    running[workers.submit(work, node)] = action
+                if not running:
+                    return stop or "done: every agent was evaluated on every task of the pool"
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    running.pop(future)
+                    failure = future.exception()
+                    if isinstance(failure, BudgetExceeded):
+                        raise Stopped(f"budget: {failure}")
+                    if failure is not None:
+                        raise failure
+
+    def _next_action(
+        self, rng: random.Random, busy: list[tuple[str, str, str | None]]
+    ) -> tuple[str, str, str | None] | None:
+        """HGM's choice: expand while evaluations are plentiful relative to nodes, else evaluate one task."""
+        rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
+        agents = [row for row in rows if row.kind == "agent"]
+        evaluations = sum(row.passes + row.fails for row in agents)
+        expanding = sum(1 for kind, _, _ in busy if kind == "expand")
+        ready = [row for row in agents if row.status == "evaluated"]
+        if evaluations**self.config.hgm_alpha >= len(ready) - 1 + expanding:
+            parents = SELECTORS["hgm"](rows, 1, rng)
+            if parents:
+                child = self.archive.propose("agent", parents[0], operator="self_improve", meta={"mode": "async"})
+                self.archive.log_event("expand", child.id, {"parent": parents[0]})
+                return ("expand", child.id, None)
+        taken = {(node, task) for kind, node, task in busy if kind == "evaluate"}
+        due = {
+            row.id: [t for t, _ in self._pool_missing(row.id) if (row.id, t) not in taken]
+            for row in ready
+            if row.stage == POOL_STAGE
+        }
+        due = {node: tasks for node, tasks in due.items() if tasks}
+        if not due:
+            return None
+        by_id = {row.id: row for row in ready}
+        draws = {node: rng.betavariate(1 + by_id[node].passes, 1 + by_id[node].fails) for node in due}
+        node = max(draws, key=lambda candidate: draws[candidate])
+        return ("evaluate", node, rng.choice(sorted(due[node])))
+
+    def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
+        return self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE)
+
+    def _enter_pool(self, node_id: str) -> None:
+        """async: the node joins the evaluation pool (every task of every stage), to be sampled task by task."""
+        ids = list(dict.fromkeys(task.id for tasks in self.stage_tasks for task in tasks))
+        self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE, ids)
+
+    def _evaluate_one(self, node_id: str, task_id: str | None) -> None:
+        task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
+        executor = LocalExecutor(1)
+        try:
+            evaluate_tasks(
+                self.archive, node_id, self.evaluator, [task], gateway=self.gateway, executor=executor,
+                backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
+            )  # fmt: skip
+        finally:
+            executor.shutdown()
 
     def _advance_all(self, node_ids: list[str]) -> None:
         """Run the nodes' pipelines in parallel; a budget stop in any of them stops the campaign."""
@@ -193,6 +274,10 @@ class Campaign:
         self.archive.set_status(node_id, "evaluating")
 
     def _evaluate(self, node_id: str) -> None:
+        if self.config.mode == "async" and self.archive.node(node_id).operator == "self_improve":
+            self._enter_pool(node_id)  # HGM evaluates children one sampled task at a time
+            self.archive.set_status(node_id, "evaluated")
+            return
         executor = LocalExecutor(self.config.workers)
         try:
             for index, (stage, tasks) in enumerate(zip(self.config.stages, self.stage_tasks, strict=True)):
@@ -214,6 +299,8 @@ class Campaign:
                     break
         finally:
             executor.shutdown()
+        if self.config.mode == "async":
+            self._enter_pool(node_id)
         self.archive.set_status(node_id, "evaluated")
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:

@@ -80,6 +80,14 @@ class CampaignConfig(Strict):
     )
     selector: Literal["score_child_prop", "hgm", "best", "random", "hill_climb"] = "score_child_prop"
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
+    mode: Literal["generations", "async"] = Field(
+        "generations",
+        description="`generations`: DGM's rounds (select parents, make and fully evaluate children). `async`: HGM's "
+        "workers, each choosing between expanding a node and evaluating a node on one more task.",
+    )
+    hgm_alpha: float = Field(
+        0.6, gt=0, le=1, description="async: expand while task_evaluations ** alpha >= agents - 1 + expansions running."
+    )
     children_per_generation: int = Field(2, gt=0, description="Parents chosen per generation (DGM: 2).")
     generations: int = Field(10, gt=0, description="Generations to run at most.")
     workers: int = Field(2, gt=0, description="Tasks evaluated in parallel.")
@@ -92,6 +100,8 @@ class CampaignConfig(Strict):
         missing = {"agent", "meta"} - set(self.llm.roles)
         if missing:
             raise ValueError(f"llm.roles needs {sorted(missing)} (agent: the agents' model; meta: diagnosis)")
+        if self.mode == "async" and self.budget.task_evaluations is None and self.budget.nodes is None:
+            raise ValueError("mode `async` runs until a limit: set budget.task_evaluations or budget.nodes")
         local = [name for name, role in self.llm.roles.items() if role.api_base == "local"]
         if local and self.local_server is None:
             raise ValueError(f"roles {local} use api_base `local` but no local_server is configured")

@@ -95,3 +95,27 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
         CampaignConfig.load(tmp_path / "missing.yaml")
     examples = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
     assert {CampaignConfig.load(path).name for path in examples} >= {"quickstart", "openai-humaneval"}
+
+
+def test_async_mode_expands_and_evaluates_task_by_task(
+    script: CapabilityScript, docker_engine: str, tmp_path: Path
+) -> None:
+    """HGM's asynchronous loop: workers choose between expanding a node and evaluating one more task."""
+    hgm = config(script, "docker", mode="async", budget={"task_evaluations": 8, "nodes": 3}, workers=2)
+    reason = Campaign(hgm, tmp_path / "c").run()
+    assert reason.startswith(("task evaluations:", "nodes:", "done:")), reason
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        kinds = [event.kind for event in archive.events()]
+        assert "expand" in kinds
+        agents = archive.nodes(kind="agent")
+        children = [node for node in agents if node.operator == "self_improve"]
+        assert children and all(node.status in ("evaluated", "rejected", "failed") for node in agents)
+        # children are evaluated one sampled task at a time, in the pool stage, and the helpful one wins
+        evaluated = [node for node in children if node.status == "evaluated"]
+        assert evaluated, [(n.id, n.status, n.status_reason) for n in children]
+        pooled = {s.stage for node in evaluated for s in archive.scores(node.id)}
+        assert pooled == {"pool"}
+        rows = {r.id: r for node in agents for r in archive.results(node.id)}  # identical code shares rows
+        assert all(r.resolved for r in rows.values() if r.code_hash in {n.code_hash for n in evaluated})
+        keys = [(r.code_hash, r.task_id, r.attempt) for r in rows.values()]
+        assert len(keys) == len(set(keys)) <= 8
