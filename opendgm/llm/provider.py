@@ -1,4 +1,8 @@
-"""The one door to litellm: send a request, classify its failures, count and price tokens.
+"""The door to providers: send a request, count and price tokens.
+
+A self-hosted OpenAI-compatible server (`api_base` and an `openai/<name>` model) is sent to directly
+(`openai_compat.py`); everything else goes through litellm. Both paths share the key handling here and
+the classification of failures (`failures.py`).
 
 litellm is imported lazily (it takes seconds) and configured once: no retries of its own (the Router owns
 the retry policy), no telemetry, no debug banners, and the bundled price map instead of a network fetch.
@@ -7,34 +11,21 @@ the retry policy), no telemetry, no debug banners, and the bundled price map ins
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
 from types import ModuleType
 from typing import Any
 
-from opendgm.llm.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    ConfigError,
-    ConnectionFailed,
-    ContextTooLong,
-    LLMError,
-    LLMTimeout,
-    MalformedResponse,
-    ModelNotFound,
-    ProviderError,
-    RateLimited,
-    ServerError,
-)
+from opendgm.llm import openai_compat
+from opendgm.llm.errors import ConfigError, LLMError
+from opendgm.llm.failures import classify
 from opendgm.llm.roles import FREE, Price, RoleConfig
 
 # Placeholder key for OpenAI-compatible servers that need none: without it litellm would fall back to
 # OPENAI_API_KEY and hand the user's real key to whatever server the api_base names.
 NO_KEY = "opendgm-no-key"
 
-_CONTEXT_PHRASES = re.compile(r"context.(length|window)|too many tokens|prompt is too long", re.IGNORECASE)
 # litellm stacks class names before the provider's words ("litellm.BadRequestError: OpenAIException - ...").
 _LITELLM_PREFIX = re.compile(r"^((litellm\.)?\w+(Error|Exception)(: | - ))+")
 
@@ -54,70 +45,42 @@ def _litellm() -> ModuleType:
 
 def send(role: RoleConfig, request: dict[str, Any], where: str) -> dict[str, Any]:
     """One attempt: the OpenAI-format response as a dict, or a classified `LLMError`."""
+    api_key = _api_key(role, where)
+    if openai_compat.handles(role):
+        return openai_compat.send(role, request, api_key or NO_KEY, where)
     kwargs = {**request, "timeout": role.timeout_s, "num_retries": 0, "max_retries": 0}
     if role.api_base:
         kwargs["api_base"] = role.api_base
-    if role.api_key_env:
-        kwargs["api_key"] = os.environ.get(role.api_key_env)
-        if not kwargs["api_key"]:
-            raise ConfigError(f"environment variable {role.api_key_env} is not set", where=where)
-    elif role.api_base:
-        kwargs["api_key"] = NO_KEY
+        kwargs["api_key"] = api_key or NO_KEY
+    elif api_key:
+        kwargs["api_key"] = api_key
     litellm = _litellm()
     try:
         return litellm.completion(**kwargs).model_dump()
     except Exception as exc:
-        raise classify(exc, where) from exc
+        raise _classify_litellm(exc, where) from exc
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not s for s in seen):
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
+def _api_key(role: RoleConfig, where: str) -> str | None:
+    """The key from the role's variable; None when the role names none (a ConfigError when it is unset)."""
+    if not role.api_key_env:
+        return None
+    key = os.environ.get(role.api_key_env)
+    if not key:
+        raise ConfigError(f"environment variable {role.api_key_env} is not set", where=where)
+    return key
 
 
-def classify(exc: Exception, where: str) -> LLMError:
-    """Map whatever litellm / the OpenAI SDK / httpx raised onto the `LLMError` hierarchy."""
-    import httpx
-    import openai
-
-    litellm = _litellm()
-    chain = _chain(exc)
-    status = getattr(exc, "status_code", None)
-    message = _LITELLM_PREFIX.sub("", str(exc))[:500]
-
-    def has(*types: type[BaseException]) -> bool:
-        return any(isinstance(e, types) for e in chain)
-
-    if has(json.JSONDecodeError):
-        return MalformedResponse(f"provider returned invalid JSON: {message}", where=where)
-    if has(openai.APITimeoutError, httpx.TimeoutException, TimeoutError):
-        return LLMTimeout(message, where=where)
-    if has(litellm.ContextWindowExceededError) or (
-        status in (400, 413, 422)
-        and (getattr(exc, "code", None) == "context_length_exceeded" or _CONTEXT_PHRASES.search(message))
-    ):
-        return ContextTooLong(message, where=where, status=status)
-    by_status: dict[int, type[LLMError]] = {
-        401: AuthenticationFailed,
-        403: AuthenticationFailed,
-        404: ModelNotFound,
-        429: RateLimited,
-        408: ServerError,
-        409: ServerError,
-    }
-    if status in by_status:
-        return by_status[status](message, where=where, status=status)
-    if has(openai.APIConnectionError, httpx.TransportError, ConnectionError):
-        return ConnectionFailed(message, where=where)
-    if isinstance(status, int) and status >= 500:
-        return ServerError(message, where=where, status=status)
-    if isinstance(status, int) and 400 <= status < 500:
-        return BadRequest(message, where=where, status=status)
-    return ProviderError(f"{type(exc).__name__}: {message}", where=where, status=status)
+def _classify_litellm(exc: Exception, where: str) -> LLMError:
+    """What litellm (or the OpenAI SDK / httpx under it) raised, as an `LLMError`."""
+    return classify(
+        _LITELLM_PREFIX.sub("", str(exc)),
+        where,
+        status=getattr(exc, "status_code", None),
+        code=getattr(exc, "code", None),
+        cause=exc,
+        context_exceeded=isinstance(exc, _litellm().ContextWindowExceededError),
+    )
 
 
 def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import threading
 
 import pytest
 from llm_fakes import MESSAGES, SECRET, error, one_call_usd
@@ -48,6 +49,16 @@ def test_a_call_is_attributed_to_the_tokens_node_and_role(fake_provider, make_ro
     sent = fake_provider.requests[0]
     assert sent["body"]["model"] == "fake" and sent["body"]["max_tokens"] == 3  # the token picks the model
     assert sent["headers"]["authorization"] == f"Bearer {SECRET}"  # the key was added on the host
+
+
+def test_a_sandbox_cannot_ask_for_more_tokens_than_its_role_allows(
+    fake_provider, make_router, make_gateway, as_sandbox
+):
+    gateway = make_gateway(make_router())  # the fake role's max_tokens is 10
+    as_sandbox(gateway, gateway.issue_token("n", "agent"))
+    chat(MESSAGES, max_tokens=5000)
+    chat(MESSAGES, max_tokens=4)
+    assert [r["body"]["max_tokens"] for r in fake_provider.requests] == [10, 4]
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token", "revoked"])
@@ -163,6 +174,51 @@ def test_a_connection_stays_usable_after_a_refused_request(make_router, make_gat
         assert json.loads(second.read())["choices"][0]["message"]["content"] == "hello"
     finally:
         conn.close()
+
+
+def test_a_client_that_waits_for_100_continue_gets_it_at_once(make_router, make_gateway):
+    gateway = make_gateway(make_router())
+    body = json.dumps({"messages": MESSAGES}).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {gateway.issue_token('n', 'agent')}\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(5)
+        client.connect(str(gateway.socket_path))
+        client.sendall(head.encode())  # as curl does with a large body: headers first, body after the 100
+
+        assert client.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n")
+        client.sendall(body)
+        assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def _connection_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "opendgm-gateway-conn"}
+
+
+def test_connection_threads_are_reused_and_end_with_the_gateway(make_router, socket_dir, as_sandbox):
+    before = _connection_threads()
+    with Gateway(make_router(), socket_dir / "g.sock") as gateway:
+        as_sandbox(gateway, gateway.issue_token("n", "agent"))
+        for _ in range(10):
+            chat(MESSAGES)  # a fresh connection each
+        threads = _connection_threads() - before
+        assert 1 <= len(threads) <= 3  # a thread whose connection ended takes the next one
+
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def test_an_idle_connection_does_not_hold_up_others(make_router, make_gateway, as_sandbox):
+    gateway = make_gateway(make_router())
+    as_sandbox(gateway, gateway.issue_token("n", "agent"))
+    with socket.socket(socket.AF_UNIX) as idle:
+        idle.connect(str(gateway.socket_path))  # connected, and silent: its thread waits on it
+
+        assert chat(MESSAGES)["choices"][0]["message"]["content"] == "hello"
 
 
 def test_the_socket_is_world_connectable_and_removed_on_stop(make_router, socket_dir):

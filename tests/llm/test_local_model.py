@@ -1,5 +1,5 @@
 """The real embedded model (SmolLM2-135M on llama.cpp): one call through the Router and one through the
-Gateway socket, each leaving a ledger row with the token counts the server reported."""
+Gateway socket, each leaving a ledger row with the token counts the server reported; on both send paths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from opendgm.llm import ContextTooLong, Router
 from opendgm.llm.gateway_client import SOCKET_ENV, TOKEN_ENV, chat
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("send_path")]
 
 PROMPT = [{"role": "user", "content": "Name one colour."}]
 
