@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from opendgm.evolve.config import CampaignConfig, ConfigProblem
 from opendgm.evolve.selectors import SELECTORS
 
 TASKS = "HumanEval_0,HumanEval_2"
-
-
-@pytest.fixture
-def script() -> Iterator[CapabilityScript]:
-    provider = CapabilityScript()
-    yield provider
-    provider.stop()
 
 
 def config(provider: CapabilityScript, backend: str, **overrides: object) -> CampaignConfig:

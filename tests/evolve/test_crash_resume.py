@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from crash_harness import CampaignProcess, crash_and_resume, crash_config, snapshot, violations
 from scripted_models import CapabilityScript
 
 KILLS, GENERATIONS, SEED = 3, 1, 0
-
-
-@pytest.fixture
-def script() -> Iterator[CapabilityScript]:
-    provider = CapabilityScript()
-    yield provider
-    provider.stop()
 
 
 def test_killed_campaign_resumes_to_the_uninterrupted_result(

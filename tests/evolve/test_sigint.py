@@ -5,23 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from crash_harness import CampaignProcess, crash_config, leftover_containers, snapshot
 from scripted_models import CapabilityScript
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive
 from opendgm.cli import app
-
-
-@pytest.fixture
-def script() -> Iterator[CapabilityScript]:
-    provider = CapabilityScript()
-    yield provider
-    provider.stop()
 
 
 def test_sigint_stops_gracefully_and_the_campaign_resumes(
