@@ -71,10 +71,12 @@ def selfcheck(
     """Set up and verify everything opendgm needs here: runtime image and sandbox containment."""
     from opendgm.sandbox import cli as sandbox_cli
     from opendgm.sandbox.factory import choose_backend
+    from opendgm.sandbox.spec import DEFAULT_IMAGE
 
-    if choose_backend(sandbox_cli._backend(backend)) == "docker":
-        sandbox_cli.build()
-    sandbox_cli.check(backend=backend)
+    chosen = choose_backend(sandbox_cli._backend(backend))
+    if chosen == "docker":
+        sandbox_cli.build(tag=DEFAULT_IMAGE, pull=False, force=False)
+    sandbox_cli.check(backend=chosen, image=DEFAULT_IMAGE)
 
 
 def main() -> None:

@@ -35,3 +35,11 @@ def test_user_errors_print_one_line_not_a_traceback(docker_engine: str) -> None:
     assert done.returncode == 2
     assert "error:" in done.stderr and "opendgm sandbox build" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_selfcheck_builds_and_checks(backend: str) -> None:
+    result = runner.invoke(app, ["selfcheck", "--backend", backend], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("│ contained") == 8
+    if backend == "docker":
+        assert "opendgm-runtime:latest" in result.output
