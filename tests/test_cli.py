@@ -32,9 +32,10 @@ def test_user_errors_print_one_line_not_a_traceback(docker_engine: str) -> None:
         text=True,
         timeout=120,
     )
-    assert done.returncode == 2
-    assert "error:" in done.stderr and "opendgm sandbox build" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "error:" in done.stderr and "opendgm sandbox build" in done.stderr, output
+    assert "Traceback" not in output, output
 
 
 def test_selfcheck_builds_and_checks(backend: str) -> None:
