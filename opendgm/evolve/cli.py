@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
-from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve.config import CampaignConfig, ConfigProblem
 from opendgm.evolve.display import status_table
+from opendgm.llm import Router
+from opendgm.prompts.campaign import PromptCampaign
+from opendgm.prompts.config import PromptCampaignConfig
 
 console = Console()
 
@@ -22,7 +27,13 @@ def run(
         None, "--dir", help="Campaign directory (default: campaigns/<name>); an existing one is resumed."
     ),
 ) -> None:
-    """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now)."""
+    """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now).
+
+    A config with `kind: prompt` is a standalone prompt campaign (PE2 over prompt nodes).
+    """
+    if is_prompt_campaign(config_path):
+        _run_prompt_campaign(config_path, campaign_dir)
+        return
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
     campaign = Campaign(config, root)
@@ -36,6 +47,33 @@ def run(
         reason = campaign.run()
     console.print(f"[bold]campaign stopped:[/] {reason}")
     console.print(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}")
+
+
+def is_prompt_campaign(config_path: Path) -> bool:
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False  # the agent-campaign loader reports the problem
+    return isinstance(raw, dict) and raw.get("kind") == "prompt"
+
+
+def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None) -> None:
+    """PE2 over prompt nodes: select on dev, report test."""
+    try:
+        config = PromptCampaignConfig.from_yaml(config_path)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()]
+        raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n" + "\n".join(lines)) from exc
+    root = campaign_dir or Path("campaigns") / config.name
+    archive = Archive.open(root) if (root / "archive.sqlite").exists() else Archive.create(root, config.name)
+    with archive, console.status("evolving prompts..."):
+        router = Router.from_config(config.llm, ledger=archive.ledger, campaign=config.name)
+        report = PromptCampaign(config, archive, router).run()
+    console.print(
+        f"best prompt {report.best.id}: dev {report.best.dev:.3f}, test {report.best_test:.3f} "
+        f"(seed {report.seed.id}: dev {report.seed.dev:.3f}, test {report.seed_test:.3f}); "
+        f"{report.n_prompts} prompts\ninspect it: opendgm tree {root}"
+    )
 
 
 def status(campaign_dir: Path = typer.Argument(..., help="A campaign directory (running or not).")) -> None:

@@ -1,0 +1,81 @@
+"""The config of a standalone prompt campaign: a dataset, a task model, a proposer, an operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from opendgm.llm.roles import LLMConfig
+from opendgm.prompts import pe2
+from opendgm.prompts.data import Dataset, load_jsonl
+from opendgm.prompts.generators import generate
+
+
+class DatasetSpec(BaseModel):
+    """Either a built-in seeded generator or a JSONL file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    builtin: str | None = Field(None, description="arithmetic, base8/9/11/16, second_letter, reverse, sort_words.")
+    jsonl: Path | None = Field(None, description='Lines {"input", "target", "id"?, "split"?}.')
+    sizes: tuple[int, int, int] = Field((20, 20, 50), description="train/dev/test sizes (unused if lines carry split).")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.builtin is None) == (self.jsonl is None):
+            raise ValueError("dataset needs exactly one of `builtin` or `jsonl`")
+        return self
+
+    def load(self) -> Dataset:
+        if self.builtin is not None:
+            return generate(self.builtin, self.sizes, self.seed)
+        assert self.jsonl is not None
+        return load_jsonl(self.jsonl, self.sizes, self.seed)
+
+
+class PE2Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(3, ge=0)
+    beam: int = Field(4, ge=1)
+    children: int = Field(4, ge=1)
+    batch_size: int = Field(2, ge=1)
+    step_size: int | None = Field(None, ge=1)
+    history: bool = False
+    max_words: int = Field(50, ge=1)
+
+    def settings(self) -> pe2.Settings:
+        return pe2.Settings(**self.model_dump())
+
+
+class PromptCampaignConfig(BaseModel):
+    """`kind: prompt` campaigns select on dev and report the winner's test accuracy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["prompt"] = "prompt"
+    name: str
+    llm: LLMConfig = Field(description="Roles named by `target_role` (answers tasks) and `proposer_role`.")
+    dataset: DatasetSpec
+    target_role: str = "target"
+    proposer_role: str = "meta"
+    operator: Literal["pe2"] = "pe2"
+    pe2: PE2Options = Field(default_factory=PE2Options)
+    placement: Literal["before", "after"] = "before"
+    seed_prompts: list[str] = Field(default_factory=lambda: ["Let's think step by step."], min_length=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _roles_exist(self) -> PromptCampaignConfig:
+        missing = {self.target_role, self.proposer_role} - self.llm.roles.keys()
+        if missing:
+            raise ValueError(f"llm.roles lacks {sorted(missing)}")
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PromptCampaignConfig:
+        return cls.model_validate(yaml.safe_load(Path(path).read_text()))

@@ -1,0 +1,107 @@
+"""A standalone PE2 campaign with a scripted model: prompt nodes with lineage, produced_by edges to the
+PE2 meta-prompt, train/dev/test stages under one versioned evaluator, test used only for the report."""
+
+from __future__ import annotations
+
+from scripted_prompt_models import REWRITE, ReverseScript
+
+from opendgm.archive import Archive
+from opendgm.llm import Router
+from opendgm.prompts.campaign import PromptCampaign
+from opendgm.prompts.config import PromptCampaignConfig
+
+
+def config(script: ReverseScript, **pe2: int) -> PromptCampaignConfig:
+    def role(model: str) -> dict[str, object]:
+        return {"model": f"openai/{model}", "api_base": script.base_url, "max_tokens": 32}
+
+    return PromptCampaignConfig.model_validate(
+        {
+            "name": "reverse",
+            "llm": {"roles": {"target": role("target"), "meta": role("proposer")}},
+            "dataset": {"builtin": "reverse", "sizes": [4, 4, 6]},
+            "pe2": {"steps": 2, "beam": 2, "children": 2, "batch_size": 2} | pe2,
+            "seed_prompts": ["Answer the question."],
+        }
+    )
+
+
+def run(root, cfg: PromptCampaignConfig):
+    with Archive.open(root) as archive:
+        router = Router(cfg.llm.roles, ledger=archive.ledger, campaign=cfg.name)
+        return PromptCampaign(cfg, archive, router).run()
+
+
+def test_pe2_campaign_writes_lineage_and_scores(tmp_path, reverse_script):
+    cfg = config(reverse_script)
+    Archive.create(tmp_path / "c", cfg.name).close()
+    report = run(tmp_path / "c", cfg)
+
+    assert (report.best.text, report.best.dev, report.best_test) == (REWRITE, 1.0, 1.0)
+    assert (report.seed.text, report.seed.dev, report.seed_test) == ("Answer the question.", 0.0, 0.0)
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        (meta,) = archive.nodes(kind="meta_prompt")
+        assert meta.meta["role"] == "pe2" and "=== step 2 ===" in meta.content
+        prompts = archive.nodes(kind="prompt")
+        seed, children = prompts[0], prompts[1:]
+        # Step 1: the seed's two children. Step 2: the best child solves all of train (no hard negatives,
+        # so no children), so the back-tracking beam's second member, the seed, gets two more.
+        assert len(children) == 4 == report.n_prompts - 1
+        assert all(c.parent_id == seed.id and c.operator == "pe2" and c.status == "evaluated" for c in children)
+        assert [c.meta["step"] for c in children] == [1, 1, 2, 2]
+        produced = {(e.src, e.dst) for e in archive.edges() if e.kind == "produced_by"}
+        assert produced == {(c.id, meta.id) for c in children}
+
+        train_ids = {f"reverse-{i:04d}" for i in range(4)}
+        for child in children:
+            assert set(child.meta["batch"]) <= train_ids and len(child.meta["batch"]) == 2
+            assert child.meta["reasoning"] == "The prompt never asks to reverse."
+            assert archive.cost(child.id).calls >= 2  # the proposer's calls are charged to the child
+
+        stages = {n.id: {(s.evaluator, s.stage): s.score for s in archive.scores(n.id)} for n in prompts}
+        assert stages[report.best.id] == {
+            ("prompt:reverse", "dev"): 1.0,
+            ("prompt:reverse", "train"): 1.0,
+            ("prompt:reverse", "test"): 1.0,
+        }
+        assert [n for n, s in stages.items() if ("prompt:reverse", "test") in s] == [seed.id, report.best.id]
+        version = archive.scores(seed.id)[0].evaluator_version
+        assert "exact_match-1" in version and "openai/target" in version
+        result = archive.results(seed.id, "prompt:reverse")[0]
+        inputs = {e.id: e.input for s in ("train", "dev", "test") for e in cfg.dataset.load().split(s)}
+        assert result.detail == inputs[result.task_id] and not result.resolved  # the echo, kept as a hard negative
+
+    # Proposals show only failures of the parent on train, never dev or test inputs.
+    train_inputs = {b["messages"][0]["content"] for b in reverse_script.calls("target")}
+    for body in reverse_script.calls("proposer"):
+        shown = [
+            line[len("Input: ") :] for line in body["messages"][0]["content"].splitlines() if line.startswith("Input: ")
+        ]
+        assert len(shown) == 2 and all(any(f"Q: {w}\n" in t for t in train_inputs) for w in shown)
+    # Identical prompt texts share results: 4 scored (seed, first child) x (train 4 + dev 4) + 2 x test 6.
+    assert len(reverse_script.calls("target")) == 2 * 8 + 2 * 6
+
+
+def test_a_rerun_resumes_from_the_archive_without_new_calls(tmp_path, reverse_script):
+    cfg = config(reverse_script)
+    Archive.create(tmp_path / "c", cfg.name).close()
+    first = run(tmp_path / "c", cfg)
+    sent = reverse_script.count
+    again = run(tmp_path / "c", cfg)
+    assert reverse_script.count == sent
+    assert (again.best, again.best_test, again.n_prompts) == (first.best, first.best_test, first.n_prompts)
+
+
+def test_opendgm_run_takes_a_prompt_campaign_config(tmp_path, reverse_script):
+    import yaml
+    from typer.testing import CliRunner
+
+    from opendgm.cli import app
+
+    path = tmp_path / "prompt.yaml"
+    path.write_text(yaml.safe_dump(config(reverse_script, steps=1).model_dump(mode="json")))
+    result = CliRunner().invoke(app, ["run", str(path), "--dir", str(tmp_path / "c")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "best prompt" in result.output and "test" in result.output
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        assert {node.kind for node in archive.nodes()} == {"prompt", "meta_prompt"}
