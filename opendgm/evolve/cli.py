@@ -12,7 +12,7 @@ from rich.live import Live
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
-from opendgm.evolve.config import CampaignConfig, ConfigProblem
+from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
 from opendgm.evolve.display import status_table
 from opendgm.llm import Router
 from opendgm.prompts.campaign import PromptCampaign
@@ -62,8 +62,7 @@ def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None) -> None:
     try:
         config = PromptCampaignConfig.from_yaml(config_path)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()]
-        raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n" + "\n".join(lines)) from exc
+        raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n{field_errors(exc)}") from exc
     root = campaign_dir or Path("campaigns") / config.name
     archive = Archive.open(root) if (root / "archive.sqlite").exists() else Archive.create(root, config.name)
     with archive, console.status("evolving prompts..."):

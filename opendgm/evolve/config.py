@@ -17,6 +17,11 @@ class ConfigProblem(ValueError):
     """The campaign config cannot be used; the message says where and why."""
 
 
+def field_errors(error: ValidationError) -> str:
+    """One indented line per problem, each naming the field path: what a user needs to fix a config."""
+    return "\n".join(f"  {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors())
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,5 +124,4 @@ class CampaignConfig(Strict):
         try:
             return cls.model_validate(raw or {})
         except ValidationError as exc:
-            lines = [f"  {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()]
-            raise ConfigProblem(f"{path} is not a valid campaign config:\n" + "\n".join(lines)) from exc
+            raise ConfigProblem(f"{path} is not a valid campaign config:\n{field_errors(exc)}") from exc

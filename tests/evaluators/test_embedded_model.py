@@ -14,8 +14,7 @@ from opendgm.archive import Archive
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_embedded_model_runs_five_tasks_end_to_end(docker_engine: str, tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp", reason="the embedded model needs the `local` extra")
+def test_embedded_model_runs_five_tasks_end_to_end(docker_engine: str, embedded_model: None, tmp_path: Path) -> None:
     campaign = tmp_path / "campaign"
     command = [sys.executable, "-m", "opendgm.cli", "evaluate", "seed", "--subset", "small", "--limit", "5"]
     done = subprocess.run(

@@ -64,8 +64,7 @@ def test_serve_refuses_two_models():
 
 
 @pytest.mark.model
-def test_check_without_config_checks_the_embedded_model(monkeypatch, tmp_path):
-    pytest.importorskip("llama_cpp")
+def test_check_without_config_checks_the_embedded_model(monkeypatch, tmp_path, embedded_model):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the server's default log goes
     result = runner.invoke(app, ["check"])
 
