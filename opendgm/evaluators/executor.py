@@ -14,7 +14,9 @@ Result = TypeVar("Result")
 
 
 class Executor(Protocol):
-    """Runs independent work items and yields (item, result or exception) as each finishes."""
+    """Runs independent work items: one at a time (`submit`), or many, yielded as each finishes."""
+
+    def submit(self, work: Callable[[Item], Result], item: Item) -> Future[Result]: ...
 
     def map_unordered(
         self, work: Callable[[Item], Result], items: Iterable[Item]
@@ -31,6 +33,9 @@ class LocalExecutor:
             raise ValueError("workers must be at least 1")
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="opendgm-eval")
+
+    def submit(self, work: Callable[[Item], Result], item: Item) -> Future[Result]:
+        return self._pool.submit(work, item)
 
     def map_unordered(
         self, work: Callable[[Item], Result], items: Iterable[Item]

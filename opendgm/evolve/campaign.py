@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
@@ -114,7 +114,8 @@ class Campaign:
         """HGM: each free worker either expands a node or evaluates a node on one more task of the pool."""
         rng = random.Random(f"{self.config.seed}:async:{len(self.archive.events())}")
         running: dict[Future[None], tuple[str, str, str | None]] = {}
-        with ThreadPoolExecutor(max_workers=self.config.workers) as workers:
+        workers = LocalExecutor(self.config.workers)
+        try:
             while True:
                 try:
                     self._check_limits()
@@ -138,6 +139,8 @@ class Campaign:
                         raise Stopped(f"budget: {failure}")
                     if failure is not None:
                         raise failure
+        finally:
+            workers.shutdown()  # lets the work in flight finish, as a graceful stop should
 
     def _next_action(
         self, rng: random.Random, busy: list[tuple[str, str, str | None]]
@@ -189,12 +192,15 @@ class Campaign:
 
     def _advance_all(self, node_ids: list[str]) -> None:
         """Run the nodes' pipelines in parallel; a budget stop in any of them stops the campaign."""
-        with ThreadPoolExecutor(max_workers=max(1, self.config.children_per_generation)) as pool:
-            failures = [f.exception() for f in [pool.submit(self._advance, node) for node in node_ids]]
+        pipelines = LocalExecutor(max(1, self.config.children_per_generation))
+        try:
+            failures = [outcome for _, outcome in pipelines.map_unordered(self._advance, node_ids)]
+        finally:
+            pipelines.shutdown()
         for failure in failures:
             if isinstance(failure, BudgetExceeded):
                 raise Stopped(f"budget: {failure}")
-            if failure is not None:
+            if isinstance(failure, BaseException):
                 raise failure
 
     # -- one node ------------------------------------------------------------------------------
