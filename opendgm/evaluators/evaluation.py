@@ -6,9 +6,7 @@ that was interrupted resumes with exactly the tasks that have no result yet.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from opendgm.archive import Archive
 from opendgm.archive.models import Score, TaskResult
@@ -18,6 +16,7 @@ from opendgm.evaluators.runner import TaskOutcome, TaskRunner
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
 from opendgm.sandbox.factory import BackendName, choose_backend
+from opendgm.sandbox.local_backend import reachable_scratch
 
 OnResult = Callable[[Task, TaskOutcome], None]
 
@@ -64,9 +63,8 @@ def evaluate_tasks(
     """Run the node's agent on `tasks` and record each outcome (the caller decides which tasks are due)."""
     if not tasks:
         return
-    with tempfile.TemporaryDirectory(prefix="opendgm-agent-") as scratch:
-        Path(scratch).chmod(0o755)  # the local backend reads the agent's code as an unprivileged user
-        agent_dir = archive.materialize(node_id, Path(scratch) / "agent")
+    with reachable_scratch(prefix="opendgm-agent-") as scratch:  # the local backend mounts the agent's code
+        agent_dir = archive.materialize(node_id, scratch / "agent")
         runner = TaskRunner(
             evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign
         )

@@ -5,13 +5,13 @@ With no model config, the embedded default is started: SmolLM2-135M on a local l
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from opendgm.archive import Archive
 from opendgm.llm import Gateway, LLMConfig, LocalServer, Router
+from opendgm.sandbox.local_backend import reachable_scratch
 
 AGENT_ROLE = "agent"
 
@@ -27,8 +27,7 @@ def serve_models(archive: Archive, config_path: Path | None = None) -> Iterator[
             config = LLMConfig.from_yaml(config_path)
         router = Router.from_config(config, ledger=archive.ledger, campaign=archive.campaign)
         # The local backend binds the socket as an unprivileged user, so its folder must be traversable.
-        socket_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="odgm-gw-")))
-        socket_dir.chmod(0o755)
+        socket_dir = stack.enter_context(reachable_scratch(prefix="odgm-gw-"))
         yield stack.enter_context(Gateway(router, socket_dir / "gateway.sock"))
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,9 +31,9 @@ from opendgm.evolve import self_improve
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, LocalServer, Router
-from opendgm.sandbox.factory import choose_backend
+from opendgm.sandbox.factory import choose_backend, docker_housekeeping
 from opendgm.sandbox.images import build_runtime_image
-from opendgm.sandbox.reaper import reap_abandoned_sandboxes
+from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 log = logging.getLogger(__name__)
@@ -81,7 +79,7 @@ class Campaign:
 
     def _grow(self) -> str:
         if self.backend == "docker":
-            reap_abandoned_sandboxes()  # a killed run's containers go now, not at the first new sandbox
+            docker_housekeeping()  # a killed run's containers go now, not at the first new sandbox
             if self.config.sandbox.image == DEFAULT_IMAGE:
                 build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
         self.meta_prompt = self._ensure_meta_prompt()
@@ -256,7 +254,7 @@ class Campaign:
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
         settings = self.config.self_improve
-        with _scratch(prefix="opendgm-child-") as scratch:
+        with reachable_scratch(prefix="opendgm-child-") as scratch:
             child_dir = self_improve.modify(
                 self.archive,
                 str(node.parent_id),
@@ -272,7 +270,7 @@ class Campaign:
             self.archive.attach_code(node_id, child_dir, message=str(node.meta["problem_statement"])[:200])
 
     def _validate(self, node_id: str) -> None:
-        with _scratch() as scratch:
+        with reachable_scratch() as scratch:
             code = self.archive.materialize(node_id, scratch / "agent")
             self_improve.validate(
                 code, self.backend, self.config.sandbox.image, self.archive.campaign, self.config.self_improve.self_test
@@ -358,7 +356,7 @@ class Campaign:
         return Router.from_config(config, ledger=self.archive.ledger, campaign=self.archive.campaign)
 
     def _socket_path(self, stack: ExitStack) -> Path:
-        folder = stack.enter_context(_scratch(prefix="odgm-gw-"))
+        folder = stack.enter_context(reachable_scratch(prefix="odgm-gw-"))
         return folder / "gateway.sock"
 
     def _ensure_seed(self) -> str:
@@ -376,17 +374,6 @@ class Campaign:
             return existing[-1].id
         text = self_improve.prompt_text(DIAGNOSIS_PROMPT)
         return self.archive.add_node("meta_prompt", text, operator="seed", meta={"role": "diagnosis"}).id
-
-
-@contextmanager
-def _scratch(prefix: str = "opendgm-") -> Iterator[Path]:
-    """A temporary folder the local sandbox's unprivileged user can traverse."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    folder.chmod(0o755)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -44,7 +44,7 @@ def _announce(choice: str, problem: str | None) -> None:
 
 
 @functools.lru_cache(maxsize=1)
-def _docker_housekeeping() -> None:
+def docker_housekeeping() -> None:
     """Once per process: reap what crashed owners left behind, and again at exit."""
     reap_abandoned_sandboxes()
     atexit.register(_reap_at_exit)
@@ -71,7 +71,7 @@ def open_sandbox(spec: SandboxSpec, backend: BackendName = "auto") -> Sandbox:
     else:
         from opendgm.sandbox.docker_backend import DockerSandbox
 
-        _docker_housekeeping()
+        docker_housekeeping()
         sandbox = DockerSandbox(spec)
     _open_sandboxes.add(sandbox)
     return sandbox

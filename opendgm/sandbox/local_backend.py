@@ -23,7 +23,8 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -269,6 +270,17 @@ class LocalSandbox(Sandbox):
             return
         self._closed = True
         shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+@contextmanager
+def reachable_scratch(prefix: str = "opendgm-") -> Iterator[Path]:
+    """A temporary folder the local sandbox's unprivileged user can traverse (for mounts and sockets)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_reachable_unprivileged(path: Path) -> None:
