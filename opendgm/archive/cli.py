@@ -16,8 +16,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from opendgm.archive import credit
 from opendgm.archive import graph as graphs
 from opendgm.archive.archive import Archive
+from opendgm.archive.credit import Fitness
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
 
@@ -54,7 +56,7 @@ def _stage_text(score: Score) -> str:
     return f"{score.stage} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})"
 
 
-def _label(row: NodeSummary, scores: list[Score]) -> Text:
+def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Text:
     label = Text.assemble(
         (row.id, "bold"),
         f" {row.kind} ",
@@ -63,6 +65,9 @@ def _label(row: NodeSummary, scores: list[Score]) -> Text:
     )
     if scores:
         label.append("  " + " · ".join(_stage_text(score) for score in scores), "magenta")
+    if record is not None:
+        mean = "not judged yet" if record.mean_gain is None else f"{record.mean_gain:+.3f}"
+        label.append(f"  fitness {mean} ({len(record.gains)} judged of {record.uses} children)", "cyan")
     if row.status in _DIMMED:
         label.append(f"  {row.status_reason or ''}".rstrip(), "italic")
         label.stylize("dim")
@@ -70,14 +75,15 @@ def _label(row: NodeSummary, scores: list[Score]) -> Text:
 
 
 def render_tree(archive: Archive) -> Tree:
-    """Every node under its parent: id, kind, status, operator, score per stage (rejected and failed
-    nodes dimmed, with their reason)."""
+    """Every node under its parent: id, kind, status, operator, score per stage, a meta-prompt's fitness
+    (rejected and failed nodes dimmed, with their reason)."""
     rows = archive.summaries(kind=None)
     scores = archive.scores_by_node()
+    records = credit.fitness(archive)
     root = Tree(Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold"))
     branches: dict[str | None, Tree] = {None: root}
     for row in rows:  # creation order: a parent always precedes its children
-        branches[row.id] = branches[row.parent_id].add(_label(row, scores.get(row.id, [])))
+        branches[row.id] = branches[row.parent_id].add(_label(row, scores.get(row.id, []), records.get(row.id)))
     return root
 
 
@@ -99,6 +105,18 @@ def _task_table(archive: Archive, node_id: str) -> Table:
             f"{result.cost_usd:.4f}",
             result.trajectory_path or "",
         )
+    return table
+
+
+def _credit_table(record: Fitness) -> Table:
+    table = Table(title=record.summary(), title_justify="left")
+    for column in ("child", "parent", "gain"):
+        table.add_column(column)
+    for entry in record.credits:
+        gain = Text("not judged yet", "dim") if entry.gain is None else Text(f"{entry.gain:+.3f}")
+        if entry.gain is not None:
+            gain.stylize("green" if entry.gain > 0 else "red" if entry.gain < 0 else "")
+        table.add_row(entry.child, entry.parent or "-", gain)
     return table
 
 
@@ -131,7 +149,7 @@ def show(
     node: str = typer.Argument(..., help="Node id, number or unique prefix."),
 ) -> None:
     """Everything about one node: scores, per-task results, diff to its parent, problem statement,
-    trajectories, cost."""
+    trajectories, cost; for a meta-prompt, its fitness and the gain of each child it produced."""
     with _reading(campaign_dir) as archive, archive.snapshot():
         item = archive.node(archive.resolve(node))
         children = [child.id for child in archive.children(item.id)]
@@ -160,6 +178,10 @@ def show(
         if meta:
             facts.add_row("meta", json.dumps(meta, sort_keys=True))
         parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
+        record = credit.fitness(archive).get(item.id)
+        if record is not None:
+            facts.add_row("fitness", record.summary())
+            parts.append(_credit_table(record))
         if "problem_statement" in item.meta:
             parts.append(Panel(str(item.meta["problem_statement"]), title="problem statement", title_align="left"))
         if item.content is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,15 +23,17 @@ from pathlib import Path
 from types import FrameType
 
 from opendgm.agents.contract import seed_agent_dir
-from opendgm.archive import Archive
+from opendgm.archive import Archive, credit
+from opendgm.archive.models import Node
 from opendgm.evaluators import registry
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
+from opendgm.evolve import meta_prompts, prompt_slots, self_improve
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, LocalServer, Router
+from opendgm.prompts.target import completer
 from opendgm.sandbox.factory import choose_backend, docker_housekeeping
 from opendgm.sandbox.images import build_runtime_image
 from opendgm.sandbox.local_backend import reachable_scratch
@@ -39,7 +42,7 @@ from opendgm.sandbox.spec import DEFAULT_IMAGE
 log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
-DIAGNOSIS_PROMPT = "diagnose.md"
+OPERATORS = ("self_improve", "pe2", "hyper_mutation")  # what makes a node other than the seeds
 CONFIG_COPY = "campaign.yaml"
 POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
 
@@ -82,9 +85,9 @@ class Campaign:
             docker_housekeeping()  # a killed run's containers go now, not at the first new sandbox
             if self.config.sandbox.image == DEFAULT_IMAGE:
                 build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
-        self.meta_prompt = self._ensure_meta_prompt()
+        meta_prompts.ensure_seeds(self.archive)
         seed = self._ensure_seed()
-        pending = [n.id for n in self.archive.nodes(kind="agent") if n.status in PENDING]
+        pending = [n.id for n in self.archive.nodes() if n.status in PENDING and n.kind in ("agent", "meta_prompt")]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
         if self.config.mode == "async":
             return self._grow_async()
@@ -95,18 +98,25 @@ class Campaign:
                 return f"done: {generation} generations"
             rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
             rng = random.Random(f"{self.config.seed}:select:{generation}")
-            parents = SELECTORS[self.config.selector](rows, self.config.children_per_generation, rng)
-            if not parents:
+            plan = self.config.operators.draw(
+                self.config.children_per_generation, random.Random(f"{self.config.seed}:operators:{generation}")
+            )
+            agent_operators = [name for name in plan if name != "hyper_mutation"]
+            parents = SELECTORS[self.config.selector](rows, len(agent_operators), rng) if agent_operators else []
+            if agent_operators and not parents:
                 return "no agent can be expanded (none finished its evaluation)"
+            chooser = self._chooser(rng)
             with self.archive.transaction():  # the generation and its proposals are durable together
+                meta = {"generation": generation}
                 children = [
-                    self.archive.propose("agent", parent, operator="self_improve", meta={"generation": generation})
-                    for parent in parents
+                    self._propose_agent(name, parent, chooser, meta)
+                    for name, parent in zip(agent_operators, parents, strict=True)
                 ]
-                data = {"generation": generation, "parents": parents, "children": [c.id for c in children]}
+                children += [self._propose_meta_prompt(chooser, rng, meta) for name in plan if name == "hyper_mutation"]
+                data = {"generation": generation, "parents": parents, "children": children}
                 self.archive.log_event("generation", data=data)
             self.on_change()
-            self._advance_all([child.id for child in children])
+            self._advance_all(children)
 
     def _grow_async(self) -> str:
         """HGM: each free worker either expands a node or evaluates a node on one more task of the pool."""
@@ -150,11 +160,16 @@ class Campaign:
         expanding = sum(1 for kind, _, _ in busy if kind == "expand")
         ready = [row for row in agents if row.status == "evaluated"]
         if evaluations**self.config.hgm_alpha >= len(ready) - 1 + expanding:
+            (operator,) = self.config.operators.draw(1, rng)
+            if operator == "hyper_mutation":
+                child = self._propose_meta_prompt(self._chooser(rng), rng, {"mode": "async"})
+                self.archive.log_event("expand", child, {"operator": operator})
+                return ("expand", child, None)
             parents = SELECTORS["hgm"](rows, 1, rng)
             if parents:
-                child = self.archive.propose("agent", parents[0], operator="self_improve", meta={"mode": "async"})
-                self.archive.log_event("expand", child.id, {"parent": parents[0]})
-                return ("expand", child.id, None)
+                child = self._propose_agent(operator, parents[0], self._chooser(rng), {"mode": "async"})
+                self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator})
+                return ("expand", child, None)
         taken = {(node, task) for kind, node, task in busy if kind == "evaluate"}
         due = {
             row.id: [t for t, _ in self._pool_missing(row.id) if (row.id, t) not in taken]
@@ -209,7 +224,7 @@ class Campaign:
         try:
             while not self.stop_requested.is_set():
                 node = self.archive.node(node_id)
-                step = self._steps().get(node.status)
+                step = self._steps(node).get(node.status)
                 if step is None:
                     return
                 try:
@@ -227,9 +242,12 @@ class Campaign:
             with self._lock:
                 self.running -= 1
 
-    def _steps(self) -> dict[str, Callable[[str], None]]:
+    def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
+        """The durable pipeline of a node: its operator decides the first step."""
+        if node.kind == "meta_prompt":
+            return {"proposed": self._hyper_mutate}
         return {
-            "proposed": self._diagnose,
+            "proposed": self._rewrite_slot if node.operator == "pe2" else self._diagnose,
             "modifying": self._modify,
             "built": lambda node: self.archive.set_status(node, "validating"),
             "validating": self._validate,
@@ -244,11 +262,10 @@ class Campaign:
         entry = self_improve.choose_entry(results, rng) or self_improve.Entry(
             "task", rng.choice(sorted(r.task_id for r in results))
         )
-        content = str(self.archive.node(self.meta_prompt).content)
+        content = self._meta_prompt_text(node, "diagnosis")
         statement = self_improve.diagnose(self.archive, self.router, node_id, parent, content, self.evaluator, entry)
         with self.archive.transaction():
             self.archive.update_meta(node_id, {"problem_statement": statement, "entry": entry.__dict__})
-            self.archive.add_edge(node_id, self.meta_prompt, "produced_by")
             self.archive.set_status(node_id, "modifying")
 
     def _modify(self, node_id: str) -> None:
@@ -260,6 +277,7 @@ class Campaign:
                 str(node.parent_id),
                 node_id,
                 str(node.meta["problem_statement"]),
+                self._meta_prompt_text(node, "self_improve"),
                 self.gateway,
                 self.backend,
                 settings.timeout_s,
@@ -268,6 +286,36 @@ class Campaign:
                 scratch,
             )
             self.archive.attach_code(node_id, child_dir, message=str(node.meta["problem_statement"])[:200])
+
+    def _rewrite_slot(self, node_id: str) -> None:
+        """PE2 on one of the parent's prompt files: the child is the parent with that file rewritten."""
+        node = self.archive.node(node_id)
+        rng = random.Random(f"{self.config.seed}:pe2:{node_id}")
+        complete = completer(self.router, "meta", node_id, "pe2")
+        with tempfile.TemporaryDirectory(prefix="opendgm-slot-") as scratch:
+            rewrite = prompt_slots.rewrite_slot(
+                self.archive, complete, str(node.parent_id), self._meta_prompt_text(node, "pe2"), self.evaluator,
+                self.config.pe2.slots, self.config.pe2.settings(), rng, Path(scratch),
+            )  # fmt: skip
+            statement = f"PE2 rewrite of {rewrite.slot} from failed tasks {', '.join(rewrite.batch)}"
+            changes = {"slot": rewrite.slot, "batch": rewrite.batch, "reasoning": rewrite.reasoning}
+            self.archive.update_meta(node_id, changes | {"problem_statement": statement})
+            self.archive.attach_code(node_id, rewrite.code, message=statement)
+
+    def _hyper_mutate(self, node_id: str) -> None:
+        """PromptBreeder's hyper-mutation: the meta model rewrites the parent meta-prompt."""
+        node = self.archive.node(node_id)
+        parent = self.archive.node(str(node.parent_id))
+        role, text = str(node.meta["role"]), str(parent.content)
+        record = credit.fitness(self.archive).get(parent.id)
+        request = meta_prompts.hyper_mutation_prompt(role, text, record)
+        messages = [{"role": "user", "content": request}]
+        answer = self.router.complete("meta", messages, node=node_id, purpose="hyper_mutation").text
+        rewrite = meta_prompts.parse_rewrite(answer)
+        problem = meta_prompts.rewrite_problem(role, text, rewrite)
+        if problem:
+            raise self_improve.Rejected(problem)
+        self.archive.attach_content(node_id, rewrite)
 
     def _validate(self, node_id: str) -> None:
         with reachable_scratch() as scratch:
@@ -278,7 +326,7 @@ class Campaign:
         self.archive.set_status(node_id, "evaluating")
 
     def _evaluate(self, node_id: str) -> None:
-        if self.config.mode == "async" and self.archive.node(node_id).operator == "self_improve":
+        if self.config.mode == "async" and self.archive.node(node_id).operator != "seed":
             self._enter_pool(node_id)  # HGM evaluates children one sampled task at a time
             self.archive.set_status(node_id, "evaluated")
             return
@@ -297,7 +345,7 @@ class Campaign:
                     if "HTTP 402" in why:  # the gateway's answer when a call would cross a budget
                         raise Stopped(f"budget: {why}")
                     raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
-                if index == 0 and self.archive.node(node_id).operator == "self_improve":
+                if index == 0 and self.archive.node(node_id).operator != "seed":
                     self._require_a_change(node_id, tasks)
                 if score.score < stage.threshold:
                     break
@@ -321,7 +369,7 @@ class Campaign:
             raise Stopped("stopped on request (SIGINT); run again to resume")
         if budget.wall_time_s is not None and time.monotonic() - self.started >= budget.wall_time_s:
             raise Stopped(f"wall time: {budget.wall_time_s:g} s reached")
-        children = [n for n in self.archive.nodes(kind="agent") if n.operator == "self_improve"]
+        children = [n for n in self.archive.nodes() if n.operator in OPERATORS]
         if budget.nodes is not None and len(children) >= budget.nodes:
             raise Stopped(f"nodes: {len(children)} of {budget.nodes} children created")
         evaluations = sum(row.passes + row.fails for row in self.archive.summaries())
@@ -368,12 +416,44 @@ class Campaign:
         self.archive.set_status(node.id, "evaluating")
         return node.id
 
-    def _ensure_meta_prompt(self) -> str:
-        existing = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("role") == "diagnosis"]
-        if existing:
-            return existing[-1].id
-        text = self_improve.prompt_text(DIAGNOSIS_PROMPT)
-        return self.archive.add_node("meta_prompt", text, operator="seed", meta={"role": "diagnosis"}).id
+    # -- proposals and their meta-prompts ----------------------------------------------------
+    def _chooser(self, rng: random.Random) -> meta_prompts.Chooser:
+        members = meta_prompts.usable(self.archive)
+        records = credit.fitness(self.archive)
+        return meta_prompts.Chooser(members, records, self.config.meta_prompts.exploration, rng)
+
+    def _propose_agent(self, operator: str, parent: str, chooser: meta_prompts.Chooser, meta: dict[str, object]) -> str:
+        """A proposed child of `parent`, with the meta-prompts it will use chosen now (UCB1) and recorded as
+        `produced_by` edges, so a crash cannot change them and in-flight children count as uses.
+
+        PE2 learns only from failures: a parent that failed no task gets DGM's step instead (an event says so)."""
+        if operator == "pe2" and all(r.resolved for r in self.archive.results(parent, self.evaluator.name)):
+            self.archive.log_event("operator_fallback", parent, {"from": "pe2", "to": "self_improve"})
+            operator = "self_improve"
+        chosen = {role: chooser.choose(role) for role in meta_prompts.OPERATOR_ROLES[operator]}
+        child = self.archive.propose("agent", parent, operator=operator, meta=meta | {"meta_prompts": chosen})
+        for meta_prompt in chosen.values():
+            self.archive.add_edge(child.id, meta_prompt, "produced_by")
+        return child.id
+
+    def _propose_meta_prompt(self, chooser: meta_prompts.Chooser, rng: random.Random, meta: dict[str, object]) -> str:
+        """A proposed hyper-mutation of a meta-prompt of a role the agent operators use."""
+        weights = self.config.operators
+        roles = [
+            role
+            for operator, roles in meta_prompts.OPERATOR_ROLES.items()
+            if getattr(weights, operator) > 0
+            for role in roles
+        ]
+        role = rng.choice(roles)
+        parent = chooser.choose(role)
+        return self.archive.propose("meta_prompt", parent, operator="hyper_mutation", meta=meta | {"role": role}).id
+
+    def _meta_prompt_text(self, node: Node, role: str) -> str:
+        """The text of the meta-prompt chosen for `node` in `role` (the role's first one for children
+        proposed before meta-prompts were chosen per child)."""
+        chosen = node.meta.get("meta_prompts", {}).get(role) or meta_prompts.usable(self.archive)[role][0]
+        return str(self.archive.node(chosen).content)
 
 
 @contextmanager

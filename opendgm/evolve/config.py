@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from opendgm.llm.local_server import LocalServerConfig
 from opendgm.llm.roles import LLMConfig
+from opendgm.prompts import pe2
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 
@@ -40,7 +42,49 @@ class StageConfig(Strict):
 
 
 class OperatorWeights(Strict):
-    self_improve: float = Field(1.0, ge=0, description="Weight of DGM's self-improvement step.")
+    """Relative weights of the operators that make a generation's (or an async expansion's) children."""
+
+    self_improve: float = Field(1.0, ge=0, description="DGM's step: diagnose a failure, the parent rewrites itself.")
+    pe2: float = Field(0.0, ge=0, description="PE2 rewrites one prompt file (slot) of the parent from its failures.")
+    hyper_mutation: float = Field(
+        0.0, ge=0, description="PromptBreeder's hyper-mutation: the meta model rewrites one of the meta-prompts."
+    )
+
+    @model_validator(mode="after")
+    def _makes_agents(self) -> OperatorWeights:
+        if self.self_improve + self.pe2 <= 0:
+            raise ValueError("self_improve or pe2 needs a positive weight: some operator must make agents")
+        return self
+
+    def draw(self, k: int, rng: random.Random) -> list[str]:
+        """k operator names, drawn by weight."""
+        weights = self.model_dump()
+        names = [name for name, weight in weights.items() if weight > 0]
+        return rng.choices(names, weights=[weights[name] for name in names], k=k)
+
+
+class PE2SlotConfig(Strict):
+    """PE2 on an agent's prompt files (operator `pe2`)."""
+
+    slots: list[str] = Field(
+        default_factory=lambda: ["prompts/system.md", "prompts/instance.md"],
+        min_length=1,
+        description="Prompt files of the agent PE2 may rewrite (paths inside the agent); one is drawn per child.",
+    )
+    batch_size: int = Field(2, ge=1, description="Failed tasks shown per proposal (hard negatives).")
+    step_size: int | None = Field(None, ge=1, description="Change at most this many words (off by default).")
+    max_words: int = Field(400, ge=10, description="Longest prompt file PE2 may write.")
+
+    def settings(self) -> pe2.Settings:
+        return pe2.Settings(batch_size=self.batch_size, step_size=self.step_size, max_words=self.max_words)
+
+
+class MetaPromptConfig(Strict):
+    """How the meta-prompts that drive the operators are chosen (they evolve by operator `hyper_mutation`)."""
+
+    exploration: float = Field(
+        0.5, ge=0, description="UCB1 exploration constant (gains lie in [-1, 1]); 0 always takes the fittest."
+    )
 
 
 class SandboxConfig(Strict):
@@ -85,6 +129,8 @@ class CampaignConfig(Strict):
     )
     selector: Literal["score_child_prop", "hgm", "best", "random", "hill_climb"] = "score_child_prop"
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
+    pe2: PE2SlotConfig = Field(default_factory=PE2SlotConfig)
+    meta_prompts: MetaPromptConfig = Field(default_factory=MetaPromptConfig)
     mode: Literal["generations", "async"] = Field(
         "generations",
         description="`generations`: DGM's rounds (select parents, make and fully evaluate children). `async`: HGM's "

@@ -6,7 +6,7 @@ from collections import Counter
 
 from rich.table import Table
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, credit
 from opendgm.evolve.config import CampaignConfig
 
 
@@ -28,6 +28,7 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     table.add_row("agents", f"{len(agents)} (" + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + ")")
     leader = f"{best.id} {best.score:.3f} on stage {best.stage}" if best and best.score is not None else "-"
     table.add_row("best", leader)
+    table.add_row("meta-prompts", _meta_prompts(archive))
     if running is not None:
         table.add_row("in flight", f"{running} node pipeline(s)")
     table.add_row("spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
@@ -37,6 +38,21 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     recent = [event for event in events if event.kind not in {"result"}][-5:]
     table.add_row("recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
     return table
+
+
+def _meta_prompts(archive: Archive) -> str:
+    """How many meta-prompts each role has, and the fittest one (mean gain of its children)."""
+    nodes = [node for node in archive.nodes(kind="meta_prompt") if node.status != "rejected"]
+    if not nodes:
+        return "-"
+    roles = Counter(str(node.meta.get("role", "?")) for node in nodes)
+    text = f"{len(nodes)} (" + ", ".join(f"{n} {role}" for role, n in sorted(roles.items())) + ")"
+    records = credit.fitness(archive)
+    judged = [(records[n.id].mean_gain, n.id) for n in nodes if n.id in records and records[n.id].mean_gain is not None]
+    if judged:
+        gain, node = max(judged)
+        text += f"; fittest {node} {gain:+.3f}"
+    return text
 
 
 def _spend(usd: float, tokens: int, calls: int, config: CampaignConfig | None) -> str:

@@ -161,6 +161,7 @@ def modify(
     parent_id: str,
     child_id: str,
     statement: str,
+    instruction: str,
     gateway: Gateway,
     backend: BackendName,
     timeout_s: float,
@@ -168,14 +169,15 @@ def modify(
     image: str,
     workdir: Path,
 ) -> Path:
-    """Run the parent on its own code with the statement; returns the child's code, a folder in `workdir`.
+    """Run the parent on its own code with `instruction` (a self-improvement meta-prompt with a
+    `$problem_statement` slot) filled with the statement; returns the child's code, a folder in `workdir`.
 
     `workdir` must be traversable by the local backend's unprivileged user (it reads the parent's code).
     """
     parent_dir = archive.materialize(parent_id, workdir / "parent")
     task = Task(
         id=f"self-improve-{child_id}",
-        statement=Template(prompt_text("self_improve.md")).safe_substitute(problem_statement=statement),
+        statement=Template(instruction).safe_substitute(problem_statement=statement),
         repo_files=read_tree(parent_dir),
         image=image,
         agent_timeout_s=timeout_s,

@@ -97,15 +97,19 @@ def proposal_turns(
     placement: Placement,
     settings: Settings,
     lineage: Sequence[Candidate] = (),
+    context: str | None = None,
 ) -> tuple[str, str]:
-    """The step-1 (analysis) and step-2 (rewrite) user turns, filled from `meta_prompt`."""
+    """The step-1 (analysis) and step-2 (rewrite) user turns, filled from `meta_prompt`.
+
+    `context` replaces the full template of `placement` when the prompt is not a task instruction (an
+    agent's prompt file, say), so the proposer still sees exactly where its text will go."""
     if STEP_SEPARATOR not in meta_prompt:
         raise ValueError(f"a PE2 meta-prompt needs a {STEP_SEPARATOR!r} line between its two steps")
     step1, step2 = meta_prompt.split(STEP_SEPARATOR, 1)
     step = f"Change at most {settings.step_size} words." if settings.step_size else "Edit as much as needed."
     fields = {
         "batch_size": str(len(batch)),
-        "full_template": full_template(placement),
+        "full_template": context or full_template(placement),
         "prompt": prompt,
         "examples": format_batch(batch),
         "history": format_history(lineage) if settings.history else "",
@@ -131,9 +135,10 @@ def propose(
     placement: Placement,
     settings: Settings,
     lineage: Sequence[Candidate] = (),
+    context: str | None = None,
 ) -> Proposal:
     """One child: reasoning at temperature 0, then the rewrite at 0.7 (PE2's decoding)."""
-    first, second = proposal_turns(meta_prompt, prompt, batch, placement, settings, lineage)
+    first, second = proposal_turns(meta_prompt, prompt, batch, placement, settings, lineage, context)
     messages = [{"role": "user", "content": first}]
     reasoning = complete(messages, 0.0)
     messages += [{"role": "assistant", "content": reasoning}, {"role": "user", "content": second}]

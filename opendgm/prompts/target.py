@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from opendgm.llm.router import Router
 from opendgm.prompts.data import Example
 from opendgm.prompts.template import Placement, render
 
@@ -30,3 +31,12 @@ def attempt(complete: Complete, scorer: Scorer, prompt: str, example: Example, p
 
 def accuracy(attempts: Sequence[Attempt]) -> float:
     return sum(a.correct for a in attempts) / len(attempts) if attempts else 0.0
+
+
+def completer(router: Router, role: str, node: str | None, purpose: str) -> Complete:
+    """A Router role as a `Complete`, with every call charged to `node` in the ledger."""
+
+    def complete(messages: list[dict[str, str]], temperature: float) -> str:
+        return router.complete(role, messages, node=node, purpose=purpose, temperature=temperature).text
+
+    return complete

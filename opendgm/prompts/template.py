@@ -6,6 +6,7 @@ shown the same rendering the task model gets, so its edits fit the slot.
 
 from __future__ import annotations
 
+from string import Template
 from typing import Literal
 
 Placement = Literal["before", "after"]
@@ -21,3 +22,10 @@ def render(prompt: str, question: str, placement: Placement = "before") -> str:
 def full_template(placement: Placement = "before") -> str:
     """The template with placeholders, as shown to the proposer."""
     return render("<prompt>", "<input>", placement)
+
+
+def missing_placeholders(original: str, rewrite: str) -> list[str]:
+    """The `$names` of `original` that `rewrite` lost: a rewritten template must still take every value
+    its caller fills in, or the caller's text silently disappears from the prompt."""
+    kept = set(Template(rewrite).get_identifiers())
+    return [name for name in Template(original).get_identifiers() if name not in kept]

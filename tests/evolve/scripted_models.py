@@ -1,4 +1,5 @@
-"""A scripted model for campaign tests: its diagnosis and self-modification really add a capability.
+"""A scripted model for campaign tests: its diagnosis and self-modification really add a capability, and
+so does its PE2 rewrite of a prompt file (it asks the task model for bash blocks).
 
 The "task model" only ever answers with ```python blocks, which the seed agent cannot run (it parses
 bash blocks), so the seed fails every task. The diagnosis asks for python-block support; during
@@ -40,6 +41,13 @@ agent.write_text(text.replace(old, new))
 print("patched")
 PY"""
 ENTRY_POINT = re.compile(r"Complete the function `(\w+)`")
+# PE2's proposer (both turns) and PromptBreeder's hyper-mutation, recognised by their shipped prompts.
+PE2_STEP_1 = "A prompt is a paragraph of text"
+CURRENT_PROMPT = re.compile(r'## Current prompt\n"""\n(.*?)\n"""', re.DOTALL)
+BASH_HINT = "Always answer with a bash block, never with a python block."
+HYPER_MUTATION = "You improve the instructions that drive a self-improving system"
+META_PROMPT = re.compile(r"<meta-prompt>\n(.*)\n</meta-prompt>", re.DOTALL)
+HYPER_MUTATION_LINE = "Be concrete: name the exact change you want."
 
 
 def say(text: str) -> Reply:
@@ -63,12 +71,22 @@ class CapabilityScript(FakeProvider):
         conversation = "\n".join(m["content"] for m in messages)
         if "You are improving a coding agent" in first:
             return say(DIAGNOSIS)
+        if HYPER_MUTATION in first:  # keeps the meta-prompt and its placeholders, adds one line
+            original = META_PROMPT.search(first).group(1)
+            return say(f"<new-meta-prompt>{original}\n{HYPER_MUTATION_LINE}</new-meta-prompt>")
+        if PE2_STEP_1 in first:
+            if len(messages) == 1:
+                return say("The prompt never says how to write code; the model answers with python blocks.")
+            current = CURRENT_PROMPT.search(last).group(1)
+            return say(f"<prompt>{current}\n{BASH_HINT}</prompt>")
         if messages[-1]["role"] == "user" and last.startswith("exit code: 0"):
             return say("Done.\n```bash\nsubmit\n```")
         if "source code of a coding agent" in conversation:
             return say(f"```bash\n{PATCH_AGENT}\n```")
         entry = ENTRY_POINT.search(conversation)
         if entry:
-            code = self.solutions[entry.group(1)]
-            return say(f"```python\nopen('solution.py', 'w').write({code!r})\n```")
+            code = f"open('solution.py', 'w').write({self.solutions[entry.group(1)]!r})"
+            if BASH_HINT in conversation:  # a prompt that asks for bash gets bash, which the seed agent runs
+                return say(f"```bash\npython3 - <<'PY'\n{code}\nPY\n```")
+            return say(f"```python\n{code}\n```")
         return say("I do not know.")

@@ -21,6 +21,7 @@ def config(provider: CapabilityScript, backend: str, **overrides: object) -> Cam
             "price": {"prompt": 1.0, "completion": 2.0}, "timeout_s": 10}  # fmt: skip
     fields = {
         "name": "scripted",
+        "seed": 1,  # the first child learns from a failed task, not from DGM's empty-patch special case
         "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}},
         "stages": [{"subset": TASKS}],
         "generations": 1,
@@ -44,8 +45,8 @@ def test_a_helpful_self_improvement_is_kept_and_preferred(
         assert archive.best_score(seed.id) == 0.0 and archive.best_score(child.id) == 1.0
         assert "```python" in child.meta["problem_statement"]
         assert "python3 - <<'PY'" in archive.diff_to_parent(child.id)
-        (edge,) = [e for e in archive.edges(child.id) if e.kind == "produced_by"]
-        assert archive.node(edge.dst).kind == "meta_prompt"
+        made_by = [archive.node(e.dst) for e in archive.edges(child.id) if e.kind == "produced_by"]
+        assert sorted(n.meta["role"] for n in made_by) == ["diagnosis", "self_improve"]
         assert archive.cost(child.id).calls > 0 and archive.cost(child.id).cost_usd > 0
         rows = archive.summaries(kind="agent")
     picks = SELECTORS["score_child_prop"](rows, 1000, random.Random(0))
@@ -89,18 +90,26 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
     assert {CampaignConfig.load(path).name for path in examples} >= {"quickstart", "openai-humaneval"}
 
 
+@pytest.mark.parametrize(
+    "operators",
+    [{"self_improve": 1.0}, {"self_improve": 1.0, "pe2": 1.0, "hyper_mutation": 0.5}],
+    ids=["dgm", "with-prompt-operators"],
+)
 def test_async_mode_expands_and_evaluates_task_by_task(
-    script: CapabilityScript, docker_engine: str, tmp_path: Path
+    script: CapabilityScript, docker_engine: str, tmp_path: Path, operators: dict[str, float]
 ) -> None:
     """HGM's asynchronous loop: workers choose between expanding a node and evaluating one more task."""
-    hgm = config(script, "docker", mode="async", budget={"task_evaluations": 8, "nodes": 3}, workers=2)
+    budget = {"task_evaluations": 8, "nodes": 3}
+    hgm = config(script, "docker", mode="async", budget=budget, workers=2, operators=operators)
     reason = Campaign(hgm, tmp_path / "c").run()
     assert reason.startswith(("task evaluations:", "nodes:", "done:")), reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         kinds = [event.kind for event in archive.events()]
         assert "expand" in kinds
         agents = archive.nodes(kind="agent")
-        children = [node for node in agents if node.operator == "self_improve"]
+        children = [node for node in agents if node.operator in operators]
+        made = {node.operator for node in archive.nodes()} - {"seed"}
+        assert made == set(operators), "every configured operator made a node"
         assert children and all(node.status in ("evaluated", "rejected", "failed") for node in agents)
         # children are evaluated one sampled task at a time, in the pool stage, and the helpful one wins
         evaluated = [node for node in children if node.status == "evaluated"]

@@ -1,0 +1,156 @@
+"""Meta-prompt evolution: the prompts that drive the operators form a population, one per role.
+
+Roles are the texts an operator fills in: `diagnosis` (DGM's failure diagnosis), `self_improve` (the
+instruction the parent gets to rewrite itself) and `pe2` (PE2's meta-prompt, for prompt slots). Each
+child names the meta-prompts that made it with `produced_by` edges, so a meta-prompt's fitness is its
+children's improvement over their parents (`opendgm.archive.credit`).
+
+- `Chooser` picks a role's meta-prompt with UCB1 on that fitness: untried members first, then the best
+  mean gain plus an exploration bonus that shrinks with use.
+- Hyper-mutation (PromptBreeder) asks the meta model to rewrite a meta-prompt; the rewrite must keep
+  every `$placeholder` the operator fills in (and PE2's step separator), or it is rejected.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from string import Template
+
+from opendgm.archive import Archive
+from opendgm.archive.credit import Fitness
+from opendgm.evolve.self_improve import prompt_text
+from opendgm.prompts import pe2
+from opendgm.prompts.template import missing_placeholders
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a meta-prompt of this role is for, its shipped text, and what a rewrite must keep."""
+
+    purpose: str
+    seed_text: Callable[[], str]
+    required: tuple[str, ...] = ()
+
+
+ROLES: dict[str, Role] = {
+    "diagnosis": Role(
+        "It asks a model to study a coding agent's code and one failed task, find the agent's weakness, and "
+        "answer with JSON holding a `problem_statement` for improving the agent.",
+        lambda: prompt_text("diagnose.md"),
+        ('"problem_statement"',),
+    ),
+    "self_improve": Role(
+        "It is given to a coding agent working on its own source code, together with a problem statement, "
+        "so that the agent improves itself.",
+        lambda: prompt_text("self_improve.md"),
+    ),
+    "pe2": Role(
+        "It asks a model to analyse examples a prompt failed on (step 1), then to write a better prompt "
+        f"(step 2, after the line `{pe2.STEP_SEPARATOR}`).",
+        pe2.default_meta_prompt,
+        (pe2.STEP_SEPARATOR,),
+    ),
+}
+OPERATOR_ROLES: dict[str, tuple[str, ...]] = {"self_improve": ("diagnosis", "self_improve"), "pe2": ("pe2",)}
+HYPER_MUTATION_PROMPT = "hyper_mutation.md"
+REWRITE_TAG = "new-meta-prompt"
+MAX_GROWTH = 3
+
+
+def ucb_choice(
+    candidates: Sequence[str], uses: Mapping[str, int], means: Mapping[str, float | None], exploration: float,
+    rng: random.Random,
+) -> str:  # fmt: skip
+    """UCB1: an untried candidate (the oldest) first; else the highest mean gain plus
+    `exploration * sqrt(ln(total uses) / uses)`; ties broken by `rng`."""
+    untried = [c for c in candidates if uses.get(c, 0) == 0]
+    if untried:
+        return untried[0]
+    total = sum(uses[c] for c in candidates)
+
+    def value(candidate: str) -> float:
+        bonus = exploration * math.sqrt(math.log(total) / uses[candidate])
+        return (means.get(candidate) or 0.0) + bonus
+
+    values = {c: value(c) for c in candidates}
+    top = max(values.values())
+    return rng.choice([c for c in candidates if math.isclose(values[c], top, abs_tol=1e-12)])
+
+
+@dataclass
+class Chooser:
+    """UCB1 over each role's usable meta-prompts, counting this round's choices as uses at once so
+    children proposed together spread over untried meta-prompts."""
+
+    members: Mapping[str, Sequence[str]]  # role -> usable meta-prompt ids, oldest first
+    records: Mapping[str, Fitness]
+    exploration: float
+    rng: random.Random
+    pending: dict[str, int] = field(default_factory=dict)
+
+    def choose(self, role: str) -> str:
+        candidates = self.members[role]
+        uses = {c: (self.records[c].uses if c in self.records else 0) + self.pending.get(c, 0) for c in candidates}
+        means = {c: self.records[c].mean_gain if c in self.records else None for c in candidates}
+        chosen = ucb_choice(candidates, uses, means, self.exploration, self.rng)
+        self.pending[chosen] = self.pending.get(chosen, 0) + 1
+        return chosen
+
+
+def usable(archive: Archive) -> dict[str, list[str]]:
+    """Each role's meta-prompts that have text and were not rejected, oldest first."""
+    members: dict[str, list[str]] = {role: [] for role in ROLES}
+    for node in archive.nodes(kind="meta_prompt"):
+        role = node.meta.get("role")
+        if role in members and node.status in ("built", "evaluated"):
+            members[role].append(node.id)
+    return members
+
+
+def ensure_seeds(archive: Archive) -> None:
+    """One shipped meta-prompt per role, added once per archive."""
+    present = {role for role, ids in usable(archive).items() if ids}
+    for role, spec in ROLES.items():
+        if role not in present:
+            archive.add_node("meta_prompt", spec.seed_text(), operator="seed", meta={"role": role})
+
+
+def hyper_mutation_prompt(role: str, text: str, record: Fitness | None) -> str:
+    """The request to rewrite a meta-prompt, with its purpose, its record and what must be kept."""
+    names = Template(text).get_identifiers()
+    keep = [f"${name}" for name in names] + list(ROLES[role].required)
+    return Template(prompt_text(HYPER_MUTATION_PROMPT)).safe_substitute(
+        purpose=ROLES[role].purpose,
+        record=record.summary() if record else "It has not been used yet.",
+        keep=", ".join(keep) or "(nothing in particular)",
+        meta_prompt=text,
+    )
+
+
+def parse_rewrite(answer: str) -> str:
+    """The rewritten meta-prompt: the text between the first opening and the last closing `REWRITE_TAG`
+    (meta-prompts contain tags of their own), or the whole answer when the model used none."""
+    start = answer.find(f"<{REWRITE_TAG}>")
+    body = answer[start + len(REWRITE_TAG) + 2 :] if start >= 0 else answer
+    end = body.rfind(f"</{REWRITE_TAG}>")
+    return (body[:end] if end >= 0 else body).strip()
+
+
+def rewrite_problem(role: str, original: str, rewrite: str) -> str | None:
+    """Why a rewrite cannot replace `original` (None when it can)."""
+    if not rewrite.strip():
+        return "the hyper-mutation returned no text"
+    if rewrite.strip() == original.strip():
+        return "the hyper-mutation returned the meta-prompt unchanged"
+    if len(rewrite.split()) > MAX_GROWTH * len(original.split()) + 50:
+        return f"the rewrite is more than {MAX_GROWTH} times as long as the original (every later prompt would pay)"
+    lost = missing_placeholders(original, rewrite)
+    if lost:
+        return "the rewrite dropped placeholders the operator fills in: " + ", ".join(f"${n}" for n in lost)
+    absent = [marker for marker in ROLES[role].required if marker not in rewrite]
+    if absent:
+        return "the rewrite lost required text: " + ", ".join(absent)
+    return None

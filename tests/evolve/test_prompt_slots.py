@@ -1,0 +1,84 @@
+"""PE2 on an agent's prompt file: hard negatives only from the parent's failures, placeholders kept."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opendgm.agents.contract import seed_agent_dir
+from opendgm.archive import Archive
+from opendgm.evaluators.humaneval import HumanEval
+from opendgm.evolve import prompt_slots
+from opendgm.evolve.self_improve import Rejected
+from opendgm.prompts import pe2
+
+EVALUATOR = HumanEval()
+SETTINGS = pe2.Settings(batch_size=2, max_words=400)
+
+
+class Proposer:
+    """A scripted PE2 proposer: records what it was shown and answers with `rewrite(current prompt)`."""
+
+    def __init__(self, rewrite) -> None:
+        self.rewrite, self.seen = rewrite, []
+
+    def __call__(self, messages: list[dict[str, str]], temperature: float) -> str:
+        self.seen.append(messages[-1]["content"])
+        if len(messages) == 1:
+            return "The prompt does not ask for tests."
+        current = messages[-1]["content"].split('## Current prompt\n"""\n', 1)[1].split('\n"""', 1)[0]
+        return f"<prompt>{self.rewrite(current)}</prompt>"
+
+
+@pytest.fixture
+def parent(tmp_path: Path) -> tuple[Archive, str]:
+    archive = Archive.create(tmp_path / "c", "slots")
+    node = archive.add_agent(seed_agent_dir(), operator="seed").id
+    archive.set_status(node, "evaluating")
+    outcomes = {"HumanEval_0": "resolved", "HumanEval_1": "unresolved", "HumanEval_2": "empty_patch"}
+    for task, status in outcomes.items():
+        log = archive.artifacts.put(f"{node}/{task}.log", f"grading of {task}: AssertionError")
+        archive.record_result(node, EVALUATOR.name, EVALUATOR.version, task, status=status, log_path=log)
+    yield archive, node
+    archive.close()
+
+
+def rewrite(archive: Archive, node: str, proposer: Proposer, tmp_path: Path, slots=("prompts/system.md",)):
+    return prompt_slots.rewrite_slot(
+        archive, proposer, node, pe2.default_meta_prompt(), EVALUATOR, list(slots), SETTINGS, random.Random(0),
+        tmp_path / "work",
+    )  # fmt: skip
+
+
+def test_the_child_is_the_parent_with_one_prompt_file_rewritten(parent, tmp_path: Path) -> None:
+    archive, node = parent
+    proposer = Proposer(lambda current: current + "\nRun the tests before you submit.")
+    result = rewrite(archive, node, proposer, tmp_path)
+    assert result.slot == "prompts/system.md" and sorted(result.batch) == ["HumanEval_1", "HumanEval_2"]
+    text = (result.code / "prompts/system.md").read_text()
+    assert text.endswith("Run the tests before you submit.\n") and "$submit" in text
+    assert (result.code / "agent.py").read_text() == (seed_agent_dir() / "agent.py").read_text()
+    analysis = proposer.seen[0]
+    assert "grading of HumanEval_1" in analysis and "grading of HumanEval_2" in analysis
+    assert "HumanEval_0" not in analysis, "a solved task is never a hard negative"
+    assert "`prompts/system.md` of a coding agent" in analysis and "$repo" in analysis  # the context specification
+    assert result.reasoning == "The prompt does not ask for tests."
+
+
+def test_unusable_rewrites_and_flawless_parents_are_rejected(parent, tmp_path: Path) -> None:
+    archive, node = parent
+    with pytest.raises(Rejected, match=r"dropped placeholders: \$repo"):
+        rewrite(archive, node, Proposer(lambda current: current.replace("$repo", "the repository")), tmp_path / "a")
+    with pytest.raises(Rejected, match="no change"):
+        rewrite(archive, node, Proposer(lambda current: current), tmp_path / "b")
+    with pytest.raises(Rejected, match="none of the prompt slots"):
+        rewrite(archive, node, Proposer(str.upper), tmp_path / "c", slots=("prompts/absent.md",))
+    code = shutil.copytree(seed_agent_dir(), tmp_path / "flawless")
+    (code / "agent.py").write_text((code / "agent.py").read_text() + "# other code, so results are not shared\n")
+    flawless = archive.add_agent(code, operator="seed").id
+    archive.record_result(flawless, EVALUATOR.name, EVALUATOR.version, "HumanEval_0", status="resolved")
+    with pytest.raises(Rejected, match="failed no task"):
+        rewrite(archive, flawless, Proposer(str.upper), tmp_path / "d")
