@@ -23,7 +23,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -875,6 +875,31 @@ class Archive:
                 [*args, -1 if limit is None else limit],
             ).fetchall()
         return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in rows]
+
+    def event_count(self, kind: str) -> int:
+        """How many events of one kind there are (generations run, say), without reading them."""
+        with self._db.read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def latest_events(self, n: int, *, kind: str | None = None, skip: Collection[str] = ()) -> list[Event]:
+        """The newest `n` events, oldest first, of one kind or leaving out noisy kinds: a status view
+        reads these instead of the whole log, which grows with a long campaign."""
+        where, args = "1", []
+        if kind is not None:
+            where, args = "kind = ?", [kind]
+        if skip:
+            where += f" AND kind NOT IN ({', '.join('?' * len(skip))})"
+            args += list(skip)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT id, ts, kind, node_id, data FROM events WHERE {where} ORDER BY id DESC LIMIT ?", [*args, n]
+            ).fetchall()
+        return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in reversed(rows)]
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0 when there is none): where a poller starts."""
+        with self._db.read() as conn:
+            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
 
     def meta(self) -> dict[str, str]:
         """The campaign-level facts stored at creation (campaign name, created_at, created_by)."""

@@ -93,7 +93,7 @@ class Campaign:
             return self._grow_async()
         while True:
             self._check_limits()
-            generation = len([e for e in self.archive.events() if e.kind == "generation"])
+            generation = self.archive.event_count("generation")
             if generation >= self.config.generations:
                 return f"done: {generation} generations"
             rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
@@ -120,7 +120,7 @@ class Campaign:
 
     def _grow_async(self) -> str:
         """HGM: each free worker either expands a node or evaluates a node on one more task of the pool."""
-        rng = random.Random(f"{self.config.seed}:async:{len(self.archive.events())}")
+        rng = random.Random(f"{self.config.seed}:async:{self.archive.last_event_id()}")
         running: dict[Future[None], tuple[str, str, str | None]] = {}
         workers = LocalExecutor(self.config.workers)
         try:

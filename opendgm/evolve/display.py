@@ -16,8 +16,7 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     agents = [row for row in rows if row.kind == "agent"]
     scored = [row for row in agents if row.score is not None and row.status == "evaluated"]
     best = max(scored, key=lambda row: row.score or 0.0, default=None)
-    events = archive.events()
-    generations = sum(1 for event in events if event.kind == "generation")
+    generations = archive.event_count("generation")
     spent = archive.ledger.totals(campaign=archive.campaign)
     table = Table(title=f"campaign {archive.campaign}", show_header=False, expand=False)
     table.add_column("what", style="bold")
@@ -32,10 +31,10 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     if running is not None:
         table.add_row("in flight", f"{running} node pipeline(s)")
     table.add_row("spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
-    stops = [event for event in events if event.kind == "campaign_stopped"]
+    stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
         table.add_row("last stop", str(stops[-1].data.get("reason", "")))
-    recent = [event for event in events if event.kind not in {"result"}][-5:]
+    recent = archive.latest_events(5, skip={"result"})
     table.add_row("recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
     return table
 

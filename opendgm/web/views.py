@@ -137,21 +137,10 @@ def events(archive: Archive, since: int = 0, tail: int | None = None) -> dict[st
     earlier than the newest `tail` events, so a fresh dashboard skips a long campaign's history."""
     with archive.snapshot():
         if tail is not None:
-            since = max(since, last_event_id(archive) - tail)
+            since = max(since, archive.last_event_id() - tail)
         page = archive.events(since_id=since, limit=EVENTS_PAGE)
     return {
         "events": [asdict(event) for event in page],
         "last": page[-1].id if page else since,
         "more": len(page) == EVENTS_PAGE,
     }
-
-
-def last_event_id(archive: Archive) -> int:
-    """The newest event id (0 when none), by bisecting `events(since_id, limit=1)`: O(log n) tiny queries."""
-    low, high = 0, 1  # no event after `high` once the first loop ends; some after `low` unless low == 0
-    while archive.events(since_id=high, limit=1):
-        low, high = high, high * 2
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if archive.events(since_id=middle, limit=1) else (low, middle)
-    return high if archive.events(since_id=low, limit=1) else low

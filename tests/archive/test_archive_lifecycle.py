@@ -148,3 +148,20 @@ def test_depth_clade_counts_and_children_on_a_hand_built_tree(archive: Archive, 
     assert graph.edges[names["a"], names["b"]]["kind"] == "parent"
     assert graph.nodes[names["a"]]["kind"] == "agent" and graph.nodes[meta.id]["kind"] == "meta_prompt"
     assert graphs.clade_counts(archive.graph())[names["a"]] == (5, 4)  # all evaluators
+
+
+def test_event_queries_read_only_what_a_status_view_needs(archive: Archive) -> None:
+    assert (archive.last_event_id(), archive.event_count("generation"), archive.latest_events(3)) == (0, 0, [])
+    for index in range(4):
+        archive.log_event("generation", data={"generation": index})
+        archive.log_event("result", data={"task": index})
+    archive.log_event("campaign_stopped", data={"reason": "done"})
+    assert archive.event_count("generation") == 4 and archive.event_count("result") == 4
+    recent = archive.latest_events(3, skip={"result"})
+    assert [(e.kind, e.data.get("generation")) for e in recent] == [
+        ("generation", 2),
+        ("generation", 3),
+        ("campaign_stopped", None),
+    ]
+    (stop,) = archive.latest_events(1, kind="campaign_stopped")
+    assert stop.id == archive.last_event_id() == archive.events()[-1].id
