@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from opendgm.archive import Archive, ArchiveError
+from opendgm.archive import Archive, ArchiveError, credit
 from opendgm.web.layout import tidy_layout
 
 TREE_FIELDS = ("id", "parent", "kind", "status", "operator", "score", "stage", "x", "depth")
@@ -41,7 +41,8 @@ def tree(archive: Archive) -> dict[str, Any]:
 
 
 def node(archive: Archive, node_id: str) -> dict[str, Any]:
-    """Everything the node panel shows: facts, scores per stage, per-task results, diff, statement, cost."""
+    """Everything the node panel shows: facts, scores per stage, per-task results, diff, statement, cost, and
+    for a meta-prompt its fitness (each child's gain over its parent)."""
     with archive.snapshot():
         item = archive.node(archive.resolve(node_id))
         cost = archive.cost(item.id)
@@ -52,6 +53,7 @@ def node(archive: Archive, node_id: str) -> dict[str, Any]:
             "results": [asdict(result) for result in archive.results(item.id)],
             "edges": [asdict(edge) for edge in archive.edges(item.id)],
         }
+        record = credit.fitness(archive).get(item.id)
     if diff is not None and len(diff) > DIFF_LIMIT:
         diff = diff[:DIFF_LIMIT] + f"\n... diff clipped: {len(diff) - DIFF_LIMIT} more characters\n"
     meta = dict(item.meta)
@@ -61,6 +63,9 @@ def node(archive: Archive, node_id: str) -> dict[str, Any]:
         "problem_statement": meta.pop("problem_statement", None),
         "diff": diff,
         "cost": asdict(cost) | {"tokens": cost.tokens},
+        "fitness": None
+        if record is None
+        else {"summary": record.summary(), "credits": [asdict(c) for c in record.credits]},
         **facts,
     }
 

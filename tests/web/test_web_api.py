@@ -61,6 +61,10 @@ def test_prompt_node_shows_content_and_its_produced_by_edge(client: TestClient, 
     prompt = client.get(f"/api/camp/node/{ids['prompt']}").json()
     assert prompt["content"] == "Solve the task carefully."
     assert [(e["src"], e["kind"], e["dst"]) for e in prompt["edges"]] == [(ids["prompt"], "produced_by", ids["meta"])]
+    assert prompt["fitness"] is None
+    meta = client.get(f"/api/camp/node/{ids['meta']}").json()
+    assert meta["fitness"]["credits"] == [{"child": ids["prompt"], "parent": None, "gain": None}]
+    assert meta["fitness"]["summary"] == "fitness: not judged yet (1 children produced)"
 
 
 def test_trajectory_steps(client: TestClient, campaign: Campaign) -> None:
