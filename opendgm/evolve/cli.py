@@ -29,7 +29,7 @@ def run(
 ) -> None:
     """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now).
 
-    A config with `kind: prompt` is a standalone prompt campaign (PE2 over prompt nodes).
+    A config with `kind: prompt` is a standalone prompt campaign (PE2, APE or OPRO over prompt nodes).
     """
     if is_prompt_campaign(config_path):
         _run_prompt_campaign(config_path, campaign_dir)
@@ -58,7 +58,7 @@ def is_prompt_campaign(config_path: Path) -> bool:
 
 
 def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None) -> None:
-    """PE2 over prompt nodes: select on dev, report test."""
+    """A prompt search over prompt nodes: select on dev, report test."""
     try:
         config = PromptCampaignConfig.from_yaml(config_path)
     except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""Prompt evolution in the campaign archive: datasets, scoring, and the PE2 operator.
+"""Prompt evolution in the campaign archive: datasets, scoring, and the PE2, APE, OPRO and MPO operators.
 
 API
     data: Example(id, input, target); Dataset(name, version, train, dev, test).split(split);
@@ -7,11 +7,19 @@ API
           base11, base16, second_letter, reverse, sort_words (seeded, offline)
     scoring.ExactMatch()(output, target) -> bool   answer extraction + normalised exact match, versioned
     template.render(prompt, question, placement)     PE2's "full template": prompt before the input or after A:
+    template.missing_placeholders(original, rewrite) -> the $names a rewritten template lost
     target.attempt(complete, scorer, prompt, example, placement) -> Attempt(example, output, correct)
+    target.completer(router, role, node, purpose) -> Complete    calls charged to `node` in the ledger
     pe2: Settings, Candidate, select_beam (back-tracking), hard_negatives (errors only), proposal_turns,
-         propose(complete, meta_prompt, prompt, batch, placement, settings, lineage) -> Proposal(text, reasoning)
-    mpo: criteria, merge (criteria deduplicated), hacking_alarm(proxy, gold) -> Alarm (judge up, gold not)
-    config.PromptCampaignConfig (`kind: prompt`), campaign.PromptCampaign(config, archive, router).run() -> Report
+         propose(complete, meta_prompt, prompt, batch, placement, settings, lineage, context) -> Proposal
+    ape: Settings, demo_sets (train only), induce, paraphrase (iterative APE)
+    opro: Settings, Scored, top_k (ascending, best last, deduplicated), history_block (train scores 0-100), propose
+    mpo: criteria, merge (criteria deduplicated), hacking_alarm(proxy, gold) -> Alarm (judge up, gold not);
+         Sample, judge, refine_one (meta-analysis + meta-refinement), merge_rubrics (meta-merging), propose
+    rubrics: seed_rubric, Settings, RubricLoop(archive, rubric_id, judge, mrm, settings).score(samples): rubric
+         nodes, mpo_interval events, reward_hacking_alarm events, scored_under edges
+    config.PromptCampaignConfig (`kind: prompt`, operator pe2 | ape | opro),
+    campaign.PromptCampaign(config, archive, router).run() -> Report
 
 `complete` is `(messages, temperature) -> text`: a Router adapter in campaigns, a plain function in tests.
 """

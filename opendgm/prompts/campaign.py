@@ -1,32 +1,51 @@
-"""A standalone prompt campaign: PE2 search over `prompt` nodes of one archive, select on dev, report test.
+"""A standalone prompt campaign: PE2, APE or OPRO search over `prompt` nodes of one archive, select on dev,
+report test.
 
 Archive layout (one writer, like agent campaigns):
-- the PE2 meta-prompt is a `meta_prompt` node (meta role "pe2"); every child has a `produced_by` edge to it,
-  so meta-prompt evolution can later credit meta-prompts with their children's gains;
-- each prompt is a `prompt` node whose parent is the prompt it was rewritten from (operator "seed" or "pe2";
-  meta: step, the hard-negative example ids shown, the proposer's reasoning);
+- each operator's meta-prompt is a `meta_prompt` node (meta role = the operator: "pe2", "ape",
+  "ape_paraphrase", "opro"), seeded once per archive from the shipped file; every child has a
+  `produced_by` edge to it, so meta-prompt evolution can later credit meta-prompts with their children's gains;
+- each prompt is a `prompt` node whose parent is the prompt it came from: the rewritten prompt (PE2), the
+  first seed (APE induction), the varied prompt (APE paraphrase), the best prompt shown (OPRO). Its meta
+  holds the step and what the proposer was shown: hard-negative ids and reasoning (PE2), demo ids (APE),
+  shown prompt and exemplar ids (APE paraphrase, OPRO);
 - scores are ordinary stages "train", "dev", "test" of evaluator `prompt:<dataset>` whose version names the
   dataset version, scorer version, placement and task model, so scores compare only like with like; one
   result per example, `detail` holding the model's output (the hard negatives are rebuilt from it).
-Results are keyed by the prompt text's hash, so a rerun or a duplicate prompt costs no model calls.
+The proposer sees train only (errors, demos, exemplars, train scores); selection uses dev; test only
+reaches the report. Results are keyed by the prompt text's hash, so a rerun or a duplicate prompt costs no
+model calls; APE and OPRO reject a proposal that repeats a prompt of the pool before scoring it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, Node
 from opendgm.llm import BudgetExceeded, LLMError, MalformedResponse, Router
-from opendgm.prompts import pe2
+from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.config import PromptCampaignConfig
 from opendgm.prompts.data import Split
 from opendgm.prompts.scoring import ExactMatch
-from opendgm.prompts.target import Attempt, Complete, accuracy, attempt
+from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
 
 log = logging.getLogger(__name__)
+
+# The shipped text of each operator's meta-prompt, by the role its `meta_prompt` node carries.
+META_PROMPTS: dict[str, Callable[[], str]] = {
+    "pe2": pe2.default_meta_prompt,
+    "ape": ape.default_meta_prompt,
+    "ape_paraphrase": ape.default_paraphrase_prompt,
+    "opro": opro.default_meta_prompt,
+}
+
+# Makes one proposal with the proposer: PE2 returns its reasoning too, APE and OPRO just the text.
+Ask = Callable[[Complete], str | pe2.Proposal]
 
 
 @dataclass(frozen=True)
@@ -41,13 +60,14 @@ class Report:
 
 
 class PromptCampaign:
-    """Runs PE2 on a dataset with a task model, writing every prompt and score into `archive`."""
+    """Runs the configured operator on a dataset with a task model, writing every prompt and score into
+    `archive`."""
 
     def __init__(self, config: PromptCampaignConfig, archive: Archive, router: Router) -> None:
         self.config, self.archive, self.router = config, archive, router
         self.dataset = config.dataset.load()
         self.scorer = ExactMatch()
-        self.settings = config.pe2.settings()
+        self.pe2, self.ape, self.opro = config.pe2.settings(), config.ape.settings(), config.opro.settings()
         self.rng = random.Random(config.seed)
         self.evaluator = f"prompt:{self.dataset.name}"
         target_model = config.llm.roles[config.target_role].model
@@ -55,24 +75,100 @@ class PromptCampaign:
         self.version = f"{self.dataset.version};{scorer};{config.placement};{target_model}"
 
     def run(self) -> Report:
-        meta_id = self._meta_prompt()
+        steps, search = {
+            "pe2": (self.pe2.steps, self._pe2_step),
+            "ape": (1 + self.ape.paraphrase_steps, self._ape_step),
+            "opro": (self.opro.steps, self._opro_step),
+        }[self.config.operator]
         pool = self._resume() or [self._seed(text) for text in self.config.seed_prompts]
-        for step in range(max(c.step for c in pool) + 1, self.settings.steps + 1):
-            for parent in pe2.select_beam(pool, self.settings.beam):
-                pool += self._children(parent, step, meta_id, pool)
+        for step in range(max(c.step for c in pool) + 1, steps + 1):  # a resumed run goes on after its last step
+            search(step, pool)
         best = pe2.select_beam(pool, 1)[0]
         seed = pe2.select_beam([c for c in pool if c.step == 0], 1)[0]
         report = Report(best, self._score(best.id, "test"), seed, self._score(seed.id, "test"), len(pool))
         self.archive.log_event("prompt_campaign_done", best.id, {"dev": best.dev, "test": report.best_test})
         return report
 
+    # --------------------------------------------------------------------------------- operators
+
+    def _pe2_step(self, step: int, pool: list[pe2.Candidate]) -> None:
+        """Children of each beam member (the best on dev of all prompts so far), edited from train errors."""
+        meta_prompt = self._meta_prompt("pe2")
+        for parent in pe2.select_beam(pool, self.pe2.beam):
+            train = self._attempts(parent.id, "train")
+            lineage = self._lineage(parent.id, pool)
+            for _ in range(self.pe2.children):
+                batch = pe2.hard_negatives(train, self.pe2.batch_size, self.rng)
+                if not batch:  # nothing fails on train: PE2 has no signal to edit from
+                    break
+                ask = partial(
+                    pe2.propose,
+                    meta_prompt=str(meta_prompt.content),
+                    prompt=parent.text,
+                    batch=batch,
+                    placement=self.config.placement,
+                    settings=self.pe2,
+                    lineage=lineage,
+                )
+                meta = {"step": step, "batch": [a.example.id for a in batch]}
+                self._spawn(pool, parent.id, "pe2", meta_prompt, meta, ask, unique=False)
+
+    def _ape_step(self, step: int, pool: list[pe2.Candidate]) -> None:
+        """Step 1 induces instructions from train demos; later steps vary the best (iterative APE)."""
+        (self._induce if step == 1 else self._paraphrase)(step, pool)
+
+    def _induce(self, step: int, pool: list[pe2.Candidate]) -> None:
+        """One instruction per demo set; all hang under the first seed, so the archive stays one tree."""
+        meta_prompt = self._meta_prompt("ape")
+        root = next(c for c in pool if c.step == 0)
+        for demos in ape.demo_sets(self.dataset.train, self.ape, self.config.seed):
+            ask = partial(ape.induce, meta_prompt=str(meta_prompt.content), demos=demos, max_words=self.ape.max_words)
+            meta = {"step": step, "demos": [e.id for e in demos]}
+            self._spawn(pool, root.id, "ape", meta_prompt, meta, ask, unique=True)
+
+    def _paraphrase(self, step: int, pool: list[pe2.Candidate]) -> None:
+        """`candidates` variations, spread evenly over the `keep` best on dev; each hangs under its original."""
+        meta_prompt = self._meta_prompt("ape_paraphrase")
+        best = pe2.select_beam(pool, self.ape.keep)
+        for i in range(self.ape.candidates):
+            parent = best[i % len(best)]
+            ask = partial(
+                ape.paraphrase,
+                meta_prompt=str(meta_prompt.content),
+                instruction=parent.text,
+                max_words=self.ape.max_words,
+            )
+            meta = {"step": step, "shown": [parent.id]}
+            self._spawn(pool, parent.id, "ape_paraphrase", meta_prompt, meta, ask, unique=True)
+
+    def _opro_step(self, step: int, pool: list[pe2.Candidate]) -> None:
+        """`per_step` proposals from one meta-prompt: the best earlier prompts by train score, and train
+        exemplars; each child's parent is the best prompt it was shown."""
+        meta_prompt = self._meta_prompt("opro")
+        scored = [opro.Scored(c, self._score(c.id, "train")) for c in pool]
+        history = opro.top_k(scored, self.opro.top_k)
+        train = self.dataset.train
+        exemplars = random.Random(f"opro:{self.config.seed}:{step}").sample(train, min(self.opro.exemplars, len(train)))
+        ask = partial(
+            opro.propose,
+            meta_prompt=str(meta_prompt.content),
+            history=history,
+            exemplars=exemplars,
+            placement=self.config.placement,
+            max_words=self.opro.max_words,
+        )
+        meta = {"step": step, "shown": [c.prompt.id for c in history], "exemplars": [e.id for e in exemplars]}
+        for _ in range(self.opro.per_step):
+            self._spawn(pool, history[-1].prompt.id, "opro", meta_prompt, meta, ask, unique=True)
+
     # ------------------------------------------------------------------------------ archive nodes
 
-    def _meta_prompt(self) -> str:
-        existing = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("role") == "pe2"]
+    def _meta_prompt(self, role: str) -> Node:
+        """The archive's meta-prompt for `role`, seeded from the shipped file the first time it is needed."""
+        existing = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("role") == role]
         if existing:
-            return existing[-1].id
-        return self.archive.add_node("meta_prompt", pe2.default_meta_prompt(), operator="seed", meta={"role": "pe2"}).id
+            return existing[-1]
+        return self.archive.add_node("meta_prompt", META_PROMPTS[role](), operator="seed", meta={"role": role})
 
     def _seed(self, text: str) -> pe2.Candidate:
         node = self.archive.add_node("prompt", text, operator="seed", meta={"step": 0})
@@ -94,43 +190,46 @@ class PromptCampaign:
         self.archive.set_status(node_id, "evaluated")
         return pe2.Candidate(node_id, text, dev, step)
 
-    def _children(
-        self, parent: pe2.Candidate, step: int, meta_id: str, pool: Sequence[pe2.Candidate]
-    ) -> list[pe2.Candidate]:
-        train = self._attempts(parent.id, "train")
-        lineage = self._lineage(parent.id, pool)
-        meta_prompt = str(self.archive.node(meta_id).content)
-        children = []
-        for _ in range(self.settings.children):
-            batch = pe2.hard_negatives(train, self.settings.batch_size, self.rng)
-            if not batch:  # nothing fails on train: PE2 has no signal to edit from
-                break
-            meta = {"step": step, "batch": [a.example.id for a in batch], "meta_prompt": meta_id}
-            child = self.archive.propose("prompt", parent.id, operator="pe2", meta=meta)
-            self.archive.add_edge(child.id, meta_id, "produced_by")
-            try:
-                proposal = pe2.propose(
-                    self._model(self.config.proposer_role, child.id, "pe2"),
-                    meta_prompt,
-                    parent.text,
-                    batch,
-                    self.config.placement,
-                    self.settings,
-                    lineage,
-                )
-            except BudgetExceeded:
-                self.archive.set_status(child.id, "failed", "budget exhausted")
-                raise
-            except LLMError as exc:
-                self.archive.set_status(child.id, "failed", f"proposer: {exc}")
-                continue
-            if not proposal.text:
-                self.archive.set_status(child.id, "rejected", "the proposer returned no prompt")
-                continue
-            self.archive.update_meta(child.id, {"reasoning": proposal.reasoning})
-            self.archive.attach_content(child.id, proposal.text)
-            children.append(self._admit(child.id, proposal.text, step))
-        return children
+    def _spawn(
+        self,
+        pool: list[pe2.Candidate],
+        parent_id: str,
+        operator: str,
+        meta_prompt: Node,
+        meta: dict[str, Any],
+        ask: Ask,
+        *,
+        unique: bool,
+    ) -> None:
+        """One child of `parent_id` (meta: its `step` and what the proposer is shown), added to `pool` once
+        it has a dev score. The node exists before the proposer is called, so the calls are charged to it.
+        With `unique`, a text already in the pool is rejected before any task-model call."""
+        meta = meta | {"meta_prompt": meta_prompt.id}
+        child = self.archive.propose("prompt", parent_id, operator=operator, meta=meta)
+        self.archive.add_edge(child.id, meta_prompt.id, "produced_by")
+        try:
+            answer = ask(completer(self.router, self.config.proposer_role, child.id, operator))
+        except BudgetExceeded:
+            self.archive.set_status(child.id, "failed", "budget exhausted")
+            raise
+        except MalformedResponse as exc:  # an empty answer is a bad proposal, not an outage
+            self.archive.set_status(child.id, "rejected", f"the proposer returned no prompt: {exc}")
+            return
+        except LLMError as exc:
+            self.archive.set_status(child.id, "failed", f"proposer: {exc}")
+            return
+        if isinstance(answer, pe2.Proposal):
+            self.archive.update_meta(child.id, {"reasoning": answer.reasoning})
+            answer = answer.text
+        if not answer:
+            self.archive.set_status(child.id, "rejected", "the proposer returned no prompt")
+            return
+        self.archive.attach_content(child.id, answer)
+        twin = next((c for c in pool if opro.key(c.text) == opro.key(answer)), None) if unique else None
+        if twin is not None:
+            self.archive.set_status(child.id, "rejected", f"the same prompt as {twin.id}")
+            return
+        pool.append(self._admit(child.id, answer, meta["step"]))
 
     def _lineage(self, node_id: str, pool: Sequence[pe2.Candidate]) -> list[pe2.Candidate]:
         known = {c.id: c for c in pool}
@@ -146,7 +245,7 @@ class PromptCampaign:
         examples = self.dataset.split(split)
         self.archive.record_stage(node_id, self.evaluator, self.version, split, [e.id for e in examples])
         prompt = str(self.archive.node(node_id).content)
-        complete = self._model(self.config.target_role, node_id, f"answer:{split}")
+        complete = completer(self.router, self.config.target_role, node_id, f"answer:{split}")
         attempts = []
         for example in examples:
             cached = self.archive.cached_result(node_id, self.evaluator, self.version, example.id)
@@ -162,9 +261,3 @@ class PromptCampaign:
                 )
             attempts.append(Attempt(example, cached.detail or "", cached.resolved))
         return attempts
-
-    def _model(self, role: str, node_id: str, purpose: str) -> Complete:
-        def complete(messages: list[dict[str, str]], temperature: float) -> str:
-            return self.router.complete(role, messages, node=node_id, purpose=purpose, temperature=temperature).text
-
-        return complete

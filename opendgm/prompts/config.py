@@ -1,4 +1,5 @@
-"""The config of a standalone prompt campaign: a dataset, a task model, a proposer, an operator."""
+"""The config of a standalone prompt campaign: a dataset, a task model, a proposer, an operator (PE2, APE
+or OPRO) with its options block."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from opendgm.llm.roles import LLMConfig
-from opendgm.prompts import pe2
+from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.data import Dataset, load_jsonl
 from opendgm.prompts.generators import generate
 
@@ -37,19 +38,48 @@ class DatasetSpec(BaseModel):
         return load_jsonl(self.jsonl, self.sizes, self.seed)
 
 
-class PE2Options(BaseModel):
+class OperatorOptions(BaseModel):
+    """What every operator's options share: a typo in a key is an error, and proposals have a length cap."""
+
     model_config = ConfigDict(extra="forbid")
 
+    max_words: int = Field(50, ge=1, description="Longer proposals are cut to this many words.")
+
+
+class PE2Options(OperatorOptions):
     steps: int = Field(3, ge=0)
     beam: int = Field(4, ge=1)
     children: int = Field(4, ge=1)
     batch_size: int = Field(2, ge=1)
     step_size: int | None = Field(None, ge=1)
     history: bool = False
-    max_words: int = Field(50, ge=1)
 
     def settings(self) -> pe2.Settings:
         return pe2.Settings(**self.model_dump())
+
+
+class APEOptions(OperatorOptions):
+    """APE: induce instructions from train demos, then vary the best ones (iterative APE)."""
+
+    candidates: int = Field(8, ge=1, description="Instructions induced, and variations written per paraphrase step.")
+    demos: int = Field(5, ge=1, description="Train input/output pairs shown per induction (a fresh sample each).")
+    paraphrase_steps: int = Field(1, ge=0, description="Rounds of iterative APE after the induction step.")
+    keep: int = Field(3, ge=1, description="How many of the best prompts on dev each paraphrase step varies.")
+
+    def settings(self) -> ape.Settings:
+        return ape.Settings(**self.model_dump())
+
+
+class OPROOptions(OperatorOptions):
+    """OPRO: propose from the best earlier instructions and their train scores."""
+
+    steps: int = Field(3, ge=0, description="Optimisation steps.")
+    per_step: int = Field(8, ge=1, description="Instructions sampled per step from one meta-prompt.")
+    top_k: int = Field(20, ge=1, description="Best earlier instructions shown, with train scores, worst first.")
+    exemplars: int = Field(3, ge=0, description="Train examples shown with the instruction's slot.")
+
+    def settings(self) -> opro.Settings:
+        return opro.Settings(**self.model_dump())
 
 
 class PromptCampaignConfig(BaseModel):
@@ -63,8 +93,10 @@ class PromptCampaignConfig(BaseModel):
     dataset: DatasetSpec
     target_role: str = "target"
     proposer_role: str = "meta"
-    operator: Literal["pe2"] = "pe2"
+    operator: Literal["pe2", "ape", "opro"] = Field("pe2", description="The search; its options block is used.")
     pe2: PE2Options = Field(default_factory=PE2Options)
+    ape: APEOptions = Field(default_factory=APEOptions)
+    opro: OPROOptions = Field(default_factory=OPROOptions)
     placement: Literal["before", "after"] = "before"
     seed_prompts: list[str] = Field(default_factory=lambda: ["Let's think step by step."], min_length=1)
     seed: int = 0

@@ -1,7 +1,9 @@
-"""A scripted task model and PE2 proposer on 127.0.0.1 for prompt-campaign tests.
+"""A scripted task model and prompt proposer on 127.0.0.1 for prompt-campaign tests.
 
-The task model reverses the word only when its prompt says "reverse", otherwise it echoes the word; the
-proposer's rewrite says "reverse". So a PE2 child really fixes its parent, and scores show it.
+The task model reverses the word only when its prompt says "reverse", otherwise it echoes the word. The
+proposer answers each operator's meta-prompt with an instruction that says "reverse": PE2's rewrite, an
+APE induction named after its first demo, an APE variation of the instruction shown, an OPRO proposal
+numbered by the length of its history. So a child really fixes its parent, and scores show it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,45 @@ from typing import Any
 from llm_fakes import FakeProvider, Reply, completion
 
 QUESTION = re.compile(r"Q: (.*)\nA:", re.DOTALL)
+DEMO = re.compile(r"^Input: (.*)$", re.MULTILINE)
+SCORE = re.compile(r"^score:$", re.MULTILINE)
+QUOTED = re.compile(r'"""\n(.*?)\n"""', re.DOTALL)
 REWRITE = "Reverse the letters of the word."
 
 
+def induced(word: str) -> str:
+    """The scripted APE induction from demos whose first input is `word`."""
+    return f"Reverse the word, as {word} gives {word[::-1]}."
+
+
+def opro_proposal(shown: int) -> str:
+    """The scripted OPRO proposal after a history of `shown` instructions."""
+    return f"Reverse the letters of the word (attempt {shown})."
+
+
+def propose(messages: list[dict[str, str]]) -> str:
+    """The proposer's answer, chosen by which meta-prompt it was sent (each has its own heading)."""
+    first = messages[0]["content"]
+    if "## Demonstrations" in first:
+        return f"<prompt>{induced(DEMO.search(first).group(1))}</prompt>"
+    if "## Instruction to reword" in first:
+        return f"<prompt>In other words: {QUOTED.search(first).group(1)}</prompt>"
+    if "## Instructions tried so far" in first:
+        return f"<prompt>{opro_proposal(len(SCORE.findall(first)))}</prompt>"
+    return "The prompt never asks to reverse." if len(messages) == 1 else f"<prompt>{REWRITE}</prompt>"
+
+
 class ReverseScript(FakeProvider):
+    """Scripted replies in `script`, if any, answer the proposer's first calls instead."""
+
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         with self._lock:
             self.requests.append({"headers": headers, "body": body})
+            if body["model"] == "proposer" and self.script:
+                return self.script.pop(0)
         messages = body["messages"]
         if body["model"] == "proposer":
-            text = "The prompt never asks to reverse." if len(messages) == 1 else f"<prompt>{REWRITE}</prompt>"
+            text = propose(messages)
         else:
             content = messages[-1]["content"]
             word = QUESTION.search(content).group(1).strip()

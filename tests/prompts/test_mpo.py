@@ -36,3 +36,23 @@ def test_hacking_alarm(proxy, gold, fired):
 def test_the_alarm_needs_paired_series():
     with pytest.raises(ValueError, match="paired"):
         mpo.hacking_alarm([1, 2], [1])
+
+
+def test_items_count_only_tagged_criteria():
+    assert mpo.items("Here you go:\n<item> Correct\nanswer </item> and some prose") == ["Correct answer"]
+    assert mpo.items("The rubric is fine.") == [] and mpo.criteria("The rubric is fine.") == ["The rubric is fine."]
+
+
+def test_the_judge_sees_rubric_task_reference_and_response_but_never_gold():
+    prompts = []
+
+    def judge(messages, temperature):
+        prompts.append(messages[0]["content"])
+        return "Right answer.\nSCORE: 12"
+
+    sample = mpo.Sample("s", "What is 2 + 2?", "It is 4.", reference="4", gold=0.25)
+    judged = mpo.judge(judge, "<item>Correct answer</item>", sample)
+    assert (judged.score, judged.verdict) == (10.0, "Right answer.\nSCORE: 12")  # clamped to 0..10
+    (prompt,) = prompts
+    assert all(part in prompt for part in ("<item>Correct answer</item>", "What is 2 + 2?", "It is 4.", "<reference>"))
+    assert "0.25" not in prompt
