@@ -32,7 +32,8 @@ from opendgm.evaluators.task import Task
 from opendgm.evolve import meta_prompts, prompt_slots, self_improve
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS
-from opendgm.llm import BudgetExceeded, Gateway, LLMError, LocalServer, Router
+from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
+from opendgm.llm.local_server import serve_local_roles
 from opendgm.prompts.target import completer
 from opendgm.sandbox.factory import choose_backend, docker_housekeeping
 from opendgm.sandbox.images import build_runtime_image
@@ -391,16 +392,7 @@ class Campaign:
             yield archive
 
     def _router(self, stack: ExitStack) -> Router:
-        config = self.config.llm
-        if self.config.local_server is not None:
-            server = LocalServer(self.config.local_server)
-            base_url = server.start()
-            stack.callback(server.stop)
-            roles = {
-                name: role.model_copy(update={"api_base": base_url}) if role.api_base == "local" else role
-                for name, role in config.roles.items()
-            }
-            config = config.model_copy(update={"roles": roles})
+        config = serve_local_roles(self.config.llm, self.config.local_server, stack)
         return Router.from_config(config, ledger=self.archive.ledger, campaign=self.archive.campaign)
 
     def _socket_path(self, stack: ExitStack) -> Path:
@@ -431,9 +423,10 @@ class Campaign:
             self.archive.log_event("operator_fallback", parent, {"from": "pe2", "to": "self_improve"})
             operator = "self_improve"
         chosen = {role: chooser.choose(role) for role in meta_prompts.OPERATOR_ROLES[operator]}
-        child = self.archive.propose("agent", parent, operator=operator, meta=meta | {"meta_prompts": chosen})
-        for meta_prompt in chosen.values():
-            self.archive.add_edge(child.id, meta_prompt, "produced_by")
+        with self.archive.transaction():  # the child and its edges, all or nothing
+            child = self.archive.propose("agent", parent, operator=operator, meta=meta | {"meta_prompts": chosen})
+            for meta_prompt in chosen.values():
+                self.archive.add_edge(child.id, meta_prompt, "produced_by")
         return child.id
 
     def _propose_meta_prompt(self, chooser: meta_prompts.Chooser, rng: random.Random, meta: dict[str, object]) -> str:

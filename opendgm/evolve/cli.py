@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
@@ -15,6 +17,7 @@ from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
 from opendgm.evolve.display import status_table
 from opendgm.llm import Router
+from opendgm.llm.local_server import serve_local_roles
 from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import PromptCampaignConfig
 
@@ -65,14 +68,25 @@ def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None) -> None:
         raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n{field_errors(exc)}") from exc
     root = campaign_dir or Path("campaigns") / config.name
     archive = Archive.open(root) if (root / "archive.sqlite").exists() else Archive.create(root, config.name)
-    with archive, console.status("evolving prompts..."):
-        router = Router.from_config(config.llm, ledger=archive.ledger, campaign=config.name)
-        report = PromptCampaign(config, archive, router).run()
+    with archive, ExitStack() as stack, console.status(f"{config.operator}: evolving prompts...") as spinner:
+        llm = serve_local_roles(config.llm, config.local_server, stack)
+        router = Router.from_config(llm, ledger=archive.ledger, campaign=config.name)
+        campaign = PromptCampaign(config, archive, router)
+        campaign.on_change = lambda: spinner.update(_prompt_progress(archive, config.operator))
+        report = campaign.run()
     console.print(
         f"best prompt {report.best.id}: dev {report.best.dev:.3f}, test {report.best_test:.3f} "
         f"(seed {report.seed.id}: dev {report.seed.dev:.3f}, test {report.seed_test:.3f}); "
         f"{report.n_prompts} prompts\ninspect it: opendgm tree {root}"
     )
+
+
+def _prompt_progress(archive: Archive, operator: str) -> str:
+    """One status line: prompts by status and model calls so far."""
+    counts = Counter(node.status for node in archive.nodes(kind="prompt"))
+    spent = archive.ledger.totals(campaign=archive.campaign)
+    made = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"{operator}: {sum(counts.values())} prompts ({made}); {spent.calls} model calls, {spent.tokens} tokens"
 
 
 def status(campaign_dir: Path = typer.Argument(..., help="A campaign directory (running or not).")) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from opendgm.llm.local_server import LocalServerConfig
+from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
 from opendgm.prompts import pe2
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -153,9 +153,7 @@ class CampaignConfig(Strict):
             raise ValueError(f"llm.roles needs {sorted(missing)} (agent: the agents' model; meta: diagnosis)")
         if self.mode == "async" and self.budget.task_evaluations is None and self.budget.nodes is None:
             raise ValueError("mode `async` runs until a limit: set budget.task_evaluations or budget.nodes")
-        local = [name for name, role in self.llm.roles.items() if role.api_base == "local"]
-        if local and self.local_server is None:
-            raise ValueError(f"roles {local} use api_base `local` but no local_server is configured")
+        check_local_roles(self.llm, self.local_server)
         return self
 
     @classmethod

@@ -20,12 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opendgm.llm.roles import FREE, RoleConfig
+from opendgm.llm.roles import FREE, LLMConfig, RoleConfig
 
 HOST = "127.0.0.1"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -187,3 +188,25 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def check_local_roles(llm: LLMConfig, server: LocalServerConfig | None) -> None:
+    """A config whose roles say `api_base: local` must configure the server they point at."""
+    local = [name for name, role in llm.roles.items() if role.api_base == "local"]
+    if local and server is None:
+        raise ValueError(f"roles {local} use api_base `local` but no local_server is configured")
+
+
+def serve_local_roles(llm: LLMConfig, server: LocalServerConfig | None, stack: ExitStack) -> LLMConfig:
+    """`llm` with its `api_base: local` roles pointed at a server started now and stopped when `stack`
+    closes (unchanged when no server is configured)."""
+    if server is None:
+        return llm
+    process = LocalServer(server)
+    base_url = process.start()
+    stack.callback(process.stop)
+    roles = {
+        name: role.model_copy(update={"api_base": base_url}) if role.api_base == "local" else role
+        for name, role in llm.roles.items()
+    }
+    return llm.model_copy(update={"roles": roles})

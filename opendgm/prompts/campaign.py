@@ -65,6 +65,7 @@ class PromptCampaign:
 
     def __init__(self, config: PromptCampaignConfig, archive: Archive, router: Router) -> None:
         self.config, self.archive, self.router = config, archive, router
+        self.on_change: Callable[[], None] = lambda: None  # a live view refreshes here
         self.dataset = config.dataset.load()
         self.scorer = ExactMatch()
         self.pe2, self.ape, self.opro = config.pe2.settings(), config.ape.settings(), config.opro.settings()
@@ -188,6 +189,7 @@ class PromptCampaign:
         self.archive.set_status(node_id, "evaluating")
         dev = self._score(node_id, "dev")
         self.archive.set_status(node_id, "evaluated")
+        self.on_change()
         return pe2.Candidate(node_id, text, dev, step)
 
     def _spawn(
@@ -207,6 +209,7 @@ class PromptCampaign:
         meta = meta | {"meta_prompt": meta_prompt.id}
         child = self.archive.propose("prompt", parent_id, operator=operator, meta=meta)
         self.archive.add_edge(child.id, meta_prompt.id, "produced_by")
+        self.on_change()
         try:
             answer = ask(completer(self.router, self.config.proposer_role, child.id, operator))
         except BudgetExceeded:

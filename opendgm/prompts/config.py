@@ -9,6 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.data import Dataset, load_jsonl
@@ -90,6 +91,9 @@ class PromptCampaignConfig(BaseModel):
     kind: Literal["prompt"] = "prompt"
     name: str
     llm: LLMConfig = Field(description="Roles named by `target_role` (answers tasks) and `proposer_role`.")
+    local_server: LocalServerConfig | None = Field(
+        None, description="A local model server the campaign starts; roles with api_base `local` use it."
+    )
     dataset: DatasetSpec
     target_role: str = "target"
     proposer_role: str = "meta"
@@ -106,6 +110,7 @@ class PromptCampaignConfig(BaseModel):
         missing = {self.target_role, self.proposer_role} - self.llm.roles.keys()
         if missing:
             raise ValueError(f"llm.roles lacks {sorted(missing)}")
+        check_local_roles(self.llm, self.local_server)
         return self
 
     @classmethod

@@ -3,9 +3,17 @@ PE2 meta-prompt, train/dev/test stages under one versioned evaluator, test used 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
 from scripted_prompt_models import REWRITE, ReverseScript
+from typer.testing import CliRunner
 
 from opendgm.archive import Archive
+from opendgm.cli import app
 from opendgm.llm import Router
 from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import PromptCampaignConfig
@@ -93,11 +101,6 @@ def test_a_rerun_resumes_from_the_archive_without_new_calls(tmp_path, reverse_sc
 
 
 def test_opendgm_run_takes_a_prompt_campaign_config(tmp_path, reverse_script):
-    import yaml
-    from typer.testing import CliRunner
-
-    from opendgm.cli import app
-
     path = tmp_path / "prompt.yaml"
     path.write_text(yaml.safe_dump(config(reverse_script, steps=1).model_dump(mode="json")))
     result = CliRunner().invoke(app, ["run", str(path), "--dir", str(tmp_path / "c")], env={"COLUMNS": "200"})
@@ -105,3 +108,20 @@ def test_opendgm_run_takes_a_prompt_campaign_config(tmp_path, reverse_script):
     assert "best prompt" in result.output and "test" in result.output
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         assert {node.kind for node in archive.nodes()} == {"prompt", "meta_prompt"}
+
+
+def test_shipped_prompt_examples_are_valid_and_bad_ones_are_explained(tmp_path):
+    examples = {path.stem: path for path in (Path(__file__).parents[2] / "examples" / "prompts").glob("*.yaml")}
+    assert {PromptCampaignConfig.from_yaml(path).operator for path in examples.values()} == {"pe2", "ape", "opro"}
+    raw = yaml.safe_load(examples["pe2-smollm2"].read_text())
+    for change, message in [
+        ({"operator": "gepa"}, "operator: Input should be 'pe2', 'ape' or 'opro'"),
+        ({"local_server": None}, "'target'] use api_base `local` but no local_server is configured"),
+        ({"pe2": {"beam": 0}}, "pe2.beam: Input should be greater than or equal to 1"),
+    ]:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump(raw | change))
+        command = [sys.executable, "-m", "opendgm.cli", "run", str(bad), "--dir", str(tmp_path / "never")]
+        result = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"COLUMNS": "300"})
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "never").exists()
