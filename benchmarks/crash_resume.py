@@ -5,9 +5,9 @@ loopback by this process) measures the run's duration; then the same campaign, i
 killed at N seeded-random moments spread over that duration and restarted on its directory after each
 kill, until a last run finishes. The checks (tests/evolve/crash_harness.py, shared with the test) compare
 it with the reference: same nodes (ids, kinds, parents, statuses, code hashes) and scores, no duplicate
-per-task result, every ledger row seen at any kill still there, `PRAGMA integrity_check` ok, and none of
-the campaign's containers left. "Model calls served, never recorded" is shown for information: calls
-the scripted server answered that no ledger row describes (the kill came between answer and record).
+per-task result, every ledger row seen at any kill still there, every call the scripted server answered
+described by a ledger row (calls are recorded `pending` before they are sent; one in flight at a kill is
+settled `interrupted` on resume), `PRAGMA integrity_check` ok, and none of the campaign's containers left.
 
     python benchmarks/crash_resume.py [--kills 20] [--generations 2] [--seed 0]
 

@@ -237,7 +237,8 @@ class Archive:
 
     def _recover(self) -> None:
         """Put back what a killed writer left half-done: refs for committed node rows (the objects were
-        written first, so they exist), and no refs or partial artifacts for anything uncommitted."""
+        written first, so they exist), no refs or partial artifacts for anything uncommitted, and its model
+        calls still in flight settled as `interrupted`."""
         with self._db.read() as conn:
             commits = dict(conn.execute("SELECT id, commit_sha FROM nodes WHERE commit_sha IS NOT NULL").fetchall())
         refs = self._git.node_refs()
@@ -249,11 +250,10 @@ class Archive:
             raise ArchiveError(f"agents.git lacks the commits of nodes {lost}: the archive is damaged")
         self._git.update_node_refs(restore, dangling)
         partials = self.artifacts.remove_partials()
-        if restore or dangling or partials:
-            self.log_event(
-                "recovered",
-                data={"refs_restored": sorted(restore), "refs_removed": dangling, "partial_artifacts": partials},
-            )
+        interrupted = self.ledger.settle_interrupted()
+        if restore or dangling or partials or interrupted:
+            data = {"refs_restored": sorted(restore), "refs_removed": dangling, "partial_artifacts": partials}
+            self.log_event("recovered", data=data | {"interrupted_model_calls": interrupted})
 
     def close(self) -> None:
         self._db.close()

@@ -1,7 +1,8 @@
 """The campaign's ledger of model calls, kept in `archive.sqlite` so spend survives with the archive.
 
-Satisfies `opendgm.llm.ledger.Ledger`. A record's `id` is its primary key and inserting it again is a
-no-op, so a call re-recorded after a crash is never counted twice (invariant 3).
+Satisfies `opendgm.llm.ledger.Ledger`. A record's `id` is its primary key: recording it again replaces a
+`pending` row (the call has completed) and is a no-op otherwise, so a call re-recorded after a crash is
+never counted twice, and a call in flight when the process died is still there (invariant 3).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from dataclasses import astuple, fields
 
 from opendgm.archive.db import Database
-from opendgm.llm.ledger import CallRecord, Totals
+from opendgm.llm.ledger import PENDING, TOTALS, CallRecord, Totals
 
 COLUMNS = tuple(f.name for f in fields(CallRecord))
+INTERRUPTED = "the process stopped while the call was in flight; its spend is the conservative estimate"
 
 
 class ArchiveLedger:
@@ -20,8 +22,20 @@ class ArchiveLedger:
 
     def record(self, call: CallRecord) -> None:
         marks = ", ".join("?" * len(COLUMNS))
+        updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS if column != "id")
         with self._db.write() as conn:
-            conn.execute(f"INSERT OR IGNORE INTO llm_calls ({', '.join(COLUMNS)}) VALUES ({marks})", astuple(call))
+            conn.execute(
+                f"INSERT INTO llm_calls ({', '.join(COLUMNS)}) VALUES ({marks})"
+                f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE llm_calls.outcome = '{PENDING}'",
+                astuple(call),
+            )
+
+    def settle_interrupted(self) -> int:
+        """Calls left pending by a killed writer become `interrupted`, spending their estimate."""
+        with self._db.write() as conn:
+            return conn.execute(
+                "UPDATE llm_calls SET outcome = 'interrupted', error = ? WHERE outcome = ?", (INTERRUPTED, PENDING)
+            ).rowcount
 
     @staticmethod
     def _where(campaign: str | None, node: str | None) -> tuple[str, list[str]]:
@@ -31,12 +45,8 @@ class ArchiveLedger:
 
     def totals(self, campaign: str | None = None, node: str | None = None) -> Totals:
         where, args = self._where(campaign, node)
-        query = (
-            "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(prompt_tokens), 0),"
-            f" COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0) FROM llm_calls{where}"
-        )
         with self._db.read() as conn:
-            return Totals(*conn.execute(query, args).fetchone())
+            return Totals(*conn.execute(TOTALS.format(where=where), args).fetchone())
 
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
         where, args = self._where(campaign, node)

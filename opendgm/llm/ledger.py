@@ -2,6 +2,12 @@
 
 The budget reads spend back from the ledger, so whatever survives a crash is what has been spent. The
 protocol is deliberately two methods wide so that the campaign archive's SQLite can become the ledger.
+
+A call that leaves the host is first recorded `pending`, carrying its conservative estimate; its final
+record (same id) replaces that row. A process killed in between leaves the pending row, which the archive
+settles as `interrupted` when it is next opened for writing, so the call is never lost and its spend is
+counted at the estimate. Totals leave pending rows out: while a call is in flight the budget's holds
+count it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Protocol
 
-Outcome = Literal["ok", "error", "refused"]
+Outcome = Literal["ok", "error", "refused", "pending", "interrupted"]
+PENDING: Outcome = "pending"
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,15 @@ class Totals:
 
 
 class Ledger(Protocol):
-    def record(self, call: CallRecord) -> None: ...
+    def record(self, call: CallRecord) -> None:
+        """Add the call; a record whose id is already there replaces it only if that row is pending."""
+        ...
 
     def totals(self, campaign: str | None = None, node: str | None = None) -> Totals: ...
 
 
 def _sum(calls: list[CallRecord]) -> Totals:
+    calls = [c for c in calls if c.outcome != PENDING]
     return Totals(
         calls=len(calls),
         errors=sum(c.outcome != "ok" for c in calls),
@@ -73,18 +83,20 @@ class MemoryLedger:
     """For tests and one-off commands."""
 
     def __init__(self) -> None:
-        self._calls: list[CallRecord] = []
+        self._calls: dict[str, CallRecord] = {}  # by id, in recording order
         self._lock = threading.Lock()
 
     def record(self, call: CallRecord) -> None:
         with self._lock:
-            self._calls.append(call)
+            known = self._calls.get(call.id)
+            if known is None or known.outcome == PENDING:
+                self._calls[call.id] = call
 
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
         with self._lock:
             return [
                 c
-                for c in self._calls
+                for c in self._calls.values()
                 if (campaign is None or c.campaign == campaign) and (node is None or c.node == node)
             ]
 
@@ -93,6 +105,12 @@ class MemoryLedger:
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
+# Totals over a `llm_calls` table (both SQLite ledgers); `where` is "" or " WHERE ..."; pending rows are out.
+TOTALS = (
+    "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(prompt_tokens), 0),"
+    " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0)"
+    " FROM (SELECT * FROM llm_calls{where}) WHERE outcome != 'pending'"
+)
 
 
 class SQLiteLedger:
@@ -108,7 +126,11 @@ class SQLiteLedger:
     def record(self, call: CallRecord) -> None:
         marks = ", ".join("?" * len(_COLUMNS))
         with self._lock:
-            self._db.execute(f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({marks})", astuple(call))
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM llm_calls WHERE id = ? AND outcome = ?", (call.id, PENDING))
+            if self._db.execute("SELECT 1 FROM llm_calls WHERE id = ?", (call.id,)).fetchone() is None:
+                self._db.execute(f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({marks})", astuple(call))
+            self._db.execute("COMMIT")
 
     def _where(self, campaign: str | None, node: str | None) -> tuple[str, list[str]]:
         scope = {"campaign": campaign, "node": node}
@@ -124,12 +146,8 @@ class SQLiteLedger:
 
     def totals(self, campaign: str | None = None, node: str | None = None) -> Totals:
         where, args = self._where(campaign, node)
-        query = (
-            "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(prompt_tokens), 0),"
-            f" COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0) FROM llm_calls{where}"
-        )
         with self._lock:
-            return Totals(*self._db.execute(query, args).fetchone())
+            return Totals(*self._db.execute(TOTALS.format(where=where), args).fetchone())
 
     def close(self) -> None:
         with self._lock:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import (
@@ -31,7 +32,7 @@ from opendgm.llm.errors import (
     RetriesExhausted,
     TransientLLMError,
 )
-from opendgm.llm.ledger import CallRecord, Ledger, MemoryLedger, Outcome
+from opendgm.llm.ledger import PENDING, CallRecord, Ledger, MemoryLedger, Outcome
 from opendgm.llm.provider import count_tokens, price_of, send
 from opendgm.llm.replay import ReplayStore, request_key
 from opendgm.llm.roles import BudgetLimits, LLMConfig, Price, ReplayMode, RetryPolicy, RoleConfig
@@ -67,6 +68,7 @@ class _Call:
     purpose: str
     estimate: tuple[int, int]  # prompt tokens counted, completion tokens capped by max_tokens
     started: float
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # its ledger row, pending then final
 
     @property
     def where(self) -> str:
@@ -156,6 +158,7 @@ class Router:
         try:
             recorded = self.replay.lookup(call.key) if self.replay else None
             if recorded is None:
+                self._record(call, PENDING, call.estimate, price.cost(*call.estimate))  # survives a kill
                 response, attempts = self._send(call)
                 usage = _usage(response, call.estimate)
                 cost = price.cost(*usage)
@@ -216,6 +219,7 @@ class Router:
             error_class=type(error).__name__ if error else None,
             error=str(error) if error else None,
             request_hash=call.key,
+            id=call.id,
         )
         self.ledger.record(record)
         return record

@@ -52,6 +52,7 @@ class Snapshot:
     scores: tuple[tuple[str, str, int, int, int], ...] = ()  # node, stage, tasks, done, resolved
     result_keys: tuple[ResultKey, ...] = ()  # every row, duplicates included
     ledger_ids: frozenset[str] = frozenset()
+    interrupted: int = 0  # calls in flight at a kill, settled on the next open
     integrity: str = "no archive"
 
 
@@ -68,8 +69,9 @@ def snapshot(root: Path) -> Snapshot:
         keys = conn.execute("SELECT code_hash, evaluator, evaluator_version, task_id, attempt FROM results")
         result_keys = tuple(sorted(keys.fetchall()))
         ledger = frozenset(row[0] for row in conn.execute("SELECT id FROM llm_calls"))
+        interrupted = conn.execute("SELECT COUNT(*) FROM llm_calls WHERE outcome = 'interrupted'").fetchone()[0]
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    return Snapshot(rows, scores, result_keys, ledger, integrity)
+    return Snapshot(rows, scores, result_keys, ledger, interrupted, integrity)
 
 
 def leftover_containers(campaign: str) -> list[str]:
@@ -211,6 +213,8 @@ def violations(reference: Snapshot, run: CrashRun, generations: int) -> list[str
     for index, ledger in enumerate(run.ledger_at_kills, 1):
         if lost := ledger - final.ledger_ids:
             problems.append(f"{len(lost)} ledger rows present at kill {index} are gone at the end")
+    if (unrecorded := run.calls_served - len(final.ledger_ids)) > 0:  # each call is recorded before it is sent
+        problems.append(f"{unrecorded} model calls were served but have no ledger row")
     if final.scores != reference.scores:
         problems.append(f"scores differ:\n  reference {reference.scores}\n  resumed   {final.scores}")
     if final.integrity != "ok":
@@ -231,6 +235,7 @@ def counts(reference: Snapshot, run: CrashRun) -> dict[str, str]:
         "duplicate results": str(len(final.result_keys) - len(set(final.result_keys))),
         "ledger rows at the last kill": str(len(run.ledger_at_kills[-1]) if run.ledger_at_kills else 0),
         "ledger rows at the end": f"{len(final.ledger_ids)} / {len(reference.ledger_ids)}",
-        "model calls served, never recorded": str(run.calls_served - len(final.ledger_ids)),
+        "model calls served, never recorded": str(max(0, run.calls_served - len(final.ledger_ids))),
+        "model calls settled as interrupted": str(final.interrupted),
         "leftover containers": str(len(run.leftovers)),
     }

@@ -59,3 +59,16 @@ def test_the_sqlite_ledger_survives_a_reopen(tmp_path):
     first.close()
 
     assert SQLiteLedger(path).calls() == [call]
+
+
+def test_a_final_record_replaces_only_a_pending_row(ledger):
+    pending = _call("c1", "a", "pending", (100, 50))
+    ledger.record(pending)
+    assert ledger.totals().calls == 0, "in flight: the budget's holds count it, not the totals"
+    assert [c.outcome for c in ledger.calls()] == ["pending"]
+
+    final = replace(pending, outcome="ok", prompt_tokens=10, completion_tokens=5, cost_usd=0.15)
+    ledger.record(final)
+    ledger.record(replace(final, outcome="error"))  # a second final record of the same call changes nothing
+    assert ledger.calls() == [final]
+    assert (ledger.totals().calls, ledger.totals().tokens) == (1, 15)
