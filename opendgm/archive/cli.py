@@ -120,6 +120,27 @@ def _credit_table(record: Fitness) -> Table:
     return table
 
 
+def _rubric_table(archive: Archive, rubric: str) -> Table:
+    """MPO: each interval judged under this rubric (judge's mean score, held-out gold) and any alarm."""
+    table = Table(title="judged under this rubric (MPO intervals)", title_justify="left")
+    for column in ("interval", "samples", "judge mean /10", "gold mean", "unscored", "alarm"):
+        table.add_column(column)
+    events = archive.events(node_id=rubric)
+    alarms = {e.data.get("interval"): e.data for e in events if e.kind == "reward_hacking_alarm"}
+    for event in (e for e in events if e.kind == "mpo_interval"):
+        data = event.data
+        alarm = alarms.get(data["index"])
+        flag = Text(f"fired: judge {alarm['proxy_gain']:+.2f}, gold {alarm['gold_gain']:+.2f}", "red") if alarm else ""
+        table.add_row(
+            str(data["index"]), str(data["n"]), _mean(data["proxy"]), _mean(data["gold"]), str(data["unscored"]), flag
+        )
+    return table
+
+
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _score_table(scores: list[Score]) -> Table:
     table = Table(title="scores", title_justify="left")
     for column in ("evaluator", "version", "stage", "resolved", "done", "score"):
@@ -178,6 +199,8 @@ def show(
         if meta:
             facts.add_row("meta", json.dumps(meta, sort_keys=True))
         parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
+        if item.kind == "rubric":
+            parts.append(_rubric_table(archive, item.id))
         record = credit.fitness(archive).get(item.id)
         if record is not None:
             facts.add_row("fitness", record.summary())

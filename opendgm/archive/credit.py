@@ -1,12 +1,12 @@
 """Meta-prompt fitness: how much the children a meta-prompt produced improved on their parents.
 
 A child that names its meta-prompt with a `produced_by` edge earns that meta-prompt a credit: the
-child's accuracy minus its parent's, on the deepest stage both were measured on (same evaluator, same
-version, same stage name, so only like is compared with like). A rejected child is an unusable product
-and counts as accuracy 0 on the parent's first stage; a child that is still in flight, or failed for
-infrastructure reasons, earns nothing yet. This is PromptBreeder's and ShinkaEvolve's idea of scoring a
-prompt by what it makes, measured as improvement rather than level, so a meta-prompt is not rewarded for
-being used on strong parents.
+child's accuracy minus its parent's, on the deepest stage both were measured on, or on the `dev` split
+of prompt campaigns (same evaluator, same version, same stage name, so only like is compared with
+like). A rejected child is an unusable product and counts as accuracy 0 on the parent's first stage; a
+child that is still in flight, or failed for infrastructure reasons, earns nothing yet. This is
+PromptBreeder's and ShinkaEvolve's idea of scoring a prompt by what it makes, measured as improvement
+rather than level, so a meta-prompt is not rewarded for being used on strong parents.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from opendgm.archive.archive import Archive
 from opendgm.archive.models import Node, Score
 
 StageKey = tuple[str, str, str]  # evaluator, evaluator version, stage
+# Prompt campaigns select on their "dev" split and report "test": credit is measured where selection is,
+# never on test. Agent stages are ordered by depth, so for them the deepest shared stage is compared.
+SELECTION_STAGE = "dev"
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,13 @@ def gain(child: Node, child_scores: Sequence[Score], parent_scores: Sequence[Sco
         return 0.0 - next(iter(parent.values()))
     if child.status != "evaluated":
         return None
-    shared = [key for key in accuracies(child_scores) if key in parent]
+    child_accuracies = accuracies(child_scores)
+    shared = [key for key in child_accuracies if key in parent]
     if not shared:
         return None
-    deepest = shared[-1]
-    return accuracies(child_scores)[deepest] - parent[deepest]
+    selection = [key for key in shared if key[2] == SELECTION_STAGE]
+    compared = selection[-1] if selection else shared[-1]
+    return child_accuracies[compared] - parent[compared]
 
 
 def _fitness_of(

@@ -79,3 +79,20 @@ def test_gain_uses_the_deepest_stage_both_were_measured_on(archive: Archive, tmp
     assert gains[shallow] == pytest.approx(0.25)
     assert gains[deep] == pytest.approx(5 / 6 - 2 / 6)  # medium: 5/6 against 2/6
     assert gains[other] is None
+
+
+def test_prompt_children_are_credited_on_dev_never_on_test(archive: Archive) -> None:
+    parent = archive.add_node("prompt", "Answer.", operator="seed").id
+    child = archive.add_node("prompt", "Answer carefully.", parent, operator="pe2").id
+    meta_prompt = archive.add_node("meta_prompt", "PE2", operator="seed").id
+    archive.add_edge(child, meta_prompt, "produced_by")
+    for node, dev, test in ((parent, 1, 4), (child, 3, 0)):  # better on dev, worse on test
+        archive.set_status(node, "evaluating")
+        for stage, resolved in (("dev", dev), ("test", test)):
+            archive.record_stage(node, "prompt:x", "1", stage, [f"{stage}{i}" for i in range(4)])
+            for i in range(4):
+                archive.record_result(
+                    node, "prompt:x", "1", f"{stage}{i}", status="resolved" if i < resolved else "unresolved"
+                )
+        archive.set_status(node, "evaluated")
+    assert credit.fitness(archive)[meta_prompt].mean_gain == pytest.approx(0.5)

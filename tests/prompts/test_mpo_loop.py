@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 import mpo_toy as toy
 import pytest
+from typer.testing import CliRunner
 
 from opendgm.archive import Archive
+from opendgm.cli import app
 from opendgm.llm import BudgetExceeded, MalformedResponse, ProviderError
 from opendgm.prompts import mpo
 from opendgm.prompts.rubrics import ModelFor, RubricLoop, Settings, seed_rubric
@@ -113,6 +115,13 @@ def test_refinement_closes_the_hack_that_the_seed_rubric_invites(archive):
     assert [(e.node_id, e.data["index"]) for e in events] == [(i.rubric, i.index) for i in loop.history]
     scored_under = {(e.src, e.dst) for e in archive.edges() if e.kind == "scored_under"}
     assert (templates["wrong_padded"], seed) in scored_under and (templates["correct_padded"], child.id) in scored_under
+
+    # `opendgm show` on the seed rubric lists its intervals and where the alarm fired; the tree has both rubrics.
+    shown = CliRunner().invoke(app, ["show", str(archive.root), seed], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "judged under this rubric" in shown.output and "fired: judge +" in shown.output
+    tree = CliRunner().invoke(app, ["tree", str(archive.root)], env={"COLUMNS": "200"}).output
+    assert f"{seed} rubric evaluated seed" in tree and f"{child.id} rubric evaluated mpo" in tree
 
 
 def _sample(template: str, question: toy.Question) -> mpo.Sample:
