@@ -17,7 +17,7 @@ API
     mpo: criteria, merge (criteria deduplicated), hacking_alarm(proxy, gold) -> Alarm (judge up, gold not);
          Sample, judge, refine_one (meta-analysis + meta-refinement), merge_rubrics (meta-merging), propose
     rubrics: seed_rubric, Settings, RubricLoop(archive, rubric_id, judge, mrm, settings).score(samples): rubric
-         nodes, mpo_interval events, reward_hacking_alarm events, scored_under edges
+         nodes, mpo_interval events, reward_hacking_alarm events, scored_under edges; RubricLoop.resume(...)
     config.PromptCampaignConfig (`kind: prompt`, operator pe2 | ape | opro),
     campaign.PromptCampaign(config, archive, router).run() -> Report
 

@@ -14,7 +14,8 @@ Archive layout (one writer):
 - a judged response that is an archive node (`Sample.node_id`) gets an edge node -> rubric `scored_under`;
 - the reward-hacking alarm (`mpo.hacking_alarm` over the interval series: proxy/10 against gold) is an event
   `reward_hacking_alarm` and the rubric's meta `hacking_alarm`.
-Judge calls are charged to the rubric they applied.
+Judge calls are charged to the rubric they applied. A restarted training loop continues the lineage with
+`RubricLoop.resume`, which reads all of this back.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from statistics import fmean
 from typing import Any, Literal
 
@@ -108,6 +109,28 @@ class RubricLoop:
         self._window: list[mpo.Judged] = []
         self._steps = 0
         self._adopt(rubric_id)
+
+    @classmethod
+    def resume(
+        cls, archive: Archive, seed_id: str, judge: ModelFor, mrm: ModelFor, settings: Settings | None = None
+    ) -> RubricLoop:
+        """The loop of the rubric lineage rooted at `seed_id`, as a killed run left it: the newest adopted
+        rubric judges, the interval history comes back from the `mpo_interval` events, and a refinement
+        that was cut short is failed. Samples judged in an interval that never closed are not replayed."""
+        lineage = [seed_id, *(n.id for n in archive.nodes(kind="rubric") if _descends(archive, n.id, seed_id))]
+        for node_id in lineage:
+            if archive.node(node_id).status == "proposed":
+                archive.set_status(node_id, "failed", "interrupted before the MRM finished")
+        adopted = [n for n in lineage if archive.node(n).status in ("evaluating", "evaluated")]
+        loop = cls(archive, adopted[-1] if adopted else seed_id, judge, mrm, settings)
+        loop.root = seed_id
+        loop.history = [
+            Interval(**{field.name: e.data[field.name] for field in fields(Interval)})
+            for e in archive.events()
+            if e.kind == "mpo_interval" and e.node_id in lineage
+        ]
+        loop.rng = random.Random(f"{loop.settings.seed}:{len(loop.history)}")  # no replay of earlier draws
+        return loop
 
     def score(self, samples: Sequence[mpo.Sample]) -> list[mpo.Judged]:
         """Judge each sample under the current rubric; closes the interval on its `interval`-th call."""
@@ -200,6 +223,10 @@ class RubricLoop:
             self.archive.log_event("reward_hacking_alarm", self.rubric_id, data)
             self.archive.update_meta(self.rubric_id, {"hacking_alarm": data})
         return alarm.fired
+
+
+def _descends(archive: Archive, node_id: str, ancestor: str) -> bool:
+    return node_id != ancestor and any(n.id == ancestor for n in archive.lineage(node_id))
 
 
 def _flaw(text: str, parent: str) -> str | None:

@@ -213,3 +213,19 @@ def test_a_failing_mrm_fails_the_child_and_a_spent_budget_stops_the_loop(archive
     with pytest.raises(BudgetExceeded):
         loop.score(samples(2, step=1))
     assert [c.status for c in archive.children(loop.rubric_id)] == ["failed", "failed"]
+
+
+def test_a_restarted_loop_resumes_from_the_archive(archive, make_loop):
+    first = make_loop(interval=2, samples=4, refine="interval", task=TASK)
+    for step in range(4):
+        first.score(samples(4, step))
+    adopted = first.rubric_id
+    assert adopted != first.root and len(first.history) == 2
+    cut_short = archive.propose("rubric", adopted, operator="mpo").id  # killed while the MRM was working
+
+    again = RubricLoop.resume(archive, first.root, fixed(toy.judge), fixed(toy.ScriptedMRM()), first.settings)
+    assert (again.rubric_id, again.root, again.history) == (adopted, first.root, first.history)
+    assert archive.node(cut_short).status == "failed"
+    again.score(samples(4, 10))
+    again.score(samples(4, 11))
+    assert [i.index for i in again.history] == [1, 2, 3]
