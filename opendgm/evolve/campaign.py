@@ -86,7 +86,7 @@ class Campaign:
             docker_housekeeping()  # a killed run's containers go now, not at the first new sandbox
             if self.config.sandbox.image == DEFAULT_IMAGE:
                 build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
-        meta_prompts.ensure_seeds(self.archive)
+        meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
         seed = self._ensure_seed()
         pending = [n.id for n in self.archive.nodes() if n.status in PENDING and n.kind in ("agent", "meta_prompt")]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
@@ -309,11 +309,8 @@ class Campaign:
         parent = self.archive.node(str(node.parent_id))
         role, text = str(node.meta["role"]), str(parent.content)
         record = credit.fitness(self.archive).get(parent.id)
-        request = meta_prompts.hyper_mutation_prompt(role, text, record)
-        messages = [{"role": "user", "content": request}]
-        answer = self.router.complete("meta", messages, node=node_id, purpose="hyper_mutation").text
-        rewrite = meta_prompts.parse_rewrite(answer)
-        problem = meta_prompts.rewrite_problem(role, text, rewrite)
+        complete = completer(self.router, "meta", node_id, "hyper_mutation")
+        rewrite, problem = meta_prompts.hyper_mutate(complete, role, text, record)
         if problem:
             raise self_improve.Rejected(problem)
         self.archive.attach_content(node_id, rewrite)

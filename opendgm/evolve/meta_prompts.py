@@ -1,9 +1,10 @@
 """Meta-prompt evolution: the prompts that drive the operators form a population, one per role.
 
 Roles are the texts an operator fills in: `diagnosis` (DGM's failure diagnosis), `self_improve` (the
-instruction the parent gets to rewrite itself) and `pe2` (PE2's meta-prompt, for prompt slots). Each
-child names the meta-prompts that made it with `produced_by` edges, so a meta-prompt's fitness is its
-children's improvement over their parents (`opendgm.archive.credit`).
+instruction the parent gets to rewrite itself), `pe2` (PE2's meta-prompt, for prompt slots and task
+prompts), and the prompt-campaign operators' `ape`, `ape_paraphrase` and `opro`. Each child names the
+meta-prompts that made it with `produced_by` edges, so a meta-prompt's fitness is its children's
+improvement over their parents (`opendgm.archive.credit`).
 
 - `Chooser` picks a role's meta-prompt with UCB1 on that fitness: untried members first, then the best
   mean gain plus an exploration bonus that shrinks with use.
@@ -15,14 +16,15 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from string import Template
 
 from opendgm.archive import Archive
 from opendgm.archive.credit import Fitness
 from opendgm.evolve.self_improve import prompt_text
-from opendgm.prompts import pe2
+from opendgm.prompts import ape, opro, pe2
+from opendgm.prompts.target import Complete
 from opendgm.prompts.template import missing_placeholders
 
 
@@ -53,10 +55,26 @@ ROLES: dict[str, Role] = {
         pe2.default_meta_prompt,
         (pe2.STEP_SEPARATOR,),
     ),
+    "ape": Role(
+        "It shows a model input/output pairs of a task and asks for the instruction that produced them.",
+        ape.default_meta_prompt,
+    ),
+    "ape_paraphrase": Role(
+        "It asks a model for a variation of a good task instruction that asks for exactly the same thing.",
+        ape.default_paraphrase_prompt,
+    ),
+    "opro": Role(
+        "It shows a model earlier task instructions with their scores, worst to best, and asks for a new "
+        "instruction that scores higher.",
+        opro.default_meta_prompt,
+    ),
 }
+# The meta-prompts each agent-campaign operator fills in, and all of them in a fixed order.
 OPERATOR_ROLES: dict[str, tuple[str, ...]] = {"self_improve": ("diagnosis", "self_improve"), "pe2": ("pe2",)}
+AGENT_ROLES = tuple(dict.fromkeys(role for roles in OPERATOR_ROLES.values() for role in roles))
 HYPER_MUTATION_PROMPT = "hyper_mutation.md"
 REWRITE_TAG = "new-meta-prompt"
+TEMPERATURE = 0.7  # a rewrite should differ from its parent, yet stay on task
 MAX_GROWTH = 3
 
 
@@ -110,12 +128,12 @@ def usable(archive: Archive) -> dict[str, list[str]]:
     return members
 
 
-def ensure_seeds(archive: Archive) -> None:
-    """One shipped meta-prompt per role, added once per archive."""
+def ensure_seeds(archive: Archive, roles: Iterable[str]) -> None:
+    """The shipped meta-prompt of each role, added once per archive."""
     present = {role for role, ids in usable(archive).items() if ids}
-    for role, spec in ROLES.items():
+    for role in roles:
         if role not in present:
-            archive.add_node("meta_prompt", spec.seed_text(), operator="seed", meta={"role": role})
+            archive.add_node("meta_prompt", ROLES[role].seed_text(), operator="seed", meta={"role": role})
 
 
 def hyper_mutation_prompt(role: str, text: str, record: Fitness | None) -> str:
@@ -128,6 +146,14 @@ def hyper_mutation_prompt(role: str, text: str, record: Fitness | None) -> str:
         keep=", ".join(keep) or "(nothing in particular)",
         meta_prompt=text,
     )
+
+
+def hyper_mutate(complete: Complete, role: str, text: str, record: Fitness | None) -> tuple[str, str | None]:
+    """PromptBreeder's hyper-mutation of one meta-prompt: the rewrite, and why it cannot be used (None
+    when it can)."""
+    answer = complete([{"role": "user", "content": hyper_mutation_prompt(role, text, record)}], TEMPERATURE)
+    rewrite = parse_rewrite(answer)
+    return rewrite, rewrite_problem(role, text, rewrite)
 
 
 def parse_rewrite(answer: str) -> str:

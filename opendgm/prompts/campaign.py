@@ -2,9 +2,11 @@
 report test.
 
 Archive layout (one writer, like agent campaigns):
-- each operator's meta-prompt is a `meta_prompt` node (meta role = the operator: "pe2", "ape",
+- each operator's meta-prompts are `meta_prompt` nodes (meta role = the operator: "pe2", "ape",
   "ape_paraphrase", "opro"), seeded once per archive from the shipped file; every child has a
-  `produced_by` edge to it, so meta-prompt evolution can later credit meta-prompts with their children's gains;
+  `produced_by` edge to the one it used, chosen by UCB1 on their fitness (the dev gain of their children
+  over their parents); with `meta_prompts.hyper_mutation`, a rewrite (operator "hyper_mutation", meta
+  role and step) is made before every step after the first;
 - each prompt is a `prompt` node whose parent is the prompt it came from: the rewritten prompt (PE2), the
   first seed (APE induction), the varied prompt (APE paraphrase), the best prompt shown (OPRO). Its meta
   holds the step and what the proposer was shown: hard-negative ids and reasoning (PE2), demo ids (APE),
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from opendgm.archive import Archive, Node
+from opendgm.archive import Archive, Node, credit
+from opendgm.evolve import meta_prompts
 from opendgm.llm import BudgetExceeded, LLMError, MalformedResponse, Router
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.config import PromptCampaignConfig
@@ -36,16 +39,9 @@ from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, complet
 
 log = logging.getLogger(__name__)
 
-# The shipped text of each operator's meta-prompt, by the role its `meta_prompt` node carries.
-META_PROMPTS: dict[str, Callable[[], str]] = {
-    "pe2": pe2.default_meta_prompt,
-    "ape": ape.default_meta_prompt,
-    "ape_paraphrase": ape.default_paraphrase_prompt,
-    "opro": opro.default_meta_prompt,
-}
-
-# Makes one proposal with the proposer: PE2 returns its reasoning too, APE and OPRO just the text.
-Ask = Callable[[Complete], str | pe2.Proposal]
+# Makes one proposal with the proposer and a meta-prompt's text: PE2 returns its reasoning too, APE and
+# OPRO just the text.
+Ask = Callable[[Complete, str], str | pe2.Proposal]
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,7 @@ class PromptCampaign:
         self.scorer = ExactMatch()
         self.pe2, self.ape, self.opro = config.pe2.settings(), config.ape.settings(), config.opro.settings()
         self.rng = random.Random(config.seed)
+        self._chooser = self._new_chooser()
         self.evaluator = f"prompt:{self.dataset.name}"
         target_model = config.llm.roles[config.target_role].model
         scorer = f"{self.scorer.name}-{self.scorer.version}"
@@ -83,6 +80,9 @@ class PromptCampaign:
         }[self.config.operator]
         pool = self._resume() or [self._seed(text) for text in self.config.seed_prompts]
         for step in range(max(c.step for c in pool) + 1, steps + 1):  # a resumed run goes on after its last step
+            self._chooser = self._new_chooser()
+            if self.config.meta_prompts.hyper_mutation and step > 1:
+                self._hyper_mutate(self._role(step), step)
             search(step, pool)
         best = pe2.select_beam(pool, 1)[0]
         seed = pe2.select_beam([c for c in pool if c.step == 0], 1)[0]
@@ -90,11 +90,16 @@ class PromptCampaign:
         self.archive.log_event("prompt_campaign_done", best.id, {"dev": best.dev, "test": report.best_test})
         return report
 
+    def _role(self, step: int) -> str:
+        """The meta-prompt role the operator's step `step` fills in."""
+        if self.config.operator == "ape":
+            return "ape" if step == 1 else "ape_paraphrase"
+        return self.config.operator
+
     # --------------------------------------------------------------------------------- operators
 
     def _pe2_step(self, step: int, pool: list[pe2.Candidate]) -> None:
         """Children of each beam member (the best on dev of all prompts so far), edited from train errors."""
-        meta_prompt = self._meta_prompt("pe2")
         for parent in pe2.select_beam(pool, self.pe2.beam):
             train = self._attempts(parent.id, "train")
             lineage = self._lineage(parent.id, pool)
@@ -104,7 +109,6 @@ class PromptCampaign:
                     break
                 ask = partial(
                     pe2.propose,
-                    meta_prompt=str(meta_prompt.content),
                     prompt=parent.text,
                     batch=batch,
                     placement=self.config.placement,
@@ -112,7 +116,7 @@ class PromptCampaign:
                     lineage=lineage,
                 )
                 meta = {"step": step, "batch": [a.example.id for a in batch]}
-                self._spawn(pool, parent.id, "pe2", meta_prompt, meta, ask, unique=False)
+                self._spawn(pool, parent.id, "pe2", meta, ask, unique=False)
 
     def _ape_step(self, step: int, pool: list[pe2.Candidate]) -> None:
         """Step 1 induces instructions from train demos; later steps vary the best (iterative APE)."""
@@ -120,39 +124,30 @@ class PromptCampaign:
 
     def _induce(self, step: int, pool: list[pe2.Candidate]) -> None:
         """One instruction per demo set; all hang under the first seed, so the archive stays one tree."""
-        meta_prompt = self._meta_prompt("ape")
         root = next(c for c in pool if c.step == 0)
         for demos in ape.demo_sets(self.dataset.train, self.ape, self.config.seed):
-            ask = partial(ape.induce, meta_prompt=str(meta_prompt.content), demos=demos, max_words=self.ape.max_words)
+            ask = partial(ape.induce, demos=demos, max_words=self.ape.max_words)
             meta = {"step": step, "demos": [e.id for e in demos]}
-            self._spawn(pool, root.id, "ape", meta_prompt, meta, ask, unique=True)
+            self._spawn(pool, root.id, "ape", meta, ask, unique=True)
 
     def _paraphrase(self, step: int, pool: list[pe2.Candidate]) -> None:
         """`candidates` variations, spread evenly over the `keep` best on dev; each hangs under its original."""
-        meta_prompt = self._meta_prompt("ape_paraphrase")
         best = pe2.select_beam(pool, self.ape.keep)
         for i in range(self.ape.candidates):
             parent = best[i % len(best)]
-            ask = partial(
-                ape.paraphrase,
-                meta_prompt=str(meta_prompt.content),
-                instruction=parent.text,
-                max_words=self.ape.max_words,
-            )
+            ask = partial(ape.paraphrase, instruction=parent.text, max_words=self.ape.max_words)
             meta = {"step": step, "shown": [parent.id]}
-            self._spawn(pool, parent.id, "ape_paraphrase", meta_prompt, meta, ask, unique=True)
+            self._spawn(pool, parent.id, "ape_paraphrase", meta, ask, unique=True)
 
     def _opro_step(self, step: int, pool: list[pe2.Candidate]) -> None:
         """`per_step` proposals from one meta-prompt: the best earlier prompts by train score, and train
         exemplars; each child's parent is the best prompt it was shown."""
-        meta_prompt = self._meta_prompt("opro")
         scored = [opro.Scored(c, self._score(c.id, "train")) for c in pool]
         history = opro.top_k(scored, self.opro.top_k)
         train = self.dataset.train
         exemplars = random.Random(f"opro:{self.config.seed}:{step}").sample(train, min(self.opro.exemplars, len(train)))
         ask = partial(
             opro.propose,
-            meta_prompt=str(meta_prompt.content),
             history=history,
             exemplars=exemplars,
             placement=self.config.placement,
@@ -160,16 +155,47 @@ class PromptCampaign:
         )
         meta = {"step": step, "shown": [c.prompt.id for c in history], "exemplars": [e.id for e in exemplars]}
         for _ in range(self.opro.per_step):
-            self._spawn(pool, history[-1].prompt.id, "opro", meta_prompt, meta, ask, unique=True)
+            self._spawn(pool, history[-1].prompt.id, "opro", meta, ask, unique=True)
 
     # ------------------------------------------------------------------------------ archive nodes
 
     def _meta_prompt(self, role: str) -> Node:
-        """The archive's meta-prompt for `role`, seeded from the shipped file the first time it is needed."""
-        existing = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("role") == role]
-        if existing:
-            return existing[-1]
-        return self.archive.add_node("meta_prompt", META_PROMPTS[role](), operator="seed", meta={"role": role})
+        """The meta-prompt this child uses for `role`: UCB1 over the role's population by fitness (the
+        shipped text seeds it the first time the role is needed)."""
+        if not self._chooser.members.get(role):
+            meta_prompts.ensure_seeds(self.archive, [role])
+            self._chooser = self._new_chooser()
+        return self.archive.node(self._chooser.choose(role))
+
+    def _new_chooser(self) -> meta_prompts.Chooser:
+        members, records = meta_prompts.usable(self.archive), credit.fitness(self.archive)
+        return meta_prompts.Chooser(members, records, self.config.meta_prompts.exploration, self.rng)
+
+    def _hyper_mutate(self, role: str, step: int) -> None:
+        """PromptBreeder's hyper-mutation before a step: the proposer rewrites a meta-prompt of the step's
+        role; an accepted rewrite joins the population untried, so the step's first child uses it."""
+        done = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("step") == step]
+        if done:  # made before a restart
+            return
+        parent = self._meta_prompt(role)
+        meta = {"role": role, "step": step}
+        child = self.archive.propose("meta_prompt", parent.id, operator="hyper_mutation", meta=meta).id
+        complete = completer(self.router, self.config.proposer_role, child, "hyper_mutation")
+        try:
+            rewrite, problem = meta_prompts.hyper_mutate(
+                complete, role, str(parent.content), credit.fitness(self.archive).get(parent.id)
+            )
+        except BudgetExceeded:
+            self.archive.set_status(child, "failed", "budget exhausted")
+            raise
+        except LLMError as exc:
+            self.archive.set_status(child, "failed", f"proposer: {exc}")
+            return
+        if problem:
+            self.archive.set_status(child, "rejected", problem)
+            return
+        self.archive.attach_content(child, rewrite)
+        self._chooser = self._new_chooser()
 
     def _seed(self, text: str) -> pe2.Candidate:
         node = self.archive.add_node("prompt", text, operator="seed", meta={"step": 0})
@@ -183,6 +209,8 @@ class PromptCampaign:
                 pool.append(pe2.Candidate(node.id, str(node.content), self._score(node.id, "dev"), node.meta["step"]))
             elif node.status not in ("failed", "rejected"):
                 self.archive.set_status(node.id, "failed", "interrupted before its dev score")
+        for node in self.archive.nodes(kind="meta_prompt", status="proposed"):
+            self.archive.set_status(node.id, "failed", "interrupted before the rewrite came back")
         return pool
 
     def _admit(self, node_id: str, text: str, step: int) -> pe2.Candidate:
@@ -197,7 +225,6 @@ class PromptCampaign:
         pool: list[pe2.Candidate],
         parent_id: str,
         operator: str,
-        meta_prompt: Node,
         meta: dict[str, Any],
         ask: Ask,
         *,
@@ -206,12 +233,14 @@ class PromptCampaign:
         """One child of `parent_id` (meta: its `step` and what the proposer is shown), added to `pool` once
         it has a dev score. The node exists before the proposer is called, so the calls are charged to it.
         With `unique`, a text already in the pool is rejected before any task-model call."""
+        meta_prompt = self._meta_prompt(operator)  # each operator's name is its meta-prompt role
         meta = meta | {"meta_prompt": meta_prompt.id}
         child = self.archive.propose("prompt", parent_id, operator=operator, meta=meta)
         self.archive.add_edge(child.id, meta_prompt.id, "produced_by")
         self.on_change()
         try:
-            answer = ask(completer(self.router, self.config.proposer_role, child.id, operator))
+            proposer = completer(self.router, self.config.proposer_role, child.id, operator)
+            answer = ask(proposer, str(meta_prompt.content))
         except BudgetExceeded:
             self.archive.set_status(child.id, "failed", "budget exhausted")
             raise

@@ -83,6 +83,18 @@ class OPROOptions(OperatorOptions):
         return opro.Settings(**self.model_dump())
 
 
+class MetaPromptOptions(BaseModel):
+    """The operator's meta-prompts form a population: UCB1 chooses one per child by its fitness (the dev
+    gain of the children it produced over their parents), and hyper-mutation adds rewrites."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exploration: float = Field(0.5, ge=0, description="UCB1 exploration constant; 0 always takes the fittest.")
+    hyper_mutation: bool = Field(
+        False, description="Before each step after the first, the proposer rewrites a meta-prompt (PromptBreeder)."
+    )
+
+
 class PromptCampaignConfig(BaseModel):
     """`kind: prompt` campaigns select on dev and report the winner's test accuracy."""
 
@@ -101,6 +113,7 @@ class PromptCampaignConfig(BaseModel):
     pe2: PE2Options = Field(default_factory=PE2Options)
     ape: APEOptions = Field(default_factory=APEOptions)
     opro: OPROOptions = Field(default_factory=OPROOptions)
+    meta_prompts: MetaPromptOptions = Field(default_factory=MetaPromptOptions)
     placement: Literal["before", "after"] = "before"
     seed_prompts: list[str] = Field(default_factory=lambda: ["Let's think step by step."], min_length=1)
     seed: int = 0

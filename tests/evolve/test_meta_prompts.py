@@ -38,9 +38,9 @@ def test_the_bandit_follows_the_childrens_improvement() -> None:
 
 def test_the_bandit_reads_its_credit_from_the_archive(tmp_path: Path) -> None:
     with Archive.create(tmp_path / "c", "bandit") as archive:
-        meta_prompts.ensure_seeds(archive)
-        meta_prompts.ensure_seeds(archive)  # idempotent
-        members = meta_prompts.usable(archive)
+        meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
+        meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)  # idempotent
+        members = {role: ids for role, ids in meta_prompts.usable(archive).items() if ids}
         assert {role: len(ids) for role, ids in members.items()} == {"diagnosis": 1, "self_improve": 1, "pe2": 1}
         (original,) = members["diagnosis"]
         better = archive.add_node("meta_prompt", "v2 $agent_code", original, operator="hyper_mutation",

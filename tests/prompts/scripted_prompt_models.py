@@ -3,7 +3,8 @@
 The task model reverses the word only when its prompt says "reverse", otherwise it echoes the word. The
 proposer answers each operator's meta-prompt with an instruction that says "reverse": PE2's rewrite, an
 APE induction named after its first demo, an APE variation of the instruction shown, an OPRO proposal
-numbered by the length of its history. So a child really fixes its parent, and scores show it.
+numbered by the length of its history; a hyper-mutation adds one line to the meta-prompt it is shown. So
+a child really fixes its parent, and scores show it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ DEMO = re.compile(r"^Input: (.*)$", re.MULTILINE)
 SCORE = re.compile(r"^score:$", re.MULTILINE)
 QUOTED = re.compile(r'"""\n(.*?)\n"""', re.DOTALL)
 REWRITE = "Reverse the letters of the word."
+HYPER_MUTATION = "You improve the instructions that drive a self-improving system"
+META_PROMPT = re.compile(r"<meta-prompt>\n(.*)\n</meta-prompt>", re.DOTALL)
+HYPER_MUTATION_LINE = "Name the exact words to change."
 
 
 def induced(word: str) -> str:
@@ -33,6 +37,9 @@ def opro_proposal(shown: int) -> str:
 def propose(messages: list[dict[str, str]]) -> str:
     """The proposer's answer, chosen by which meta-prompt it was sent (each has its own heading)."""
     first = messages[0]["content"]
+    if HYPER_MUTATION in first:  # keeps the meta-prompt whole and adds a line
+        original = META_PROMPT.search(first).group(1)
+        return f"<new-meta-prompt>{original}\n{HYPER_MUTATION_LINE}</new-meta-prompt>"
     if "## Demonstrations" in first:
         return f"<prompt>{induced(DEMO.search(first).group(1))}</prompt>"
     if "## Instruction to reword" in first:

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import yaml
-from scripted_prompt_models import REWRITE, ReverseScript
+from scripted_prompt_models import HYPER_MUTATION_LINE, REWRITE, ReverseScript
 from typer.testing import CliRunner
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, credit
 from opendgm.cli import app
 from opendgm.llm import Router
 from opendgm.prompts.campaign import PromptCampaign
-from opendgm.prompts.config import PromptCampaignConfig
+from opendgm.prompts.config import MetaPromptOptions, PromptCampaignConfig
 
 
 def config(script: ReverseScript, **pe2: int) -> PromptCampaignConfig:
@@ -125,3 +125,24 @@ def test_shipped_prompt_examples_are_valid_and_bad_ones_are_explained(tmp_path):
         result = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"COLUMNS": "300"})
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "never").exists()
+
+
+def test_pe2_meta_prompt_evolves_inside_a_prompt_campaign(tmp_path, reverse_script):
+    """Before step 2 the PE2 meta-prompt is hyper-mutated; the untried rewrite makes the step's first child,
+    and the shipped meta-prompt's fitness is the dev gain of the children it made. A rerun calls nobody."""
+    cfg = config(reverse_script).model_copy(update={"meta_prompts": MetaPromptOptions(hyper_mutation=True)})
+    Archive.create(tmp_path / "c", cfg.name).close()
+    first = run(tmp_path / "c", cfg)
+    sent = reverse_script.count
+    assert run(tmp_path / "c", cfg) == first and reverse_script.count == sent
+
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        shipped, mutant = archive.nodes(kind="meta_prompt")
+        assert (mutant.operator, mutant.parent_id, mutant.status) == ("hyper_mutation", shipped.id, "built")
+        assert mutant.meta == {"role": "pe2", "step": 2} and mutant.content.endswith(HYPER_MUTATION_LINE)
+        assert archive.cost(mutant.id).calls == 1
+        made_by = {e.src: e.dst for e in archive.edges() if e.kind == "produced_by"}
+        step_two = [n for n in archive.nodes(kind="prompt") if n.meta.get("step") == 2]
+        assert [made_by[n.id] for n in step_two] == [mutant.id, shipped.id]  # untried first, then UCB1
+        records = credit.fitness(archive)
+        assert records[shipped.id].gains[:2] == [1.0, 1.0]  # step 1: dev 0 -> 1, twice
