@@ -29,7 +29,7 @@ from opendgm.evaluators import registry
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.task import Task
-from opendgm.evolve import meta_prompts, prompt_slots, self_improve
+from opendgm.evolve import meta_prompts, prompt_slots, proposals, self_improve
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
@@ -106,14 +106,18 @@ class Campaign:
             parents = SELECTORS[self.config.selector](rows, len(agent_operators), rng) if agent_operators else []
             if agent_operators and not parents:
                 return "no agent can be expanded (none finished its evaluation)"
-            chooser = self._chooser(rng)
+            chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
             with self.archive.transaction():  # the generation and its proposals are durable together
                 meta = {"generation": generation}
                 children = [
-                    self._propose_agent(name, parent, chooser, meta)
+                    proposals.agent(self.archive, self.evaluator, name, parent, chooser, meta)
                     for name, parent in zip(agent_operators, parents, strict=True)
                 ]
-                children += [self._propose_meta_prompt(chooser, rng, meta) for name in plan if name == "hyper_mutation"]
+                children += [
+                    proposals.meta_prompt(self.archive, self.config.operators, chooser, rng, meta)
+                    for name in plan
+                    if name == "hyper_mutation"
+                ]
                 data = {"generation": generation, "parents": parents, "children": children}
                 self.archive.log_event("generation", data=data)
             self.on_change()
@@ -162,13 +166,14 @@ class Campaign:
         ready = [row for row in agents if row.status == "evaluated"]
         if evaluations**self.config.hgm_alpha >= len(ready) - 1 + expanding:
             (operator,) = self.config.operators.draw(1, rng)
+            chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
             if operator == "hyper_mutation":
-                child = self._propose_meta_prompt(self._chooser(rng), rng, {"mode": "async"})
+                child = proposals.meta_prompt(self.archive, self.config.operators, chooser, rng, {"mode": "async"})
                 self.archive.log_event("expand", child, {"operator": operator})
                 return ("expand", child, None)
             parents = SELECTORS["hgm"](rows, 1, rng)
             if parents:
-                child = self._propose_agent(operator, parents[0], self._chooser(rng), {"mode": "async"})
+                child = proposals.agent(self.archive, self.evaluator, operator, parents[0], chooser, {"mode": "async"})
                 self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator})
                 return ("expand", child, None)
         taken = {(node, task) for kind, node, task in busy if kind == "evaluate"}
@@ -259,11 +264,13 @@ class Campaign:
         node = self.archive.node(node_id)
         parent = str(node.parent_id)
         results = self.archive.results(parent, self.evaluator.name, self.evaluator.version)
+        if not results:  # HGM may expand a node before any of its pool tasks was graded
+            raise self_improve.Rejected(f"the parent {parent} has no graded task to learn from yet")
         rng = random.Random(f"{self.config.seed}:entry:{node_id}")
         entry = self_improve.choose_entry(results, rng) or self_improve.Entry(
             "task", rng.choice(sorted(r.task_id for r in results))
         )
-        content = self._meta_prompt_text(node, "diagnosis")
+        content = meta_prompts.text_for(self.archive, node, "diagnosis")
         statement = self_improve.diagnose(self.archive, self.router, node_id, parent, content, self.evaluator, entry)
         with self.archive.transaction():
             self.archive.update_meta(node_id, {"problem_statement": statement, "entry": entry.__dict__})
@@ -278,7 +285,7 @@ class Campaign:
                 str(node.parent_id),
                 node_id,
                 str(node.meta["problem_statement"]),
-                self._meta_prompt_text(node, "self_improve"),
+                meta_prompts.text_for(self.archive, node, "self_improve"),
                 self.gateway,
                 self.backend,
                 settings.timeout_s,
@@ -293,10 +300,11 @@ class Campaign:
         node = self.archive.node(node_id)
         rng = random.Random(f"{self.config.seed}:pe2:{node_id}")
         complete = completer(self.router, "meta", node_id, "pe2")
+        meta_prompt = meta_prompts.text_for(self.archive, node, "pe2")
         with tempfile.TemporaryDirectory(prefix="opendgm-slot-") as scratch:
             rewrite = prompt_slots.rewrite_slot(
-                self.archive, complete, str(node.parent_id), self._meta_prompt_text(node, "pe2"), self.evaluator,
-                self.config.pe2.slots, self.config.pe2.settings(), rng, Path(scratch),
+                self.archive, complete, str(node.parent_id), meta_prompt, self.evaluator, self.config.pe2.slots,
+                self.config.pe2.settings(), rng, Path(scratch),
             )  # fmt: skip
             statement = f"PE2 rewrite of {rewrite.slot} from failed tasks {', '.join(rewrite.batch)}"
             changes = {"slot": rewrite.slot, "batch": rewrite.batch, "reasoning": rewrite.reasoning}
@@ -404,46 +412,6 @@ class Campaign:
         node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
         self.archive.set_status(node.id, "evaluating")
         return node.id
-
-    # -- proposals and their meta-prompts ----------------------------------------------------
-    def _chooser(self, rng: random.Random) -> meta_prompts.Chooser:
-        members = meta_prompts.usable(self.archive)
-        records = credit.fitness(self.archive)
-        return meta_prompts.Chooser(members, records, self.config.meta_prompts.exploration, rng)
-
-    def _propose_agent(self, operator: str, parent: str, chooser: meta_prompts.Chooser, meta: dict[str, object]) -> str:
-        """A proposed child of `parent`, with the meta-prompts it will use chosen now (UCB1) and recorded as
-        `produced_by` edges, so a crash cannot change them and in-flight children count as uses.
-
-        PE2 learns only from failures: a parent that failed no task gets DGM's step instead (an event says so)."""
-        if operator == "pe2" and all(r.resolved for r in self.archive.results(parent, self.evaluator.name)):
-            self.archive.log_event("operator_fallback", parent, {"from": "pe2", "to": "self_improve"})
-            operator = "self_improve"
-        chosen = {role: chooser.choose(role) for role in meta_prompts.OPERATOR_ROLES[operator]}
-        with self.archive.transaction():  # the child and its edges, all or nothing
-            child = self.archive.propose("agent", parent, operator=operator, meta=meta | {"meta_prompts": chosen})
-            for meta_prompt in chosen.values():
-                self.archive.add_edge(child.id, meta_prompt, "produced_by")
-        return child.id
-
-    def _propose_meta_prompt(self, chooser: meta_prompts.Chooser, rng: random.Random, meta: dict[str, object]) -> str:
-        """A proposed hyper-mutation of a meta-prompt of a role the agent operators use."""
-        weights = self.config.operators
-        roles = [
-            role
-            for operator, roles in meta_prompts.OPERATOR_ROLES.items()
-            if getattr(weights, operator) > 0
-            for role in roles
-        ]
-        role = rng.choice(roles)
-        parent = chooser.choose(role)
-        return self.archive.propose("meta_prompt", parent, operator="hyper_mutation", meta=meta | {"role": role}).id
-
-    def _meta_prompt_text(self, node: Node, role: str) -> str:
-        """The text of the meta-prompt chosen for `node` in `role` (the role's first one for children
-        proposed before meta-prompts were chosen per child)."""
-        chosen = node.meta.get("meta_prompts", {}).get(role) or meta_prompts.usable(self.archive)[role][0]
-        return str(self.archive.node(chosen).content)
 
 
 @contextmanager

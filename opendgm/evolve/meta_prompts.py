@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from string import Template
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, credit
 from opendgm.archive.credit import Fitness
+from opendgm.archive.models import Node
 from opendgm.evolve.self_improve import prompt_text
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.target import Complete
@@ -116,6 +117,18 @@ class Chooser:
         chosen = ucb_choice(candidates, uses, means, self.exploration, self.rng)
         self.pending[chosen] = self.pending.get(chosen, 0) + 1
         return chosen
+
+
+def chooser(archive: Archive, exploration: float, rng: random.Random) -> Chooser:
+    """A Chooser over the archive's usable meta-prompts and their current fitness."""
+    return Chooser(usable(archive), credit.fitness(archive), exploration, rng)
+
+
+def text_for(archive: Archive, node: Node, role: str) -> str:
+    """The text of the meta-prompt chosen for `node` in `role` (the role's first one for children
+    proposed before meta-prompts were chosen per child)."""
+    chosen = node.meta.get("meta_prompts", {}).get(role) or usable(archive)[role][0]
+    return str(archive.node(chosen).content)
 
 
 def usable(archive: Archive) -> dict[str, list[str]]:

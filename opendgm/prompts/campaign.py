@@ -168,8 +168,7 @@ class PromptCampaign:
         return self.archive.node(self._chooser.choose(role))
 
     def _new_chooser(self) -> meta_prompts.Chooser:
-        members, records = meta_prompts.usable(self.archive), credit.fitness(self.archive)
-        return meta_prompts.Chooser(members, records, self.config.meta_prompts.exploration, self.rng)
+        return meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, self.rng)
 
     def _hyper_mutate(self, role: str, step: int) -> None:
         """PromptBreeder's hyper-mutation before a step: the proposer rewrites a meta-prompt of the step's
