@@ -51,9 +51,11 @@ def _reading(campaign_dir: Path) -> Iterator[Archive]:
         raise typer.Exit(2) from None
 
 
-def _stage_text(score: Score) -> str:
+def _stage_text(score: Score, named: bool = False) -> str:
+    """One stage's score; `named` prefixes the evaluator (a node scored by several, e.g. gold and judge)."""
     done = "" if score.complete else f", {score.n_done} done"
-    return f"{score.stage} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})"
+    where = f"{score.evaluator} {score.stage}" if named else score.stage
+    return f"{where} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})"
 
 
 def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Text:
@@ -64,7 +66,8 @@ def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Tex
         f" {row.operator or '-'}",
     )
     if scores:
-        label.append("  " + " · ".join(_stage_text(score) for score in scores), "magenta")
+        named = len({score.evaluator for score in scores}) > 1
+        label.append("  " + " · ".join(_stage_text(score, named) for score in scores), "magenta")
     if record is not None:
         mean = "not judged yet" if record.mean_gain is None else f"{record.mean_gain:+.3f}"
         label.append(f"  fitness {mean} ({len(record.gains)} judged of {record.uses} children)", "cyan")

@@ -18,6 +18,7 @@ API
          Sample, judge, refine_one (meta-analysis + meta-refinement), merge_rubrics (meta-merging), propose
     rubrics: seed_rubric, Settings, RubricLoop(archive, rubric_id, judge, mrm, settings).score(samples): rubric
          nodes, mpo_interval events, reward_hacking_alarm events, scored_under edges; RubricLoop.resume(...)
+    judged.JudgedDev: a prompt's dev outputs judged under the loop's current rubric (`judge:` configs)
     config.PromptCampaignConfig (`kind: prompt`, operator pe2 | ape | opro, meta_prompts: UCB1 + hyper-mutation),
     campaign.PromptCampaign(config, archive, router).run() -> Report
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -34,6 +34,8 @@ from opendgm.llm import BudgetExceeded, LLMError, MalformedResponse, Router
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.config import PromptCampaignConfig
 from opendgm.prompts.data import Split
+from opendgm.prompts.judged import JudgedDev
+from opendgm.prompts.rubrics import RubricLoop, seed_rubric
 from opendgm.prompts.scoring import ExactMatch
 from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
 
@@ -71,6 +73,7 @@ class PromptCampaign:
         target_model = config.llm.roles[config.target_role].model
         scorer = f"{self.scorer.name}-{self.scorer.version}"
         self.version = f"{self.dataset.version};{scorer};{config.placement};{target_model}"
+        self.judged: JudgedDev | None = None  # with `judge:`, dev is the judge's verdict (exact match: gold)
 
     def run(self) -> Report:
         steps, search = {
@@ -78,12 +81,15 @@ class PromptCampaign:
             "ape": (1 + self.ape.paraphrase_steps, self._ape_step),
             "opro": (self.opro.steps, self._opro_step),
         }[self.config.operator]
+        self.judged = self._judged_dev()
         pool = self._resume() or [self._seed(text) for text in self.config.seed_prompts]
         for step in range(max(c.step for c in pool) + 1, steps + 1):  # a resumed run goes on after its last step
             self._chooser = self._new_chooser()
             if self.config.meta_prompts.hyper_mutation and step > 1:
                 self._hyper_mutate(self._role(step), step)
+            self._refresh(pool)
             search(step, pool)
+        self._refresh(pool)
         best = pe2.select_beam(pool, 1)[0]
         seed = pe2.select_beam([c for c in pool if c.step == 0], 1)[0]
         report = Report(best, self._score(best.id, "test"), seed, self._score(seed.id, "test"), len(pool))
@@ -205,7 +211,7 @@ class PromptCampaign:
         pool = []
         for node in self.archive.nodes(kind="prompt"):
             if node.status == "evaluated":
-                pool.append(pe2.Candidate(node.id, str(node.content), self._score(node.id, "dev"), node.meta["step"]))
+                pool.append(pe2.Candidate(node.id, str(node.content), self._dev(node.id, False), node.meta["step"]))
             elif node.status not in ("failed", "rejected"):
                 self.archive.set_status(node.id, "failed", "interrupted before its dev score")
         for node in self.archive.nodes(kind="meta_prompt", status="proposed"):
@@ -214,7 +220,7 @@ class PromptCampaign:
 
     def _admit(self, node_id: str, text: str, step: int) -> pe2.Candidate:
         self.archive.set_status(node_id, "evaluating")
-        dev = self._score(node_id, "dev")
+        dev = self._dev(node_id)
         self.archive.set_status(node_id, "evaluated")
         self.on_change()
         return pe2.Candidate(node_id, text, dev, step)
@@ -267,6 +273,35 @@ class PromptCampaign:
         return [known[n.id] for n in self.archive.lineage(node_id) if n.id in known]
 
     # ---------------------------------------------------------------------------------- scoring
+
+    def _dev(self, node_id: str, count: bool = True) -> float:
+        """The selection score: exact match on dev, or, with a judge, the judge's verdicts on the same
+        outputs under the current rubric (`count=False`: a re-judging that moves no MPO interval)."""
+        attempts = self._attempts(node_id, "dev")
+        if self.judged is None:
+            return accuracy(attempts)
+        prompt = str(self.archive.node(node_id).content)
+        return self.judged.score(node_id, prompt, attempts, self.config.placement, count=count)
+
+    def _refresh(self, pool: list[pe2.Candidate]) -> None:
+        """Under a judge, every prompt's dev score under the current rubric, so selection compares like
+        with like after a refinement (judge calls only; no-op while the rubric is unchanged)."""
+        if self.judged is not None:
+            pool[:] = [replace(c, dev=self._dev(c.id, False)) for c in pool]
+
+    def _judged_dev(self) -> JudgedDev | None:
+        """The judge and its rubric loop, continuing the archive's rubric lineage when there is one."""
+        options = self.config.judge
+        if options is None:
+            return None
+        judge, mrm = partial(completer, self.router, options.role), partial(completer, self.router, options.mrm_role)
+        settings = options.settings(self.config.seed)
+        seeds = [n.id for n in self.archive.nodes(kind="rubric") if n.operator == "seed"]
+        if seeds:
+            loop = RubricLoop.resume(self.archive, seeds[0], judge, mrm, settings)
+        else:
+            loop = RubricLoop(self.archive, seed_rubric(self.archive, options.rubric), judge, mrm, settings)
+        return JudgedDev(self.archive, loop, self.dataset.name, self.version, options.threshold)
 
     def _score(self, node_id: str, split: Split) -> float:
         return accuracy(self._attempts(node_id, split))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
-from opendgm.prompts import ape, opro, pe2
+from opendgm.prompts import ape, opro, pe2, rubrics
 from opendgm.prompts.data import Dataset, load_jsonl
 from opendgm.prompts.generators import generate
 
@@ -83,6 +83,31 @@ class OPROOptions(OperatorOptions):
         return opro.Settings(**self.model_dump())
 
 
+class JudgeOptions(BaseModel):
+    """Select prompts by an LLM judge's scores against a rubric that MPO evolves; exact match against the
+    labels stays the held-out gold check (the judge never sees labels), which the hacking alarm watches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field("judge", description="The judge's model role.")
+    mrm_role: str = Field("meta", description="The meta-reward model's role (rewrites the rubric).")
+    rubric: str = Field(description="The seed rubric: one `<item>...</item>` per criterion, with its points.")
+    task: str = Field("", description="What a good output is, in a sentence: shown to the meta-reward model.")
+    threshold: float = Field(7.0, ge=0, le=10, description="A dev output counts as good from this judge score (0-10).")
+    interval: int = Field(4, ge=1, description="Prompts judged per MPO interval (then the rubric may be refined).")
+    samples: int = Field(8, ge=1, description="Judged outputs the meta-reward model reviews per refinement.")
+    refine: Literal["interval", "alarm", "never"] = Field(
+        "interval", description="Refine after every interval (MPO), only when the hacking alarm fires, or never."
+    )
+    window: int = Field(3, ge=1, description="Intervals per side of the hacking alarm's comparison.")
+
+    def settings(self, seed: int) -> rubrics.Settings:
+        return rubrics.Settings(
+            interval=self.interval, samples=self.samples, refine=self.refine, task=self.task, window=self.window,
+            seed=seed,
+        )  # fmt: skip
+
+
 class MetaPromptOptions(BaseModel):
     """The operator's meta-prompts form a population: UCB1 chooses one per child by its fitness (the dev
     gain of the children it produced over their parents), and hyper-mutation adds rewrites."""
@@ -114,13 +139,15 @@ class PromptCampaignConfig(BaseModel):
     ape: APEOptions = Field(default_factory=APEOptions)
     opro: OPROOptions = Field(default_factory=OPROOptions)
     meta_prompts: MetaPromptOptions = Field(default_factory=MetaPromptOptions)
+    judge: JudgeOptions | None = Field(None, description="Select by an LLM judge under an MPO-evolved rubric.")
     placement: Literal["before", "after"] = "before"
     seed_prompts: list[str] = Field(default_factory=lambda: ["Let's think step by step."], min_length=1)
     seed: int = 0
 
     @model_validator(mode="after")
     def _roles_exist(self) -> PromptCampaignConfig:
-        missing = {self.target_role, self.proposer_role} - self.llm.roles.keys()
+        judging = {self.judge.role, self.judge.mrm_role} if self.judge else set()
+        missing = {self.target_role, self.proposer_role, *judging} - self.llm.roles.keys()
         if missing:
             raise ValueError(f"llm.roles lacks {sorted(missing)}")
         check_local_roles(self.llm, self.local_server)

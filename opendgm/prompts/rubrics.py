@@ -132,16 +132,20 @@ class RubricLoop:
         loop.rng = random.Random(f"{loop.settings.seed}:{len(loop.history)}")  # no replay of earlier draws
         return loop
 
-    def score(self, samples: Sequence[mpo.Sample]) -> list[mpo.Judged]:
-        """Judge each sample under the current rubric; closes the interval on its `interval`-th call."""
+    def score(self, samples: Sequence[mpo.Sample], *, count: bool = True) -> list[mpo.Judged]:
+        """Judge each sample under the current rubric; closes the interval on its `interval`-th counted call.
+
+        `count=False` re-judges outputs already measured under an older rubric (to compare like with like
+        after a refinement): recorded by the caller, but no policy step, so no interval moves."""
         rubric = str(self.archive.node(self.rubric_id).content)
         judged = [mpo.judge(self._judge(sample.id), rubric, sample) for sample in samples]
         for node_id in dict.fromkeys(s.node_id for s in samples if s.node_id):
             self.archive.add_edge(node_id, self.rubric_id, "scored_under")
-        self._window += judged
-        self._steps += 1
-        if self._steps == self.settings.interval:
-            self._close_interval()
+        if count:
+            self._window += judged
+            self._steps += 1
+            if self._steps == self.settings.interval:
+                self._close_interval()
         return judged
 
     def refine(self, judged: Sequence[mpo.Judged]) -> str | None:

@@ -22,6 +22,8 @@ REWRITE = "Reverse the letters of the word."
 HYPER_MUTATION = "You improve the instructions that drive a self-improving system"
 META_PROMPT = re.compile(r"<meta-prompt>\n(.*)\n</meta-prompt>", re.DOTALL)
 HYPER_MUTATION_LINE = "Name the exact words to change."
+SEED_RUBRIC = "<item>Award 8 points to any answer.</item>"
+REVERSED_ITEM = "Award 10 points only when the answer is the question's word reversed; otherwise 0."
 
 
 def induced(word: str) -> str:
@@ -37,6 +39,10 @@ def opro_proposal(shown: int) -> str:
 def propose(messages: list[dict[str, str]]) -> str:
     """The proposer's answer, chosen by which meta-prompt it was sent (each has its own heading)."""
     first = messages[0]["content"]
+    if "Several senior graders" in first or "You are the senior grader" in first:  # MPO's meta-reward model
+        if len(messages) == 1 and "Several senior graders" not in first:
+            return "The score ignores whether the word was reversed."
+        return f"<item>{REVERSED_ITEM}</item>"
     if HYPER_MUTATION in first:  # keeps the meta-prompt whole and adds a line
         original = META_PROMPT.search(first).group(1)
         return f"<new-meta-prompt>{original}\n{HYPER_MUTATION_LINE}</new-meta-prompt>"
@@ -47,6 +53,19 @@ def propose(messages: list[dict[str, str]]) -> str:
     if "## Instructions tried so far" in first:
         return f"<prompt>{opro_proposal(len(SCORE.findall(first)))}</prompt>"
     return "The prompt never asks to reverse." if len(messages) == 1 else f"<prompt>{REWRITE}</prompt>"
+
+
+def judge(prompt: str) -> str:
+    """The scripted judge applies the rubric items it understands: the seed's pays for any answer at all,
+    the refined one only for the question's word reversed."""
+    word = QUESTION.search(prompt).group(1).strip()
+    response = re.search(r"<response>\n(.*?)\n</response>", prompt, re.DOTALL).group(1).strip()
+    rubric = re.search(r"<rubric>\n(.*?)\n</rubric>", prompt, re.DOTALL).group(1)
+    if REVERSED_ITEM in rubric:
+        return (
+            f"It is {'' if response == word[::-1] else 'not '}reversed.\nSCORE: {10 if response == word[::-1] else 0}"
+        )
+    return "An answer was given.\nSCORE: 8"
 
 
 class ReverseScript(FakeProvider):
@@ -60,6 +79,8 @@ class ReverseScript(FakeProvider):
         messages = body["messages"]
         if body["model"] == "proposer":
             text = propose(messages)
+        elif body["model"] == "judge":
+            text = judge(messages[-1]["content"])
         else:
             content = messages[-1]["content"]
             word = QUESTION.search(content).group(1).strip()

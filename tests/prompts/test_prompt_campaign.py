@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from scripted_prompt_models import HYPER_MUTATION_LINE, REWRITE, ReverseScript
+from scripted_prompt_models import HYPER_MUTATION_LINE, REVERSED_ITEM, REWRITE, SEED_RUBRIC, ReverseScript
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
@@ -118,6 +118,7 @@ def test_shipped_prompt_examples_are_valid_and_bad_ones_are_explained(tmp_path):
         ({"operator": "gepa"}, "operator: Input should be 'pe2', 'ape' or 'opro'"),
         ({"local_server": None}, "'target'] use api_base `local` but no local_server is configured"),
         ({"pe2": {"beam": 0}}, "pe2.beam: Input should be greater than or equal to 1"),
+        ({"judge": {"rubric": "<item>Be right.</item>"}}, "llm.roles lacks ['judge']"),
     ]:
         bad = tmp_path / "bad.yaml"
         bad.write_text(yaml.safe_dump(raw | change))
@@ -146,3 +147,38 @@ def test_pe2_meta_prompt_evolves_inside_a_prompt_campaign(tmp_path, reverse_scri
         assert [made_by[n.id] for n in step_two] == [mutant.id, shipped.id]  # untried first, then UCB1
         records = credit.fitness(archive)
         assert records[shipped.id].gains[:2] == [1.0, 1.0]  # step 1: dev 0 -> 1, twice
+
+
+def test_a_judge_under_an_mpo_rubric_selects_and_exact_match_stays_gold(tmp_path, reverse_script):
+    """The seed rubric pays any answer (so the judge cannot tell the seed prompt from PE2's fix); after one
+    interval the meta-reward model's rubric pays only reversed words, the pool is re-judged under it, and
+    the fix wins. Judge scores name their rubric; exact match is recorded as the gold beside them."""
+    raw = config(reverse_script, steps=1, children=1).model_dump(mode="json")
+    raw["llm"]["roles"]["judge"] = {"model": "openai/judge", "api_base": reverse_script.base_url, "max_tokens": 32}
+    raw["judge"] = {"rubric": SEED_RUBRIC, "interval": 2, "samples": 2, "task": "Reverse the word."}
+    cfg = PromptCampaignConfig.model_validate(raw)
+    Archive.create(tmp_path / "c", cfg.name).close()
+    report = run(tmp_path / "c", cfg)
+    sent = reverse_script.count
+    assert run(tmp_path / "c", cfg) == report and reverse_script.count == sent  # a rerun calls nobody
+
+    assert (report.best.text, report.best.dev, report.best_test) == (REWRITE, 1.0, 1.0)
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        seed_rubric, refined = archive.nodes(kind="rubric")
+        assert (refined.parent_id, refined.operator, refined.status) == (seed_rubric.id, "mpo", "evaluating")
+        assert REVERSED_ITEM in refined.content
+        seed, fix = archive.nodes(kind="prompt")
+        judged = {(s.evaluator_version.rsplit("rubric:", 1)[1], n.id): s.score
+                  for n in (seed, fix) for s in archive.scores(n.id) if s.evaluator == "judge:reverse"}  # fmt: skip
+        assert judged == {(seed_rubric.id, seed.id): 1.0, (seed_rubric.id, fix.id): 1.0,
+                          (refined.id, seed.id): 0.0, (refined.id, fix.id): 1.0}  # fmt: skip
+        under = {(e.src, e.dst) for e in archive.edges() if e.kind == "scored_under"}
+        assert under == {
+            (seed.id, seed_rubric.id),
+            (fix.id, seed_rubric.id),
+            (seed.id, refined.id),
+            (fix.id, refined.id),
+        }
+        (interval,) = [e.data for e in archive.events() if e.kind == "mpo_interval"]
+        assert (interval["rubric"], interval["proxy"], interval["gold"]) == (seed_rubric.id, 8.0, 0.5)
+        assert archive.cost(refined.id).calls >= 3  # analysis and rewrite per sample, then the merge
