@@ -16,9 +16,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Outcome = Literal["ok", "error", "refused", "pending", "interrupted"]
 PENDING: Outcome = "pending"
@@ -105,12 +106,32 @@ class MemoryLedger:
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
-# Totals over a `llm_calls` table (both SQLite ledgers); `where` is "" or " WHERE ..."; pending rows are out.
+# The SQL of both SQLite ledgers (this file's and the campaign archive's), over an `llm_calls` table whose
+# `id` is unique. Recording replaces a pending row with its call's final record and leaves any other row
+# as first written; totals leave pending rows out. `{scope}` comes from `scope()`.
+RECORD = (
+    f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+    f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS if c != 'id')}"
+    f" WHERE llm_calls.outcome = '{PENDING}'"
+)
 TOTALS = (
     "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(prompt_tokens), 0),"
     " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0)"
-    " FROM (SELECT * FROM llm_calls{where}) WHERE outcome != 'pending'"
+    f" FROM llm_calls WHERE outcome != '{PENDING}' AND {{scope}}"
 )
+CALLS = f"SELECT {', '.join(_COLUMNS)} FROM llm_calls WHERE {{scope}} ORDER BY ts"
+
+
+def scope(campaign: str | None, node: str | None) -> tuple[str, list[str]]:
+    """The SQL condition for one campaign and/or node ("1": every row) and its arguments."""
+    chosen = [(column, value) for column, value in (("campaign", campaign), ("node", node)) if value is not None]
+    return " AND ".join(f"{column} = ?" for column, _ in chosen) or "1", [value for _, value in chosen]
+
+
+def call_from_row(row: Sequence[Any]) -> CallRecord:
+    """A CallRecord from a row of `CALLS` (SQLite stores `replayed` as an integer)."""
+    values = dict(zip(_COLUMNS, row, strict=True))
+    return CallRecord(**(values | {"replayed": bool(values["replayed"])}))
 
 
 class SQLiteLedger:
@@ -121,33 +142,23 @@ class SQLiteLedger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS llm_calls ({', '.join(_COLUMNS)})")
         self._db.execute("CREATE INDEX IF NOT EXISTS llm_calls_scope ON llm_calls (campaign, node)")
+        self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS llm_calls_id ON llm_calls (id)")  # for RECORD
         self._lock = threading.Lock()
 
     def record(self, call: CallRecord) -> None:
-        marks = ", ".join("?" * len(_COLUMNS))
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM llm_calls WHERE id = ? AND outcome = ?", (call.id, PENDING))
-            if self._db.execute("SELECT 1 FROM llm_calls WHERE id = ?", (call.id,)).fetchone() is None:
-                self._db.execute(f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({marks})", astuple(call))
-            self._db.execute("COMMIT")
-
-    def _where(self, campaign: str | None, node: str | None) -> tuple[str, list[str]]:
-        scope = {"campaign": campaign, "node": node}
-        clauses = [f"{k} = ?" for k, v in scope.items() if v is not None]
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), [v for v in scope.values() if v is not None]
+            self._db.execute(RECORD, astuple(call))
 
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
-        where, args = self._where(campaign, node)
+        where, args = scope(campaign, node)
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM llm_calls{where} ORDER BY ts", args)
-            records = [dict(zip(_COLUMNS, row, strict=True)) for row in rows.fetchall()]
-        return [CallRecord(**(r | {"replayed": bool(r["replayed"])})) for r in records]
+            rows = self._db.execute(CALLS.format(scope=where), args).fetchall()
+        return [call_from_row(row) for row in rows]
 
     def totals(self, campaign: str | None = None, node: str | None = None) -> Totals:
-        where, args = self._where(campaign, node)
+        where, args = scope(campaign, node)
         with self._lock:
-            return Totals(*self._db.execute(TOTALS.format(where=where), args).fetchone())
+            return Totals(*self._db.execute(TOTALS.format(scope=where), args).fetchone())
 
     def close(self) -> None:
         with self._lock:
