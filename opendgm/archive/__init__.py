@@ -60,6 +60,7 @@ Views, costs, events
     log_event(kind, node_id=None, data=None) -> int;  events(since_id=0, node_id=None, limit=None)
     event_count(kind) -> int; latest_events(n, *, kind=None, skip=()) -> newest n, oldest first; last_event_id()
     credit.fitness(archive) -> {node: Fitness}   meta-prompt fitness: its children's gain over their parents
+    credit.fitness_of(archive, node_id) -> Fitness | None   the same for one node, reading only its children
     artifacts: ArtifactStore — put(relpath, bytes | str) -> relpath; put_file(relpath, path) -> relpath;
         open(relpath) -> BinaryIO; read_bytes; read_text; exists; path. Files > 64 KiB are gzipped,
         reading decompresses; record the relpath in a result's log_path / trajectory_path / patch_path.

@@ -204,7 +204,7 @@ def show(
         parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
         if item.kind == "rubric":
             parts.append(_rubric_table(archive, item.id))
-        record = credit.fitness(archive).get(item.id)
+        record = credit.fitness_of(archive, item.id)
         if record is not None:
             facts.add_row("fitness", record.summary())
             parts.append(_credit_table(record))

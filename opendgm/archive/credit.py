@@ -100,6 +100,19 @@ def _fitness_of(
     return Fitness(meta_prompt, tuple(credits))
 
 
+def fitness_of(archive: Archive, node_id: str) -> Fitness | None:
+    """One node's fitness (None when no child names it), reading only its children and their parents:
+    what a single view or a single hyper-mutation needs, instead of the whole archive."""
+    with archive.snapshot():
+        produced = [e.src for e in archive.edges(node_id) if e.kind == "produced_by" and e.dst == node_id]
+        if not produced:
+            return None
+        nodes = {child: archive.node(child) for child in produced}
+        parents = {node.parent_id for node in nodes.values() if node.parent_id}
+        scores = {member: archive.scores(member) for member in [*nodes, *parents]}
+    return _fitness_of(node_id, produced, nodes, scores)
+
+
 def fitness(archive: Archive) -> dict[str, Fitness]:
     """The fitness of every node that some child names with `produced_by` (meta-prompts, rubrics)."""
     with archive.snapshot():

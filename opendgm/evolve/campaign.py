@@ -30,7 +30,7 @@ from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.task import Task
 from opendgm.evolve import meta_prompts, prompt_slots, proposals, self_improve
-from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve.config import CampaignConfig, OperatorWeights
 from opendgm.evolve.selectors import SELECTORS
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
 from opendgm.llm.local_server import serve_local_roles
@@ -43,7 +43,7 @@ from opendgm.sandbox.spec import DEFAULT_IMAGE
 log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
-OPERATORS = ("self_improve", "pe2", "hyper_mutation")  # what makes a node other than the seeds
+OPERATORS = tuple(OperatorWeights.model_fields)  # what makes a node other than the seeds
 CONFIG_COPY = "campaign.yaml"
 POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
 
@@ -316,7 +316,7 @@ class Campaign:
         node = self.archive.node(node_id)
         parent = self.archive.node(str(node.parent_id))
         role, text = str(node.meta["role"]), str(parent.content)
-        record = credit.fitness(self.archive).get(parent.id)
+        record = credit.fitness_of(self.archive, parent.id)
         complete = completer(self.router, "meta", node_id, "hyper_mutation")
         rewrite, problem = meta_prompts.hyper_mutate(complete, role, text, record)
         if problem:

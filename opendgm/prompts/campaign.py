@@ -188,7 +188,7 @@ class PromptCampaign:
         complete = completer(self.router, self.config.proposer_role, child, "hyper_mutation")
         try:
             rewrite, problem = meta_prompts.hyper_mutate(
-                complete, role, str(parent.content), credit.fitness(self.archive).get(parent.id)
+                complete, role, str(parent.content), credit.fitness_of(self.archive, parent.id)
             )
         except BudgetExceeded:
             self.archive.set_status(child, "failed", "budget exhausted")

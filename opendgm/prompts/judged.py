@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 
 from opendgm.archive import Archive
-from opendgm.archive.models import ResultStatus, TaskResult
+from opendgm.archive.models import ResultStatus
 from opendgm.prompts import mpo
 from opendgm.prompts.rubrics import RubricLoop
 from opendgm.prompts.target import Attempt
@@ -38,21 +38,18 @@ class JudgedDev:
         """The share of dev outputs the judge scores at least `threshold`, under the current rubric.
         `count=False` re-judges without moving the MPO interval (a refresh, not a new policy step)."""
         version = self.rubric_version()
-        ids = [a.example.id for a in attempts]
-        self.archive.record_stage(node_id, self.evaluator, version, "dev", ids)
-        missing = [a for a in attempts if self._cached(node_id, version, a.example.id) is None]
+        self.archive.record_stage(node_id, self.evaluator, version, "dev", [a.example.id for a in attempts])
+        cached = self.archive.cached_result
+        known = {a.example.id: cached(node_id, self.evaluator, version, a.example.id) for a in attempts}
+        missing = [a for a in attempts if known[a.example.id] is None]
         if missing:
             samples = [self._sample(node_id, prompt, a, placement) for a in missing]
             for attempt, judged in zip(missing, self.loop.score(samples, count=count), strict=True):
-                self.archive.record_result(
+                known[attempt.example.id] = self.archive.record_result(
                     node_id, self.evaluator, version, attempt.example.id,
                     status=self._status(judged), detail=json.dumps({"score": judged.score, "verdict": judged.verdict}),
                 )  # fmt: skip
-        results = [self._cached(node_id, version, task) for task in ids]
-        return sum(1 for r in results if r is not None and r.resolved) / len(ids) if ids else 0.0
-
-    def _cached(self, node_id: str, version: str, task: str) -> TaskResult | None:
-        return self.archive.cached_result(node_id, self.evaluator, version, task)
+        return sum(1 for r in known.values() if r is not None and r.resolved) / len(known) if known else 0.0
 
     def _status(self, judged: mpo.Judged) -> ResultStatus:
         if judged.score is None:

@@ -53,7 +53,7 @@ def node(archive: Archive, node_id: str) -> dict[str, Any]:
             "results": [asdict(result) for result in archive.results(item.id)],
             "edges": [asdict(edge) for edge in archive.edges(item.id)],
         }
-        record = credit.fitness(archive).get(item.id)
+        record = credit.fitness_of(archive, item.id)
     if diff is not None and len(diff) > DIFF_LIMIT:
         diff = diff[:DIFF_LIMIT] + f"\n... diff clipped: {len(diff) - DIFF_LIMIT} more characters\n"
     meta = dict(item.meta)

@@ -54,6 +54,8 @@ def test_fitness_is_the_mean_gain_of_judged_children(population) -> None:
     assert gains_b == {kids["c3"]: pytest.approx(0.5), kids["c4"]: None, kids["c5"]: None}
     assert records[b].mean_gain == pytest.approx(0.5) and records[b].uses == 3
     assert "fitness +0.500" in records[b].summary() and "1 judged" in records[b].summary()
+    assert [credit.fitness_of(archive, node) for node in (a, b)] == [records[a], records[b]]
+    assert credit.fitness_of(archive, kids["c1"]) is None  # no child names it
 
 
 def test_gain_uses_the_deepest_stage_both_were_measured_on(archive: Archive, tmp_path: Path) -> None:
