@@ -73,6 +73,7 @@ def test_click_a_node_shows_its_diff_and_tasks(dashboard: str, campaign: Campaig
             page = browser.new_page(viewport={"width": 1400, "height": 800})
             page.goto(dashboard)
             page.wait_for_function("window.dgm && window.dgm.S.nodes.length === 6")
+            page.wait_for_selector("#live:has-text('live, event')")  # the first poll is in: no re-render races the click
             spot = page.evaluate(f"window.dgm.screenPos('{child}')")
             page.mouse.click(spot["x"], spot["y"])
             page.wait_for_selector("#tasks td")
@@ -81,7 +82,8 @@ def test_click_a_node_shows_its_diff_and_tasks(dashboard: str, campaign: Campaig
             assert added.count() == 1 and added.inner_text() == "+    return 2  # improved"
             assert page.locator("pre.diff span.del").inner_text() == "-    return 1"
             tasks = page.locator("#tasks tr[data-task]")
-            assert tasks.all_inner_texts()[0].split("\t")[:3] == ["task-a", "0", "resolved"]
+            # cell by cell: a row's innerText joins cells with tabs only while it is laid out
+            assert tasks.first.locator("td").all_inner_texts()[:3] == ["task-a", "0", "resolved"]
             assert tasks.count() == 3
             page.screenshot(path=str(tmp_path / "dashboard.png"))
             page.click("#tasks tr[data-task='task-a']")
