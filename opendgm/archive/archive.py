@@ -9,6 +9,10 @@ Write order for agent code, chosen so that a node row never names a missing comm
 (fsynced, unreachable), then the node row in one SQLite transaction, then the ref. A crash between the
 first two leaves unreachable objects (harmless garbage); between the last two, a row without its ref,
 which the writer restores when it next opens the archive.
+
+This module holds the life cycle, nodes, status/meta/edges and code; `Archive` inherits its results,
+stages and scores from `results.ResultsMixin` and its event log from `events.EventsMixin`; `rows` holds
+the row helpers they share.
 """
 
 from __future__ import annotations
@@ -16,15 +20,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
-import hashlib
-import json
 import os
 import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +36,22 @@ from opendgm.archive import graph as graphs
 from opendgm.archive.artifacts import ArtifactStore
 from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
+from opendgm.archive.events import EventsMixin
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.ledger import ArchiveLedger
 from opendgm.archive.models import (
     NEEDS_CONTENT,
     NODE_KINDS,
-    RESULT_STATUSES,
     STATUSES,
     TRANSITIONS,
     AgentImport,
     Edge,
-    Event,
     Node,
     NodeKind,
-    NodeSummary,
-    ResultStatus,
-    Score,
     Status,
-    TaskResult,
 )
+from opendgm.archive.results import ResultsMixin
+from opendgm.archive.rows import blob_hash, insert_row, to_json, to_node
 from opendgm.archive.schema import check_version, migrate, schema_version
 from opendgm.llm.ledger import Totals
 
@@ -66,68 +64,6 @@ _NODE_COLUMNS = (
     "id, seq, kind, parent_id, status, status_reason, operator, meta, commit_sha, code_hash, content,"
     " message, created_at, updated_at"
 )
-_RESULT_COLUMNS = ", ".join(f.name for f in fields(TaskResult))
-
-# Per-stage aggregates, recomputed from the results on every read so they can never disagree with them.
-_STAGE_SCORES = """
-    SELECT s.id AS stage_id, s.node_id, s.evaluator, s.evaluator_version, s.stage,
-           ts.n * s.attempts AS n_tasks, COUNT(r.id) AS n_done, COALESCE(SUM(r.resolved), 0) AS n_resolved
-    FROM stages s
-    JOIN nodes n ON n.id = s.node_id
-    JOIN task_sets ts ON ts.id = s.set_id
-    JOIN task_set_items i ON i.set_id = s.set_id
-    LEFT JOIN results r ON r.code_hash = n.code_hash AND r.evaluator = s.evaluator
-        AND r.evaluator_version = s.evaluator_version AND r.task_id = i.task_id AND r.attempt < s.attempts
-    WHERE {where}
-    GROUP BY s.id
-"""
-
-
-def _json(value: Any) -> str:
-    try:
-        return json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError) as error:
-        raise ArchiveError(f"not JSON-serialisable: {error}") from None
-
-
-def blob_hash(content: str) -> str:
-    """Git's hash of `content` as a blob: the code hash of a text node (same scheme as agent trees)."""
-    raw = content.encode()
-    return hashlib.sha1(b"blob %d\x00" % len(raw) + raw, usedforsecurity=False).hexdigest()
-
-
-def _insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any], suffix: str = "") -> sqlite3.Cursor:
-    marks = ", ".join(f":{column}" for column in row)
-    return conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}){suffix}", row)
-
-
-def _to_node(row: sqlite3.Row) -> Node:
-    return Node(
-        id=row["id"],
-        seq=row["seq"],
-        kind=row["kind"],
-        parent_id=row["parent_id"],
-        status=row["status"],
-        status_reason=row["status_reason"],
-        operator=row["operator"],
-        meta=json.loads(row["meta"]),
-        commit=row["commit_sha"],
-        code_hash=row["code_hash"],
-        content=row["content"],
-        message=row["message"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _to_result(row: sqlite3.Row) -> TaskResult:
-    return TaskResult(**(dict(row) | {"resolved": bool(row["resolved"])}))
-
-
-def _to_score(row: sqlite3.Row) -> Score:
-    return Score(
-        row["evaluator"], row["evaluator_version"], row["stage"], row["n_tasks"], row["n_done"], row["n_resolved"]
-    )
 
 
 def _acquire_writer_lock(root: Path) -> int:
@@ -146,7 +82,7 @@ def _acquire_writer_lock(root: Path) -> int:
     return fd
 
 
-class Archive:
+class Archive(ResultsMixin, EventsMixin):
     """One campaign's archive. Open it with `create` or `open`; close it (or use `with`)."""
 
     def __init__(self, root: Path, db: Database, git: GitStore, campaign: str, lock_fd: int | None) -> None:
@@ -290,7 +226,7 @@ class Archive:
         row = conn.execute(f"SELECT {_NODE_COLUMNS} FROM nodes WHERE id = ?", (node_id,)).fetchone()
         if row is None:
             raise ArchiveError(f"no node {node_id!r} in this archive")
-        return _to_node(row)
+        return to_node(row)
 
     def _insert_node(
         self,
@@ -323,7 +259,7 @@ class Archive:
             "parent_id": parent,
             "status": status,
             "operator": operator,
-            "meta": _json(dict(meta or {})),
+            "meta": to_json(dict(meta or {})),
             "commit_sha": commit,
             "code_hash": code_hash,
             "content": content,
@@ -331,7 +267,7 @@ class Archive:
             "created_at": now,
             "updated_at": now,
         }
-        _insert(conn, "nodes", row)
+        insert_row(conn, "nodes", row)
         node_id = row["id"]
         self._event(
             conn, "node_added", node_id, {"kind": kind, "parent": parent, "operator": operator, "status": status}
@@ -489,14 +425,14 @@ class Archive:
             rows = conn.execute(
                 f"SELECT {_NODE_COLUMNS} FROM nodes WHERE {where} ORDER BY seq", [value for _, value in clauses]
             ).fetchall()
-        return [_to_node(row) for row in rows]
+        return [to_node(row) for row in rows]
 
     def children(self, node_id: str) -> list[Node]:
         with self._db.read() as conn:
             rows = conn.execute(
                 f"SELECT {_NODE_COLUMNS} FROM nodes WHERE parent_id = ? ORDER BY seq", (node_id,)
             ).fetchall()
-        return [_to_node(row) for row in rows]
+        return [to_node(row) for row in rows]
 
     def lineage(self, node_id: str) -> list[Node]:
         """The node's ancestors from the root down to the node itself."""
@@ -510,7 +446,7 @@ class Archive:
             rows = conn.execute(query, (node_id,)).fetchall()
         if not rows:
             raise ArchiveError(f"no node {node_id!r} in this archive")
-        return [_to_node(row) for row in rows]
+        return [to_node(row) for row in rows]
 
     def depth(self, node_id: str) -> int:
         return len(self.lineage(node_id)) - 1
@@ -557,7 +493,7 @@ class Archive:
         with self._write() as conn:
             merged = self._get(conn, node_id).meta | dict(changes)
             conn.execute(
-                "UPDATE nodes SET meta = ?, updated_at = ? WHERE id = ?", (_json(merged), time.time(), node_id)
+                "UPDATE nodes SET meta = ?, updated_at = ? WHERE id = ?", (to_json(merged), time.time(), node_id)
             )
             self._event(conn, "meta", node_id, {"keys": sorted(changes)})
             return self._get(conn, node_id)
@@ -622,227 +558,7 @@ class Archive:
         """What the node changed: its diff against its parent (against nothing for a root)."""
         return self.diff(self.node(node_id).parent_id, node_id)
 
-    # --------------------------------------------------------------------------------- results
-
-    def record_result(
-        self,
-        node_id: str,
-        evaluator: str,
-        evaluator_version: str,
-        task_id: str,
-        *,
-        status: ResultStatus,
-        attempt: int = 0,
-        tests_passed: int | None = None,
-        tests_failed: int | None = None,
-        exit_code: int | None = None,
-        duration_s: float | None = None,
-        log_path: str | None = None,
-        trajectory_path: str | None = None,
-        patch_path: str | None = None,
-        cost_usd: float = 0.0,
-        tokens: int = 0,
-        detail: str | None = None,
-    ) -> TaskResult:
-        """Record one graded attempt of `node_id`'s code (`resolved` is `status == "resolved"`).
-        Idempotent: when (code hash, evaluator, version, task, attempt) already has a result, that row is
-        returned unchanged and nothing is written."""
-        if status not in RESULT_STATUSES:
-            raise ArchiveError(f"unknown result status {status!r}; expected one of {sorted(RESULT_STATUSES)}")
-        if attempt < 0:
-            raise ArchiveError("attempt numbers start at 0")
-        with self._write() as conn:
-            code_hash = self._get(conn, node_id).code_hash
-            if code_hash is None:
-                raise ArchiveError(f"node {node_id} has no code yet, so it has no results")
-            key = (code_hash, evaluator, evaluator_version, task_id, attempt)
-            row = {
-                "code_hash": code_hash,
-                "evaluator": evaluator,
-                "evaluator_version": evaluator_version,
-                "task_id": task_id,
-                "attempt": attempt,
-                "node_id": node_id,
-                "status": status,
-                "tests_passed": tests_passed,
-                "tests_failed": tests_failed,
-                "exit_code": exit_code,
-                "duration_s": duration_s,
-                "log_path": log_path,
-                "trajectory_path": trajectory_path,
-                "patch_path": patch_path,
-                "cost_usd": cost_usd,
-                "tokens": tokens,
-                "detail": detail,
-                "created_at": time.time(),
-            }
-            if _insert(conn, "results", row, " ON CONFLICT DO NOTHING").rowcount:
-                data = {"evaluator": evaluator, "task_id": task_id, "attempt": attempt, "status": status}
-                self._event(conn, "result", node_id, data)
-            found = self._result(conn, key)
-        assert found is not None
-        return found
-
-    @staticmethod
-    def _result(conn: sqlite3.Connection, key: tuple[str | None, str, str, str, int]) -> TaskResult | None:
-        row = conn.execute(
-            f"SELECT {_RESULT_COLUMNS} FROM results WHERE code_hash = ? AND evaluator = ?"
-            " AND evaluator_version = ? AND task_id = ? AND attempt = ?",
-            key,
-        ).fetchone()
-        return _to_result(row) if row else None
-
-    def cached_result(
-        self, node_id: str, evaluator: str, evaluator_version: str, task_id: str, attempt: int = 0
-    ) -> TaskResult | None:
-        """The result this node's code already has for the task, from any node with identical code."""
-        with self._db.read() as conn:
-            code_hash = self._get(conn, node_id).code_hash
-            return self._result(conn, (code_hash, evaluator, evaluator_version, task_id, attempt))
-
-    def results(
-        self, node_id: str, evaluator: str | None = None, evaluator_version: str | None = None
-    ) -> list[TaskResult]:
-        """Every result of this node's code (shared with identical code), oldest first."""
-        filters = [("evaluator", evaluator), ("evaluator_version", evaluator_version)]
-        extra = "".join(f" AND {column} = ?" for column, value in filters if value is not None)
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RESULT_COLUMNS} FROM results WHERE code_hash = (SELECT code_hash FROM nodes"
-                f" WHERE id = ?){extra} ORDER BY id",
-                [node_id, *(value for _, value in filters if value is not None)],
-            ).fetchall()
-        return [_to_result(row) for row in rows]
-
-    # ----------------------------------------------------------------------------------- stages
-
-    def record_stage(
-        self,
-        node_id: str,
-        evaluator: str,
-        evaluator_version: str,
-        stage: str,
-        task_ids: Sequence[str],
-        attempts: int = 1,
-    ) -> Score:
-        """Declare that the node is (being) evaluated on `stage`'s task list and return its score so
-        far (results cached from identical code count at once). For cumulative stages (DGM: 10, then
-        those 10 plus 50) list every task: the ones already graded are not run again. Re-declaring the
-        same list is a no-op; a different list for a declared stage is an ArchiveError."""
-        tasks = list(task_ids)
-        if not tasks or len(set(tasks)) != len(tasks):
-            raise ArchiveError(f"stage {stage!r} needs a non-empty list of distinct task ids")
-        if attempts < 1:
-            raise ArchiveError("a stage runs each task at least once (attempts >= 1)")
-        with self._write() as conn:
-            if self._get(conn, node_id).code_hash is None:
-                raise ArchiveError(f"node {node_id} has no code yet, so it cannot be evaluated")
-            stage_row = {
-                "node_id": node_id,
-                "evaluator": evaluator,
-                "evaluator_version": evaluator_version,
-                "stage": stage,
-                "set_id": self._task_set(conn, tasks),
-                "attempts": attempts,
-                "created_at": time.time(),
-            }
-            declared = conn.execute(
-                "SELECT set_id, attempts FROM stages WHERE node_id = ? AND evaluator = ? AND evaluator_version = ?"
-                " AND stage = ?",
-                (node_id, evaluator, evaluator_version, stage),
-            ).fetchone()
-            if declared is None:
-                _insert(conn, "stages", stage_row)
-                data = {"evaluator": evaluator, "evaluator_version": evaluator_version, "stage": stage}
-                self._event(conn, "stage", node_id, data | {"n_tasks": len(tasks), "attempts": attempts})
-            elif tuple(declared) != (stage_row["set_id"], attempts):
-                raise ArchiveError(
-                    f"node {node_id} already has stage {stage!r} of {evaluator} {evaluator_version}"
-                    " with a different task list or attempt count"
-                )
-            key = (evaluator, evaluator_version, stage)
-            return next(s for s in self.scores(node_id) if (s.evaluator, s.evaluator_version, s.stage) == key)
-
-    @staticmethod
-    def _task_set(conn: sqlite3.Connection, tasks: list[str]) -> int:
-        """The id of this exact task list, stored once however many stages use it."""
-        digest = hashlib.sha256("\x00".join(tasks).encode()).hexdigest()
-        row = conn.execute("SELECT id FROM task_sets WHERE digest = ?", (digest,)).fetchone()
-        if row is not None:
-            return row[0]
-        set_id = _insert(conn, "task_sets", {"digest": digest, "n": len(tasks)}).lastrowid
-        conn.executemany(
-            "INSERT INTO task_set_items (set_id, task_id, position) VALUES (?, ?, ?)",
-            [(set_id, task, position) for position, task in enumerate(tasks)],
-        )
-        return set_id  # type: ignore[return-value]
-
-    def scores(self, node_id: str) -> list[Score]:
-        """Per declared stage, in declaration order: n_tasks, n_done, n_resolved, score."""
-        return self._scores("s.node_id = ?", (node_id,)).get(node_id, [])
-
-    def scores_by_node(self) -> dict[str, list[Score]]:
-        """`scores` of every node that has stages, in one query (tree views, dashboards)."""
-        return self._scores("1", ())
-
-    def _scores(self, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
-        found: dict[str, list[Score]] = {}
-        with self._db.read() as conn:
-            for row in conn.execute(_STAGE_SCORES.format(where=where) + " ORDER BY s.id", params).fetchall():
-                found.setdefault(row["node_id"], []).append(_to_score(row))
-        return found
-
-    def best_score(self, node_id: str, evaluator: str | None = None) -> float | None:
-        """The score of the node's latest (deepest) stage, of `evaluator` if given; None if it has none."""
-        scores = [s for s in self.scores(node_id) if evaluator is None or s.evaluator == evaluator]
-        return scores[-1].score if scores else None
-
-    def missing_tasks(self, node_id: str, evaluator: str, evaluator_version: str, stage: str) -> list[tuple[str, int]]:
-        """(task_id, attempt) pairs of a declared stage that have no result yet: what is left to run."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                """WITH RECURSIVE attempt(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM attempt
-                       WHERE k + 1 < (SELECT attempts FROM stages WHERE node_id = :node AND evaluator = :ev
-                                      AND evaluator_version = :ver AND stage = :stage))
-                   SELECT i.task_id, attempt.k FROM stages s
-                   JOIN nodes n ON n.id = s.node_id
-                   JOIN task_set_items i ON i.set_id = s.set_id
-                   JOIN attempt
-                   LEFT JOIN results r ON r.code_hash = n.code_hash AND r.evaluator = s.evaluator
-                       AND r.evaluator_version = s.evaluator_version AND r.task_id = i.task_id AND r.attempt = attempt.k
-                   WHERE s.node_id = :node AND s.evaluator = :ev AND s.evaluator_version = :ver AND s.stage = :stage
-                       AND r.id IS NULL
-                   ORDER BY i.position, attempt.k""",
-                {"node": node_id, "ev": evaluator, "ver": evaluator_version, "stage": stage},
-            ).fetchall()
-        return [(row[0], row[1]) for row in rows]
-
-    def summaries(
-        self, kind: NodeKind | None = "agent", evaluator: str | None = None, evaluator_version: str | None = None
-    ) -> list[NodeSummary]:
-        """One row per node with its children count, latest-stage score and pass/fail counts, in one SQL
-        query over the trigger-kept tallies (see schema.py), so it stays fast at 10^4 nodes: the input of
-        parent selection (DGM's score_child_prop, HGM's clade statistics)."""
-        filters = {"evaluator": evaluator, "evaluator_version": evaluator_version}
-        where = " AND ".join(["1", *(f"{k} = :{k}" for k, v in filters.items() if v is not None)])
-        tally = "COALESCE((SELECT SUM({}) FROM code_tallies WHERE code_hash = n.code_hash AND " + where + "), 0)"
-        query = f"""
-            SELECT n.id, n.parent_id, n.kind, n.status, n.status_reason, n.operator, n.code_hash,
-                   (SELECT COUNT(*) FROM nodes child WHERE child.parent_id = n.id),
-                   s.stage, COALESCE(ts.n * s.attempts, 0), COALESCE(t.n_done, 0), COALESCE(t.n_resolved, 0),
-                   {tally.format("passes")}, {tally.format("fails")}
-            FROM nodes n
-            LEFT JOIN stages s ON s.id = (SELECT MAX(id) FROM stages WHERE node_id = n.id AND {where})
-            LEFT JOIN task_sets ts ON ts.id = s.set_id
-            LEFT JOIN stage_tallies t ON t.stage_id = s.id
-            WHERE :kind IS NULL OR n.kind = :kind
-            ORDER BY n.seq"""
-        with self._db.read() as conn:
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples straight into the named tuple
-            return [NodeSummary._make(row) for row in cursor.execute(query, {"kind": kind, **filters})]
-
-    # ------------------------------------------------------------------------ views, costs, events
+    # ------------------------------------------------------------------------------- views, costs
 
     def graph(self, evaluator: str | None = None, evaluator_version: str | None = None) -> nx.DiGraph:
         """All nodes as a networkx DiGraph (see `opendgm.archive.graph` for the tree helpers)."""
@@ -852,54 +568,6 @@ class Archive:
     def cost(self, node_id: str) -> Totals:
         """Calls, tokens and dollars of every model call attributed to the node (ledger rows)."""
         return self.ledger.totals(node=node_id)
-
-    def _event(self, conn: sqlite3.Connection, kind: str, node_id: str | None, data: Mapping[str, Any]) -> int:
-        return conn.execute(
-            "INSERT INTO events (ts, kind, node_id, data) VALUES (?, ?, ?, ?)",
-            (time.time(), kind, node_id, _json(dict(data))),
-        ).lastrowid  # type: ignore[return-value]
-
-    def log_event(self, kind: str, node_id: str | None = None, data: Mapping[str, Any] | None = None) -> int:
-        """Append an event (committed before returning); returns its id, which only grows."""
-        with self._write() as conn:
-            return self._event(conn, kind, node_id, data or {})
-
-    def events(self, since_id: int = 0, node_id: str | None = None, limit: int | None = None) -> list[Event]:
-        """Events with id > since_id, oldest first: a dashboard polls with the last id it saw."""
-        where, args = "id > ?", [since_id]
-        if node_id is not None:
-            where, args = where + " AND node_id = ?", [*args, node_id]
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT id, ts, kind, node_id, data FROM events WHERE {where} ORDER BY id LIMIT ?",
-                [*args, -1 if limit is None else limit],
-            ).fetchall()
-        return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in rows]
-
-    def event_count(self, kind: str) -> int:
-        """How many events of one kind there are (generations run, say), without reading them."""
-        with self._db.read() as conn:
-            return conn.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0]
-
-    def latest_events(self, n: int, *, kind: str | None = None, skip: Collection[str] = ()) -> list[Event]:
-        """The newest `n` events, oldest first, of one kind or leaving out noisy kinds: a status view
-        reads these instead of the whole log, which grows with a long campaign."""
-        where, args = "1", []
-        if kind is not None:
-            where, args = "kind = ?", [kind]
-        if skip:
-            where += f" AND kind NOT IN ({', '.join('?' * len(skip))})"
-            args += list(skip)
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT id, ts, kind, node_id, data FROM events WHERE {where} ORDER BY id DESC LIMIT ?", [*args, n]
-            ).fetchall()
-        return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in reversed(rows)]
-
-    def last_event_id(self) -> int:
-        """The newest event's id (0 when there is none): where a poller starts."""
-        with self._db.read() as conn:
-            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
 
     def meta(self) -> dict[str, str]:
         """The campaign-level facts stored at creation (campaign name, created_at, created_by)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import signal
 import tempfile
 import threading
 import time
@@ -20,7 +19,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive, credit
@@ -30,8 +28,9 @@ from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.task import Task
 from opendgm.evolve import meta_prompts, prompt_slots, proposals, self_improve
-from opendgm.evolve.config import CampaignConfig, OperatorWeights
+from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS
+from opendgm.evolve.stopping import Stopped, check_limits, graceful_sigint
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
 from opendgm.llm.local_server import serve_local_roles
 from opendgm.prompts.target import completer
@@ -43,13 +42,8 @@ from opendgm.sandbox.spec import DEFAULT_IMAGE
 log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
-OPERATORS = tuple(OperatorWeights.model_fields)  # what makes a node other than the seeds
 CONFIG_COPY = "campaign.yaml"
 POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
-
-
-class Stopped(Exception):
-    """The campaign stops cleanly; the message says which limit (or request) stopped it."""
 
 
 class Campaign:
@@ -72,7 +66,7 @@ class Campaign:
             self.archive = stack.enter_context(self._open_archive())
             self.router = self._router(stack)
             self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
-            stack.enter_context(_graceful_sigint(self.stop_requested))
+            stack.enter_context(graceful_sigint(self.stop_requested))
             self.archive.log_event("campaign_started", data={"backend": self.backend})
             try:
                 reason = self._grow()
@@ -93,7 +87,7 @@ class Campaign:
         if self.config.mode == "async":
             return self._grow_async()
         while True:
-            self._check_limits()
+            check_limits(self.config, self.archive, self.started, self.stop_requested)
             generation = self.archive.event_count("generation")
             if generation >= self.config.generations:
                 return f"done: {generation} generations"
@@ -131,7 +125,7 @@ class Campaign:
         try:
             while True:
                 try:
-                    self._check_limits()
+                    check_limits(self.config, self.archive, self.started, self.stop_requested)
                     stop = None
                 except Stopped as stopped:
                     stop = str(stopped)
@@ -368,25 +362,6 @@ class Campaign:
         if not any(r.patch_path for r in results if r.task_id in ids):
             raise self_improve.Rejected("the child produced no change on any first-stage task")
 
-    # -- limits --------------------------------------------------------------------------------
-    def _check_limits(self) -> None:
-        budget = self.config.budget
-        if self.stop_requested.is_set():
-            raise Stopped("stopped on request (SIGINT); run again to resume")
-        if budget.wall_time_s is not None and time.monotonic() - self.started >= budget.wall_time_s:
-            raise Stopped(f"wall time: {budget.wall_time_s:g} s reached")
-        children = [n for n in self.archive.nodes() if n.operator in OPERATORS]
-        if budget.nodes is not None and len(children) >= budget.nodes:
-            raise Stopped(f"nodes: {len(children)} of {budget.nodes} children created")
-        evaluations = sum(row.passes + row.fails for row in self.archive.summaries())
-        if budget.task_evaluations is not None and evaluations >= budget.task_evaluations:
-            raise Stopped(f"task evaluations: {evaluations} of {budget.task_evaluations} recorded")
-        limits, spent = self.config.llm.budget, self.archive.ledger.totals(campaign=self.archive.campaign)
-        if limits.usd is not None and spent.cost_usd >= limits.usd:
-            raise Stopped(f"budget: ${spent.cost_usd:.4f} of ${limits.usd:g} spent")
-        if limits.tokens is not None and spent.tokens >= limits.tokens:
-            raise Stopped(f"budget: {spent.tokens} of {limits.tokens} tokens spent")
-
     # -- set-up --------------------------------------------------------------------------------
     @contextmanager
     def _open_archive(self) -> Iterator[Archive]:
@@ -412,24 +387,3 @@ class Campaign:
         node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
         self.archive.set_status(node.id, "evaluating")
         return node.id
-
-
-@contextmanager
-def _graceful_sigint(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish the work in flight, start nothing new. Second: stop now (state stays durable)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handle(_signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        stop.set()
-        log.warning("stopping after the work in flight; press Ctrl-C again to stop now (resume is safe)")
-
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

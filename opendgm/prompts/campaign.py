@@ -30,8 +30,9 @@ from typing import Any
 
 from opendgm.archive import Archive, Node, credit
 from opendgm.evolve import meta_prompts
-from opendgm.llm import BudgetExceeded, LLMError, MalformedResponse, Router
+from opendgm.llm import MalformedResponse, Router
 from opendgm.prompts import ape, opro, pe2
+from opendgm.prompts.charged import call_for
 from opendgm.prompts.config import PromptCampaignConfig
 from opendgm.prompts.data import Split
 from opendgm.prompts.judged import JudgedDev
@@ -186,16 +187,12 @@ class PromptCampaign:
         meta = {"role": role, "step": step}
         child = self.archive.propose("meta_prompt", parent.id, operator="hyper_mutation", meta=meta).id
         complete = completer(self.router, self.config.proposer_role, child, "hyper_mutation")
-        try:
-            rewrite, problem = meta_prompts.hyper_mutate(
-                complete, role, str(parent.content), credit.fitness_of(self.archive, parent.id)
-            )
-        except BudgetExceeded:
-            self.archive.set_status(child, "failed", "budget exhausted")
-            raise
-        except LLMError as exc:
-            self.archive.set_status(child, "failed", f"proposer: {exc}")
+        fitness = credit.fitness_of(self.archive, parent.id)
+        rewrite_it = partial(meta_prompts.hyper_mutate, complete, role, str(parent.content), fitness)
+        outcome = call_for(self.archive, child, "proposer", rewrite_it)
+        if outcome is None:
             return
+        rewrite, problem = outcome
         if problem:
             self.archive.set_status(child, "rejected", problem)
             return
@@ -243,17 +240,15 @@ class PromptCampaign:
         child = self.archive.propose("prompt", parent_id, operator=operator, meta=meta)
         self.archive.add_edge(child.id, meta_prompt.id, "produced_by")
         self.on_change()
-        try:
-            proposer = completer(self.router, self.config.proposer_role, child.id, operator)
-            answer = ask(proposer, str(meta_prompt.content))
-        except BudgetExceeded:
-            self.archive.set_status(child.id, "failed", "budget exhausted")
-            raise
-        except MalformedResponse as exc:  # an empty answer is a bad proposal, not an outage
-            self.archive.set_status(child.id, "rejected", f"the proposer returned no prompt: {exc}")
-            return
-        except LLMError as exc:
-            self.archive.set_status(child.id, "failed", f"proposer: {exc}")
+        proposer = completer(self.router, self.config.proposer_role, child.id, operator)
+        answer = call_for(  # an empty answer is a bad proposal, not an outage
+            self.archive,
+            child.id,
+            "proposer",
+            lambda: ask(proposer, str(meta_prompt.content)),
+            empty_rejects="the proposer returned no prompt",
+        )
+        if answer is None:
             return
         if isinstance(answer, pe2.Proposal):
             self.archive.update_meta(child.id, {"reasoning": answer.reasoning})

@@ -29,8 +29,9 @@ from statistics import fmean
 from typing import Any, Literal
 
 from opendgm.archive import Archive
-from opendgm.llm import BudgetExceeded, LLMError, MalformedResponse
+from opendgm.llm import MalformedResponse
 from opendgm.prompts import mpo
+from opendgm.prompts.charged import call_for
 from opendgm.prompts.target import Complete
 
 log = logging.getLogger(__name__)
@@ -158,13 +159,9 @@ class RubricLoop:
         meta = {"interval": len(self.history), "samples": [j.sample.id for j in batch]}
         child = self.archive.propose("rubric", self.rubric_id, operator="mpo", meta=meta).id
         parent = str(self.archive.node(self.rubric_id).content)
-        try:
-            proposal = mpo.propose(_tolerant(self.mrm(child, "mpo refine")), self.settings.task, parent, batch)
-        except BudgetExceeded:
-            self.archive.set_status(child, "failed", "budget exhausted")
-            raise
-        except LLMError as exc:
-            self.archive.set_status(child, "failed", f"MRM: {exc}")
+        mrm = _tolerant(self.mrm(child, "mpo refine"))
+        proposal = call_for(self.archive, child, "MRM", lambda: mpo.propose(mrm, self.settings.task, parent, batch))
+        if proposal is None:
             return None
         refinements = [asdict(r) for r in proposal.refinements]
         self.archive.update_meta(child, {"refinements": refinements, "merged_by": proposal.merged_by})

@@ -73,7 +73,9 @@ def test_click_a_node_shows_its_diff_and_tasks(dashboard: str, campaign: Campaig
             page = browser.new_page(viewport={"width": 1400, "height": 800})
             page.goto(dashboard)
             page.wait_for_function("window.dgm && window.dgm.S.nodes.length === 6")
-            page.wait_for_selector("#live:has-text('live, event')")  # the first poll is in: no re-render races the click
+            page.wait_for_selector(
+                "#live:has-text('live, event')"
+            )  # the first poll is in: no re-render races the click
             spot = page.evaluate(f"window.dgm.screenPos('{child}')")
             page.mouse.click(spot["x"], spot["y"])
             page.wait_for_selector("#tasks td")
