@@ -51,11 +51,20 @@ def _reading(campaign_dir: Path) -> Iterator[Archive]:
         raise typer.Exit(2) from None
 
 
-def _stage_text(score: Score, named: bool = False) -> str:
-    """One stage's score; `named` prefixes the evaluator (a node scored by several, e.g. gold and judge)."""
+def _stage_text(score: Score, scorer: str = "") -> str:
+    """One stage's score, prefixed by its `scorer` when a node is scored by several."""
     done = "" if score.complete else f", {score.n_done} done"
-    where = f"{score.evaluator} {score.stage}" if named else score.stage
+    where = f"{scorer} {score.stage}" if scorer else score.stage
     return f"{where} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})"
+
+
+def _scorer(score: Score, scores: list[Score]) -> str:
+    """How to tell this score's scorer from the node's others: nothing when there is one, the evaluator
+    when there are several (gold and judge), its version when one evaluator has several (a judge's rubrics)."""
+    if len({(s.evaluator, s.evaluator_version) for s in scores}) == 1:
+        return ""
+    versions = {s.evaluator_version for s in scores if s.evaluator == score.evaluator}
+    return score.evaluator_version if len(versions) > 1 else score.evaluator
 
 
 def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Text:
@@ -66,8 +75,7 @@ def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Tex
         f" {row.operator or '-'}",
     )
     if scores:
-        named = len({score.evaluator for score in scores}) > 1
-        label.append("  " + " · ".join(_stage_text(score, named) for score in scores), "magenta")
+        label.append("  " + " · ".join(_stage_text(score, _scorer(score, scores)) for score in scores), "magenta")
     if record is not None:
         mean = "not judged yet" if record.mean_gain is None else f"{record.mean_gain:+.3f}"
         label.append(f"  fitness {mean} ({len(record.gains)} judged of {record.uses} children)", "cyan")

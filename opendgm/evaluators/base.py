@@ -81,6 +81,11 @@ class Evaluator(ABC):
         passed, failed_tests = self.count_tests(output, run.exit_code)
         return Grade(grade_status(run.timed_out, run.exit_code), passed, failed_tests, run.exit_code, output)
 
+    def grade_for(self, node: str | None, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        """`grade` for the archive node whose diff this is: an evaluator that records what it graded per
+        node (a judge's `scored_under` edge) overrides this; the rest grade the same for every node."""
+        return self.grade(task, patch, sandbox)
+
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
         """Prepare a fresh repository and apply the diff minus protected files; a Grade if that failed."""
         self.prepare(task, sandbox)

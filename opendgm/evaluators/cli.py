@@ -96,7 +96,10 @@ def evaluate(
     from opendgm.archive import Archive
     from opendgm.evaluators.evaluation import evaluate_stage
     from opendgm.evaluators.executor import LocalExecutor
-    from opendgm.evaluators.serving import serve_models
+    from opendgm.evaluators.judging import RubricJudge
+    from opendgm.evaluators.llm_judge import LLMJudge
+    from opendgm.evaluators.serving import JUDGE_ROLE, serve_models
+    from opendgm.prompts.config import MPOOptions
     from opendgm.sandbox.cli import _backend
     from opendgm.sandbox.factory import choose_backend
     from opendgm.sandbox.images import build_runtime_image
@@ -117,6 +120,10 @@ def evaluate(
         console.print(f"evaluating node [bold]{node_id}[/] on {evaluator.name} {stage} ({len(tasks)} tasks)")
         executor = LocalExecutor(workers)
         with serve_models(archive, models) as gateway, _progress() as progress:
+            if isinstance(evaluator, LLMJudge):  # judged under the archive's rubric lineage, never refined here
+                if JUDGE_ROLE not in gateway.router.roles:
+                    raise typer.BadParameter(f"llm-judge needs a `{JUDGE_ROLE}` role in {models}", param_hint="models")
+                RubricJudge(archive, evaluator, gateway.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
             bar = progress.add_task("tasks", total=len(tasks))
 
             def show(task: Task, outcome: TaskOutcome) -> None:

@@ -1,9 +1,12 @@
-"""`llm-judge`: a judge model scores the agent's answer against a rubric.
+"""`llm-judge`: a judge model scores the agent's answer against a rubric that is an archive node.
 
-Tasks come from a JSONL file (`{"id", "statement", "reference"?}`); the agent writes its answer to
-`ANSWER.md` in the repository. The judge (role `judge` of the campaign's router) reads the rubric, the
-task, the optional reference and the answer, and ends with `SCORE: <0-10>`. The evaluator version names
-the rubric, so scores measured under different rubric versions are never compared (MPO evolves rubrics).
+Tasks come from a JSONL file (`{"id", "statement", "reference"?, "gold"?}`); the agent writes its answer to
+`ANSWER.md` in the repository. Grading applies the agent's diff in a fresh sandbox, reads the answer and
+hands it to the judge the caller bound with `use`: MPO's judge prompt under the current `rubric` node, a
+`SCORE: N` out of 10, resolved from `threshold`. `reference` is shown to the judge. `gold`, a regular
+expression the answer must match, is shown to nobody: it is the held-out check that MPO's reward-hacking
+alarm watches. The evaluator version names the rubric node, so scores under different rubrics are never
+compared; when MPO adopts a new rubric, `evolve.judging` re-judges the archive under it.
 """
 
 from __future__ import annotations
@@ -11,42 +14,43 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.task import Grade, Task
-from opendgm.llm.router import Router
+from opendgm.prompts.mpo import Judged, Sample
 from opendgm.sandbox.base import Sandbox, SandboxError
 
 ANSWER_FILE = "ANSWER.md"
-SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?", re.IGNORECASE)
-JUDGE_PROMPT = """\
-You grade answers against a rubric.
-
-Rubric:
-{rubric}
-
-Task:
-{statement}
-{reference}
-Answer to grade:
-{answer}
-
-Explain briefly, then end with a line `SCORE: N` where N is 0 to 10."""
+DEFAULT_RUBRIC = (
+    "<item>Correctness: award up to 6 points when the answer does what the task asks.</item>\n"
+    "<item>Completeness: award up to 3 points when nothing the task asks for is missing.</item>\n"
+    "<item>Clarity: award 1 point for a clear, direct answer.</item>"
+)
+Judge = Callable[[Sample], Judged]
 
 
 class LLMJudge(Evaluator):
-    """Resolved when the judge's score reaches `threshold` (out of 10)."""
+    """Resolved when the judge's score reaches `threshold` (out of 10). `rubric` seeds the rubric lineage."""
 
     name = "llm-judge"
 
-    def __init__(
-        self, path: str | Path, router: Router, rubric: str, rubric_id: str = "inline", threshold: float = 7.0
-    ) -> None:
-        self.path, self.router, self.rubric, self.threshold = Path(path), router, rubric, threshold
-        self.version = f"llm-judge/1+rubric:{rubric_id}"
-        self.rubric_id = rubric_id
+    def __init__(self, path: str | Path, rubric: str = DEFAULT_RUBRIC, threshold: float = 7.0) -> None:
+        if not rubric.strip():
+            raise ValueError("llm-judge needs a rubric: one `<item>...</item>` per criterion, with its points")
+        self.path, self.rubric, self.threshold = Path(path), rubric, float(threshold)
+        self.rubric_id = "unbound"
+        self._judge: Judge | None = None
+
+    @property
+    def version(self) -> str:  # type: ignore[override]  # it follows the rubric in use
+        return f"llm-judge/2+rubric:{self.rubric_id}"
+
+    def use(self, judge: Judge, rubric_id: str) -> None:
+        """Grade from now on with `judge`, which scores under the rubric node `rubric_id`."""
+        self._judge, self.rubric_id = judge, rubric_id
 
     @functools.cached_property
     def _rows(self) -> dict[str, dict]:
@@ -63,6 +67,11 @@ class LLMJudge(Evaluator):
         ]
 
     def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        return self.grade_for(None, task, patch, sandbox)
+
+    def grade_for(self, node: str | None, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        if self._judge is None:
+            raise RuntimeError("llm-judge has no judge model bound: run it in a campaign or with `opendgm evaluate`")
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
             return failed
@@ -70,22 +79,23 @@ class LLMJudge(Evaluator):
             answer = sandbox.get_file(f"{REPO_DIR}/{ANSWER_FILE}").decode(errors="replace")
         except SandboxError:
             return Grade("unresolved", 0, 1, 1, f"no {ANSWER_FILE} was written")
-        reference = str(self._rows[task.id].get("reference") or "")
-        prompt = JUDGE_PROMPT.format(
-            rubric=self.rubric,
-            statement=task.statement,
-            reference=f"\nReference answer:\n{reference}\n" if reference else "",
-            answer=answer,
+        row = self._rows[task.id]
+        sample = Sample(
+            id=f"{node or 'adhoc'}/{task.id}",
+            query=task.statement,
+            response=answer,
+            reference=str(row.get("reference") or ""),
+            gold=self.gold(task.id, answer),
+            node_id=node,
         )
-        verdict = self.router.complete("judge", [{"role": "user", "content": prompt}], purpose=f"judge {task.id}").text
-        score = judge_score(verdict)
-        if score is None:
-            return Grade("grading_error", 0, 0, 1, f"the judge gave no `SCORE: N` line:\n{verdict}")
-        status = "resolved" if score >= self.threshold else "unresolved"
-        return Grade(status, int(status == "resolved"), int(status != "resolved"), 0, f"score {score}/10\n{verdict}")
+        judged = self._judge(sample)
+        if judged.score is None:
+            return Grade("grading_error", 0, 0, 1, f"the judge gave no `SCORE: N` line:\n{judged.verdict}")
+        status = "resolved" if judged.score >= self.threshold else "unresolved"
+        verdict = f"score {judged.score:g}/10 under rubric {self.rubric_id}\n{judged.verdict}"
+        return Grade(status, int(status == "resolved"), int(status != "resolved"), 0, verdict)
 
-
-def judge_score(verdict: str) -> float | None:
-    """The last `SCORE: N` in the judge's text, clamped to 0..10."""
-    found = SCORE.findall(verdict)
-    return min(max(float(found[-1]), 0.0), 10.0) if found else None
+    def gold(self, task_id: str, answer: str) -> float | None:
+        """1.0 when the answer matches the task's hidden `gold` pattern, 0.0 when not, None without one."""
+        pattern = self._rows[task_id].get("gold")
+        return None if pattern is None else float(re.search(pattern, answer, re.IGNORECASE) is not None)

@@ -16,6 +16,7 @@ from pathlib import Path
 from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.task import Grade, Task
+from opendgm.llm.errors import LLMError
 from opendgm.llm.gateway import Gateway
 from opendgm.sandbox.base import Sandbox, SandboxError
 from opendgm.sandbox.factory import BackendName, open_sandbox
@@ -32,7 +33,7 @@ class TaskOutcome:
     """Everything one (agent, task) run produced."""
 
     task_id: str
-    status: str  # resolved | unresolved | empty_patch | agent_error | agent_timeout | patch_failed | grading_*
+    status: str  # a ResultStatus, or model_error (a grading model failed); infrastructure failures: not stored
     tests_passed: int = 0
     tests_failed: int = 0
     exit_code: int | None = None
@@ -51,7 +52,7 @@ class TaskOutcome:
     @property
     def infrastructure_failure(self) -> bool:
         """The sandbox or the model service failed, not the agent: worth running again, not a result."""
-        return self.status == "sandbox_error" or (
+        return self.status in ("sandbox_error", "model_error") or (
             self.status == "agent_error" and model_unavailable(self.exit_code, self.detail)
         )
 
@@ -86,9 +87,11 @@ def grading_spec(task: Task, campaign: str) -> SandboxSpec:
     )
 
 
-def grade_patch(evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str) -> Grade:
+def grade_patch(
+    evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str, node: str | None = None
+) -> Grade:
     with open_sandbox(grading_spec(task, campaign), backend) as sandbox:
-        return evaluator.grade(task, patch, sandbox)
+        return evaluator.grade_for(node, task, patch, sandbox)
 
 
 @dataclass
@@ -172,9 +175,11 @@ class TaskRunner:
             status, detail = agent.failure or ("empty_patch", "the agent left the repository unchanged")
             return TaskOutcome(task.id, status, detail=detail, **common)
         try:
-            grade = grade_patch(self.evaluator, task, agent.patch, self.backend, self.campaign)
+            grade = grade_patch(self.evaluator, task, agent.patch, self.backend, self.campaign, self.node)
         except SandboxError as exc:
             return TaskOutcome(task.id, "grading_error", detail=str(exc), **common)
+        except LLMError as exc:  # a grading model (a judge) that could not answer: retried, not a result
+            return TaskOutcome(task.id, "model_error", detail=f"grading model: {exc}", **common)
         status, detail = (grade.status, "") if grade.resolved or agent.failure is None else agent.failure
         return TaskOutcome(
             task.id,

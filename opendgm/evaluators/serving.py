@@ -1,6 +1,7 @@
 """Models for an evaluation: a router (ledger in the archive) and a gateway for the sandboxes.
 
-With no model config, the embedded default is started: SmolLM2-135M on a local llama.cpp server.
+With no model config, the embedded default is started: SmolLM2-135M on a local llama.cpp server, serving
+both the agents and (for `llm-judge`) the judge.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from opendgm.llm import Gateway, LLMConfig, LocalServer, Router
 from opendgm.sandbox.local_backend import reachable_scratch
 
 AGENT_ROLE = "agent"
+JUDGE_ROLE = "judge"
 
 
 @contextmanager
@@ -22,7 +24,7 @@ def serve_models(archive: Archive, config_path: Path | None = None) -> Iterator[
     with ExitStack() as stack:
         if config_path is None:
             server = stack.enter_context(_started(LocalServer()))
-            config = LLMConfig(roles={AGENT_ROLE: server.role(max_tokens=512)})
+            config = LLMConfig(roles={AGENT_ROLE: server.role(max_tokens=512), JUDGE_ROLE: server.role(max_tokens=256)})
         else:
             config = LLMConfig.from_yaml(config_path)
         router = Router.from_config(config, ledger=archive.ledger, campaign=archive.campaign)

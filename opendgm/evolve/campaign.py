@@ -26,6 +26,8 @@ from opendgm.archive.models import Node
 from opendgm.evaluators import registry
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.judging import RubricJudge
+from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.task import Task
 from opendgm.evolve import meta_prompts, prompt_slots, proposals, self_improve
 from opendgm.evolve.config import CampaignConfig
@@ -54,6 +56,11 @@ class Campaign:
         self.backend = choose_backend(config.sandbox.backend)
         self.evaluator = registry.load(config.evaluator.name, **config.evaluator.options)
         self.stage_tasks: list[list[Task]] = [self.evaluator.select(s.subset, s.limit) for s in config.stages]
+        self.stage_names = [
+            f"{index + 1}:{stage.subset}" + (f"[:{stage.limit}]" if stage.limit else "")
+            for index, stage in enumerate(config.stages)
+        ]
+        self.judge: RubricJudge | None = None  # the llm-judge evaluator's rubric lineage, once the archive is open
         self.stop_requested = threading.Event()
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
@@ -81,6 +88,8 @@ class Campaign:
             if self.config.sandbox.image == DEFAULT_IMAGE:
                 build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
         meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
+        if isinstance(self.evaluator, LLMJudge):  # bound before anything is graded, resumed with its lineage
+            self.judge = RubricJudge(self.archive, self.evaluator, self.router, self.config.judging(), self.config.seed)
         seed = self._ensure_seed()
         pending = [n.id for n in self.archive.nodes() if n.status in PENDING and n.kind in ("agent", "meta_prompt")]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
@@ -88,6 +97,8 @@ class Campaign:
             return self._grow_async()
         while True:
             check_limits(self.config, self.archive, self.started, self.stop_requested)
+            if self.judge is not None:
+                self._between_generations(self.judge)
             generation = self.archive.event_count("generation")
             if generation >= self.config.generations:
                 return f"done: {generation} generations"
@@ -332,8 +343,8 @@ class Campaign:
             return
         executor = LocalExecutor(self.config.workers)
         try:
-            for index, (stage, tasks) in enumerate(zip(self.config.stages, self.stage_tasks, strict=True)):
-                name = f"{index + 1}:{stage.subset}" + (f"[:{stage.limit}]" if stage.limit else "")
+            staged = zip(self.config.stages, self.stage_names, self.stage_tasks, strict=True)
+            for index, (stage, name, tasks) in enumerate(staged):
                 score = evaluate_stage(
                     self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
                     backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
@@ -342,7 +353,7 @@ class Campaign:
                     events = self.archive.events(node_id=node_id)
                     failures = [e.data.get("detail", "") for e in events if e.kind == "task_infrastructure_failure"]
                     why = failures[-1] if failures else ""
-                    if "HTTP 402" in why:  # the gateway's answer when a call would cross a budget
+                    if "HTTP 402" in why or "BudgetExceeded" in why:  # the gateway's or a judge's budget stop
                         raise Stopped(f"budget: {why}")
                     raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
                 if index == 0 and self.archive.node(node_id).operator != "seed":
@@ -354,6 +365,17 @@ class Campaign:
         if self.config.mode == "async":
             self._enter_pool(node_id)
         self.archive.set_status(node_id, "evaluated")
+
+    def _between_generations(self, judge: RubricJudge) -> None:
+        """MPO's step on the judge's rubric, and re-judging under a new one, before the next selection."""
+        stages = dict(zip(self.stage_names, self.stage_tasks, strict=True))
+        try:
+            judge.between_generations(stages, self.backend, self.config.workers)
+        except BudgetExceeded as spent:
+            raise Stopped(f"budget: {spent}") from spent
+        except LLMError as error:
+            raise Stopped(f"the judge or meta-reward model could not answer ({error}); resume to retry") from error
+        self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:
         """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
 from opendgm.prompts import pe2
+from opendgm.prompts.config import MPOOptions
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 
@@ -131,6 +132,11 @@ class CampaignConfig(Strict):
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
     pe2: PE2SlotConfig = Field(default_factory=PE2SlotConfig)
     meta_prompts: MetaPromptConfig = Field(default_factory=MetaPromptConfig)
+    mpo: MPOOptions | None = Field(
+        None,
+        description="With the `llm-judge` evaluator: its judge role and how MPO evolves its rubric (intervals are "
+        "generations). Without this block an llm-judge campaign judges under its seed rubric with role `judge`.",
+    )
     mode: Literal["generations", "async"] = Field(
         "generations",
         description="`generations`: DGM's rounds (select parents, make and fully evaluate children). `async`: HGM's "
@@ -153,8 +159,28 @@ class CampaignConfig(Strict):
             raise ValueError(f"llm.roles needs {sorted(missing)} (agent: the agents' model; meta: diagnosis)")
         if self.mode == "async" and self.budget.task_evaluations is None and self.budget.nodes is None:
             raise ValueError("mode `async` runs until a limit: set budget.task_evaluations or budget.nodes")
+        self._judge_roles()
         check_local_roles(self.llm, self.local_server)
         return self
+
+    def judging(self) -> MPOOptions:
+        """The llm-judge's MPO settings: the `mpo` block, or a judge that keeps its seed rubric."""
+        return self.mpo or MPOOptions(refine="never")
+
+    def _judge_roles(self) -> None:
+        """`mpo` needs the `llm-judge` evaluator (the only one with a rubric), and the judge needs its roles."""
+        if self.evaluator.name != "llm-judge":
+            if self.mpo is not None:
+                raise ValueError(f"mpo: evolves the llm-judge evaluator's rubric; evaluator {self.evaluator.name!r}"
+                                 " has none")  # fmt: skip
+            return
+        mpo = self.judging()
+        if self.mode == "async" and mpo.refine != "never":
+            raise ValueError("mpo: rubric refinement runs between generations; mode `async` has none")
+        needed = {mpo.role} | ({mpo.mrm_role} if mpo.refine != "never" else set())
+        missing = needed - set(self.llm.roles)
+        if missing:
+            raise ValueError(f"llm.roles needs {sorted(missing)} for the llm-judge evaluator's judge and MPO")
 
     @classmethod
     def load(cls, path: Path) -> CampaignConfig:

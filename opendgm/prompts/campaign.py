@@ -36,7 +36,7 @@ from opendgm.prompts.charged import call_for
 from opendgm.prompts.config import PromptCampaignConfig
 from opendgm.prompts.data import Split
 from opendgm.prompts.judged import JudgedDev
-from opendgm.prompts.rubrics import RubricLoop, seed_rubric
+from opendgm.prompts.rubrics import RubricLoop
 from opendgm.prompts.scoring import ExactMatch
 from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
 
@@ -291,11 +291,7 @@ class PromptCampaign:
             return None
         judge, mrm = partial(completer, self.router, options.role), partial(completer, self.router, options.mrm_role)
         settings = options.settings(self.config.seed)
-        seeds = [n.id for n in self.archive.nodes(kind="rubric") if n.operator == "seed"]
-        if seeds:
-            loop = RubricLoop.resume(self.archive, seeds[0], judge, mrm, settings)
-        else:
-            loop = RubricLoop(self.archive, seed_rubric(self.archive, options.rubric), judge, mrm, settings)
+        loop = RubricLoop.open(self.archive, options.rubric, judge, mrm, settings)
         return JudgedDev(self.archive, loop, self.dataset.name, self.version, options.threshold)
 
     def _score(self, node_id: str, split: Split) -> float:

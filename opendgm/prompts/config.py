@@ -83,18 +83,17 @@ class OPROOptions(OperatorOptions):
         return opro.Settings(**self.model_dump())
 
 
-class JudgeOptions(BaseModel):
-    """Select prompts by an LLM judge's scores against a rubric that MPO evolves; exact match against the
-    labels stays the held-out gold check (the judge never sees labels), which the hacking alarm watches."""
+class MPOOptions(BaseModel):
+    """MPO on a judge's rubric: who judges, who rewrites the rubric, and how often."""
 
     model_config = ConfigDict(extra="forbid")
 
     role: str = Field("judge", description="The judge's model role.")
     mrm_role: str = Field("meta", description="The meta-reward model's role (rewrites the rubric).")
-    rubric: str = Field(description="The seed rubric: one `<item>...</item>` per criterion, with its points.")
     task: str = Field("", description="What a good output is, in a sentence: shown to the meta-reward model.")
-    threshold: float = Field(7.0, ge=0, le=10, description="A dev output counts as good from this judge score (0-10).")
-    interval: int = Field(4, ge=1, description="Prompts judged per MPO interval (then the rubric may be refined).")
+    interval: int = Field(
+        4, ge=1, description="Policy steps per MPO interval: judged prompts (prompt campaigns), generations (agents)."
+    )
     samples: int = Field(8, ge=1, description="Judged outputs the meta-reward model reviews per refinement.")
     refine: Literal["interval", "alarm", "never"] = Field(
         "interval", description="Refine after every interval (MPO), only when the hacking alarm fires, or never."
@@ -106,6 +105,14 @@ class JudgeOptions(BaseModel):
             interval=self.interval, samples=self.samples, refine=self.refine, task=self.task, window=self.window,
             seed=seed,
         )  # fmt: skip
+
+
+class JudgeOptions(MPOOptions):
+    """Select prompts by an LLM judge's scores against a rubric that MPO evolves; exact match against the
+    labels stays the held-out gold check (the judge never sees labels), which the hacking alarm watches."""
+
+    rubric: str = Field(description="The seed rubric: one `<item>...</item>` per criterion, with its points.")
+    threshold: float = Field(7.0, ge=0, le=10, description="A dev output counts as good from this judge score (0-10).")
 
 
 class MetaPromptOptions(BaseModel):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from string import Template
 
-from opendgm.evaluators.llm_judge import judge_score
 from opendgm.prompts.target import Complete
 
+SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?", re.IGNORECASE)
 _ITEM = re.compile(r"<item>(.*?)</item>", re.DOTALL | re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 
@@ -122,6 +122,12 @@ def _meta_prompt(name: str, **fields: str) -> str:
 def _sample_fields(rubric: str, sample: Sample) -> dict[str, str]:
     reference = f"\n<reference>\n{sample.reference}\n</reference>\n" if sample.reference else ""
     return {"rubric": rubric, "query": sample.query, "reference": reference, "response": sample.response}
+
+
+def judge_score(verdict: str) -> float | None:
+    """The last `SCORE: N` in the judge's text, clamped to 0..10."""
+    found = SCORE.findall(verdict)
+    return min(max(float(found[-1]), 0.0), 10.0) if found else None
 
 
 def judge(complete: Complete, rubric: str, sample: Sample) -> Judged:

@@ -112,6 +112,23 @@ class RubricLoop:
         self._adopt(rubric_id)
 
     @classmethod
+    def open(
+        cls,
+        archive: Archive,
+        seed_text: str,
+        judge: ModelFor,
+        mrm: ModelFor,
+        settings: Settings | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> RubricLoop:
+        """The archive's rubric lineage (one per archive): resumed when it has a seed rubric, otherwise
+        seeded with `seed_text`."""
+        seeds = [n.id for n in archive.nodes(kind="rubric") if n.operator == "seed"]
+        if seeds:
+            return cls.resume(archive, seeds[0], judge, mrm, settings)
+        return cls(archive, seed_rubric(archive, seed_text, meta), judge, mrm, settings)
+
+    @classmethod
     def resume(
         cls, archive: Archive, seed_id: str, judge: ModelFor, mrm: ModelFor, settings: Settings | None = None
     ) -> RubricLoop:
@@ -138,16 +155,32 @@ class RubricLoop:
 
         `count=False` re-judges outputs already measured under an older rubric (to compare like with like
         after a refinement): recorded by the caller, but no policy step, so no interval moves."""
-        rubric = str(self.archive.node(self.rubric_id).content)
-        judged = [mpo.judge(self._judge(sample.id), rubric, sample) for sample in samples]
-        for node_id in dict.fromkeys(s.node_id for s in samples if s.node_id):
-            self.archive.add_edge(node_id, self.rubric_id, "scored_under")
+        judged = [self.judge_one(sample) for sample in samples]
         if count:
             self._window += judged
             self._steps += 1
             if self._steps == self.settings.interval:
-                self._close_interval()
+                window, self._window, self._steps = self._window, [], 0
+                self.close_interval(window)
         return judged
+
+    def judge_one(self, sample: mpo.Sample) -> mpo.Judged:
+        """One sample judged under the current rubric, with no interval bookkeeping: for callers that keep
+        their own policy steps (an agent campaign's generations). Safe to call from several threads."""
+        rubric_id = self.rubric_id
+        judged = mpo.judge(self._judge(rubric_id, sample.id), str(self.archive.node(rubric_id).content), sample)
+        if sample.node_id:
+            self.archive.add_edge(sample.node_id, rubric_id, "scored_under")
+        return judged
+
+    def close_interval(self, window: Sequence[mpo.Judged]) -> str | None:
+        """End an interval of `window` judged samples: record it, check the hacking alarm and, per
+        `settings.refine`, refine the rubric. Returns the newly adopted rubric's id, or None."""
+        self.history.append(self._record(window))
+        fired = self._alarm()
+        if self.settings.refine == "interval" or (self.settings.refine == "alarm" and fired):
+            return self.refine(window)
+        return None
 
     def refine(self, judged: Sequence[mpo.Judged]) -> str | None:
         """MPO's refinement from a seeded random sample of `judged`; an unscored pair stays eligible, since a
@@ -175,19 +208,12 @@ class RubricLoop:
 
     # ------------------------------------------------------------------------------------ internals
 
-    def _judge(self, sample_id: str) -> Complete:
-        return _tolerant(self.judge(self.rubric_id, f"mpo judge {sample_id}"))
+    def _judge(self, rubric_id: str, sample_id: str) -> Complete:
+        return _tolerant(self.judge(rubric_id, f"mpo judge {sample_id}"))
 
     def _adopt(self, rubric_id: str) -> None:
         self.archive.set_status(rubric_id, "evaluating")
         self.rubric_id = rubric_id
-
-    def _close_interval(self) -> None:
-        window, self._window, self._steps = self._window, [], 0
-        self.history.append(self._record(window))
-        fired = self._alarm()
-        if self.settings.refine == "interval" or (self.settings.refine == "alarm" and fired):
-            self.refine(window)
 
     def _record(self, window: Sequence[mpo.Judged]) -> Interval:
         """Write the interval's judged samples and its aggregate, both naming the rubric they were under."""
