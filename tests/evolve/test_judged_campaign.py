@@ -18,7 +18,7 @@ from typing import Any
 
 import mpo_toy as toy
 import pytest
-from llm_fakes import Reply
+from llm_fakes import Reply, error
 from pydantic import ValidationError
 from scripted_models import CapabilityScript, say
 from test_campaign import config
@@ -40,11 +40,14 @@ class JudgedScript(CapabilityScript):
     def __init__(self) -> None:
         super().__init__()
         self.mrm = toy.ScriptedMRM()
+        self.refined_judge_down = False  # the judge fails every grading under the refined rubric
 
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         messages = body["messages"]
         first, conversation = messages[0]["content"], "\n".join(m["content"] for m in messages)
         if first.startswith(JUDGE_PROMPT):
+            if self.refined_judge_down and toy.WRONG_ANSWER_ITEM in first:
+                return error(500, "the judge is down")
             return say(toy.judge(messages, 0.0))
         if first.startswith(MRM_PROMPTS):
             return say(self.mrm(messages, 0.0))
@@ -201,3 +204,29 @@ def test_a_judge_that_cannot_answer_stops_the_campaign_and_nothing_is_lost(
         failures = [e.data["detail"] for e in archive.events() if e.kind == "task_infrastructure_failure"]
         assert len(failures) == 2 and all("grading model" in detail for detail in failures)
     assert Campaign(good, tmp_path / "c").run() == "done: 1 generations"
+
+
+def test_rejudging_cut_short_resumes_where_it_stopped(
+    judged_script: JudgedScript, docker_engine: str, tmp_path: Path
+) -> None:
+    """The judge fails while the archive is re-judged under the new rubric: the campaign stops before any
+    selection on half-judged stages, and the next run re-judges only what is missing."""
+    cfg = judged_config(judged_script, write_tasks(tmp_path / "tasks.jsonl"))
+    judged_script.refined_judge_down = True
+    reason = Campaign(cfg, tmp_path / "c").run()
+    assert reason.startswith("the judge or meta-reward model could not answer"), reason
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        refined = archive.nodes(kind="rubric")[-1]
+        assert (refined.operator, refined.status) == ("mpo", "evaluating")
+        after = f"llm-judge/2+rubric:{refined.id}"
+        assert not [r for a in archive.nodes(kind="agent") for r in archive.results(a.id, "llm-judge", after)]
+        agent_calls = [c for c in archive.ledger.calls() if c.purpose.startswith("agent ")]
+
+    judged_script.refined_judge_down = False
+    assert Campaign(cfg, tmp_path / "c").run() == "done: 1 generations"
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        for agent in archive.nodes(kind="agent"):
+            (score,) = [s for s in archive.scores(agent.id) if s.evaluator_version == after]
+            assert (score.n_done, score.n_resolved) == (2, 0)
+        assert [c for c in archive.ledger.calls() if c.purpose.startswith("agent ")] == agent_calls, "no agent re-ran"
+        assert len([e for e in archive.events() if e.kind == "mpo_interval"]) == 1, "the interval closed once"
