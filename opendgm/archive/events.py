@@ -6,7 +6,6 @@ Events are rows in one append-only table whose ids only grow, so a dashboard pol
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -14,7 +13,7 @@ from typing import Any
 
 from opendgm.archive.db import Database
 from opendgm.archive.models import Event
-from opendgm.archive.rows import to_json
+from opendgm.archive.rows import to_event, to_json
 
 
 class EventsMixin:
@@ -44,7 +43,7 @@ class EventsMixin:
                 f"SELECT id, ts, kind, node_id, data FROM events WHERE {where} ORDER BY id LIMIT ?",
                 [*args, -1 if limit is None else limit],
             ).fetchall()
-        return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in rows]
+        return [to_event(row) for row in rows]
 
     def event_count(self, kind: str) -> int:
         """How many events of one kind there are (generations run, say), without reading them."""
@@ -64,7 +63,7 @@ class EventsMixin:
             rows = conn.execute(
                 f"SELECT id, ts, kind, node_id, data FROM events WHERE {where} ORDER BY id DESC LIMIT ?", [*args, n]
             ).fetchall()
-        return [Event(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in reversed(rows)]
+        return [to_event(row) for row in reversed(rows)]
 
     def last_event_id(self) -> int:
         """The newest event's id (0 when there is none): where a poller starts."""

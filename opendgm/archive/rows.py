@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opendgm.archive.errors import ArchiveError
-from opendgm.archive.models import Node, Score, TaskResult
+from opendgm.archive.models import Event, Node, Score, TaskResult
 
 
 def to_json(value: Any) -> str:
@@ -50,3 +50,8 @@ def to_score(row: sqlite3.Row) -> Score:
     return Score(
         row["evaluator"], row["evaluator_version"], row["stage"], row["n_tasks"], row["n_done"], row["n_resolved"]
     )
+
+
+def to_event(row: Sequence[Any]) -> Event:
+    """An `Event` from an (id, ts, kind, node_id, data) row: data decoded from its JSON."""
+    return Event(row[0], row[1], row[2], row[3], json.loads(row[4]))

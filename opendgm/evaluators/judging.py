@@ -99,9 +99,10 @@ class RubricJudge:
         """(node, task, its result under an earlier rubric) for every task the current rubric has not graded;
         the node's stages are recorded under the current version on the way."""
         due = []
+        scores = self.archive.scores_by_node()  # one query: this runs at every generation boundary
         for node in self.archive.nodes(kind="agent"):
-            scores = self.archive.scores(node.id)
-            earlier = {s.stage for s in scores if s.evaluator == name and s.evaluator_version != version}
+            stages_of = scores.get(node.id, [])
+            earlier = {s.stage for s in stages_of if s.evaluator == name and s.evaluator_version != version}
             for stage in sorted(earlier & stages.keys()):
                 tasks = {task.id: task for task in stages[stage]}
                 self.archive.record_stage(node.id, name, version, stage, list(tasks))

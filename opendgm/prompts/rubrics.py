@@ -155,7 +155,7 @@ class RubricLoop:
 
         `count=False` re-judges outputs already measured under an older rubric (to compare like with like
         after a refinement): recorded by the caller, but no policy step, so no interval moves."""
-        judged = [self.judge_one(sample) for sample in samples]
+        judged = self.judge_all(samples)
         if count:
             self._window += judged
             self._steps += 1
@@ -164,14 +164,20 @@ class RubricLoop:
                 self.close_interval(window)
         return judged
 
-    def judge_one(self, sample: mpo.Sample) -> mpo.Judged:
-        """One sample judged under the current rubric, with no interval bookkeeping: for callers that keep
-        their own policy steps (an agent campaign's generations). Safe to call from several threads."""
+    def judge_all(self, samples: Sequence[mpo.Sample]) -> list[mpo.Judged]:
+        """Judge each sample under the current rubric, with no interval bookkeeping (for callers that keep
+        their own policy steps: an agent campaign's generations). The rubric is read once and each judged
+        node gets its `scored_under` edge once per call. Safe to call from several threads."""
         rubric_id = self.rubric_id
-        judged = mpo.judge(self._judge(rubric_id, sample.id), str(self.archive.node(rubric_id).content), sample)
-        if sample.node_id:
-            self.archive.add_edge(sample.node_id, rubric_id, "scored_under")
+        rubric = str(self.archive.node(rubric_id).content)
+        judged = [mpo.judge(self._judge(rubric_id, sample.id), rubric, sample) for sample in samples]
+        for node_id in dict.fromkeys(s.node_id for s in samples if s.node_id):
+            self.archive.add_edge(node_id, rubric_id, "scored_under")
         return judged
+
+    def judge_one(self, sample: mpo.Sample) -> mpo.Judged:
+        """`judge_all` of one sample: the shape an evaluator's judge takes."""
+        return self.judge_all([sample])[0]
 
     def close_interval(self, window: Sequence[mpo.Judged]) -> str | None:
         """End an interval of `window` judged samples: record it, check the hacking alarm and, per
