@@ -11,8 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from gateway_attack import answer, connect, head, post, router_for, status_of
-from llm_fakes import MESSAGES, Reply
+from gateway_attack import answer, connect, head, post, post_unanswered, router_for, status_of
+from llm_fakes import Reply
 
 from opendgm.llm import Gateway, GatewayLimits
 
@@ -124,7 +124,7 @@ def test_one_token_cannot_hold_more_than_its_share_of_calls(fake_provider, gatew
     gateway = gateway_with(connections_per_token=2)
     greedy, other = gateway.issue_token("a", "agent"), gateway.issue_token("b", "agent")
     fake_provider.script = [Reply(hang_s=30), Reply(hang_s=30)]  # the greedy token's two calls hang upstream
-    held = [threading.Thread(target=post, args=(gateway.socket_path, greedy, BODY), daemon=True) for _ in range(2)]
+    held = [threading.Thread(target=post_unanswered, args=(gateway.socket_path, greedy, BODY)) for _ in range(2)]
     for thread in held:
         thread.start()
     deadline = time.monotonic() + 30

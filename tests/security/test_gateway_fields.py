@@ -50,7 +50,9 @@ def test_a_negative_max_tokens_cannot_open_a_nodes_budget(fake_provider, make_ga
     token = gateway.issue_token("n", "agent")
     fake_provider.default = Reply(body=completion(prompt_tokens=10, completion_tokens=10))  # what a call costs
     fake_provider.script = [Reply(body=completion(prompt_tokens=10, completion_tokens=10), hang_s=2)]
-    held = threading.Thread(target=post, args=(gateway.socket_path, token, {"messages": MESSAGES, "max_tokens": -10**6}))
+    held = threading.Thread(
+        target=post, args=(gateway.socket_path, token, {"messages": MESSAGES, "max_tokens": -(10**6)})
+    )
     held.start()
     deadline = time.monotonic() + 5
     while held.is_alive() and fake_provider.count == 0 and time.monotonic() < deadline:
