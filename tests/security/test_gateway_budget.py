@@ -47,33 +47,27 @@ def test_a_direct_call_with_a_bad_token_count_is_refused_before_anything(fake_pr
     assert router.ledger.calls() == []  # not even a pending row
 
 
-def _negative_pending(campaign: str) -> CallRecord:
-    """What a killed call with a negative estimate would have left behind."""
+def _row(campaign: str, outcome: str, tokens: int, usd: float) -> CallRecord:
     return CallRecord(
         campaign=campaign,
         node="n",
         role="agent",
         purpose="agent",
         model="fake",
-        outcome="pending",
-        prompt_tokens=-(10**6),
-        completion_tokens=-(10**6),
-        cost_usd=-5.0,
+        outcome=outcome,
+        prompt_tokens=tokens // 2,
+        completion_tokens=tokens - tokens // 2,
+        cost_usd=usd,
     )
+
+
+def _negative_pending(campaign: str) -> CallRecord:
+    """What a killed call with a negative estimate would have left behind."""
+    return _row(campaign, "pending", -(2 * 10**6), -5.0)
 
 
 def _spent(campaign: str) -> CallRecord:
-    return CallRecord(
-        campaign=campaign,
-        node="n",
-        role="agent",
-        purpose="agent",
-        model="fake",
-        outcome="ok",
-        prompt_tokens=10,
-        completion_tokens=10,
-        cost_usd=0.02,
-    )
+    return _row(campaign, "ok", 20, 0.02)
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])

@@ -136,17 +136,8 @@ def test_tool_calls_tool_results_and_tools_in_openais_shape_reach_the_model(fake
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "call_1", "content": "README.md"},
     ]
-    body = {
-        "messages": messages,
-        "tools": tools,
-        "tool_choice": "auto",
-        "temperature": 0.2,
-        "top_p": 0.9,
-        "stop": ["\n\n"],
-        "seed": 7,
-        "max_tokens": 8,
-        "response_format": {"type": "text"},
-    }
+    sampling = {"tool_choice": "auto", "temperature": 0.2, "top_p": 0.9, "stop": ["\n\n"], "seed": 7, "max_tokens": 8}
+    body = {"messages": messages, "tools": tools, "response_format": {"type": "text"}, **sampling}
 
     status, payload = post(gateway.socket_path, gateway.issue_token("n", "agent"), body)
 
@@ -154,14 +145,7 @@ def test_tool_calls_tool_results_and_tools_in_openais_shape_reach_the_model(fake
     sent = fake_provider.requests[0]["body"]
     assert sent["messages"] == messages
     assert sent["tools"] == tools
-    assert {k: sent[k] for k in ("tool_choice", "temperature", "top_p", "stop", "seed", "max_tokens")} == {
-        "tool_choice": "auto",
-        "temperature": 0.2,
-        "top_p": 0.9,
-        "stop": ["\n\n"],
-        "seed": 7,
-        "max_tokens": 8,
-    }
+    assert {k: sent[k] for k in sampling} == sampling
 
 
 def test_an_assistant_message_copied_from_an_answer_is_accepted_without_its_empty_fields(fake_provider, gateway):
