@@ -104,7 +104,7 @@ class Listener:
     def __init__(self, sock: socket.socket, capacity: int, token: str | None) -> None:
         self.sock, self.capacity, self.token = sock, capacity, token
         self.open = 0
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.AbstractServer
 
 
 class HTTPServer:
@@ -115,6 +115,7 @@ class HTTPServer:
         self.workers = Workers()
         self._loop = asyncio.new_event_loop()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[Listener] = []
         self._thread = threading.Thread(target=self._loop.run_forever, name="opendgm-gateway", daemon=True)
         self._thread.start()
 
@@ -124,21 +125,32 @@ class HTTPServer:
 
         async def start() -> None:
             listener.server = await asyncio.start_unix_server(
-                lambda reader, writer: self._connection(listener, reader, writer), sock=sock, backlog=_BACKLOG, limit=_CHUNK
+                lambda reader, writer: self._connection(listener, reader, writer),
+                sock=sock,
+                backlog=_BACKLOG,
+                limit=_CHUNK,
             )
+            self._listeners.append(listener)
 
         asyncio.run_coroutine_threadsafe(start(), self._loop).result()
         return listener
 
     def close_listener(self, listener: Listener) -> None:
         """Accept no more connections on `listener`; those open finish their requests."""
-        if listener.server is not None:
-            self._loop.call_soon_threadsafe(listener.server.close)
+
+        def close() -> None:  # on the loop's thread, like every change to the list of listeners
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+                listener.server.close()
+
+        self._loop.call_soon_threadsafe(close)
 
     def stop(self) -> None:
         """Close every listener and connection, then the loop; calls still running end on their own."""
 
         async def shutdown() -> None:
+            for listener in self._listeners:
+                listener.server.close()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
