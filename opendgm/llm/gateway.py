@@ -132,6 +132,8 @@ class Gateway:
         503 `model_timeout`: a hung provider never outlives the agent's own time limit."""
         if role not in self.router.roles:
             raise ValueError(f"unknown role {role!r}; configured roles: {', '.join(sorted(self.router.roles))}")
+        if deadline_s is not None and not deadline_s > 0:
+            raise ValueError(f"deadline_s must be a positive number of seconds, got {deadline_s!r}")
         token = secrets.token_urlsafe(32)
         deadline = None if deadline_s is None else time.monotonic() + deadline_s
         with self._lock:

@@ -243,6 +243,10 @@ def test_a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not(make_router,
     assert not_a_socket.read_text() == "someone else's file"
 
 
-def test_tokens_are_only_issued_for_configured_roles(make_router, socket_dir):
+def test_tokens_are_only_issued_for_configured_roles_and_real_deadlines(make_router, socket_dir):
+    gateway = Gateway(make_router(), socket_dir / "g.sock")
     with pytest.raises(ValueError, match="unknown role 'judge'"):
-        Gateway(make_router(), socket_dir / "g.sock").issue_token("n", "judge")
+        gateway.issue_token("n", "judge")
+    for deadline_s in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="deadline_s"):
+            gateway.issue_token("n", "agent", deadline_s=deadline_s)
