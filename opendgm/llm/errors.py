@@ -10,9 +10,10 @@ diagnosis, PE2, judges, ...): a class's `infrastructure` says it.
   retries, hung past the deadline, a malformed answer, a bad key or unknown model, a spent budget, a missing
   replay, a configuration the call could not be made under). The work is retried later; it is never a verdict
   on an agent. This is the default: a failure nobody placed is not blamed on the request.
-- `infrastructure = False`: the request itself was bad (`InvalidRequest`, refused before sending; `BadRequest`
-  and `ContextTooLong`, refused by the provider, e.g. an agent's own over-long context). Sending it again
-  would fail again: a verdict on whoever built the request.
+- `infrastructure = False`: the service worked, and the request got what it asked for. Either the request
+  itself was bad (`InvalidRequest`, refused before sending; `BadRequest` and `ContextTooLong`, refused by the
+  provider, e.g. an agent's own over-long context), or the model answered it with nothing (`EmptyCompletion`).
+  Sending it again would fail again: a verdict on whoever built the request.
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ class BadRequest(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The provider answered, but not with a usable completion (invalid JSON, no choices, no content)."""
+
+
+class EmptyCompletion(MalformedResponse):
+    """A well-formed completion with neither content nor tool calls: the model's own (empty) answer, where the
+    other MalformedResponses are a broken service. Operators that judge products reject it."""
+
+    infrastructure = False
 
 
 class TransientLLMError(LLMError):

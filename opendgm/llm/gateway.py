@@ -29,6 +29,7 @@ import logging
 import os
 import secrets
 import socket
+import sqlite3
 import stat
 import threading
 import time
@@ -54,6 +55,7 @@ from opendgm.llm.router import Router
 
 log = logging.getLogger(__name__)
 
+_LINE = 500  # characters kept of one failure in a token's record
 CHAT = ("POST", "/v1/chat/completions")
 MODELS = ("GET", "/v1/models")
 _STATUS: list[tuple[type[LLMError], int]] = [
@@ -83,12 +85,12 @@ class Grant:
 class TokenRecord:
     """What one token's requests met, for the host to decide "infrastructure or agent" without trusting the agent."""
 
-    requests: int  # chat requests authenticated with this token
-    served: int  # answered 200
-    infra_failures: tuple[str, ...]  # one line per request failed for a model-service / budget / host reason
-    budget_refused: bool
-    in_flight_at_revoke: int  # calls still waiting on the upstream when the token was revoked
-    wait_s: float  # total seconds spent waiting on the upstream
+    requests: int = 0  # chat requests authenticated with this token
+    served: int = 0  # answered 200
+    infra_failures: tuple[str, ...] = ()  # one line per request failed for a model-service / budget / host reason
+    budget_refused: bool = False
+    in_flight_at_revoke: int = 0  # calls still waiting on the upstream when the token was revoked
+    wait_s: float = 0.0  # total seconds spent waiting on the upstream
 
 
 @dataclass
@@ -158,7 +160,7 @@ class Gateway:
         return path
 
     def revoke(self, token: str) -> None:
-        """The token is refused from now on, and its own socket closed; its record stays until `stop`."""
+        """The token is refused from now on, and its own socket closed; its record stays."""
         with self._lock:
             self._grants.pop(token, None)
             usage = self._usage.get(token)
@@ -174,7 +176,8 @@ class Gateway:
             return self._grants.get(token)
 
     def record(self, token: str) -> TokenRecord:
-        """What `token`'s requests met so far (KeyError for a token this gateway never issued)."""
+        """What `token`'s requests met so far, revoked or not, stopped or not (KeyError for a token this gateway
+        never issued)."""
         with self._lock:
             usage = self._usage[token]
             return TokenRecord(
@@ -211,10 +214,9 @@ class Gateway:
             return
         self._http.stop()
         self._http = None
-        with self._lock:
+        with self._lock:  # the records stay: the host reads the last runs' after the gateway stopped
             own, self._own_sockets = list(self._own_sockets.values()), {}
             self._grants.clear()
-            self._usage.clear()
         for path in [self.socket_path, *(o.path for o in own)]:
             path.unlink(missing_ok=True)
 
@@ -294,6 +296,10 @@ class Gateway:
             if exc.infrastructure:
                 self._tally(request.token, infra=f"{status} {kind}: {exc}", budget=isinstance(exc, BudgetExceeded))
             return answer
+        except (OSError, sqlite3.Error) as exc:  # the host failed (a full disk under the ledger): one line, no trace
+            log.warning("gateway: host failure: %s", exc)
+            self._tally(request.token, infra=f"500 host: {exc}")
+            return self._failure(500, "host", f"gateway host failure: {exc}")
         except Exception as exc:  # a bug must still reach the sandbox as an answer, and the host log
             log.exception("gateway: unexpected error")
             self._tally(request.token, infra=f"500 internal: {exc!r}")
@@ -316,7 +322,7 @@ class Gateway:
                 return
             usage.served += served
             if infra:
-                usage.infra_failures.append(self.redact(infra))
+                usage.infra_failures.append(self.redact(infra)[:_LINE])
             usage.budget_refused |= budget
 
     @contextmanager

@@ -19,6 +19,7 @@ from opendgm.llm.budget import Budget
 from opendgm.llm.errors import (
     BudgetExceeded,
     ConfigError,
+    EmptyCompletion,
     InvalidRequest,
     LLMError,
     MalformedResponse,
@@ -253,4 +254,4 @@ def _text(response: dict[str, Any], where: str) -> str:
     if message.get("content") or message.get("tool_calls"):
         return message.get("content") or ""
     reason = choices[0].get("finish_reason")
-    raise MalformedResponse(f"empty completion (finish_reason={reason!r}), neither content nor tool calls", where=where)
+    raise EmptyCompletion(f"empty completion (finish_reason={reason!r}), neither content nor tool calls", where=where)

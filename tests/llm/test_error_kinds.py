@@ -1,11 +1,11 @@
 """Issue 13: every model-layer failure says whether the model service, the budget or the host failed
-(`infrastructure`: retried later, never a verdict on an agent) or the request itself was bad (an agent's own
-over-long context, a field the gateway refuses)."""
+(`infrastructure`: retried later, never a verdict on an agent) or not: the request itself was bad (an agent's
+own over-long context, a field the gateway refuses), or the model answered it with nothing."""
 
 from __future__ import annotations
 
 import pytest
-from llm_fakes import MESSAGES, error
+from llm_fakes import MESSAGES, Reply, completion, error
 
 import opendgm.llm.errors as errors_module
 from opendgm.llm import errors
@@ -26,7 +26,7 @@ INFRASTRUCTURE = {
     errors.RetriesExhausted,
     errors.ModelTimeout,
 }
-THE_REQUESTS = {errors.ContextTooLong, errors.BadRequest, errors.InvalidRequest}
+NOT_INFRASTRUCTURE = {errors.ContextTooLong, errors.BadRequest, errors.InvalidRequest, errors.EmptyCompletion}
 
 
 def _all_subclasses(cls: type) -> set[type]:
@@ -39,9 +39,9 @@ def test_every_error_class_says_whose_failure_it_is():
         for cls in vars(errors_module).values()
         if isinstance(cls, type) and issubclass(cls, errors.LLMError) and cls is not errors.LLMError
     }
-    assert defined == INFRASTRUCTURE | THE_REQUESTS  # a new class must be placed on one side
+    assert defined == INFRASTRUCTURE | NOT_INFRASTRUCTURE  # a new class must be placed on one side
     assert all(cls.infrastructure for cls in INFRASTRUCTURE)
-    assert not any(cls.infrastructure for cls in THE_REQUESTS)
+    assert not any(cls.infrastructure for cls in NOT_INFRASTRUCTURE)
     assert _all_subclasses(errors.LLMError) >= defined
 
 
@@ -54,6 +54,8 @@ def test_every_error_class_says_whose_failure_it_is():
         (error(404, "no such model"), True),
         (error(400, "prompt too long", code="context_length_exceeded"), False),
         (error(400, "unknown parameter"), False),
+        (Reply(body=completion(content="")), False),  # the model's own empty answer
+        (Reply(raw=b"{truncated"), True),
     ],
 )
 def test_a_direct_calls_failure_is_typed_by_whose_it_is(fake_provider, make_router, upstream, infrastructure):
