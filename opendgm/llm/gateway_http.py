@@ -2,8 +2,9 @@
 
 One event-loop thread holds every connection, so an idle or slow one costs a few kilobytes, never a thread. For
 each request the head is read first (bounded in size and in time), the token it carries is checked, and only
-then is a body read: bounded in size (the announced length is refused before a byte of it is read; a chunked one
-is cut at the limit) and in time, or refused without reading it. A socket accepts a bounded number of
+then is a body read: bounded in size (a length over the limit is refused as announced; a chunked body is cut at
+the limit) and in time. A refused request's body is never kept: what the client still sends is dropped for a
+moment, so that it reads the answer rather than a broken pipe. A socket accepts a bounded number of
 connections, and a token may have a bounded number of requests in service, so one sandbox cannot exhaust the
 host or make another sandbox's calls fail; each sandbox's token can have a socket of its own (see
 `Gateway.socket_for`), so even a flood of connections without a token reaches no one else. The answer itself is
@@ -20,7 +21,7 @@ import queue
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -80,7 +81,7 @@ class Request:
     path: str
     token: str | None
     socket_token: str | None
-    admitted: bool = field(default=False)
+    admitted: bool = False
 
 
 class Handler(Protocol):
@@ -173,8 +174,8 @@ class HTTPServer:
         self._tasks.add(task)
         try:
             await _Connection(self, listener, reader, writer).serve()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
+            pass  # the client went away, did not read its answer in time, or the gateway stops
         except Exception:  # a bug must not take the loop down with it
             log.exception("gateway: connection failed")
         finally:
