@@ -112,7 +112,7 @@ def _optional(value: Any, where: str, check: Callable[[Any, str], Any]) -> Any:
 def _message(value: object, where: str) -> dict[str, Any]:
     fields = _object(value, where)
     role = fields.get("role")
-    if role not in _MESSAGE_FIELDS:
+    if not isinstance(role, str) or role not in _MESSAGE_FIELDS:
         raise InvalidRequest(f"{where}.role: must be one of {', '.join(_MESSAGE_FIELDS)}, got {role!r}")
     allowed = _MESSAGE_FIELDS[role]
     message: dict[str, Any] = {}

@@ -93,6 +93,8 @@ def test_content_parts_other_than_text_are_refused_naming_the_field(fake_provide
         {"messages": [{"role": "user", "content": {"url": "http://example.com"}}]},
         {"messages": [{"role": "user"}]},
         {"messages": [{"role": "robot", "content": "hi"}]},
+        {"messages": [{"role": ["user"], "content": "hi"}]},
+        {"messages": [{"role": "user", "content": "hi"}], "tool_choice": {"type": "function", "function": []}},
         {"messages": ["hi"]},
         {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
         {"messages": [{"role": "tool", "content": "42"}]},  # a tool result names the call it answers
