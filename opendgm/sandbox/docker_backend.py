@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -37,6 +37,7 @@ GROUP_REAPER = (
     f'limit=$1; shift; timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" & pid=$!; '
     'wait "$pid"; rc=$?; kill -KILL -- "-$pid" 2>/dev/null; exit "$rc"'
 )
+STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
 
@@ -219,6 +220,25 @@ class DockerSandbox(Sandbox):
                 return b"".join(chunks)
             except NotFound as exc:
                 raise SandboxError(f"{src} does not exist in the sandbox") from exc
+
+    def stream_archive(self, src: str) -> Iterator[bytes]:
+        """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
+        self._ensure_open()
+        try:
+            stream, stat = self.container.get_archive(src, chunk_size=STREAM_CHUNK)
+        except NotFound as exc:
+            raise SandboxError(f"{src} does not exist in the sandbox") from exc
+        except (APIError, DockerException) as exc:
+            raise SandboxError(f"cannot read {src} from the sandbox: {exc}") from exc
+        try:
+            if (stat or {}).get("linkTarget"):
+                raise SandboxError(f"{src} is a link in the sandbox (to {stat['linkTarget']}), not a folder")
+            yield from stream
+        finally:
+            stream.close()
+
+    def kill_all(self) -> None:
+        self.kill_all_processes()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _ensure_open(self) -> None:

@@ -25,12 +25,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 from opendgm.sandbox.base import ExecResult, Sandbox, SandboxError
 from opendgm.sandbox.capture import CappedBuffer
 from opendgm.sandbox.spec import GATEWAY_SOCKET_PATH, SANDBOX_GID, SANDBOX_UID, SandboxSpec
+from opendgm.sandbox.tar_stream import NotThere, stream_tar
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,25 @@ class LocalSandbox(Sandbox):
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             tar.add(source, arcname=source.name or "workspace")
         return buffer.getvalue()
+
+    def stream_archive(self, src: str) -> Iterator[bytes]:
+        """`src` (a folder or a file of the workspace) as a tar stream, read without following any link."""
+        self._ensure_open()
+        workdir = PurePosixPath(self.spec.workdir)
+        path = PurePosixPath(src) if src.startswith("/") else workdir / src
+        if not path.is_relative_to(workdir):
+            raise SandboxError(f"the local backend only holds files under {workdir}; {src} is outside it")
+        workspace = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            yield from stream_tar(workspace, path.relative_to(workdir))
+        except NotThere as exc:
+            raise SandboxError(str(exc)) from None
+        finally:
+            os.close(workspace)
+
+    def kill_all(self) -> None:
+        """Nothing outlives a command here: each runs in its own pid namespace (or process group, when
+        not isolated), which is emptied when the command ends."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _ensure_open(self) -> None:
