@@ -33,6 +33,7 @@ import networkx as nx
 
 from opendgm import __version__
 from opendgm.archive import graph as graphs
+from opendgm.archive import trees
 from opendgm.archive.artifacts import ArtifactStore
 from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
@@ -295,6 +296,7 @@ class Archive(ResultsMixin, EventsMixin):
     ) -> Node:
         """Commit `code_dir` as a new agent node (status `built`) whose git parent is `parent`'s commit."""
         commit, tree = self._git.commit_dir(Path(code_dir), self._parent_commit(parent), message)
+        trees.check_links(self._git, tree)
         with self._write() as conn:
             node = self._insert_node(
                 conn,
@@ -349,10 +351,36 @@ class Archive(ResultsMixin, EventsMixin):
 
     def attach_code(self, node_id: str, code_dir: str | Path, message: str = "") -> Node:
         """Commit the code of a proposed agent node; it becomes `built`."""
+        commit, tree = self._git.commit_dir(Path(code_dir), self._awaiting_code(node_id), message)
+        return self._attach_commit(node_id, commit, tree, message)
+
+    def attach_tree(self, node_id: str, tree: str, message: str = "") -> Node:
+        """Commit a tree already in agents.git (see `adopt_tree`, `code`) as a proposed agent's code; it
+        becomes `built`. A tree with links pointing outside itself is refused."""
+        commit = self._git.commit_tree(tree, self._awaiting_code(node_id), message)
+        return self._attach_commit(node_id, commit, tree, message)
+
+    def adopt_tree(self, source: GitStore, tree: str) -> str:
+        """Copy a tree captured in another store into agents.git (unreachable until attached)."""
+        source.copy_objects(tree, self._git)
+        return tree
+
+    def code(self, node_id: str) -> trees.CodeTree:
+        """An agent node's code, read from git objects (links listed as links, never followed)."""
+        node = self.node(node_id)
+        if node.commit is None:
+            raise ArchiveError(f"node {node_id} has no code to read")
+        return trees.CodeTree(self._git, node.commit)
+
+    def _awaiting_code(self, node_id: str) -> str | None:
+        """The parent commit of a proposed agent node (ArchiveError for any other node)."""
         node = self.node(node_id)
         if node.kind != "agent" or node.commit is not None:
             raise ArchiveError(f"node {node_id} is not an agent awaiting its code")
-        commit, tree = self._git.commit_dir(Path(code_dir), self._parent_commit(node.parent_id), message)
+        return self._parent_commit(node.parent_id)
+
+    def _attach_commit(self, node_id: str, commit: str, tree: str, message: str) -> Node:
+        trees.check_links(self._git, tree)
         with self._write() as conn:
             attached = conn.execute(
                 "UPDATE nodes SET commit_sha = ?, code_hash = ?, message = ? WHERE id = ? AND commit_sha IS NULL",

@@ -130,7 +130,8 @@ class GitStore:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return []
-        out = self._run_bytes("cat-file", "--batch-check=%(objectname)", stdin="".join(f"{n}\n" for n in wanted).encode())
+        query = "".join(f"{name}\n" for name in wanted).encode()
+        out = self._run_bytes("cat-file", "--batch-check=%(objectname)", stdin=query)
         answers = out.decode(errors="replace").splitlines()
         return [name for name, answer in zip(wanted, answers, strict=True) if answer.endswith(" missing")]
 

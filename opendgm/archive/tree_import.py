@@ -77,7 +77,9 @@ def import_tar(store: GitStore, chunks: Iterable[bytes], limit: int | None) -> I
             raise ArchiveError(f"git fast-import failed in {store.git_dir}: {problem.decode(errors='replace')}")
         by_mark = dict(line.split() for line in marks.read_text().splitlines()) if marks.exists() else {}
         index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        records = b"".join(f"{mode} {by_mark[mark]}\t".encode() + path + b"\0" for path, (mode, mark) in entries.items())
+        records = b"".join(  # one index entry per path: mode, blob, path
+            f"{mode} {by_mark[mark]}\t".encode() + path + b"\0" for path, (mode, mark) in entries.items()
+        )
         store.git("update-index", "-z", "--add", "--index-info", stdin=records, env=index)
         return ImportedTree(store.git("write-tree", env=index).decode().strip(), size)
 

@@ -13,7 +13,7 @@ import tarfile
 from contextlib import closing
 
 from opendgm.archive.gitstore import GitStore
-from opendgm.archive.tree_import import ImportedTree, ChunkReader, import_tar
+from opendgm.archive.tree_import import ChunkReader, ImportedTree, import_tar
 from opendgm.sandbox.base import Sandbox, SandboxError
 
 PATCH_LIMIT_BYTES = 16 * 2**20  # an agent's diff, and how much its files may grow

@@ -94,6 +94,7 @@ class Sandbox(ABC):
         """`get_archive`, streamed in chunks so the caller can stop at its own size cap; links inside
         `src` are archived as links and never followed (by the host or the engine)."""
 
+    @abstractmethod
     def kill_all(self) -> None:
         """End every process of the sandboxed code, including ones that left their process group."""
 

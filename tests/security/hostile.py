@@ -12,7 +12,7 @@ from pathlib import Path
 from opendgm.agents.contract import seed_agent_dir
 
 # The contract's arguments and a well-formed exit record; `BODY` runs between them with `repo` set.
-AGENT = '''\
+AGENT = """\
 import argparse, json, os, pathlib, subprocess, sys
 parser = argparse.ArgumentParser()
 for flag in ("--task", "--repo", "--trajectory", "--max-steps", "--time-limit-s"):
@@ -22,7 +22,7 @@ repo = pathlib.Path(args.repo)
 {body}
 pathlib.Path(args.trajectory).parent.mkdir(parents=True, exist_ok=True)
 pathlib.Path(args.trajectory).write_text(json.dumps({{"type": "exit", "status": "submitted"}}) + "\\n")
-'''
+"""
 
 
 def hostile_agent(folder: Path, body: str) -> Path:

@@ -21,11 +21,14 @@ HACK = """
 """
 # The agent's git writes its diff headers with other prefixes (c/ and i/ for a cached diff): a filter
 # looking for a/ b/ sees no file.
-PREFIXES = HACK + """
+PREFIXES = (
+    HACK
+    + """
 subprocess.run(["git", "config", "diff.mnemonicPrefix", "true"], cwd=repo, check=True)
 """
+)
 # .gitattributes routes every path through a diff driver of the agent's that prints what it likes.
-DRIVER = r'''#!/bin/sh
+DRIVER = r"""#!/bin/sh
 path="$1"; new="$5"
 echo "diff --git x/$path y/$path"
 echo "new file mode 100644"
@@ -33,14 +36,17 @@ echo "--- /dev/null"
 echo "+++ y/$path"
 echo "@@ -0,0 +1,$(wc -l < "$new") @@"
 sed 's/^/+/' "$new"
-'''
-ATTRIBUTES = HACK + f"""
+"""
+ATTRIBUTES = (
+    HACK
+    + f"""
 driver = repo.parent / "steer.sh"
 driver.write_text({DRIVER!r})
 driver.chmod(0o755)
 (repo / ".gitattributes").write_text("* diff=steer\\n")
 subprocess.run(["git", "config", "diff.steer.command", str(driver)], cwd=repo, check=True)
 """
+)
 
 
 @pytest.mark.parametrize("trick", [PREFIXES, ATTRIBUTES], ids=["config-prefixes", "attributes-driver"])

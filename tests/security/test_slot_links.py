@@ -60,7 +60,7 @@ def test_a_linked_prompt_slot_is_rejected_never_read_or_written(target: str, tmp
         with pytest.raises(Rejected, match="link"):
             prompt_slots.rewrite_slot(
                 archive, proposer, node.id, pe2.default_meta_prompt(), EVALUATOR, [SLOT],
-                pe2.Settings(batch_size=1, max_words=400), random.Random(0), tmp_path / "work",
+                pe2.Settings(batch_size=1, max_words=400), random.Random(0),
             )  # fmt: skip
     assert "HOST-FILE-CANARY" in host_file.read_text() and "OVERWRITTEN" not in host_file.read_text()
     assert not any("HOST-FILE-CANARY" in text for text in seen), "the linked file's content reached the model"
