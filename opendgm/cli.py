@@ -8,6 +8,7 @@ import sys
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.text import Text
 
 from opendgm.archive.cli import app as archive_app
 from opendgm.archive.errors import ArchiveError
@@ -84,7 +85,7 @@ def main() -> None:
     try:
         app()
     except USER_ERRORS as error:
-        console.print(f"[red]error:[/] {error}", soft_wrap=True)
+        console.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
         sys.exit(2)
 
 

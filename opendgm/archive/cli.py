@@ -47,7 +47,7 @@ def _reading(campaign_dir: Path) -> Iterator[Archive]:
         with Archive.open(campaign_dir, readonly=True) as archive:
             yield archive
     except ArchiveError as error:
-        errors.print(f"[red]error:[/] {error}", soft_wrap=True)
+        errors.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -106,15 +106,15 @@ def _task_table(archive: Archive, node_id: str) -> Table:
         style = "green" if result.resolved else "red"
         tests = "" if result.tests_passed is None else f"{result.tests_passed}/{result.tests_failed or 0}"
         table.add_row(
-            f"{result.evaluator} {result.evaluator_version}",
-            result.task_id,
+            Text(f"{result.evaluator} {result.evaluator_version}"),
+            Text(result.task_id),
             str(result.attempt),
             Text(result.status, style),
             tests,
             "" if result.exit_code is None else str(result.exit_code),
             "" if result.duration_s is None else f"{result.duration_s:.1f}",
             f"{result.cost_usd:.4f}",
-            result.trajectory_path or "",
+            Text(result.trajectory_path or ""),
         )
     return table
 
@@ -127,7 +127,7 @@ def _credit_table(record: Fitness) -> Table:
         gain = Text("not judged yet", "dim") if entry.gain is None else Text(f"{entry.gain:+.3f}")
         if entry.gain is not None:
             gain.stylize("green" if entry.gain > 0 else "red" if entry.gain < 0 else "")
-        table.add_row(entry.child, entry.parent or "-", gain)
+        table.add_row(Text(entry.child), Text(entry.parent or "-"), gain)
     return table
 
 
@@ -158,9 +158,9 @@ def _score_table(scores: list[Score]) -> Table:
         table.add_column(column)
     for score in scores:
         table.add_row(
-            score.evaluator,
-            score.evaluator_version,
-            score.stage,
+            Text(score.evaluator),
+            Text(score.evaluator_version),
+            Text(score.stage),
             f"{score.n_resolved}/{score.n_tasks}",
             f"{score.n_done}/{score.n_tasks}",
             f"{score.score:.3f}",
@@ -189,37 +189,39 @@ def show(
         facts.add_row("node", Text(f"{item.id} ({item.kind})", "bold"))
         reason = f" — {item.status_reason}" if item.status_reason else ""
         facts.add_row("status", Text(item.status + reason, _STATUS_STYLE[item.status]))
-        facts.add_row("operator", item.operator or "-")
-        facts.add_row("parent", item.parent_id or "- (root)")
-        facts.add_row("children", ", ".join(children) or "-")
-        facts.add_row("code hash", item.code_hash or "- (no content yet)")
+        facts.add_row("operator", Text(item.operator or "-"))
+        facts.add_row("parent", Text(item.parent_id or "- (root)"))
+        facts.add_row("children", Text(", ".join(children) or "-"))
+        facts.add_row("code hash", Text(item.code_hash or "- (no content yet)"))
         if item.commit:
-            facts.add_row("commit", f"{item.commit}  (refs/nodes/{item.id})")
+            facts.add_row("commit", Text(f"{item.commit}  (refs/nodes/{item.id})"))
         if item.message:
-            facts.add_row("message", item.message)
+            facts.add_row("message", Text(item.message))
         for edge in archive.edges(item.id):
-            facts.add_row("edge", f"{edge.src} {edge.kind} {edge.dst}")
+            facts.add_row("edge", Text(f"{edge.src} {edge.kind} {edge.dst}"))
         cost = archive.cost(item.id)
         facts.add_row(
             "cost",
             f"${cost.cost_usd:.4f}, {cost.tokens} tokens ({cost.prompt_tokens} in, {cost.completion_tokens} out),"
             f" {cost.calls} model calls, {cost.errors} errors",
         )
-        facts.add_row("trajectories", str(archive.artifacts.root))
+        facts.add_row("trajectories", Text(str(archive.artifacts.root)))
         meta = {key: value for key, value in item.meta.items() if key != "problem_statement"}
         if meta:
-            facts.add_row("meta", json.dumps(meta, sort_keys=True))
+            facts.add_row("meta", Text(json.dumps(meta, sort_keys=True)))
         parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
         if item.kind == "rubric":
             parts.append(_rubric_table(archive, item.id))
         record = credit.fitness_of(archive, item.id)
         if record is not None:
-            facts.add_row("fitness", record.summary())
+            facts.add_row("fitness", Text(record.summary()))
             parts.append(_credit_table(record))
         if "problem_statement" in item.meta:
-            parts.append(Panel(str(item.meta["problem_statement"]), title="problem statement", title_align="left"))
+            parts.append(
+                Panel(Text(str(item.meta["problem_statement"])), title="problem statement", title_align="left")
+            )
         if item.content is not None:
-            parts.append(Panel(item.content, title="content", title_align="left"))
+            parts.append(Panel(Text(item.content), title="content", title_align="left"))
         if item.code_hash is not None:
             change = archive.diff_to_parent(item.id)
             title = f"diff against {item.parent_id}" if item.parent_id else "code (root: diff against nothing)"

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from opendgm.evaluators import registry
 from opendgm.evaluators.task import Grade, Task
@@ -69,7 +70,7 @@ def verify_grader(
             f"statuses: {dict(result.statuses)}"
         )
         for task_id, output in result.failures[:10]:
-            console.print(f"  [red]{task_id}[/]: {output}")
+            console.print(Text.assemble("  ", (task_id, "red"), f": {output}"))
         broken += len(result.failures)
     if broken:
         raise typer.Exit(1)
@@ -129,7 +130,8 @@ def evaluate(
             def show(task: Task, outcome: TaskOutcome) -> None:
                 colour = "green" if outcome.resolved else "red" if outcome.infrastructure_failure else "yellow"
                 note = " (not recorded: will be retried)" if outcome.infrastructure_failure else ""
-                progress.console.print(f"  {task.id}: [{colour}]{outcome.status}[/]{note} {outcome.detail}"[:240])
+                line = Text.assemble(f"  {task.id}: ", (outcome.status, colour), f"{note} {outcome.detail}")
+                progress.console.print(line[:240])
                 progress.advance(bar)
 
             archive.set_status(node_id, "evaluating")

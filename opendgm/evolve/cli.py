@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
@@ -48,8 +49,8 @@ def run(
 
         campaign.on_change = refresh
         reason = campaign.run()
-    console.print(f"[bold]campaign stopped:[/] {reason}")
-    console.print(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}")
+    console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"))
+    console.print(Text(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"))
 
 
 def is_prompt_campaign(config_path: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.table import Table
+from rich.text import Text
 
 from opendgm.archive import Archive, credit
 from opendgm.evolve.config import CampaignConfig
@@ -18,25 +19,30 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     best = max(scored, key=lambda row: row.score or 0.0, default=None)
     generations = archive.event_count("generation")
     spent = archive.ledger.totals(campaign=archive.campaign)
-    table = Table(title=f"campaign {archive.campaign}", show_header=False, expand=False)
+    table = Table(title=Text(f"campaign {archive.campaign}"), show_header=False, expand=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     of_generations = f" of {config.generations}" if config else ""
-    table.add_row("generation", f"{generations}{of_generations}")
+    _row(table, "generation", f"{generations}{of_generations}")
     by_status = Counter(row.status for row in agents)
-    table.add_row("agents", f"{len(agents)} (" + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + ")")
+    _row(table, "agents", f"{len(agents)} (" + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + ")")
     leader = f"{best.id} {best.score:.3f} on stage {best.stage}" if best and best.score is not None else "-"
-    table.add_row("best", leader)
-    table.add_row("meta-prompts", _meta_prompts(archive))
+    _row(table, "best", leader)
+    _row(table, "meta-prompts", _meta_prompts(archive))
     if running is not None:
-        table.add_row("in flight", f"{running} node pipeline(s)")
-    table.add_row("spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
+        _row(table, "in flight", f"{running} node pipeline(s)")
+    _row(table, "spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
-        table.add_row("last stop", str(stops[-1].data.get("reason", "")))
+        _row(table, "last stop", str(stops[-1].data.get("reason", "")))
     recent = archive.latest_events(5, skip={"result"})
-    table.add_row("recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
+    _row(table, "recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
     return table
+
+
+def _row(table: Table, what: str, value: str) -> None:
+    """One line of the view; the value is shown as text, never read as markup (it holds agents' words)."""
+    table.add_row(what, Text(value))
 
 
 def _meta_prompts(archive: Archive) -> str:
