@@ -128,9 +128,13 @@ class Archive(ResultsMixin, EventsMixin):
         return cls.open(root)
 
     @classmethod
-    def open(cls, root: str | Path, *, readonly: bool = False) -> Archive:
+    def open(cls, root: str | Path, *, readonly: bool = False, check_code: bool = True) -> Archive:
         """Open for writing (one writer: migrates, repairs what a crash left) or read-only (any number,
-        never blocking the writer; each `snapshot()` is consistent)."""
+        never blocking the writer; each `snapshot()` is consistent).
+
+        Every agent node's commit and tree must be in agents.git (one `cat-file --batch-check`): a damaged
+        archive is reported here, by node, not later by the command that needs the code. `check_code=False`
+        opens it anyway (for a repair tool)."""
         root = Path(root)
         if not root.is_dir():
             raise ArchiveError(f"no campaign archive at {root}: the directory does not exist")
@@ -148,6 +152,8 @@ class Archive(ResultsMixin, EventsMixin):
             git = GitStore(root / AGENTS_GIT)
             git.check()
             archive = cls(root, db, git, campaign, lock_fd)
+            if check_code:
+                archive._check_code()
             if not readonly:
                 archive._recover()
             return archive
@@ -171,6 +177,22 @@ class Archive(ResultsMixin, EventsMixin):
         if row is None:
             raise ArchiveError(f"{db.path} has no campaign name in its meta table")
         return row[0]
+
+    def _check_code(self) -> None:
+        """Fail clearly when agents.git lacks the commit or tree of any agent node."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT id, commit_sha, code_hash FROM nodes WHERE commit_sha IS NOT NULL").fetchall()
+        missing = set(self._git.missing(name for _, commit, tree in rows for name in (commit, tree)))
+        damaged = []
+        for node, commit, tree in rows:
+            lost = [name for name in (commit, tree) if name in missing]
+            if lost:
+                damaged.append(f"{node} ({', '.join(lost)})")
+        if damaged:
+            shown = ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+            raise ArchiveError(
+                f"{self.root / AGENTS_GIT} lacks the code objects of nodes {shown}: the archive is damaged"
+            )
 
     def _recover(self) -> None:
         """Put back what a killed writer left half-done: refs for committed node rows (the objects were
