@@ -25,11 +25,13 @@ from opendgm.archive.errors import ArchiveError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without storing it
 NODE_REF_PREFIX = "refs/nodes/"
-# The host's diff: fixed a/ b/ prefixes, full binary content, never a driver, a textconv or rename guessing.
-DIFF_TREE = (
-    "diff-tree", "-p", "-r", "--binary", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv",
-    "--no-renames", "--src-prefix=a/", "--dst-prefix=b/",
+# The host's diff: fixed a/ b/ prefixes, never a driver, a textconv or rename guessing; to read (binary
+# files named, not spelled out) and as a patch (full binary content, applicable byte for byte).
+READ_DIFF = (
+    "diff-tree", "-p", "-r", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+    "--src-prefix=a/", "--dst-prefix=b/",
 )  # fmt: skip
+PATCH_DIFF = (*READ_DIFF, "--binary", "--full-index")
 _IDENTITY = {"NAME": "opendgm", "EMAIL": "opendgm@localhost"}
 _CONFIG = {
     "core.fsync": "committed",  # objects and refs reach the disk before git returns (invariant 3)
@@ -182,7 +184,7 @@ class GitStore:
 
     def diff(self, old: str | None, new: str) -> str:
         """Unified diff from `old` (None: the empty tree) to `new`, for reading (undecodable bytes replaced)."""
-        return self._run_bytes(*DIFF_TREE, old or EMPTY_TREE, new).decode(errors="replace")
+        return self._run_bytes(*READ_DIFF, old or EMPTY_TREE, new).decode(errors="replace")
 
     def read_commits(self, commits: Iterable[str]) -> dict[str, CommitInfo | None]:
         """Tree and parents of each commit in one git process; None for an object that is missing."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opendgm.archive.errors import ArchiveError
-from opendgm.archive.gitstore import DIFF_TREE, GitStore
+from opendgm.archive.gitstore import PATCH_DIFF, GitStore
 
 LINK_MODE = "120000"
 FILE_MODES = ("100644", "100755")
@@ -120,7 +120,7 @@ def diff(store: GitStore, old: str, new: str, limit: int) -> str:
 
     Decoded with surrogateescape, so the text round-trips to the agent's exact bytes.
     """
-    process = store.spawn(*DIFF_TREE, old, new, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = store.spawn(*PATCH_DIFF, old, new, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
     chunks, size = [], 0
     try:
