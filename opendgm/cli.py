@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import version
 
 import typer
 from rich.console import Console
@@ -53,8 +54,19 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"opendgm {version('opendgm')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details.")) -> None:
+def _configure(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the installed version and exit."
+    ),
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,6 +20,7 @@ from rich.tree import Tree
 from opendgm.archive import credit
 from opendgm.archive import graph as graphs
 from opendgm.archive.archive import Archive
+from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.credit import Fitness
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
@@ -85,17 +87,32 @@ def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Tex
     return label
 
 
-def render_tree(archive: Archive) -> Tree:
+def render_tree(archive: Archive, max_depth: int | None = None) -> tuple[Tree, int, int]:
     """Every node under its parent: id, kind, status, operator, score per stage, a meta-prompt's fitness
-    (rejected and failed nodes dimmed, with their reason)."""
-    rows = archive.summaries(kind=None)
-    scores = archive.scores_by_node()
-    records = credit.fitness(archive)
-    root = Tree(Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold"))
+    (rejected and failed nodes dimmed, with their reason), the best agent and the path to it marked; nodes
+    deeper than `max_depth` left out. Returns the tree, how many nodes were left out and the deepest shown."""
+    with archive.snapshot():
+        rows = archive.summaries(kind=None)
+        scores = archive.scores_by_node()
+        records = credit.fitness(archive)
+    best = best_agent(rows)
+    path = set(best_path(rows, best.id)) if best else set()
+    title = Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold")
+    title.append(f"\nbest agent {best.describe()}" if best else f"\nbest agent: {why_none()}")
+    root = Tree(title)
     branches: dict[str | None, Tree] = {None: root}
+    depth: dict[str | None, int] = {None: -1}
+    cut = 0
     for row in rows:  # creation order: a parent always precedes its children
-        branches[row.id] = branches[row.parent_id].add(_label(row, scores.get(row.id, []), records.get(row.id)))
-    return root
+        depth[row.id] = depth[row.parent_id] + 1 if row.parent_id in depth else 0
+        if row.parent_id not in branches or (max_depth is not None and depth[row.id] > max_depth):
+            cut += 1
+            continue
+        label = _label(row, scores.get(row.id, []), records.get(row.id))
+        if row.id in path:
+            label.append("  ★ best" if best and row.id == best.id else "  ★ path to best", "bold yellow")
+        branches[row.id] = branches[row.parent_id].add(label)
+    return root, cut, max((depth[node] for node in branches if node is not None), default=0)
 
 
 def _task_table(archive: Archive, node_id: str) -> Table:
@@ -169,10 +186,23 @@ def _score_table(scores: list[Score]) -> Table:
 
 
 @app.command()
-def tree(campaign_dir: Path = typer.Argument(..., help="The campaign directory.")) -> None:
-    """Show the archive as a tree: node, kind, status, operator and score per stage."""
+def tree(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    depth: int | None = typer.Option(None, "--depth", min=0, help="Show nodes down to this depth (root: 0)."),
+    show_all: bool = typer.Option(False, "--all", help="Show every node however deep (lines get long)."),
+) -> None:
+    """Show the archive as a tree: node, kind, status, operator and score per stage, and the best agent.
+
+    By default the tree stops at the depth whose indentation still fits the terminal, and says how many
+    nodes it left out."""
+    width = console.width if console.is_terminal else 200
+    limit = None if show_all else depth if depth is not None else max(1, (width - 60) // 4)
     with _reading(campaign_dir) as archive:
-        console.print(render_tree(archive))
+        rendered, cut, deepest = render_tree(archive, limit)
+    out = Console(width=max(width, 4 * deepest + 120))
+    out.print(rendered, crop=False, soft_wrap=False)
+    if cut:
+        errors.print(f"{cut} nodes deeper than depth {limit} not shown: pass --depth N or --all", highlight=False)
 
 
 @app.command()
@@ -237,10 +267,13 @@ def diff(
     """Unified diff between two nodes' code (or text)."""
     with _reading(campaign_dir) as archive:
         change = archive.diff(archive.resolve(old), archive.resolve(new))
-    if change:
-        console.print(Syntax(change, "diff"))
-    else:
+    if not change:
         errors.print("no differences")
+    elif console.is_terminal:
+        console.print(Syntax(change, "diff"))
+    else:  # piped: the exact patch, so `opendgm diff A B | git apply -` works
+        sys.stdout.write(change)
+        sys.stdout.flush()
 
 
 def export_json(archive: Archive) -> str:
