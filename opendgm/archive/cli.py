@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.credit import Fitness
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
+from opendgm.archive.predictions import write_predictions
+from opendgm.archive.tables import FORMATS, TABLES, write_table
 
 app = typer.Typer(help="Inspect a campaign archive (read-only).", no_args_is_help=True)
 console = Console()
@@ -281,9 +284,11 @@ def export_json(archive: Archive) -> str:
     with archive.snapshot():
         nodes, scores, edges = archive.nodes(), archive.scores_by_node(), archive.edges()
         depth = graphs.depths(archive.graph())
+    best = best_agent(archive.summaries())
     document = {
         "campaign": archive.campaign,
         "meta": archive.meta(),
+        "best": None if best is None else {"id": best.id, "rule": best.rule, "value": best.value},
         "nodes": [
             asdict(node)
             | {"depth": depth[node.id], "scores": [asdict(s) | {"score": s.score} for s in scores.get(node.id, [])]}
@@ -314,20 +319,73 @@ def export_dot(archive: Archive) -> str:
     return "\n".join([*lines, "}", ""])
 
 
-@app.command()
+@app.command(epilog="Columns of every table: see README.md (Exporting a campaign) or opendgm.archive.tables.")
 def export(
     campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
-    format: str = typer.Option("json", "--format", help="json | dot"),
+    what: str | None = typer.Option(
+        None, "--what", help="A table instead of the graph: nodes | results | calls | events | trajectories."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="The graph: json | dot (default json). A table: jsonl | csv | parquet (default jsonl)."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    predictions: Path | None = typer.Option(
+        None, "--swebench-predictions", help="Write SWE-bench's predictions JSONL of one agent to this file."
+    ),
+    node: str | None = typer.Option(None, "--node", help="The agent for --swebench-predictions (default: the best)."),
 ) -> None:
-    """Export the archive graph as JSON or Graphviz DOT."""
+    """Export the archive graph (JSON, DOT), a table for analysis (JSONL, CSV, Parquet), or an agent's
+    SWE-bench predictions for the official harness."""
+    if predictions is not None:
+        _export_predictions(campaign_dir, predictions, node)
+        return
+    if what is None:
+        _export_graph(campaign_dir, format or "json", output)
+        return
+    if what not in TABLES:
+        raise typer.BadParameter(f"unknown table {what!r}; use one of {', '.join(TABLES)}", param_hint="--what")
+    fmt = format or "jsonl"
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown table format {fmt!r}; use jsonl, csv or parquet", param_hint="--format")
+    if fmt == "parquet" and output is None:
+        raise typer.BadParameter("parquet needs a file: pass --output FILE", param_hint="--output")
+    with _reading(campaign_dir) as archive:
+        try:
+            rows = write_table(archive, TABLES[what], fmt, output or sys.stdout)
+        except RuntimeError as error:  # pyarrow missing
+            errors.print(f"[red]error:[/] {error}", soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+    if output is not None:
+        errors.print(f"wrote {rows} {what} rows to {output}", highlight=False, markup=False)
+
+
+def _export_graph(campaign_dir: Path, format: str, output: Path | None) -> None:
     renderers = {"json": export_json, "dot": export_dot}
     if format not in renderers:
-        raise typer.BadParameter(f"unknown format {format!r}; use json or dot", param_hint="--format")
+        raise typer.BadParameter(f"unknown format {format!r}; use json or dot (or --what TABLE)", param_hint="--format")
     with _reading(campaign_dir) as archive:
         text = renderers[format](archive)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
-        errors.print(f"wrote {output}")
+        errors.print(f"wrote {output}", highlight=False, markup=False)
+
+
+def _export_predictions(campaign_dir: Path, path: Path, node: str | None) -> None:
+    with _reading(campaign_dir) as archive:
+        if node is None:
+            best = best_agent(archive.summaries())
+            if best is None:
+                raise ArchiveError(f"no best agent to export ({why_none()}): pass --node ID")
+            node_id = best.id
+        else:
+            node_id = archive.resolve(node)
+        with path.open("w", encoding="utf-8") as out:
+            count = write_predictions(archive, node_id, out)
+    if not count:
+        errors.print(f"warning: {node_id} has no swebench result; {path} is empty", highlight=False, markup=False)
+    errors.print(f"wrote {count} predictions of {node_id} to {path}", highlight=False, markup=False)
