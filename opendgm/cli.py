@@ -23,6 +23,7 @@ from opendgm.llm.errors import LLMError
 from opendgm.llm.local_server import LocalServerError
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
+from opendgm.tracking.trackers import TrackingUnavailable
 from opendgm.web.cli import plot, serve
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ArchiveError,
     ConfigProblem,
     FileNotFoundError,
+    TrackingUnavailable,
 )
 
 
