@@ -24,9 +24,10 @@ def _ids(values: Any) -> str:
 
 
 def _node_added(node: str, data: Mapping[str, Any]) -> str:
+    verb = "was proposed" if data.get("status") == "proposed" else "was added"
     made = f" by {data['operator']}" if data.get("operator") else ""
     origin = f" from {data['parent']}" if data.get("parent") else " as a root"
-    return f"{node} ({data.get('kind', 'node')}) was added{made}{origin}, {data.get('status', '')}".rstrip(", ")
+    return f"{node} ({data.get('kind', 'node')}) {verb}{made}{origin}"
 
 
 def _status(node: str, data: Mapping[str, Any]) -> str:

@@ -18,9 +18,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from showcase import build_showcase
+from typer.testing import CliRunner
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, tables
 from opendgm.archive.best import best_agent
+from opendgm.archive.cli import app
 from opendgm.archive.sentences import sentence
 from opendgm.archive.tables import TABLES, write_table
 
@@ -101,14 +103,8 @@ def test_every_table_round_trips_with_the_archive_values(
     showcase: tuple[Path, dict[str, str]], table: str, fmt: str, tmp_path: Path
 ) -> None:
     out = tmp_path / f"{table}.{fmt}"
-    command = ["export", str(showcase[0]), "--what", table, "--format", fmt, "-o", str(out)]
-    done = subprocess.run(
-        [sys.executable, "-m", "opendgm.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(app, ["export", str(showcase[0]), "--what", table, "--format", fmt, "-o", str(out)])
+    assert done.exit_code == 0, done.output
     rows = load(out, fmt, table)
     with Archive.open(showcase[0], readonly=True) as archive:
         wanted = expected(archive, table)
@@ -128,8 +124,10 @@ def test_the_best_agent_and_hostile_text_survive_the_export(showcase: tuple[Path
     assert any("<script>window.__pwned" in row[-1] for row in events)  # kept as text, verbatim
 
 
-def test_exports_stream_memory_stays_flat_with_archive_size(tmp_path: Path) -> None:
-    """Ten times the rows, about the same peak memory: rows go out a batch at a time."""
+def test_exports_stream_memory_stays_flat_with_archive_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten times the rows, about the same peak memory: rows go out a batch at a time (batches of 100 here, so
+    both archives span many batches)."""
+    monkeypatch.setattr(tables, "BATCH", 100)
 
     def peak(results: int) -> int:
         root = tmp_path / f"c{results}"
@@ -152,7 +150,7 @@ def test_exports_stream_memory_stays_flat_with_archive_size(tmp_path: Path) -> N
 
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "a.py").write_text("x = 1\n")
-    small, large = peak(2_000), peak(20_000)
+    small, large = peak(1_000), peak(10_000)
     assert large < 2 * small, (small, large)
 
 
