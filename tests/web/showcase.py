@@ -113,3 +113,19 @@ def build_showcase(root: Path, work: Path) -> dict[str, str]:
             "failed": failed.id,
             "meta": meta.id,
         }
+
+
+def free_campaign(root: Path, work: Path, solved: int) -> str:
+    """One seed evaluated on five tasks (`solved` resolved), charged one free (local) model call of 1,000
+    tokens: spend is $0, tokens are not. Returns the seed's id."""
+    (work / "free-code").mkdir()
+    (work / "free-code" / "agent.py").write_text("x = 1\n")
+    with Archive.create(root, root.name) as archive:
+        seed = archive.add_agent(work / "free-code", operator="seed")
+        archive.ledger.record(CallRecord(root.name, seed.id, "agent", "agent", "local/smollm2", "ok", 700, 300, 0.0))
+        archive.set_status(seed.id, "evaluating")
+        archive.record_stage(seed.id, "toy", "1", "small", [f"t{i}" for i in range(5)])
+        for i in range(5):
+            archive.record_result(seed.id, "toy", "1", f"t{i}", status="resolved" if i < solved else "unresolved")
+        archive.set_status(seed.id, "evaluated")
+        return seed.id

@@ -15,30 +15,15 @@ from typing import Any
 
 import pytest
 from conftest import serving
-from showcase import IMG, SCRIPT, build_showcase
+from showcase import IMG, SCRIPT, build_showcase, free_campaign
 
 from opendgm.archive import AgentImport, Archive
-from opendgm.llm.ledger import CallRecord
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from archive_scale import fast_import, random_tree
 
 SHOTS = Path(os.environ.get("OPENDGM_SCREENSHOT_DIR", "/tmp/opendgm-web-test"))
 Ids = dict[str, str]
-
-
-def free_campaign(root: Path, work: Path) -> None:
-    """One seed evaluated on five tasks with free (local) model calls only: spend is $0, tokens are not."""
-    (work / "free-code").mkdir()
-    (work / "free-code" / "agent.py").write_text("x = 1\n")
-    with Archive.create(root, "free") as archive:
-        seed = archive.add_agent(work / "free-code", operator="seed")
-        archive.ledger.record(CallRecord("free", seed.id, "agent", "agent", "local/smollm2", "ok", 700, 300, 0.0))
-        archive.set_status(seed.id, "evaluating")
-        archive.record_stage(seed.id, "toy", "1", "small", [f"t{i}" for i in range(5)])
-        for i in range(5):
-            archive.record_result(seed.id, "toy", "1", f"t{i}", status="resolved" if i < 3 else "unresolved")
-        archive.set_status(seed.id, "evaluated")
 
 
 def big_campaign(root: Path, nodes: int = 5000) -> None:
@@ -66,7 +51,7 @@ def big_campaign(root: Path, nodes: int = 5000) -> None:
 def archives(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Ids]:
     work = tmp_path_factory.mktemp("dashboard")
     ids = build_showcase(work / "showcase", work)
-    free_campaign(work / "free", work)
+    free_campaign(work / "free", work, solved=3)
     big_campaign(work / "big")
     return {"showcase": work / "showcase", "free": work / "free", "big": work / "big"}, ids
 

@@ -72,23 +72,14 @@ def test_plot_on_a_missing_directory_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_plot_of_one_free_agent_has_sensible_axes_ids_and_the_best_agent(tmp_path: Path) -> None:
-    """One scored agent and only free model calls: no degenerate axis, tokens instead of $0, the id drawn."""
+    """One scored agent and only free model calls: no degenerate axis, tokens instead of $0, the best agent."""
     import matplotlib.pyplot as plt
+    from showcase import free_campaign
 
     from opendgm.archive import Archive
-    from opendgm.llm.ledger import CallRecord
     from opendgm.web import plots
 
-    (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "agent.py").write_text("x = 1\n")
-    with Archive.create(tmp_path / "one", "one") as archive:
-        seed = archive.add_agent(tmp_path / "code", operator="seed")
-        archive.ledger.record(CallRecord("one", seed.id, "agent", "agent", "local", "ok", 80, 20, 0.0))
-        archive.set_status(seed.id, "evaluating")
-        archive.record_stage(seed.id, "toy", "1", "small", [f"t{i}" for i in range(5)])
-        for i in range(5):
-            archive.record_result(seed.id, "toy", "1", f"t{i}", status="resolved" if i < 4 else "unresolved")
-        archive.set_status(seed.id, "evaluated")
+    seed = free_campaign(tmp_path / "one", tmp_path, solved=4)
     result = CliRunner().invoke(cli, ["plot", str(tmp_path / "one"), "--out", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
     assert all((tmp_path / "plots" / f"one-{name}.png").read_bytes().startswith(PNG) for name in ("progress", "tree"))
@@ -103,4 +94,4 @@ def test_plot_of_one_free_agent_has_sensible_axes_ids_and_the_best_agent(tmp_pat
     plt.close("all")
     with Archive.open(tmp_path / "one", readonly=True) as archive:
         figure_text = plots.views.tree(archive)["best"]["summary"]
-    assert figure_text.startswith(f"{seed.id}: posterior mean")
+    assert figure_text.startswith(f"{seed}: posterior mean")
