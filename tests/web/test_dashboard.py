@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import serving
 from showcase import IMG, SCRIPT, build_showcase, free_campaign
+from web_server import serving
 
 from opendgm.archive import AgentImport, Archive
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import serving
+from web_server import serving
 
 SCREENSHOT_COPY = Path(os.environ.get("OPENDGM_SCREENSHOT_DIR", "/tmp/opendgm-web-test")) / "dashboard.png"
 Campaign = tuple[Path, dict[str, str]]
