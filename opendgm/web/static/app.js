@@ -231,16 +231,18 @@ function placeLabels(w, h, r) {
   const cells = (q) => { const out = []; for (let i = Math.floor(q.x / CELL); i <= Math.floor((q.x + q.w) / CELL); i++) for (let j = Math.floor(q.y / CELL); j <= Math.floor((q.y + q.h) / CELL); j++) out.push(i + "," + j); return out; };
   const clash = (q) => cells(q).some((c) => (grid.get(c) || []).some((o) => q.x < o.x + o.w && o.x < q.x + q.w && q.y < o.y + o.h && o.y < q.y + q.h));
   const dense = S.view.kx * DX < 6 && S.shown.length > 200;  // zoomed far out: only the notable nodes get labels
+  const remember = (q) => { for (const c of cells(q)) (grid.get(c) || grid.set(c, []).get(c)).push(q); };
+  if (!dense) for (const n of candidates) { const [x, y] = pos(n); remember({ x: x - r, y: y - r, w: 2 * r, h: 2 * r }); }  // labels leave markers visible
   for (const n of candidates) {
     if (placed.length >= MAX_LABELS || (dense && rank(n) > 3 && placed.length >= 40)) break;
     const hidden = S.folded.has(n.id) ? S.size.get(n.id) - 1 : 0;
     const text = n.id + (n.score !== null && n.score !== undefined ? " " + n.score.toFixed(2) : "") + (hidden ? ` +${hidden}` : "");
     const [x, y] = pos(n), width = Math.ceil(ctx.measureText(text).width) + 8;
-    let q = { x: x + r + 3, y: y - 8, w: width, h: 16, n, text };
-    if (q.x + q.w > w) q = { ...q, x: x - r - 3 - width };
-    if (q.x < 0 || q.y < 0 || q.y + q.h > h || clash(q)) continue;
+    const sides = [{ x: x + r + 3, y: y - 8, w: width, h: 16, n, text }, { x: x - r - 3 - width, y: y - 8, w: width, h: 16, n, text }];
+    const q = sides.find((side) => side.x >= 0 && side.x + side.w <= w && side.y >= 0 && side.y + side.h <= h && !clash(side));
+    if (!q) continue;
     placed.push(q);
-    for (const c of cells(q)) (grid.get(c) || grid.set(c, []).get(c)).push(q);
+    remember(q);
   }
   while (S.labels.length < placed.length) S.labels.push(box.appendChild(el("div", { class: "label" })));
   S.labels.forEach((div, i) => {
