@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,9 +21,12 @@ from rich.tree import Tree
 from opendgm.archive import credit
 from opendgm.archive import graph as graphs
 from opendgm.archive.archive import Archive
+from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.credit import Fitness
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
+from opendgm.archive.predictions import write_predictions
+from opendgm.archive.tables import FORMATS, TABLES, write_table
 
 app = typer.Typer(help="Inspect a campaign archive (read-only).", no_args_is_help=True)
 console = Console()
@@ -85,17 +90,32 @@ def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Tex
     return label
 
 
-def render_tree(archive: Archive) -> Tree:
+def render_tree(archive: Archive, max_depth: int | None = None) -> tuple[Tree, int, int]:
     """Every node under its parent: id, kind, status, operator, score per stage, a meta-prompt's fitness
-    (rejected and failed nodes dimmed, with their reason)."""
-    rows = archive.summaries(kind=None)
-    scores = archive.scores_by_node()
-    records = credit.fitness(archive)
-    root = Tree(Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold"))
+    (rejected and failed nodes dimmed, with their reason), the best agent and the path to it marked; nodes
+    deeper than `max_depth` left out. Returns the tree, how many nodes were left out and the deepest shown."""
+    with archive.snapshot():
+        rows = archive.summaries(kind=None)
+        scores = archive.scores_by_node()
+        records = credit.fitness(archive)
+    best = best_agent(rows)
+    path = set(best_path(rows, best.id)) if best else set()
+    title = Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold")
+    title.append(f"\nbest agent {best.describe()}" if best else f"\nbest agent: {why_none()}")
+    root = Tree(title)
     branches: dict[str | None, Tree] = {None: root}
+    depth: dict[str | None, int] = {None: -1}
+    cut = 0
     for row in rows:  # creation order: a parent always precedes its children
-        branches[row.id] = branches[row.parent_id].add(_label(row, scores.get(row.id, []), records.get(row.id)))
-    return root
+        depth[row.id] = depth[row.parent_id] + 1 if row.parent_id in depth else 0
+        if row.parent_id not in branches or (max_depth is not None and depth[row.id] > max_depth):
+            cut += 1
+            continue
+        label = _label(row, scores.get(row.id, []), records.get(row.id))
+        if row.id in path:
+            label.append("  ★ best" if best and row.id == best.id else "  ★ path to best", "bold yellow")
+        branches[row.id] = branches[row.parent_id].add(label)
+    return root, cut, max((depth[node] for node in branches if node is not None), default=0)
 
 
 def _task_table(archive: Archive, node_id: str) -> Table:
@@ -169,10 +189,23 @@ def _score_table(scores: list[Score]) -> Table:
 
 
 @app.command()
-def tree(campaign_dir: Path = typer.Argument(..., help="The campaign directory.")) -> None:
-    """Show the archive as a tree: node, kind, status, operator and score per stage."""
+def tree(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    depth: int | None = typer.Option(None, "--depth", min=0, help="Show nodes down to this depth (root: 0)."),
+    show_all: bool = typer.Option(False, "--all", help="Show every node however deep (lines get long)."),
+) -> None:
+    """Show the archive as a tree: node, kind, status, operator and score per stage, and the best agent.
+
+    By default the tree stops at the depth whose indentation still fits the terminal, and says how many
+    nodes it left out."""
+    width = console.width if console.is_terminal else 200
+    limit = None if show_all else depth if depth is not None else max(1, (width - 60) // 4)
     with _reading(campaign_dir) as archive:
-        console.print(render_tree(archive))
+        rendered, cut, deepest = render_tree(archive, limit)
+    out = Console(width=max(width, 4 * deepest + 120))
+    out.print(rendered, crop=False, soft_wrap=False)
+    if cut:
+        errors.print(f"{cut} nodes deeper than depth {limit} not shown: pass --depth N or --all", highlight=False)
 
 
 @app.command()
@@ -239,10 +272,13 @@ def diff(
     """Unified diff between two nodes' code (or text)."""
     with _reading(campaign_dir) as archive:
         change = archive.diff(archive.resolve(old), archive.resolve(new))
-    if change:
-        console.print(Syntax(change, "diff"))
-    else:
+    if not change:
         errors.print("no differences")
+    elif console.is_terminal:
+        console.print(Syntax(change, "diff"))
+    else:  # piped: the exact patch, so `opendgm diff A B | git apply -` works
+        sys.stdout.write(change)
+        sys.stdout.flush()
 
 
 def export_json(archive: Archive) -> str:
@@ -250,9 +286,11 @@ def export_json(archive: Archive) -> str:
     with archive.snapshot():
         nodes, scores, edges = archive.nodes(), archive.scores_by_node(), archive.edges()
         depth = graphs.depths(archive.graph())
+    best = best_agent(archive.summaries())
     document = {
         "campaign": archive.campaign,
         "meta": archive.meta(),
+        "best": None if best is None else {"id": best.id, "rule": best.rule, "value": best.value},
         "nodes": [
             asdict(node)
             | {"depth": depth[node.id], "scores": [asdict(s) | {"score": s.score} for s in scores.get(node.id, [])]}
@@ -283,20 +321,73 @@ def export_dot(archive: Archive) -> str:
     return "\n".join([*lines, "}", ""])
 
 
-@app.command()
+@app.command(epilog="Columns of every table: see README.md (Exporting a campaign) or opendgm.archive.tables.")
 def export(
     campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
-    format: str = typer.Option("json", "--format", help="json | dot"),
+    what: str | None = typer.Option(
+        None, "--what", help="A table instead of the graph: nodes | results | calls | events | trajectories."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="The graph: json | dot (default json). A table: jsonl | csv | parquet (default jsonl)."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    predictions: Path | None = typer.Option(
+        None, "--swebench-predictions", help="Write SWE-bench's predictions JSONL of one agent to this file."
+    ),
+    node: str | None = typer.Option(None, "--node", help="The agent for --swebench-predictions (default: the best)."),
 ) -> None:
-    """Export the archive graph as JSON or Graphviz DOT."""
+    """Export the archive graph (JSON, DOT), a table for analysis (JSONL, CSV, Parquet), or an agent's
+    SWE-bench predictions for the official harness."""
+    if predictions is not None:
+        _export_predictions(campaign_dir, predictions, node)
+        return
+    if what is None:
+        _export_graph(campaign_dir, format or "json", output)
+        return
+    if what not in TABLES:
+        raise typer.BadParameter(f"unknown table {what!r}; use one of {', '.join(TABLES)}", param_hint="--what")
+    fmt = format or "jsonl"
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown table format {fmt!r}; use jsonl, csv or parquet", param_hint="--format")
+    if fmt == "parquet" and output is None:
+        raise typer.BadParameter("parquet needs a file: pass --output FILE", param_hint="--output")
+    with _reading(campaign_dir) as archive:
+        try:
+            rows = write_table(archive, TABLES[what], fmt, output or sys.stdout)
+        except RuntimeError as error:  # pyarrow missing
+            errors.print(f"[red]error:[/] {error}", soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+    if output is not None:
+        errors.print(f"wrote {rows} {what} rows to {output}", highlight=False, markup=False)
+
+
+def _export_graph(campaign_dir: Path, format: str, output: Path | None) -> None:
     renderers = {"json": export_json, "dot": export_dot}
     if format not in renderers:
-        raise typer.BadParameter(f"unknown format {format!r}; use json or dot", param_hint="--format")
+        raise typer.BadParameter(f"unknown format {format!r}; use json or dot (or --what TABLE)", param_hint="--format")
     with _reading(campaign_dir) as archive:
         text = renderers[format](archive)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
-        errors.print(f"wrote {output}")
+        errors.print(f"wrote {output}", highlight=False, markup=False)
+
+
+def _export_predictions(campaign_dir: Path, path: Path, node: str | None) -> None:
+    with _reading(campaign_dir) as archive:
+        if node is None:
+            best = best_agent(archive.summaries())
+            if best is None:
+                raise ArchiveError(f"no best agent to export ({why_none()}): pass --node ID")
+            node_id = best.id
+        else:
+            node_id = archive.resolve(node)
+        with path.open("w", encoding="utf-8") as out:
+            count = write_predictions(archive, node_id, out)
+    if not count:
+        errors.print(f"warning: {node_id} has no swebench result; {path} is empty", highlight=False, markup=False)
+    errors.print(f"wrote {count} predictions of {node_id} to {path}", highlight=False, markup=False)

@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 
+from opendgm import tracking
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive, credit
 from opendgm.archive.models import Node
@@ -70,6 +71,7 @@ class Campaign:
         """Grow the archive until a limit is reached; returns why it stopped."""
         with ExitStack() as stack:
             self.archive = stack.enter_context(self._open_archive())
+            stack.enter_context(tracking.follow(self.config, self.archive))  # reports from the event log, if asked
             self.router = self._router(stack)
             self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
             stack.enter_context(graceful_sigint(self.stop_requested))

@@ -14,6 +14,7 @@ from opendgm.llm.roles import LLMConfig
 from opendgm.prompts import pe2
 from opendgm.prompts.config import MPOOptions
 from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.tracking.config import TrackingConfig
 
 
 class ConfigProblem(ValueError):
@@ -151,6 +152,9 @@ class CampaignConfig(Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     self_improve: SelfImproveConfig = Field(default_factory=SelfImproveConfig)
+    tracking: TrackingConfig | None = Field(
+        None, description="Experiment tracking (MLflow or W&B): config, per-node scores and spend as the campaign runs."
+    )
 
     @model_validator(mode="after")
     def _roles(self) -> CampaignConfig:
