@@ -3,14 +3,15 @@
 Sharing one uid (as `nobody` did) lets sandboxes share RLIMIT_NPROC, read each other's /proc/*/environ
 (gateway tokens), write into each other's workspaces and signal each other. A lease is an exclusive
 `flock` on a lock file per uid: the kernel drops it when the holder exits, however it exits, so a uid is
-never handed out twice by concurrent opendgm processes and never stays taken by a dead one.
+never handed out twice by concurrent opendgm processes and never stays taken by a dead one. The file says
+"dirty" while a holder may have processes running; the next holder of a dirty uid kills them first (a
+holder that released it cleanly says "clean", which spares the next one a few milliseconds).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import random
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from opendgm.sandbox.base import EngineFailure
 UID_BASE = 0x70000000
 UID_COUNT = 65536
 LOCK_DIR = Path(tempfile.gettempdir()) / "opendgm-uids"
+DIRTY, CLEAN = b"dirty", b"clean"
 
 
 class HostUid:
@@ -35,10 +37,9 @@ class HostUid:
 
     @classmethod
     def acquire(cls) -> HostUid:
-        """A free uid from the range, starting at a random place so concurrent processes rarely collide."""
-        start = random.randrange(UID_COUNT)
-        for offset in range(UID_COUNT):
-            lease = cls.try_acquire(UID_BASE + (start + offset) % UID_COUNT)
+        """The lowest free uid of the range (so few lock files ever exist; a taken one costs one flock try)."""
+        for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+            lease = cls.try_acquire(uid)
             if lease is not None:
                 return lease
         raise EngineFailure(f"no free sandbox uid left in {UID_BASE}..{UID_BASE + UID_COUNT - 1}")
@@ -54,13 +55,23 @@ class HostUid:
             os.close(fd)
             return None
         lease = cls(uid, fd)
-        kill_every_process_of(uid)  # a dead holder's detached processes must not greet the next sandbox
+        if os.pread(fd, len(DIRTY), 0) == DIRTY:
+            kill_every_process_of(uid)  # a dead holder's detached processes must not greet the next sandbox
+        lease._mark(DIRTY)
         return lease
 
-    def release(self) -> None:
+    def release(self, clean: bool = False) -> None:
+        """Give the uid back; `clean` when the holder knows none of its processes is left."""
         if self._fd is not None:
+            if clean:
+                self._mark(CLEAN)
             os.close(self._fd)
             self._fd = None
+
+    def _mark(self, state: bytes) -> None:
+        assert self._fd is not None
+        os.pwrite(self._fd, state, 0)
+        os.ftruncate(self._fd, len(state))
 
 
 def kill_every_process_of(uid: int, rounds: int = 20) -> bool:

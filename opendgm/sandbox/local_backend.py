@@ -147,7 +147,7 @@ class LocalSandbox(Sandbox):
         try:
             self._make_workspace()
         except BaseException:
-            self._release()
+            self._release(clean=True)
             raise
         self._closed = False
 
@@ -342,15 +342,24 @@ class LocalSandbox(Sandbox):
     def kill_all(self) -> None:
         """End every process of this sandbox: its running commands (a pid namespace each: all they started
         goes with them) and, as root, everything its uid runs anywhere."""
+        self._kill_everything()
+
+    def _kill_everything(self) -> bool:
+        """kill_all(); True when, as root, nothing of the sandbox's uid is left."""
         self._killed_by_us = True
         for proc in list(self._running):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-        self._end_leftovers()
+        return self._end_leftovers()
 
-    def _end_leftovers(self) -> None:
-        if self._lease is not None and not kill_every_process_of(self.host_uid):
-            log.warning("processes of sandbox uid %s could not all be killed", self.host_uid)
+    def _end_leftovers(self) -> bool:
+        """Kill whatever this sandbox's uid still runs (root only); True when nothing is left."""
+        if self._lease is None:
+            return False
+        if kill_every_process_of(self.host_uid):
+            return True
+        log.warning("processes of sandbox uid %s could not all be killed", self.host_uid)
+        return False
 
     # -- files ---------------------------------------------------------------------------------
     def put_archive(self, dest: str, tar_bytes: bytes) -> None:
@@ -380,14 +389,14 @@ class LocalSandbox(Sandbox):
         if getattr(self, "_closed", True):
             return
         self._closed = True
-        if self._running or not self.isolated:
-            self.kill_all()
-        self._release()
+        # An isolated command's processes die with its pid namespace: nothing is left once none runs.
+        clean = (not self._running and self.isolated) or self._kill_everything()
+        self._release(clean)
 
-    def _release(self) -> None:
+    def _release(self, clean: bool) -> None:
         remove_folder(self._folder)
         if self._lease is not None:
-            self._lease.release()
+            self._lease.release(clean)
 
 
 def _check_reachable_unprivileged(path: Path) -> None:
