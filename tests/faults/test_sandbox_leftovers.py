@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from opendgm.sandbox import EngineFailure, Mount, SandboxSpec, open_sandbox
 from opendgm.sandbox.docker_client import docker_client
+from opendgm.sandbox.local_backend import reachable_scratch
 
 OWNER = textwrap.dedent(
     """
@@ -79,3 +81,16 @@ def test_reap_own_removes_this_process_containers_and_folders(docker_engine: str
     folder, container = run.stdout.split()[:2]
     assert not Path(folder).exists()
     assert not docker_client().containers.list(all=True, filters={"id": container})
+
+
+def test_a_local_sandbox_that_cannot_be_set_up_is_an_engine_failure(local_isolation: None) -> None:
+    """The agent's code folder vanished (the host's doing): bwrap's own status says it never ran the command."""
+    with reachable_scratch(prefix="opendgm-agent-") as scratch:
+        code = scratch / "agent"
+        code.mkdir()
+        spec = SandboxSpec(campaign="test-setup", mounts=[Mount(host_path=code, sandbox_path="/agent")])
+        with open_sandbox(spec, "local") as sandbox:
+            assert sandbox.exec("ls /agent; exit 1").exit_code == 1, "the code's own failure stays a result"
+            code.rmdir()
+            with pytest.raises(EngineFailure, match="could not run the command"):
+                sandbox.exec("true")

@@ -200,3 +200,14 @@ def test_filling_the_workspace_reports_disk_full_and_leaves_the_host_alone(backe
         assert fill.exit_code == 9 and "No space left on device" in fill.stderr, fill.stderr
         assert sandbox.exec("rm -f f*; echo ok > after && cat after").stdout == "ok\n"
     assert free_before - shutil.disk_usage("/tmp").free < 32 * 2**20
+
+
+@root_only
+def test_unsafe_backend_still_ends_detached_processes_with_the_command(no_bwrap: None) -> None:
+    """Without a pid namespace, the sandbox's own uid is what lets the end of an exec reach setsid'd writers."""
+    from opendgm.sandbox.containment import CASES, run_suite
+
+    (case,) = [c for c in CASES if c.name == "detached survivors"]
+    with open_sandbox(SPEC, "local-unsafe") as sandbox:
+        (verdict,) = run_suite(sandbox, [case])
+    assert verdict.contained, verdict.detail
