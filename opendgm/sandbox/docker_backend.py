@@ -203,48 +203,42 @@ class DockerSandbox(Sandbox):
         if self._killed_container:
             raise SandboxError("the sandbox was killed earlier because a command could not be stopped")
 
-    def _stopped_by_its_own_doing(self) -> bool:
-        """After a command died abnormally: True when the container's lifetime cap ended it, False when the
-        container still runs or the code's own limits ended it; EngineFailure when someone outside did."""
-        state = self._state()
+    def _outside_problem(self, state: dict | None) -> str | None:
+        """What someone outside did to the container ("removed", "paused", "stopped"), from its State; None
+        when it runs, or when it stopped by its own doing (OOM, its lifetime cap, or our kill)."""
         if state is None:
-            raise EngineFailure(f"sandbox container {self.container.short_id} was removed from outside")
+            return "removed"
         if state.get("Paused"):
-            raise EngineFailure(f"sandbox container {self.container.short_id} was paused from outside")
+            return None if self._freezing else "paused"
         if state.get("Running") or state.get("OOMKilled") or self._killed_container:
-            return False
-        if state.get("ExitCode") == 0:  # the keeper `sleep` ran out: the sandbox's lifetime cap
-            return True
-        raise EngineFailure(
-            f"sandbox container {self.container.short_id} was stopped from outside (exit {state.get('ExitCode')})"
-        )
+            return None
+        return None if state.get("ExitCode") == 0 else "stopped"  # 0: the keeper `sleep` ran out
+
+    def health(self) -> str | None:
+        """Why the container cannot run commands right now because of someone outside, or None."""
+        return self._outside_problem(self._state())
+
+    def _stopped_by_its_own_doing(self) -> bool:
+        """After a command died abnormally: True when the container's lifetime cap ended it; EngineFailure
+        when someone outside did."""
+        state = self._state()
+        problem = self._outside_problem(state)
+        if problem is not None:
+            raise EngineFailure(f"sandbox container {self.container.short_id} was {problem} from outside")
+        assert state is not None
+        return not state.get("Running") and not state.get("OOMKilled") and not self._killed_container
 
     def _failure(self, exc: Exception | None, what: str) -> SandboxError:
         """The error for a failed engine call during an exec, from the container's own state."""
         if self._killed_container:
             return SandboxError(f"{what}: the sandbox was killed because a command could not be stopped")
         try:
-            state = self._state()
+            problem = self.health()
         except EngineFailure as inspect_failure:
             return inspect_failure
-        if state is None:
-            return EngineFailure(f"{what}: sandbox container {self.container.short_id} was removed from outside")
-        if state.get("Paused"):
-            return EngineFailure(f"{what}: sandbox container {self.container.short_id} was paused from outside")
-        if not state.get("Running") and not state.get("OOMKilled"):
-            return EngineFailure(f"{what}: sandbox container {self.container.short_id} was stopped from outside")
+        if problem is not None:
+            return EngineFailure(f"{what}: sandbox container {self.container.short_id} was {problem} from outside")
         return engine_error(exc, what) if exc is not None else EngineFailure(what)
-
-    def health(self) -> str | None:
-        """Why the container cannot run commands right now ("paused", "removed", "stopped"), or None."""
-        state = self._state()
-        if state is None:
-            return "removed"
-        if state.get("Paused") and not self._freezing:
-            return "paused"
-        if not state.get("Running") and not self._killed_container and not state.get("OOMKilled"):
-            return "stopped"
-        return None
 
     def _new_oom_kill(self) -> bool:
         """Whether the memory cgroup's OOM-kill counter moved since the last look."""

@@ -121,8 +121,7 @@ class LocalSandbox(Sandbox):
     def __init__(self, spec: SandboxSpec, unsafe: bool = False) -> None:
         super().__init__(spec)
         self._closed = True  # until everything below is set up, close() has nothing to release
-        problem = "run as the local-unsafe backend" if unsafe else bubblewrap_problem()
-        if problem and not unsafe:
+        if not unsafe and (problem := bubblewrap_problem()):
             raise EngineFailure(
                 f"the local backend cannot isolate here ({problem}); use Docker, or name the `local-unsafe` "
                 "backend to run sandboxed code without namespaces (not recommended)"
