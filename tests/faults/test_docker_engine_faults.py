@@ -224,3 +224,30 @@ def test_reaper_tolerates_containers_vanishing_between_list_and_inspect(
         for container in made:
             with contextlib.suppress(NotFound):
                 container.remove(force=True)
+
+
+def test_kill_all_falls_back_to_freezing_when_no_process_can_start(
+    docker_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When `kill` cannot be started inside (every pid taken), the container is frozen, its sandbox-user
+    processes are killed from the host and it is thawed; the keeper survives and the sandbox stays usable."""
+    from docker.errors import APIError
+
+    with open_sandbox(SPEC, "docker") as sandbox:
+        thread, outcome = _in_background(lambda: sandbox.exec("setsid sleep 300 & sleep 100", timeout=100))
+        _wait_running(sandbox)
+        real_exec_create = sandbox._api.exec_create
+
+        def cannot_fork(container: str, cmd: list[str], **kwargs: object) -> dict:
+            if cmd[:2] == ["kill", "-KILL"]:
+                raise APIError("simulated: OCI runtime exec failed: resource temporarily unavailable")
+            return real_exec_create(container, cmd, **kwargs)
+
+        monkeypatch.setattr(sandbox._api, "exec_create", cannot_fork)
+        sandbox.kill_all()
+        thread.join(60)
+        assert outcome and isinstance(outcome[0], ExecResult), outcome
+        left = [row[-1] for row in docker_client().api.top(sandbox.container.id)["Processes"]]
+        assert not any("sleep 100" in c or "sleep 300" in c for c in left), left
+        monkeypatch.undo()
+        assert sandbox.exec("echo usable").stdout == "usable\n"

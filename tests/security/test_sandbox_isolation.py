@@ -211,3 +211,20 @@ def test_unsafe_backend_still_ends_detached_processes_with_the_command(no_bwrap:
     with open_sandbox(SPEC, "local-unsafe") as sandbox:
         (verdict,) = run_suite(sandbox, [case])
     assert verdict.contained, verdict.detail
+
+
+def test_kill_all_ends_a_running_fork_bomb_and_the_sandbox_stays_usable(backend: str) -> None:
+    """With every process slot taken, not even `kill` can be started inside: the backend must still end it."""
+    spec = SPEC.model_copy(update={"limits": Limits(pids=64, exec_timeout_s=120)})
+    with open_sandbox(spec, backend) as sandbox:
+        thread = threading.Thread(
+            target=lambda: sandbox.exec("setsid bash -c ':(){ :|:& };:' & sleep 100", timeout=120), daemon=True
+        )
+        started = time.monotonic()
+        thread.start()
+        time.sleep(3)
+        sandbox.kill_all()
+        thread.join(60)
+        assert not thread.is_alive(), "kill_all must end the command"
+        assert sandbox.exec("echo usable", timeout=60).stdout == "usable\n"
+        assert time.monotonic() - started < 110
