@@ -38,6 +38,7 @@ SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_GID}"
 KILL_GRACE_S = 2.0
 WATCHDOG_GRACE_S = 5.0
 HEALTH_POLL_S = 3.0  # how often a running exec checks that its container is still running, not paused
+STATE_SETTLE_S = 2.0  # how long a killed command's container is watched for a stop from outside
 TMP_SIZE_MB = 256
 ENGINE_ERRORS = (DockerException, *TRANSPORT_ERRORS)
 # Runs the command under coreutils `timeout` (killed at the limit) and, when the command ends, kills every
@@ -64,6 +65,7 @@ class DockerSandbox(Sandbox):
         self._oom_kills = 0
         self._killed_container = False  # our own record: we killed the container (a command could not be stopped)
         self._freezing = False  # our own pause, while kill_all() ends processes from the host
+        self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
         try:
             # create + start, never run(): run() would try to pull a missing image from a registry.
@@ -146,6 +148,7 @@ class DockerSandbox(Sandbox):
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
         started = time.monotonic()
         self._check_usable()
+        self._ended_by_us = False
         try:
             exec_id = self._api.exec_create(self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER)
             stream = self._client.api.exec_start(exec_id["Id"], stream=True, demux=True)
@@ -168,10 +171,13 @@ class DockerSandbox(Sandbox):
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id["Id"])
         timed_out = watchdog.fired == "timeout" or (exit_code in (124, 137) and duration >= limit)
+        killed = exit_code in (None, 137) and not timed_out
+        oom = killed and self._new_oom_kill()  # fails as an EngineFailure if the container is gone
         if exit_code is None or (exit_code >= 125 and not timed_out):
-            lifetime_over = self._stopped_by_its_own_doing()
-            exit_code, timed_out = (137 if exit_code is None else exit_code), timed_out or lifetime_over
-        oom = exit_code == 137 and not timed_out and self._new_oom_kill()
+            # A kill from outside reaches the command before the engine marks the container stopped.
+            settle = STATE_SETTLE_S if killed and not oom and not self._ended_by_us else 0.0
+            timed_out = self._stopped_by_its_own_doing(settle) or timed_out
+            exit_code = 137 if exit_code is None else exit_code
         return ExecResult(
             exit_code=exit_code,
             stdout=stdout.text(),
@@ -218,15 +224,19 @@ class DockerSandbox(Sandbox):
         """Why the container cannot run commands right now because of someone outside, or None."""
         return self._outside_problem(self._state())
 
-    def _stopped_by_its_own_doing(self) -> bool:
+    def _stopped_by_its_own_doing(self, settle_s: float) -> bool:
         """After a command died abnormally: True when the container's lifetime cap ended it; EngineFailure
-        when someone outside did."""
-        state = self._state()
-        problem = self._outside_problem(state)
-        if problem is not None:
-            raise EngineFailure(f"sandbox container {self.container.short_id} was {problem} from outside")
-        assert state is not None
-        return not state.get("Running") and not state.get("OOMKilled") and not self._killed_container
+        when someone outside did. A still-running container is watched for `settle_s` first."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            state = self._state()
+            problem = self._outside_problem(state)
+            if problem is not None:
+                raise EngineFailure(f"sandbox container {self.container.short_id} was {problem} from outside")
+            assert state is not None
+            if not state.get("Running") or time.monotonic() >= deadline:
+                return not state.get("Running") and not state.get("OOMKilled") and not self._killed_container
+            time.sleep(0.2)
 
     def _failure(self, exc: Exception | None, what: str) -> SandboxError:
         """The error for a failed engine call during an exec, from the container's own state."""
@@ -262,6 +272,7 @@ class DockerSandbox(Sandbox):
         can be forked), the frozen container's processes are killed from the host (as root), else the
         container itself is killed: the sandbox is then lost, which beats leaving processes running.
         """
+        self._ended_by_us = True
         try:
             exec_id = self._api.exec_create(self.container.id, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
             self._api.exec_start(exec_id)
