@@ -90,7 +90,7 @@ class MetaPromptConfig(Strict):
 
 
 class SandboxConfig(Strict):
-    backend: Literal["auto", "docker", "local"] = "auto"
+    backend: Literal["auto", "docker", "local", "local-unsafe"] = "auto"
     image: str = DEFAULT_IMAGE
     memory_mb: int = Field(2048, gt=0)
 

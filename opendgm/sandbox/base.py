@@ -17,6 +17,16 @@ class SandboxError(RuntimeError):
     """A sandbox could not be created, used or cleaned up."""
 
 
+class EngineFailure(SandboxError):
+    """The engine, the image or the host failed, not the sandboxed code.
+
+    Raised when the Docker engine does not answer or times out, when a container was killed, removed or
+    paused from outside, when an image is missing, or when the host cannot set a local sandbox up. The
+    host treats it as an infrastructure failure (retried, never a verdict); any other SandboxError, and an
+    ExecResult that timed out, ran out of memory or exited non-zero, is the sandboxed code's own doing.
+    """
+
+
 @dataclass(frozen=True)
 class ExecResult:
     """Outcome of one command. Output beyond the spec's cap is dropped and flagged, never buffered."""
@@ -80,6 +90,17 @@ class Sandbox(ABC):
     ) -> ExecResult:
         """Run `cmd` (a shell string run by bash, or an argv list) and wait at most `timeout` seconds."""
 
+    def caveats(self) -> list[str]:
+        """What this sandbox does not contain here, in plain words (shown by `opendgm sandbox check`)."""
+        return []
+
+    @abstractmethod
+    def kill_all(self) -> None:
+        """End every process of the sandbox (detached ones too), e.g. before the host reads its workspace.
+
+        Safe to call from another thread while an exec runs: that exec then returns, killed.
+        """
+
     # -- files ---------------------------------------------------------------------------------
     @abstractmethod
     def put_archive(self, dest: str, tar_bytes: bytes) -> None:
@@ -93,10 +114,6 @@ class Sandbox(ABC):
     def stream_archive(self, src: str) -> Iterator[bytes]:
         """`get_archive`, streamed in chunks so the caller can stop at its own size cap; links inside
         `src` are archived as links and never followed (by the host or the engine)."""
-
-    @abstractmethod
-    def kill_all(self) -> None:
-        """End every process of the sandboxed code, including ones that left their process group."""
 
     def put_files(self, dest: str, files: Mapping[str, bytes | str]) -> None:
         """Write files (relative path -> content) under directory `dest`."""
