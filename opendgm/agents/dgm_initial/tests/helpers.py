@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
 from typing import Any
+
+
+def scratch(test: unittest.TestCase) -> Path:
+    """A fresh folder, removed when the test ends."""
+    path = Path(tempfile.mkdtemp(prefix="agent-test-"))
+    test.addCleanup(shutil.rmtree, path, True)
+    return path
 
 
 class ModelError(Exception):

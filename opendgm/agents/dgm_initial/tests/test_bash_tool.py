@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the agent's folder: `agent`, `tools`
 
+from helpers import scratch
 from tools import ToolContext, load_tools
 from tools.bash import ShellSession
 
 
 class ShellSessionTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.repo = Path(tempfile.mkdtemp())
+        self.repo = scratch(self)
         self.shell = ShellSession(self.repo, keep_bytes=4000)
 
     def tearDown(self) -> None:
@@ -58,6 +58,18 @@ class ShellSessionTest(unittest.TestCase):
         self.assertIn("bytes of output omitted", output)
         self.assertLess(len(output), 4200)
 
+    def test_end_marker_in_the_middle_of_a_read(self) -> None:
+        # A background writer may flood the pipe while the shell prints its end marker: the marker then
+        # arrives in the middle of one read, with much output after it, or split across two reads.
+        marker = b"__agent_done_0123456789abcdef__"
+        self.shell._chunks.put(b"result\n\n" + marker + b" 3\n" + b"y\n" * 20000)
+        self.assertEqual(self.shell._read(marker, 5), ("result\n", 3, ""))
+        self.shell._chunks.put(b"x" * 70000 + b"\n__agent_done_0123")
+        self.shell._chunks.put(b"456789abcdef__ 0\n")
+        output, status, _ = self.shell._read(marker, 5)
+        self.assertEqual(status, 0)
+        self.assertTrue(output.endswith("x" * 100) and "bytes of output omitted" in output)
+
     def test_exit_and_broken_syntax_do_not_break_the_session(self) -> None:
         output, status, _ = self.run_command("echo 'unterminated")
         self.assertNotEqual(status, 0)
@@ -71,7 +83,7 @@ class ShellSessionTest(unittest.TestCase):
 
 class BashToolTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.repo = Path(tempfile.mkdtemp())
+        self.repo = scratch(self)
         (self.tool,) = [tool for tool in load_tools() if tool.name == "bash"]
         self.tool.setup(ToolContext(self.repo, command_timeout_s=1, observation_chars=1000))
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the agent's folder: `agent`, `tools`
 
+from helpers import scratch
 from tools import editor
 
 
 class EditorTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.root = Path(tempfile.mkdtemp())
+        self.root = scratch(self)
         self.file = self.root / "pkg" / "mod.py"
 
     def edit(self, command: str, path: Path | str, file_text: str | None = None) -> str:
@@ -59,6 +60,21 @@ class EditorTest(unittest.TestCase):
                 self.assertTrue(answer.startswith("Error: "), answer)
                 self.assertIn(message, answer)
         self.assertEqual(self.file.read_text(), "x\n")
+
+    def test_special_files_are_refused_not_read(self) -> None:
+        fifo = self.root / "fifo"
+        os.mkfifo(fifo)
+        for path in (fifo, Path("/dev/zero")):
+            with self.subTest(path=path):
+                self.assertIn("not a regular file or a directory", self.edit("view", path))
+                self.assertIn("not a regular file", self.edit("edit", path, "x"))
+
+    def test_huge_files_are_read_only_as_far_as_shown(self) -> None:
+        big = self.root / "big.txt"
+        big.write_text(("é" * 99 + "\n") * 20_000)  # 4 MB of two-byte characters
+        shown = self.edit("view", big)
+        self.assertTrue(shown.startswith("     1\t" + "é" * 99 + "\n     2\t"))
+        self.assertIn("<clipped: only the first 10000 characters are shown", shown)
 
     def test_binary_files_are_an_error_not_a_crash(self) -> None:
         blob = self.root / "blob.bin"

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import types
 import unittest
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the agent's folder: `agent`, `tools`
 
 import agent
-from helpers import ModelError, ScriptedModel, answer
+from helpers import ModelError, ScriptedModel, answer, scratch
 from tools import ToolContext, load_tools
 
 
@@ -27,7 +26,7 @@ def block(name: str, **arguments: Any) -> str:
 
 class LoopTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.tmp = Path(tempfile.mkdtemp())
+        self.tmp = scratch(self)
         self.repo = self.tmp / "repo"
         self.repo.mkdir()
         self.trajectory_path = self.tmp / "trajectory.jsonl"
@@ -173,7 +172,7 @@ class MainTest(unittest.TestCase):
     """`main` as the evaluator runs it, with a stand-in gateway_client module."""
 
     def setUp(self) -> None:
-        self.tmp = Path(tempfile.mkdtemp())
+        self.tmp = scratch(self)
         (self.tmp / "repo").mkdir()
         (self.tmp / "task.md").write_text("Write hello.txt.")
         self.saved = sys.modules.get("gateway_client")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the agent's folder: `agent`, `tools`
 
+from helpers import scratch
 from tools import ToolLoadError, load_tools
 
 GOOD = """
@@ -22,7 +22,7 @@ def run(text):
 
 class DiscoveryTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.folder = Path(tempfile.mkdtemp())
+        self.folder = scratch(self)
 
     def test_shipped_tools(self) -> None:
         tools = {tool.name: tool for tool in load_tools()}
@@ -46,7 +46,7 @@ class DiscoveryTest(unittest.TestCase):
         }
         for name, (source, message) in cases.items():
             with self.subTest(name=name):
-                folder = Path(tempfile.mkdtemp())
+                folder = scratch(self)
                 (folder / name).write_text(source)
                 with self.assertRaisesRegex(ToolLoadError, message):
                     load_tools(folder)

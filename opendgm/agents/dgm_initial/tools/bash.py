@@ -44,7 +44,7 @@ SPEC = {
 
 CHUNK_BYTES = 64 * 1024
 QUEUED_CHUNKS = 256  # a flood waits in the pipe (the writer blocks), not in this process's memory
-MARKER_WINDOW = 4096
+MARKER_CARRY = 128  # longer than an end-marker line
 MIN_KEEP_BYTES = 256
 PUMP_SETTLE_S = 1.0
 
@@ -170,7 +170,7 @@ class ShellSession:
 
     def _read(self, marker: bytes, timeout_s: float) -> tuple[str, int | None, str]:
         ending = re.compile(re.escape(b"\n" + marker) + rb" (\d+)\n")
-        capture, recent = _Capture(self.keep_bytes // 2), b""
+        capture, carried = _Capture(self.keep_bytes // 2), b""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -198,11 +198,12 @@ class ShellSession:
                     ),
                 )
             capture.add(chunk)
-            recent = (recent + chunk)[-MARKER_WINDOW:]
-            found = ending.search(recent)
+            window = carried + chunk  # the whole read: a writer racing the shell may follow the marker
+            found = ending.search(window)
             if found:
-                capture.drop_last(len(recent) - found.start())
+                capture.drop_last(len(window) - found.start())
                 return capture.text(), int(found.group(1)), ""
+            carried = window[-MARKER_CARRY:]  # a marker split across two reads
 
 
 _context = ToolContext(repo=Path.cwd())

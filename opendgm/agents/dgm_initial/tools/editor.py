@@ -31,6 +31,7 @@ SPEC = {
 }
 
 VIEW_CHARS = 10_000
+VIEW_READ_BYTES = 4 * VIEW_CHARS  # UTF-8 takes at most 4 bytes a character: a longer view is clipped anyway
 LISTING_DEPTH = 2
 
 
@@ -67,12 +68,24 @@ def view(path: Path) -> str:
         return _clipped(_listing(path))
     if not path.exists():
         raise EditorError(f"{path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EditorError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); inspect it with bash") from exc
-    numbered = "\n".join(f"{number:6}\t{line}" for number, line in enumerate(text.splitlines(), start=1))
+    if not path.is_file():  # a FIFO would block, a device never end
+        raise EditorError(f"{path} is not a regular file or a directory")
+    numbered = "\n".join(f"{number:6}\t{line}" for number, line in enumerate(_head(path).splitlines(), start=1))
     return _clipped(numbered)
+
+
+def _head(path: Path) -> str:
+    """As much of the file's text as a clipped view can show, however large the file."""
+    with path.open("rb") as handle:
+        data = handle.read(VIEW_READ_BYTES + 1)
+    cut = len(data) > VIEW_READ_BYTES
+    data = data[:VIEW_READ_BYTES]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if cut and exc.start >= len(data) - 3:  # the read ended inside a character
+            return data[: exc.start].decode("utf-8")
+        raise EditorError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); inspect it with bash") from exc
 
 
 def create(path: Path, text: str) -> str:
@@ -109,7 +122,7 @@ def _clipped(text: str) -> str:
     if len(text) <= VIEW_CHARS:
         return text
     return (
-        f"{text[:VIEW_CHARS]}\n<clipped: only the first {VIEW_CHARS} of {len(text)} characters are shown; "
+        f"{text[:VIEW_CHARS]}\n<clipped: only the first {VIEW_CHARS} characters are shown; "
         "use bash (for example sed -n '200,300p' FILE or grep -n) to see the rest>"
     )
 
