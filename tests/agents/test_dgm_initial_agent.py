@@ -22,6 +22,8 @@ from opendgm.archive import Archive
 from opendgm.evaluators.evaluation import evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
+from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.config import CampaignConfig
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox import DEFAULT_IMAGE, SandboxSpec, open_sandbox
 
@@ -139,3 +141,25 @@ def test_built_in_seeds_by_name(tmp_path: Path) -> None:
     assert set(SEED_AGENTS) == {"seed", "dgm-initial"}
     with pytest.raises(ValueError, match="unknown built-in seed agent 'dgm_initial'"):
         seed_agent_dir("dgm_initial")
+
+
+def test_a_campaign_seeded_with_dgm_initial(
+    native_model: ToolCallingModel, local_isolation: None, tmp_path: Path
+) -> None:
+    role = {"model": "openai/fake", "api_base": native_model.base_url, "max_tokens": 4096, "timeout_s": 20}
+    config = CampaignConfig.model_validate(
+        {
+            "name": "dgm-initial-seed",
+            "seed_agent": "dgm-initial",
+            "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}},
+            "stages": [{"subset": "HumanEval_2"}],
+            "sandbox": {"backend": "local"},
+            "budget": {"nodes": 0},  # the seed's evaluation only
+        }
+    )
+    assert Campaign(config, tmp_path / "c").run() == "nodes: 0 of 0 children created"
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        (seed,) = archive.nodes(kind="agent")
+        shipped = {str(p.relative_to(AGENT)): p.read_bytes() for p in AGENT.rglob("*") if p.is_file()}
+        assert archive.code(seed.id).files() == shipped
+        assert archive.best_score(seed.id) == 1.0
