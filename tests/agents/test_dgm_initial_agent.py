@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from tool_models import PROBE_KEPT, SHOW_PROBE, TOOLS_REFUSED, ToolCallingModel
+from typer.testing import CliRunner
 
 from opendgm.agents.contract import (
     AGENT_ENV,
@@ -19,6 +20,7 @@ from opendgm.agents.contract import (
     self_test_command,
 )
 from opendgm.archive import Archive
+from opendgm.cli import app
 from opendgm.evaluators.evaluation import evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
@@ -163,3 +165,19 @@ def test_a_campaign_seeded_with_dgm_initial(
         shipped = {str(p.relative_to(AGENT)): p.read_bytes() for p in AGENT.rglob("*") if p.is_file()}
         assert archive.code(seed.id).files() == shipped
         assert archive.best_score(seed.id) == 1.0
+
+
+def test_opendgm_evaluate_takes_dgm_initial_by_name(
+    native_model: ToolCallingModel, local_isolation: None, tmp_path: Path
+) -> None:
+    models = tmp_path / "models.yaml"
+    role = {"model": "openai/fake", "api_base": native_model.base_url, "max_tokens": 4096, "timeout_s": 20}
+    models.write_text(json.dumps({"roles": {"agent": role}, "retry": {"attempts": 1}}))  # JSON is YAML
+    campaign = tmp_path / "campaign"
+    options = ["--subset", "HumanEval_2", "--models", str(models), "--campaign", str(campaign), "--backend", "local"]
+    result = CliRunner().invoke(app, ["evaluate", "dgm-initial", *options], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "1/1 resolved" in result.output
+    with Archive.open(campaign, readonly=True) as archive:
+        (node,) = archive.nodes(kind="agent")
+        assert archive.code(node.id).read("AGENT.md") == (AGENT / "AGENT.md").read_bytes()
