@@ -38,8 +38,7 @@ TOOL_MODES = ("auto", "native", "text")
 
 # Exit codes of the agent process (the evaluator reads them).
 EXIT_DONE = 0
-EXIT_BROKEN = 1
-EXIT_USAGE = 2
+EXIT_BROKEN = 1  # argparse exits 2 on a usage error
 EXIT_MODEL_ERROR = 3
 
 Chat = Callable[..., dict]
@@ -87,11 +86,12 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    raw_arguments: str = "{}"
 
     def wire(self) -> dict[str, Any]:
-        """The call as an assistant message carries it in OpenAI's shape."""
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.raw_arguments}}
+        """The call as an assistant message carries it in OpenAI's shape; the arguments always as JSON (a
+        provider that parses them refuses anything else, even when the model wrote it)."""
+        arguments = json.dumps(self.arguments)
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": arguments}}
 
     def as_text(self) -> str:
         """The call written as a text-protocol block."""
@@ -118,14 +118,12 @@ def native_calls(message: dict[str, Any]) -> list[ToolCall]:
         raw = raw if isinstance(raw, dict) else {}
         function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
         arguments, error = decode_arguments(function.get("arguments"))
-        raw_arguments = function.get("arguments")
         calls.append(
             ToolCall(
                 id=str(raw.get("id") or f"call_{index}"),
                 name=str(function.get("name") or ""),
                 arguments=arguments,
                 error=error,
-                raw_arguments=raw_arguments if isinstance(raw_arguments, str) else json.dumps(arguments),
             )
         )
     return calls
@@ -150,7 +148,6 @@ def text_call(reply: str, index: int) -> ToolCall | None:
         return call
     call.name = value["name"]
     call.arguments, call.error = decode_arguments(value.get("arguments", {}))
-    call.raw_arguments = json.dumps(call.arguments)
     return call
 
 
@@ -187,6 +184,7 @@ class Agent:
         self.mode = "text" if settings.tool_mode == "text" else "native"
         self.messages: list[dict[str, Any]] = []
         self.steps = self.tokens = self.format_errors = 0
+        self.native_calls_made = 0  # after one, the service supports tools: a <tool_call> in text is only text
         self.error = ""
 
     def run(self, statement: str, repo: Path) -> str:
@@ -214,8 +212,9 @@ class Agent:
             text = message.get("content") or ""
             text = text if isinstance(text, str) else json.dumps(text)
             calls = native_calls(message) if self.mode == "native" else []
-            if not calls and self.mode == "native" and self.settings.tool_mode == "auto" and TOOL_BLOCK.search(text):
+            if not calls and self._may_switch() and not self.native_calls_made and TOOL_BLOCK.search(text):
                 self._switch_to_text("the model wrote a <tool_call> block instead of a native tool call")
+            self.native_calls_made += len(calls)
             ended = self._native_turn(text, calls) if self.mode == "native" else self._text_turn(text)
             if ended:
                 return ended
@@ -271,7 +270,7 @@ class Agent:
             try:
                 response = self.chat(self.messages, **params)
             except self.model_error as exc:
-                if self.mode == "native" and self.settings.tool_mode == "auto" and tools_refused(exc):
+                if self._may_switch() and tools_refused(exc):
                     self._switch_to_text(f"the model service refused native tools: {exc}")
                     continue
                 raise
@@ -317,6 +316,9 @@ class Agent:
         )
         return output
 
+    def _may_switch(self) -> bool:
+        return self.mode == "native" and self.settings.tool_mode == "auto"
+
     def _text_system_message(self) -> dict[str, str]:
         return {"role": "system", "content": load_prompt("text_tools.md", tools=tools_listing(self.tools))}
 
@@ -337,7 +339,7 @@ class Agent:
                 text = "\n".join([message.get("content") or "", *(call.as_text() for call in calls)]).strip()
                 history.append({"role": "assistant", "content": text})
             elif message["role"] == "tool":
-                name = names.get(message["tool_call_id"], "a")
+                name = names[message["tool_call_id"]]  # every tool message follows the call it answers
                 history.append({"role": "user", "content": f"Result of the {name} tool:\n{message['content']}"})
             else:
                 history.append(message)

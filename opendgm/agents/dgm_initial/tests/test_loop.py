@@ -117,7 +117,9 @@ class LoopTest(unittest.TestCase):
         broken["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = "{oops"
         model = ScriptedModel(broken, answer("ok"))
         self.assertEqual(self.run_agent(model), "finished")
-        self.assertIn("not valid JSON", model.requests[1]["messages"][-1]["content"])
+        call, result = model.requests[1]["messages"][-2:]
+        self.assertEqual(call["tool_calls"][0]["function"]["arguments"], "{}")  # only JSON goes back to a provider
+        self.assertIn("not valid JSON", result["content"])
 
     def test_auto_switches_to_text_when_tools_are_refused(self) -> None:
         refusal = ModelError(400, "BadRequest: this model does not support tools", "bad_request")
@@ -131,18 +133,39 @@ class LoopTest(unittest.TestCase):
         self.assertEqual((switch["mode_from"], switch["mode_to"]), ("native", "text"))
         self.assertIn("does not support tools", switch["reason"])
 
-    def test_auto_switches_when_a_native_reply_writes_a_block(self) -> None:
+    def test_auto_switches_when_a_reply_writes_a_block_instead_of_calling(self) -> None:
+        # A server that ignores `tools` lets the model write its call as text.
+        model = ScriptedModel(answer(block("bash", command="echo hi > hello.txt")), answer("done"))
+        self.assertEqual(self.run_agent(model), "finished")
+        self.assertEqual((self.repo / "hello.txt").read_text(), "hi\n")
+        self.assertEqual([r["mode_to"] for r in self.records("mode_switch")], ["text"])
+        self.assertNotIn("tools", model.requests[1])
+
+    def test_a_block_quoted_after_native_calls_is_not_run(self) -> None:
+        # Once the model has called tools natively, a <tool_call> in its text is content (say, a summary of a
+        # change to this agent's own text protocol), not a call.
         model = ScriptedModel(
             answer(None, ("bash", {"command": "echo one > hello.txt"})),
+            answer("I changed the protocol to " + block("bash", command="echo two >> hello.txt")),
+        )
+        self.assertEqual(self.run_agent(model), "finished")
+        self.assertEqual((self.repo / "hello.txt").read_text(), "one\n")
+        self.assertEqual(self.records("mode_switch"), [])
+
+    def test_a_switch_after_native_calls_rewrites_them_as_text(self) -> None:
+        model = ScriptedModel(
+            answer(None, ("bash", {"command": "echo one > hello.txt"})),
+            ModelError(400, "function calling is not available for this deployment", "bad_request"),
             answer(block("bash", command="echo two >> hello.txt")),
             answer("done"),
         )
         self.assertEqual(self.run_agent(model), "finished")
         self.assertEqual((self.repo / "hello.txt").read_text(), "one\ntwo\n")
         history = model.requests[2]["messages"]
-        self.assertEqual([m["role"] for m in history], ["system", "user", "assistant", "user", "assistant", "user"])
+        self.assertEqual([m["role"] for m in history], ["system", "user", "assistant", "user"])
         self.assertIn('<tool_call>{"name": "bash"', history[2]["content"])  # the native call, rewritten as text
-        self.assertTrue(all("tool_calls" not in m for m in history))
+        self.assertTrue(history[3]["content"].startswith("Result of the bash tool:"))
+        self.assertTrue(all("tool_calls" not in m and m["role"] != "tool" for m in history))
 
     def test_native_mode_never_switches(self) -> None:
         refusal = ModelError(400, "tools are not supported", "bad_request")

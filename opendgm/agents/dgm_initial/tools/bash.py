@@ -32,8 +32,8 @@ SPEC = {
         "Run commands in a bash shell that stays open for the whole task. The shell starts in the repository; "
         "the working directory, exported variables and shell functions carry over to later calls. Standard "
         "input is closed, so interactive programs cannot be used. stdout and stderr come back together, "
-        "shortened in the middle when very long, with the exit status when it is not 0. A command that runs "
-        "past the time limit is stopped and the shell is restarted, losing its state."
+        "shortened in the middle when very long, with the exit status when it is not 0. A command still running "
+        "at the time limit (120 s unless configured otherwise) is stopped and the shell restarted, losing its state."
     ),
     "parameters": {
         "type": "object",
