@@ -53,17 +53,22 @@ def serve(model: ToolCallingModel, archive: Archive, make_gateway: Callable[[Rou
 
 
 @pytest.fixture
-def native_model() -> Iterator[ToolCallingModel]:
-    model = ToolCallingModel()
-    yield model
-    model.stop()
+def tool_model() -> Iterator[Callable[..., ToolCallingModel]]:
+    """Starts scripted models (`refuse_tools=True`: HTTP 400 to a request with tools) and stops them after."""
+    models: list[ToolCallingModel] = []
+
+    def start(refuse_tools: bool = False) -> ToolCallingModel:
+        models.append(ToolCallingModel(refuse_tools))
+        return models[-1]
+
+    yield start
+    for model in models:
+        model.stop()
 
 
-@pytest.fixture
-def text_model() -> Iterator[ToolCallingModel]:
-    model = ToolCallingModel(refuse_tools=True)
-    yield model
-    model.stop()
+def role_config(model: ToolCallingModel) -> dict[str, object]:
+    """The agent role of a campaign or models file, served by `model`."""
+    return {"model": "openai/fake", "api_base": model.base_url, "max_tokens": 4096, "timeout_s": 20}
 
 
 def solve(archive: Archive, gateway: Gateway, subset: str, backend: str) -> dict[str, list[dict]]:
@@ -101,8 +106,12 @@ def test_own_test_suite_passes_in_a_sandbox(backend: str) -> None:
 
 @BOTH_BACKENDS
 def test_solves_humaneval_with_native_tool_calls(
-    archive: Archive, native_model: ToolCallingModel, make_gateway: Callable[[Router], Gateway], backend: str
+    archive: Archive,
+    tool_model: Callable[..., ToolCallingModel],
+    make_gateway: Callable[[Router], Gateway],
+    backend: str,
 ) -> None:
+    native_model = tool_model()
     subset = ",".join(HumanEval().subsets()["small"][:TASKS])
     trajectories = solve(archive, serve(native_model, archive, make_gateway), subset, backend)
     for records in trajectories.values():
@@ -125,8 +134,12 @@ def test_solves_humaneval_with_native_tool_calls(
 
 @BOTH_BACKENDS
 def test_text_fallback_solves_a_task(
-    archive: Archive, text_model: ToolCallingModel, make_gateway: Callable[[Router], Gateway], backend: str
+    archive: Archive,
+    tool_model: Callable[..., ToolCallingModel],
+    make_gateway: Callable[[Router], Gateway],
+    backend: str,
 ) -> None:
+    text_model = tool_model(refuse_tools=True)
     (records,) = solve(archive, serve(text_model, archive, make_gateway), "HumanEval_2", backend).values()
     (switch,) = of_type(records, "mode_switch")
     assert (switch["mode_from"], switch["mode_to"]) == ("native", "text") and TOOLS_REFUSED in switch["reason"]
@@ -146,9 +159,9 @@ def test_built_in_seeds_by_name(tmp_path: Path) -> None:
 
 
 def test_a_campaign_seeded_with_dgm_initial(
-    native_model: ToolCallingModel, local_isolation: None, tmp_path: Path
+    tool_model: Callable[..., ToolCallingModel], local_isolation: None, tmp_path: Path
 ) -> None:
-    role = {"model": "openai/fake", "api_base": native_model.base_url, "max_tokens": 4096, "timeout_s": 20}
+    role = role_config(tool_model())
     config = CampaignConfig.model_validate(
         {
             "name": "dgm-initial-seed",
@@ -168,10 +181,10 @@ def test_a_campaign_seeded_with_dgm_initial(
 
 
 def test_opendgm_evaluate_takes_dgm_initial_by_name(
-    native_model: ToolCallingModel, local_isolation: None, tmp_path: Path
+    tool_model: Callable[..., ToolCallingModel], local_isolation: None, tmp_path: Path
 ) -> None:
     models = tmp_path / "models.yaml"
-    role = {"model": "openai/fake", "api_base": native_model.base_url, "max_tokens": 4096, "timeout_s": 20}
+    role = role_config(tool_model())
     models.write_text(json.dumps({"roles": {"agent": role}, "retry": {"attempts": 1}}))  # JSON is YAML
     campaign = tmp_path / "campaign"
     options = ["--subset", "HumanEval_2", "--models", str(models), "--campaign", str(campaign), "--backend", "local"]
