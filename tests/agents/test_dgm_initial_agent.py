@@ -30,7 +30,7 @@ from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox import DEFAULT_IMAGE, SandboxSpec, open_sandbox
 
 AGENT = seed_agent_dir("dgm-initial")
-OWN_TESTS = 36
+OWN_TESTS = 37
 TASKS = 3  # of the small subset: every task runs one agent and one grading sandbox
 # Both backends, the Docker one marked as such (the `backend` fixture checks each one's prerequisites).
 BOTH_BACKENDS = pytest.mark.parametrize(

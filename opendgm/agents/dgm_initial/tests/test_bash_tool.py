@@ -40,7 +40,7 @@ class ShellSessionTest(unittest.TestCase):
     def test_timeout_restarts_the_shell(self) -> None:
         self.run_command("export KEPT=yes; cd /tmp")
         started = time.monotonic()
-        output, status, note = self.run_command("echo before; sleep 30", timeout=1)
+        output, status, note = self.run_command("echo before; sleep 30", timeout=3)
         self.assertLess(time.monotonic() - started, 20)
         self.assertIsNone(status)
         self.assertIn("before", output)
@@ -57,6 +57,13 @@ class ShellSessionTest(unittest.TestCase):
         self.assertTrue(output.startswith("a" * 100) and output.endswith("z" * 100 + "\n"))
         self.assertIn("bytes of output omitted", output)
         self.assertLess(len(output), 4200)
+
+    def test_a_shell_killed_between_commands_is_replaced(self) -> None:
+        self.shell.process.kill()
+        self.shell.process.wait()
+        output, status, note = self.run_command("echo back")
+        self.assertEqual((output, status), ("back\n", 0))
+        self.assertIn("ran in a new shell", note)
 
     def test_end_marker_in_the_middle_of_a_read(self) -> None:
         # A background writer may flood the pipe while the shell prints its end marker: the marker then

@@ -47,6 +47,15 @@ QUEUED_CHUNKS = 256  # a flood waits in the pipe (the writer blocks), not in thi
 MARKER_CARRY = 128  # longer than an end-marker line
 MIN_KEEP_BYTES = 256
 PUMP_SETTLE_S = 1.0
+TIMED_OUT = (
+    "[The command was still running after {seconds:g} s and was stopped. The shell was restarted in {cwd}: "
+    "the working directory, variables and background jobs of the old shell are gone.]"
+)
+EXITED = (
+    "[The shell exited (status {code}). A new shell was started in {cwd}: the old shell's working directory "
+    "and variables are gone.]"
+)
+RESUMED = "[The previous shell had ended; this command ran in a new shell.]"
 
 
 class _Capture:
@@ -143,24 +152,29 @@ class ShellSession:
 
     def run(self, command: str, timeout_s: float) -> tuple[str, int | None, str]:
         """(output, exit status or None, note); the note says when the shell had to be restarted."""
+        script = self._write(command)
         note = ""
         if self.process.poll() is not None:
             self._start()
-            note = "[The previous shell had ended; this command ran in a new shell.]"
+            note = RESUMED
         marker = f"__agent_done_{secrets.token_hex(8)}__".encode()
         try:
-            self._send(command, marker)
-        except OSError:
+            self._send(script, marker)
+        except OSError:  # the shell died just now
             self.restart()
-            self._send(command, marker)
-            note = "[The previous shell had ended; this command ran in a new shell.]"
+            self._send(script, marker)
+            note = RESUMED
         output, status, ending = self._read(marker, timeout_s)
         return output, status, "\n".join(part for part in (note, ending) if part)
 
-    def _send(self, command: str, marker: bytes) -> None:
+    def _write(self, command: str) -> Path:
         self._scratch.mkdir(parents=True, exist_ok=True)  # a command may have emptied /tmp
         script = self._scratch / "command.sh"
         script.write_text(command + "\n", encoding="utf-8", errors="surrogateescape")
+        return script
+
+    def _send(self, script: Path, marker: bytes) -> None:
+        """Source the script in the shell with stdin closed, then print the marker and its exit status."""
         quoted = "'" + str(script).replace("'", "'\\''") + "'"
         line = f"{{ . {quoted}; }} </dev/null\nbuiltin printf '\\n%s %d\\n' '{marker.decode()}' \"$?\"\n"
         stdin = self.process.stdin
@@ -177,26 +191,11 @@ class ShellSession:
                 chunk = self._chunks.get(timeout=max(deadline - time.monotonic(), 0))
             except queue.Empty:
                 self.restart()
-                return (
-                    capture.text(),
-                    None,
-                    (
-                        f"[The command was still running after {timeout_s:g} s and was stopped. The shell was "
-                        f"restarted in {self.cwd}: the working directory, variables and background jobs of the "
-                        "old shell are gone.]"
-                    ),
-                )
+                return capture.text(), None, TIMED_OUT.format(seconds=timeout_s, cwd=self.cwd)
             if chunk is None:
                 code = self.process.wait()
                 self.restart()  # also ends what the old shell left running in its process group
-                return (
-                    capture.text(),
-                    code,
-                    (
-                        f"[The shell exited (status {code}). A new shell was started in {self.cwd}: the old "
-                        "shell's working directory and variables are gone.]"
-                    ),
-                )
+                return capture.text(), code, EXITED.format(code=code, cwd=self.cwd)
             capture.add(chunk)
             window = carried + chunk  # the whole read: a writer racing the shell may follow the marker
             found = ending.search(window)
