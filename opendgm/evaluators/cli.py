@@ -84,7 +84,7 @@ def _progress() -> Progress:
 
 
 def evaluate(
-    target: str = typer.Argument("seed", help="An agent directory, `seed`, or a node id of the campaign."),
+    target: str = typer.Argument("seed", help="An agent directory, a built-in seed (seed, dgm-initial), or a node id."),
     evaluator_name: str = typer.Option("humaneval", "--evaluator", "-e", help="Evaluator name."),
     subset: str = typer.Option("small", help="Subset name or comma-separated task ids."),
     limit: int | None = typer.Option(None, min=1, help="Run at most this many tasks of the subset."),
@@ -153,9 +153,9 @@ def evaluate(
 
 def _agent_node(archive: Archive, target: str) -> str:
     """The node to evaluate: an existing node id, or a directory imported as a new root agent."""
-    from opendgm.agents.contract import seed_agent_dir
+    from opendgm.agents.contract import agent_source
 
-    directory = seed_agent_dir() if target == "seed" else Path(target)
+    directory = agent_source(target)
     if directory.is_dir():
         return archive.add_agent(directory, operator="import", message=f"imported from {target}").id
     return archive.resolve(target)

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from opendgm import tracking
-from opendgm.agents.contract import seed_agent_dir
+from opendgm.agents.contract import agent_source
 from opendgm.archive import Archive, credit
 from opendgm.archive.models import Node
 from opendgm.evaluators import registry
@@ -405,7 +405,7 @@ class Campaign:
         roots = [n for n in self.archive.nodes(kind="agent") if n.parent_id is None]
         if roots:
             return roots[0].id
-        source = seed_agent_dir() if self.config.seed_agent == "seed" else Path(self.config.seed_agent)
+        source = agent_source(self.config.seed_agent)
         node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
         self.archive.set_status(node.id, "evaluating")
         return node.id

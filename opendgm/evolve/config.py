@@ -118,7 +118,9 @@ class CampaignConfig(Strict):
     """A campaign: what to evolve, with which models, judged how, within which limits."""
 
     name: str = Field("campaign", description="Campaign name (labels, ledger).")
-    seed_agent: str = Field("seed", description="`seed` (the shipped seed agent) or a path to an agent directory.")
+    seed_agent: str = Field(
+        "seed", description="A built-in seed agent (`seed`, `dgm-initial`) or a path to an agent directory."
+    )
     seed: int = Field(0, description="RNG seed: the same seed and models give the same choices.")
     llm: LLMConfig = Field(description="Model roles (`agent` for agents, `meta` for diagnosis), budget, replay.")
     local_server: LocalServerConfig | None = Field(
