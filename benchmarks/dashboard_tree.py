@@ -57,7 +57,10 @@ def main() -> None:
         if not root.exists():
             seconds = timed(lambda: build(root, args.nodes, args.seed))
             console.print(f"built {args.nodes} nodes in {seconds:.1f} s at {root}")
-        with Archive.open(root, readonly=True) as archive, TestClient(create_app({"bench": root})) as client:
+        with (
+            Archive.open(root, readonly=True) as archive,
+            TestClient(create_app({"bench": root}), base_url="http://127.0.0.1") as client,
+        ):
             count = len(client.get("/api/bench/tree").json()["nodes"])
             size = len(client.get("/api/bench/tree").content)
             rows = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,12 +37,13 @@ def completion(content: str | None = "hello", prompt_tokens: int = 5, completion
 
 @dataclass
 class Reply:
-    """One scripted answer: a status and a JSON body, raw bytes, or a hang of `hang_s` seconds."""
+    """One scripted answer: a status and a JSON body, raw bytes, or a hang of `hang_s` seconds; extra headers."""
 
     status: int = 200
     body: Any = field(default_factory=completion)
     raw: bytes | None = None
     hang_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def error(status: int, message: str = "scripted failure", code: str | None = None) -> Reply:
@@ -81,7 +83,7 @@ class FakeProvider:
 
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         with self._lock:
-            self.requests.append({"headers": headers, "body": body})
+            self.requests.append({"headers": headers, "body": body, "at": time.monotonic()})
             if self.require_key and headers.get("authorization") != f"Bearer {SECRET}":
                 return error(401, "invalid api key")
             return self.script.pop(0) if self.script else self.default
@@ -101,6 +103,8 @@ class FakeProvider:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 # Headers and body in one write: two small writes meet delayed ACKs and cost 40 ms.
                 self._headers_buffer.append(b"\r\n" + data)
                 self.flush_headers()

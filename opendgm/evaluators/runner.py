@@ -129,7 +129,7 @@ class TaskRunner:
             campaign=self.campaign,
             mounts=agent_mounts(self.agent_dir),
             env=dict(AGENT_ENV),
-            gateway_socket=self.gateway.socket_path if self.gateway else None,
+            gateway_socket=self.gateway.socket_for(token) if self.gateway and token else None,  # its own socket
             gateway_token=token,
             limits=Limits(
                 memory_mb=self.memory_mb,

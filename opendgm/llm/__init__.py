@@ -8,10 +8,13 @@ from opendgm.llm.errors import (
     ConfigError,
     ConnectionFailed,
     ContextTooLong,
+    EmptyCompletion,
+    InvalidRequest,
     LLMError,
     LLMTimeout,
     MalformedResponse,
     ModelNotFound,
+    ModelTimeout,
     ProviderError,
     RateLimited,
     ReplayMiss,
@@ -19,7 +22,8 @@ from opendgm.llm.errors import (
     ServerError,
     TransientLLMError,
 )
-from opendgm.llm.gateway import Gateway, Grant
+from opendgm.llm.gateway import Gateway, Grant, TokenRecord
+from opendgm.llm.gateway_http import GatewayLimits
 from opendgm.llm.ledger import CallRecord, Ledger, MemoryLedger, SQLiteLedger, Totals
 from opendgm.llm.local_server import LocalServer, LocalServerConfig, LocalServerError, embedded_gguf
 from opendgm.llm.replay import ReplayStore, request_key
@@ -46,8 +50,11 @@ __all__ = [
     "ConfigError",
     "ConnectionFailed",
     "ContextTooLong",
+    "EmptyCompletion",
     "Gateway",
+    "GatewayLimits",
     "Grant",
+    "InvalidRequest",
     "LLMConfig",
     "LLMError",
     "LLMTimeout",
@@ -58,6 +65,7 @@ __all__ = [
     "MalformedResponse",
     "MemoryLedger",
     "ModelNotFound",
+    "ModelTimeout",
     "Price",
     "ProviderError",
     "RateLimited",
@@ -71,6 +79,7 @@ __all__ = [
     "Router",
     "SQLiteLedger",
     "ServerError",
+    "TokenRecord",
     "Totals",
     "TransientLLMError",
     "embedded_gguf",

@@ -2,11 +2,13 @@
 
 Spend is read from the ledger (so a resumed campaign with a higher limit simply continues), plus the
 estimates of calls still in flight (so concurrent sandboxes cannot overshoot together). The estimate is
-conservative: the full prompt plus the whole `max_tokens`, at the role's price.
+conservative: the full prompt plus the whole `max_tokens`, at the role's price. Whatever a caller passes, a hold
+never counts less than nothing: a negative estimate would make room for other calls under the limit.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,9 +40,12 @@ class Budget:
     def hold(self, node: str | None, usd: float, tokens: int, where: str = "") -> Iterator[None]:
         """Reserve an estimated spend for the duration of a call, or raise `BudgetExceeded`.
 
-        Release happens on exit; the caller records the real spend in the ledger before that.
+        Release happens on exit; the caller records the real spend in the ledger before that. A negative estimate
+        is held as 0; one that is not a number (NaN) cannot be held against a limit at all (ValueError).
         """
-        hold = _Hold(node, usd, tokens)
+        if math.isnan(usd) or math.isnan(tokens):
+            raise ValueError(f"a budget hold needs numbers, got usd={usd!r}, tokens={tokens!r}")
+        hold = _Hold(node, max(usd, 0.0), max(tokens, 0))
         with self._lock:
             self._check(hold, where)
             self._holds.append(hold)

@@ -2,14 +2,18 @@
 
 The class decides the retry: `TransientLLMError`s (rate limit, 5xx, timeout, lost connection) are retried
 by the Router, everything else surfaces at once. Both paths feed the same facts in (the HTTP status, the
-provider's error code and message, the exception that interrupted the exchange), so the same upstream
-failure gets the same class whichever path sent the request.
+provider's error code and message, its Retry-After, the exception that interrupted the exchange), so the same
+upstream failure gets the same class whichever path sent the request.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 
 from opendgm.llm.errors import (
     AuthenticationFailed,
@@ -44,13 +48,48 @@ def classify(
     code: object = None,
     cause: BaseException | None = None,
     context_exceeded: bool = False,
+    retry_after_s: float | None = None,
 ) -> LLMError:
-    """The `LLMError` for a failed send.
+    """The `LLMError` for a failed send, carrying the provider's `retry_after_s` (see `retry_after`).
 
     `status`, `code` and `message` are what the provider answered (if it answered), `cause` what was raised
     (the whole `__cause__`/`__context__` chain is inspected), `context_exceeded` whether the sender already
     knows that the prompt did not fit.
     """
+    error = _classify(message, where, status, code, cause, context_exceeded)
+    error.retry_after_s = retry_after_s
+    return error
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """The wait a provider asked for, in seconds: `retry-after-ms` (OpenAI's), else `Retry-After` in seconds or as
+    an HTTP date; None when absent or unreadable. `headers` must look names up case-insensitively (httpx's do)."""
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = (headers.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+def _classify(
+    message: str,
+    where: str,
+    status: int | None,
+    code: object,
+    cause: BaseException | None,
+    context_exceeded: bool,
+) -> LLMError:
     import httpx
     import openai
 

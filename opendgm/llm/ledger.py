@@ -7,7 +7,7 @@ A call that leaves the host is first recorded `pending`, carrying its conservati
 record (same id) replaces that row. A process killed in between leaves the pending row, which the archive
 settles as `interrupted` when it is next opened for writing, so the call is never lost and its spend is
 counted at the estimate. Totals leave pending rows out: while a call is in flight the budget's holds
-count it.
+count it. Totals count a negative number in a row as 0: no row, whoever wrote it, pays spend back.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def _sum(calls: list[CallRecord]) -> Totals:
     return Totals(
         calls=len(calls),
         errors=sum(c.outcome != "ok" for c in calls),
-        prompt_tokens=sum(c.prompt_tokens for c in calls),
-        completion_tokens=sum(c.completion_tokens for c in calls),
-        cost_usd=sum(c.cost_usd for c in calls),
+        prompt_tokens=sum(max(c.prompt_tokens, 0) for c in calls),
+        completion_tokens=sum(max(c.completion_tokens, 0) for c in calls),
+        cost_usd=sum(max(c.cost_usd, 0.0) for c in calls),
     )
 
 
@@ -108,15 +108,15 @@ class MemoryLedger:
 _COLUMNS = [f.name for f in fields(CallRecord)]
 # The SQL of both SQLite ledgers (this file's and the campaign archive's), over an `llm_calls` table whose
 # `id` is unique. Recording replaces a pending row with its call's final record and leaves any other row
-# as first written; totals leave pending rows out. `{scope}` comes from `scope()`.
+# as first written; totals leave pending rows out and count negatives as 0. `{scope}` comes from `scope()`.
 RECORD = (
     f"INSERT INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
     f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS if c != 'id')}"
     f" WHERE llm_calls.outcome = '{PENDING}'"
 )
 TOTALS = (
-    "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(prompt_tokens), 0),"
-    " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0)"
+    "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(MAX(prompt_tokens, 0)), 0),"
+    " COALESCE(SUM(MAX(completion_tokens, 0)), 0), COALESCE(SUM(MAX(cost_usd, 0.0)), 0.0)"
     f" FROM llm_calls WHERE outcome != '{PENDING}' AND {{scope}}"
 )
 CALLS = f"SELECT {', '.join(_COLUMNS)} FROM llm_calls WHERE {{scope}} ORDER BY ts"

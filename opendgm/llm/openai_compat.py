@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from opendgm.llm.errors import MalformedResponse
-from opendgm.llm.failures import classify
+from opendgm.llm.failures import classify, retry_after
 from opendgm.llm.roles import RoleConfig
 
 PREFIX = "openai/"
@@ -32,8 +32,8 @@ def handles(role: RoleConfig) -> bool:
     return role.api_base is not None and role.model.startswith(PREFIX)
 
 
-def send(role: RoleConfig, request: dict[str, Any], api_key: str, where: str) -> dict[str, Any]:
-    """One attempt: the server's OpenAI-format response, or a classified `LLMError`."""
+def send(role: RoleConfig, request: dict[str, Any], api_key: str, where: str, timeout_s: float) -> dict[str, Any]:
+    """One attempt, silent for at most `timeout_s`: the server's OpenAI-format response, or a classified `LLMError`."""
     assert role.api_base is not None  # checked by `handles`
     body = {**request, "model": request["model"].removeprefix(PREFIX)}
     try:
@@ -42,13 +42,15 @@ def send(role: RoleConfig, request: dict[str, Any], api_key: str, where: str) ->
             url,
             content=json.dumps(body),
             headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
-            timeout=role.timeout_s,
+            timeout=timeout_s,
         )
     except Exception as exc:  # timeouts, refused or dropped connections, a body JSON cannot carry, ...
         raise classify(str(exc), where, cause=exc) from exc
     if not response.is_success:
         message, code = _error_of(response)
-        raise classify(message, where, status=response.status_code, code=code)
+        raise classify(
+            message, where, status=response.status_code, code=code, retry_after_s=retry_after(response.headers)
+        )
     try:
         answer = json.loads(response.content)
     except ValueError as exc:

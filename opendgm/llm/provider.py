@@ -19,7 +19,7 @@ from typing import Any
 
 from opendgm.llm import openai_compat
 from opendgm.llm.errors import ConfigError, LLMError
-from opendgm.llm.failures import classify
+from opendgm.llm.failures import classify, retry_after
 from opendgm.llm.roles import FREE, Price, RoleConfig
 
 # Placeholder key for OpenAI-compatible servers that need none: without it litellm would fall back to
@@ -43,12 +43,14 @@ def _litellm() -> ModuleType:
     return litellm
 
 
-def send(role: RoleConfig, request: dict[str, Any], where: str) -> dict[str, Any]:
-    """One attempt: the OpenAI-format response as a dict, or a classified `LLMError`."""
+def send(role: RoleConfig, request: dict[str, Any], where: str, timeout_s: float | None = None) -> dict[str, Any]:
+    """One attempt, silent for at most `timeout_s` (default: the role's): the OpenAI-format response as a dict,
+    or a classified `LLMError`."""
     api_key = _api_key(role, where)
+    timeout_s = role.timeout_s if timeout_s is None else timeout_s
     if openai_compat.handles(role):
-        return openai_compat.send(role, request, api_key or NO_KEY, where)
-    kwargs = {**request, "timeout": role.timeout_s, "num_retries": 0, "max_retries": 0}
+        return openai_compat.send(role, request, api_key or NO_KEY, where, timeout_s)
+    kwargs = {**request, "timeout": timeout_s, "num_retries": 0, "max_retries": 0}
     if role.api_base:
         kwargs["api_base"] = role.api_base
         kwargs["api_key"] = api_key or NO_KEY
@@ -73,6 +75,8 @@ def _api_key(role: RoleConfig, where: str) -> str | None:
 
 def _classify_litellm(exc: Exception, where: str) -> LLMError:
     """What litellm (or the OpenAI SDK / httpx under it) raised, as an `LLMError`."""
+    response = getattr(exc, "response", None)
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(response, "headers", None)
     return classify(
         _LITELLM_PREFIX.sub("", str(exc)),
         where,
@@ -80,6 +84,7 @@ def _classify_litellm(exc: Exception, where: str) -> LLMError:
         code=getattr(exc, "code", None),
         cause=exc,
         context_exceeded=isinstance(exc, _litellm().ContextWindowExceededError),
+        retry_after_s=retry_after(headers),
     )
 
 

@@ -45,7 +45,9 @@ class RoleConfig(BaseModel):
     price: Price | None = Field(
         None, description="Overrides litellm's price map; unknown models with an api_base are free."
     )
-    timeout_s: float = Field(120, gt=0, description="Per-attempt timeout.")
+    timeout_s: float = Field(
+        120, gt=0, description="Per-attempt timeout: a provider silent this long is hung (the attempt is retried)."
+    )
 
     def sampling(self) -> dict[str, Any]:
         """The role's default request parameters (a call may override any of them)."""
@@ -54,7 +56,11 @@ class RoleConfig(BaseModel):
 
 
 class RetryPolicy(BaseModel):
-    """Bounded exponential backoff with jitter for transient failures."""
+    """Bounded exponential backoff with jitter for transient failures, within a call's deadline.
+
+    A provider's Retry-After is honoured up to `retry_after_max_s`; a call with a deadline (its gateway token's,
+    or `total_s`) stops retrying when the next attempt could not start before it, and raises `ModelTimeout`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +68,12 @@ class RetryPolicy(BaseModel):
     initial_s: float = Field(1.0, ge=0)
     max_s: float = Field(30.0, ge=0)
     jitter_s: float = Field(1.0, ge=0)
+    retry_after_max_s: float = Field(
+        60.0, ge=0, description="Longest Retry-After wait honoured; a provider asking for more waits this long."
+    )
+    total_s: float | None = Field(
+        None, gt=0, description="Bound on one call's whole time, attempts and waits included (None: attempts bound it)."
+    )
 
 
 class BudgetLimits(BaseModel):

@@ -7,41 +7,33 @@ happened.
 
 from __future__ import annotations
 
-import logging
+import math
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-
+from opendgm.llm import schedule
 from opendgm.llm.budget import Budget
 from opendgm.llm.errors import (
     BudgetExceeded,
     ConfigError,
+    EmptyCompletion,
+    InvalidRequest,
     LLMError,
     MalformedResponse,
-    ProviderError,
-    RetriesExhausted,
-    TransientLLMError,
 )
 from opendgm.llm.ledger import PENDING, CallRecord, Ledger, MemoryLedger, Outcome
 from opendgm.llm.provider import count_tokens, price_of, send
 from opendgm.llm.replay import ReplayStore, request_key
 from opendgm.llm.roles import BudgetLimits, LLMConfig, Price, ReplayMode, RetryPolicy, RoleConfig
 
-log = logging.getLogger(__name__)
-
 # Set by the role config only: a call may tune sampling, not redirect the request or carry a key
 # (which would also land in the replay store).
 _RESERVED = frozenset({"model", "messages", "api_key", "api_base", "base_url", "timeout", "num_retries"})
+# Completion caps: the budget's estimate is the largest of them, so each must be a count.
+_CAPS = ("max_tokens", "max_completion_tokens")
 
 
 @dataclass(frozen=True)
@@ -68,6 +60,7 @@ class _Call:
     purpose: str
     estimate: tuple[int, int]  # prompt tokens counted, completion tokens capped by max_tokens
     started: float
+    deadline: float | None  # time.monotonic() after which no attempt is made or waited for
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # its ledger row, pending then final
 
     @property
@@ -120,11 +113,14 @@ class Router:
         *,
         node: str | None = None,
         purpose: str = "",
+        deadline: float | None = None,
         **params: Any,
     ) -> Completion:
-        """Chat completion for `role`; `params` override the role's sampling defaults.
+        """Chat completion for `role`; `params` override the role's sampling defaults. `deadline` (a
+        `time.monotonic()` value) bounds the call's attempts and waits, after which it raises `ModelTimeout`.
 
-        Raises an `LLMError` subclass on any failure, after recording it in the ledger.
+        Raises an `LLMError` subclass on any failure, after recording it in the ledger (except a call refused
+        before anything was reserved: an unknown role, a reserved or invalid parameter).
         """
         if role not in self.roles:
             raise ConfigError(f"unknown role {role!r}; configured roles: {', '.join(sorted(self.roles))}")
@@ -134,7 +130,7 @@ class Router:
         # None never unsets a role default: the budget estimate relies on max_tokens being there.
         sampling = config.sampling() | {k: v for k, v in params.items() if v is not None}
         request = {"model": config.model, "messages": messages, **sampling}
-        max_out = int(sampling.get("max_completion_tokens") or sampling.get("max_tokens") or 0)
+        cap = _completion_cap(sampling)
         call = _Call(
             role=role,
             role_config=config,
@@ -142,8 +138,9 @@ class Router:
             key=request_key(request),
             node=node,
             purpose=purpose,
-            estimate=(count_tokens(config.model, messages), max_out),
+            estimate=(count_tokens(config.model, messages), cap),
             started=time.monotonic(),
+            deadline=deadline,
         )
         price = self._prices[role]
         try:
@@ -175,22 +172,10 @@ class Router:
         return Completion(text=text, response=response, call=record)
 
     def _send(self, call: _Call) -> tuple[dict[str, Any], int]:
-        policy = self.retry
-        retrying = Retrying(
-            stop=stop_after_attempt(policy.attempts),
-            wait=wait_exponential_jitter(multiplier=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s),
-            retry=retry_if_exception_type(TransientLLMError),
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        try:
-            response = retrying(send, call.role_config, call.request, call.where)
-        except TransientLLMError as exc:
-            raise RetriesExhausted(exc, retrying.statistics["attempt_number"]) from exc
-        except ProviderError as exc:  # sent and refused (a ConfigError was never sent: attempts stay 0)
-            exc.attempts = retrying.statistics["attempt_number"]
-            raise
-        return response, retrying.statistics["attempt_number"]
+        def attempt(timeout_s: float) -> dict[str, Any]:
+            return send(call.role_config, call.request, call.where, timeout_s)
+
+        return schedule.run(attempt, self.retry, call.role_config.timeout_s, call.deadline, call.where)
 
     def _record(
         self,
@@ -225,27 +210,48 @@ class Router:
         return record
 
 
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    sleep = state.next_action.sleep if state.next_action else 0.0
-    log.warning("%s; retry %d in %.2fs", error, state.attempt_number, sleep)
+def _completion_cap(sampling: dict[str, Any]) -> int:
+    """The most completion tokens the request allows: the largest of its caps (a provider may honour either).
+
+    A cap that is not a positive integer is refused here, before anything is reserved: a negative or fractional
+    estimate would make room in the budget (and a negative max_tokens means "unlimited" to llama.cpp).
+    """
+    caps = []
+    for key in _CAPS:
+        value = sampling.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidRequest(f"{key} must be a positive integer, got {value!r}")
+        caps.append(value)
+    return max(caps, default=0)
 
 
 def _usage(response: dict[str, Any], estimate: tuple[int, int]) -> tuple[int, int]:
-    """Reported usage; a provider that reports none is charged the conservative estimate."""
-    usage = response.get("usage") or {}
-    if "prompt_tokens" not in usage:
+    """Reported usage; a provider that reports none, or counts that are not counts, is charged the conservative
+    estimate (a negative report must never pay spend back)."""
+    usage = response.get("usage")
+    if not isinstance(usage, dict) or "prompt_tokens" not in usage:
         return estimate
-    return int(usage["prompt_tokens"] or 0), int(usage.get("completion_tokens") or 0)
+    counts = (usage["prompt_tokens"] or 0, usage.get("completion_tokens") or 0)
+    if not all(_is_count(count) for count in counts):
+        return estimate
+    return int(counts[0]), int(counts[1])
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def _text(response: dict[str, Any], where: str) -> str:
     """The answer, or `MalformedResponse`: an empty string must never pass for an answer."""
     choices = response.get("choices") or []
-    if not choices:
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise MalformedResponse("response has no choices", where=where)
     message = choices[0].get("message") or {}
+    if not isinstance(message, dict):
+        raise MalformedResponse(f"the first choice's message is a {type(message).__name__}", where=where)
     if message.get("content") or message.get("tool_calls"):
         return message.get("content") or ""
     reason = choices[0].get("finish_reason")
-    raise MalformedResponse(f"empty completion (finish_reason={reason!r}), neither content nor tool calls", where=where)
+    raise EmptyCompletion(f"empty completion (finish_reason={reason!r}), neither content nor tool calls", where=where)

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from opendgm.archive import ArchiveError
 from opendgm.archive.overview import overview
 from opendgm.web import views
-from opendgm.web.auth import token_guard
+from opendgm.web.auth import own_names, token_guard
 from opendgm.web.campaigns import Unavailable, reading
 
 STATIC = Path(__file__).parent / "static"
@@ -34,12 +35,16 @@ def _errors(app: FastAPI) -> None:
         app.add_exception_handler(kind, handler)
 
 
-def create_app(campaigns: dict[str, Path], token: str | None = None) -> FastAPI:
-    """The dashboard over `campaigns` (name -> directory); with `token`, every request must carry it."""
+def create_app(campaigns: dict[str, Path], token: str | None = None, host: str = "127.0.0.1") -> FastAPI:
+    """The dashboard over `campaigns` (name -> directory), bound to `host`; with `token`, every request must
+    carry it. On a loopback bind it answers only requests addressed to its own names (400 otherwise)."""
     app = FastAPI(title="opendgm dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     _errors(app)
     if token:
         app.middleware("http")(token_guard(token))
+    names = own_names(host)
+    if names is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=names, www_redirect=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

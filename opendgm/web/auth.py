@@ -2,6 +2,10 @@
 
 A token arrives as `Authorization: Bearer`, `X-OpenDGM-Token`, `?token=` (which also sets a cookie so
 the page's own requests carry it) or that cookie.
+
+On a loopback bind, a request must also be addressed to one of the dashboard's own names (`own_names`): a web
+page whose name an attacker rebinds to 127.0.0.1 (DNS rebinding) reaches the port, but carries its own name as
+Host and gets 400. Beyond loopback the token, which such a page does not have, is the guard.
 """
 
 from __future__ import annotations
@@ -23,6 +27,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def own_names(host: str) -> list[str] | None:
+    """The Host names a dashboard bound to `host` answers to (any port): the loopback names and the bound address
+    itself; None beyond loopback."""
+    if not is_loopback(host):
+        return None
+    bound = f"[{host}]" if ":" in host else host
+    return sorted({"localhost", "127.0.0.1", "[::1]", bound.lower()})
 
 
 def bind_problem(host: str, token: str | None) -> str | None:

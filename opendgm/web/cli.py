@@ -42,7 +42,7 @@ def serve(
     campaigns = name_campaigns(campaign_dirs)
     where = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     errors.print(f"serving {', '.join(campaigns)} at {where}")
-    uvicorn.run(create_app(campaigns, token), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(campaigns, token, host=host), host=host, port=port, log_level="warning")
 
 
 def plot(

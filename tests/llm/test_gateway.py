@@ -194,18 +194,18 @@ def test_a_client_that_waits_for_100_continue_gets_it_at_once(make_router, make_
         assert client.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
 
 
-def _connection_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == "opendgm-gateway-conn"}
+def _gateway_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("opendgm-gateway")}
 
 
-def test_connection_threads_are_reused_and_end_with_the_gateway(make_router, socket_dir, as_sandbox):
-    before = _connection_threads()
+def test_call_threads_are_reused_and_end_with_the_gateway(make_router, socket_dir, as_sandbox):
+    before = _gateway_threads()
     with Gateway(make_router(), socket_dir / "g.sock") as gateway:
         as_sandbox(gateway, gateway.issue_token("n", "agent"))
         for _ in range(10):
             chat(MESSAGES)  # a fresh connection each
-        threads = _connection_threads() - before
-        assert 1 <= len(threads) <= 3  # a thread whose connection ended takes the next one
+        threads = _gateway_threads() - before
+        assert 2 <= len(threads) <= 4  # the connections' event loop, and a call thread that takes the next call
 
     for thread in threads:
         thread.join(timeout=5)
@@ -243,6 +243,10 @@ def test_a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not(make_router,
     assert not_a_socket.read_text() == "someone else's file"
 
 
-def test_tokens_are_only_issued_for_configured_roles(make_router, socket_dir):
+def test_tokens_are_only_issued_for_configured_roles_and_real_deadlines(make_router, socket_dir):
+    gateway = Gateway(make_router(), socket_dir / "g.sock")
     with pytest.raises(ValueError, match="unknown role 'judge'"):
-        Gateway(make_router(), socket_dir / "g.sock").issue_token("n", "judge")
+        gateway.issue_token("n", "judge")
+    for deadline_s in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="deadline_s"):
+            gateway.issue_token("n", "agent", deadline_s=deadline_s)

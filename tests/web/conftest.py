@@ -34,7 +34,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 @pytest.fixture
 def client(campaign: tuple[Path, dict[str, str]]) -> Iterator[TestClient]:
-    with TestClient(create_app({"camp": campaign[0]})) as test_client:
+    with TestClient(create_app({"camp": campaign[0]}), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

@@ -47,7 +47,7 @@ def test_serve_on_a_missing_directory_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_with_a_token_every_request_must_carry_it(campaign: Campaign) -> None:
-    with TestClient(create_app({"camp": campaign[0]}, token="s3cret")) as client:
+    with TestClient(create_app({"camp": campaign[0]}, token="s3cret"), base_url="http://127.0.0.1") as client:
         for path in ("/", "/static/app.js", "/api/campaigns", "/api/camp/tree"):
             assert client.get(path).status_code == 401
         assert client.get("/api/camp/tree", headers={"X-OpenDGM-Token": "wrong"}).status_code == 401

@@ -102,7 +102,10 @@ def test_events_page_from_since(client: TestClient) -> None:
 
 def test_a_running_campaign_shows_new_nodes_to_an_open_dashboard(tmp_path: Path, campaign: Campaign) -> None:
     shutil.copytree(campaign[0], tmp_path / "live")
-    with TestClient(create_app({"live": tmp_path / "live"})) as client, Archive.open(tmp_path / "live") as writer:
+    with (
+        TestClient(create_app({"live": tmp_path / "live"}), base_url="http://127.0.0.1") as client,
+        Archive.open(tmp_path / "live") as writer,
+    ):
         last = client.get("/api/live/events").json()["last"]
         new = writer.add_node("rubric", "Score clarity.", operator="mpo")
         page = client.get(f"/api/live/events?since={last}").json()
@@ -115,7 +118,7 @@ def test_missing_and_corrupt_campaigns_answer_with_a_json_error(tmp_path: Path, 
     shutil.copytree(campaign[0], corrupt)
     (corrupt / "archive.sqlite").write_bytes(b"not a database" * 100)
     app = create_app({"gone": tmp_path / "gone", "corrupt": corrupt})
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         listed = {c["name"]: c["error"] for c in client.get("/api/campaigns").json()}
         assert "does not exist" in listed["gone"] and "not a readable archive database" in listed["corrupt"]
         for name in ("gone", "corrupt"):
