@@ -46,11 +46,12 @@ def verify_grader(
     solution: str = typer.Option("both", help="reference | stub | both"),
     backend: str = typer.Option("auto", help="auto | docker | local"),
     workers: int = typer.Option(2, min=1, help="Parallel sandboxes."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. dataset=selftest)."),
 ) -> None:
     """Grade reference solutions (must all resolve) and untouched stubs (must all fail)."""
     from opendgm.sandbox.cli import _backend
 
-    evaluator = registry.load(name)
+    evaluator = registry.load(name, **dict(_key_value(item) for item in option))
     tasks = evaluator.select(subset)
     kinds: list[Solution] = ["reference", "stub"] if solution == "both" else [solution]  # type: ignore[list-item]
     broken = 0

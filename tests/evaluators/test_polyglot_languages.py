@@ -1,0 +1,202 @@
+"""All six Polyglot languages on the exercises shipped with opendgm (`-o dataset=selftest`), real Docker.
+
+Each language's toolchain image is built offline the first time (Debian packages, npm for JavaScript's
+jest) and reused afterwards. Per language: the reference resolves with every test counted (the skipped
+ones un-skipped), the stub does not, the partial solution is counted test by test, and an agent that
+searches its sandbox finds no test or reference file. A campaign's first stage runs on all six languages
+with a scripted model.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from opendgm.archive import Archive
+from opendgm.evaluators.cli import app as evaluators_app
+from opendgm.evaluators.polyglot import Polyglot, exercise_files
+from opendgm.evaluators.polyglot_grading import partial_files, patch_from, solution_files
+from opendgm.evaluators.polyglot_images import build_language_image
+from opendgm.evaluators.polyglot_languages import LANGUAGES
+from opendgm.evaluators.runner import TaskRunner, grade_patch
+from opendgm.evaluators.verify import verify
+from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.config import CampaignConfig
+
+pytestmark = pytest.mark.docker
+
+# OPENDGM_POLYGLOT_LANGUAGES narrows the languages whose images this module builds (CI's time budget).
+SELECTED = [name for name in os.environ.get("OPENDGM_POLYGLOT_LANGUAGES", ",".join(LANGUAGES)).split(",") if name]
+TESTS_PER_EXERCISE = 9  # the self-test exercise's tests, most of them skipped until the grader un-skips them
+PARTIAL_PASSES = 6  # the partial solution gets the gap wrong: its three gap tests fail
+SNOOPING_AGENT = """\
+import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--repo")
+args, _ = parser.parse_known_args()
+seen = []
+for top in ("/workspace", "/agent", "/run", "/tmp", "/opt", "/srv", "/root", "/home", "/usr/local"):
+    for folder, _, files in os.walk(top):
+        seen += [os.path.join(folder, name) for name in files]
+with open(os.path.join(args.repo, "seen.txt"), "w") as out:
+    out.write("\\n".join(sorted(seen)) + "\\n")
+"""
+
+
+@pytest.fixture(scope="module")
+def evaluator(docker_engine: str) -> Polyglot:
+    for name in SELECTED:
+        build_language_image(LANGUAGES[name], say=lambda _message: None)
+    return Polyglot(dataset="selftest")
+
+
+def task_id(language: str) -> str:
+    return f"{language}__square-gap"
+
+
+def folder_of(evaluator: Polyglot, language: str) -> Path:
+    return evaluator.root / language / "exercises" / "practice" / "square-gap"
+
+
+@pytest.mark.parametrize("language", SELECTED)
+def test_reference_resolves_with_every_test_and_stub_does_not(evaluator: Polyglot, language: str) -> None:
+    tasks = evaluator.select(task_id(language))
+    assert tasks[0].invalid is None, tasks[0].invalid
+    reference = verify(evaluator, tasks, "reference", "docker")
+    stub = verify(evaluator, tasks, "stub", "docker")
+    assert (reference.resolved, reference.failures) == (1, []), reference
+    assert (stub.resolved, stub.statuses["unresolved"], stub.failures) == (0, 1, []), stub
+    grade = grade_patch(evaluator, tasks[0], evaluator.reference_patch(tasks[0]), "docker", "test-polyglot")
+    # Every test ran, the ones the exercise skips included (xtest, @Disabled, #[ignore], RUN_ALL_TESTS).
+    assert (grade.status, grade.tests_passed, grade.tests_failed) == ("resolved", TESTS_PER_EXERCISE, 0), grade
+
+
+@pytest.mark.parametrize("language", SELECTED)
+def test_a_partial_solution_is_counted_test_by_test(evaluator: Polyglot, language: str) -> None:
+    (task,) = evaluator.select(task_id(language))
+    folder = folder_of(evaluator, language)
+    grade = grade_patch(evaluator, task, patch_from(folder, partial_files(folder)), "docker", "test-polyglot")
+    passed_failed = (grade.tests_passed, grade.tests_failed)
+    assert (grade.status, passed_failed) == ("unresolved", (PARTIAL_PASSES, TESTS_PER_EXERCISE - PARTIAL_PASSES)), (
+        grade.output[-3000:]
+    )
+
+
+@pytest.mark.parametrize("language", SELECTED)
+def test_a_solution_that_edits_the_build_files_is_graded_with_the_tasks_own(evaluator: Polyglot, language: str) -> None:
+    """The agent's changes to build/test configuration are dropped and the task's files put back."""
+    (task,) = evaluator.select(task_id(language))
+    folder = folder_of(evaluator, language)
+    files = exercise_files(folder)
+    solved = solution_files(folder, files, files["example"])
+    config = [path for path in task.repo_files if any(re.fullmatch(p.replace("*", ".*"), path)
+              for p in LANGUAGES[language].config_patterns)]  # fmt: skip
+    broken = {path: "this is not a build file\n" for path in config}
+    grade = grade_patch(evaluator, task, patch_from(folder, {**solved, **broken}), "docker", "test-polyglot")
+    assert (grade.status, grade.tests_passed) == ("resolved", TESTS_PER_EXERCISE), grade.output[-3000:]
+
+
+@pytest.fixture
+def snooping_agent() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="odgm-agent-"))
+    folder.chmod(0o755)
+    (folder / "agent.py").write_text(SNOOPING_AGENT)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("language", SELECTED)
+def test_the_agent_finds_no_test_or_reference_file(evaluator: Polyglot, language: str, snooping_agent: Path) -> None:
+    (task,) = evaluator.select(task_id(language))
+    folder = folder_of(evaluator, language)
+    files = exercise_files(folder)
+    hidden = {Path(path).name for path in files["test"] + files["example"]} | {
+        Path(path).name for path in partial_files(folder)
+    } - {Path(path).name for path in files["solution"]}
+    outcome = TaskRunner(evaluator, snooping_agent, gateway=None, node="snoop", backend="docker").run(task)
+    seen = {line.removeprefix("+") for line in outcome.patch.splitlines() if line.startswith("+/")}
+    assert "/agent/agent.py" in seen and any(path.startswith("/workspace/repo/") for path in seen), outcome
+    assert not {path for path in seen if Path(path).name in hidden or "/.meta/" in path}, sorted(seen)
+    assert outcome.status == "unresolved", outcome  # graded with the tests restored: the stub still fails
+
+
+def test_verify_command_checks_one_language(evaluator: Polyglot) -> None:
+    language = SELECTED[0]
+    done = CliRunner().invoke(
+        evaluators_app, ["verify", "polyglot", "-o", "dataset=selftest", "--subset", language, "--backend", "docker"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "1/1" in done.output and "0/1" in done.output, done.output
+
+
+class PolyglotScript:
+    """A scripted model that solves the self-test exercise in whatever language the statement names."""
+
+    def __init__(self, evaluator: Polyglot) -> None:
+        from llm_fakes import FakeProvider, Reply, completion
+
+        self.reply, self.completion = Reply, completion
+        self.solutions: dict[str, dict[str, str]] = {}
+        for language in SELECTED:
+            folder = folder_of(evaluator, language)
+            files = exercise_files(folder)
+            # Rust gets the partial solution: the campaign records a task that is counted but not resolved.
+            chosen = partial_files(folder) if language == "rust" else solution_files(folder, files, files["example"])
+            self.solutions[", ".join(files["solution"])] = chosen
+        self.provider = FakeProvider()
+        self.provider._next = self._next  # type: ignore[method-assign]
+
+    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Any:
+        conversation = "\n".join(m["content"] for m in body["messages"])
+        if body["messages"][-1]["role"] == "user" and body["messages"][-1]["content"].startswith("exit code: 0"):
+            return self.say("Done.\n```bash\nsubmit\n```")
+        match = re.search(r"modify the supplied files: (.*)", conversation)
+        files = self.solutions.get(match.group(1).strip()) if match else None
+        if files is None:
+            return self.say("I do not know.")
+        writes = "\n".join(
+            f"mkdir -p $(dirname {path}) && echo {base64.b64encode(text.encode()).decode()} | base64 -d > {path}"
+            for path, text in files.items()
+        )
+        return self.say(f"```bash\n{writes}\n```")
+
+    def say(self, text: str) -> Any:
+        return self.reply(body=self.completion(text, prompt_tokens=50, completion_tokens=10))
+
+
+def test_a_campaign_runs_its_first_stage_on_every_language(evaluator: Polyglot, tmp_path: Path) -> None:
+    script = PolyglotScript(evaluator)
+    try:
+        role = {"model": "openai/scripted", "api_base": script.provider.base_url, "max_tokens": 64, "timeout_s": 10}
+        config = CampaignConfig.model_validate(
+            {
+                "name": "polyglot-first-stage",
+                "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}},
+                "evaluator": {"name": "polyglot", "options": {"dataset": "selftest", "agent_timeout_s": 120}},
+                "stages": [{"subset": ",".join(task_id(language) for language in SELECTED)}],
+                "sandbox": {"backend": "docker"},
+                "workers": 2,
+                "budget": {"nodes": 0},
+            }
+        )
+        assert Campaign(config, tmp_path / "campaign").run() == "nodes: 0 of 0 children created"
+    finally:
+        script.provider.stop()
+    with Archive.open(tmp_path / "campaign", readonly=True) as archive:
+        (seed,) = archive.nodes(kind="agent")
+        results = {r.task_id: r for r in archive.results(seed.id)}
+    assert set(results) == {task_id(language) for language in SELECTED}, results
+    for language in SELECTED:
+        result = results[task_id(language)]
+        want = ("unresolved", PARTIAL_PASSES) if language == "rust" else ("resolved", TESTS_PER_EXERCISE)
+        assert (result.status, result.tests_passed) == want, (language, result)
+        assert result.tests_passed + result.tests_failed == TESTS_PER_EXERCISE, (language, result)
