@@ -1,9 +1,9 @@
 """Polyglot toolchain images: one layer per language on the shared runtime image, built without a registry.
 
 The host fetches what the layer needs, then a container with no network installs it and is committed:
-- Debian packages: `debootstrap --download-only` resolves the language's packages and their dependencies
-  from the configured Debian mirror (the same route as the offline base image), into a cache kept
-  between builds; the container installs the ones its base lacks with `apt-get --no-download`.
+- Debian packages: apt on the host resolves the language's packages against the base image's installed
+  set and downloads what is missing from the configured Debian mirror (the offline base image's route),
+  into a cache kept between builds; the container installs those files.
 - JavaScript's jest tree: `npm ci` on the host from the lockfile shipped with opendgm (pinned versions).
 Every language image shares the runtime image's layers (Python's is the runtime image itself). An image
 carries a hash of what it was built from (base image id, packages, setup, lockfile) and is rebuilt only
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,18 +30,14 @@ from opendgm.sandbox.images import LABEL_CONTENT_HASH, LABEL_IMAGE, _image_label
 Say = Callable[[str], None]
 DEBS = "/opt/opendgm-debs"
 EXTRAS = "/opt/opendgm-extras"
-# Installs the downloaded packages the base does not already have at the same version (the container has
-# no network: apt can only use the files given).
+# `apt-get install --simulate` lines: `Inst cargo (0.66.0+ds1-1 Debian:12/stable [amd64])`.
+SIMULATED_INSTALL = re.compile(r"^Inst (\S+) (?:\[\S+\] )?\((\S+) .*\[(\w+)\]\)", re.MULTILINE)
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# Installs the downloaded packages (the container has no network: apt can only use the files given).
 INSTALL = f"""\
 set -e
-cd {DEBS}
-install=""
-for deb in *.deb; do
-  name=$(dpkg-deb -f "$deb" Package); version=$(dpkg-deb -f "$deb" Version)
-  [ "$(dpkg-query -W -f '${{Version}}' "$name" 2>/dev/null || true)" = "$version" ] || install="$install {DEBS}/$deb"
-done
 export DEBIAN_FRONTEND=noninteractive
-[ -z "$install" ] || apt-get install -y -q --no-install-recommends $install
+apt-get install -y -q --no-install-recommends {DEBS}/*.deb
 rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 """
 
@@ -78,7 +75,7 @@ def build_language_image(language: Language, say: Say = print, force: bool = Fal
         say(f"{language.image} is up to date (content {wanted})")
         return language.image
     with tempfile.TemporaryDirectory(prefix=f"opendgm-{language.name}-") as workdir:
-        debs = download_packages(language.packages, Path(workdir), say)
+        debs = download_packages(language.packages, runtime.image, Path(workdir), say)
         extras = Path(workdir) / "extras"
         extras.mkdir()
         for extra in language.extras:
@@ -87,32 +84,59 @@ def build_language_image(language: Language, say: Say = print, force: bool = Fal
     return language.image
 
 
-def download_packages(packages: tuple[str, ...], workdir: Path, say: Say) -> Path:
-    """The .deb files of `packages` and everything they depend on, from the Debian mirror (cached)."""
-    if shutil.which("debootstrap") is None:
-        raise SandboxError("building a toolchain image needs debootstrap: apt-get install -y debootstrap")
+def download_packages(packages: tuple[str, ...], base: str, workdir: Path, say: Say) -> Path:
+    """The .deb files of `packages` and of every dependency `base` lacks, from the Debian mirror (cached).
+
+    apt resolves them on the host with a configuration of its own (bookworm from the configured mirror,
+    checked against Debian's archive keyring) and the base image's dpkg status as the installed set:
+    virtual packages and alternatives resolve as they will in the container.
+    """
+    if shutil.which("apt-get") is None or not Path(DEBIAN_KEYRING).exists():
+        raise SandboxError(f"building a toolchain image needs apt-get and {DEBIAN_KEYRING} (debian-archive-keyring)")
     if os.geteuid() != 0:
-        raise SandboxError("debootstrap needs root to fetch a toolchain's packages; rerun as root")
-    cache = cache_dir() / "debs"
-    cache.mkdir(parents=True, exist_ok=True)
-    target = workdir / "root"
-    mirror = debian_mirror()
-    say(f"fetching {', '.join(packages)} and their dependencies from {mirror} ...")
-    command = ["debootstrap", "--download-only", "--variant=minbase", f"--include={','.join(packages)}"]
-    done = subprocess.run(
-        [*command, f"--cache-dir={cache}", "bookworm", str(target), mirror],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-        raise SandboxError(f"debootstrap --download-only failed (exit {done.returncode}):\n{tail}")
+        raise SandboxError("fetching a toolchain's packages with apt needs root; rerun as root")
+    cache = cache_dir() / "apt"
+    for folder in (cache / "lists" / "partial", cache / "archives" / "partial", workdir / "etc" / "parts"):
+        folder.mkdir(parents=True, exist_ok=True)
+    (workdir / "etc" / "sources.list").write_text(f"deb [signed-by={DEBIAN_KEYRING}] {debian_mirror()} bookworm main\n")
+    (workdir / "status").write_bytes(dpkg_status(base))
+    options = {
+        "Dir::Etc::sourcelist": workdir / "etc" / "sources.list",
+        "Dir::Etc::sourceparts": workdir / "etc" / "parts",
+        "Dir::Etc::preferencesparts": workdir / "etc" / "parts",
+        "Dir::State::Lists": cache / "lists",
+        "Dir::State::status": workdir / "status",
+        "Dir::Cache": workdir / "apt-cache",
+        "Dir::Cache::archives": cache / "archives",
+        "APT::Architecture": "amd64",
+        "APT::Install-Recommends": "false",
+        "Debug::NoLocking": "true",
+    }
+    apt = ["apt-get", "-q", *(f"-o{key}={value}" for key, value in options.items())]
+    say(f"fetching {', '.join(packages)} and what they need from {debian_mirror()} ...")
+    _run([*apt, "update"], "apt-get update")
+    planned = _run([*apt, "install", "-y", "--simulate", *packages], "apt-get install --simulate")
+    _run([*apt, "install", "-y", "--download-only", *packages], "apt-get install --download-only")
     debs = workdir / "debs"
     debs.mkdir()
-    for deb in (target / "var" / "cache" / "apt" / "archives").glob("*.deb"):
-        shutil.copy(deb, debs / deb.name)
+    for name, version, arch in SIMULATED_INSTALL.findall(planned):
+        deb = f"{name}_{version.replace(':', '%3a')}_{arch}.deb"
+        shutil.copy(cache / "archives" / deb, debs / deb)
     return debs
+
+
+def dpkg_status(image: str) -> bytes:
+    """The image's /var/lib/dpkg/status: what its packages already are."""
+    output = docker_client().containers.run(image, ["cat", "/var/lib/dpkg/status"], network_mode="none", remove=True)
+    return output if isinstance(output, bytes) else b""
+
+
+def _run(command: list[str], what: str) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+        raise SandboxError(f"{what} failed (exit {done.returncode}):\n{tail}")
+    return done.stdout
 
 
 def prepare_extra(name: str, dest: Path, say: Say) -> None:

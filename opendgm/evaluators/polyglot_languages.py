@@ -126,7 +126,8 @@ class Language:
 
     @property
     def image(self) -> str:
-        return f"opendgm-polyglot-{self.name}:bookworm" if self.packages else DEFAULT_IMAGE
+        """A layer on the runtime image (the `:toolchain` tag: not the older debootstrapped `:bookworm` ones)."""
+        return f"opendgm-polyglot-{self.name}:toolchain" if self.packages else DEFAULT_IMAGE
 
     def test_script(self, slug: str, report: str = REPORT) -> str:
         """The commands the grading sandbox runs in the exercise's repository; the report lands at `report`."""
@@ -203,7 +204,7 @@ LANGUAGES = {
             unskip=_unskip_java,
             config_patterns=("build.gradle", "settings.gradle", "gradle/*", "gradlew", "gradlew.bat"),
             problem=_java_problem,
-            smoke=f"javac -version && java -jar {JAVA_LIBS}/junit-platform-console-standalone.jar --version",
+            smoke=f"javac -version && java -jar {JAVA_LIBS}/junit-platform-console-standalone.jar --help >/dev/null",
         ),
     )
 }
