@@ -137,20 +137,30 @@ def patch_from(folder: Path, new_files: Mapping[str, str]) -> str:
 
 def grade_exercise(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbox, expected: ExpectedTests) -> Grade:
     """Collect the expected tests (once per task content), then grade the agent's diff against them."""
-    reference = evaluator.reference_patch(task) or ""
-    tests = expected.get(task, reference)
-    if tests is None:
-        failed = evaluator.apply_patch(task, reference, sandbox)
-        tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)
-        if tests:
-            expected.put(task, reference, tests)
-        sandbox.exec(f"rm -rf {REPO_DIR} {BUILD_DIR}", timeout=120)
+    tests = expected_tests(evaluator, task, sandbox, expected)
     if not tests:
         return Grade("grading_error", 0, 0, -1, f"{task.id}: the reference solution reported no tests: cannot grade")
     failed = evaluator.apply_patch(task, patch, sandbox)
     if failed is not None:
         return failed
     return score(tests, run_tests(task, sandbox))
+
+
+def expected_tests(evaluator: Evaluator, task: Task, sandbox: Sandbox, cache: ExpectedTests) -> list[str]:
+    """The test ids the runner reports on the exercise with its reference solution (cached by task content).
+
+    Runs in `sandbox` before the agent's diff is applied there, and leaves no trace of the reference.
+    """
+    reference = evaluator.reference_patch(task) or ""
+    tests = cache.get(task, reference)
+    if tests is not None:
+        return tests
+    failed = evaluator.apply_patch(task, reference, sandbox)
+    tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)
+    sandbox.exec(f"rm -rf {REPO_DIR} {BUILD_DIR}", timeout=120)
+    if tests:
+        cache.put(task, reference, tests)
+    return tests
 
 
 class ExpectedTests:

@@ -2,14 +2,15 @@
 
 Each language's toolchain image is built offline the first time (Debian packages, npm for JavaScript's
 jest) and reused afterwards. Per language: the reference resolves with every test counted (the skipped
-ones un-skipped), the stub does not, the partial solution is counted test by test, and an agent that
-searches its sandbox finds no test or reference file. A campaign's first stage runs on all six languages
-with a scripted model.
+ones un-skipped) even when its patch wrecks the build files, the stub does not, the partial solution is
+counted test by test, and an agent that searches its sandbox finds no test or reference file. A
+campaign's first stage runs on all six languages with a scripted model.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import os
 import re
 import shutil
@@ -28,7 +29,6 @@ from opendgm.evaluators.polyglot_grading import partial_files, patch_from, solut
 from opendgm.evaluators.polyglot_images import build_language_image
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.runner import TaskRunner, grade_patch
-from opendgm.evaluators.verify import verify
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
 
@@ -67,17 +67,30 @@ def folder_of(evaluator: Polyglot, language: str) -> Path:
     return evaluator.root / language / "exercises" / "practice" / "square-gap"
 
 
+def config_paths(task_files: dict[str, bytes], language: str) -> list[str]:
+    patterns = LANGUAGES[language].config_patterns
+    return [path for path in task_files if any(fnmatch.fnmatch(path, pattern) for pattern in patterns)]
+
+
 @pytest.mark.parametrize("language", SELECTED)
 def test_reference_resolves_with_every_test_and_stub_does_not(evaluator: Polyglot, language: str) -> None:
-    tasks = evaluator.select(task_id(language))
-    assert tasks[0].invalid is None, tasks[0].invalid
-    reference = verify(evaluator, tasks, "reference", "docker")
-    stub = verify(evaluator, tasks, "stub", "docker")
-    assert (reference.resolved, reference.failures) == (1, []), reference
-    assert (stub.resolved, stub.statuses["unresolved"], stub.failures) == (0, 1, []), stub
-    grade = grade_patch(evaluator, tasks[0], evaluator.reference_patch(tasks[0]), "docker", "test-polyglot")
-    # Every test ran, the ones the exercise skips included (xtest, @Disabled, #[ignore], RUN_ALL_TESTS).
-    assert (grade.status, grade.tests_passed, grade.tests_failed) == ("resolved", TESTS_PER_EXERCISE, 0), grade
+    """The reference counts all nine tests (the skipped ones un-skipped: xtest, @Disabled, #[ignore],
+    EXERCISM_RUN_ALL_TESTS), even when the patch also wrecks the build files, which are put back."""
+    (task,) = evaluator.select(task_id(language))
+    assert task.invalid is None, task.invalid
+    folder = folder_of(evaluator, language)
+    files = exercise_files(folder)
+    solved = solution_files(folder, files, files["example"])
+    wrecked = {path: "this is not a build file\n" for path in config_paths(task.repo_files, language)}
+    assert wrecked or language == "python", "every compiled language has build files to restore"
+    grade = grade_patch(evaluator, task, patch_from(folder, {**solved, **wrecked}), "docker", "test-polyglot")
+    assert (grade.status, grade.tests_passed, grade.tests_failed) == ("resolved", TESTS_PER_EXERCISE, 0), grade.output[
+        -3000:
+    ]
+    stub = grade_patch(evaluator, task, "", "docker", "test-polyglot")
+    assert (stub.status, stub.tests_passed, stub.tests_failed) == ("unresolved", 0, TESTS_PER_EXERCISE), stub.output[
+        -3000:
+    ]
 
 
 @pytest.mark.parametrize("language", SELECTED)
@@ -89,20 +102,6 @@ def test_a_partial_solution_is_counted_test_by_test(evaluator: Polyglot, languag
     assert (grade.status, passed_failed) == ("unresolved", (PARTIAL_PASSES, TESTS_PER_EXERCISE - PARTIAL_PASSES)), (
         grade.output[-3000:]
     )
-
-
-@pytest.mark.parametrize("language", SELECTED)
-def test_a_solution_that_edits_the_build_files_is_graded_with_the_tasks_own(evaluator: Polyglot, language: str) -> None:
-    """The agent's changes to build/test configuration are dropped and the task's files put back."""
-    (task,) = evaluator.select(task_id(language))
-    folder = folder_of(evaluator, language)
-    files = exercise_files(folder)
-    solved = solution_files(folder, files, files["example"])
-    config = [path for path in task.repo_files if any(re.fullmatch(p.replace("*", ".*"), path)
-              for p in LANGUAGES[language].config_patterns)]  # fmt: skip
-    broken = {path: "this is not a build file\n" for path in config}
-    grade = grade_patch(evaluator, task, patch_from(folder, {**solved, **broken}), "docker", "test-polyglot")
-    assert (grade.status, grade.tests_passed) == ("resolved", TESTS_PER_EXERCISE), grade.output[-3000:]
 
 
 @pytest.fixture
@@ -130,7 +129,7 @@ def test_the_agent_finds_no_test_or_reference_file(evaluator: Polyglot, language
 
 
 def test_verify_command_checks_one_language(evaluator: Polyglot) -> None:
-    language = SELECTED[0]
+    language = "python" if "python" in SELECTED else SELECTED[0]  # the CLI once; the graders per language above
     done = CliRunner().invoke(
         evaluators_app, ["verify", "polyglot", "-o", "dataset=selftest", "--subset", language, "--backend", "docker"]
     )
