@@ -4,7 +4,7 @@ Each language's toolchain image is built offline the first time (Debian packages
 jest) and reused afterwards. Per language: the reference resolves with every test counted (the skipped
 ones un-skipped) even when its patch wrecks the build files, the stub does not, the partial solution is
 counted test by test, and an agent that searches its sandbox finds no test or reference file. A
-campaign's first stage runs on all six languages with a scripted model.
+campaign's first stage runs on a mixed-language subset with a scripted model.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ pytestmark = pytest.mark.docker
 SELECTED = [name for name in os.environ.get("OPENDGM_POLYGLOT_LANGUAGES", ",".join(LANGUAGES)).split(",") if name]
 TESTS_PER_EXERCISE = 9  # the self-test exercise's tests, most of them skipped until the grader un-skips them
 PARTIAL_PASSES = 6  # the partial solution gets the gap wrong: its three gap tests fail
+# The campaign's mixed-language stage: an interpreted, a compiled (answered partially) and a new language.
+CAMPAIGN = [name for name in ("python", "rust", "javascript") if name in SELECTED] or SELECTED[:1]
 SNOOPING_AGENT = """\
 import argparse, os
 parser = argparse.ArgumentParser()
@@ -118,9 +120,10 @@ def test_the_agent_finds_no_test_or_reference_file(evaluator: Polyglot, language
     (task,) = evaluator.select(task_id(language))
     folder = folder_of(evaluator, language)
     files = exercise_files(folder)
-    hidden = {Path(path).name for path in files["test"] + files["example"]} | {
-        Path(path).name for path in partial_files(folder)
-    } - {Path(path).name for path in files["solution"]}
+    # By name: the tests, and reference or partial files not named like a stub (Java's reference holds
+    # `SquareGap.java` as the stub does: its folder, `.meta/`, is what must not show up).
+    hidden = {Path(path).name for path in [*files["test"], *files["example"], *partial_files(folder)]}
+    hidden -= {Path(path).name for path in files["solution"]}
     outcome = TaskRunner(evaluator, snooping_agent, gateway=None, node="snoop", backend="docker").run(task)
     seen = {line.removeprefix("+") for line in outcome.patch.splitlines() if line.startswith("+/")}
     assert "/agent/agent.py" in seen and any(path.startswith("/workspace/repo/") for path in seen), outcome
@@ -172,7 +175,7 @@ class PolyglotScript:
         return self.reply(body=self.completion(text, prompt_tokens=50, completion_tokens=10))
 
 
-def test_a_campaign_runs_its_first_stage_on_every_language(evaluator: Polyglot, tmp_path: Path) -> None:
+def test_a_campaign_runs_its_first_stage_on_a_mixed_language_subset(evaluator: Polyglot, tmp_path: Path) -> None:
     script = PolyglotScript(evaluator)
     try:
         role = {"model": "openai/scripted", "api_base": script.provider.base_url, "max_tokens": 64, "timeout_s": 10}
@@ -181,7 +184,7 @@ def test_a_campaign_runs_its_first_stage_on_every_language(evaluator: Polyglot, 
                 "name": "polyglot-first-stage",
                 "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}},
                 "evaluator": {"name": "polyglot", "options": {"dataset": "selftest", "agent_timeout_s": 120}},
-                "stages": [{"subset": ",".join(task_id(language) for language in SELECTED)}],
+                "stages": [{"subset": ",".join(task_id(language) for language in CAMPAIGN)}],
                 "sandbox": {"backend": "docker"},
                 "workers": 2,
                 "budget": {"nodes": 0},
@@ -193,8 +196,8 @@ def test_a_campaign_runs_its_first_stage_on_every_language(evaluator: Polyglot, 
     with Archive.open(tmp_path / "campaign", readonly=True) as archive:
         (seed,) = archive.nodes(kind="agent")
         results = {r.task_id: r for r in archive.results(seed.id)}
-    assert set(results) == {task_id(language) for language in SELECTED}, results
-    for language in SELECTED:
+    assert set(results) == {task_id(language) for language in CAMPAIGN}, results
+    for language in CAMPAIGN:
         result = results[task_id(language)]
         want = ("unresolved", PARTIAL_PASSES) if language == "rust" else ("resolved", TESTS_PER_EXERCISE)
         assert (result.status, result.tests_passed) == want, (language, result)
