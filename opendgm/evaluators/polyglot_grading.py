@@ -114,9 +114,11 @@ def partial_sources(folder: Path) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in root.rglob("*") if path.is_file())
 
 
-def partial_files(folder: Path) -> dict[str, str]:
-    """{solution path: content} of the partial solution, which mirrors the solution paths under `.meta/partial`."""
-    return {
+def partial_files(folder: Path, files: Mapping[str, list[str]]) -> dict[str, str]:
+    """{solution path: content} of the partial solution: the reference, with `.meta/partial/<solution path>`
+    files in place of some of its files (C++ keeps the reference's header and replaces its source)."""
+    reference = solution_files(folder, files, files["example"])
+    return reference | {
         source.removeprefix(PARTIAL_DIR + "/"): (folder / source).read_text(encoding="utf-8")
         for source in partial_sources(folder)
     }

@@ -41,8 +41,7 @@ def parse_go_json(raw: bytes) -> Outcomes:
             continue
         action = event.get("Action")
         if action in GO_DONE:
-            test = f"{event.get('Package', '')}::{event['Test']}"
-            outcomes[test] = outcomes.get(test, True) and GO_DONE[action]
+            _record(outcomes, f"{event.get('Package', '')}::{event['Test']}", GO_DONE[action])
     parents = {test.rsplit("/", 1)[0] for test in outcomes if "/" in test.split("::", 1)[-1]}
     return {test: passed for test, passed in outcomes.items() if test not in parents}
 
@@ -54,8 +53,7 @@ def parse_cargo_test(raw: bytes) -> Outcomes:
     outcomes: Outcomes = {}
     for match in RUST_RESULT.finditer(text):
         target = next((name for start, name in reversed(targets) if start < match.start()), "")
-        test = f"{target}::{match.group(1)}"
-        outcomes[test] = outcomes.get(test, True) and match.group(2) == "ok"
+        _record(outcomes, f"{target}::{match.group(1)}", match.group(2) == "ok")
     return outcomes
 
 
@@ -68,31 +66,22 @@ def _rust_target(match: re.Match[str]) -> str:
 
 def parse_catch2_xml(raw: bytes) -> Outcomes:
     """Catch2's XML reporter (`-r xml`): each TestCase's OverallResult."""
-    root = _xml_root(raw)
-    outcomes: Outcomes = {}
-    if root is None:
-        return outcomes
-    for case in root.iter("TestCase"):
-        name = case.get("name")
+
+    def passed(case: ET.Element) -> bool:
         result = case.find("OverallResult")
-        if name is None:
-            continue
-        passed = result is not None and result.get("success") == "true"
-        outcomes[name] = outcomes.get(name, True) and passed
-    return outcomes
+        return result is not None and result.get("success") == "true"
+
+    return _xml_outcomes(raw, "TestCase", lambda case: case.get("name"), passed)
 
 
 def parse_junit_xml(raw: bytes) -> Outcomes:
     """JUnit's XML (the console launcher's legacy report): a testcase passes with no failure, error or skip."""
-    root = _xml_root(raw)
-    outcomes: Outcomes = {}
-    if root is None:
-        return outcomes
-    for case in root.iter("testcase"):
-        name = f"{case.get('classname', '')}.{case.get('name', '')}"
-        passed = not any(case.find(tag) is not None for tag in ("failure", "error", "skipped"))
-        outcomes[name] = outcomes.get(name, True) and passed
-    return outcomes
+    return _xml_outcomes(
+        raw,
+        "testcase",
+        lambda case: f"{case.get('classname', '')}.{case.get('name', '')}",
+        lambda case: not any(case.find(tag) is not None for tag in ("failure", "error", "skipped")),
+    )
 
 
 def parse_jest_json(raw: bytes) -> Outcomes:
@@ -109,7 +98,7 @@ def parse_jest_json(raw: bytes) -> Outcomes:
         for result in suite.get("assertionResults") or []:
             if isinstance(result, dict):
                 test = f"{file}::{result.get('fullName') or result.get('title')}"
-                outcomes[test] = outcomes.get(test, True) and result.get("status") == "passed"
+                _record(outcomes, test, result.get("status") == "passed")
     return outcomes
 
 
@@ -118,7 +107,24 @@ def parse_unittest_verbose(raw: bytes) -> Outcomes:
     outcomes: Outcomes = {}
     for match in UNITTEST_RESULT.finditer(raw.decode("utf-8", "replace")):
         test = match.group(2) if match.group(2).endswith(f".{match.group(1)}") else f"{match.group(2)}.{match.group(1)}"
-        outcomes[test] = outcomes.get(test, True) and match.group(3) in ("ok", "expected failure")
+        _record(outcomes, test, match.group(3) in ("ok", "expected failure"))
+    return outcomes
+
+
+def _record(outcomes: Outcomes, test: str, passed: bool) -> None:
+    """A test reported more than once passes only if every report of it passed."""
+    outcomes[test] = outcomes.get(test, True) and passed
+
+
+def _xml_outcomes(
+    raw: bytes, tag: str, name: Callable[[ET.Element], str | None], passed: Callable[[ET.Element], bool]
+) -> Outcomes:
+    outcomes: Outcomes = {}
+    root = _xml_root(raw)
+    for case in root.iter(tag) if root is not None else ():
+        test = name(case)
+        if test is not None:
+            _record(outcomes, test, passed(case))
     return outcomes
 
 

@@ -13,9 +13,6 @@ import base64
 import fnmatch
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +37,6 @@ TESTS_PER_EXERCISE = 9  # the self-test exercise's tests, most of them skipped u
 PARTIAL_PASSES = 6  # the partial solution gets the gap wrong: its three gap tests fail
 # The campaign's mixed-language stage: an interpreted, a compiled (answered partially) and a new language.
 CAMPAIGN = [name for name in ("python", "rust", "javascript") if name in SELECTED] or SELECTED[:1]
-SNOOPING_AGENT = """\
-import argparse, os
-parser = argparse.ArgumentParser()
-parser.add_argument("--repo")
-args, _ = parser.parse_known_args()
-seen = []
-for top in ("/workspace", "/agent", "/run", "/tmp", "/opt", "/srv", "/root", "/home", "/usr/local"):
-    for folder, _, files in os.walk(top):
-        seen += [os.path.join(folder, name) for name in files]
-with open(os.path.join(args.repo, "seen.txt"), "w") as out:
-    out.write("\\n".join(sorted(seen)) + "\\n")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -99,20 +84,12 @@ def test_reference_resolves_with_every_test_and_stub_does_not(evaluator: Polyglo
 def test_a_partial_solution_is_counted_test_by_test(evaluator: Polyglot, language: str) -> None:
     (task,) = evaluator.select(task_id(language))
     folder = folder_of(evaluator, language)
-    grade = grade_patch(evaluator, task, patch_from(folder, partial_files(folder)), "docker", "test-polyglot")
+    partial = partial_files(folder, exercise_files(folder))
+    grade = grade_patch(evaluator, task, patch_from(folder, partial), "docker", "test-polyglot")
     passed_failed = (grade.tests_passed, grade.tests_failed)
     assert (grade.status, passed_failed) == ("unresolved", (PARTIAL_PASSES, TESTS_PER_EXERCISE - PARTIAL_PASSES)), (
         grade.output[-3000:]
     )
-
-
-@pytest.fixture
-def snooping_agent() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="odgm-agent-"))
-    folder.chmod(0o755)
-    (folder / "agent.py").write_text(SNOOPING_AGENT)
-    yield folder
-    shutil.rmtree(folder)
 
 
 @pytest.mark.parametrize("language", SELECTED)
@@ -120,9 +97,9 @@ def test_the_agent_finds_no_test_or_reference_file(evaluator: Polyglot, language
     (task,) = evaluator.select(task_id(language))
     folder = folder_of(evaluator, language)
     files = exercise_files(folder)
-    # By name: the tests, and reference or partial files not named like a stub (Java's reference holds
-    # `SquareGap.java` as the stub does: its folder, `.meta/`, is what must not show up).
-    hidden = {Path(path).name for path in [*files["test"], *files["example"], *partial_files(folder)]}
+    # By name: the tests, and reference files not named like a stub (Java's reference holds `SquareGap.java`
+    # as the stub does: its folder, `.meta/`, where the partial solution lives too, must not show up).
+    hidden = {Path(path).name for path in [*files["test"], *files["example"]]}
     hidden -= {Path(path).name for path in files["solution"]}
     outcome = TaskRunner(evaluator, snooping_agent, gateway=None, node="snoop", backend="docker").run(task)
     seen = {line.removeprefix("+") for line in outcome.patch.splitlines() if line.startswith("+/")}
@@ -152,8 +129,8 @@ class PolyglotScript:
             folder = folder_of(evaluator, language)
             files = exercise_files(folder)
             # Rust gets the partial solution: the campaign records a task that is counted but not resolved.
-            chosen = partial_files(folder) if language == "rust" else solution_files(folder, files, files["example"])
-            self.solutions[", ".join(files["solution"])] = chosen
+            reference = solution_files(folder, files, files["example"])
+            self.solutions[", ".join(files["solution"])] = partial_files(folder, files) if language == "rust" else reference
         self.provider = FakeProvider()
         self.provider._next = self._next  # type: ignore[method-assign]
 

@@ -250,4 +250,8 @@ def test_reference_files_replace_stubs_and_place_helpers() -> None:
     cpp = exercise("cpp")
     files = json.loads((cpp / ".meta/config.json").read_text())["files"]
     assert set(solution_files(cpp, files, files["example"])) == {"square_gap.cpp", "square_gap.h"}
-    assert set(partial_files(exercise("rust"))) == {"src/lib.rs"}
+    rust = exercise("rust")
+    assert set(partial_files(rust, json.loads((rust / ".meta/config.json").read_text())["files"])) == {"src/lib.rs"}
+    partial = partial_files(cpp, files)  # the reference's header, the partial's source
+    assert partial["square_gap.h"] == (cpp / ".meta/example.h").read_text()
+    assert "wrong sign" in partial["square_gap.cpp"]
