@@ -130,7 +130,8 @@ class PolyglotScript:
             files = exercise_files(folder)
             # Rust gets the partial solution: the campaign records a task that is counted but not resolved.
             reference = solution_files(folder, files, files["example"])
-            self.solutions[", ".join(files["solution"])] = partial_files(folder, files) if language == "rust" else reference
+            solved = partial_files(folder, files) if language == "rust" else reference
+            self.solutions[", ".join(files["solution"])] = solved
         self.provider = FakeProvider()
         self.provider._next = self._next  # type: ignore[method-assign]
 
