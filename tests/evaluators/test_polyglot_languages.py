@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from opendgm.archive import Archive
 from opendgm.evaluators.cli import app as evaluators_app
+from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.polyglot import Polyglot, exercise_files
 from opendgm.evaluators.polyglot_grading import partial_files, patch_from, solution_files
 from opendgm.evaluators.polyglot_images import build_language_image
@@ -180,3 +181,11 @@ def test_a_campaign_runs_its_first_stage_on_a_mixed_language_subset(evaluator: P
         want = ("unresolved", PARTIAL_PASSES) if language == "rust" else ("resolved", TESTS_PER_EXERCISE)
         assert (result.status, result.tests_passed) == want, (language, result)
         assert result.tests_passed + result.tests_failed == TESTS_PER_EXERCISE, (language, result)
+
+
+def test_the_images_command_builds_all_six_or_says_they_are_up_to_date(evaluator: Polyglot) -> None:
+    done = CliRunner().invoke(data_app, ["images", "polyglot", "--all"])
+    assert done.exit_code == 0, done.output
+    assert all(LANGUAGES[name].image in done.output for name in LANGUAGES), done.output
+    refused = CliRunner().invoke(data_app, ["images", "polyglot", "-l", "cobol"])
+    assert refused.exit_code != 0 and "unknown language 'cobol'" in refused.output

@@ -7,12 +7,14 @@ runs in test_polyglot_languages.py); hostile variants check that a report can on
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from opendgm.evaluators.polyglot import selftest_dir
 from opendgm.evaluators.polyglot_grading import RunResult, partial_files, patch_from, score, solution_files
+from opendgm.evaluators.polyglot_images import content_hash
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.polyglot_reports import (
     parse_cargo_test,
@@ -255,3 +257,12 @@ def test_reference_files_replace_stubs_and_place_helpers() -> None:
     partial = partial_files(cpp, files)  # the reference's header, the partial's source
     assert partial["square_gap.h"] == (cpp / ".meta/example.h").read_text()
     assert "wrong sign" in partial["square_gap.cpp"]
+
+
+def test_an_image_is_rebuilt_when_its_base_packages_or_setup_change() -> None:
+    rust = LANGUAGES["rust"]
+    first = content_hash(rust, "sha256:base")
+    assert content_hash(rust, "sha256:base") == first
+    assert content_hash(rust, "sha256:other-base") != first
+    assert content_hash(replace(rust, packages=(*rust.packages, "librust-regex-dev")), "sha256:base") != first
+    assert content_hash(replace(rust, setup=rust.setup + " "), "sha256:base") != first
