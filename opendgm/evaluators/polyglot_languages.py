@@ -29,8 +29,7 @@ JAVA_LIBRARIES = {
     "org.junit": "junit-platform-console-standalone.jar",
     "org.junit.jupiter": "junit-platform-console-standalone.jar",
     "org.assertj": "assertj-core.jar",
-    "org.json": "com.android.json.jar",  # Android's clean-room org.json API (Debian libandroid-json-java)
-}
+}  # not org.json: Debian's libandroid-json-java throws checked JSONExceptions, so json.org code does not compile
 GRADLE_DEPENDENCY = re.compile(r"""^\s*\w*[Ii]mplementation\s*\(?\s*(?:platform\()?["']([\w.\-]+):""", re.MULTILINE)
 
 
@@ -182,7 +181,7 @@ LANGUAGES = {
         Language(
             "cpp",
             _cpp_script,
-            ("g++", "make", "cmake", "catch2"),
+            ("g++", "make", "cmake", "catch2", "libboost-date-time-dev"),  # gigasecond and meetup use Boost
             config_patterns=("CMakeLists.txt", "test/*"),
             smoke="cmake --version && g++ --version",
         ),
@@ -200,7 +199,7 @@ LANGUAGES = {
         Language(
             "java",
             _java_script,
-            ("default-jdk-headless", "junit5", "libassertj-core-java", "libandroid-json-java"),
+            ("default-jdk-headless", "junit5", "libassertj-core-java"),
             unskip=_unskip_java,
             config_patterns=("build.gradle", "settings.gradle", "gradle/*", "gradlew", "gradlew.bat"),
             problem=_java_problem,
