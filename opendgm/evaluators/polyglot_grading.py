@@ -1,7 +1,7 @@
 """Grading a Polyglot exercise from per-test outcomes, against the tests its reference solution runs.
 
 The expected tests are collected on the exercise as shipped (its tests, un-skipped, with its reference
-solution: a stub often does not even compile), in the same image and with the same script as the grade.
+solution, else with its stub), in the same image and with the same script as the grade.
 Then the agent's diff is applied to a fresh copy, the task's test files and build/test configuration are
 put back, and the runner's report decides: a test expected but not reported counts as failed, zero
 expected tests is never resolved, and `resolved` means every expected test passed (DGM's "all tests
@@ -141,7 +141,7 @@ def grade_exercise(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbo
     """Collect the expected tests (once per task content), then grade the agent's diff against them."""
     tests = expected_tests(evaluator, task, sandbox, expected)
     if not tests:
-        return Grade("grading_error", 0, 0, -1, f"{task.id}: the reference solution reported no tests: cannot grade")
+        return Grade("grading_error", 0, 0, -1, f"{task.id}: neither the reference nor the stub reported a test")
     failed = evaluator.apply_patch(task, patch, sandbox)
     if failed is not None:
         return failed
@@ -149,19 +149,25 @@ def grade_exercise(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbo
 
 
 def expected_tests(evaluator: Evaluator, task: Task, sandbox: Sandbox, cache: ExpectedTests) -> list[str]:
-    """The test ids the runner reports on the exercise with its reference solution (cached by task content).
+    """The test ids the runner reports on the exercise with its reference solution, or else on the
+    unmodified exercise (cached by task content).
 
-    Runs in `sandbox` before the agent's diff is applied there, and leaves no trace of the reference.
+    The reference comes first: many stubs do not compile (C++, Go). Some references need more than the
+    task's own build files allow (a Rust example using a crate its Cargo.toml does not declare); their
+    stubs compile and run every test. Runs in `sandbox` before the agent's diff is applied there, and
+    leaves nothing behind.
     """
     reference = evaluator.reference_patch(task) or ""
     tests = cache.get(task, reference)
     if tests is not None:
         return tests
-    failed = evaluator.apply_patch(task, reference, sandbox)
-    tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)
-    sandbox.exec(f"rm -rf {REPO_DIR} {BUILD_DIR}", timeout=120)
-    if tests:
-        cache.put(task, reference, tests)
+    for patch in dict.fromkeys((reference, "")):
+        failed = evaluator.apply_patch(task, patch, sandbox)
+        tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)
+        sandbox.exec(f"rm -rf {REPO_DIR} {BUILD_DIR}", timeout=120)
+        if tests:
+            cache.put(task, reference, tests)
+            break
     return tests
 
 

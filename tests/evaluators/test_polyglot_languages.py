@@ -13,6 +13,7 @@ import base64
 import fnmatch
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,17 @@ def test_the_images_command_builds_all_six_or_says_they_are_up_to_date(evaluator
     assert all(LANGUAGES[name].image in done.output for name in LANGUAGES), done.output
     refused = CliRunner().invoke(data_app, ["images", "polyglot", "-l", "cobol"])
     assert refused.exit_code != 0 and "unknown language 'cobol'" in refused.output
+
+
+@pytest.mark.skipif("rust" not in SELECTED, reason="needs the Rust image")
+def test_expected_tests_come_from_the_stub_when_the_reference_cannot_build(evaluator: Polyglot, tmp_path: Path) -> None:
+    """Like the benchmark's grep, whose example uses a crate its restored Cargo.toml does not declare."""
+    root = tmp_path / "polyglot"
+    shutil.copytree(evaluator.root / "rust", root / "rust")
+    example = folder_of(evaluator, "rust").relative_to(evaluator.root) / ".meta" / "example.rs"
+    (root / example).write_text("use thiserror::Error;\n" + (root / example).read_text())
+    other = Polyglot(root)
+    (task,) = other.select(task_id("rust"))
+    reference = grade_patch(other, task, other.reference_patch(task), "docker", "test-polyglot")
+    assert (reference.status, reference.tests_passed, reference.tests_failed) == ("unresolved", 0, 9), reference
+    assert "thiserror" in reference.output
