@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import version
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.text import Text
 
 from opendgm.archive.cli import app as archive_app
 from opendgm.archive.errors import ArchiveError
@@ -22,6 +24,7 @@ from opendgm.llm.errors import LLMError
 from opendgm.llm.local_server import LocalServerError
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
+from opendgm.tracking.trackers import TrackingUnavailable
 from opendgm.web.cli import plot, serve
 
 app = typer.Typer(
@@ -50,11 +53,23 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ArchiveError,
     ConfigProblem,
     FileNotFoundError,
+    TrackingUnavailable,
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"opendgm {version('opendgm')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details.")) -> None:
+def _configure(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the installed version and exit."
+    ),
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -84,7 +99,7 @@ def main() -> None:
     try:
         app()
     except USER_ERRORS as error:
-        console.print(f"[red]error:[/] {error}", soft_wrap=True)
+        console.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
         sys.exit(2)
 
 

@@ -8,6 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 from opendgm.cli import app
+from opendgm.sandbox.containment import CASES
 
 runner = CliRunner()
 
@@ -15,7 +16,7 @@ runner = CliRunner()
 def test_sandbox_check_prints_a_verdict_per_case(local_isolation: None) -> None:
     result = runner.invoke(app, ["sandbox", "check", "--backend", "local"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert result.output.count("│ contained") == 8
+    assert result.output.count("│ contained") == len(CASES)
     assert "NOT contained" not in result.output
 
 
@@ -41,6 +42,6 @@ def test_user_errors_print_one_line_not_a_traceback(docker_engine: str) -> None:
 def test_selfcheck_builds_and_checks(backend: str) -> None:
     result = runner.invoke(app, ["selfcheck", "--backend", backend], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert result.output.count("│ contained") == 8
+    assert result.output.count("│ contained") == len(CASES)
     if backend == "docker":
         assert "opendgm-runtime:latest" in result.output

@@ -17,11 +17,20 @@ TASK_FILE = "/workspace/task/statement.md"
 REPO_DIR = "/workspace/repo"
 TRAJECTORY_FILE = "/workspace/out/trajectory.jsonl"
 AGENT_ENV = {"PYTHONPATH": str(Path(GATEWAY_CLIENT_PATH).parent)}
+# Built-in seed agents, by the name a config or the command line uses, and their folder in this package.
+SEED_AGENTS = {"seed": "seed", "dgm-initial": "dgm_initial"}
 
 
-def seed_agent_dir() -> Path:
-    """The seed agent's code, shipped inside the package."""
-    return Path(str(resources.files("opendgm.agents") / "seed"))
+def seed_agent_dir(name: str = "seed") -> Path:
+    """A built-in seed agent's code, shipped inside the package: `seed` or `dgm-initial`."""
+    if name not in SEED_AGENTS:
+        raise ValueError(f"unknown built-in seed agent {name!r}; built-in: {', '.join(SEED_AGENTS)}")
+    return Path(str(resources.files("opendgm.agents") / SEED_AGENTS[name]))
+
+
+def agent_source(name_or_path: str) -> Path:
+    """The code directory a config or command line names: a built-in seed by its name, else a path."""
+    return seed_agent_dir(name_or_path) if name_or_path in SEED_AGENTS else Path(name_or_path)
 
 
 def gateway_client_file() -> Path:

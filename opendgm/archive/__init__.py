@@ -4,9 +4,11 @@ API (all methods are thread-safe; writes are committed, fsynced, before they ret
 
 Opening
     Archive.create(root, campaign: str) -> Archive            new dir (absent or empty), opened for writing
-    Archive.open(root, *, readonly=False) -> Archive          one writer (flock on root/.writer.lock);
+    Archive.open(root, *, readonly=False, check_code=True) -> Archive
+                                                              one writer (flock on root/.writer.lock);
                                                               readers never block it. ArchiveError when the
-                                                              dir is missing/corrupt/newer/locked.
+                                                              dir is missing/corrupt/newer/locked, or (unless
+                                                              check_code=False) a node's commit/tree is missing.
     archive.close(); `with Archive.open(...) as archive:`
     archive.root, archive.campaign, archive.readonly, archive.meta() -> dict[str, str]
     archive.snapshot()     context: every read inside sees one consistent state
@@ -17,6 +19,9 @@ Nodes (ids are "n0001", "n0002", ...; kinds agent | prompt | meta_prompt | rubri
     add_node(kind, content: str, parent=None, *, operator=None, meta=None) -> Node       text nodes
     propose(kind, parent=None, *, operator=None, meta=None) -> Node    status "proposed", no content yet
     attach_code(node_id, code_dir, message="") -> Node       proposed agent -> "built"
+    attach_tree(node_id, tree, message="") -> Node           the same from a tree already in agents.git
+    adopt_tree(source: GitStore, tree) -> tree                copy a captured tree into agents.git (unreachable)
+        agent code with links pointing outside itself is refused (ArchiveError) by all three
     attach_content(node_id, content: str) -> Node            proposed text node -> "built"
     import_agents(entries: Sequence[AgentImport]) -> list[Node]   bulk: commits already in agents.git
     set_status(node_id, status, reason=None) -> Node         see models.TRANSITIONS; same status = no-op
@@ -28,7 +33,10 @@ Nodes (ids are "n0001", "n0002", ...; kinds agent | prompt | meta_prompt | rubri
     depth(id) -> int; edges(node_id=None) -> list[Edge]; resolve(user_text) -> id ("n0042", "n42", "42")
 
 Code
-    materialize(node_id, dest) -> Path    one git operation at any depth; dest absent or empty
+    code(node_id) -> CodeTree             the code read from git objects: entries(), files(), links(), read(path);
+                                          links are listed, never followed (the host never reads a checkout)
+    materialize(node_id, dest) -> Path    one git operation at any depth; dest absent or empty (to mount
+                                          into a sandbox, never to read on the host)
     diff(old_id | None, new_id) -> str    unified diff (git for agents, difflib for text nodes)
     diff_to_parent(node_id) -> str
 

@@ -33,6 +33,7 @@ import networkx as nx
 
 from opendgm import __version__
 from opendgm.archive import graph as graphs
+from opendgm.archive import trees
 from opendgm.archive.artifacts import ArtifactStore
 from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
@@ -127,9 +128,13 @@ class Archive(ResultsMixin, EventsMixin):
         return cls.open(root)
 
     @classmethod
-    def open(cls, root: str | Path, *, readonly: bool = False) -> Archive:
+    def open(cls, root: str | Path, *, readonly: bool = False, check_code: bool = True) -> Archive:
         """Open for writing (one writer: migrates, repairs what a crash left) or read-only (any number,
-        never blocking the writer; each `snapshot()` is consistent)."""
+        never blocking the writer; each `snapshot()` is consistent).
+
+        Every agent node's commit and tree must be in agents.git (one `cat-file --batch-check`): a damaged
+        archive is reported here, by node, not later by the command that needs the code. `check_code=False`
+        opens it anyway (for a repair tool)."""
         root = Path(root)
         if not root.is_dir():
             raise ArchiveError(f"no campaign archive at {root}: the directory does not exist")
@@ -147,6 +152,8 @@ class Archive(ResultsMixin, EventsMixin):
             git = GitStore(root / AGENTS_GIT)
             git.check()
             archive = cls(root, db, git, campaign, lock_fd)
+            if check_code:
+                archive._check_code()
             if not readonly:
                 archive._recover()
             return archive
@@ -170,6 +177,22 @@ class Archive(ResultsMixin, EventsMixin):
         if row is None:
             raise ArchiveError(f"{db.path} has no campaign name in its meta table")
         return row[0]
+
+    def _check_code(self) -> None:
+        """Fail clearly when agents.git lacks the commit or tree of any agent node."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT id, commit_sha, code_hash FROM nodes WHERE commit_sha IS NOT NULL").fetchall()
+        missing = set(self._git.missing(name for _, commit, tree in rows for name in (commit, tree)))
+        damaged = []
+        for node, commit, tree in rows:
+            lost = [name for name in (commit, tree) if name in missing]
+            if lost:
+                damaged.append(f"{node} ({', '.join(lost)})")
+        if damaged:
+            shown = ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+            raise ArchiveError(
+                f"{self.root / AGENTS_GIT} lacks the code objects of nodes {shown}: the archive is damaged"
+            )
 
     def _recover(self) -> None:
         """Put back what a killed writer left half-done: refs for committed node rows (the objects were
@@ -295,6 +318,7 @@ class Archive(ResultsMixin, EventsMixin):
     ) -> Node:
         """Commit `code_dir` as a new agent node (status `built`) whose git parent is `parent`'s commit."""
         commit, tree = self._git.commit_dir(Path(code_dir), self._parent_commit(parent), message)
+        trees.check_links(self._git, tree)
         with self._write() as conn:
             node = self._insert_node(
                 conn,
@@ -349,10 +373,36 @@ class Archive(ResultsMixin, EventsMixin):
 
     def attach_code(self, node_id: str, code_dir: str | Path, message: str = "") -> Node:
         """Commit the code of a proposed agent node; it becomes `built`."""
+        commit, tree = self._git.commit_dir(Path(code_dir), self._awaiting_code(node_id), message)
+        return self._attach_commit(node_id, commit, tree, message)
+
+    def attach_tree(self, node_id: str, tree: str, message: str = "") -> Node:
+        """Commit a tree already in agents.git (see `adopt_tree`, `code`) as a proposed agent's code; it
+        becomes `built`. A tree with links pointing outside itself is refused."""
+        commit = self._git.commit_tree(tree, self._awaiting_code(node_id), message)
+        return self._attach_commit(node_id, commit, tree, message)
+
+    def adopt_tree(self, source: GitStore, tree: str) -> str:
+        """Copy a tree captured in another store into agents.git (unreachable until attached)."""
+        source.copy_objects(tree, self._git)
+        return tree
+
+    def code(self, node_id: str) -> trees.CodeTree:
+        """An agent node's code, read from git objects (links listed as links, never followed)."""
+        node = self.node(node_id)
+        if node.commit is None:
+            raise ArchiveError(f"node {node_id} has no code to read")
+        return trees.CodeTree(self._git, node.commit)
+
+    def _awaiting_code(self, node_id: str) -> str | None:
+        """The parent commit of a proposed agent node (ArchiveError for any other node)."""
         node = self.node(node_id)
         if node.kind != "agent" or node.commit is not None:
             raise ArchiveError(f"node {node_id} is not an agent awaiting its code")
-        commit, tree = self._git.commit_dir(Path(code_dir), self._parent_commit(node.parent_id), message)
+        return self._parent_commit(node.parent_id)
+
+    def _attach_commit(self, node_id: str, commit: str, tree: str, message: str) -> Node:
+        trees.check_links(self._git, tree)
         with self._write() as conn:
             attached = conn.execute(
                 "UPDATE nodes SET commit_sha = ?, code_hash = ?, message = ? WHERE id = ? AND commit_sha IS NULL",

@@ -54,11 +54,14 @@ class ArtifactStore:
             return stream.read()
 
     def read_text(self, relpath: str) -> str:
-        return self.read_bytes(relpath).decode()
+        """The artifact as text for reading (prompts, views): bytes that are not UTF-8 are replaced.
+        `read_bytes` gives the exact bytes (an agent's diff round-trips through surrogateescape)."""
+        return self.read_bytes(relpath).decode(errors="replace")
 
     def put(self, relpath: str, data: bytes | str) -> str:
-        """Store `data` under `relpath` (replacing it); returns `relpath`, the name to record."""
-        raw = data.encode() if isinstance(data, str) else data
+        """Store `data` under `relpath` (replacing it); returns `relpath`, the name to record. Text is
+        stored byte-exact: surrogate escapes (an agent's non-UTF-8 bytes) become their original bytes."""
+        raw = data.encode(errors="surrogateescape") if isinstance(data, str) else data
         return self._store(relpath, len(raw), lambda sink: sink.write(raw))
 
     def put_file(self, relpath: str, source: Path) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,9 +21,12 @@ from rich.tree import Tree
 from opendgm.archive import credit
 from opendgm.archive import graph as graphs
 from opendgm.archive.archive import Archive
+from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.credit import Fitness
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
+from opendgm.archive.predictions import write_predictions
+from opendgm.archive.tables import FORMATS, TABLES, write_table
 
 app = typer.Typer(help="Inspect a campaign archive (read-only).", no_args_is_help=True)
 console = Console()
@@ -47,7 +52,7 @@ def _reading(campaign_dir: Path) -> Iterator[Archive]:
         with Archive.open(campaign_dir, readonly=True) as archive:
             yield archive
     except ArchiveError as error:
-        errors.print(f"[red]error:[/] {error}", soft_wrap=True)
+        errors.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -85,17 +90,32 @@ def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Tex
     return label
 
 
-def render_tree(archive: Archive) -> Tree:
+def render_tree(archive: Archive, max_depth: int | None = None) -> tuple[Tree, int, int]:
     """Every node under its parent: id, kind, status, operator, score per stage, a meta-prompt's fitness
-    (rejected and failed nodes dimmed, with their reason)."""
-    rows = archive.summaries(kind=None)
-    scores = archive.scores_by_node()
-    records = credit.fitness(archive)
-    root = Tree(Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold"))
+    (rejected and failed nodes dimmed, with their reason), the best agent and the path to it marked; nodes
+    deeper than `max_depth` left out. Returns the tree, how many nodes were left out and the deepest shown."""
+    with archive.snapshot():
+        rows = archive.summaries(kind=None)
+        scores = archive.scores_by_node()
+        records = credit.fitness(archive)
+    best = best_agent(rows)
+    path = set(best_path(rows, best.id)) if best else set()
+    title = Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold")
+    title.append(f"\nbest agent {best.describe()}" if best else f"\nbest agent: {why_none()}")
+    root = Tree(title)
     branches: dict[str | None, Tree] = {None: root}
+    depth: dict[str | None, int] = {None: -1}
+    cut = 0
     for row in rows:  # creation order: a parent always precedes its children
-        branches[row.id] = branches[row.parent_id].add(_label(row, scores.get(row.id, []), records.get(row.id)))
-    return root
+        depth[row.id] = depth[row.parent_id] + 1 if row.parent_id in depth else 0
+        if row.parent_id not in branches or (max_depth is not None and depth[row.id] > max_depth):
+            cut += 1
+            continue
+        label = _label(row, scores.get(row.id, []), records.get(row.id))
+        if row.id in path:
+            label.append("  ★ best" if best and row.id == best.id else "  ★ path to best", "bold yellow")
+        branches[row.id] = branches[row.parent_id].add(label)
+    return root, cut, max((depth[node] for node in branches if node is not None), default=0)
 
 
 def _task_table(archive: Archive, node_id: str) -> Table:
@@ -106,15 +126,15 @@ def _task_table(archive: Archive, node_id: str) -> Table:
         style = "green" if result.resolved else "red"
         tests = "" if result.tests_passed is None else f"{result.tests_passed}/{result.tests_failed or 0}"
         table.add_row(
-            f"{result.evaluator} {result.evaluator_version}",
-            result.task_id,
+            Text(f"{result.evaluator} {result.evaluator_version}"),
+            Text(result.task_id),
             str(result.attempt),
             Text(result.status, style),
             tests,
             "" if result.exit_code is None else str(result.exit_code),
             "" if result.duration_s is None else f"{result.duration_s:.1f}",
             f"{result.cost_usd:.4f}",
-            result.trajectory_path or "",
+            Text(result.trajectory_path or ""),
         )
     return table
 
@@ -127,7 +147,7 @@ def _credit_table(record: Fitness) -> Table:
         gain = Text("not judged yet", "dim") if entry.gain is None else Text(f"{entry.gain:+.3f}")
         if entry.gain is not None:
             gain.stylize("green" if entry.gain > 0 else "red" if entry.gain < 0 else "")
-        table.add_row(entry.child, entry.parent or "-", gain)
+        table.add_row(Text(entry.child), Text(entry.parent or "-"), gain)
     return table
 
 
@@ -158,9 +178,9 @@ def _score_table(scores: list[Score]) -> Table:
         table.add_column(column)
     for score in scores:
         table.add_row(
-            score.evaluator,
-            score.evaluator_version,
-            score.stage,
+            Text(score.evaluator),
+            Text(score.evaluator_version),
+            Text(score.stage),
             f"{score.n_resolved}/{score.n_tasks}",
             f"{score.n_done}/{score.n_tasks}",
             f"{score.score:.3f}",
@@ -169,10 +189,23 @@ def _score_table(scores: list[Score]) -> Table:
 
 
 @app.command()
-def tree(campaign_dir: Path = typer.Argument(..., help="The campaign directory.")) -> None:
-    """Show the archive as a tree: node, kind, status, operator and score per stage."""
+def tree(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    depth: int | None = typer.Option(None, "--depth", min=0, help="Show nodes down to this depth (root: 0)."),
+    show_all: bool = typer.Option(False, "--all", help="Show every node however deep (lines get long)."),
+) -> None:
+    """Show the archive as a tree: node, kind, status, operator and score per stage, and the best agent.
+
+    By default the tree stops at the depth whose indentation still fits the terminal, and says how many
+    nodes it left out."""
+    width = console.width if console.is_terminal else 200
+    limit = None if show_all else depth if depth is not None else max(1, (width - 60) // 4)
     with _reading(campaign_dir) as archive:
-        console.print(render_tree(archive))
+        rendered, cut, deepest = render_tree(archive, limit)
+    out = Console(width=max(width, 4 * deepest + 120))
+    out.print(rendered, crop=False, soft_wrap=False)
+    if cut:
+        errors.print(f"{cut} nodes deeper than depth {limit} not shown: pass --depth N or --all", highlight=False)
 
 
 @app.command()
@@ -189,37 +222,39 @@ def show(
         facts.add_row("node", Text(f"{item.id} ({item.kind})", "bold"))
         reason = f" — {item.status_reason}" if item.status_reason else ""
         facts.add_row("status", Text(item.status + reason, _STATUS_STYLE[item.status]))
-        facts.add_row("operator", item.operator or "-")
-        facts.add_row("parent", item.parent_id or "- (root)")
-        facts.add_row("children", ", ".join(children) or "-")
-        facts.add_row("code hash", item.code_hash or "- (no content yet)")
+        facts.add_row("operator", Text(item.operator or "-"))
+        facts.add_row("parent", Text(item.parent_id or "- (root)"))
+        facts.add_row("children", Text(", ".join(children) or "-"))
+        facts.add_row("code hash", Text(item.code_hash or "- (no content yet)"))
         if item.commit:
-            facts.add_row("commit", f"{item.commit}  (refs/nodes/{item.id})")
+            facts.add_row("commit", Text(f"{item.commit}  (refs/nodes/{item.id})"))
         if item.message:
-            facts.add_row("message", item.message)
+            facts.add_row("message", Text(item.message))
         for edge in archive.edges(item.id):
-            facts.add_row("edge", f"{edge.src} {edge.kind} {edge.dst}")
+            facts.add_row("edge", Text(f"{edge.src} {edge.kind} {edge.dst}"))
         cost = archive.cost(item.id)
         facts.add_row(
             "cost",
             f"${cost.cost_usd:.4f}, {cost.tokens} tokens ({cost.prompt_tokens} in, {cost.completion_tokens} out),"
             f" {cost.calls} model calls, {cost.errors} errors",
         )
-        facts.add_row("trajectories", str(archive.artifacts.root))
+        facts.add_row("trajectories", Text(str(archive.artifacts.root)))
         meta = {key: value for key, value in item.meta.items() if key != "problem_statement"}
         if meta:
-            facts.add_row("meta", json.dumps(meta, sort_keys=True))
+            facts.add_row("meta", Text(json.dumps(meta, sort_keys=True)))
         parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
         if item.kind == "rubric":
             parts.append(_rubric_table(archive, item.id))
         record = credit.fitness_of(archive, item.id)
         if record is not None:
-            facts.add_row("fitness", record.summary())
+            facts.add_row("fitness", Text(record.summary()))
             parts.append(_credit_table(record))
         if "problem_statement" in item.meta:
-            parts.append(Panel(str(item.meta["problem_statement"]), title="problem statement", title_align="left"))
+            parts.append(
+                Panel(Text(str(item.meta["problem_statement"])), title="problem statement", title_align="left")
+            )
         if item.content is not None:
-            parts.append(Panel(item.content, title="content", title_align="left"))
+            parts.append(Panel(Text(item.content), title="content", title_align="left"))
         if item.code_hash is not None:
             change = archive.diff_to_parent(item.id)
             title = f"diff against {item.parent_id}" if item.parent_id else "code (root: diff against nothing)"
@@ -237,10 +272,13 @@ def diff(
     """Unified diff between two nodes' code (or text)."""
     with _reading(campaign_dir) as archive:
         change = archive.diff(archive.resolve(old), archive.resolve(new))
-    if change:
-        console.print(Syntax(change, "diff"))
-    else:
+    if not change:
         errors.print("no differences")
+    elif console.is_terminal:
+        console.print(Syntax(change, "diff"))
+    else:  # piped: the exact patch, so `opendgm diff A B | git apply -` works
+        sys.stdout.write(change)
+        sys.stdout.flush()
 
 
 def export_json(archive: Archive) -> str:
@@ -248,9 +286,11 @@ def export_json(archive: Archive) -> str:
     with archive.snapshot():
         nodes, scores, edges = archive.nodes(), archive.scores_by_node(), archive.edges()
         depth = graphs.depths(archive.graph())
+    best = best_agent(archive.summaries())
     document = {
         "campaign": archive.campaign,
         "meta": archive.meta(),
+        "best": None if best is None else {"id": best.id, "rule": best.rule, "value": best.value},
         "nodes": [
             asdict(node)
             | {"depth": depth[node.id], "scores": [asdict(s) | {"score": s.score} for s in scores.get(node.id, [])]}
@@ -281,20 +321,73 @@ def export_dot(archive: Archive) -> str:
     return "\n".join([*lines, "}", ""])
 
 
-@app.command()
+@app.command(epilog="Columns of every table: see README.md (Exporting a campaign) or opendgm.archive.tables.")
 def export(
     campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
-    format: str = typer.Option("json", "--format", help="json | dot"),
+    what: str | None = typer.Option(
+        None, "--what", help="A table instead of the graph: nodes | results | calls | events | trajectories."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="The graph: json | dot (default json). A table: jsonl | csv | parquet (default jsonl)."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    predictions: Path | None = typer.Option(
+        None, "--swebench-predictions", help="Write SWE-bench's predictions JSONL of one agent to this file."
+    ),
+    node: str | None = typer.Option(None, "--node", help="The agent for --swebench-predictions (default: the best)."),
 ) -> None:
-    """Export the archive graph as JSON or Graphviz DOT."""
+    """Export the archive graph (JSON, DOT), a table for analysis (JSONL, CSV, Parquet), or an agent's
+    SWE-bench predictions for the official harness."""
+    if predictions is not None:
+        _export_predictions(campaign_dir, predictions, node)
+        return
+    if what is None:
+        _export_graph(campaign_dir, format or "json", output)
+        return
+    if what not in TABLES:
+        raise typer.BadParameter(f"unknown table {what!r}; use one of {', '.join(TABLES)}", param_hint="--what")
+    fmt = format or "jsonl"
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown table format {fmt!r}; use jsonl, csv or parquet", param_hint="--format")
+    if fmt == "parquet" and output is None:
+        raise typer.BadParameter("parquet needs a file: pass --output FILE", param_hint="--output")
+    with _reading(campaign_dir) as archive:
+        try:
+            rows = write_table(archive, TABLES[what], fmt, output or sys.stdout)
+        except RuntimeError as error:  # pyarrow missing
+            errors.print(f"[red]error:[/] {error}", soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+    if output is not None:
+        errors.print(f"wrote {rows} {what} rows to {output}", highlight=False, markup=False)
+
+
+def _export_graph(campaign_dir: Path, format: str, output: Path | None) -> None:
     renderers = {"json": export_json, "dot": export_dot}
     if format not in renderers:
-        raise typer.BadParameter(f"unknown format {format!r}; use json or dot", param_hint="--format")
+        raise typer.BadParameter(f"unknown format {format!r}; use json or dot (or --what TABLE)", param_hint="--format")
     with _reading(campaign_dir) as archive:
         text = renderers[format](archive)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
-        errors.print(f"wrote {output}")
+        errors.print(f"wrote {output}", highlight=False, markup=False)
+
+
+def _export_predictions(campaign_dir: Path, path: Path, node: str | None) -> None:
+    with _reading(campaign_dir) as archive:
+        if node is None:
+            best = best_agent(archive.summaries())
+            if best is None:
+                raise ArchiveError(f"no best agent to export ({why_none()}): pass --node ID")
+            node_id = best.id
+        else:
+            node_id = archive.resolve(node)
+        with path.open("w", encoding="utf-8") as out:
+            count = write_predictions(archive, node_id, out)
+    if not count:
+        errors.print(f"warning: {node_id} has no swebench result; {path} is empty", highlight=False, markup=False)
+    errors.print(f"wrote {count} predictions of {node_id} to {path}", highlight=False, markup=False)

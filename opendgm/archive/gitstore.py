@@ -1,17 +1,23 @@
 """`agents.git`: every agent node is one commit whose git parent is its archive parent's commit.
 
 Git gives what DGM's patch chains lack: content addressing (the tree hash is the code hash),
-materialising any node in one operation whatever its depth, and diffs between any two nodes. Git is
-isolated from the user's configuration, and `info/attributes` switches off every attribute that would
-make a checkout differ from what was committed (eol conversion, filters, export-ignore).
+materialising any node in one operation whatever its depth, and diffs between any two nodes.
+
+Git runs under the host's rules, because the trees it handles were written by agents: no system, user or
+repository configuration but ours, no attributes file, and `info/attributes` switches off every attribute
+that would make a checkout or a diff differ from what was committed (eol conversion, filters, diff
+drivers, export-ignore). The same rules make the scratch stores in which agent workspaces are captured
+(`GitStore.scratch`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +25,13 @@ from opendgm.archive.errors import ArchiveError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without storing it
 NODE_REF_PREFIX = "refs/nodes/"
+# The host's diff: fixed a/ b/ prefixes, never a driver, a textconv or rename guessing; to read (binary
+# files named, not spelled out) and as a patch (full binary content, applicable byte for byte).
+READ_DIFF = (
+    "diff-tree", "-p", "-r", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames",
+    "--src-prefix=a/", "--dst-prefix=b/",
+)  # fmt: skip
+PATCH_DIFF = (*READ_DIFF, "--binary", "--full-index")
 _IDENTITY = {"NAME": "opendgm", "EMAIL": "opendgm@localhost"}
 _CONFIG = {
     "core.fsync": "committed",  # objects and refs reach the disk before git returns (invariant 3)
@@ -26,7 +39,9 @@ _CONFIG = {
     "gc.auto": "0",  # nothing the archive wrote is ever pruned behind its back
     "core.logAllRefUpdates": "false",
 }
-_NO_ATTRIBUTES = "* -text -filter -ident -export-ignore -export-subst !eol !working-tree-encoding\n"
+_NO_ATTRIBUTES = "* -text -filter -ident -export-ignore -export-subst !eol !working-tree-encoding !diff\n"
+# Command-line-strength settings for every git run: no attributes file outside the repository, no hooks.
+_FORCED = {"core.attributesFile": os.devnull, "core.hooksPath": os.devnull}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +52,10 @@ class CommitInfo:
 
 def _environment() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
-    env |= {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    env |= {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_ATTR_NOSYSTEM": "1", "LC_ALL": "C"}
+    env["GIT_CONFIG_COUNT"] = str(len(_FORCED))
+    for index, (key, value) in enumerate(_FORCED.items()):
+        env |= {f"GIT_CONFIG_KEY_{index}": key, f"GIT_CONFIG_VALUE_{index}": value}
     for role in ("AUTHOR", "COMMITTER"):
         env |= {f"GIT_{role}_{key}": value for key, value in _IDENTITY.items()}
     return env
@@ -57,6 +75,16 @@ class GitStore:
         (git_dir / "info").mkdir(exist_ok=True)
         (git_dir / "info" / "attributes").write_text(_NO_ATTRIBUTES)
         return store
+
+    @classmethod
+    @contextlib.contextmanager
+    def scratch(cls, prefix: str = "opendgm-capture-") -> Iterator[GitStore]:
+        """A fresh, empty object store under the same rules, removed afterwards (workspace captures)."""
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        try:
+            yield cls.init(folder / "objects.git")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def check(self) -> None:
         """Fail clearly unless `git_dir` is a bare repository."""
@@ -90,6 +118,39 @@ class GitStore:
             raise ArchiveError(f"git {args[0]} failed in {self.git_dir}: {message}")
         return done.stdout
 
+    def git(self, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
+        """Run one git command on this store under the host's rules; its stdout (ArchiveError on failure)."""
+        return self._run_bytes(*args, stdin=stdin, env=env)
+
+    def spawn(self, *args: str, env: Mapping[str, str] | None = None, **popen: object) -> subprocess.Popen[bytes]:
+        """Start one git command on this store under the host's rules, for streaming in or out."""
+        command = ["git", "--git-dir", str(self.git_dir), *args]
+        return subprocess.Popen(command, env={**self._env, **(env or {})}, **popen)  # type: ignore[call-overload]
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """The object names (commits, trees, blobs) this store lacks, in one git process."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return []
+        query = "".join(f"{name}\n" for name in wanted).encode()
+        out = self._run_bytes("cat-file", "--batch-check=%(objectname)", stdin=query)
+        answers = out.decode(errors="replace").splitlines()
+        return [name for name, answer in zip(wanted, answers, strict=True) if answer.endswith(" missing")]
+
+    def copy_objects(self, tree: str, into: GitStore) -> None:
+        """Copy a tree and everything under it into another store (objects it already has are skipped)."""
+        listing = self._run_bytes("ls-tree", "-r", "-t", "-z", "--full-tree", tree).split(b"\0")
+        names = [tree] + [line.split(b"\t", 1)[0].split()[2].decode() for line in listing if line]
+        pack = self.spawn("pack-objects", "--stdout", "-q", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        unpack = into.spawn("unpack-objects", "-q", stdin=pack.stdout, stderr=subprocess.PIPE)
+        assert pack.stdin is not None and pack.stdout is not None
+        pack.stdout.close()  # the unpacker holds it now
+        pack.stdin.write("".join(f"{name}\n" for name in names).encode())
+        pack.stdin.close()
+        _, problem = unpack.communicate()
+        if pack.wait() != 0 or unpack.returncode != 0:
+            raise ArchiveError(f"could not copy tree {tree} into {into.git_dir}: {problem.decode(errors='replace')}")
+
     def commit_dir(self, code_dir: Path, parent: str | None, message: str) -> tuple[str, str]:
         """Commit every file under `code_dir` (ignore files and `.git` itself aside); return
         (commit, tree). Only objects are written: no ref, so a crash leaves nothing reachable."""
@@ -106,8 +167,11 @@ class GitStore:
             if nested:
                 raise ArchiveError(f"{code_dir} contains nested git repositories, which git cannot store: {nested}")
             tree = self._run("write-tree", env=index)
-        commit = self._run("commit-tree", tree, *(["-p", parent] if parent else []), "-m", message)
-        return commit, tree
+        return self.commit_tree(tree, parent, message), tree
+
+    def commit_tree(self, tree: str, parent: str | None, message: str) -> str:
+        """A commit of `tree` (already in the store) on `parent`; only objects are written, no ref."""
+        return self._run("commit-tree", tree, *(["-p", parent] if parent else []), "-m", message)
 
     def materialize(self, commit: str, dest: Path) -> None:
         """Write the commit's files into `dest` (created; must be empty): one git call at any depth."""
@@ -119,8 +183,8 @@ class GitStore:
             self._run("--work-tree", str(dest), "read-tree", "--reset", "-u", commit, env=index)
 
     def diff(self, old: str | None, new: str) -> str:
-        """Unified diff from `old` (None: the empty tree) to `new`; renames shown as delete + add."""
-        return self._run_bytes("diff-tree", "-p", "-r", "--no-renames", old or EMPTY_TREE, new).decode(errors="replace")
+        """Unified diff from `old` (None: the empty tree) to `new`, for reading (undecodable bytes replaced)."""
+        return self._run_bytes(*READ_DIFF, old or EMPTY_TREE, new).decode(errors="replace")
 
     def read_commits(self, commits: Iterable[str]) -> dict[str, CommitInfo | None]:
         """Tree and parents of each commit in one git process; None for an object that is missing."""

@@ -8,6 +8,7 @@ never counted twice, and a call in flight when the process died is still there (
 from __future__ import annotations
 
 from dataclasses import astuple
+from typing import Literal
 
 from opendgm.archive.db import Database
 from opendgm.llm.ledger import CALLS, PENDING, RECORD, TOTALS, CallRecord, Totals, call_from_row, scope
@@ -34,6 +35,15 @@ class ArchiveLedger:
         where, args = scope(campaign, node)
         with self._db.read() as conn:
             return Totals(*conn.execute(TOTALS.format(scope=where), args).fetchone())
+
+    def totals_by(self, column: Literal["node", "role"], campaign: str | None = None) -> dict[str | None, Totals]:
+        """`totals` per node or per role in one query (views over every node must not ask once per node)."""
+        if column not in ("node", "role"):
+            raise ValueError(f"cannot group model calls by {column!r}")
+        where, args = scope(campaign, None)
+        query = TOTALS.replace("SELECT ", f"SELECT {column}, ", 1).format(scope=where) + f" GROUP BY {column}"
+        with self._db.read() as conn:
+            return {row[0]: Totals(*row[1:]) for row in conn.execute(query, args).fetchall()}
 
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
         where, args = scope(campaign, node)

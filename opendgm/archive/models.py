@@ -17,6 +17,7 @@ ResultStatus = Literal[
     "grading_error",
     "grading_timeout",
     "invalid_task",
+    "patch_too_large",  # the agent's change is over the size cap: a verdict on the agent, never read whole
     "sandbox_error",  # the infrastructure failed, not the agent; cached like any result (retry = new attempt)
 ]
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from opendgm.evaluators import registry
 from opendgm.evaluators.task import Grade, Task
@@ -46,7 +47,7 @@ def verify_grader(
     solution: str = typer.Option("both", help="reference | stub | both"),
     backend: str = typer.Option("auto", help="auto | docker | local"),
     workers: int = typer.Option(2, min=1, help="Parallel sandboxes."),
-    option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. dataset=selftest)."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. path=DIR)."),
 ) -> None:
     """Grade reference solutions (must all resolve) and untouched stubs (must all fail)."""
     from opendgm.sandbox.cli import _backend
@@ -70,7 +71,7 @@ def verify_grader(
             f"statuses: {dict(result.statuses)}"
         )
         for task_id, output in result.failures[:10]:
-            console.print(f"  [red]{task_id}[/]: {output}")
+            console.print(Text.assemble("  ", (task_id, "red"), f": {output}"))
         broken += len(result.failures)
     if broken:
         raise typer.Exit(1)
@@ -83,7 +84,7 @@ def _progress() -> Progress:
 
 
 def evaluate(
-    target: str = typer.Argument("seed", help="An agent directory, `seed`, or a node id of the campaign."),
+    target: str = typer.Argument("seed", help="An agent directory, a built-in seed (seed, dgm-initial), or a node id."),
     evaluator_name: str = typer.Option("humaneval", "--evaluator", "-e", help="Evaluator name."),
     subset: str = typer.Option("small", help="Subset name or comma-separated task ids."),
     limit: int | None = typer.Option(None, min=1, help="Run at most this many tasks of the subset."),
@@ -130,7 +131,8 @@ def evaluate(
             def show(task: Task, outcome: TaskOutcome) -> None:
                 colour = "green" if outcome.resolved else "red" if outcome.infrastructure_failure else "yellow"
                 note = " (not recorded: will be retried)" if outcome.infrastructure_failure else ""
-                progress.console.print(f"  {task.id}: [{colour}]{outcome.status}[/]{note} {outcome.detail}"[:240])
+                line = Text.assemble(f"  {task.id}: ", (outcome.status, colour), f"{note} {outcome.detail}")
+                progress.console.print(line[:240])
                 progress.advance(bar)
 
             archive.set_status(node_id, "evaluating")
@@ -151,9 +153,9 @@ def evaluate(
 
 def _agent_node(archive: Archive, target: str) -> str:
     """The node to evaluate: an existing node id, or a directory imported as a new root agent."""
-    from opendgm.agents.contract import seed_agent_dir
+    from opendgm.agents.contract import agent_source
 
-    directory = seed_agent_dir() if target == "seed" else Path(target)
+    directory = agent_source(target)
     if directory.is_dir():
         return archive.add_agent(directory, operator="import", message=f"imported from {target}").id
     return archive.resolve(target)

@@ -10,19 +10,22 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
+from opendgm.archive import trees
+from opendgm.archive.gitstore import GitStore
 from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.capture import PATCH_LIMIT_BYTES, capture_tree, read_capped
 from opendgm.evaluators.task import Grade, Task
 from opendgm.llm.errors import LLMError
 from opendgm.llm.gateway import Gateway
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
 
-PATCH_FILE = "/workspace/out/agent.patch"
 AGENT_EXIT_MODEL_ERROR = 3
 AGENTS_OWN_REQUEST_ERROR = re.compile(r"gateway HTTP 4(00|13|22)\b")
 LOG_TAIL_CHARS = 4000
@@ -68,14 +71,15 @@ def model_unavailable(exit_code: int | None, detail: str) -> bool:
 
 @dataclass(frozen=True)
 class AgentRun:
-    """What the agent left: its diff against the starting commit, its trajectory and how it ended."""
+    """What the agent left: its diff against the starting tree, its trajectory and how it ended."""
 
     exit_code: int
-    patch: str
+    patch: str  # the host's diff, decoded with surrogateescape (byte-exact)
     trajectory: bytes
     log: str
     status: str  # the agent's own exit status, from its trajectory
     failure: tuple[str, str] | None  # (status, detail) when it did not finish normally
+    tree: str | None = None  # the repository it left, as a tree of the store given to run_agent
 
 
 def grading_spec(task: Task, campaign: str) -> SandboxSpec:
@@ -107,6 +111,7 @@ class TaskRunner:
     campaign: str = "adhoc"
     memory_mb: int = 2048
     max_steps: int | None = None
+    patch_limit: int = PATCH_LIMIT_BYTES
 
     def run(self, task: Task) -> TaskOutcome:
         started = time.monotonic()
@@ -133,34 +138,41 @@ class TaskRunner:
             ),
         )
 
-    def run_agent(self, task: Task, purpose: str | None = None) -> AgentRun:
-        """Only the agent's part: run it on the task in its sandbox and collect its diff and trajectory."""
+    def run_agent(self, task: Task, purpose: str | None = None, store: GitStore | None = None) -> AgentRun:
+        """Only the agent's part: run it on the task in its sandbox and collect its diff and trajectory.
+
+        The repository is captured twice under the host's rules, once prepared and once the agent and
+        every process it started are gone, into `store` (a scratch store when None); the diff is between
+        the two trees. A change over `patch_limit` is `patch_too_large`, never read whole.
+        """
         purpose = purpose or f"agent {task.id}"
         token = self.gateway.issue_token(self.node, self.role, purpose) if self.gateway else None
+        too_large = None
         try:
-            with open_sandbox(self._agent_spec(task, token), self.backend) as sandbox:
-                base = self.evaluator.prepare(task, sandbox)
+            with ExitStack() as stack:
+                store = store or stack.enter_context(GitStore.scratch())
+                sandbox = stack.enter_context(open_sandbox(self._agent_spec(task, token), self.backend))
+                self.evaluator.prepare(task, sandbox)
+                base = capture_tree(sandbox, REPO_DIR, store, limit=None)
                 sandbox.put_files("/workspace/task", {"statement.md": task.statement})
                 # The agent gets a slightly shorter limit than the sandbox so it can stop on its own.
                 soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
                 command = agent_command(max_steps=self.max_steps, time_limit_s=soft_limit)
                 agent = sandbox.exec(command, timeout=task.agent_timeout_s)
-                diff = sandbox.exec(
-                    f"mkdir -p $(dirname {PATCH_FILE}) && cd {REPO_DIR} && git add -A "
-                    f"&& git diff --cached --binary {base} > {PATCH_FILE}",
-                    timeout=120,
-                )
-                if not diff.ok:
-                    raise SandboxError(f"could not read the agent's diff: {diff.stderr.strip()}")
-                patch = sandbox.get_file(PATCH_FILE).decode(errors="replace")
-                trajectory = _optional_file(sandbox, TRAJECTORY_FILE)
+                sandbox.kill_all()  # nothing the agent started may change the tree while it is read
+                trajectory = read_capped(sandbox, TRAJECTORY_FILE)
+                try:
+                    after = capture_tree(sandbox, REPO_DIR, store, limit=base.size + self.patch_limit).tree
+                    patch = trees.diff(store, base.tree, after, limit=self.patch_limit)
+                except trees.TooLarge as exc:
+                    after, patch, too_large = None, "", ("patch_too_large", str(exc))
         finally:
             if self.gateway and token:
                 self.gateway.revoke(token)
         log = (agent.stdout + agent.stderr)[-LOG_TAIL_CHARS:]
         status, error = _exit_record(trajectory)
-        failure = _agent_failure(agent.timed_out, agent.exit_code, error, log)
-        return AgentRun(agent.exit_code, patch, trajectory, log, status, failure)
+        failure = _agent_failure(agent.timed_out, agent.exit_code, error, log) or too_large
+        return AgentRun(agent.exit_code, patch, trajectory, log, status, failure, after)
 
     def _run(self, task: Task) -> TaskOutcome:
         agent = self.run_agent(task)
@@ -190,13 +202,6 @@ class TaskRunner:
             grading_log=grade.output[-LOG_TAIL_CHARS:],
             **common,
         )
-
-
-def _optional_file(sandbox: Sandbox, path: str) -> bytes:
-    try:
-        return sandbox.get_file(path)
-    except SandboxError:
-        return b""
 
 
 def _exit_record(trajectory: bytes) -> tuple[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,8 @@ from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 
-from opendgm.agents.contract import seed_agent_dir
+from opendgm import tracking
+from opendgm.agents.contract import agent_source
 from opendgm.archive import Archive, credit
 from opendgm.archive.models import Node
 from opendgm.evaluators import registry
@@ -71,6 +71,7 @@ class Campaign:
         """Grow the archive until a limit is reached; returns why it stopped."""
         with ExitStack() as stack:
             self.archive = stack.enter_context(self._open_archive())
+            stack.enter_context(tracking.follow(self.config, self.archive))  # reports from the event log, if asked
             self.router = self._router(stack)
             self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
             stack.enter_context(graceful_sigint(self.stop_requested))
@@ -285,7 +286,7 @@ class Campaign:
         node = self.archive.node(node_id)
         settings = self.config.self_improve
         with reachable_scratch(prefix="opendgm-child-") as scratch:
-            child_dir = self_improve.modify(
+            child = self_improve.modify(
                 self.archive,
                 str(node.parent_id),
                 node_id,
@@ -298,7 +299,7 @@ class Campaign:
                 self.config.sandbox.image,
                 scratch,
             )
-            self.archive.attach_code(node_id, child_dir, message=str(node.meta["problem_statement"])[:200])
+            self.archive.attach_tree(node_id, child, message=str(node.meta["problem_statement"])[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
         """PE2 on one of the parent's prompt files: the child is the parent with that file rewritten."""
@@ -306,15 +307,14 @@ class Campaign:
         rng = random.Random(f"{self.config.seed}:pe2:{node_id}")
         complete = completer(self.router, "meta", node_id, "pe2")
         meta_prompt = meta_prompts.text_for(self.archive, node, "pe2")
-        with tempfile.TemporaryDirectory(prefix="opendgm-slot-") as scratch:
-            rewrite = prompt_slots.rewrite_slot(
-                self.archive, complete, str(node.parent_id), meta_prompt, self.evaluator, self.config.pe2.slots,
-                self.config.pe2.settings(), rng, Path(scratch),
-            )  # fmt: skip
-            statement = f"PE2 rewrite of {rewrite.slot} from failed tasks {', '.join(rewrite.batch)}"
-            changes = {"slot": rewrite.slot, "batch": rewrite.batch, "reasoning": rewrite.reasoning}
-            self.archive.update_meta(node_id, changes | {"problem_statement": statement})
-            self.archive.attach_code(node_id, rewrite.code, message=statement)
+        rewrite = prompt_slots.rewrite_slot(
+            self.archive, complete, str(node.parent_id), meta_prompt, self.evaluator, self.config.pe2.slots,
+            self.config.pe2.settings(), rng,
+        )  # fmt: skip
+        statement = f"PE2 rewrite of {rewrite.slot} from failed tasks {', '.join(rewrite.batch)}"
+        changes = {"slot": rewrite.slot, "batch": rewrite.batch, "reasoning": rewrite.reasoning}
+        self.archive.update_meta(node_id, changes | {"problem_statement": statement})
+        self.archive.attach_tree(node_id, rewrite.tree, message=statement)
 
     def _hyper_mutate(self, node_id: str) -> None:
         """PromptBreeder's hyper-mutation: the meta model rewrites the parent meta-prompt."""
@@ -405,7 +405,7 @@ class Campaign:
         roots = [n for n in self.archive.nodes(kind="agent") if n.parent_id is None]
         if roots:
             return roots[0].id
-        source = seed_agent_dir() if self.config.seed_agent == "seed" else Path(self.config.seed_agent)
+        source = agent_source(self.config.seed_agent)
         node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
         self.archive.set_status(node.id, "evaluating")
         return node.id

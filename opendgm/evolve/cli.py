@@ -11,11 +11,12 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
-from opendgm.evolve.display import status_table
+from opendgm.evolve.display import show_status, status_table
 from opendgm.llm import Router
 from opendgm.llm.local_server import serve_local_roles
 from opendgm.prompts.campaign import PromptCampaign
@@ -48,8 +49,8 @@ def run(
 
         campaign.on_change = refresh
         reason = campaign.run()
-    console.print(f"[bold]campaign stopped:[/] {reason}")
-    console.print(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}")
+    console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"))
+    console.print(Text(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"))
 
 
 def is_prompt_campaign(config_path: Path) -> bool:
@@ -89,9 +90,14 @@ def _prompt_progress(archive: Archive, operator: str) -> str:
     return f"{operator}: {sum(counts.values())} prompts ({made}); {spent.calls} model calls, {spent.tokens} tokens"
 
 
-def status(campaign_dir: Path = typer.Argument(..., help="A campaign directory (running or not).")) -> None:
+def status(
+    campaign_dir: Path = typer.Argument(..., help="A campaign directory (running or not)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON document (a line per refresh)."),
+    watch: bool = typer.Option(False, "--watch", help="Refresh until Ctrl-C."),
+    interval: float = typer.Option(2.0, min=0.2, help="Seconds between refreshes with --watch."),
+) -> None:
     """Show a campaign's progress, read-only: safe while it runs elsewhere."""
     copy = campaign_dir / CONFIG_COPY
     config = CampaignConfig.model_validate_json(copy.read_text()) if copy.exists() else None
     with Archive.open(campaign_dir, readonly=True) as archive:
-        console.print(status_table(archive, config))
+        show_status(archive, config, as_json=as_json, watch=watch, interval=interval)

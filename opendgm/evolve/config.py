@@ -14,6 +14,7 @@ from opendgm.llm.roles import LLMConfig
 from opendgm.prompts import pe2
 from opendgm.prompts.config import MPOOptions
 from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.tracking.config import TrackingConfig
 
 
 class ConfigProblem(ValueError):
@@ -89,7 +90,7 @@ class MetaPromptConfig(Strict):
 
 
 class SandboxConfig(Strict):
-    backend: Literal["auto", "docker", "local"] = "auto"
+    backend: Literal["auto", "docker", "local", "local-unsafe"] = "auto"
     image: str = DEFAULT_IMAGE
     memory_mb: int = Field(2048, gt=0)
 
@@ -117,7 +118,9 @@ class CampaignConfig(Strict):
     """A campaign: what to evolve, with which models, judged how, within which limits."""
 
     name: str = Field("campaign", description="Campaign name (labels, ledger).")
-    seed_agent: str = Field("seed", description="`seed` (the shipped seed agent) or a path to an agent directory.")
+    seed_agent: str = Field(
+        "seed", description="A built-in seed agent (`seed`, `dgm-initial`) or a path to an agent directory."
+    )
     seed: int = Field(0, description="RNG seed: the same seed and models give the same choices.")
     llm: LLMConfig = Field(description="Model roles (`agent` for agents, `meta` for diagnosis), budget, replay.")
     local_server: LocalServerConfig | None = Field(
@@ -151,6 +154,9 @@ class CampaignConfig(Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     self_improve: SelfImproveConfig = Field(default_factory=SelfImproveConfig)
+    tracking: TrackingConfig | None = Field(
+        None, description="Experiment tracking (MLflow or W&B): config, per-node scores and spend as the campaign runs."
+    )
 
     @model_validator(mode="after")
     def _roles(self) -> CampaignConfig:

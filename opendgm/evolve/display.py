@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
+from typing import Any
 
+from rich.console import Console
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from opendgm.archive import Archive, credit
+from opendgm.archive.best import best_agent, why_none
+from opendgm.archive.overview import overview
 from opendgm.evolve.config import CampaignConfig
 
 
@@ -14,29 +22,32 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     """Generation, archive size by status, best score, spend against budget, and the latest events."""
     rows = archive.summaries()
     agents = [row for row in rows if row.kind == "agent"]
-    scored = [row for row in agents if row.score is not None and row.status == "evaluated"]
-    best = max(scored, key=lambda row: row.score or 0.0, default=None)
+    best = best_agent(rows)
     generations = archive.event_count("generation")
     spent = archive.ledger.totals(campaign=archive.campaign)
-    table = Table(title=f"campaign {archive.campaign}", show_header=False, expand=False)
+    table = Table(title=Text(f"campaign {archive.campaign}"), show_header=False, expand=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     of_generations = f" of {config.generations}" if config else ""
-    table.add_row("generation", f"{generations}{of_generations}")
+    _row(table, "generation", f"{generations}{of_generations}")
     by_status = Counter(row.status for row in agents)
-    table.add_row("agents", f"{len(agents)} (" + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + ")")
-    leader = f"{best.id} {best.score:.3f} on stage {best.stage}" if best and best.score is not None else "-"
-    table.add_row("best", leader)
-    table.add_row("meta-prompts", _meta_prompts(archive))
+    _row(table, "agents", f"{len(agents)} (" + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) + ")")
+    _row(table, "best", best.describe() if best else why_none())
+    _row(table, "meta-prompts", _meta_prompts(archive))
     if running is not None:
-        table.add_row("in flight", f"{running} node pipeline(s)")
-    table.add_row("spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
+        _row(table, "in flight", f"{running} node pipeline(s)")
+    _row(table, "spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
-        table.add_row("last stop", str(stops[-1].data.get("reason", "")))
+        _row(table, "last stop", str(stops[-1].data.get("reason", "")))
     recent = archive.latest_events(5, skip={"result"})
-    table.add_row("recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
+    _row(table, "recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
     return table
+
+
+def _row(table: Table, what: str, value: str) -> None:
+    """One line of the view; the value is shown as text, never read as markup (it holds agents' words)."""
+    table.add_row(what, Text(value))
 
 
 def _meta_prompts(archive: Archive) -> str:
@@ -68,3 +79,45 @@ def _spend(usd: float, tokens: int, calls: int, config: CampaignConfig | None) -
 def _brief(data: dict) -> str:
     text = ", ".join(f"{key}={value}" for key, value in data.items() if key not in {"config"})
     return text[:100]
+
+
+def status_document(archive: Archive, config: CampaignConfig | None = None) -> dict[str, Any]:
+    """`opendgm status --json`: the archive's overview plus the config's limits, when the config is known."""
+    document = overview(archive)
+    if config is not None:
+        document["limits"] = {
+            "generations": config.generations,
+            "usd": config.llm.budget.usd,
+            "tokens": config.llm.budget.tokens,
+            **config.budget.model_dump(),
+        }
+    return document
+
+
+def show_status(
+    archive: Archive, config: CampaignConfig | None, *, as_json: bool, watch: bool, interval: float
+) -> None:
+    """Print the status once, or every `interval` seconds until Ctrl-C; JSON is one document per line,
+    written as plain text (never read as markup)."""
+    out = Console()
+
+    def emit() -> None:
+        if as_json:
+            out.file.write(json.dumps(status_document(archive, config)) + "\n")
+            out.file.flush()
+        else:
+            out.print(status_table(archive, config))
+
+    if not watch:
+        emit()
+        return
+    try:
+        while as_json or not out.is_terminal:  # piped or logged: one rendering after another
+            emit()
+            time.sleep(interval)
+        with Live(status_table(archive, config), console=out, auto_refresh=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(status_table(archive, config), refresh=True)
+    except KeyboardInterrupt:
+        return

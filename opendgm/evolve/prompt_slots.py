@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from string import Template
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, trees
 from opendgm.archive.models import TaskResult
 from opendgm.evaluators.base import Evaluator
 from opendgm.evolve.self_improve import Rejected
@@ -28,9 +27,9 @@ EVIDENCE_CHARS = 1500  # per example and field: a small local model's context ho
 
 @dataclass(frozen=True)
 class SlotRewrite:
-    """The child's code and what the PE2 step saw and said, for the child's meta."""
+    """The child's code (a tree in agents.git) and what the PE2 step saw and said, for the child's meta."""
 
-    code: Path
+    tree: str
     slot: str
     batch: list[str]
     reasoning: str
@@ -75,19 +74,28 @@ def rewrite_slot(
     slots: list[str],
     settings: pe2.Settings,
     rng: random.Random,
-    workdir: Path,
 ) -> SlotRewrite:
     """One PE2 proposal on one of the parent's prompt files; raises Rejected when there is nothing to
-    learn from or the rewrite is unusable."""
+    learn from or the rewrite is unusable.
+
+    The slot is read from the parent's git objects and the child is the parent's tree with that one blob
+    replaced: nothing is checked out, and a slot that is a link is refused, never followed or written.
+    """
     batch = pe2.hard_negatives(failed_attempts(archive, parent, evaluator), settings.batch_size, rng)
     if not batch:
         raise Rejected("the parent failed no task, so PE2 has no hard negatives to learn from")
-    code = archive.materialize(parent, workdir / "child")
-    present = [slot for slot in slots if (code / slot).is_file()]
+    code = archive.code(parent)
+    entries = {entry.path: entry for entry in code.entries()}
+    present = [slot for slot in slots if slot in entries]
     if not present:
         raise Rejected(f"the parent has none of the prompt slots {slots}")
     slot = rng.choice(present)
-    current = (code / slot).read_text(encoding="utf-8")
+    if not entries[slot].is_file:
+        raise Rejected(f"the prompt slot {slot} is a link or not a regular file; PE2 never follows it")
+    try:
+        current = code.read(slot).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(f"the prompt slot {slot} is not UTF-8 text") from None
     proposal = pe2.propose(
         complete, meta_prompt, current, batch, "before", settings, context=slot_context(slot, current)
     )
@@ -96,8 +104,9 @@ def rewrite_slot(
     lost = missing_placeholders(current, proposal.text)
     if lost:
         raise Rejected(f"the rewrite of {slot} dropped placeholders: " + ", ".join(f"${n}" for n in lost))
-    (code / slot).write_text(proposal.text.rstrip() + "\n", encoding="utf-8")
-    return SlotRewrite(code, slot, [a.example.id for a in batch], proposal.reasoning)
+    text = (proposal.text.rstrip() + "\n").encode("utf-8")
+    tree = trees.replace_file(code.store, code.treeish, slot, text, entries[slot].mode)
+    return SlotRewrite(tree, slot, [a.example.id for a in batch], proposal.reasoning)
 
 
 def _tail(text: str) -> str:

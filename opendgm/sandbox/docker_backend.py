@@ -2,24 +2,32 @@
 
 Containment: no network, all capabilities dropped, no-new-privileges, memory/CPU/pids caps, read-only
 image filesystem, a size-capped tmpfs workspace volume, and `sleep <lifetime>` as the main process so a
-container outlives a crashed owner by at most its lifetime. Commands run as an unprivileged user.
+container outlives a crashed owner by at most its lifetime. Commands run as an unprivileged user, and
+when one ends every process of that user goes with it.
+
+Failures from outside (the container paused, killed or removed by someone else, the engine gone) raise
+EngineFailure, decided from the engine's records (container state, OOMKilled, our own kill records),
+never from what the sandboxed code printed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DriverConfig
 from docker.types import Mount as DockerMount
 
-from opendgm.sandbox.base import ExecResult, Sandbox, SandboxError, with_prefix
+from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError, with_prefix
 from opendgm.sandbox.capture import CappedBuffer
-from opendgm.sandbox.docker_client import docker_client
+from opendgm.sandbox.docker_client import TRANSPORT_ERRORS, control_client, docker_client, engine_error
 from opendgm.sandbox.owner import Owner
 from opendgm.sandbox.spec import GATEWAY_SOCKET_PATH, SANDBOX_GID, SANDBOX_UID, SandboxSpec
 
@@ -29,14 +37,18 @@ SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_GID}"
 # Grace given to coreutils `timeout` to kill the command before the host-side watchdog steps in.
 KILL_GRACE_S = 2.0
 WATCHDOG_GRACE_S = 5.0
+HEALTH_POLL_S = 3.0  # how often a running exec checks that its container is still running, not paused
+STATE_SETTLE_S = 2.0  # how long a killed command's container is watched for a stop from outside
 TMP_SIZE_MB = 256
-# Runs the command under coreutils `timeout` (its own process group, killed at the limit) and, when the
-# command ends, kills whatever it left in that group, so no exec outlives itself (a fork bomb included;
-# `kill` is a builtin, so it works even when no process can be forked).
+ENGINE_ERRORS = (DockerException, *TRANSPORT_ERRORS)
+# Runs the command under coreutils `timeout` (killed at the limit) and, when the command ends, kills every
+# other process of the sandbox user, setsid'd and double-forked ones included, so no exec outlives itself
+# (`kill` is a builtin and kill(-1) spares the caller, so it works even when no process can be forked).
 GROUP_REAPER = (
     f'limit=$1; shift; timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" & pid=$!; '
-    'wait "$pid"; rc=$?; kill -KILL -- "-$pid" 2>/dev/null; exit "$rc"'
+    'wait "$pid"; rc=$?; kill -KILL -1 2>/dev/null; exit "$rc"'
 )
+STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
 
@@ -49,23 +61,27 @@ class DockerSandbox(Sandbox):
     def __init__(self, spec: SandboxSpec) -> None:
         super().__init__(spec)
         self._client = docker_client()
+        self._api = control_client().api
         self._lock = threading.Lock()
         self._oom_kills = 0
+        self._killed_container = False  # our own record: we killed the container (a command could not be stopped)
+        self._freezing = False  # our own pause, while kill_all() ends processes from the host
+        self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
         try:
             # create + start, never run(): run() would try to pull a missing image from a registry.
             self.container = self._client.containers.create(**self._create_kwargs())
         except ImageNotFound as exc:
-            raise SandboxError(
+            raise EngineFailure(
                 f"sandbox image {spec.image!r} is not present; build it with `opendgm sandbox build`"
             ) from exc
-        except (APIError, DockerException) as exc:
-            raise SandboxError(f"could not create a Docker sandbox from {spec.image!r}: {exc}") from exc
+        except ENGINE_ERRORS as exc:
+            raise engine_error(exc, f"could not create a Docker sandbox from {spec.image!r}") from exc
         try:
             self.container.start()
-        except (APIError, DockerException) as exc:
-            self.container.remove(force=True, v=True)
-            raise SandboxError(f"could not start a Docker sandbox from {spec.image!r}: {exc}") from exc
+        except ENGINE_ERRORS as exc:
+            self._remove()
+            raise engine_error(exc, f"could not start a Docker sandbox from {spec.image!r}") from exc
         self._closed = False
 
     def _create_kwargs(self) -> dict:
@@ -129,15 +145,16 @@ class DockerSandbox(Sandbox):
             return self._run(wrapped, limit, cwd or self.spec.workdir, environment)
 
     def _run(self, argv: list[str], limit: float, cwd: str, env: dict[str, str]) -> ExecResult:
-        api = self._client.api
         cap = self.spec.limits.output_bytes
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
         started = time.monotonic()
+        self._check_usable()
+        self._ended_by_us = False
         try:
-            exec_id = api.exec_create(self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER)["Id"]
-            stream = api.exec_start(exec_id, stream=True, demux=True)
-        except (APIError, DockerException) as exc:
-            raise SandboxError(f"exec failed to start in {self.container.short_id}: {exc}") from exc
+            exec_id = self._api.exec_create(self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER)
+            stream = self._client.api.exec_start(exec_id["Id"], stream=True, demux=True)
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, "the command could not start") from exc
         watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
         try:
             for out, err in stream:
@@ -145,16 +162,23 @@ class DockerSandbox(Sandbox):
                     stdout.write(out)
                 if err:
                     stderr.write(err)
-        except (OSError, ValueError, AttributeError):
-            if not watchdog.fired:  # the watchdog closing the stream is expected; anything else is not
-                raise
+        except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
+            if watchdog.fired is None:  # the watchdog closing the stream is expected; anything else is not
+                raise self._failure(None, "the command's output stream broke") from None
         finally:
             watchdog.cancel()
+        if watchdog.fired not in (None, "timeout"):
+            raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
         duration = time.monotonic() - started
-        exit_code = api.exec_inspect(exec_id).get("ExitCode")
-        exit_code = 137 if exit_code is None else int(exit_code)
-        timed_out = watchdog.fired or (exit_code in (124, 137) and duration >= limit)
-        oom = exit_code == 137 and not timed_out and self._new_oom_kill()
+        exit_code = self._exit_code(exec_id["Id"])
+        timed_out = watchdog.fired == "timeout" or (exit_code in (124, 137) and duration >= limit)
+        killed = exit_code in (None, 137) and not timed_out
+        oom = killed and self._new_oom_kill()  # fails as an EngineFailure if the container is gone
+        if exit_code is None or (exit_code >= 125 and not timed_out):
+            # A kill from outside reaches the command before the engine marks the container stopped.
+            settle = STATE_SETTLE_S if killed and not oom and not self._ended_by_us else 0.0
+            timed_out = self._stopped_by_its_own_doing(settle) or timed_out
+            exit_code = 137 if exit_code is None else exit_code
         return ExecResult(
             exit_code=exit_code,
             stdout=stdout.text(),
@@ -165,9 +189,74 @@ class DockerSandbox(Sandbox):
             oom_killed=oom,
         )
 
+    def _exit_code(self, exec_id: str) -> int | None:
+        try:
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, "the command's exit status could not be read") from exc
+        return None if code is None else int(code)
+
+    def _state(self) -> dict | None:
+        """The container's State from the engine, or None when it no longer exists."""
+        try:
+            return self._api.inspect_container(self.container.id)["State"]
+        except NotFound:
+            return None
+        except ENGINE_ERRORS as exc:
+            raise engine_error(exc, "the sandbox container could not be inspected") from exc
+
+    def _check_usable(self) -> None:
+        """Before an exec: a container we killed ourselves is the code's doing; otherwise any stop is not."""
+        if self._killed_container:
+            raise SandboxError("the sandbox was killed earlier because a command could not be stopped")
+
+    def _outside_problem(self, state: dict | None) -> str | None:
+        """What someone outside did to the container ("removed", "paused", "stopped"), from its State; None
+        when it runs, or when it stopped by its own doing (OOM, its lifetime cap, or our kill)."""
+        if state is None:
+            return "removed"
+        if state.get("Paused"):
+            return None if self._freezing else "paused"
+        if state.get("Running") or state.get("OOMKilled") or self._killed_container:
+            return None
+        return None if state.get("ExitCode") == 0 else "stopped"  # 0: the keeper `sleep` ran out
+
+    def health(self) -> str | None:
+        """Why the container cannot run commands right now because of someone outside, or None."""
+        return self._outside_problem(self._state())
+
+    def _stopped_by_its_own_doing(self, settle_s: float) -> bool:
+        """After a command died abnormally: True when the container's lifetime cap ended it; EngineFailure
+        when someone outside did. A still-running container is watched for `settle_s` first."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            state = self._state()
+            problem = self._outside_problem(state)
+            if problem is not None:
+                raise EngineFailure(f"sandbox container {self.container.short_id} was {problem} from outside")
+            assert state is not None
+            if not state.get("Running") or time.monotonic() >= deadline:
+                return not state.get("Running") and not state.get("OOMKilled") and not self._killed_container
+            time.sleep(0.2)
+
+    def _failure(self, exc: Exception | None, what: str) -> SandboxError:
+        """The error for a failed engine call during an exec, from the container's own state."""
+        if self._killed_container:
+            return SandboxError(f"{what}: the sandbox was killed because a command could not be stopped")
+        try:
+            problem = self.health()
+        except EngineFailure as inspect_failure:
+            return inspect_failure
+        if problem is not None:
+            return EngineFailure(f"{what}: sandbox container {self.container.short_id} was {problem} from outside")
+        return engine_error(exc, what) if exc is not None else EngineFailure(what)
+
     def _new_oom_kill(self) -> bool:
         """Whether the memory cgroup's OOM-kill counter moved since the last look."""
-        result = self.container.exec_run(["sh", "-c", OOM_COUNTER_CMD], user=SANDBOX_USER)
+        try:
+            result = self.container.exec_run(["sh", "-c", OOM_COUNTER_CMD], user=SANDBOX_USER)
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, "the memory counters could not be read") from exc
         counts = [
             int(line.split()[1])
             for line in result.output.decode(errors="replace").splitlines()
@@ -177,21 +266,58 @@ class DockerSandbox(Sandbox):
         moved, self._oom_kills = total > self._oom_kills, total
         return moved
 
-    def kill_all_processes(self) -> None:
-        """Kill every process of the sandbox user (the main `sleep` runs as root and survives).
+    def kill_all(self) -> None:
+        """End every process of the sandbox user; only the container's keeper (root's `sleep`) stays.
 
-        When even that cannot run (no process can be forked), the container itself is killed: the
-        sandbox is then lost, which beats hanging forever.
+        `kill -KILL -1` as that user reaches detached processes too. When it cannot even start (no process
+        can be forked), the frozen container's processes are killed from the host (as root), else the
+        container itself is killed: the sandbox is then lost, which beats leaving processes running.
         """
+        self._ended_by_us = True
         try:
-            if self.container.exec_run(["kill", "-9", "-1"], user=SANDBOX_USER).exit_code in (0, 1):
+            exec_id = self._api.exec_create(self.container.id, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
+            self._api.exec_start(exec_id)
+            if self._api.exec_inspect(exec_id).get("ExitCode") in (0, 1):
                 return
-        except (APIError, DockerException) as exc:
+        except NotFound as exc:
+            raise EngineFailure(f"sandbox container {self.container.short_id} was removed from outside") from exc
+        except APIError as exc:
+            if exc.status_code == 409:  # paused or stopped by someone else: nothing we may do about it
+                raise self._failure(exc, "could not end the sandbox's processes") from exc
             log.warning("could not kill processes in %s: %s", self.container.short_id, exc)
-        log.warning("killing sandbox container %s: a command could not be stopped", self.container.short_id)
+        except ENGINE_ERRORS as exc:
+            raise engine_error(exc, "could not end the sandbox's processes") from exc
+        if not self._kill_frozen():
+            self._kill_container()
+
+    def _kill_frozen(self) -> bool:
+        """Freeze the container, SIGKILL its non-root processes from the host, thaw it (root only)."""
+        if os.geteuid() != 0:
+            return False
+        self._freezing = True
         try:
-            self.container.kill()
-        except (APIError, DockerException) as exc:
+            self._api.pause(self.container.id)
+            try:
+                listing = self._api.top(self.container.id, ps_args="-o pid,uid")
+                for pid, uid in listing.get("Processes") or []:
+                    if uid.strip() != "0":
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)  # delivered when the container thaws
+            finally:
+                self._api.unpause(self.container.id)
+        except ENGINE_ERRORS as exc:
+            log.warning("could not end the processes of frozen sandbox %s: %s", self.container.short_id, exc)
+            return False
+        finally:
+            self._freezing = False
+        return True
+
+    def _kill_container(self) -> None:
+        log.warning("killing sandbox container %s: a command could not be stopped", self.container.short_id)
+        self._killed_container = True
+        try:
+            self._api.kill(self.container.id)
+        except ENGINE_ERRORS as exc:
             log.warning("could not kill sandbox container %s: %s", self.container.short_id, exc)
 
     # -- files ---------------------------------------------------------------------------------
@@ -203,22 +329,49 @@ class DockerSandbox(Sandbox):
                 # Extract at the workdir (which exists) with entries under the relative path: no mkdir exec.
                 tar_bytes, target = with_prefix(tar_bytes, str(target.relative_to(workdir))), workdir
             elif target != workdir:
-                made = self.container.exec_run(["mkdir", "-p", dest], user=SANDBOX_USER)
+                try:
+                    made = self.container.exec_run(["mkdir", "-p", dest], user=SANDBOX_USER)
+                except ENGINE_ERRORS as exc:
+                    raise self._failure(exc, f"cannot create {dest} in the sandbox") from exc
                 if made.exit_code != 0:
                     raise SandboxError(f"cannot create {dest} in the sandbox: {made.output.decode().strip()}")
             try:
                 self.container.put_archive(str(target), tar_bytes)
-            except APIError as exc:
-                raise SandboxError(f"cannot copy files to {dest}: {exc.explanation or exc}") from exc
+            except ENGINE_ERRORS as exc:
+                raise self._failure(exc, f"cannot copy files to {dest}") from exc
 
     def get_archive(self, src: str) -> bytes:
+        """Not serialised with exec: reading files while a command runs is safe (and what a live view needs)."""
         self._ensure_open()
-        with self._lock:
-            try:
-                chunks, _ = self.container.get_archive(src)
-                return b"".join(chunks)
-            except NotFound as exc:
-                raise SandboxError(f"{src} does not exist in the sandbox") from exc
+        try:
+            chunks, _ = self.container.get_archive(src)
+            return b"".join(chunks)
+        except NotFound as exc:
+            if self.health() == "removed":
+                raise EngineFailure(f"sandbox container {self.container.short_id} was removed") from exc
+            raise SandboxError(f"{src} does not exist in the sandbox") from exc
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
+
+    def stream_archive(self, src: str) -> Iterator[bytes]:
+        """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
+        self._ensure_open()
+        try:
+            stream, stat = self.container.get_archive(src, chunk_size=STREAM_CHUNK)
+        except NotFound as exc:
+            if self.health() == "removed":
+                raise EngineFailure(f"sandbox container {self.container.short_id} was removed") from exc
+            raise SandboxError(f"{src} does not exist in the sandbox") from exc
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
+        try:
+            if (stat or {}).get("linkTarget"):
+                raise SandboxError(f"{src} is a link in the sandbox (to {stat['linkTarget']}), not a folder")
+            yield from stream
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, f"the copy of {src} out of the sandbox broke off") from exc
+        finally:
+            stream.close()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _ensure_open(self) -> None:
@@ -229,33 +382,64 @@ class DockerSandbox(Sandbox):
         if getattr(self, "_closed", True):
             return
         self._closed = True
-        try:
-            # Force-removal kills the container; v=True also removes its anonymous workspace volume.
-            self.container.remove(force=True, v=True)
-        except NotFound:
-            pass
-        except (APIError, DockerException) as exc:
-            log.warning("could not remove sandbox container %s (the reaper will): %s", self.container.id, exc)
+        self._remove()
+
+    def _remove(self) -> None:
+        """Force-remove the container (which kills it) and its workspace volume; a paused one is thawed first
+        if removal refuses it. What cannot be removed is left to the reaper (its deadline label)."""
+        for attempt in range(2):
+            try:
+                self._api.remove_container(self.container.id, force=True, v=True)
+                return
+            except NotFound:
+                return
+            except ENGINE_ERRORS as exc:
+                if attempt == 0:
+                    with contextlib.suppress(*ENGINE_ERRORS):
+                        self._api.unpause(self.container.id)
+                    continue
+                log.warning("could not remove sandbox container %s (the reaper will): %s", self.container.id, exc)
 
 
 class _Watchdog:
-    """Host-side backstop for a command that outlives its timeout (for example, by escaping `timeout`)."""
+    """Host-side backstop for a running exec: it ends a command that outlives its timeout (one that escaped
+    `timeout`) and notices a container paused, stopped or removed from outside. It always closes the stream
+    it was given when it fires, whatever else fails, so the reading thread can never hang."""
 
     def __init__(self, sandbox: DockerSandbox, stream: object, after_s: float) -> None:
-        self.fired = False
+        self.fired: str | None = None
         self._sandbox, self._stream = sandbox, stream
-        self._timer = threading.Timer(after_s, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._deadline = time.monotonic() + after_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="opendgm-exec-watchdog", daemon=True)
+        self._thread.start()
 
-    def _fire(self) -> None:
-        self.fired = True
-        self._sandbox.kill_all_processes()
-        # Processes that escaped may still hold the output pipe open; give them a moment, then hang up.
-        time.sleep(1.0)
-        close = getattr(self._stream, "close", None)
-        if close is not None:
-            close()
+    def _watch(self) -> None:
+        while not self._stop.wait(min(HEALTH_POLL_S, max(self._deadline - time.monotonic(), 0.05))):
+            if time.monotonic() >= self._deadline:
+                self._fire("timeout")
+                return
+            try:
+                problem = self._sandbox.health()
+            except EngineFailure:
+                problem = "lost (the engine did not answer)"
+            if problem is not None and not self._stop.is_set():
+                self._fire(problem)
+                return
+
+    def _fire(self, reason: str) -> None:
+        self.fired = reason
+        try:
+            if reason == "timeout":
+                self._sandbox.kill_all()
+                time.sleep(1.0)  # let escaped processes that hold the output pipe die
+        except Exception as exc:  # a kill that fails or times out must not keep the stream open
+            log.warning("watchdog could not end the processes of %s: %s", self._sandbox.container.short_id, exc)
+        finally:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self._stop.set()

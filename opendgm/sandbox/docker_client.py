@@ -1,29 +1,66 @@
-"""One shared docker-py client per process, and the question "does an engine answer?"."""
+"""The process's docker-py clients, the question "does an engine answer?", and what an engine error means.
+
+Every call has a timeout: transfers and container start-up get API_TIMEOUT_S, control calls (inspect,
+exec set-up, kill, pause, remove, list) get CONTROL_TIMEOUT_S, so a stuck engine or a paused container
+costs seconds, never a hang. (Streamed exec output has no socket timeout in docker-py: the backend's
+watchdog bounds it.)
+"""
 
 from __future__ import annotations
 
 import functools
 
 import docker
-from docker.errors import DockerException
+import requests
+from docker.errors import APIError, DockerException, NotFound
+
+from opendgm.sandbox.base import EngineFailure, SandboxError
 
 API_TIMEOUT_S = 120
+CONTROL_TIMEOUT_S = 20
+# What a call to the engine can raise besides docker's own errors (docker-py lets these through raw).
+TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, TimeoutError)
 
 
 @functools.lru_cache(maxsize=1)
 def docker_client() -> docker.DockerClient:
-    """The process-wide client (connection pooling keeps per-call overhead low)."""
+    """The process-wide client for transfers (connection pooling keeps per-call overhead low)."""
     return docker.from_env(timeout=API_TIMEOUT_S)
+
+
+@functools.lru_cache(maxsize=1)
+def control_client() -> docker.DockerClient:
+    """The process-wide client for short control calls."""
+    return docker.from_env(timeout=CONTROL_TIMEOUT_S)
 
 
 def docker_available() -> str | None:
     """None when a Docker engine answers, else the reason it does not."""
     try:
-        docker_client().ping()
-    except DockerException as exc:
+        control_client().ping()
+    except (DockerException, *TRANSPORT_ERRORS) as exc:
         docker_client.cache_clear()
-        return str(exc).splitlines()[0][:300]
-    except Exception as exc:  # requests/urllib3 errors surface raw when no socket exists
-        docker_client.cache_clear()
-        return f"{type(exc).__name__}: {exc}"[:300]
+        control_client.cache_clear()
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
     return None
+
+
+def engine_error(exc: Exception, what: str) -> SandboxError:
+    """The sandbox error an engine exception stands for: EngineFailure unless the request itself was bad.
+
+    A 409 (paused, not running), a 5xx, a missing container, a timeout or no answer are the engine's or
+    someone else's doing; other 4xx answers are ours (a bad path or argument) and stay plain SandboxErrors.
+    """
+    if isinstance(exc, NotFound):
+        return EngineFailure(f"{what}: the container is gone (removed from outside): {_short(exc)}")
+    if isinstance(exc, APIError):
+        status = exc.status_code or 500
+        if status == 409 or status >= 500:
+            return EngineFailure(f"{what}: {_short(exc)}")
+        return SandboxError(f"{what}: {_short(exc)}")
+    return EngineFailure(f"{what}: the Docker engine did not answer: {type(exc).__name__}: {_short(exc)}")
+
+
+def _short(exc: Exception) -> str:
+    text = getattr(exc, "explanation", None) or str(exc)
+    return str(text).splitlines()[0][:300] if text else type(exc).__name__

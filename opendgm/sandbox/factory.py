@@ -8,28 +8,34 @@ import logging
 import weakref
 from typing import Literal
 
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox.base import EngineFailure, Sandbox
 from opendgm.sandbox.docker_client import docker_available
 from opendgm.sandbox.local_backend import LocalSandbox
-from opendgm.sandbox.reaper import reap_abandoned_sandboxes
+from opendgm.sandbox.reaper import reap_abandoned_sandboxes, reap_own_containers
+from opendgm.sandbox.scratch import reap_folders
 from opendgm.sandbox.spec import SandboxSpec
 
 log = logging.getLogger(__name__)
 
-BackendName = Literal["auto", "docker", "local"]
+BackendName = Literal["auto", "docker", "local", "local-unsafe"]
+Chosen = Literal["docker", "local", "local-unsafe"]
+BACKEND_NAMES: tuple[str, ...] = BackendName.__args__  # type: ignore[attr-defined]
 _open_sandboxes: weakref.WeakSet[Sandbox] = weakref.WeakSet()
 
 
-def choose_backend(requested: BackendName = "auto") -> Literal["docker", "local"]:
-    """`auto` is Docker when an engine answers, otherwise local; the choice is logged with its reason."""
-    if requested == "local":
-        return "local"
+def choose_backend(requested: BackendName = "auto") -> Chosen:
+    """`auto` is Docker when an engine answers, otherwise local; the choice is logged with its reason.
+
+    `auto` never picks `local-unsafe` (no namespaces): only a user who names it gets it.
+    """
+    if requested in ("local", "local-unsafe"):
+        return requested
     problem = docker_available()
     if requested == "docker":
         if problem:
-            raise SandboxError(f"the Docker backend was requested but no engine answers: {problem}")
+            raise EngineFailure(f"the Docker backend was requested but no engine answers: {problem}")
         return "docker"
-    choice: Literal["docker", "local"] = "local" if problem else "docker"
+    choice: Chosen = "local" if problem else "docker"
     _announce(choice, problem)
     return choice
 
@@ -45,29 +51,64 @@ def _announce(choice: str, problem: str | None) -> None:
 
 @functools.lru_cache(maxsize=1)
 def docker_housekeeping() -> None:
-    """Once per process: reap what crashed owners left behind, and again at exit."""
-    reap_abandoned_sandboxes()
-    atexit.register(_reap_at_exit)
+    """Once per process: reap the containers crashed owners left behind, and again at exit."""
+    folder_housekeeping()
+    _reap_containers()
+    atexit.register(_reap_containers)
 
 
-def _reap_at_exit() -> None:
+@functools.lru_cache(maxsize=1)
+def folder_housekeeping() -> None:
+    """Once per process: remove the temporary folders (workspaces, agent code, sockets) of dead runs."""
+    try:
+        reap_folders()
+    except OSError as exc:
+        log.warning("temporary folder reaping skipped: %s", exc)
+
+
+def _reap_containers() -> None:
     try:
         reap_abandoned_sandboxes()
-    except Exception as exc:  # at interpreter exit the engine may already be unreachable
-        log.warning("exit-time reaping skipped: %s", exc)
+    except Exception as exc:  # the reaper handles the engine's failures; this is the last line of defence
+        log.warning("reaping abandoned sandboxes skipped: %s", exc)
+
+
+def reap_own(campaign: str | None = None) -> None:
+    """Remove this process's own sandboxes, containers and temporary folders (of `campaign`, if given).
+
+    For a campaign stopped by a signal: the sandboxes it still holds are closed, labelled containers of
+    this process that no sandbox object holds any more are removed, and (for campaign=None only, since
+    folders carry no campaign) this process's owner-named temporary folders are deleted.
+    """
+    for sandbox in list(_open_sandboxes):
+        if campaign is None or sandbox.spec.campaign == campaign:
+            _close_quietly(sandbox)
+    if docker_available() is None:
+        reap_own_containers(campaign)
+    if campaign is None:
+        reap_folders(own=True)
+
+
+def _close_quietly(sandbox: Sandbox) -> None:
+    try:
+        sandbox.close()
+    except Exception as exc:  # one sandbox that cannot be closed must not keep the others open
+        log.warning("could not close sandbox: %s", exc)
 
 
 @atexit.register
 def _close_open_sandboxes() -> None:
     """Sandboxes this process still holds at exit are closed, so no container or workspace outlives it."""
     for sandbox in list(_open_sandboxes):
-        sandbox.close()
+        _close_quietly(sandbox)
 
 
 def open_sandbox(spec: SandboxSpec, backend: BackendName = "auto") -> Sandbox:
     """Start a sandbox for `spec` on the chosen backend. Use it as a context manager."""
-    if choose_backend(backend) == "local":
-        sandbox: Sandbox = LocalSandbox(spec)
+    chosen = choose_backend(backend)
+    if chosen != "docker":
+        folder_housekeeping()
+        sandbox: Sandbox = LocalSandbox(spec, unsafe=chosen == "local-unsafe")
     else:
         from opendgm.sandbox.docker_backend import DockerSandbox
 

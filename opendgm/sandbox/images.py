@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from docker.errors import APIError, BuildError, ImageNotFound
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 
-from opendgm.sandbox.base import SandboxError
-from opendgm.sandbox.docker_client import docker_client
+from opendgm.sandbox.base import EngineFailure
+from opendgm.sandbox.docker_client import TRANSPORT_ERRORS, docker_client
 from opendgm.sandbox.owner import LABEL_PREFIX
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
@@ -89,9 +89,9 @@ def ensure_offline_base(
     except ImageNotFound:
         pass
     if shutil.which("debootstrap") is None:
-        raise SandboxError("building the offline base image needs debootstrap: apt-get install -y debootstrap")
+        raise EngineFailure("building the offline base image needs debootstrap: apt-get install -y debootstrap")
     if os.geteuid() != 0:
-        raise SandboxError("debootstrap needs root to build the offline base image; rerun as root")
+        raise EngineFailure("debootstrap needs root to build the offline base image; rerun as root")
     mirror = debian_mirror()
     with tempfile.TemporaryDirectory(prefix="opendgm-rootfs-") as workdir:
         rootfs, archive = Path(workdir) / "rootfs", Path(workdir) / "rootfs.tar"
@@ -107,7 +107,7 @@ def ensure_offline_base(
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-            raise SandboxError(f"debootstrap failed (exit {done.returncode}):\n{tail}")
+            raise EngineFailure(f"debootstrap failed (exit {done.returncode}):\n{tail}")
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
         say(f"docker import -> {image}")
         repository, tag = image.rsplit(":", 1)
@@ -122,8 +122,16 @@ def build_runtime_image(
 ) -> BuildOutcome:
     """Build the runtime image from the Dockerfile unless an image built from the same content exists.
 
-    `base` names an existing image to build on instead of the pulled or the offline Debian base.
+    `base` names an existing image to build on instead of the pulled or the offline Debian base. An image
+    that cannot be had, for whatever reason, is an EngineFailure: never the fault of code to be sandboxed.
     """
+    try:
+        return _build_runtime_image(tag, pull, force, say, base)
+    except (DockerException, *TRANSPORT_ERRORS) as exc:
+        raise EngineFailure(f"could not make the sandbox image {tag}: {type(exc).__name__}: {exc}"[:500]) from exc
+
+
+def _build_runtime_image(tag: str, pull: bool, force: bool, say: Say, base: str | None) -> BuildOutcome:
     client = docker_client()
     dockerfile = runtime_dockerfile()
     if base is None and pull:
@@ -131,7 +139,7 @@ def build_runtime_image(
         try:
             client.images.pull(PULLED_BASE_IMAGE)
         except APIError as exc:
-            raise SandboxError(
+            raise EngineFailure(
                 f"could not pull {PULLED_BASE_IMAGE} (rerun without --pull to build offline): {exc}"
             ) from exc
         base = PULLED_BASE_IMAGE
@@ -157,5 +165,5 @@ def build_runtime_image(
             )
         except BuildError as exc:
             log_tail = "".join(str(entry.get("stream", "")) for entry in exc.build_log)[-2000:]
-            raise SandboxError(f"building {tag} failed: {exc.msg}\n{log_tail}") from exc
+            raise EngineFailure(f"building {tag} failed: {exc.msg}\n{log_tail}") from exc
     return BuildOutcome(tag, base, True, content_hash)

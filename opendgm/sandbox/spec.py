@@ -44,7 +44,7 @@ class Limits(BaseModel):
     disk_mb: int | None = Field(
         2048,
         gt=0,
-        description="Workspace cap (Docker: size of the workspace volume; local: per-file size cap).",
+        description="Workspace cap (Docker: the volume's size; local: a tmpfs of this size as root, else per file).",
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from opendgm.archive import ArchiveError
+from opendgm.archive.overview import overview
 from opendgm.web import views
 from opendgm.web.auth import token_guard
 from opendgm.web.campaigns import Unavailable, reading
@@ -65,6 +66,26 @@ def create_app(campaigns: dict[str, Path], token: str | None = None) -> FastAPI:
     def node(campaign: str, node_id: str) -> dict[str, Any]:
         with reading(campaigns, campaign) as archive:
             return views.node(archive, node_id)
+
+    @app.get("/api/{campaign}/overview")
+    def campaign_overview(campaign: str) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return overview(archive)
+
+    @app.get("/api/{campaign}/node/{node_id}/diff")
+    def diff(campaign: str, node_id: str, against: str = "parent") -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.diff(archive, node_id, against)
+
+    @app.get("/api/{campaign}/node/{node_id}/code")
+    def code(campaign: str, node_id: str) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.code(archive, node_id)
+
+    @app.get("/api/{campaign}/node/{node_id}/self_modification")
+    def self_modification(campaign: str, node_id: str) -> dict[str, Any]:
+        with reading(campaigns, campaign) as archive:
+            return views.self_modification(archive, node_id)
 
     @app.get("/api/{campaign}/node/{node_id}/trajectory/{task_id:path}")
     def trajectory(campaign: str, node_id: str, task_id: str, attempt: int | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from opendgm.archive import Archive, ArchiveError
 from opendgm.web.auth import bind_problem
@@ -15,7 +16,7 @@ errors = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/] {message}", soft_wrap=True)
+    errors.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -8,14 +8,26 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, ArchiveError, credit
+from opendgm.archive import Archive, ArchiveError, NodeSummary, credit
+from opendgm.archive.best import best_agent, best_path, why_none
+from opendgm.archive.sentences import sentence
+from opendgm.archive.tables import SELF_MODIFICATION_LOG
+from opendgm.llm.ledger import Totals
 from opendgm.web.layout import tidy_layout
 
-TREE_FIELDS = ("id", "parent", "kind", "status", "operator", "score", "stage", "x", "depth")
+TREE_FIELDS = (
+    "id", "parent", "kind", "status", "operator", "score", "stage", "x", "depth",
+    "passes", "fails", "children", "cost_usd", "tokens", "reason",
+)  # fmt: skip
 DIFF_LIMIT = 400_000  # characters of diff sent to the browser; the rest is summarised
+CODE_LIMIT = 2_000_000  # characters of an agent's code sent to the browser, all files together
+FILE_LIMIT = 300_000  # characters of one file
+SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evolve.self_improve.modify
 EVENTS_PAGE = 1000
 
 
@@ -24,19 +36,29 @@ class NotFound(LookupError):
 
 
 def tree(archive: Archive) -> dict[str, Any]:
-    """Every node as a compact row (fields in `TREE_FIELDS`) with its layout, plus typed edges."""
+    """Every node as a compact row (fields in `TREE_FIELDS`) with its layout, plus typed edges and the best agent
+    with the path that led to it."""
     with archive.snapshot():
         rows = archive.summaries(kind=None)
         edges = archive.edges()
+        spent = archive.ledger.totals_by("node")
     place = tidy_layout((row.id, row.parent_id) for row in rows)
+    chosen = best_agent(rows)
+    nothing = Totals()
+
+    def row_of(row: NodeSummary) -> list[Any]:
+        used = spent.get(row.id, nothing)
+        facts = [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage, *place[row.id]]
+        return [*facts, row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
+
     return {
         "campaign": archive.campaign,
         "fields": TREE_FIELDS,
-        "nodes": [
-            [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage, *place[row.id]]
-            for row in rows
-        ],
+        "nodes": [row_of(row) for row in rows],
         "edges": [[edge.src, edge.dst, edge.kind] for edge in edges],
+        "best": None if chosen is None else {"id": chosen.id, "value": chosen.value, "summary": chosen.describe()},
+        "best_note": None if chosen else why_none(),
+        "best_path": best_path(rows, chosen.id) if chosen else [],
     }
 
 
@@ -46,7 +68,7 @@ def node(archive: Archive, node_id: str) -> dict[str, Any]:
     with archive.snapshot():
         item = archive.node(archive.resolve(node_id))
         cost = archive.cost(item.id)
-        diff = archive.diff_to_parent(item.id) if item.code_hash is not None else None
+        change = archive.diff_to_parent(item.id) if item.code_hash is not None else None
         facts = {
             "children": [child.id for child in archive.children(item.id)],
             "scores": [asdict(score) | {"score": score.score} for score in archive.scores(item.id)],
@@ -54,20 +76,90 @@ def node(archive: Archive, node_id: str) -> dict[str, Any]:
             "edges": [asdict(edge) for edge in archive.edges(item.id)],
         }
         record = credit.fitness_of(archive, item.id)
-    if diff is not None and len(diff) > DIFF_LIMIT:
-        diff = diff[:DIFF_LIMIT] + f"\n... diff clipped: {len(diff) - DIFF_LIMIT} more characters\n"
+        calls = archive.ledger.calls(node=item.id)
+        lineage = [node.id for node in archive.lineage(item.id)]
+        log_path = SELF_MODIFICATION_LOG.format(node=item.id)
+        patch_path = SELF_MODIFICATION_PATCH.format(node=item.id)
+        self_modification = {
+            "log": log_path if archive.artifacts.exists(log_path) else None,
+            "patch": _clip(archive.artifacts.read_text(patch_path)) if archive.artifacts.exists(patch_path) else None,
+        }
     meta = dict(item.meta)
     return {
         **{key: value for key, value in asdict(item).items() if key != "meta"},
         "meta": meta,
         "problem_statement": meta.pop("problem_statement", None),
-        "diff": diff,
+        "diff": None if change is None else _clip(change),
+        "lineage": lineage,
+        "self_modification": self_modification,
+        "calls": [asdict(call) for call in sorted(calls, key=lambda call: call.ts)],
         "cost": asdict(cost) | {"tokens": cost.tokens},
         "fitness": None
         if record is None
         else {"summary": record.summary(), "credits": [asdict(c) for c in record.credits]},
         **facts,
     }
+
+
+def diff(archive: Archive, node_id: str, against: str = "parent") -> dict[str, Any]:
+    """The node's diff against its parent, its root (the seed) or any node id."""
+    with archive.snapshot():
+        item = archive.node(archive.resolve(node_id))
+        if against == "parent":
+            base = item.parent_id
+        elif against == "seed":
+            base = archive.lineage(item.id)[0].id
+        else:
+            base = archive.resolve(against)
+        text = archive.diff(base, item.id)  # base None: against nothing (a root's whole code)
+    return {"node": item.id, "against": base, "diff": _clip(text)}
+
+
+def code(archive: Archive, node_id: str) -> dict[str, Any]:
+    """The node's files (an agent's code, or a text node's content), each clipped, binary files named only."""
+    item = archive.node(archive.resolve(node_id))
+    if item.kind != "agent":
+        text = item.content or ""
+        return {"node": item.id, "files": [{"path": f"{item.kind}.md", "text": text, "size": len(text)}]}
+    if item.commit is None:
+        return {"node": item.id, "files": []}
+    files, budget = [], CODE_LIMIT
+    with tempfile.TemporaryDirectory(prefix="opendgm-view-") as scratch:
+        root = archive.materialize(item.id, Path(scratch) / "code")
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+            raw = path.read_bytes()
+            try:
+                text: str | None = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None and len(text) > min(FILE_LIMIT, budget):
+                text = text[: min(FILE_LIMIT, budget)] + f"\n... clipped: {len(raw)} bytes in all\n"
+            budget -= len(text or "")
+            files.append({"path": path.relative_to(root).as_posix(), "text": text, "size": len(raw)})
+    return {"node": item.id, "files": files}
+
+
+def self_modification(archive: Archive, node_id: str) -> dict[str, Any]:
+    """The self-modification run that made the node (the parent rewriting itself), step by step."""
+    item = archive.node(archive.resolve(node_id))
+    path = SELF_MODIFICATION_LOG.format(node=item.id)
+    if not archive.artifacts.exists(path):
+        raise NotFound(f"{item.id} has no self-modification log")
+    return {"node": item.id, "path": path, "steps": _steps(archive, path)}
+
+
+def _clip(text: str) -> str:
+    if len(text) <= DIFF_LIMIT:
+        return text
+    return text[:DIFF_LIMIT] + f"\n... clipped: {len(text) - DIFF_LIMIT} more characters\n"
+
+
+def _steps(archive: Archive, path: str) -> list[dict[str, Any]]:
+    try:
+        text = archive.artifacts.read_text(path)
+    except (ArchiveError, OSError) as error:
+        raise NotFound(f"{path} unreadable: {error}") from None
+    return [_step(line) for line in text.splitlines() if line.strip()]
 
 
 def trajectory(archive: Archive, node_id: str, task_id: str, attempt: int | None = None) -> dict[str, Any]:
@@ -78,16 +170,12 @@ def trajectory(archive: Archive, node_id: str, task_id: str, attempt: int | None
     result = max(results, key=lambda r: (r.attempt, r.id))
     if not result.trajectory_path:
         raise NotFound(f"the result of {node_id} on {task_id!r} has no trajectory")
-    try:
-        text = archive.artifacts.read_text(result.trajectory_path)
-    except (ArchiveError, OSError) as error:
-        raise NotFound(f"trajectory {result.trajectory_path} unreadable: {error}") from None
     return {
         "node": node_id,
         "task": task_id,
         "attempt": result.attempt,
         "path": result.trajectory_path,
-        "steps": [_step(line) for line in text.splitlines() if line.strip()],
+        "steps": _steps(archive, result.trajectory_path),
     }
 
 
@@ -109,9 +197,11 @@ def progress(archive: Archive) -> dict[str, Any]:
         calls = sorted(archive.ledger.calls(), key=lambda call: call.ts)
     times = [call.ts for call in calls]
     spent = list(itertools.accumulate((call.cost_usd for call in calls), initial=0.0))
+    used = list(itertools.accumulate((call.prompt_tokens + call.completion_tokens for call in calls), initial=0))
     by_node = _running([(count, row) for count, row in enumerate(rows, 1) if row.score is not None])
     scored = sorted((row for row in rows if row.score is not None), key=lambda row: changed[row.id])
     by_spend = _running([(spent[bisect.bisect_right(times, changed[row.id])], row) for row in scored])
+    by_tokens = _running([(used[bisect.bisect_right(times, changed[row.id])], row) for row in scored])
     roles: dict[str, dict[str, float]] = {}
     for call in calls:
         role = roles.setdefault(call.role, {"calls": 0, "cost_usd": 0.0, "tokens": 0})
@@ -121,8 +211,10 @@ def progress(archive: Archive) -> dict[str, Any]:
     return {
         "by_node": by_node,
         "by_spend": by_spend,
+        "by_tokens": by_tokens,
         "by_role": roles,
         "total_cost_usd": spent[-1],
+        "total_tokens": used[-1],
         "agents": len(rows),
         "scored": len(scored),
     }
@@ -145,7 +237,7 @@ def events(archive: Archive, since: int = 0, tail: int | None = None) -> dict[st
             since = max(since, archive.last_event_id() - tail)
         page = archive.events(since_id=since, limit=EVENTS_PAGE)
     return {
-        "events": [asdict(event) for event in page],
+        "events": [asdict(event) | {"text": sentence(event)} for event in page],
         "last": page[-1].id if page else since,
         "more": len(page) == EVENTS_PAGE,
     }

@@ -46,21 +46,22 @@ def parent(tmp_path: Path) -> tuple[Archive, str]:
     archive.close()
 
 
-def rewrite(archive: Archive, node: str, proposer: Proposer, tmp_path: Path, slots=("prompts/system.md",)):
+def rewrite(archive: Archive, node: str, proposer: Proposer, slots=("prompts/system.md",)):
     return prompt_slots.rewrite_slot(
-        archive, proposer, node, pe2.default_meta_prompt(), EVALUATOR, list(slots), SETTINGS, random.Random(0),
-        tmp_path / "work",
-    )  # fmt: skip
+        archive, proposer, node, pe2.default_meta_prompt(), EVALUATOR, list(slots), SETTINGS, random.Random(0)
+    )
 
 
 def test_the_child_is_the_parent_with_one_prompt_file_rewritten(parent, tmp_path: Path) -> None:
     archive, node = parent
     proposer = Proposer(lambda current: current + "\nRun the tests before you submit.")
-    result = rewrite(archive, node, proposer, tmp_path)
+    result = rewrite(archive, node, proposer)
     assert result.slot == "prompts/system.md" and sorted(result.batch) == ["HumanEval_1", "HumanEval_2"]
-    text = (result.code / "prompts/system.md").read_text()
+    node_id = archive.propose("agent", node, operator="pe2").id
+    child = archive.code(archive.attach_tree(node_id, result.tree).id)  # the rewrite is a tree in agents.git
+    text = child.read("prompts/system.md").decode()
     assert text.endswith("Run the tests before you submit.\n") and "$submit" in text
-    assert (result.code / "agent.py").read_text() == (seed_agent_dir() / "agent.py").read_text()
+    assert child.read("agent.py") == (seed_agent_dir() / "agent.py").read_bytes()
     analysis = proposer.seen[0]
     assert "grading of HumanEval_1" in analysis and "grading of HumanEval_2" in analysis
     assert "HumanEval_0" not in analysis, "a solved task is never a hard negative"
@@ -71,14 +72,14 @@ def test_the_child_is_the_parent_with_one_prompt_file_rewritten(parent, tmp_path
 def test_unusable_rewrites_and_flawless_parents_are_rejected(parent, tmp_path: Path) -> None:
     archive, node = parent
     with pytest.raises(Rejected, match=r"dropped placeholders: \$repo"):
-        rewrite(archive, node, Proposer(lambda current: current.replace("$repo", "the repository")), tmp_path / "a")
+        rewrite(archive, node, Proposer(lambda current: current.replace("$repo", "the repository")))
     with pytest.raises(Rejected, match="no change"):
-        rewrite(archive, node, Proposer(lambda current: current), tmp_path / "b")
+        rewrite(archive, node, Proposer(lambda current: current))
     with pytest.raises(Rejected, match="none of the prompt slots"):
-        rewrite(archive, node, Proposer(str.upper), tmp_path / "c", slots=("prompts/absent.md",))
+        rewrite(archive, node, Proposer(str.upper), slots=("prompts/absent.md",))
     code = shutil.copytree(seed_agent_dir(), tmp_path / "flawless")
     (code / "agent.py").write_text((code / "agent.py").read_text() + "# other code, so results are not shared\n")
     flawless = archive.add_agent(code, operator="seed").id
     archive.record_result(flawless, EVALUATOR.name, EVALUATOR.version, "HumanEval_0", status="resolved")
     with pytest.raises(Rejected, match="failed no task"):
-        rewrite(archive, flawless, Proposer(str.upper), tmp_path / "d")
+        rewrite(archive, flawless, Proposer(str.upper))

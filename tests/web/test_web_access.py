@@ -69,3 +69,29 @@ def test_plot_writes_progress_and_tree_pngs(campaign: Campaign, tmp_path: Path) 
 def test_plot_on_a_missing_directory_fails_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["plot", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_plot_of_one_free_agent_has_sensible_axes_ids_and_the_best_agent(tmp_path: Path) -> None:
+    """One scored agent and only free model calls: no degenerate axis, tokens instead of $0, the best agent."""
+    import matplotlib.pyplot as plt
+    from showcase import free_campaign
+
+    from opendgm.archive import Archive
+    from opendgm.web import plots
+
+    seed = free_campaign(tmp_path / "one", tmp_path, solved=4)
+    result = CliRunner().invoke(cli, ["plot", str(tmp_path / "one"), "--out", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    assert all((tmp_path / "plots" / f"one-{name}.png").read_bytes().startswith(PNG) for name in ("progress", "tree"))
+    _, axis = plt.subplots()
+    plots._sensible_x(axis, [1], None)  # one node created
+    assert axis.get_xlim() == (0.0, 2.0)
+    plots._sensible_x(axis, [0.0, 0.0], 0.0)  # nothing spent yet
+    low, high = axis.get_xlim()
+    assert low < 0 < high and high == pytest.approx(1.05)
+    plots._sensible_x(axis, [40, 90], 100)  # tokens: from 0 to the campaign's total
+    assert axis.get_xlim() == pytest.approx((-3.0, 105.0))
+    plt.close("all")
+    with Archive.open(tmp_path / "one", readonly=True) as archive:
+        figure_text = plots.views.tree(archive)["best"]["summary"]
+    assert figure_text.startswith(f"{seed}: posterior mean")

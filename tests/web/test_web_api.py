@@ -129,3 +129,24 @@ def test_the_page_and_its_assets_are_served_locally(client: TestClient) -> None:
     assert 'src="static/app.js"' in page and "http" not in page  # no CDN
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/app.css").status_code == 200
+
+
+def test_overview_code_diff_against_seed_and_best_agent(client: TestClient, campaign: Campaign) -> None:
+    ids = campaign[1]
+    overview = client.get("/api/camp/overview").json()
+    assert overview["agents_by_status"] == {"evaluated": 3, "rejected": 1}
+    assert overview["best"] is None and overview["best_note"] == "none yet: no agent has 5 task results"
+    assert overview["spend"]["cost_usd"] == pytest.approx(0.35) and overview["spend"]["tokens"] == 45
+    assert overview["spend_by_role"]["agent"]["tokens"] == 30
+    code = client.get(f"/api/camp/node/{ids['grandchild']}/code").json()
+    assert code["files"] == [{"path": "agent.py", "text": "def solve():\n    return 3\n", "size": 26}]
+    against_seed = client.get(f"/api/camp/node/{ids['grandchild']}/diff?against=seed").json()
+    assert against_seed["against"] == ids["seed"] and "-    return 1\n+    return 3" in against_seed["diff"]
+    assert client.get(f"/api/camp/node/{ids['seed']}/diff").json()["diff"].count("+") >= 2  # a root: all its code
+    missing = client.get(f"/api/camp/node/{ids['child']}/self_modification")
+    assert missing.status_code == 404 and "no self-modification log" in missing.json()["error"]
+    tree = client.get("/api/camp/tree").json()
+    assert tree["best"] is None and tree["best_path"] == []
+    assert rows(tree)[ids["child"]]["cost_usd"] == pytest.approx(0.10) and rows(tree)[ids["child"]]["tokens"] == 15
+    events = client.get("/api/camp/events").json()["events"]
+    assert events[0]["text"] == f"{ids['seed']} (agent) was added as a root"

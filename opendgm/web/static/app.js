@@ -1,13 +1,21 @@
-// opendgm dashboard: the archive tree on a canvas (tidy layout from the server), a node panel,
-// progress charts and the event log, refreshed live by polling the event stream. No dependencies.
+// opendgm dashboard: overview, the archive tree (canvas, foldable subtrees, non-overlapping labels), a sortable
+// node list, the event log as sentences, and a node panel (details, code, diff, self-modification, trajectories,
+// model calls), refreshed live by polling the event stream. No dependencies. Everything an agent wrote is set
+// as text (textContent / text nodes), never as markup.
 "use strict";
 const $ = (sel) => document.querySelector(sel);
-const DX = 18, DY = 46, R = 6, BUSY = new Set(["proposed", "modifying", "validating", "evaluating"]);
-const S = { campaign: null, nodes: [], byId: new Map(), edges: [], view: { x: 40, y: 40, kx: 1, ky: 1 }, selected: null, last: 0, fitted: false };
+const DX = 18, DY = 46, R = 6, MAX_LABELS = 250, LIST_PAGE = 100, AUTO_FOLD = 600;
+const BUSY = new Set(["proposed", "modifying", "validating", "evaluating"]);
+const S = {
+  campaign: null, nodes: [], byId: new Map(), kids: new Map(), edges: [], best: null, bestNote: null, path: new Set(),
+  folded: new Set(), hidden: new Map(), shown: [], place: new Map(), view: { x: 40, y: 40, kx: 1, ky: 1 },
+  selected: null, node: null, last: 0, fitted: false, list: { key: "id", desc: false, page: 0 }, labels: [],
+};
 
 function el(tag, attrs = {}, ...kids) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined) continue;
     if (key === "class") node.className = value; else if (key.startsWith("on")) node[key] = value; else node.setAttribute(key, value);
   }
   return add(node, kids);
@@ -24,10 +32,134 @@ async function api(path) {
   return body;
 }
 function showError(error) { const box = $("#error"); box.hidden = !error; box.textContent = error ? String(error.message || error) : ""; }
-const fmt = (v, d = 3) => (v === null || v === undefined ? "–" : typeof v === "number" ? +v.toFixed(d) : v);
-const colour = (score) => (score === null ? "#c4c4c4" : `hsl(${Math.round(score * 120)},70%,45%)`);
+const fmt = (v, d = 3) => (v === null || v === undefined ? "–" : typeof v === "number" ? String(+v.toFixed(d)) : v);
+const usd = (v) => `$${(v || 0).toFixed(4)}`;
+const count = (v) => (v || 0).toLocaleString("en-US");
+const colour = (score) => (score === null || score === undefined ? "#c4c4c4" : `hsl(${Math.round(score * 120)},70%,45%)`);
+const posterior = (n) => (n.passes + n.fails ? (1 + n.passes) / (2 + n.passes + n.fails) : null);
+const table = (headers, rows) => el("table", {}, el("tr", {}, headers.map((h) => el("th", {}, h))), rows);
+const facts = (pairs) => el("table", { class: "facts" }, pairs.filter(Boolean).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
 
-// ---------------------------------------------------------------------------------------- the tree
+// ------------------------------------------------------------------------------------------- overview
+function overviewStrip() {
+  const agents = S.nodes.filter((n) => n.kind === "agent"), statuses = {};
+  for (const n of agents) statuses[n.status] = (statuses[n.status] || 0) + 1;
+  const spent = S.nodes.reduce((a, n) => [a[0] + (n.cost_usd || 0), a[1] + (n.tokens || 0)], [0, 0]);
+  const best = S.best ? [el("span", { class: "best-id", onclick: () => showInTree(S.best.id) }, S.best.id), ` ${S.best.summary.split(": ").slice(1).join(": ")}`] : S.bestNote;
+  fill($("#overview"),
+    el("span", { class: "item", id: "ov-best" }, el("b", {}, "best agent"), " ", best),
+    el("span", { class: "item", id: "ov-path" }, el("b", {}, "path"), " ", pathText()),
+    el("span", { class: "item", id: "ov-status" }, el("b", {}, "agents"), " ", `${agents.length} (`, Object.entries(statuses).sort().map(([s, k]) => `${k} ${s}`).join(", "), ")"),
+    el("span", { class: "item", id: "ov-spend" }, el("b", {}, "spend"), " ", `${usd(spent[0])} · ${count(spent[1])} tokens`),
+    el("span", { class: "item", id: "ov-generations" }, el("b", {}, "generations"), " ", S.generations ?? "–"));
+}
+function pathText() {  // root → … → best, shortened for a deep lineage
+  const path = [...S.path];
+  if (!path.length) return "–";
+  const shown = path.length > 8 ? [...path.slice(0, 3), "…", ...path.slice(-4)] : path;
+  return `${shown.join(" → ")} (${path.length - 1} step${path.length === 2 ? "" : "s"})`;
+}
+async function loadOverview() {
+  const [o, p] = await Promise.all([api(`api/${S.campaign}/overview`), api(`api/${S.campaign}/progress`)]);
+  S.generations = o.generations; overviewStrip();
+  const card = (title, big, small, id) => el("div", { class: "card", id }, el("div", { class: "small" }, title), el("div", { class: "big" }, big), el("div", { class: "small" }, small));
+  const best = o.best;
+  fill($("#cards"),
+    card("best agent (" + (best ? best.rule : o.best_rule) + ")", best ? el("span", { class: "best-id", onclick: () => showInTree(best.id) }, best.id) : "none yet",
+      best ? `${best.summary} · latest stage ${best.stage ?? "–"} ${fmt(best.score)}` : o.best_note, "card-best"),
+    card("path to the best agent", best ? `${o.best_path.length - 1} step${o.best_path.length === 2 ? "" : "s"} from the root` : "–", o.best_path.map((id) => el("span", { class: "chip", onclick: () => showInTree(id) }, id)), "card-path"),
+    card("agents by status", count(Object.values(o.agents_by_status).reduce((a, b) => a + b, 0)),
+      Object.entries(o.agents_by_status).map(([s, k]) => el("span", { class: "chip", onclick: () => { $("#f-status").value = s; view("list"); } }, `${k} ${s}`)), "card-status"),
+    card("spend", usd(o.spend.cost_usd), `${count(o.spend.tokens)} tokens (${count(o.spend.prompt_tokens)} in, ${count(o.spend.completion_tokens)} out) · ${count(o.spend.calls)} calls, ${o.spend.errors} failed`
+      + (o.spend.cost_usd === 0 && o.spend.tokens ? " · calls were free: tokens measure the work" : ""), "card-spend"),
+    card("generations", count(o.generations), `${count(o.task_evaluations)} task evaluations · ${count(o.nodes)} nodes (${Object.entries(o.nodes_by_kind).map(([k, n]) => `${n} ${k}`).join(", ")})`, "card-generations"),
+    card("last stop", o.last_stop ? "stopped" : "running or not started", o.last_stop || "", "card-stop"));
+  fill($("#roles"), el("tr", {}, ["role", "calls", "tokens", "USD"].map((h) => el("th", {}, h))),
+    Object.entries(o.spend_by_role).map(([role, r]) => el("tr", {}, el("td", {}, role), el("td", {}, count(r.calls)), el("td", {}, count(r.tokens)), el("td", {}, usd(r.cost_usd)))),
+    el("tr", {}, el("th", {}, "total"), el("th", {}, count(o.spend.calls)), el("th", {}, count(o.spend.tokens)), el("th", {}, usd(o.spend.cost_usd))));
+  chart($("#chart-nodes"), p.by_node, "agent nodes created");
+  const free = p.total_cost_usd === 0;
+  $("#chart-spend-title").textContent = free ? "score vs tokens used (every call was free)" : "score vs spend (USD)";
+  chart($("#chart-spend"), free ? p.by_tokens : p.by_spend, free ? "tokens" : "USD");
+}
+function chart(cv, points, xlabel) {
+  const g = cv.getContext("2d"), w = cv.width, h = cv.height, L = 40, B = 30, T = 8, Rm = 70;
+  g.clearRect(0, 0, w, h); g.font = "11px system-ui"; g.fillStyle = "#555"; g.strokeStyle = "#999";
+  if (!points.length) { g.fillText("no agent has a score yet", L, h / 2); return; }
+  const xs = points.map((p) => p.x), lo = Math.min(...xs), hi = Math.max(...xs);
+  const span = hi - lo || Math.max(1, Math.abs(hi) * 0.1), x0 = hi === lo ? lo - span / 2 : lo, x1 = hi === lo ? hi + span / 2 : hi;
+  const px = (x) => L + ((x - x0) / (x1 - x0)) * (w - L - Rm), py = (y) => T + (1 - y) * (h - B - T);
+  g.strokeRect(L, T, w - L - Rm, h - B - T);
+  for (const y of [0, 0.5, 1]) g.fillText(String(y), L - 22, py(y) + 4);
+  g.fillText(String(+x0.toPrecision(4)), L, h - B + 14); g.textAlign = "right"; g.fillText(String(+x1.toPrecision(4)), w - Rm, h - B + 14);
+  g.textAlign = "center"; g.fillText(xlabel, L + (w - L - Rm) / 2, h - 4); g.textAlign = "left";
+  g.fillStyle = "#bbb";
+  for (const p of points) g.fillRect(px(p.x) - 2, py(p.score) - 2, 4, 4);
+  for (const [key, col, at] of [["best", "#188038", 16], ["mean", "#1a73e8", 32]]) {
+    g.strokeStyle = col; g.lineWidth = 2; g.beginPath();
+    points.forEach((p, i) => (i ? g.lineTo(px(p.x), py(p[key])) : g.moveTo(px(p.x), py(p[key]))));
+    if (points.length === 1) { g.arc(px(points[0].x), py(points[0][key]), 3, 0, 7); }
+    g.stroke(); g.fillStyle = col; g.fillText(key, w - Rm + 8, at);
+  }
+  g.lineWidth = 1;
+}
+
+// --------------------------------------------------------------------------------------- tree layout
+function index() {
+  S.byId = new Map(S.nodes.map((n) => [n.id, n]));
+  S.kids = new Map(S.nodes.map((n) => [n.id, []]));
+  S.roots = [];
+  for (const n of S.nodes) (S.kids.get(n.parent) || S.roots).push(n.id);
+  S.size = new Map();
+  for (let i = S.nodes.length - 1; i >= 0; i--) {  // creation order: children come after their parent
+    const n = S.nodes[i];
+    S.size.set(n.id, 1 + S.kids.get(n.id).reduce((a, k) => a + S.size.get(k), 0));
+  }
+}
+// Tidy layout over the unfolded nodes: leaves take consecutive columns, parents sit midway over their children.
+function layout() {
+  S.place = new Map(); S.shown = [];
+  let column = 0;
+  const stack = S.roots.slice().reverse().map((id) => [id, 0]), order = [];
+  while (stack.length) {
+    const [id, depth] = stack.pop();
+    order.push(id); S.place.set(id, { x: 0, depth });
+    if (!S.folded.has(id)) for (const k of S.kids.get(id).slice().reverse()) stack.push([k, depth + 1]);
+  }
+  const open = (id) => !S.folded.has(id) && S.kids.get(id).length;
+  for (const id of order) if (!open(id)) S.place.get(id).x = column++;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const id = order[i];
+    if (open(id)) { const k = S.kids.get(id); S.place.get(id).x = (S.place.get(k[0]).x + S.place.get(k[k.length - 1]).x) / 2; }
+  }
+  S.shown = order.map((id) => S.byId.get(id));
+}
+// A big archive opens folded: levels below the one that passes AUTO_FOLD nodes are folded, the best path stays open.
+function autoFold() {
+  S.folded = new Set();
+  if (S.nodes.length <= AUTO_FOLD) return;
+  const byDepth = new Map(), depthOf = new Map();
+  for (const n of S.nodes) { const d = n.parent && depthOf.has(n.parent) ? depthOf.get(n.parent) + 1 : 0; depthOf.set(n.id, d); byDepth.set(d, (byDepth.get(d) || 0) + 1); }
+  let total = 0, cut = 0;
+  for (const d of [...byDepth.keys()].sort((a, b) => a - b)) { total += byDepth.get(d); if (total > AUTO_FOLD) break; cut = d; }
+  for (const n of S.nodes) if (depthOf.get(n.id) >= cut && S.kids.get(n.id).length && !S.path.has(n.id)) S.folded.add(n.id);
+}
+function focusBest() {
+  S.folded = new Set(S.nodes.filter((n) => S.kids.get(n.id).length && !S.path.has(n.id)).map((n) => n.id));
+  layout(); fit();
+}
+function toggleFold(id) {
+  if (!S.kids.get(id)?.length) return;
+  S.folded.has(id) ? S.folded.delete(id) : S.folded.add(id);
+  layout(); redraw();
+}
+function unfoldTo(id) {  // a node chosen elsewhere (list, overview) is shown in the tree
+  let changed = false;
+  for (let p = S.byId.get(id)?.parent; p; p = S.byId.get(p)?.parent) if (S.folded.delete(p)) changed = true;
+  if (changed) layout();
+}
+
+// ------------------------------------------------------------------------------------------ tree drawing
 const canvas = $("#tree"), ctx = canvas.getContext("2d");
 function filters() {
   return { kind: $("#f-kind").value, status: $("#f-status").value, operator: $("#f-operator").value, score: parseFloat($("#f-score").value) || 0 };
@@ -42,31 +174,35 @@ function shape(n, x, y, r) {
   else if (n.kind === "meta_prompt") { ctx.moveTo(x, y - r * 1.3); ctx.lineTo(x + r * 1.3, y); ctx.lineTo(x, y + r * 1.3); ctx.lineTo(x - r * 1.3, y); ctx.closePath(); }
   else { ctx.moveTo(x, y - r * 1.3); ctx.lineTo(x + r * 1.2, y + r); ctx.lineTo(x - r * 1.2, y + r); ctx.closePath(); }
 }
+const pos = (n) => { const p = S.place.get(n.id); return p ? [S.view.x + p.x * DX * S.view.kx, S.view.y + p.depth * DY * S.view.ky] : [-1e9, -1e9]; };
+const radius = () => Math.max(2, Math.min(R, R * Math.max(S.view.kx, S.view.ky)));
 function draw() {
   const ratio = devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
   if (canvas.width !== w * ratio || canvas.height !== h * ratio) { canvas.width = w * ratio; canvas.height = h * ratio; }
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);
-  const { kx, ky } = S.view, r = Math.max(2, Math.min(R, R * Math.max(kx, ky))), at = pos;
-  const seen = (p) => p[0] > -20 && p[0] < w + 20 && p[1] > -20 && p[1] < h + 20;
+  const r = radius(), seen = (p) => p[0] > -20 && p[0] < w + 20 && p[1] > -20 && p[1] < h + 20;
   ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.beginPath();
-  for (const n of S.nodes) {
+  for (const n of S.shown) {
     const parent = S.byId.get(n.parent);
-    if (!parent) continue;
-    const a = at(parent), b = at(n);
-    if (!seen(a) && !seen(b)) continue;
-    ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]);
+    if (!parent || S.path.has(n.id) && S.path.has(parent.id)) continue;
+    const a = pos(parent), b = pos(n);
+    if (seen(a) || seen(b)) { ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); }
   }
   ctx.stroke();
-  ctx.setLineDash([4, 3]); ctx.strokeStyle = "#9c6ade"; ctx.beginPath();
+  ctx.strokeStyle = "#d49b00"; ctx.lineWidth = 3.5; ctx.beginPath();  // the path to the best agent
+  const path = [...S.path].map((id) => S.byId.get(id)).filter((n) => n && S.place.has(n.id));
+  path.forEach((n, i) => { const [x, y] = pos(n); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+  ctx.stroke();
+  ctx.setLineDash([4, 3]); ctx.strokeStyle = "#9c6ade"; ctx.lineWidth = 1; ctx.beginPath();
   for (const [src, dst] of S.edges) {
     const a = S.byId.get(src), b = S.byId.get(dst);
-    if (a && b) { const p = at(a), q = at(b); ctx.moveTo(p[0], p[1]); ctx.lineTo(q[0], q[1]); }
+    if (a && b && S.place.has(src) && S.place.has(dst)) { const p = pos(a), q = pos(b); ctx.moveTo(p[0], p[1]); ctx.lineTo(q[0], q[1]); }
   }
   ctx.stroke(); ctx.setLineDash([]);
   const f = filters();
-  for (const n of S.nodes) {
-    const [x, y] = at(n);
+  for (const n of S.shown) {
+    const [x, y] = pos(n);
     if (x < -10 || x > w + 10 || y < -10 || y > h + 10) continue;
     ctx.globalAlpha = passes(n, f) ? 1 : 0.12;
     shape(n, x, y, r);
@@ -74,32 +210,68 @@ function draw() {
     const dim = n.status === "rejected" || n.status === "failed", busy = BUSY.has(n.status);
     ctx.lineWidth = busy ? 2 : 0.8; ctx.strokeStyle = busy ? "#e8a200" : "#444"; ctx.stroke();
     if (dim) { ctx.strokeStyle = "#333"; ctx.lineWidth = 1.2; ctx.beginPath(); ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r); ctx.moveTo(x + r, y - r); ctx.lineTo(x - r, y + r); ctx.stroke(); }
-    if (kx > 1.4 && ky > 0.5) { ctx.fillStyle = "#333"; ctx.font = "10px system-ui"; ctx.fillText(n.id, x + r + 2, y + 3); }
+    if (S.folded.has(n.id)) { ctx.fillStyle = "#444"; ctx.fillRect(x - 1, y + r + 2, 2, 6); ctx.fillRect(x - 3, y + r + 4, 6, 2); }
+    if (S.best && n.id === S.best.id) { ctx.strokeStyle = "#b07800"; ctx.lineWidth = 2.5; ctx.beginPath(); ctx.arc(x, y, r + 4, 0, 7); ctx.stroke(); }
   }
   ctx.globalAlpha = 1;
-  if (S.selected && S.byId.has(S.selected)) {
-    const [x, y] = at(S.byId.get(S.selected));
-    ctx.strokeStyle = "#1a73e8"; ctx.lineWidth = 3; ctx.beginPath(); ctx.arc(x, y, r + 5, 0, 7); ctx.stroke();
+  if (S.selected && S.place.has(S.selected)) {
+    const [x, y] = pos(S.byId.get(S.selected));
+    ctx.strokeStyle = "#1a73e8"; ctx.lineWidth = 3; ctx.beginPath(); ctx.arc(x, y, r + 7, 0, 7); ctx.stroke();
   }
+  placeLabels(w, h, r);
+}
+// Labels as text elements over the canvas, placed greedily by priority (selected, best, its path, folded
+// subtrees, higher scores) and skipped where they would overlap one already placed: never two on top of each other.
+function placeLabels(w, h, r) {
+  const box = $("#labels"), placed = [], grid = new Map(), CELL = 64;
+  ctx.font = "11px system-ui, sans-serif";
+  const rank = (n) => (n.id === S.selected ? 0 : S.best && n.id === S.best.id ? 1 : S.path.has(n.id) ? 2 : S.folded.has(n.id) ? 3 : 4);
+  const candidates = S.shown.filter((n) => { const [x, y] = pos(n); return x > -5 && x < w + 5 && y > -5 && y < h + 5; });
+  candidates.sort((a, b) => rank(a) - rank(b) || (b.score ?? -1) - (a.score ?? -1) || (a.id < b.id ? -1 : 1));
+  const cells = (q) => { const out = []; for (let i = Math.floor(q.x / CELL); i <= Math.floor((q.x + q.w) / CELL); i++) for (let j = Math.floor(q.y / CELL); j <= Math.floor((q.y + q.h) / CELL); j++) out.push(i + "," + j); return out; };
+  const clash = (q) => cells(q).some((c) => (grid.get(c) || []).some((o) => q.x < o.x + o.w && o.x < q.x + q.w && q.y < o.y + o.h && o.y < q.y + q.h));
+  const dense = S.view.kx * DX < 6 && S.shown.length > 200;  // zoomed far out: only the notable nodes get labels
+  const remember = (q) => { for (const c of cells(q)) (grid.get(c) || grid.set(c, []).get(c)).push(q); };
+  if (!dense) for (const n of candidates) { const [x, y] = pos(n); remember({ x: x - r, y: y - r, w: 2 * r, h: 2 * r }); }  // labels leave markers visible
+  for (const n of candidates) {
+    if (placed.length >= MAX_LABELS || (dense && rank(n) > 3 && placed.length >= 40)) break;
+    const hidden = S.folded.has(n.id) ? S.size.get(n.id) - 1 : 0;
+    const text = n.id + (n.score !== null && n.score !== undefined ? " " + n.score.toFixed(2) : "") + (hidden ? ` +${hidden}` : "");
+    const [x, y] = pos(n), width = Math.ceil(ctx.measureText(text).width) + 8;
+    const sides = [{ x: x + r + 3, y: y - 8, w: width, h: 16, n, text }, { x: x - r - 3 - width, y: y - 8, w: width, h: 16, n, text }];
+    const q = sides.find((side) => side.x >= 0 && side.x + side.w <= w && side.y >= 0 && side.y + side.h <= h && !clash(side));
+    if (!q) continue;
+    placed.push(q);
+    remember(q);
+  }
+  while (S.labels.length < placed.length) S.labels.push(box.appendChild(el("div", { class: "label" })));
+  S.labels.forEach((div, i) => {
+    const q = placed[i];
+    div.hidden = !q;
+    if (!q) return;
+    div.textContent = q.text;
+    div.className = "label" + (S.best && q.n.id === S.best.id ? " best" : S.path.has(q.n.id) ? " path" : "") + (q.n.id === S.selected ? " selected" : "");
+    div.dataset.id = q.n.id;
+    Object.assign(div.style, { left: q.x + "px", top: q.y + "px", width: q.w + "px" });
+  });
 }
 let pending = false;
 const redraw = () => { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); }); } };
-const pos = (n) => [S.view.x + n.x * DX * S.view.kx, S.view.y + n.depth * DY * S.view.ky];
 function fit() {
-  if (!S.nodes.length) return;
-  const w = canvas.clientWidth - 60, h = canvas.clientHeight - 60;
-  const maxX = Math.max(...S.nodes.map((n) => n.x)) * DX || 1, maxY = Math.max(...S.nodes.map((n) => n.depth)) * DY || 1;
-  const kx = Math.min(2, w / maxX), ky = Math.min(2, Math.max(kx, h / maxY));  // deep trees fill the height
-  S.view = { kx, ky, x: 30 + (w - maxX * kx) / 2, y: 30 };
+  if (!S.shown.length) return;
+  const w = canvas.clientWidth - 110, h = canvas.clientHeight - 45;
+  const maxX = Math.max(...S.shown.map((n) => S.place.get(n.id).x)) * DX || 1, maxY = Math.max(...S.shown.map((n) => S.place.get(n.id).depth)) * DY || 1;
+  const kx = Math.min(4, w / maxX), ky = Math.min(2, Math.max(Math.min(kx, 1), h / maxY));  // deep trees fill the height
+  S.view = { kx, ky, x: 30 + Math.max(0, (w - maxX * kx) / 2), y: 25 };
   redraw();
 }
 function screenPos(id) {
   const n = S.byId.get(id), rect = canvas.getBoundingClientRect();
-  return n && { x: rect.left + pos(n)[0], y: rect.top + pos(n)[1] };
+  return n && S.place.has(id) && { x: rect.left + pos(n)[0], y: rect.top + pos(n)[1] };
 }
 function nodeAt(px, py) {
   let best = null, bestD = (R + 4) ** 2;
-  for (const n of S.nodes) {
+  for (const n of S.shown) {
     const [x, y] = pos(n), d = (x - px) ** 2 + (y - py) ** 2;
     if (d <= bestD) { best = n; bestD = d; }
   }
@@ -123,100 +295,179 @@ addEventListener("mouseup", (e) => {
   if (drag && !drag.moved && e.target === canvas) { const n = nodeAt(e.offsetX, e.offsetY); if (n) select(n.id); }
   drag = null;
 });
+canvas.addEventListener("dblclick", (e) => { const n = nodeAt(e.offsetX, e.offsetY); if (n) toggleFold(n.id); });
 addEventListener("resize", redraw);
 
-// ---------------------------------------------------------------------------------- node panel
-function table(headers, rows) {
-  return el("table", {}, el("tr", {}, headers.map((h) => el("th", {}, h))), rows);
+// ------------------------------------------------------------------------------------------- node list
+const COLUMNS = [
+  ["id", "node"], ["kind", "kind"], ["status", "status"], ["operator", "operator"], ["parent", "parent"], ["depth", "depth", true],
+  ["score", "score", true], ["stage", "stage"], ["evidence", "resolved/run", true], ["posterior", "posterior", true],
+  ["cost_usd", "USD", true], ["tokens", "tokens", true], ["children", "children", true],
+];
+function listRows() {
+  const f = filters(), text = $("#list-filter").value.trim().toLowerCase();
+  const rows = S.nodes.filter((n) => passes(n, f) && (!text || [n.id, n.kind, n.status, n.operator, n.reason, n.parent].some((v) => v && String(v).toLowerCase().includes(text))));
+  const { key, desc } = S.list, value = (n) => (key === "posterior" ? posterior(n) : key === "evidence" ? n.passes + n.fails : n[key]);
+  rows.sort((a, b) => {
+    const x = value(a), y = value(b);
+    if (x === y) return a.id < b.id ? -1 : 1;
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    return (x < y ? -1 : 1) * (desc ? -1 : 1);
+  });
+  return rows;
 }
-function diffView(text) {
-  const kind = (line) => (line.startsWith("+++") || line.startsWith("---") || line.startsWith("diff ") || line.startsWith("index ") ? "meta"
-    : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "");
-  return el("pre", { class: "diff" }, text ? text.replace(/\n$/, "").split("\n").map((line) => el("span", { class: kind(line) }, line || " ")) : "(no change)");
+function renderList() {
+  const rows = listRows(), pages = Math.max(1, Math.ceil(rows.length / LIST_PAGE));
+  S.list.page = Math.min(S.list.page, pages - 1);
+  const start = S.list.page * LIST_PAGE, page = rows.slice(start, start + LIST_PAGE);
+  fill($("#node-list thead"), el("tr", {}, COLUMNS.map(([key, title, num]) => el("th", {
+    "data-key": key, class: [num ? "num" : "", S.list.key === key ? "sorted" : "", S.list.key === key && S.list.desc ? "desc" : ""].join(" ").trim() || null,
+    onclick: () => { S.list = { ...S.list, desc: S.list.key === key ? !S.list.desc : !!num, key, page: 0 }; renderList(); },
+  }, title))));
+  fill($("#node-list tbody"), page.map((n) => el("tr", { "data-id": n.id, class: S.best && n.id === S.best.id ? "best" : null, onclick: () => select(n.id) },
+    el("td", {}, n.id), el("td", {}, n.kind), el("td", { class: n.status === "rejected" || n.status === "failed" ? "bad" : null, title: n.reason }, n.status),
+    el("td", {}, n.operator || "–"), el("td", {}, n.parent || "–"), el("td", { class: "num" }, n.depth),
+    el("td", { class: "num" }, fmt(n.score)), el("td", {}, n.stage || "–"), el("td", { class: "num" }, n.passes + n.fails ? `${n.passes}/${n.passes + n.fails}` : "–"),
+    el("td", { class: "num" }, fmt(posterior(n))), el("td", { class: "num" }, n.cost_usd ? n.cost_usd.toFixed(4) : "0"), el("td", { class: "num" }, count(n.tokens)),
+    el("td", { class: "num" }, n.children))));
+  $("#list-count").textContent = rows.length ? `${start + 1}–${start + page.length} of ${rows.length} nodes` : "no node matches";
 }
+
+// ------------------------------------------------------------------------------------------- node panel
+function panelTab(name) {
+  document.querySelectorAll("#panel-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.tab === name));
+  document.querySelectorAll("#tab-node .tab").forEach((t) => (t.hidden = t.id !== `tab-${name}`));
+  if (name === "code" && S.node && !S.node.codeLoaded) loadCode(S.node.id).catch(showError);
+  if (name === "selfmod" && S.node && !S.node.selfModLoaded) loadSelfModification(S.node).catch(showError);
+}
+function steps(list) {
+  const body = (s) => Object.entries(s).filter(([k]) => !["type", "ts", "step"].includes(k))
+    .map(([k, v]) => [el("b", {}, k), el("pre", {}, typeof v === "string" ? v : JSON.stringify(v, null, 1))]);
+  return list.map((s) => el("div", { class: `step ${s.type}` }, el("div", { class: "muted" }, `${s.type}${s.step !== undefined ? " · step " + s.step : ""}`), body(s)));
+}
+function showInTree(id) { view("tree"); select(id); }
 async function select(id) {
-  S.selected = id; redraw(); tab("node");
-  const box = $("#tab-node");
+  S.selected = id; unfoldTo(id); redraw();
+  $("#node-hint").hidden = true;
   try {
     const n = await api(`api/${S.campaign}/node/${id}`);
     if (S.selected !== id) return;
-    const c = n.cost, reason = n.status_reason ? ` — ${n.status_reason}` : "";
-    const tasks = n.results.map((r) => el("tr", { class: r.trajectory_path ? "clickable" : "", "data-task": r.task_id, onclick: r.trajectory_path ? () => showTrajectory(n.id, r.task_id, r.attempt) : null },
-      el("td", {}, r.task_id), el("td", {}, r.attempt), el("td", { class: r.resolved ? "ok" : "bad" }, r.status),
-      el("td", {}, r.tests_passed === null ? "" : `${r.tests_passed}/${r.tests_failed ?? 0}`), el("td", {}, fmt(r.duration_s, 1)),
-      el("td", {}, fmt(r.cost_usd, 4)), el("td", {}, r.tokens), el("td", {}, r.trajectory_path ? "view" : "")));
-    fill(box,
-      el("h2", {}, `${n.id} · ${n.kind}`),
-      table(["", ""], [["status", n.status + reason], ["operator", n.operator || "–"], ["parent", n.parent_id || "– (root)"],
-        ["children", n.children.join(", ") || "–"], ["message", n.message || "–"], ["code hash", n.code_hash || "–"],
-        ["cost", `$${fmt(c.cost_usd, 4)} · ${c.tokens} tokens (${c.prompt_tokens} in, ${c.completion_tokens} out) · ${c.calls} calls, ${c.errors} errors`],
-        ...n.edges.map((e) => ["edge", `${e.src} ${e.kind} ${e.dst}`])].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
-      el("h3", {}, "scores per stage"),
-      table(["evaluator", "stage", "tasks", "done", "resolved", "score"], n.scores.map((s) => el("tr", {},
-        el("td", {}, `${s.evaluator} ${s.evaluator_version}`), el("td", {}, s.stage), el("td", {}, s.n_tasks), el("td", {}, s.n_done), el("td", {}, s.n_resolved), el("td", {}, fmt(s.score))))),
-      el("h3", {}, `per-task results (${n.results.length})`),
-      el("table", { id: "tasks" }, el("tr", {}, ["task", "try", "status", "tests ✓/✗", "s", "$", "tokens", "trajectory"].map((h) => el("th", {}, h))), tasks),
-      n.fitness ? [el("h3", {}, "fitness"), el("p", {}, n.fitness.summary),
-        table(["child", "parent", "gain over parent"], n.fitness.credits.map((c) => el("tr", {}, el("td", {}, c.child), el("td", {}, c.parent || "–"),
-          el("td", { class: c.gain === null ? "" : c.gain > 0 ? "ok" : c.gain < 0 ? "bad" : "" }, c.gain === null ? "not judged yet" : (c.gain > 0 ? "+" : "") + fmt(c.gain)))))] : [],
-      n.problem_statement ? [el("h3", {}, "problem statement"), el("pre", {}, n.problem_statement)] : [],
-      n.content !== null ? [el("h3", {}, "content"), el("pre", {}, n.content)] : [],
-      n.diff !== null ? [el("h3", {}, n.parent_id ? `diff against ${n.parent_id}` : "code (root)"), diffView(n.diff)] : [],
-      Object.keys(n.meta).length ? [el("h3", {}, "meta"), el("pre", {}, JSON.stringify(n.meta, null, 2))] : [],
-      el("div", { id: "trajectory" }));
-  } catch (error) { fill(box, el("p", { class: "bad" }, error.message)); }
+    S.node = n;
+    renderNode(n);
+  } catch (error) { fill($("#tab-details"), el("p", { class: "bad" }, error.message)); }
+}
+function renderNode(n) {
+  const title = $("#node-title"), c = n.cost, failed = n.status === "rejected" || n.status === "failed";
+  title.hidden = false; $("#panel-tabs").hidden = false;
+  title.textContent = `${n.id} · ${n.kind}`;
+  const tasks = n.results.map((r) => el("tr", { class: r.trajectory_path ? "clickable" : "", "data-task": r.task_id, onclick: r.trajectory_path ? () => showTrajectory(n.id, r.task_id, r.attempt) : null },
+    el("td", {}, r.task_id), el("td", {}, r.attempt), el("td", { class: r.resolved ? "ok" : "bad" }, r.status),
+    el("td", {}, r.tests_passed === null ? "" : `${r.tests_passed}/${r.tests_failed ?? 0}`), el("td", {}, fmt(r.duration_s, 1)),
+    el("td", {}, fmt(r.cost_usd, 4)), el("td", {}, r.tokens), el("td", {}, r.trajectory_path ? "view" : "")));
+  const meta = Object.entries(n.meta).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]);
+  fill($("#tab-details"),
+    failed ? el("div", { class: "reason", id: "why" }, el("b", {}, n.status === "rejected" ? "Rejected: " : "Failed: "), n.status_reason || "(no reason recorded)") : [],
+    S.best && S.best.id === n.id ? el("p", {}, el("b", {}, "The best agent: "), S.best.summary) : [],
+    facts([["status", n.status], ["operator", n.operator || "–"], ["parent", n.parent_id || "– (root)"],
+      ["lineage", n.lineage.join(" → ")], ["children", n.children.join(", ") || "–"], ["message", n.message || "–"], ["code hash", n.code_hash || "– (no code)"],
+      ["cost", `${usd(c.cost_usd)} · ${count(c.tokens)} tokens (${count(c.prompt_tokens)} in, ${count(c.completion_tokens)} out) · ${c.calls} calls, ${c.errors} errors`],
+      ...n.edges.map((e) => ["edge", `${e.src} ${e.kind} ${e.dst}`])]),
+    S.kids.get(n.id)?.length ? el("button", { onclick: () => toggleFold(n.id) }, S.folded.has(n.id) ? `unfold its ${S.size.get(n.id) - 1} descendants` : "fold its subtree") : [],
+    el("h3", {}, "scores per stage"),
+    table(["evaluator", "stage", "tasks", "done", "resolved", "score"], n.scores.map((s) => el("tr", {},
+      el("td", {}, `${s.evaluator} ${s.evaluator_version}`), el("td", {}, s.stage), el("td", {}, s.n_tasks), el("td", {}, s.n_done), el("td", {}, s.n_resolved), el("td", {}, fmt(s.score))))),
+    el("h3", {}, `per-task results (${n.results.length})`),
+    el("table", { id: "tasks" }, el("tr", {}, ["task", "try", "status", "tests ✓/✗", "s", "$", "tokens", "trajectory"].map((h) => el("th", {}, h))), tasks),
+    n.fitness ? [el("h3", {}, "fitness"), el("p", {}, n.fitness.summary),
+      table(["child", "parent", "gain over parent"], n.fitness.credits.map((cr) => el("tr", {}, el("td", {}, cr.child), el("td", {}, cr.parent || "–"),
+        el("td", { class: cr.gain === null ? "" : cr.gain > 0 ? "ok" : cr.gain < 0 ? "bad" : "" }, cr.gain === null ? "not judged yet" : (cr.gain > 0 ? "+" : "") + fmt(cr.gain)))))] : [],
+    n.problem_statement ? [el("h3", {}, "problem statement"), el("pre", { id: "statement" }, n.problem_statement)] : [],
+    n.content !== null ? [el("h3", {}, "content"), el("pre", {}, n.content)] : [],
+    meta.length ? [el("h3", {}, "record"), facts(meta)] : []);
+  fill($("#tab-code"), el("p", { class: "muted" }, n.code_hash ? "loading…" : "This node has no code (it never got past its self-modification)."));
+  n.codeLoaded = !n.code_hash;
+  renderDiff(n, "parent", n.diff);
+  fill($("#tab-selfmod"), el("p", { class: "muted" }, "loading…"));
+  n.selfModLoaded = false;
+  const runs = n.results.filter((r) => r.trajectory_path);
+  fill($("#trajectory-list"), runs.length ? table(["task", "try", "status", ""], runs.map((r) => el("tr", { class: "clickable", "data-run": r.task_id, onclick: () => showTrajectory(n.id, r.task_id, r.attempt) },
+    el("td", {}, r.task_id), el("td", {}, r.attempt), el("td", { class: r.resolved ? "ok" : "bad" }, r.status), el("td", {}, "view")))) : el("p", { class: "muted" }, "No task trajectory for this node."));
+  fill($("#trajectory"));
+  fill($("#tab-calls"), n.calls.length ? el("table", { id: "calls" }, el("tr", {}, ["time", "role", "purpose", "model", "outcome", "tokens in/out", "USD", "s", "error"].map((h) => el("th", {}, h))),
+    n.calls.map((k) => el("tr", {}, el("td", {}, new Date(k.ts * 1000).toLocaleTimeString()), el("td", {}, k.role), el("td", {}, k.purpose), el("td", {}, k.model),
+      el("td", { class: k.outcome === "ok" ? "ok" : "bad" }, k.outcome), el("td", {}, `${k.prompt_tokens}/${k.completion_tokens}`), el("td", {}, k.cost_usd.toFixed(4)),
+      el("td", {}, fmt(k.latency_s, 2)), el("td", {}, k.error || "")))) : el("p", { class: "muted" }, "No model call was charged to this node."));
+  const open = document.querySelector("#panel-tabs button.on")?.dataset.tab || "details";
+  panelTab(open);
+}
+function renderDiff(n, against, text) {
+  const choose = el("select", { id: "diff-against", onchange: async (e) => {
+    const d = await api(`api/${S.campaign}/node/${n.id}/diff?against=${encodeURIComponent(e.target.value)}`);
+    renderDiff(n, e.target.value, d.diff);
+  } }, el("option", { value: "parent" }, n.parent_id ? `vs parent ${n.parent_id}` : "vs nothing (root)"), el("option", { value: "seed" }, `vs seed ${n.lineage[0]}`));
+  choose.value = against;
+  fill($("#tab-diff"), n.code_hash ? [el("label", {}, "diff ", choose), HL.diff(el, text)] : el("p", { class: "muted" }, "This node has no code to diff; see its self-modification."));
+}
+async function loadCode(id) {
+  const c = await api(`api/${S.campaign}/node/${id}/code`);
+  if (!S.node || S.node.id !== id) return;
+  S.node.codeLoaded = true;
+  const viewer = el("div", { id: "code-view" });
+  const show = (file, button) => {
+    document.querySelectorAll("#tab-code .files button").forEach((b) => b.classList.toggle("on", b === button));
+    fill(viewer, el("div", { class: "muted" }, `${file.path} · ${count(file.size)} bytes`), file.text === null ? el("p", { class: "muted" }, "(binary file)") : HL.code(el, file.text, file.path));
+  };
+  const buttons = c.files.map((file) => { const b = el("button", { "data-path": file.path, onclick: () => show(file, b) }, file.path); return b; });
+  fill($("#tab-code"), el("div", { class: "files" }, buttons), viewer);
+  if (c.files.length) show(c.files[0], buttons[0]);
+}
+async function loadSelfModification(n) {
+  const box = $("#tab-selfmod"), failed = n.status === "rejected" || n.status === "failed";
+  const parts = [
+    failed ? el("div", { class: "reason" }, el("b", {}, n.status === "rejected" ? "Rejected: " : "Failed: "), n.status_reason || "(no reason recorded)") : [],
+    n.problem_statement ? [el("h3", {}, "what it was asked to change"), el("pre", {}, n.problem_statement)] : [],
+    n.self_modification.patch !== null ? [el("h3", {}, "the diff it wrote"), HL.diff(el, n.self_modification.patch)] : [],
+  ];
+  let log = el("p", { class: "muted" }, n.operator === "seed" ? "The seed was not made by self-modification." : "No self-modification log was recorded for this node.");
+  if (n.self_modification.log) {
+    const s = await api(`api/${S.campaign}/node/${n.id}/self_modification`);
+    log = [el("h3", {}, `self-modification log (${s.steps.length} steps)`), el("div", { id: "selfmod-steps" }, steps(s.steps))];
+  }
+  if (!S.node || S.node.id !== n.id) return;
+  n.selfModLoaded = true;
+  fill(box, parts, log);
 }
 async function showTrajectory(id, task, attempt) {
+  panelTab("trajectories");
   const box = $("#trajectory");
   try {
     const t = await api(`api/${S.campaign}/node/${id}/trajectory/${encodeURIComponent(task)}?attempt=${attempt}`);
-    const body = (s) => Object.entries(s).filter(([k]) => !["type", "ts", "step"].includes(k))
-      .map(([k, v]) => [el("b", {}, k), el("pre", {}, typeof v === "string" ? v : JSON.stringify(v, null, 1))]);
-    fill(box, el("h3", {}, `trajectory: ${task} (try ${t.attempt}, ${t.steps.length} steps)`),
-      t.steps.map((s) => el("div", { class: `step ${s.type}` }, el("div", { class: "muted" }, `${s.type}${s.step !== undefined ? " · step " + s.step : ""}`), body(s))));
+    fill(box, el("h3", {}, `trajectory: ${task} (try ${t.attempt}, ${t.steps.length} steps)`), steps(t.steps));
     box.scrollIntoView({ block: "start" });
   } catch (error) { fill(box, el("p", { class: "bad" }, error.message)); }
 }
+document.querySelectorAll("#panel-tabs button").forEach((b) => (b.onclick = () => panelTab(b.dataset.tab)));
 
-// ------------------------------------------------------------------------ progress and events
-function chart(cv, points, xlabel) {
-  const g = cv.getContext("2d"), w = cv.width, h = cv.height, L = 36, B = 26;
-  g.clearRect(0, 0, w, h); g.font = "10px system-ui"; g.fillStyle = "#555"; g.strokeStyle = "#999";
-  if (!points.some((p) => p.x > 0)) { g.fillText("nothing recorded yet", L, h / 2); return; }
-  g.strokeRect(L, 6, w - L - 8, h - B - 6);
-  const maxX = Math.max(1e-9, ...points.map((p) => p.x)), px = (x) => L + (x / maxX) * (w - L - 8), py = (y) => 6 + (1 - y) * (h - B - 6);
-  g.fillText("1", 24, 12); g.fillText("0", 24, h - B); g.fillText(`${xlabel} (max ${+maxX.toPrecision(4)})`, L, h - 8);
-  g.fillStyle = "#bbb";
-  for (const p of points) g.fillRect(px(p.x) - 1.5, py(p.score) - 1.5, 3, 3);
-  for (const [key, col] of [["mean", "#1a73e8"], ["best", "#188038"]]) {
-    g.strokeStyle = col; g.lineWidth = 2; g.beginPath();
-    points.forEach((p, i) => (i ? g.lineTo(px(p.x), py(p[key])) : g.moveTo(px(p.x), py(p[key]))));
-    g.stroke(); g.fillStyle = col; g.fillText(key, w - 40, key === "best" ? 18 : 30);
-  }
-}
-async function loadProgress() {
-  const p = await api(`api/${S.campaign}/progress`);
-  chart($("#chart-nodes"), p.by_node, "agent nodes");
-  chart($("#chart-spend"), p.by_spend, "USD");
-  fill($("#roles"), el("tr", {}, ["role", "calls", "tokens", "USD"].map((h) => el("th", {}, h))),
-    Object.entries(p.by_role).map(([role, r]) => el("tr", {}, el("td", {}, role), el("td", {}, r.calls), el("td", {}, r.tokens), el("td", {}, fmt(r.cost_usd, 4)))),
-    el("tr", {}, el("th", {}, "total"), el("td"), el("td"), el("th", {}, fmt(p.total_cost_usd, 4))));
-}
+// ------------------------------------------------------------------------------------------------ events
 function addEvents(events) {
-  const rows = events.map((e) => el("tr", {}, el("td", {}, e.id), el("td", {}, new Date(e.ts * 1000).toLocaleTimeString()), el("td", {}, e.kind),
-    el("td", {}, e.node_id || ""), el("td", {}, JSON.stringify(e.data))));
+  const rows = events.map((e) => el("tr", { class: e.node_id ? "clickable" : null, "data-node": e.node_id, onclick: e.node_id ? () => select(e.node_id) : null },
+    el("td", {}, new Date(e.ts * 1000).toLocaleTimeString()), el("td", { class: "kind" }, e.kind), el("td", { class: "sentence" }, e.text)));
   const log = $("#events");
   log.prepend(...rows.reverse());
   while (log.rows.length > 500) log.deleteRow(-1);  // the newest 500 stay in the page
 }
-function tab(name) {
-  document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("on", b.dataset.tab === name));
-  document.querySelectorAll(".tab").forEach((t) => (t.hidden = t.id !== `tab-${name}`));
-  if (name === "progress") loadProgress().catch(showError);
-}
-document.querySelectorAll("nav button").forEach((b) => (b.onclick = () => tab(b.dataset.tab)));
 
-// ------------------------------------------------------------------------------ loading, live
+// ------------------------------------------------------------------------------------- views, loading, live
+function view(name) {
+  document.querySelectorAll("#views button").forEach((b) => b.classList.toggle("on", b.dataset.view === name));
+  document.querySelectorAll("#left .view").forEach((v) => (v.hidden = v.id !== `view-${name}`));
+  $("#filters").hidden = name !== "tree" && name !== "list";
+  if (name === "tree") redraw();
+  if (name === "list") renderList();
+  if (name === "overview") loadOverview().catch(showError);
+}
+document.querySelectorAll("#views button").forEach((b) => (b.onclick = () => view(b.dataset.view)));
 function options(id, values) {
   const box = $(id), keep = box.value;
   fill(box, el("option", { value: "" }, "all"), [...values].sort().map((v) => el("option", { value: v }, v)));
@@ -224,12 +475,17 @@ function options(id, values) {
 }
 async function loadTree() {
   const t = await api(`api/${S.campaign}/tree`);
+  const grown = t.nodes.length !== S.nodes.length;
   S.nodes = t.nodes.map((row) => Object.fromEntries(t.fields.map((f, i) => [f, row[i]])));
-  S.byId = new Map(S.nodes.map((n) => [n.id, n]));
-  S.edges = t.edges;
+  S.edges = t.edges; S.best = t.best; S.bestNote = t.best_note; S.path = new Set(t.best_path);
+  index();
+  if (!S.fitted) autoFold();
+  layout();
   options("#f-kind", new Set(S.nodes.map((n) => n.kind)));
   options("#f-status", new Set(S.nodes.map((n) => n.status)));
   options("#f-operator", new Set(S.nodes.map((n) => n.operator).filter(Boolean)));
+  overviewStrip();
+  if (!$("#view-list").hidden && grown) renderList();
   if (!S.fitted) { S.fitted = true; fit(); } else redraw();
 }
 async function poll() {
@@ -241,7 +497,7 @@ async function poll() {
     } while (page.more);
     if (changed) {
       await loadTree();
-      if (!$("#tab-progress").hidden) await loadProgress();
+      if (!$("#view-overview").hidden) await loadOverview();
       if (S.selected && page.events.some((e) => e.node_id === S.selected)) select(S.selected);
     }
     $("#live").textContent = `${S.nodes.length} nodes · live, event #${S.last} · ${new Date().toLocaleTimeString()}`;
@@ -249,15 +505,24 @@ async function poll() {
   } catch (error) { showError(error); }
 }
 async function openCampaign(name) {
-  Object.assign(S, { campaign: name, selected: null, last: 0, fitted: false, nodes: [], byId: new Map() });
+  Object.assign(S, { campaign: name, selected: null, node: null, last: 0, fitted: false, nodes: [], byId: new Map(), folded: new Set() });
   fill($("#events"));
   const url = new URL(location); url.searchParams.set("c", name); url.searchParams.delete("token"); history.replaceState(null, "", url);
-  try { await loadTree(); await poll(); } catch (error) { showError(error); redraw(); }
+  try {
+    const o = await api(`api/${name}/overview`);
+    S.generations = o.generations;
+    await loadTree(); await poll();
+  } catch (error) { showError(error); redraw(); }
 }
 async function main() {
-  $("#legend").innerHTML = "● agent ■ prompt ◆ meta-prompt ▲ rubric · colour: score (red 0 → green 1, grey none) · ✕ rejected/failed · yellow ring: in progress · dashed: produced_by / scored_under";
-  ["#f-kind", "#f-status", "#f-operator", "#f-score"].forEach((id) => $(id).addEventListener("input", redraw));
+  $("#legend").textContent = "● agent ■ prompt ◆ meta-prompt ▲ rubric · colour: score (red 0 → green 1, grey none) · ✕ rejected/failed · yellow ring: in progress · gold: the best agent and its path · + under a node: folded subtree · dashed: produced_by / scored_under · double-click a node: fold / unfold its subtree";
+  ["#f-kind", "#f-status", "#f-operator", "#f-score"].forEach((id) => $(id).addEventListener("input", () => { redraw(); if (!$("#view-list").hidden) renderList(); }));
+  $("#list-filter").addEventListener("input", () => { S.list.page = 0; renderList(); });
+  $("#list-prev").onclick = () => { S.list.page = Math.max(0, S.list.page - 1); renderList(); };
+  $("#list-next").onclick = () => { S.list.page += 1; renderList(); };
   $("#fit").onclick = fit;
+  $("#focus-best").onclick = focusBest;
+  $("#expand-all").onclick = () => { S.folded = new Set(); layout(); fit(); };
   try {
     const campaigns = await api("api/campaigns");
     const bad = campaigns.filter((c) => c.error);
@@ -270,5 +535,5 @@ async function main() {
   } catch (error) { showError(error); }
   setInterval(() => S.campaign && poll(), 2000);
 }
-window.dgm = { S, screenPos, select, draw };
+window.dgm = { S, screenPos, select, draw, view, panelTab, toggleFold, fit };
 main();

@@ -1,0 +1,86 @@
+"""The best agent: HGM's best-belief rule (posterior mean of Beta(1 + passes, 1 + fails), at least 5 results) and
+DGM's (highest score on the full evaluation), on hand-computed cases and on a real archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from archive_helpers import write_tree
+
+from opendgm.archive import Archive, NodeSummary
+from opendgm.archive.best import best_agent, best_path
+
+
+def row(
+    node: str,
+    passes: int,
+    fails: int,
+    *,
+    parent: str | None = None,
+    status: str = "evaluated",
+    stage: tuple[int, int, int] | None = None,
+    kind: str = "agent",
+) -> NodeSummary:
+    """A summary row; `stage` is (n_tasks, n_done, n_resolved) of the node's latest stage."""
+    n_tasks, n_done, n_resolved = stage or (0, 0, 0)
+    return NodeSummary(
+        node, parent, kind, status, None, "self_improve", "hash", 0, "s" if stage else None,  # type: ignore[arg-type]
+        n_tasks, n_done, n_resolved, passes, fails,
+    )  # fmt: skip
+
+
+def test_posterior_mean_prefers_evidence_over_a_lucky_streak() -> None:
+    rows = [
+        row("n1", 4, 0),  # 4 results: not enough evidence, though 4/4 looks best
+        row("n2", 6, 4),  # (1 + 6) / (2 + 10) = 0.5833
+        row("n3", 5, 2),  # (1 + 5) / (2 + 7) = 0.6667
+        row("n4", 9, 0, status="rejected"),  # never the best agent
+    ]
+    best = best_agent(rows)
+    assert best is not None and best.id == "n3" and best.rule == "posterior"
+    assert best.value == pytest.approx(6 / 9) and (best.passes, best.fails) == (5, 2)
+    assert best_agent(rows, min_evaluations=4).id == "n1"  # type: ignore[union-attr]  # (1 + 4) / 6 = 0.8333
+    assert best_agent(rows[:1]) is None
+
+
+def test_ties_go_to_more_evidence_then_to_the_older_node() -> None:
+    same_mean = [row("n1", 2, 2), row("n2", 4, 4), row("n3", 4, 4)]  # all 0.5
+    assert best_agent(same_mean, min_evaluations=4).id == "n2"  # type: ignore[union-attr]
+
+
+def test_full_score_is_dgm_highest_score_on_the_largest_completed_evaluation() -> None:
+    rows = [
+        row("n1", 9, 1, stage=(10, 10, 9)),  # 0.9 on the first stage only
+        row("n2", 30, 30, stage=(60, 60, 30)),  # 0.5 on the full 60
+        row("n3", 35, 25, stage=(60, 60, 35)),  # 0.583 on the full 60: DGM's best
+        row("n4", 40, 5, stage=(60, 45, 40)),  # still running its full evaluation
+    ]
+    best = best_agent(rows, "full_score")
+    assert best is not None and best.id == "n3" and best.value == pytest.approx(35 / 60)
+    assert "full evaluation" in best.describe()
+    with pytest.raises(ValueError, match="unknown best-agent rule"):
+        best_agent(rows, "highest")  # type: ignore[arg-type]
+
+
+def test_prompt_nodes_are_not_agents_and_best_path_walks_to_the_root() -> None:
+    rows = [row("n1", 1, 5), row("n2", 3, 3, parent="n1"), row("n3", 5, 1, parent="n2"), row("p", 50, 0, kind="prompt")]
+    best = best_agent(rows)
+    assert best is not None and best.id == "n3"
+    assert best_path(rows, "n3") == ["n1", "n2", "n3"]
+
+
+def test_best_agent_of_a_real_archive(archive: Archive, tmp_path: Path) -> None:
+    """Identical code shares results: a child with the seed's code inherits its evidence (and stays younger)."""
+    seed = archive.add_agent(write_tree(tmp_path / "a", {"a.py": "x = 1\n"}), operator="seed")
+    child = archive.add_agent(write_tree(tmp_path / "b", {"a.py": "x = 2\n"}), seed.id, operator="self_improve")
+    tasks = [f"t{i}" for i in range(6)]
+    for node, solved in ((seed.id, 2), (child.id, 5)):
+        archive.set_status(node, "evaluating")
+        archive.record_stage(node, "toy", "1", "all", tasks)
+        for index, task in enumerate(tasks):
+            archive.record_result(node, "toy", "1", task, status="resolved" if index < solved else "unresolved")
+        archive.set_status(node, "evaluated")
+    best = best_agent(archive.summaries())
+    assert best is not None and best.id == child.id and best.value == pytest.approx(6 / 8)
+    assert best_agent(archive.summaries(), "full_score").id == child.id  # type: ignore[union-attr]
