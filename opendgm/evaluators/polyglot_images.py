@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from opendgm.evaluators.polyglot_languages import Language
-from opendgm.sandbox.base import SandboxError
+from opendgm.sandbox.base import EngineFailure
 from opendgm.sandbox.docker_client import docker_client
 from opendgm.sandbox.images import LABEL_CONTENT_HASH, LABEL_IMAGE, _image_label, build_runtime_image, debian_mirror
 
@@ -92,9 +92,9 @@ def download_packages(packages: tuple[str, ...], base: str, workdir: Path, say: 
     virtual packages and alternatives resolve as they will in the container.
     """
     if shutil.which("apt-get") is None or not Path(DEBIAN_KEYRING).exists():
-        raise SandboxError(f"building a toolchain image needs apt-get and {DEBIAN_KEYRING} (debian-archive-keyring)")
+        raise EngineFailure(f"building a toolchain image needs apt-get and {DEBIAN_KEYRING} (debian-archive-keyring)")
     if os.geteuid() != 0:
-        raise SandboxError("fetching a toolchain's packages with apt needs root; rerun as root")
+        raise EngineFailure("fetching a toolchain's packages with apt needs root; rerun as root")
     cache = cache_dir() / "apt"
     for folder in (cache / "lists" / "partial", cache / "archives" / "partial", workdir / "etc" / "parts"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def _run(command: list[str], what: str) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-        raise SandboxError(f"{what} failed (exit {done.returncode}):\n{tail}")
+        raise EngineFailure(f"{what} failed (exit {done.returncode}):\n{tail}")
     return done.stdout
 
 
@@ -145,7 +145,7 @@ def prepare_extra(name: str, dest: Path, say: Say) -> None:
     shutil.copytree(source, dest)
     if (dest / "package-lock.json").exists():
         if shutil.which("npm") is None:
-            raise SandboxError("building the JavaScript image needs npm on the host: apt-get install -y npm")
+            raise EngineFailure("building the JavaScript image needs npm on the host: apt-get install -y npm")
         say(f"npm ci ({name}) from the registry, versions pinned by the lockfile ...")
         done = subprocess.run(
             ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--cache", str(cache_dir() / "npm")],
@@ -156,7 +156,7 @@ def prepare_extra(name: str, dest: Path, say: Say) -> None:
         )
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-            raise SandboxError(f"npm ci failed (exit {done.returncode}):\n{tail}")
+            raise EngineFailure(f"npm ci failed (exit {done.returncode}):\n{tail}")
 
 
 def commit_layer(language: Language, base: str, debs: Path, extras: Path, wanted: str, say: Say) -> None:
@@ -177,7 +177,7 @@ def commit_layer(language: Language, base: str, debs: Path, extras: Path, wanted
         status = container.wait()
         if status.get("StatusCode") != 0:
             log = container.logs().decode("utf-8", "replace")[-3000:]
-            raise SandboxError(f"building {language.image} failed (exit {status.get('StatusCode')}):\n{log}")
+            raise EngineFailure(f"building {language.image} failed (exit {status.get('StatusCode')}):\n{log}")
         repository, tag = language.image.rsplit(":", 1)
         container.commit(
             repository=repository,
