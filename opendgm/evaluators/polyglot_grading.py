@@ -1,4 +1,4 @@
-"""Grading a Polyglot exercise from per-test outcomes, against the tests its reference solution runs.
+"""Grading a Polyglot exercise from per-test outcomes, against the tests the exercise itself reports.
 
 The expected tests are collected on the exercise as shipped (its tests, un-skipped, with its reference
 solution, else with its stub), in the same image and with the same script as the grade.
