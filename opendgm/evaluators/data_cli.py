@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from opendgm.evaluators.polyglot_data import default_polyglot_dir, import_polyglot
-from opendgm.evaluators.polyglot_languages import LANGUAGES, build_language_image
+from opendgm.evaluators.polyglot_images import build_language_image
+from opendgm.evaluators.polyglot_languages import LANGUAGES
 
 app = typer.Typer(help="Benchmark data: import local copies, build their task images.", no_args_is_help=True)
 import_app = typer.Typer(help="Copy a benchmark from a local checkout into opendgm's data directory.")
@@ -36,16 +39,19 @@ def import_polyglot_command(
 
 @images_app.command("polyglot")
 def polyglot_images_command(
-    language: list[str] = typer.Option(["python", "go", "rust", "cpp"], "--language", "-l", help="Languages."),
+    language: list[str] = typer.Option([], "--language", "-l", help="Languages (repeat the option)."),
+    all_languages: bool = typer.Option(False, "--all", help="All six languages."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if an image of the same content exists."),
 ) -> None:
-    """Build each language's toolchain image with debootstrap + docker import (no registry needed)."""
-    for name in language:
+    """Build each language's toolchain image on the runtime image (Debian packages, npm: no Docker registry)."""
+    names = list(LANGUAGES) if all_languages else language
+    if not names:
+        raise typer.BadParameter(f"name languages with -l LANG, or --all; known: {', '.join(LANGUAGES)}")
+    for name in names:
         if name not in LANGUAGES:
             raise typer.BadParameter(f"unknown language {name!r}; known: {', '.join(LANGUAGES)}")
-        problem = LANGUAGES[name].offline_problem
-        if problem:
-            console.print(f"[yellow]{name}[/]: {problem}")
-            continue
+    for name in names:
+        started = time.monotonic()
         with console.status(f"{name}...") as status:
-            image = build_language_image(LANGUAGES[name], say=lambda message: status.update(message))
-        console.print(f"[green]{name}[/]: {image}")
+            image = build_language_image(LANGUAGES[name], say=lambda message: status.update(message), force=force)
+        console.print(f"[green]{name}[/]: {escape(image)} ({time.monotonic() - started:.0f} s)")

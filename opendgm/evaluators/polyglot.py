@@ -2,24 +2,27 @@
 
 The agent gets the exercise without its tests and without `.meta/` (which holds the reference
 solution): the stubs, the build files and `.docs/`, with the docs as its statement, as in Aider's and
-DGM's harnesses. At grading the test files are restored and the language's test command decides; exit 0
-means resolved. Languages whose toolchain cannot work offline are listed as invalid tasks, with why.
+DGM's harnesses. At grading the test files (un-skipped) and the build configuration are restored and the
+runner's per-test report decides (`polyglot_grading`); resolved means every expected test passed.
+`-o dataset=selftest` grades the exercises shipped with opendgm instead of an imported benchmark.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from importlib import resources
 from pathlib import Path
 
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.dgm_subsets import dgm_subsets
-from opendgm.evaluators.humaneval import unified_diff
 from opendgm.evaluators.polyglot_data import CONFIG, default_polyglot_dir, exercise_dirs
+from opendgm.evaluators.polyglot_grading import ExpectedTests, grade_exercise, patch_from, solution_files
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.repo_tasks import read_tree
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.task import Grade, Task
 from opendgm.evaluators.task_images import mark_absent_images
+from opendgm.sandbox.base import Sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 DOCS = (".docs/introduction.md", ".docs/instructions.md", ".docs/instructions.append.md")
@@ -36,7 +39,7 @@ class Polyglot(Evaluator):
     """Exercises imported by `opendgm data import polyglot`; ids are `<lang>__<slug>` as in DGM."""
 
     name = "polyglot"
-    version = "polyglot-benchmark/opendgm-1"
+    version = "polyglot-benchmark/opendgm-2"  # per-test grading, un-skipped tests, restored build files
     # Test files (restored at grading anyway) and places an agent could add tests or a reference solution.
     protected_patterns = (
         "*_test.py",
@@ -47,10 +50,22 @@ class Polyglot(Evaluator):
         "tests/*",
         "src/test/*",
         ".meta/*",
+        *sorted({pattern for language in LANGUAGES.values() for pattern in language.config_patterns}),
     )
 
-    def __init__(self, path: str | Path | None = None, agent_timeout_s: float = 600, grading_timeout_s: float = 180):
-        self.root = Path(path) if path else default_polyglot_dir()
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        agent_timeout_s: float = 600,
+        grading_timeout_s: float = 180,
+        dataset: str | None = None,
+    ):
+        if dataset not in (None, "selftest"):
+            raise ValueError(f"polyglot: unknown dataset {dataset!r}; the only shipped one is 'selftest'")
+        if dataset and path:
+            raise ValueError("polyglot: give either dataset=selftest or path=..., not both")
+        self.root = selftest_dir() if dataset else Path(path) if path else default_polyglot_dir()
+        self.expected = ExpectedTests()
         if not exercise_dirs(self.root):
             raise FileNotFoundError(
                 f"polyglot: no exercises in {self.root}; import a local checkout of Aider-AI/polyglot-benchmark "
@@ -87,30 +102,33 @@ class Polyglot(Evaluator):
             repo_files={
                 path: data for path, data in tree.items() if path not in hidden and not path.startswith(".meta/")
             },
-            hidden_tests={path: tree[path] for path in sorted(hidden)},
-            test_command=language.command(slug) if language else "false",
+            hidden_tests=language.unskip_tests({path: tree[path] for path in sorted(hidden)}) if language else {},
+            test_command=language.test_script(slug) if language else "false",
             image=language.image if language else DEFAULT_IMAGE,
             agent_timeout_s=self.agent_timeout_s,
             grading_timeout_s=self.grading_timeout_s,
-            invalid=f"no test command for language {language_name!r}" if language is None else language.offline_problem,
+            invalid=f"no test command for language {language_name!r}" if language is None else language.problem(tree),
         )
 
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        return grade_exercise(self, task, patch, sandbox, self.expected)
+
     def reference_patch(self, task: Task) -> str:
-        """The exercise's `.meta` example written over the stub it solves (matched by file extension)."""
+        """The exercise's `.meta` example files written over the stubs they solve."""
         folder = self._exercises()[task.id]
         files = exercise_files(folder)
-        patch = ""
-        for example in files["example"]:
-            (solution,) = [path for path in files["solution"] if Path(path).suffix == Path(example).suffix]
-            before, after = (folder / solution).read_text(), (folder / example).read_text()
-            patch += unified_diff(solution, before, after)
-        return patch
+        return patch_from(folder, solution_files(folder, files, files["example"]))
 
 
 def exercise_files(folder: Path) -> dict[str, list[str]]:
     """`files` of the exercise's `.meta/config.json`: solution (stubs), test and example lists."""
     files = json.loads((folder / CONFIG).read_text(encoding="utf-8"))["files"]
     return {kind: list(files.get(kind, [])) for kind in ("solution", "test", "example")}
+
+
+def selftest_dir() -> Path:
+    """The exercises shipped with opendgm: one per language, with a reference, a stub and a partial solution."""
+    return Path(str(resources.files("opendgm.evaluators") / "data" / "polyglot_selftest"))
 
 
 def image_help(image: str) -> str:

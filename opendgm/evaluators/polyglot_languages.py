@@ -1,80 +1,209 @@
-"""How each Aider Polyglot language is tested, and the image that holds its toolchain.
+"""How each Aider Polyglot language is tested offline: its toolchain, its runner's report, its un-skipping.
 
-A toolchain image is built offline: a Debian bookworm minbase with the toolchain's packages made by
-debootstrap and `docker import`ed, then the runtime Dockerfile on top (the sandbox user, git settings).
-Python needs nothing beyond the runtime image: Exercism's Python tests are unittest classes, so the
-standard library runs them without pytest.
+Every language runs its exercises' own tests with its usual runner, as Aider's and DGM's harnesses do, but
+asks the runner for its machine-readable report (go test -json, cargo's result lines, Catch2's XML, the
+JUnit console launcher's XML, jest's JSON, unittest's verbose lines), written to a path the grader
+chooses; `polyglot_reports` turns it into per-test outcomes. Nothing is downloaded in a sandbox: Java
+compiles with javac against Debian's JUnit 5 and AssertJ instead of Gradle, JavaScript uses a jest tree
+installed into the image from a pinned lockfile, Rust resolves crates from Debian's `librust-*-dev`
+packages. Skipped tests are un-skipped in the task's own test files, as Aider's harness does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from opendgm.evaluators.polyglot_reports import Outcomes, parse_report
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
-# Exercism's C++ CMakeLists.txt names the exercise after its directory, so the build runs in a copy named
-# after the slug (under the workspace: /tmp is mounted noexec).
-CPP_TEST = (
-    "rm -rf /workspace/build && mkdir -p /workspace/build/{slug} && cp -r . /workspace/build/{slug} "
-    "&& cd /workspace/build/{slug} && mkdir -p build && cd build "
-    "&& cmake -DEXERCISM_RUN_ALL_TESTS=1 -G 'Unix Makefiles' .. && make"
-)
+REPORT = "/workspace/grading/report"
+BUILD_DIR = "/workspace/grading/build"  # outside the repository; /tmp is mounted noexec
+JS_MODULES = "/opt/opendgm/javascript/node_modules"
+JAVA_LIBS = "/usr/share/java"
+# Test libraries the Java exercises' build.gradle files declare, and where Debian has them. A library an
+# exercise needs that is not here makes that exercise invalid, with the library named.
+JAVA_LIBRARIES = {
+    "org.junit": "junit-platform-console-standalone.jar",
+    "org.junit.jupiter": "junit-platform-console-standalone.jar",
+    "org.assertj": "assertj-core.jar",
+}  # not org.json: Debian's libandroid-json-java throws checked JSONExceptions, so json.org code does not compile
+GRADLE_DEPENDENCY = re.compile(r"""^\s*\w*[Ii]mplementation\s*\(?\s*(?:platform\()?["']([\w.\-]+):""", re.MULTILINE)
 
-# Go links test binaries in a temporary folder and runs them from there: not /tmp, which is noexec.
-GO_TEST = 'mkdir -p "$HOME/.cache/go-tmp" && GOTMPDIR="$HOME/.cache/go-tmp" GOPROXY=off go test ./...'
+
+def _python_script(slug: str, report: str) -> str:
+    return f"python3 -m unittest discover -v -b -p '*_test.py' 2>{report}; status=$?; cat {report}; exit $status"
+
+
+def _go_script(slug: str, report: str) -> str:
+    # Go links test binaries in a temporary folder and runs them from there: not /tmp, which is noexec.
+    return (
+        'mkdir -p "$HOME/.cache/go-tmp" && export GOTMPDIR="$HOME/.cache/go-tmp" GOPROXY=off GOFLAGS=-mod=mod '
+        f"&& go test -json ./... >{report} 2>&1; status=$?; cat {report}; exit $status"
+    )
+
+
+def _rust_script(slug: str, report: str) -> str:
+    return f"cargo test --offline -- --include-ignored >{report} 2>&1; status=$?; cat {report}; exit $status"
+
+
+def _cpp_script(slug: str, report: str) -> str:
+    # Exercism's CMakeLists.txt names the test program after the exercise's folder: build in a copy named so.
+    copy = f"{BUILD_DIR}/{slug}"
+    return (
+        f"rm -rf {BUILD_DIR} && mkdir -p {copy} && cp -r . {copy} && cd {copy} && mkdir -p build && cd build "
+        f"&& cmake -DEXERCISM_RUN_ALL_TESTS=1 -G 'Unix Makefiles' .. && make {shlex.quote(slug)} "
+        f"&& ./{shlex.quote(slug)} --reporter xml --out {report}"
+    )
+
+
+def _java_script(slug: str, report: str) -> str:
+    launcher = f"{JAVA_LIBS}/junit-platform-console-standalone.jar"
+    libraries = ":".join(f"{JAVA_LIBS}/{jar}" for jar in sorted(set(JAVA_LIBRARIES.values())) if jar not in launcher)
+    main, test = f"{BUILD_DIR}/main", f"{BUILD_DIR}/test"
+    return (
+        f"rm -rf {BUILD_DIR} && mkdir -p {main} {test} "
+        f"&& javac -encoding UTF-8 -nowarn -d {main} -cp {libraries} $(find src/main/java -name '*.java') "
+        f"&& javac -encoding UTF-8 -nowarn -d {test} -cp {main}:{launcher}:{libraries} "
+        "$(find src/test/java -name '*.java') "
+        f"&& java -jar {launcher} --disable-banner --details=tree --class-path {main}:{test}:{libraries} "
+        f"--scan-class-path {test} --reports-dir {BUILD_DIR}/reports; status=$?; "
+        f"cp {BUILD_DIR}/reports/TEST-junit-jupiter.xml {report}; exit $status"
+    )
+
+
+def _javascript_script(slug: str, report: str) -> str:
+    # The image's jest tree replaces whatever node_modules the repository has: presets and plugins babel
+    # loads come from there, so a repository's own would run inside the test process.
+    return (
+        f"rm -rf node_modules && ln -s {JS_MODULES} node_modules "
+        f"&& node {JS_MODULES}/jest/bin/jest.js --ci --runInBand --watchman=false --json --outputFile={report} ./*"
+    )
+
+
+def _unskip_javascript(text: str) -> str:
+    """`xtest(`/`xit(`/`xdescribe(` and `.skip(` become the running forms (Aider does the `xtest` part)."""
+    text = re.sub(r"\bx(test|it|describe)\s*\(", r"\1(", text)
+    return re.sub(r"\b(test|it|describe)\.skip\s*\(", r"\1(", text)
+
+
+def _unskip_java(text: str) -> str:
+    """`@Disabled` and `@Disabled("...")` annotations are removed, as Aider's harness does."""
+    return re.sub(r"^[ \t]*@Disabled\b(?:\([^)]*\))?[ \t]*\r?\n", "", text, flags=re.MULTILINE)
+
+
+def _java_problem(files: Mapping[str, bytes]) -> str | None:
+    """Which library a Java exercise's build.gradle needs that Debian does not package, if any."""
+    gradle = files.get("build.gradle", b"").decode("utf-8", "replace")
+    missing = sorted({group for group in GRADLE_DEPENDENCY.findall(gradle) if not _java_library(group)})
+    if not missing:
+        return None
+    return f"needs {', '.join(missing)}, which Debian does not package: cannot run offline"
+
+
+def _java_library(group: str) -> str | None:
+    matches = (jar for prefix, jar in JAVA_LIBRARIES.items() if group == prefix or group.startswith(prefix + "."))
+    return next(matches, None)
 
 
 @dataclass(frozen=True)
 class Language:
-    """One language of the benchmark: its test command, its Debian toolchain, or why it cannot run offline."""
+    """One language of the benchmark: its toolchain image, its test run, its report, its un-skipping."""
 
     name: str
-    test_command: str  # run in the exercise's repository; `{slug}` is the exercise's name
+    script: Callable[[str, str], str]  # (exercise slug, report path) -> bash run in the repository
     packages: tuple[str, ...] = ()  # Debian packages beyond the runtime image's (none: the runtime image)
-    offline_problem: str | None = None
+    unskip: Callable[[str], str] = lambda text: text  # applied to the task's own test files at grading
+    # Build and test configuration: the agent's changes are dropped and the task's files restored at grading.
+    config_patterns: tuple[str, ...] = ()
+    problem: Callable[[Mapping[str, bytes]], str | None] = lambda _files: None  # why an exercise cannot run
+    smoke: str = "true"  # run once when the image is built: the toolchain answers
+    setup: str = ""  # run as root when the image is built, after the packages, with extras at /opt/opendgm-extras
+    extras: tuple[str, ...] = field(default=())  # package-data folders copied into the image build
 
     @property
     def image(self) -> str:
-        return f"opendgm-polyglot-{self.name}:bookworm" if self.packages else DEFAULT_IMAGE
+        """A layer on the runtime image (the `:toolchain` tag: not the older debootstrapped `:bookworm` ones)."""
+        return f"opendgm-polyglot-{self.name}:toolchain" if self.packages else DEFAULT_IMAGE
 
-    @property
-    def base_image(self) -> str:
-        """The debootstrapped root filesystem the toolchain image is built on."""
-        return f"opendgm-polyglot-{self.name}-base:bookworm"
+    def test_script(self, slug: str, report: str = REPORT) -> str:
+        """The commands the grading sandbox runs in the exercise's repository; the report lands at `report`."""
+        folder = report.rsplit("/", 1)[0]
+        return f"mkdir -p {folder} && rm -f {report} && {{ {self.script(slug, report)}; }}"
 
-    def command(self, slug: str) -> str:
-        return self.test_command.format(slug=slug)
+    def parse_report(self, raw: bytes) -> Outcomes:
+        return parse_report(self.name, raw)
 
+    def unskip_tests(self, tests: Mapping[str, bytes]) -> dict[str, bytes]:
+        """The task's test files with their skipped tests made to run (bytes that are not UTF-8 stay as they are)."""
+        out = {}
+        for path, data in tests.items():
+            try:
+                out[path] = self.unskip(data.decode("utf-8")).encode("utf-8")
+            except UnicodeDecodeError:
+                out[path] = data
+        return out
+
+
+CARGO_CONFIG = """\
+[source.crates-io]
+replace-with = "debian-packages"
+
+[source.debian-packages]
+directory = "/usr/share/cargo/registry"
+
+[net]
+offline = true
+"""
 
 LANGUAGES = {
     language.name: language
     for language in (
-        Language("python", "python3 -m unittest discover -p '*_test.py'"),
-        Language("go", GO_TEST, ("golang-go",)),
-        Language("rust", "cargo test --offline -- --include-ignored", ("cargo", "rustc")),
-        Language("cpp", CPP_TEST, ("g++", "make", "cmake")),
+        Language("python", _python_script),
+        Language(
+            "go",
+            _go_script,
+            ("golang-go",),
+            config_patterns=("go.mod", "go.sum"),
+            smoke="go version",
+        ),
+        Language(
+            "rust",
+            _rust_script,
+            ("cargo", "rustc", "librust-time-dev", "librust-anyhow-dev", "librust-rand-dev"),
+            config_patterns=("Cargo.toml", "Cargo.lock", "build.rs", ".cargo/*"),
+            # Cargo reads /.cargo/config.toml for every project below / (the sandbox's HOME is replaced).
+            setup=f"mkdir -p /.cargo && printf %s {shlex.quote(CARGO_CONFIG)} > /.cargo/config.toml",
+            smoke="cargo --version && rustc --version",
+        ),
+        Language(
+            "cpp",
+            _cpp_script,
+            ("g++", "make", "cmake", "catch2", "libboost-date-time-dev"),  # gigasecond and meetup use Boost
+            config_patterns=("CMakeLists.txt", "test/*"),
+            smoke="cmake --version && g++ --version",
+        ),
         Language(
             "javascript",
-            "npm test",
-            offline_problem="javascript needs jest and babel from npm, which a sandbox cannot reach and Debian "
-            "does not package; not supported yet",
+            _javascript_script,
+            ("nodejs",),
+            unskip=_unskip_javascript,
+            config_patterns=("package.json", "package-lock.json", "babel.config.js", ".babelrc", "jest.config.*"),
+            setup=f"mkdir -p {JS_MODULES.rsplit('/', 1)[0]} && cp -a /opt/opendgm-extras/javascript/node_modules "
+            f"{JS_MODULES} && chmod -R a+rX,go-w {JS_MODULES}",
+            smoke=f"node --version && node {JS_MODULES}/jest/bin/jest.js --version",
+            extras=("javascript",),
         ),
         Language(
             "java",
-            "./gradlew test",
-            offline_problem="java's gradlew downloads Gradle and Maven Central dependencies (Debian's gradle 4.4 "
-            "is too old for these builds); not supported yet",
+            _java_script,
+            ("default-jdk-headless", "junit5", "libassertj-core-java"),
+            unskip=_unskip_java,
+            config_patterns=("build.gradle", "settings.gradle", "gradle/*", "gradlew", "gradlew.bat"),
+            problem=_java_problem,
+            smoke=f"javac -version && java -jar {JAVA_LIBS}/junit-platform-console-standalone.jar --help >/dev/null",
         ),
     )
 }
-
-
-def build_language_image(language: Language, say: Callable[[str], None] = print) -> str:
-    """Build (or find up to date) the language's toolchain image, offline; returns its name."""
-    from opendgm.sandbox.images import BASE_PACKAGES, build_runtime_image, ensure_offline_base
-
-    if not language.packages:
-        return build_runtime_image(say=say).image
-    base = ensure_offline_base(say, image=language.base_image, packages=BASE_PACKAGES + language.packages)
-    return build_runtime_image(language.image, say=say, base=base).image

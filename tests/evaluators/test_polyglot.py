@@ -7,9 +7,6 @@ the first time and reused afterwards.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,36 +16,14 @@ from opendgm.archive import Archive
 from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.polyglot import Polyglot
 from opendgm.evaluators.polyglot_data import import_polyglot
-from opendgm.evaluators.polyglot_languages import LANGUAGES, build_language_image
+from opendgm.evaluators.polyglot_images import build_language_image
+from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.runner import TaskRunner
 from opendgm.evaluators.verify import verify
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "polyglot"
 RUNNABLE = ["python__clock-angle", "go__digit-sum"]
 HIDDEN = {"clock_angle_test.py", "digit_sum_test.go", "example.py", "example.go"}
-# An "agent" that records every file it can find anywhere in its sandbox, as its change to the repository.
-SNOOPING_AGENT = """\
-import argparse, os
-parser = argparse.ArgumentParser()
-parser.add_argument("--repo")
-args, _ = parser.parse_known_args()
-seen = []
-for top in ("/workspace", "/agent", "/run", "/tmp", "/opt", "/srv", "/root", "/home", "/usr/local"):
-    for folder, _, files in os.walk(top):
-        seen += [os.path.join(folder, name) for name in files]
-with open(os.path.join(args.repo, "seen.txt"), "w") as out:
-    out.write("\\n".join(sorted(seen)) + "\\n")
-"""
-
-
-@pytest.fixture
-def snooping_agent() -> Iterator[Path]:
-    """The agent's code directory, readable by the sandbox user (pytest's own temporary folders are not)."""
-    folder = Path(tempfile.mkdtemp(prefix="odgm-agent-"))
-    folder.chmod(0o755)
-    (folder / "agent.py").write_text(SNOOPING_AGENT)
-    yield folder
-    shutil.rmtree(folder)
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +54,12 @@ def test_tasks_hide_tests_and_reference_solutions(tmp_path: Path) -> None:
     assert set(go.repo_files) == {"go.mod", "digit_sum.go", ".docs/instructions.md", ".docs/instructions.append.md"}
     assert set(go.hidden_tests) == {"digit_sum_test.go"}
     assert "sum of the decimal digits" in go.statement and "absolute value" in go.statement
-    assert "digit_sum.go" in go.statement and go.test_command.endswith("GOPROXY=off go test ./...")
+    assert "digit_sum.go" in go.statement and "GOPROXY=off" in go.test_command
+    assert "go test -json ./..." in go.test_command  # the runner's own per-test report
     assert not any(path.startswith(".meta") for task in tasks.values() for path in task.repo_files)
-    assert tasks["javascript__hello"].invalid is not None and "npm" in tasks["javascript__hello"].invalid
+    javascript = tasks["javascript__hello"]  # runs offline now: jest comes with the toolchain image
+    assert javascript.image == LANGUAGES["javascript"].image and "jest.js" in javascript.test_command
+    assert javascript.invalid is None or "opendgm data images polyglot --language javascript" in javascript.invalid
     subsets = Polyglot(tmp_path / "p").subsets()
     assert subsets["go"] == ["go__digit-sum"] and "small" not in subsets  # DGM's stages need DGM's exercises
 

@@ -1,0 +1,3 @@
+module squaregap
+
+go 1.18

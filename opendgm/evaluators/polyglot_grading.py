@@ -1,0 +1,200 @@
+"""Grading a Polyglot exercise from per-test outcomes, against the tests the exercise itself reports.
+
+The expected tests are collected on the exercise as shipped (its tests, un-skipped, with its reference
+solution, else with its stub), in the same image and with the same script as the grade.
+Then the agent's diff is applied to a fresh copy, the task's test files and build/test configuration are
+put back, and the runner's report decides: a test expected but not reported counts as failed, zero
+expected tests is never resolved, and `resolved` means every expected test passed (DGM's "all tests
+pass"). The counts are recorded beside it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from opendgm.agents.contract import REPO_DIR
+from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.humaneval import unified_diff
+from opendgm.evaluators.polyglot_images import cache_dir
+from opendgm.evaluators.polyglot_languages import BUILD_DIR, LANGUAGES, REPORT, Language
+from opendgm.evaluators.polyglot_reports import Outcomes
+from opendgm.evaluators.task import Grade, Task
+from opendgm.sandbox.base import Sandbox, SandboxError
+
+PARTIAL_DIR = ".meta/partial"  # self-written exercises: a solution that passes some tests, by solution path
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run of an exercise's tests: what the runner reported, and how the run ended."""
+
+    outcomes: Outcomes
+    exit_code: int
+    timed_out: bool
+    output: str
+
+
+def language_of(task: Task) -> tuple[Language, str]:
+    """The task's language and exercise slug, from its `<lang>__<slug>` id."""
+    name, slug = task.id.split("__", 1)
+    return LANGUAGES[name], slug
+
+
+def config_files(language: Language, repo_files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The task's own build/test configuration files, which the grader puts back after the agent's diff."""
+    return {
+        path: data
+        for path, data in repo_files.items()
+        if any(fnmatch.fnmatch(path, pattern) for pattern in language.config_patterns)
+    }
+
+
+def run_tests(task: Task, sandbox: Sandbox) -> RunResult:
+    """Put the task's tests and configuration in the sandbox's repository, run them, read the report."""
+    language, slug = language_of(task)
+    sandbox.put_files(REPO_DIR, {**config_files(language, task.repo_files), **task.hidden_tests})
+    run = sandbox.exec(f"cd {REPO_DIR} && {language.test_script(slug, REPORT)}", timeout=task.grading_timeout_s)
+    try:
+        raw = sandbox.get_file(REPORT)
+    except SandboxError:
+        raw = b""  # no report: every expected test counts as failed
+    return RunResult(language.parse_report(raw), run.exit_code, run.timed_out, run.stdout + run.stderr)
+
+
+def score(expected: list[str], run: RunResult) -> Grade:
+    """The grade from the expected tests and what the runner reported (missing = failed)."""
+    passed = sum(1 for test in expected if run.outcomes.get(test) is True)
+    failed = len(expected) - passed
+    missing = [test for test in expected if test not in run.outcomes]
+    status = "grading_timeout" if run.timed_out else "resolved" if expected and failed == 0 else "unresolved"
+    summary = f"\n[opendgm] {passed}/{len(expected)} expected tests passed"
+    if missing:
+        summary += f"; not reported (counted as failed): {', '.join(missing[:10])}"
+    return Grade(status, passed, failed, run.exit_code, run.output + summary + "\n")
+
+
+def solution_files(folder: Path, files: Mapping[str, list[str]], sources: list[str]) -> dict[str, str]:
+    """{solution path: content} for files in `sources` (the reference's `example` list, or partial files).
+
+    An example file replaces the stub with its name, else the one stub with its extension; an extra helper
+    file (Java's `Frame.java` next to `BowlingGame.java`) goes next to the stubs of its extension.
+    """
+    out = {}
+    for source in sources:
+        name, suffix = PurePosixPath(source).name, PurePosixPath(source).suffix
+        same_suffix = [path for path in files["solution"] if PurePosixPath(path).suffix == suffix]
+        same_name = [path for path in same_suffix if PurePosixPath(path).name == name]
+        if same_name:
+            target = same_name[0]
+        elif len(same_suffix) == 1 and not _is_helper(source):
+            target = same_suffix[0]
+        elif same_suffix:
+            target = str(PurePosixPath(same_suffix[0]).parent / name)
+        else:
+            raise ValueError(f"{folder}: no solution file to put {source} in")
+        out[target] = (folder / source).read_text(encoding="utf-8")
+    return out
+
+
+def _is_helper(source: str) -> bool:
+    """Java references name their files like the classes they hold: a differently named one is a helper."""
+    return "/reference/" in source and PurePosixPath(source).suffix == ".java"
+
+
+def partial_sources(folder: Path) -> list[str]:
+    """The files of a self-written exercise's partial solution (`.meta/partial/<solution path>`)."""
+    root = folder / PARTIAL_DIR
+    return sorted(str(path.relative_to(folder)) for path in root.rglob("*") if path.is_file())
+
+
+def partial_files(folder: Path, files: Mapping[str, list[str]]) -> dict[str, str]:
+    """{solution path: content} of the partial solution: the reference, with `.meta/partial/<solution path>`
+    files in place of some of its files (C++ keeps the reference's header and replaces its source)."""
+    reference = solution_files(folder, files, files["example"])
+    return reference | {
+        source.removeprefix(PARTIAL_DIR + "/"): (folder / source).read_text(encoding="utf-8")
+        for source in partial_sources(folder)
+    }
+
+
+def patch_from(folder: Path, new_files: Mapping[str, str]) -> str:
+    """A git diff that turns the exercise's files into `new_files` (new paths are added)."""
+    patch = ""
+    for path, after in sorted(new_files.items()):
+        if (folder / path).is_file():
+            patch += unified_diff(path, (folder / path).read_text(encoding="utf-8"), after)
+        else:
+            body = "".join(difflib.unified_diff([], after.splitlines(keepends=True), "/dev/null", f"b/{path}"))
+            patch += f"diff --git a/{path} b/{path}\nnew file mode 100644\n{body}"
+            patch += "" if after.endswith("\n") else "\n\\ No newline at end of file\n"
+    return patch
+
+
+def grade_exercise(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbox, expected: ExpectedTests) -> Grade:
+    """Collect the expected tests (once per task content), then grade the agent's diff against them."""
+    tests = expected_tests(evaluator, task, sandbox, expected)
+    if not tests:
+        return Grade("grading_error", 0, 0, -1, f"{task.id}: neither the reference nor the stub reported a test")
+    failed = evaluator.apply_patch(task, patch, sandbox)
+    if failed is not None:
+        return failed
+    return score(tests, run_tests(task, sandbox))
+
+
+def expected_tests(evaluator: Evaluator, task: Task, sandbox: Sandbox, cache: ExpectedTests) -> list[str]:
+    """The test ids the runner reports on the exercise with its reference solution, or else on the
+    unmodified exercise (cached by task content).
+
+    The reference comes first: many stubs do not compile (C++, Go). Some references need more than the
+    task's own build files allow (a Rust example using a crate its Cargo.toml does not declare); their
+    stubs compile and run every test. Runs in `sandbox` before the agent's diff is applied there, and
+    leaves nothing behind.
+    """
+    reference = evaluator.reference_patch(task) or ""
+    tests = cache.get(task, reference)
+    if tests is not None:
+        return tests
+    for patch in dict.fromkeys((reference, "")):
+        failed = evaluator.apply_patch(task, patch, sandbox)
+        tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)
+        sandbox.exec(f"rm -rf {REPO_DIR} {BUILD_DIR}", timeout=120)
+        if tests:
+            cache.put(task, reference, tests)
+            break
+    return tests
+
+
+class ExpectedTests:
+    """The expected test ids of each task, collected once per task content and kept on disk."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or cache_dir() / "expected"
+
+    def key(self, task: Task, reference: str) -> str:
+        digest = hashlib.sha256()
+        language, slug = language_of(task)
+        for part in (task.id, task.image, language.test_script(slug), reference):
+            digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        for path, data in sorted({**task.repo_files, **task.hidden_tests}.items()):
+            digest.update(path.encode() + b"\0" + data + b"\0")
+        return digest.hexdigest()[:32]
+
+    def get(self, task: Task, reference: str) -> list[str] | None:
+        try:
+            return list(json.loads((self.folder / f"{self.key(task, reference)}.json").read_text())["tests"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, task: Task, reference: str, tests: list[str]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.folder / f"{self.key(task, reference)}.json"
+        staging = final.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(json.dumps({"task": task.id, "tests": tests}))
+        staging.replace(final)
