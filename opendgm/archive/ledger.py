@@ -36,9 +36,11 @@ class ArchiveLedger:
         with self._db.read() as conn:
             return Totals(*conn.execute(TOTALS.format(scope=where), args).fetchone())
 
-    def totals_by(self, column: Literal["node", "role"], campaign: str | None = None) -> dict[str | None, Totals]:
-        """`totals` per node or per role in one query (views over every node must not ask once per node)."""
-        if column not in ("node", "role"):
+    def totals_by(
+        self, column: Literal["node", "role", "purpose", "model"], campaign: str | None = None
+    ) -> dict[str | None, Totals]:
+        """`totals` per node, role, purpose or model in one query (views over every node must not ask once per node)."""
+        if column not in ("node", "role", "purpose", "model"):
             raise ValueError(f"cannot group model calls by {column!r}")
         where, args = scope(campaign, None)
         query = TOTALS.replace("SELECT ", f"SELECT {column}, ", 1).format(scope=where) + f" GROUP BY {column}"
