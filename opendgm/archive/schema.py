@@ -192,6 +192,7 @@ _TALLIES = _statements(
         BEGIN SELECT RAISE(ABORT, 'a node''s code hash is fixed once set or staged'); END""",
 )
 
+
 def _columns(table: str, *columns: tuple[str, str]) -> Migration:
     """Add (name, SQL type) columns that `table` lacks (a test rewinding `user_version` keeps the columns)."""
 
