@@ -47,6 +47,12 @@ class ArchiveLedger:
         with self._db.read() as conn:
             return {row[0]: Totals(*row[1:]) for row in conn.execute(query, args).fetchall()}
 
+    def totals_until(self, ts: float, campaign: str | None = None) -> Totals:
+        """`totals` of the calls recorded up to time `ts` (a Unix time)."""
+        where, args = scope(campaign, None)
+        with self._db.read() as conn:
+            return Totals(*conn.execute(TOTALS.format(scope=f"{where} AND ts <= ?"), [*args, ts]).fetchone())
+
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
         where, args = scope(campaign, node)
         with self._db.read() as conn:

@@ -68,6 +68,9 @@ class Totals:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
     @property
     def cache_hit_rate(self) -> float | None:
         """The share of prompt tokens read from a provider's cache (None without prompt tokens)."""
