@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cache_fakes import Clock, FakeAnthropic, OpenAICache
+from cache_fakes import Clock, FakeAnthropic, OpenAICache, words
 from llm_fakes import SECRET_ENV, Reply, completion
 
 from opendgm.llm import (
@@ -345,3 +345,29 @@ def test_cached_counts_above_the_prompt_are_capped_by_it(fake_provider, fake_rol
 
     assert (call.prompt_tokens, call.cache_read_tokens, call.cache_write_tokens) == (100, 100, 0)
     assert call.cost_usd == pytest.approx(_usd(100, 100) + _usd(1000, 1)) and call.cost_usd > 0
+
+
+# -- host prompts ---------------------------------------------------------------------------------------------
+
+
+def test_diagnoses_of_one_parent_read_its_code_from_the_cache(anthropic, claude):
+    """The diagnosis meta-prompt puts the parent's code first; the host sends that part as the system message, so a
+    second diagnosis of the same parent (another failed task) reads it instead of paying for it again."""
+    from opendgm.evolve.self_improve import diagnosis_messages, prompt_text
+
+    code = " ".join(f"line{i}" for i in range(2000))
+    router = claude()
+    for task in ("fix the parser", "add a flag"):
+        values = {"agent_code": code, "task_statement": task, "outcome": "unresolved"}
+        values |= {"trajectory": f"ran {task}", "patch": "(none)", "grading": "1 failed"}
+        messages = diagnosis_messages(prompt_text("diagnose.md"), values)
+        router.complete("agent", messages)
+
+    assert [m["role"] for m in messages] == ["system", "user"] and messages[0]["content"].endswith(code)
+    first, second = router.ledger.calls()
+    head = words(messages[0]["content"])  # the meta-prompt's opening and the 2,000-token code
+    assert head > 2000 and (first.cache_read_tokens, first.cache_write_tokens) == (0, first.prompt_tokens)
+    assert second.cache_read_tokens == head  # the task's part differs: written, not read
+    assert diagnosis_messages("no code here: $task_statement", {"task_statement": "t"}) == [
+        {"role": "user", "content": "no code here: t"}
+    ]
