@@ -62,27 +62,29 @@ def spend(totals: Totals) -> dict[str, Any]:
     }
 
 
-def cost_report(archive: Archive, rule: BestRule = DEFAULT_RULE, top: int | None = None) -> dict[str, Any]:
-    """The campaign's spend and its cost per improvement; `top` keeps only the costliest nodes. JSON-ready."""
+def cost_report(
+    archive: Archive, rule: BestRule = DEFAULT_RULE, top: int | None = None, rows: list[NodeSummary] | None = None
+) -> dict[str, Any]:
+    """The campaign's spend and its cost per improvement; `top` keeps only the costliest nodes; `rows` are the
+    archive's `summaries(kind=None)` when the caller has them already (in the same snapshot). JSON-ready."""
     campaign = archive.campaign
     with archive.snapshot():
-        rows = archive.summaries(kind=None)
-        known_at = {node.id: node.updated_at for node in archive.nodes(kind="agent")}
-        total = archive.ledger.totals(campaign=campaign)
-        by_role = archive.ledger.totals_by("role", campaign=campaign)
-        by_purpose = archive.ledger.totals_by("purpose", campaign=campaign)
-        by_node = archive.ledger.totals_by("node", campaign=campaign)
+        rows = archive.summaries(kind=None) if rows is None else rows
+        with archive._db.read() as conn:  # when each agent's figure became known: its last status change
+            known_at = dict(conn.execute("SELECT id, updated_at FROM nodes WHERE kind = 'agent'").fetchall())
+        by_role = archive.ledger.totals_by("role", campaign)
+        by_purpose = archive.ledger.totals_by("purpose", campaign)
+        by_node = archive.ledger.totals_by("node", campaign)
+        by_operator = archive.ledger.totals_by("operator", campaign)
         bests = _new_bests(rows, known_at, rule)
         until = [archive.ledger.totals_until(known_at[row.id], campaign) for _, row in bests]
-    operator = {row.id: row.operator or "?" for row in rows}
+    total = sum(by_role.values(), _NOTHING)
     groups: dict[str, Totals] = {}
     for purpose, totals in by_purpose.items():
         group = purpose_group(purpose or "")
         groups[group] = groups.get(group, _NOTHING) + totals
-    operators: dict[str, Totals] = {}
-    for node, totals in by_node.items():
-        name = CAMPAIGN if node is None else operator.get(node, "?")
-        operators[name] = operators.get(name, _NOTHING) + totals
+    operator = {row.id: row.operator for row in rows}
+    operators = {CAMPAIGN if name is None else name: totals for name, totals in by_operator.items()}
     nodes = sorted(
         ((n, t) for n, t in by_node.items() if n is not None), key=lambda item: (-item[1].cost_usd, -item[1].tokens)
     )

@@ -21,7 +21,7 @@ def overview(archive: Archive, rule: BestRule = DEFAULT_RULE) -> dict[str, Any]:
     """The campaign's state now; JSON-ready (plain dicts, lists, numbers and strings)."""
     with archive.snapshot():
         rows = archive.summaries(kind=None)
-        cost = cost_report(archive, rule, top=10)
+        cost = cost_report(archive, rule, top=10, rows=rows)
         generations = archive.event_count("generation")
         stops = archive.latest_events(1, kind="campaign_stopped")
         last_event = archive.last_event_id()

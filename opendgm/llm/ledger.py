@@ -69,12 +69,15 @@ class Totals:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        return Totals(*(getattr(self, name) + getattr(other, name) for name in _TOTALS))
 
     @property
     def cache_hit_rate(self) -> float | None:
         """The share of prompt tokens read from a provider's cache (None without prompt tokens)."""
         return self.cache_read_tokens / self.prompt_tokens if self.prompt_tokens else None
+
+
+_TOTALS = [f.name for f in fields(Totals)]
 
 
 class Ledger(Protocol):
