@@ -34,7 +34,7 @@ def reported(response: dict[str, Any]) -> Usage | None:
     details = usage.get("prompt_tokens_details")
     details = details if isinstance(details, dict) else {}
     counts = (
-        usage["prompt_tokens"] or 0,
+        usage["prompt_tokens"],  # a null prompt count is no count: the call is charged its estimate
         usage.get("completion_tokens") or 0,
         _first(details.get("cached_tokens"), usage.get("cache_read_input_tokens")),
         _first(usage.get("cache_creation_input_tokens"), details.get("cache_creation_tokens")),

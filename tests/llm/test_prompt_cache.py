@@ -313,6 +313,7 @@ def test_cached_tokens_of_a_role_without_a_cache_price_are_charged_in_full(fake_
         {"prompt_tokens": 100, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": -500}},
         {"prompt_tokens": 100, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": "all"}},
         {"prompt_tokens": 100, "completion_tokens": 1, "cache_creation_input_tokens": float("nan")},
+        {"prompt_tokens": None, "completion_tokens": 1},
     ],
 )
 def test_a_cache_report_that_is_not_a_count_is_charged_the_ceiling(fake_provider, usage):
