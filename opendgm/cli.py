@@ -12,6 +12,7 @@ from rich.logging import RichHandler
 from rich.text import Text
 
 from opendgm.archive.cli import app as archive_app
+from opendgm.archive.cost_view import cost
 from opendgm.archive.errors import ArchiveError
 from opendgm.evaluators.cli import app as evaluators_app
 from opendgm.evaluators.cli import evaluate
@@ -40,6 +41,7 @@ app.add_typer(archive_app)  # tree, show, diff, export at the top level
 app.command()(evaluate)
 app.command()(run)
 app.command()(status)
+app.command()(cost)
 app.command()(serve)
 app.command()(plot)
 console = Console(stderr=True)

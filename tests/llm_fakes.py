@@ -6,12 +6,15 @@ import json
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opendgm.llm import RetryPolicy, RoleConfig
 from opendgm.llm.provider import count_tokens
+
+if TYPE_CHECKING:
+    from cache_fakes import OpenAICache
 
 SECRET_ENV = "FAKE_PROVIDER_API_KEY"
 SECRET = "sk-test-secret"
@@ -53,13 +56,15 @@ def error(status: int, message: str = "scripted failure", code: str | None = Non
 class FakeProvider:
     """An OpenAI-compatible server that answers from a script, then with `default`.
 
-    With `require_key`, a request without `Authorization: Bearer <SECRET>` gets 401, like a real API.
+    With `require_key`, a request without `Authorization: Bearer <SECRET>` gets 401, like a real API. With a
+    `prompt_cache` (`cache_fakes.OpenAICache`), a successful answer reports the usage that cache bills.
     """
 
     def __init__(self) -> None:
         self.script: list[Reply] = []
         self.default = Reply()
         self.require_key = False
+        self.prompt_cache: OpenAICache | None = None
         self.requests: list[dict[str, Any]] = []
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -84,9 +89,17 @@ class FakeProvider:
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         with self._lock:
             self.requests.append({"headers": headers, "body": body, "at": time.monotonic()})
-            if self.require_key and headers.get("authorization") != f"Bearer {SECRET}":
-                return error(401, "invalid api key")
-            return self.script.pop(0) if self.script else self.default
+            return self._answer(headers, body)
+
+    def _answer(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        """The reply to one request (under the lock)."""
+        if self.require_key and headers.get("authorization") != f"Bearer {SECRET}":
+            return error(401, "invalid api key")
+        reply = self.script.pop(0) if self.script else self.default
+        if self.prompt_cache is not None and reply.status == 200 and isinstance(reply.body, dict):
+            completion_tokens = (reply.body.get("usage") or {}).get("completion_tokens", 0)
+            reply = replace(reply, body=reply.body | {"usage": self.prompt_cache.usage(body, completion_tokens)})
+        return reply
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

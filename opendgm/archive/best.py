@@ -55,24 +55,31 @@ def best_agent(
     rows: Sequence[NodeSummary], rule: BestRule = DEFAULT_RULE, min_evaluations: int = MIN_EVALUATIONS
 ) -> BestAgent | None:
     """The best agent among `rows` (an `archive.summaries()` list) by `rule`; None while no agent qualifies."""
-    if rule not in BEST_RULES:
-        raise ValueError(f"unknown best-agent rule {rule!r}; use one of {', '.join(BEST_RULES)}")
-    agents = [row for row in rows if row.kind == "agent" and row.status not in _NOT_CANDIDATES]
-    if rule == "posterior":
-        scored = [
-            ((1 + row.passes) / (2 + row.passes + row.fails), row.passes + row.fails, row)
-            for row in agents
-            if row.passes + row.fails >= min_evaluations
-        ]
-    else:
-        complete = [row for row in agents if row.stage is not None and row.n_tasks and row.n_done >= row.n_tasks]
-        largest = max((row.n_tasks for row in complete), default=0)
-        scored = [(row.n_resolved / row.n_tasks, row.n_tasks, row) for row in complete if row.n_tasks == largest]
+    scored = candidates(rows, rule, min_evaluations)
     if not scored:
         return None
     order = {row.id: index for index, row in enumerate(rows)}
     value, _, row = max(scored, key=lambda item: (item[0], item[1], -order[item[2].id]))
     return BestAgent(row.id, rule, value, row.passes, row.fails, row.stage, row.score)
+
+
+def candidates(
+    rows: Sequence[NodeSummary], rule: BestRule = DEFAULT_RULE, min_evaluations: int = MIN_EVALUATIONS
+) -> list[tuple[float, int, NodeSummary]]:
+    """The agents `rule` can rank, each as (its figure, its evidence, its row); the best has the largest figure,
+    then the most evidence, then comes first in `rows`."""
+    if rule not in BEST_RULES:
+        raise ValueError(f"unknown best-agent rule {rule!r}; use one of {', '.join(BEST_RULES)}")
+    agents = [row for row in rows if row.kind == "agent" and row.status not in _NOT_CANDIDATES]
+    if rule == "posterior":
+        return [
+            ((1 + row.passes) / (2 + row.passes + row.fails), row.passes + row.fails, row)
+            for row in agents
+            if row.passes + row.fails >= min_evaluations
+        ]
+    complete = [row for row in agents if row.stage is not None and row.n_tasks and row.n_done >= row.n_tasks]
+    largest = max((row.n_tasks for row in complete), default=0)
+    return [(row.n_resolved / row.n_tasks, row.n_tasks, row) for row in complete if row.n_tasks == largest]
 
 
 def why_none(rule: BestRule = DEFAULT_RULE, min_evaluations: int = MIN_EVALUATIONS) -> str:

@@ -13,6 +13,11 @@ from typing import Literal
 from opendgm.archive.db import Database
 from opendgm.llm.ledger import CALLS, PENDING, RECORD, TOTALS, CallRecord, Totals, call_from_row, scope
 
+Group = Literal["node", "role", "purpose", "model", "operator"]  # what calls can be totalled by
+_GROUPS = {name: name for name in ("node", "role", "purpose", "model")}
+_GROUPS["operator"] = (  # "?" for a node without one
+    "CASE WHEN node IS NULL THEN NULL ELSE COALESCE((SELECT operator FROM nodes WHERE nodes.id = node), '?') END"
+)
 INTERRUPTED = "the process stopped while the call was in flight; its spend is the conservative estimate"
 
 
@@ -36,14 +41,22 @@ class ArchiveLedger:
         with self._db.read() as conn:
             return Totals(*conn.execute(TOTALS.format(scope=where), args).fetchone())
 
-    def totals_by(self, column: Literal["node", "role"], campaign: str | None = None) -> dict[str | None, Totals]:
-        """`totals` per node or per role in one query (views over every node must not ask once per node)."""
-        if column not in ("node", "role"):
+    def totals_by(self, column: Group, campaign: str | None = None) -> dict[str | None, Totals]:
+        """`totals` per node, role, purpose, model, or operator of the node charged (None: no node), in one query:
+        views over every node must not ask once per node."""
+        if column not in _GROUPS:
             raise ValueError(f"cannot group model calls by {column!r}")
         where, args = scope(campaign, None)
-        query = TOTALS.replace("SELECT ", f"SELECT {column}, ", 1).format(scope=where) + f" GROUP BY {column}"
+        group = _GROUPS[column]
+        query = TOTALS.replace("SELECT ", f"SELECT {group}, ", 1).format(scope=where) + f" GROUP BY {group}"
         with self._db.read() as conn:
             return {row[0]: Totals(*row[1:]) for row in conn.execute(query, args).fetchall()}
+
+    def totals_until(self, ts: float, campaign: str | None = None) -> Totals:
+        """`totals` of the calls recorded up to time `ts` (a Unix time)."""
+        where, args = scope(campaign, None)
+        with self._db.read() as conn:
+            return Totals(*conn.execute(TOTALS.format(scope=f"{where} AND ts <= ?"), [*args, ts]).fetchone())
 
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
         where, args = scope(campaign, node)

@@ -3,7 +3,8 @@ experiment trackers read, so the three never disagree.
 
 Everything comes from one archive snapshot: nodes by kind and status, the best agent and the path that led to
 it, generations, and spend (USD and tokens, in total and per role: a campaign on free local models still
-shows how much it used).
+shows how much it used), with the cost report's figures (`costs.py`: by purpose and operator, prompt caching,
+per resolved task, cost per improvement; the ten costliest nodes).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from typing import Any
 
 from opendgm.archive.archive import Archive
 from opendgm.archive.best import DEFAULT_RULE, BestRule, best_agent, best_path, why_none
+from opendgm.archive.costs import cost_report
 
 
 def overview(archive: Archive, rule: BestRule = DEFAULT_RULE) -> dict[str, Any]:
     """The campaign's state now; JSON-ready (plain dicts, lists, numbers and strings)."""
     with archive.snapshot():
         rows = archive.summaries(kind=None)
-        spent = archive.ledger.totals(campaign=archive.campaign)
-        roles = archive.ledger.totals_by("role", campaign=archive.campaign)
+        cost = cost_report(archive, rule, top=10, rows=rows)
         generations = archive.event_count("generation")
         stops = archive.latest_events(1, kind="campaign_stopped")
         last_event = archive.last_event_id()
@@ -48,18 +49,12 @@ def overview(archive: Archive, rule: BestRule = DEFAULT_RULE) -> dict[str, Any]:
         "best_rule": rule,
         "best_note": None if best else why_none(rule),
         "best_path": best_path(rows, best.id) if best else [],
-        "spend": {
-            "cost_usd": spent.cost_usd,
-            "tokens": spent.tokens,
-            "prompt_tokens": spent.prompt_tokens,
-            "completion_tokens": spent.completion_tokens,
-            "calls": spent.calls,
-            "errors": spent.errors,
-        },
+        "spend": cost["total"],
         "spend_by_role": {
-            role: {"cost_usd": t.cost_usd, "tokens": t.tokens, "calls": t.calls, "errors": t.errors}
-            for role, t in sorted(roles.items())
+            role: {key: line[key] for key in ("cost_usd", "tokens", "calls", "errors")}
+            for role, line in sorted(cost["by_role"].items())
         },
+        "cost": cost,
         "last_stop": stops[-1].data.get("reason") if stops else None,
         "last_event": last_event,
     }

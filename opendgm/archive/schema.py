@@ -192,7 +192,27 @@ _TALLIES = _statements(
         BEGIN SELECT RAISE(ABORT, 'a node''s code hash is fixed once set or staged'); END""",
 )
 
-MIGRATIONS: Sequence[Migration] = (_GRAPH, _EVALUATION, _LEDGER, _TALLIES)
+
+def _columns(table: str, *columns: tuple[str, str]) -> Migration:
+    """Add (name, SQL type) columns that `table` lacks (a test rewinding `user_version` keeps the columns)."""
+
+    def run(conn: sqlite3.Connection) -> None:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+    return run
+
+
+# Prompt-cache accounting: the parts of a call's prompt tokens read from and written to the provider's cache.
+_CACHED_TOKENS = _columns(
+    "llm_calls",
+    ("cache_read_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("cache_write_tokens", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+MIGRATIONS: Sequence[Migration] = (_GRAPH, _EVALUATION, _LEDGER, _TALLIES, _CACHED_TOKENS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

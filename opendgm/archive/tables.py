@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 
 from opendgm.archive.archive import Archive
 from opendgm.archive.best import best_agent
+from opendgm.archive.costs import cost_report
 from opendgm.archive.models import Event, TaskResult
 from opendgm.archive.sentences import sentence
 from opendgm.llm.ledger import CallRecord
@@ -150,8 +151,10 @@ _CALL_DOCS = {
     "campaign": "the campaign name",
     "node": "the node the call was charged to (null: campaign-level)",
     "model": "the provider's model name",
-    "prompt_tokens": "tokens sent",
+    "prompt_tokens": "tokens sent (the cached ones included)",
     "completion_tokens": "tokens received",
+    "cache_read_tokens": "of prompt_tokens, read from the provider's prompt cache (billed at its cache-read price)",
+    "cache_write_tokens": "of prompt_tokens, written to the provider's prompt cache (billed at its cache-write price)",
     "latency_s": "seconds until the answer (retries included)",
     "attempts": "requests sent for this call (retries of transient failures)",
     "error_class": "the typed error when the call failed",
@@ -170,6 +173,25 @@ _CALL_COLUMNS = tuple(Column(f.name, _TYPES[f.type], _CALL_DOCS.get(f.name, ""))
 
 def _calls(archive: Archive) -> Generator[tuple[Any, ...]]:
     return _select(archive, _CALL_COLUMNS, "llm_calls", "ts, id")
+
+
+_IMPROVEMENT_COLUMNS = (
+    Column("node", "string", "the new best agent"),
+    Column("value", "float", "its figure under the best-agent rule (HGM best-belief posterior mean)"),
+    Column("gain", "float", "over the previous best agent (null for the first, the baseline)"),
+    Column("campaign_usd", "float", "the campaign's whole spend until its figure was known (the primary figure)"),
+    Column("campaign_tokens", "int", "the campaign's tokens until then"),
+    Column("since_previous_usd", "float", "spend since the previous best agent"),
+    Column("since_previous_tokens", "int", "tokens since the previous best agent"),
+    Column("path_usd", "float", "spend charged to the nodes of its own path, root to it"),
+    Column("path_tokens", "int", "tokens charged to the nodes of its path"),
+    Column("path", "string", "JSON list: the node ids of its path, root first"),
+)
+
+
+def _improvements(archive: Archive) -> Generator[tuple[Any, ...]]:
+    for step in cost_report(archive, top=0)["improvements"]:
+        yield (*(step[c.name] for c in _IMPROVEMENT_COLUMNS[:-1]), json.dumps(step["path"]))
 
 
 _EVENT_COLUMNS = (
@@ -231,6 +253,12 @@ TABLES: dict[str, Table] = {
         Table("nodes", "one row per archive node, with its latest-stage score and evidence", _NODE_COLUMNS, _nodes),
         Table("results", "one row per graded task attempt (keyed by code, not node)", _RESULT_COLUMNS, _results),
         Table("calls", "one row per model call, refused and failed ones included (the ledger)", _CALL_COLUMNS, _calls),
+        Table(
+            "improvements",
+            "one row per new best agent, in the order they appeared, with the spend it took (opendgm cost)",
+            _IMPROVEMENT_COLUMNS,
+            _improvements,
+        ),
         Table("events", "the event log, each event also as a sentence", _EVENT_COLUMNS, _events),
         Table("trajectories", "agent trajectories of tasks and self-modifications", _TRAJECTORY_COLUMNS, _trajectories),
     )

@@ -14,6 +14,8 @@ from rich.text import Text
 
 from opendgm.archive import Archive, credit
 from opendgm.archive.best import best_agent, why_none
+from opendgm.archive.cost_view import cache_line, improvement_line, resolved_line
+from opendgm.archive.costs import cost_report
 from opendgm.archive.overview import overview
 from opendgm.evolve.config import CampaignConfig
 
@@ -37,6 +39,10 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     if running is not None:
         _row(table, "in flight", f"{running} node pipeline(s)")
     _row(table, "spend", _spend(spent.cost_usd, spent.tokens, spent.calls, config))
+    report = cost_report(archive, top=0)
+    _row(table, "prompt cache", cache_line(report["total"]))
+    _row(table, "per resolved task", resolved_line(report))
+    _row(table, "per improvement", improvement_line(report))
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
         _row(table, "last stop", str(stops[-1].data.get("reason", "")))

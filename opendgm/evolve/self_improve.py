@@ -39,6 +39,7 @@ SYNTAX_CHECK = (
     "import pathlib\nfor p in pathlib.Path('/agent').rglob('*.py'):\n    compile(p.read_text(), str(p), 'exec')"
 )
 JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+_AGENT_CODE = re.compile(r"\$(agent_code\b|\{agent_code\})")
 EMPTY_PATCHES_STATEMENT = (
     "The agent often finishes without changing the repository at all (an empty patch). Make the agent "
     "more reliable at producing an actual change that addresses the task before it stops."
@@ -101,16 +102,31 @@ def diagnose(
     def evidence(path: str | None) -> str:
         return _clip(artifact(path), evidence_chars // 6) if path else "(none)"
 
-    prompt = Template(meta_prompt).safe_substitute(
-        agent_code=_clip(code_listing(archive.code(parent_id)), evidence_chars // 2),
-        task_statement=task.statement,
-        outcome=f"{result.status}{': ' + result.detail if result.detail else ''}",
-        trajectory=evidence(result.trajectory_path),
-        patch=evidence(result.patch_path),
-        grading=evidence(result.log_path),
-    )
-    answer = router.complete("meta", [{"role": "user", "content": prompt}], node=child_id, purpose="diagnose").text
+    values = {
+        "agent_code": _clip(code_listing(archive.code(parent_id)), evidence_chars // 2),
+        "task_statement": task.statement,
+        "outcome": f"{result.status}{': ' + result.detail if result.detail else ''}",
+        "trajectory": evidence(result.trajectory_path),
+        "patch": evidence(result.patch_path),
+        "grading": evidence(result.log_path),
+    }
+    messages = diagnosis_messages(meta_prompt, values)
+    answer = router.complete("meta", messages, node=child_id, purpose="diagnose").text
     return problem_statement(answer)
+
+
+def diagnosis_messages(meta_prompt: str, values: dict[str, str]) -> list[dict[str, str]]:
+    """The diagnosis request: the meta-prompt up to the parent's code as the system message, the rest (the task
+    and what happened) as the user's. The first part is the same for every diagnosis of one parent, so providers
+    serve it from their prompt cache (Anthropic where the host marks it, OpenAI on its own)."""
+    code = _AGENT_CODE.search(meta_prompt)
+    if code is None or not meta_prompt[code.end() :].strip():
+        return [{"role": "user", "content": Template(meta_prompt).safe_substitute(values)}]
+    head, rest = meta_prompt[: code.end()], meta_prompt[code.end() :]
+    return [
+        {"role": "system", "content": Template(head).safe_substitute(values)},
+        {"role": "user", "content": Template(rest).safe_substitute(values).lstrip("\n")},
+    ]
 
 
 def problem_statement(answer: str) -> str:

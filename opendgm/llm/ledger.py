@@ -8,6 +8,10 @@ record (same id) replaces that row. A process killed in between leaves the pendi
 settles as `interrupted` when it is next opened for writing, so the call is never lost and its spend is
 counted at the estimate. Totals leave pending rows out: while a call is in flight the budget's holds
 count it. Totals count a negative number in a row as 0: no row, whoever wrote it, pays spend back.
+
+`prompt_tokens` counts every prompt token; `cache_read_tokens` and `cache_write_tokens` are the parts of them the
+provider read from or wrote to its prompt cache (priced apart). A ledger file written before those columns existed
+gains them, as 0, when it is opened.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class CallRecord:
     error_class: str | None = None
     error: str | None = None
     request_hash: str = ""
+    cache_read_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of prompt_tokens, written to it
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ts: float = field(default_factory=time.time)
 
@@ -55,10 +61,23 @@ class Totals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(*(getattr(self, name) + getattr(other, name) for name in _TOTALS))
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """The share of prompt tokens read from a provider's cache (None without prompt tokens)."""
+        return self.cache_read_tokens / self.prompt_tokens if self.prompt_tokens else None
+
+
+_TOTALS = [f.name for f in fields(Totals)]
 
 
 class Ledger(Protocol):
@@ -77,6 +96,8 @@ def _sum(calls: list[CallRecord]) -> Totals:
         prompt_tokens=sum(max(c.prompt_tokens, 0) for c in calls),
         completion_tokens=sum(max(c.completion_tokens, 0) for c in calls),
         cost_usd=sum(max(c.cost_usd, 0.0) for c in calls),
+        cache_read_tokens=sum(max(c.cache_read_tokens, 0) for c in calls),
+        cache_write_tokens=sum(max(c.cache_write_tokens, 0) for c in calls),
     )
 
 
@@ -116,8 +137,14 @@ RECORD = (
 )
 TOTALS = (
     "SELECT COUNT(*), COALESCE(SUM(outcome != 'ok'), 0), COALESCE(SUM(MAX(prompt_tokens, 0)), 0),"
-    " COALESCE(SUM(MAX(completion_tokens, 0)), 0), COALESCE(SUM(MAX(cost_usd, 0.0)), 0.0)"
+    " COALESCE(SUM(MAX(completion_tokens, 0)), 0), COALESCE(SUM(MAX(cost_usd, 0.0)), 0.0),"
+    " COALESCE(SUM(MAX(cache_read_tokens, 0)), 0), COALESCE(SUM(MAX(cache_write_tokens, 0)), 0)"
     f" FROM llm_calls WHERE outcome != '{PENDING}' AND {{scope}}"
+)
+# Columns added after the first ledgers were written: (name, SQL type and default) for `ALTER TABLE ... ADD COLUMN`.
+_ADDED_COLUMNS = (
+    ("cache_read_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("cache_write_tokens", "INTEGER NOT NULL DEFAULT 0"),
 )
 CALLS = f"SELECT {', '.join(_COLUMNS)} FROM llm_calls WHERE {{scope}} ORDER BY ts"
 
@@ -141,6 +168,10 @@ class SQLiteLedger:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS llm_calls ({', '.join(_COLUMNS)})")
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(llm_calls)")}
+        for column, kind in _ADDED_COLUMNS:
+            if column not in present:  # a ledger file from before the column existed
+                self._db.execute(f"ALTER TABLE llm_calls ADD COLUMN {column} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS llm_calls_scope ON llm_calls (campaign, node)")
         self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS llm_calls_id ON llm_calls (id)")  # for RECORD
         self._lock = threading.Lock()

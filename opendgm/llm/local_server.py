@@ -51,6 +51,13 @@ class LocalServerConfig(BaseModel):
         None, description="llama_cpp chat format; None uses the GGUF's own template (SmolLM2 ships ChatML)."
     )
     weight_repack: bool = Field(False, description="llama_cpp AMX/CPU weight repacking (crashes on some VMs).")
+    prefix_cache: bool = Field(
+        True,
+        description="Reuse the work done on repeated prompt prefixes: vLLM's automatic prefix caching (and cached"
+        " token counts in its usage); llama.cpp keeps recent prompt states in RAM, so agents taking turns on one"
+        " server each resume where they left off (the last prompt's state is reused even without it).",
+    )
+    prefix_cache_mb: int = Field(1024, gt=0, description="llama_cpp: RAM for saved prompt states.")
     extra_args: list[str] = Field(default_factory=list, description="Appended to the server's command line.")
     startup_timeout_s: float = Field(300, gt=0)
     log_path: Path | None = Field(None, description="Server log; default a file in the temp directory.")
@@ -101,6 +108,8 @@ class LocalServer:
             if shutil.which("nvidia-smi") is None:
                 raise LocalServerError("vLLM needs an NVIDIA GPU; none found (no `nvidia-smi`)")
             serve = ["vllm", "serve", cfg.model, "--served-model-name", cfg.name]
+            caching = ["--enable-prefix-caching", "--enable-prompt-tokens-details"]
+            serve += caching if cfg.prefix_cache else ["--no-enable-prefix-caching"]
             return [*serve, "--host", HOST, "--port", str(self.port), *cfg.extra_args]
         if importlib.util.find_spec("llama_cpp") is None:
             raise LocalServerError("llama.cpp server needs the `local` extra: pip install 'opendgm[local]'")
@@ -111,6 +120,8 @@ class LocalServer:
         args = ["--model", str(gguf), "--model_alias", cfg.name, "--n_ctx", str(cfg.n_ctx)]
         if cfg.chat_format:
             args += ["--chat_format", cfg.chat_format]
+        if cfg.prefix_cache:
+            args += ["--cache", "true", "--cache_type", "ram", "--cache_size", str(cfg.prefix_cache_mb * 2**20)]
         return [
             sys.executable,
             str(launcher),

@@ -20,6 +20,7 @@ from typing import Any
 from opendgm.llm import openai_compat
 from opendgm.llm.errors import ConfigError, LLMError
 from opendgm.llm.failures import classify, retry_after
+from opendgm.llm.prompt_cache import WRITE_PREMIUM
 from opendgm.llm.roles import FREE, Price, RoleConfig
 
 # Placeholder key for OpenAI-compatible servers that need none: without it litellm would fall back to
@@ -88,26 +89,53 @@ def _classify_litellm(exc: Exception, where: str) -> LLMError:
     )
 
 
-def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:
-    """Prompt tokens as litellm counts them (the model's tokenizer if known, else tiktoken's)."""
-    return int(_litellm().token_counter(model=model, messages=messages))
+def count_tokens(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+    """Prompt tokens as litellm counts them (the model's tokenizer if known, else tiktoken's), the tools' definitions
+    included: they are part of the prompt the provider bills."""
+    return int(_litellm().token_counter(model=model, messages=messages, tools=tools))
 
 
 def price_of(role: RoleConfig, where: str) -> Price:
-    """The role's price override, else litellm's bundled map; unmapped self-hosted models are free.
+    """The role's price override, else litellm's bundled map; unmapped self-hosted models are free. Cache prices
+    the role does not set come from the map, else conservative defaults: a read at the full prompt price, a write
+    at the prompt price times Anthropic's premium for the role's TTL where the host asks for caching.
 
     An unmapped hosted model is a configuration error: a budget cannot guard spend it cannot price.
     """
-    if role.price is not None:
-        return role.price
+    price, known = role.price, {}
+    if price is None:
+        try:
+            info = _litellm().get_model_info(role.model)
+            price = Price(prompt=info["input_cost_per_token"] * 1e6, completion=info["output_cost_per_token"] * 1e6)
+            known = info
+        except Exception as exc:
+            if role.api_base:
+                return FREE
+            raise ConfigError(
+                f"litellm's price map does not know {role.model!r};"
+                " set `price: {prompt: ..., completion: ...}` (USD per 1M tokens) on the role",
+                where=where,
+            ) from exc
+    write_key = "cache_creation_input_token_cost" + ("_above_1hr" if role.cache_ttl == "1h" else "")
+    premium = WRITE_PREMIUM[role.cache_ttl] if explicit_caching(role) else 1.0
+    read, write = known.get("cache_read_input_token_cost"), known.get(write_key)
+    return price.model_copy(
+        update={
+            "cache_read": _first(price.cache_read, read and read * 1e6, price.prompt),
+            "cache_write": _first(price.cache_write, write and write * 1e6, price.prompt * premium),
+        }
+    )
+
+
+def _first(*values: float | None) -> float:
+    return next(value for value in values if value is not None)
+
+
+def explicit_caching(role: RoleConfig) -> bool:
+    """Whether the role's provider caches only where a request marks it (Anthropic's `cache_control`)."""
+    if openai_compat.handles(role):
+        return False
     try:
-        info = _litellm().get_model_info(role.model)
-        return Price(prompt=info["input_cost_per_token"] * 1e6, completion=info["output_cost_per_token"] * 1e6)
-    except Exception as exc:
-        if role.api_base:
-            return FREE
-        raise ConfigError(
-            f"litellm's price map does not know {role.model!r};"
-            " set `price: {prompt: ..., completion: ...}` (USD per 1M tokens) on the role",
-            where=where,
-        ) from exc
+        return _litellm().get_llm_provider(role.model, api_base=role.api_base)[1] == "anthropic"
+    except Exception:  # a model litellm cannot place: no marks (sending marks to the wrong API would fail)
+        return False

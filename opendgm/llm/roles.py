@@ -9,22 +9,51 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class Price(BaseModel):
-    """USD per million tokens. Local models cost 0."""
+    """USD per million tokens. Local models cost 0.
+
+    Prompt tokens read from or written to a provider's prompt cache have prices of their own. Left unset, a read
+    costs the full prompt price (no discount is assumed) and a write the prompt price times the provider's premium
+    (the Router fills both in from litellm's price map, or from the role's cache TTL: see `provider.price_of`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     prompt: float = Field(ge=0, description="USD per 1M prompt tokens.")
     completion: float = Field(ge=0, description="USD per 1M completion tokens.")
+    cache_read: float | None = Field(
+        None, ge=0, description="USD per 1M prompt tokens read from the provider's cache (unset: `prompt`)."
+    )
+    cache_write: float | None = Field(
+        None,
+        ge=0,
+        description="USD per 1M prompt tokens written to the provider's cache, at the role's `cache_ttl`"
+        " (unset: `prompt` times the provider's premium, Anthropic 1.25 for 5 minutes, 2 for 1 hour).",
+    )
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.prompt + completion_tokens * self.completion) / 1_000_000
+    def cost(
+        self, prompt_tokens: int, completion_tokens: int, cache_read_tokens: int = 0, cache_write_tokens: int = 0
+    ) -> float:
+        """What a call costs; `prompt_tokens` counts every prompt token, the cached ones included."""
+        read = self.prompt if self.cache_read is None else self.cache_read
+        write = self.prompt if self.cache_write is None else self.cache_write
+        uncached = prompt_tokens - cache_read_tokens - cache_write_tokens
+        return (
+            uncached * self.prompt + cache_read_tokens * read + cache_write_tokens * write
+            + completion_tokens * self.completion
+        ) / 1_000_000  # fmt: skip
+
+    def ceiling(self, prompt_tokens: int, completion_tokens: int, *, cache_writes: bool) -> float:
+        """The most a call can cost: every prompt token at the dearest price it may be billed at (a cache write,
+        when the request asks for caching), never at a discount a cache read might or might not bring."""
+        dearest = max(self.prompt, self.cache_read or 0.0, (self.cache_write or 0.0) if cache_writes else 0.0)
+        return (prompt_tokens * dearest + completion_tokens * self.completion) / 1_000_000
 
 
 FREE = Price(prompt=0, completion=0)
@@ -47,6 +76,14 @@ class RoleConfig(BaseModel):
     )
     timeout_s: float = Field(
         120, gt=0, description="Per-attempt timeout: a provider silent this long is hung (the attempt is retried)."
+    )
+    cache: bool = Field(
+        True,
+        description="Ask providers that cache only where asked (Anthropic) to cache the stable prompt prefix; false"
+        " sends no cache breakpoints. Providers that cache on their own (OpenAI, vLLM, llama.cpp) are not affected.",
+    )
+    cache_ttl: Literal["5m", "1h"] = Field(
+        "5m", description="How long a cached prefix lives (Anthropic): 1-hour writes cost 2x input, 5-minute 1.25x."
     )
 
     def sampling(self) -> dict[str, Any]:

@@ -3,11 +3,15 @@
 One call = budget check (before anything is sent) → replay store or provider (with bounded retries of
 transient failures) → validation (no empty answer passes as an answer) → one ledger row, whatever
 happened.
+
+The request is keyed for replay as the caller wrote it; what goes to the provider may carry cache breakpoints
+(`prompt_cache.py`) for providers that cache only where asked. Cost counts cached prompt tokens at the cache's
+prices; the budget holds, and a pending row carries, the ceiling of what the call may cost (a cache write is dearer
+than plain input).
 """
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -25,9 +29,11 @@ from opendgm.llm.errors import (
     MalformedResponse,
 )
 from opendgm.llm.ledger import PENDING, CallRecord, Ledger, MemoryLedger, Outcome
-from opendgm.llm.provider import count_tokens, price_of, send
+from opendgm.llm.prompt_cache import decorate
+from opendgm.llm.provider import count_tokens, explicit_caching, price_of, send
 from opendgm.llm.replay import ReplayStore, request_key
 from opendgm.llm.roles import BudgetLimits, LLMConfig, Price, ReplayMode, RetryPolicy, RoleConfig
+from opendgm.llm.usage import Usage, reported
 
 # Set by the role config only: a call may tune sampling, not redirect the request or carry a key
 # (which would also land in the replay store).
@@ -54,11 +60,13 @@ class _Call:
 
     role: str
     role_config: RoleConfig
-    request: dict[str, Any]
+    request: dict[str, Any]  # as the caller wrote it: the replay key and the replay store's record
+    sent: dict[str, Any]  # as it goes to the provider (with cache breakpoints where the host asks for caching)
     key: str
     node: str | None
     purpose: str
-    estimate: tuple[int, int]  # prompt tokens counted, completion tokens capped by max_tokens
+    estimate: Usage  # prompt tokens counted, completion tokens capped by max_tokens
+    ceiling: float  # the most the call can cost, in USD
     started: float
     deadline: float | None  # time.monotonic() after which no attempt is made or waited for
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # its ledger row, pending then final
@@ -89,6 +97,9 @@ class Router:
         self.replay = replay
         # Priced up front so that an unpriceable role fails at start-up, not mid-campaign.
         self._prices: dict[str, Price] = {name: price_of(role, name) for name, role in self.roles.items()}
+        self._marks: dict[str, bool] = {
+            name: role.cache and explicit_caching(role) for name, role in self.roles.items()
+        }
 
     @classmethod
     def from_config(cls, config: LLMConfig, *, ledger: Ledger | None = None, campaign: str = "adhoc") -> Router:
@@ -130,38 +141,39 @@ class Router:
         # None never unsets a role default: the budget estimate relies on max_tokens being there.
         sampling = config.sampling() | {k: v for k, v in params.items() if v is not None}
         request = {"model": config.model, "messages": messages, **sampling}
-        cap = _completion_cap(sampling)
+        estimate = Usage(count_tokens(config.model, messages, sampling.get("tools")), _completion_cap(sampling))
+        price, marks = self._prices[role], self._marks[role]
         call = _Call(
             role=role,
             role_config=config,
             request=request,
+            sent=decorate(request, config.cache_ttl) if marks else request,
             key=request_key(request),
             node=node,
             purpose=purpose,
-            estimate=(count_tokens(config.model, messages), cap),
+            estimate=estimate,
+            ceiling=price.ceiling(*estimate[:2], cache_writes=marks),
             started=time.monotonic(),
             deadline=deadline,
         )
-        price = self._prices[role]
         try:
-            with self.budget.hold(node, price.cost(*call.estimate), sum(call.estimate), call.where):
+            with self.budget.hold(node, call.ceiling, estimate.prompt_tokens + estimate.completion_tokens, call.where):
                 return self._obtain(call, price)
         except BudgetExceeded as exc:
             self._record(call, "refused", error=exc)
             raise
 
     def _obtain(self, call: _Call, price: Price) -> Completion:
-        usage, cost, attempts, replayed = (0, 0), 0.0, 0, False
+        usage, cost, attempts, replayed = Usage(0, 0), 0.0, 0, False
         try:
             recorded = self.replay.lookup(call.key) if self.replay else None
             if recorded is None:
-                self._record(call, PENDING, call.estimate, price.cost(*call.estimate))  # survives a kill
+                self._record(call, PENDING, call.estimate, call.ceiling)  # survives a kill
                 response, attempts = self._send(call)
-                usage = _usage(response, call.estimate)
-                cost = price.cost(*usage)
+                usage, cost = _charge(response, call, price)
             else:
                 response, replayed = recorded.response, True
-                usage, cost = _usage(response, call.estimate), recorded.cost_usd
+                usage, cost = _charge(response, call, price)[0], recorded.cost_usd
             text = _text(response, call.where)
         except LLMError as exc:
             self._record(call, "error", usage, cost, exc.attempts or attempts, error=exc)
@@ -173,7 +185,7 @@ class Router:
 
     def _send(self, call: _Call) -> tuple[dict[str, Any], int]:
         def attempt(timeout_s: float) -> dict[str, Any]:
-            return send(call.role_config, call.request, call.where, timeout_s)
+            return send(call.role_config, call.sent, call.where, timeout_s)
 
         return schedule.run(attempt, self.retry, call.role_config.timeout_s, call.deadline, call.where)
 
@@ -181,7 +193,7 @@ class Router:
         self,
         call: _Call,
         outcome: Outcome,
-        usage: tuple[int, int] = (0, 0),
+        usage: Usage = Usage(0, 0),
         cost: float = 0.0,
         attempts: int = 0,
         *,
@@ -195,8 +207,8 @@ class Router:
             purpose=call.purpose,
             model=call.role_config.model,
             outcome=outcome,
-            prompt_tokens=usage[0],
-            completion_tokens=usage[1],
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
             cost_usd=cost,
             latency_s=time.monotonic() - call.started,
             attempts=attempts,
@@ -204,6 +216,8 @@ class Router:
             error_class=type(error).__name__ if error else None,
             error=str(error) if error else None,
             request_hash=call.key,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             id=call.id,
         )
         self.ledger.record(record)
@@ -227,20 +241,13 @@ def _completion_cap(sampling: dict[str, Any]) -> int:
     return max(caps, default=0)
 
 
-def _usage(response: dict[str, Any], estimate: tuple[int, int]) -> tuple[int, int]:
-    """Reported usage; a provider that reports none, or counts that are not counts, is charged the conservative
-    estimate (a negative report must never pay spend back)."""
-    usage = response.get("usage")
-    if not isinstance(usage, dict) or "prompt_tokens" not in usage:
-        return estimate
-    counts = (usage["prompt_tokens"] or 0, usage.get("completion_tokens") or 0)
-    if not all(_is_count(count) for count in counts):
-        return estimate
-    return int(counts[0]), int(counts[1])
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+def _charge(response: dict[str, Any], call: _Call, price: Price) -> tuple[Usage, float]:
+    """The usage the provider reported and its cost; a provider that reports none, or counts that are not counts,
+    is charged the call's ceiling on its estimate (a report must never pay spend back)."""
+    usage = reported(response)
+    if usage is None:
+        return call.estimate, call.ceiling
+    return usage, price.cost(*usage)
 
 
 def _text(response: dict[str, Any], where: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from dataclasses import replace
 
 import pytest
@@ -72,3 +74,22 @@ def test_a_final_record_replaces_only_a_pending_row(ledger):
     ledger.record(replace(final, outcome="error"))  # a second final record of the same call changes nothing
     assert ledger.calls() == [final]
     assert (ledger.totals().calls, ledger.totals().tokens) == (1, 15)
+
+
+def test_a_ledger_file_written_before_the_cache_columns_gains_them(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old_columns = "campaign, node, role, purpose, model, outcome, prompt_tokens, completion_tokens, cost_usd,"
+    old_columns += " latency_s, attempts, replayed, error_class, error, request_hash, id, ts"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"CREATE TABLE llm_calls ({old_columns})")
+        conn.execute(f"INSERT INTO llm_calls ({old_columns}) VALUES ('c', 'n', 'r', 'p', 'm', 'ok', 10, 5, 0.1,"
+                     " 1.0, 1, 0, NULL, NULL, 'h', 'id1', 1.0)")  # fmt: skip
+        conn.commit()
+
+    ledger = SQLiteLedger(path)
+    ledger.record(replace(_call("c", "n"), cache_read_tokens=7, cache_write_tokens=2))
+
+    old, new = ledger.calls()
+    assert (old.id, old.prompt_tokens, old.cache_read_tokens, old.cache_write_tokens) == ("id1", 10, 0, 0)
+    assert (new.cache_read_tokens, new.cache_write_tokens) == (7, 2)
+    assert (ledger.totals().cache_read_tokens, ledger.totals().cache_write_tokens) == (7, 2)

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from opendgm.archive import Archive, tables
 from opendgm.archive.best import best_agent
 from opendgm.archive.cli import app
+from opendgm.archive.costs import cost_report
 from opendgm.archive.sentences import sentence
 from opendgm.archive.tables import TABLES, write_table
 
@@ -56,6 +57,8 @@ def expected(archive: Archive, table: str) -> list[dict[str, Any]]:
         return [found[key] for key in sorted(found)]
     if table == "calls":
         return [asdict(call) for call in sorted(archive.ledger.calls(), key=lambda c: (c.ts, c.id))]
+    if table == "improvements":
+        return [step | {"path": json.dumps(step["path"])} for step in cost_report(archive)["improvements"]]
     if table == "events":
         return [asdict(event) | {"text": sentence(event)} for event in archive.events()]
     rows = []

@@ -72,15 +72,40 @@ async function loadOverview() {
       Object.entries(o.agents_by_status).map(([s, k]) => el("span", { class: "chip", onclick: () => { $("#f-status").value = s; view("list"); } }, `${k} ${s}`)), "card-status"),
     card("spend", usd(o.spend.cost_usd), `${count(o.spend.tokens)} tokens (${count(o.spend.prompt_tokens)} in, ${count(o.spend.completion_tokens)} out) · ${count(o.spend.calls)} calls, ${o.spend.errors} failed`
       + (o.spend.cost_usd === 0 && o.spend.tokens ? " · calls were free: tokens measure the work" : ""), "card-spend"),
+    card("prompt cache", o.spend.cache_hit_rate === null ? "–" : pct(o.spend.cache_hit_rate),
+      `${count(o.spend.cache_read_tokens)} prompt tokens read from a cache, ${count(o.spend.cache_write_tokens)} written · ${perResolved(o.cost.per_resolved_task)}`, "card-cache"),
+    card("cost per improvement", o.cost.cost_per_improvement ? usd(o.cost.cost_per_improvement.usd_per_improvement) : "–", improvementText(o.cost), "card-improvement"),
     card("generations", count(o.generations), `${count(o.task_evaluations)} task evaluations · ${count(o.nodes)} nodes (${Object.entries(o.nodes_by_kind).map(([k, n]) => `${n} ${k}`).join(", ")})`, "card-generations"),
     card("last stop", o.last_stop ? "stopped" : "running or not started", o.last_stop || "", "card-stop"));
   fill($("#roles"), el("tr", {}, ["role", "calls", "tokens", "USD"].map((h) => el("th", {}, h))),
     Object.entries(o.spend_by_role).map(([role, r]) => el("tr", {}, el("td", {}, role), el("td", {}, count(r.calls)), el("td", {}, count(r.tokens)), el("td", {}, usd(r.cost_usd)))),
     el("tr", {}, el("th", {}, "total"), el("th", {}, count(o.spend.calls)), el("th", {}, count(o.spend.tokens)), el("th", {}, usd(o.spend.cost_usd))));
+  for (const [id, key, label] of [["#purposes", "by_purpose", "purpose"], ["#operators", "by_operator", "operator"]])
+    fill($(id), el("tr", {}, [label, "calls", "tokens", "cache hit", "USD"].map((h) => el("th", {}, h))),
+      Object.entries(o.cost[key]).map(([name, r]) => el("tr", {}, el("td", {}, name), el("td", {}, count(r.calls)), el("td", {}, count(r.tokens)),
+        el("td", {}, r.cache_hit_rate === null ? "–" : pct(r.cache_hit_rate)), el("td", {}, usd(r.cost_usd)))));
+  $("#improvement-summary").textContent = `${o.cost.rule} rule: ${improvementText(o.cost)}`;
+  fill($("#improvements"), el("tr", {}, ["new best agent", "figure", "gain", "campaign spend until then", "since the previous", "its path's spend"].map((h) => el("th", {}, h))),
+    o.cost.improvements.map((s) => el("tr", {}, el("td", {}, el("span", { class: "best-id", onclick: () => showInTree(s.node) }, s.node)), el("td", {}, fmt(s.value)),
+      el("td", {}, s.gain === null ? "baseline" : `${s.gain >= 0 ? "+" : ""}${(s.gain * 100).toFixed(1)} pts`),
+      el("td", {}, `${usd(s.campaign_usd)} · ${count(s.campaign_tokens)} tokens`), el("td", {}, `${usd(s.since_previous_usd)} · ${count(s.since_previous_tokens)} tokens`),
+      el("td", {}, `${usd(s.path_usd)} · ${s.path.length} node${s.path.length === 1 ? "" : "s"}`))));
   chart($("#chart-nodes"), p.by_node, "agent nodes created");
   const free = p.total_cost_usd === 0;
   $("#chart-spend-title").textContent = free ? "score vs tokens used (every call was free)" : "score vs spend (USD)";
   chart($("#chart-spend"), free ? p.by_tokens : p.by_spend, free ? "tokens" : "USD");
+}
+const pct = (v) => `${(100 * v).toFixed(1)}%`;
+function perResolved(t) {
+  return t.resolved ? `${count(Math.round(t.tokens_per_resolved))} tokens, ${usd(t.usd_per_resolved)} of agent work per resolved task` : "no task resolved yet";
+}
+function improvementText(c) {  // the cost report's summary (opendgm cost), in words
+  const steps = c.improvements, s = c.cost_per_improvement;
+  if (!steps.length) return "no best agent yet";
+  const last = steps[steps.length - 1], reached = `best ${last.node} reached after ${usd(last.campaign_usd)} (${count(last.campaign_tokens)} tokens), its own path ${usd(last.path_usd)}`;
+  if (!s) return `no improvement over the first best agent yet; ${reached}`;
+  return `${s.improvements} over ${s.baseline} (+${s.points_gained.toFixed(1)} points): ${usd(s.usd_per_improvement)} each`
+    + (s.usd_per_point === null ? "" : `, ${usd(s.usd_per_point)} per point`) + `; ${reached}`;
 }
 function chart(cv, points, xlabel) {
   const g = cv.getContext("2d"), w = cv.width, h = cv.height, L = 40, B = 30, T = 8, Rm = 70;
