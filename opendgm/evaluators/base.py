@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from pathlib import PurePosixPath
 
 from opendgm.agents.contract import REPO_DIR
+from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import Grade, Task
 from opendgm.sandbox.base import Sandbox, SandboxError
@@ -87,9 +88,11 @@ class Evaluator(ABC):
         return self.grade(task, patch, sandbox)
 
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
-        """Prepare a fresh repository and apply the diff minus protected files; a Grade if that failed."""
+        """Prepare a fresh repository and apply the diff minus protected files (so they stay as the task
+        has them) and minus import hooks (`grader.hooks`); a Grade if that failed."""
         self.prepare(task, sandbox)
         patch, _dropped = drop_protected(patch, list(self.protected_patterns))
+        patch, _hooks = drop_hooks(patch)  # recorded on the grade by `grade_patch`
         if not patch.strip():
             return None
         sandbox.put_files(str(PurePosixPath(PATCH_FILE).parent), {PurePosixPath(PATCH_FILE).name: patch})
