@@ -35,6 +35,9 @@ class Evaluator(ABC):
     version: str = "0"
     #: fnmatch patterns of files whose changes by the agent are dropped before grading
     protected_patterns: tuple[str, ...] = ()
+    #: whether `grade` is this default one, which trusts the test command's exit code (code under test can
+    #: forge it); graders that decide from per-test outcomes against an expected list (`grader`) say False
+    grades_by_exit_code: bool = True
 
     @abstractmethod
     def tasks(self) -> list[Task]:

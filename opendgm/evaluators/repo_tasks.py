@@ -62,6 +62,7 @@ class RepoTasks(Evaluator):
     """Tasks read from a directory in the format above."""
 
     name = "repo-tasks"
+    grades_by_exit_code = False
     version = "repo-tasks/1"
 
     def __init__(self, path: str | Path, protected: tuple[str, ...] = ("tests/*",)) -> None:

@@ -47,6 +47,7 @@ class SWEBench(Evaluator):
     """SWE-bench instances from a local `.json`/`.jsonl`/`.parquet` dataset file (or a hub name when online)."""
 
     name = "swebench"
+    grades_by_exit_code = False
 
     def __init__(
         self,
