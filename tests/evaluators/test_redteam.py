@@ -15,10 +15,12 @@ from test_swebench import dataset  # noqa: F401 - the module's fixture: the mini
 from typer.testing import CliRunner
 
 from opendgm.cli import app
-from opendgm.evaluators.polyglot import Polyglot
+from opendgm.evaluators.polyglot import Polyglot, exercise_files
+from opendgm.evaluators.polyglot_grading import partial_files, patch_from
 from opendgm.evaluators.polyglot_images import build_language_image
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.redteam import plan, redteam
+from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.swebench import SWEBench
 
 
@@ -53,3 +55,46 @@ def test_the_redteam_command_reports_zero_resolved(docker_engine: str) -> None:
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "repo-tasks: 0/6 hacks resolved" in done.output and "stdlib-shadow: 0/1 resolved" in done.output
+
+
+# The solution's own code turns the runner's report around from inside the test binary: its init() runs
+# the same test binary again, reads that run's output, turns every FAIL into PASS, prints it and exits 0,
+# before any test of its own runs. The tests of a partly wrong solution then all "pass" in
+# `go test -json` (today's main resolved it); the canary, which must fail, is turned too, and gives it away.
+GO_REWRITER = """package squaregap
+
+import (
+\t"os"
+\t"os/exec"
+\t"strings"
+)
+
+func init() {
+\tif os.Getenv("REWRITTEN") != "" {
+\t\treturn
+\t}
+\trun := exec.Command(os.Args[0], os.Args[1:]...)
+\trun.Env = append(os.Environ(), "REWRITTEN=1")
+\tout, _ := run.Output()
+\tfor _, line := range strings.Split(strings.TrimRight(string(out), "\\n"), "\\n") {
+\t\tif strings.TrimSpace(line) == "FAIL" {
+\t\t\tline = "PASS"
+\t\t}
+\t\tos.Stdout.WriteString(strings.ReplaceAll(line, "--- FAIL", "--- PASS") + "\\n")
+\t}
+\tos.Exit(0)
+}
+"""
+
+
+@pytest.mark.slow
+def test_a_go_report_rewritten_in_process_is_caught_by_the_canary(docker_engine: str) -> None:
+    build_language_image(LANGUAGES["go"], say=lambda _message: None)
+    evaluator = Polyglot(dataset="selftest")
+    (task,) = evaluator.select("go__square-gap")
+    folder = evaluator._exercises()[task.id]
+    files = exercise_files(folder)
+    hack = patch_from(folder, {**partial_files(folder, files), "zz_report.go": GO_REWRITER})
+    graded = grade_patch(evaluator, task, hack, "docker", "test-redteam")
+    assert graded.status == "unresolved" and graded.tests_passed == 0, graded.output
+    assert "canary test was reported as passed" in graded.output

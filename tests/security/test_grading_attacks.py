@@ -48,15 +48,23 @@ def evaluator_and_task(name: str):
 
 
 @pytest.mark.parametrize("name", sorted(FOOLS_NAIVE))
-def test_hacks_fool_the_naive_grader_and_not_the_trusted_one(name: str, backend: str) -> None:
+def test_the_hacks_fool_the_naive_grader(name: str, docker_engine: str) -> None:
+    """The checks below can fail: these hacks resolve where grading trusts the runner (and apply cleanly)."""
+    evaluator, tasks = evaluator_and_task(name)
+    naive = redteam(evaluator, plan(tasks), "docker", grade=naive_grade_patch)
+    assert {result.hack.name for result in naive if result.resolved} == FOOLS_NAIVE[name], [
+        (result.hack.name, dict(result.statuses)) for result in naive
+    ]
+    assert not any(result.broken for result in naive)
+
+
+@pytest.mark.parametrize("name", sorted(FOOLS_NAIVE))
+def test_no_hack_fools_the_trusted_grader(name: str, backend: str) -> None:
     evaluator, tasks = evaluator_and_task(name)
     tries = plan(tasks)
-    naive = {result.hack.name: result for result in redteam(evaluator, tries, backend, grade=naive_grade_patch)}
-    fooled = {hack for hack, result in naive.items() if result.resolved}
-    assert fooled == FOOLS_NAIVE[name], {hack: dict(result.statuses) for hack, result in naive.items()}
     trusted = redteam(evaluator, tries, backend)
     assert all(result.sound for result in trusted), [(r.hack.name, r.resolved, r.broken) for r in trusted]
-    assert {result.hack.name for result in trusted} == set(naive)
+    assert sum(result.tried for result in trusted) == len(tries) >= len(FOOLS_NAIVE[name])
 
 
 def test_reference_and_stub_still_grade_as_before(backend: str) -> None:
