@@ -48,6 +48,8 @@ class SWEBench(Evaluator):
 
     name = "swebench"
     grades_by_exit_code = False
+    # Test-runner configuration stays as the instance has it (conftest.py is dropped as an import hook).
+    protected_patterns = ("pytest.ini", "tox.ini", "setup.cfg", ".coveragerc")
 
     def __init__(
         self,
