@@ -107,7 +107,7 @@ def environment_problem(error: BaseException) -> tuple[str, int] | None:
     if full or (isinstance(error, sqlite3.OperationalError) and "full" in str(error)):
         where = getattr(error, "filename", None) or "the campaign directory's filesystem"
         return f"no space left on the device ({where}): free some space and run the command again", 4
-    if isinstance(error, sqlite3.DatabaseError):
+    if isinstance(error, sqlite3.DatabaseError) and any(word in str(error) for word in ("malformed", "not a database")):
         return f"an archive database is damaged ({error}); check it: `opendgm doctor CAMPAIGN_DIR`", 2
     return None
 

@@ -403,3 +403,30 @@ def _export_predictions(campaign_dir: Path, path: Path, node: str | None) -> Non
     if not count:
         errors.print(f"warning: {node_id} has no swebench result; {path} is empty", highlight=False, markup=False)
     errors.print(f"wrote {count} predictions of {node_id} to {path}", highlight=False, markup=False)
+
+
+@app.command()
+def doctor(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    repair: bool = typer.Option(
+        False, "--repair", help="Do the safe repairs (never while the campaign runs; never deletes a result)."
+    ),
+) -> None:
+    """Check an archive: SQLite integrity, every node's git objects and ref, tallies against the results,
+    pending model calls, temporary files of killed runs. Exit status 1 while a problem remains."""
+    from opendgm.archive import doctor as checks
+
+    try:
+        if repair:
+            for line in checks.repair(campaign_dir):
+                console.print(Text(f"repaired: {line}"))
+        findings = checks.examine(campaign_dir)
+    except ArchiveError as error:
+        errors.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
+        raise typer.Exit(2) from None
+    for finding in findings:
+        hint = " (safe to repair: --repair)" if finding.repairable else ""
+        console.print(Text(f"{finding.check}: {finding.detail}{hint}"), soft_wrap=True)
+    if findings:
+        raise typer.Exit(1)
+    console.print(Text(f"{campaign_dir}: sound"))
