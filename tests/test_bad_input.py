@@ -66,7 +66,8 @@ def test_a_non_utf8_task_file_is_an_invalid_task_and_the_others_run(
     fake_provider.default = Reply(body=completion("Done.\n```bash\nsubmit\n```"))
     models = tmp_path / "models.yaml"
     models.write_text(
-        f"roles:\n  agent: {{model: openai/fake, api_base: '{fake_provider.base_url}', price: {{prompt: 1, completion: 1}}}}\n"
+        f"roles:\n  agent: {{model: openai/fake, api_base: '{fake_provider.base_url}',"
+        " price: {prompt: 1, completion: 1}}\n"
     )
     done = opendgm(
         "evaluate", "seed", "-e", "repo-tasks", "-o", f"path={tasks}", "--subset", "all", "--backend", "local",
@@ -183,7 +184,7 @@ def test_two_processes_creating_one_campaign_one_gets_the_lock_message(tmp_path:
             stderr=subprocess.PIPE,
             text=True,
             env=ENV,
-        )  # fmt: skip
+        )
         for delay in ("0", "1")
     ]
     outputs = [racer.communicate(timeout=60) for racer in racers]

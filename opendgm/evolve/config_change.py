@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from opendgm.evolve.config import ConfigProblem
+from opendgm.evolve.config import CampaignConfig, ConfigProblem
 
 #: top-level config fields whose change alters what a stored score means
 GUARDED = ("evaluator", "stages")
@@ -46,14 +47,18 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def read_stored(path: Path) -> dict[str, Any]:
-    """The config a campaign directory was last run with (JSON, which YAML reads too)."""
+    """The config a campaign directory was last run with (JSON, which YAML reads too), with the defaults of
+    fields added since filled in, so that a newer opendgm alone never reads as a change."""
     try:
         stored = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigProblem(f"{path} (the config this campaign last ran with) cannot be read: {exc}") from exc
     if not isinstance(stored, dict):
         raise ConfigProblem(f"{path} (the config this campaign last ran with) is not a mapping")
-    return stored
+    try:
+        return CampaignConfig.model_validate(stored).model_dump(mode="json")
+    except ValidationError:  # a field renamed or removed since: compare what was written
+        return stored
 
 
 def compare(stored: dict[str, Any], new: dict[str, Any], stored_version: str | None, new_version: str) -> ConfigChange:

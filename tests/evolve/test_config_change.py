@@ -15,7 +15,8 @@ from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
-from opendgm.evolve.config_change import ConfigChangeRefused, compare
+from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve.config_change import ConfigChangeRefused, compare, read_stored
 
 
 def test_fields_are_split_into_free_and_guarded() -> None:
@@ -27,10 +28,16 @@ def test_fields_are_split_into_free_and_guarded() -> None:
     assert compare(stored, stored, None, "humaneval/2").fields == []
 
 
+def test_fields_added_by_a_newer_opendgm_are_no_change(tmp_path: Path) -> None:
+    llm = {"roles": {"agent": {"model": "openai/x"}, "meta": {"model": "openai/x"}}}
+    current = CampaignConfig.model_validate({"llm": llm, "stages": [{"subset": "small"}]}).model_dump(mode="json")
+    older = {"llm": llm, "stages": [{"subset": "small"}]}  # written before `threshold` and the rest existed
+    (tmp_path / "campaign.yaml").write_text(json.dumps(older))
+    assert compare(read_stored(tmp_path / "campaign.yaml"), current, None, "v").fields == []
+
+
 def _stored_campaign(root: Path, yaml_config: Path) -> None:
     """A campaign directory as a first run leaves it: the archive, its config copy, its start event."""
-    from opendgm.evolve.config import CampaignConfig
-
     first = CampaignConfig.load(yaml_config)
     with Archive.create(root, first.name) as archive:
         (root / CONFIG_COPY).write_text(first.model_dump_json(indent=2))
