@@ -9,6 +9,8 @@ the results, restore node refs from their commits. It never deletes a result or 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 import sqlite3
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from opendgm.archive.archive import AGENTS_GIT, ARCHIVE_DB, ARTIFACTS, Archive
+from opendgm.archive.archive import AGENTS_GIT, ARCHIVE_DB, ARTIFACTS, WRITER_LOCK, Archive
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.schema import REBUILD_TALLIES
@@ -58,11 +60,28 @@ def examine(root: Path) -> list[Finding]:
         shown = "; ".join(problems[:3]) + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
         hint = "restore the campaign directory from a backup, or salvage rows with sqlite3's .recover"
         return [Finding("integrity", f"{root / ARCHIVE_DB}: {shown} ({hint})", repairable=False)]
-    if pending:
+    if pending and _writer_running(root):
+        findings.append(Finding("ledger", f"{pending} model call(s) in flight (the campaign is running)", False))
+    elif pending:
         findings.append(Finding("ledger", f"{pending} model call(s) left pending by a stopped run", repairable=True))
     leftovers = _staging(root) + sorted((root / ARTIFACTS).rglob(".partial-*"))
     findings += [Finding("temporary", f"{path} left by a killed run", repairable=True) for path in leftovers]
     return findings
+
+
+def _writer_running(root: Path) -> bool:
+    """Whether a process holds the archive's writer lock (a campaign is running there)."""
+    try:
+        fd = os.open(root / WRITER_LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _code_and_refs(root: Path, conn: sqlite3.Connection) -> list[Finding]:

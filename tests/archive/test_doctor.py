@@ -10,6 +10,7 @@ from pathlib import Path
 from archive_helpers import write_tree
 
 from opendgm.archive import Archive
+from opendgm.archive.doctor import examine
 from opendgm.llm.ledger import PENDING, CallRecord
 
 ENV = {"COLUMNS": "400", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
@@ -45,9 +46,14 @@ def test_a_sound_archive_is_sound(tmp_path: Path) -> None:
 def test_crash_leftovers_are_found_and_repaired_without_losing_a_result(tmp_path: Path) -> None:
     root = tmp_path / "c"
     nodes = campaign(root)
-    with Archive.open(root) as archive:
+    with Archive.open(root) as archive:  # a running campaign, with a model call in flight
         archive.ledger.record(CallRecord("doctor", nodes[1], "agent", "task", "m", PENDING))
         results_before = {node: archive.results(node) for node in nodes}
+        assert [f.detail for f in examine(root) if f.check == "ledger"] == [
+            "1 model call(s) in flight (the campaign is running)"
+        ]
+        busy = doctor(root, "--repair")
+        assert busy.returncode == 2 and "already open for writing" in busy.stderr, busy.stdout + busy.stderr
     subprocess.run(
         ["git", "--git-dir", str(root / "agents.git"), "update-ref", "-d", f"refs/nodes/{nodes[2]}"], check=True
     )
