@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -94,6 +95,8 @@ def _code_and_refs(root: Path, conn: sqlite3.Connection) -> list[Finding]:
         for name in (commit, tree)
         if name in missing
     ]
+    if not missing:  # commits and trees all there: are the blobs and subtrees under them too?
+        findings += _unreachable_objects(root / AGENTS_GIT, {tree: node for node, _, tree in rows})
     refs = git.node_refs()
     findings += [
         Finding("refs", f"node {node}: refs/nodes/{node} does not name its commit {commit}", repairable=True)
@@ -101,6 +104,23 @@ def _code_and_refs(root: Path, conn: sqlite3.Connection) -> list[Finding]:
         if refs.get(node) != commit and commit not in missing
     ]
     return findings
+
+
+_BROKEN = re.compile(r"broken link from\s+\w+ ([0-9a-f]+)\s+to\s+(\w+) ([0-9a-f]+)")
+
+
+def _unreachable_objects(git_dir: Path, node_of_tree: dict[str, str]) -> list[Finding]:
+    """Objects under the nodes' refs that agents.git lacks (`git fsck --connectivity-only`), named by node
+    where the broken link starts at a node's tree."""
+    fsck = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "fsck", "--connectivity-only", "--no-dangling", "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return [
+        Finding("code", f"{kind} {name} under {where} is missing from {AGENTS_GIT}", repairable=False)
+        for source, kind, name in _BROKEN.findall(fsck.stdout + fsck.stderr)
+        for where in [f"node {node_of_tree[source]}" if source in node_of_tree else f"tree {source}"]
+    ]
 
 
 def _tallies(conn: sqlite3.Connection) -> list[Finding]:

@@ -84,7 +84,13 @@ def test_damage_that_cannot_be_repaired_is_reported(tmp_path: Path) -> None:
     with Archive.open(root, readonly=True) as archive:
         commit = archive.node(nodes[1]).commit
     assert commit is not None
-    (root / "agents.git" / "objects" / commit[:2] / commit[2:]).unlink()
+    objects = root / "agents.git" / "objects"
+    blob = subprocess.run(["git", "hash-object", "--stdin"], input="print(0)\n", capture_output=True, text=True)
+    (objects / blob.stdout[:2] / blob.stdout.strip()[2:]).unlink()  # a file of the first node's code
+    assert [f.detail for f in examine(root)] == [
+        f"blob {blob.stdout.strip()} under node {nodes[0]} is missing from agents.git"
+    ]
+    (objects / commit[:2] / commit[2:]).unlink()
     done = doctor(root, "--repair")
     assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stdout + done.stderr
     assert commit in done.stdout + done.stderr
