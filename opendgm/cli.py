@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import sys
 from importlib.metadata import version
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -112,22 +113,24 @@ def environment_problem(error: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def _fail(message: object, status: int) -> NoReturn:
+    console.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)
+    sys.exit(status)
+
+
 def main() -> None:
-    """Console entry point: user-facing errors print as one line and exit with status 2."""
+    """Console entry point: user-facing errors print as one line and exit with status 2 (4 for a full disk)."""
     try:
         app()
     except NoSpace as error:  # the host's failure: the exit status of a persistent infrastructure failure
-        console.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
-        sys.exit(4)
+        _fail(error, 4)
     except USER_ERRORS as error:
-        console.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
-        sys.exit(2)
+        _fail(error, 2)
     except (OSError, sqlite3.DatabaseError) as error:
         problem = environment_problem(error)
         if problem is None:
             raise
-        console.print(Text.assemble(("error:", "red"), f" {problem[0]}"), soft_wrap=True)
-        sys.exit(problem[1])
+        _fail(*problem)
 
 
 if __name__ == "__main__":
