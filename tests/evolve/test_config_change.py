@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from scripted_models import CapabilityScript
 from test_campaign import config
 
@@ -17,6 +18,7 @@ from opendgm.archive import Archive
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.config_change import ConfigChangeRefused, compare, read_stored
+from opendgm.evolve.display import status_table
 
 
 def test_fields_are_split_into_free_and_guarded() -> None:
@@ -82,6 +84,9 @@ def test_an_accepted_change_evaluates_every_agent_again_and_marks_old_scores_sta
             assert ("humaneval/next", "1:HumanEval_0", True) in keys, keys
         stale = archive.stale_scores()
         assert stale and all(version != "humaneval/next" for _, version, _ in stale)
+        screen = Console(record=True, width=300)
+        screen.print(status_table(archive))
+        assert f"{len(stale)} stage score(s) from before an accepted config change" in screen.export_text()
         changes = [e.data for e in archive.latest_events(10, kind="config_changed")]
     assert changes[-1]["guarded"] == ["stages", "evaluator.version"]
     assert "workers" in changes[-1]["changed"]
