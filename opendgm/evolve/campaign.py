@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
 CONFIG_COPY = "campaign.yaml"
+SCORED_BY = "scored_by"  # event: the evaluator and version the campaign scores by, logged when it changes
 POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
@@ -85,8 +86,7 @@ class Campaign:
             self.router = self._router(stack)
             self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
             stack.enter_context(graceful_sigint(self.stop_requested))
-            scorer = {"evaluator": self.evaluator.name, "evaluator_version": self.evaluator.version}
-            self.archive.log_event("campaign_started", data={"backend": self.backend} | scorer)
+            self.archive.log_event("campaign_started", data={"backend": self.backend})
             try:
                 reason = self._grow()
             except Stopped as stop:
@@ -367,8 +367,7 @@ class Campaign:
                     if "HTTP 402" in why or "BudgetExceeded" in why:  # the gateway's or a judge's budget stop
                         raise Stopped(f"budget: {why}")
                     raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
-                node = self.archive.node(node_id)
-                if index == 0 and node.operator != "seed" and not node.meta.get("evaluated_again"):
+                if index == 0 and self.archive.node(node_id).operator != "seed":
                     self._require_a_change(node_id, tasks)
                 if score.score < stage.threshold:
                     break
@@ -390,7 +389,10 @@ class Campaign:
         self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:
-        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept."""
+        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept (checked
+        once: an agent evaluated again after an accepted config change was kept already)."""
+        if self.archive.node(node_id).meta.get("evaluated_again"):
+            return
         ids = {task.id for task in tasks}
         results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
         if not any(r.patch_path for r in results if r.task_id in ids):
@@ -405,6 +407,9 @@ class Campaign:
             if not fresh:
                 self._check_config_change(archive)
             (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
+            scorer = {"evaluator": self.evaluator.name, "evaluator_version": self.evaluator.version}
+            if [event.data for event in archive.latest_events(1, kind=SCORED_BY)] != [scorer]:
+                archive.log_event(SCORED_BY, data=scorer)  # what the next run compares its evaluator with
             yield archive
 
     def _check_config_change(self, archive: Archive) -> None:
@@ -413,8 +418,8 @@ class Campaign:
         copy = self.root / CONFIG_COPY
         if not copy.exists():
             return
-        started = archive.latest_events(1, kind="campaign_started")
-        stored_version = started[0].data.get("evaluator_version") if started else None
+        scored_by = archive.latest_events(1, kind=SCORED_BY)
+        stored_version = scored_by[0].data.get("evaluator_version") if scored_by else None
         change = config_change.compare(
             config_change.read_stored(copy), self.config.model_dump(mode="json"), stored_version,
             self.evaluator.version,

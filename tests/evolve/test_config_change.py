@@ -15,6 +15,7 @@ from scripted_models import CapabilityScript
 from test_campaign import config
 
 from opendgm.archive import Archive
+from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.config_change import ConfigChangeRefused, compare, read_stored
@@ -43,7 +44,7 @@ def _stored_campaign(root: Path, yaml_config: Path) -> None:
     first = CampaignConfig.load(yaml_config)
     with Archive.create(root, first.name) as archive:
         (root / CONFIG_COPY).write_text(first.model_dump_json(indent=2))
-        archive.log_event("campaign_started", data={"evaluator": "humaneval", "evaluator_version": "humaneval/1"})
+        archive.log_event("scored_by", data={"evaluator": "humaneval", "evaluator_version": HumanEval.version})
 
 
 def test_a_changed_stage_list_is_refused_in_one_line_and_the_stored_config_kept(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_a_changed_stage_list_is_refused_in_one_line_and_the_stored_config_kept(
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert "changed: stages" in done.stderr and "--accept-config-change" in done.stderr, done.stderr
+    assert "changed: stages)" in done.stderr and "--accept-config-change" in done.stderr, done.stderr
     assert "workers" not in done.stderr, "free changes are not reasons to refuse"
     assert (root / CONFIG_COPY).read_text() == stored, "the stored config is never overwritten by a refused run"
 
