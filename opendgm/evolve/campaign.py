@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
 CONFIG_COPY = "campaign.yaml"
-SCORED_BY = "scored_by"  # event: the evaluator and version the campaign scores by, logged when it changes
 POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
@@ -63,7 +62,6 @@ class Campaign:
         """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
         `config_change`); every agent is then evaluated again and its old scores are shown as stale."""
         self.config, self.root, self.on_change = config, Path(root), on_change
-        self.accept_config_change = accept_config_change
         self.backend = choose_backend(config.sandbox.backend)
         self.evaluator = registry.load(config.evaluator.name, **config.evaluator.options)
         self.stage_tasks: list[list[Task]] = [self.evaluator.select(s.subset, s.limit) for s in config.stages]
@@ -76,6 +74,7 @@ class Campaign:
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
+        self.accept_config_change = accept_config_change
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> str:
@@ -408,8 +407,8 @@ class Campaign:
                 self._check_config_change(archive)
             (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
             scorer = {"evaluator": self.evaluator.name, "evaluator_version": self.evaluator.version}
-            if [event.data for event in archive.latest_events(1, kind=SCORED_BY)] != [scorer]:
-                archive.log_event(SCORED_BY, data=scorer)  # what the next run compares its evaluator with
+            if [event.data for event in archive.latest_events(1, kind=config_change.SCORED_BY)] != [scorer]:
+                archive.log_event(config_change.SCORED_BY, data=scorer)  # what the next run compares its evaluator with
             yield archive
 
     def _check_config_change(self, archive: Archive) -> None:
@@ -418,7 +417,7 @@ class Campaign:
         copy = self.root / CONFIG_COPY
         if not copy.exists():
             return
-        scored_by = archive.latest_events(1, kind=SCORED_BY)
+        scored_by = archive.latest_events(1, kind=config_change.SCORED_BY)
         stored_version = scored_by[0].data.get("evaluator_version") if scored_by else None
         change = config_change.compare(
             config_change.read_stored(copy), self.config.model_dump(mode="json"), stored_version,

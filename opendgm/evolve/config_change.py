@@ -20,6 +20,7 @@ from opendgm.evolve.config import CampaignConfig, ConfigProblem
 #: top-level config fields whose change alters what a stored score means
 GUARDED = ("evaluator", "stages")
 VERSION_FIELD = "evaluator.version"
+SCORED_BY = "scored_by"  # event: the evaluator and version a campaign scores by, logged when that changes
 
 
 class ConfigChangeRefused(ConfigProblem):
