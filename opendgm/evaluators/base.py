@@ -6,6 +6,7 @@ in; hidden tests enter only then, and the agent's changes to protected (test) fi
 
 from __future__ import annotations
 
+import difflib
 import re
 from abc import ABC, abstractmethod
 from pathlib import PurePosixPath
@@ -14,6 +15,7 @@ from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import Grade, Task
 from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.usage import UsageMistake
 
 PATCH_FILE = "/workspace/grading/agent.patch"
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
@@ -25,6 +27,13 @@ def grade_status(timed_out: bool, exit_code: int) -> str:
     if timed_out:
         return "grading_timeout"
     return "resolved" if exit_code == 0 else "unresolved"
+
+
+class UnknownSubset(UsageMistake, KeyError):
+    """A stage or `--subset` names neither a subset nor a task of the evaluator (a user's typo, said in one line)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class Evaluator(ABC):
@@ -50,8 +59,10 @@ class Evaluator(ABC):
         ids = named[subset] if subset in named else [part for part in subset.split(",") if part]
         unknown = [task_id for task_id in ids if task_id not in by_id]
         if unknown:
-            raise KeyError(
-                f"{self.name}: unknown subset or task ids {unknown[:5]}; subsets: {', '.join(sorted(named))}"
+            close = difflib.get_close_matches(unknown[0], [*named, *by_id], n=3)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise UnknownSubset(
+                f"{self.name}: unknown subset or task ids {unknown[:5]}{hint}; subsets: {', '.join(sorted(named))}"
             )
         return [by_id[task_id] for task_id in ids[:limit]]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,9 +15,11 @@ from rich.live import Live
 from rich.text import Text
 
 from opendgm.archive import Archive
+from opendgm.archive.progress import printing
+from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
-from opendgm.evolve.display import show_status, status_table
+from opendgm.evolve.display import LiveView, campaign_plan, show_status
 from opendgm.llm import Router
 from opendgm.llm.local_server import serve_local_roles
 from opendgm.prompts.campaign import PromptCampaign
@@ -30,9 +33,14 @@ def run(
     campaign_dir: Path | None = typer.Option(
         None, "--dir", help="Campaign directory (default: campaigns/<name>); an existing one is resumed."
     ),
+    heartbeat: float = typer.Option(
+        60.0, "--heartbeat", min=0.1, help="Seconds between heartbeat lines when stdout is not a terminal."
+    ),
 ) -> None:
     """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now).
 
+    In a terminal a live view shows the campaign; with stdout in a file or a pipe (nohup, a batch scheduler)
+    it prints one line per event (node states, task results, stages, budget) and a heartbeat line.
     A config with `kind: prompt` is a standalone prompt campaign (PE2, APE or OPRO over prompt nodes).
     """
     if is_prompt_campaign(config_path):
@@ -41,16 +49,20 @@ def run(
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
     campaign = Campaign(config, root)
-    with Live(console=console, refresh_per_second=2, transient=False) as live:
-
-        def refresh() -> None:
-            if hasattr(campaign, "archive"):
-                live.update(status_table(campaign.archive, config, campaign.running))
-
-        campaign.on_change = refresh
-        reason = campaign.run()
-    console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"))
-    console.print(Text(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"))
+    if console.is_terminal:
+        view = LiveView(root, config, lambda: campaign.running)
+        campaign.on_change = view.changed
+        try:
+            with Live(view, console=console, refresh_per_second=2, transient=False):
+                reason = campaign.run()
+        finally:
+            view.close()
+    else:
+        with printing(root, campaign_plan(campaign), sys.stdout, heartbeat_s=heartbeat, in_flight=IN_FLIGHT.now):
+            reason = campaign.run()
+    console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"), soft_wrap=True)
+    resume = f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"
+    console.print(Text(resume), soft_wrap=True)  # one line each in a log, however long the paths
 
 
 def is_prompt_campaign(config_path: Path) -> bool:
