@@ -164,7 +164,8 @@ def campaign_plan(campaign: Campaign) -> Plan:
 class LiveView:
     """The terminal view of a running campaign: rich redraws it on its own timer, so the elapsed time and the
     tasks in flight move even when nothing lands for minutes; the status table is re-read from the archive
-    (read-only, once it exists) when something changed (`changed()`) or every `every_s` seconds."""
+    (read-only, once it exists) when something changed (`changed()`) or every `every_s` seconds, and never
+    more often than four times as long as the last reading took (a large archive's table takes a while)."""
 
     def __init__(self, root: Path, config: CampaignConfig, running: Callable[[], int], every_s: float = 5.0) -> None:
         self.root, self.config, self.running, self.every_s = root, config, running, every_s
@@ -172,11 +173,17 @@ class LiveView:
         self._archive: Archive | None = None
         self._table: RenderableType = Text("opening the campaign...")
         self._read_at = float("-inf")
+        self._reading_s = 0.0
+        self._changed = True
         self._lock = threading.Lock()
 
     def changed(self) -> None:
-        """Something happened: read the table again at the next redraw."""
-        self._read_at = float("-inf")
+        """Something happened: read the table again soon."""
+        self._changed = True
+
+    def _due(self) -> bool:
+        since = time.monotonic() - self._read_at
+        return since >= max(4 * self._reading_s, 1.0 if self._changed else self.every_s)
 
     def close(self) -> None:
         with self._lock:
@@ -186,8 +193,8 @@ class LiveView:
 
     def __rich__(self) -> RenderableType:
         with self._lock:
-            if time.monotonic() - self._read_at >= self.every_s:
-                self._read_at = time.monotonic()
+            if self._due():
+                self._read_at, self._changed = time.monotonic(), False
                 try:
                     if self._archive is None and (self.root / ARCHIVE_DB).exists():
                         self._archive = Archive.open(self.root, readonly=True, check_code=False)
@@ -195,6 +202,7 @@ class LiveView:
                         self._table = status_table(self._archive, self.config, self.running())
                 except ArchiveError as error:  # being created, or busy: the next redraw tries again
                     self._table = Text(f"reading the archive: {error}")
+                self._reading_s = time.monotonic() - self._read_at
             return Group(self._header(), self._table)
 
     def _header(self) -> Text:

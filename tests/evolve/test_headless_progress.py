@@ -23,6 +23,7 @@ from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.task import Task
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.display import LiveView
+from opendgm.llm.ledger import CallRecord
 
 STAMP = re.compile(r"^\[\d+:\d\d:\d\d\] ")
 HOSTILE = "\x1b[2J[bold red]pwned[/]\nforged line\r\u202eevil <script>x</script>"
@@ -115,6 +116,18 @@ def test_agent_written_text_stays_one_inert_line(tmp_path: Path) -> None:
     for line in written:
         assert not any(char in line for char in "\x1b\n\r\u202e"), line
         assert "\\x1b[2J[bold red]pwned[/]\\nforged line\\r\\u202eevil <script>x</script>" in line, line
+
+
+def test_spend_passing_a_share_of_the_budget_is_said_once(tmp_path: Path) -> None:
+    with Archive.create(tmp_path / "a", "spend") as archive:
+        written: list[str] = []
+        lines = ProgressLines(archive, Plan(None, lambda _a: 0, usd=1.0), written.append, list, 0)
+        for cost in (0.3, 0.3, 0.1, 0.3):  # 0.6 passes 50%; 0.7 nothing new; 1.0 passes 80% and 95%
+            archive.ledger.record(CallRecord(archive.campaign, None, "meta", "diagnose", "m", "ok", 10, 5, cost))
+            archive.log_event("generation", data={"generation": 0})
+            lines.events()
+    said = [line.split("] ", 1)[1] for line in written if "budget:" in line]
+    assert said == ["budget: $0.6000 of $1 spent (60%)", "budget: $1.0000 of $1 spent (100%)"], written
 
 
 def test_the_live_view_moves_on_a_timer_and_names_the_tasks_in_flight(tmp_path: Path) -> None:
