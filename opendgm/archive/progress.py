@@ -54,6 +54,7 @@ class Plan:
     usd: float | None = None
     tokens: int | None = None
     wall_time_s: float | None = None
+    unit: str = "tasks"  # what `done` counts (a prompt campaign counts prompts)
 
 
 InFlightNow = Callable[[], Sequence[tuple[str, str, float]]]  # (node, task, seconds running) of each task
@@ -127,7 +128,7 @@ class ProgressLines:
             flight += f" ({names}{', …' if len(running) > SHOWN_IN_FLIGHT else ''})"
         limit = f" of ${self.plan.usd:g}" if self.plan.usd is not None else ""
         self._say(
-            f"heartbeat: elapsed {clock(elapsed)}, tasks {done}{total} done, {flight}, "
+            f"heartbeat: elapsed {clock(elapsed)}, {self.plan.unit} {done}{total} done, {flight}, "
             f"spend ${spent.cost_usd:.4f}{limit} ({spent.tokens:,} tokens, {spent.calls} calls), "
             f"ETA {self._eta(elapsed, done)}"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import typer
@@ -12,10 +12,11 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
+from rich.status import Status
 from rich.text import Text
 
 from opendgm.archive import Archive
-from opendgm.archive.progress import printing
+from opendgm.archive.progress import Plan, printing
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
@@ -44,7 +45,7 @@ def run(
     A config with `kind: prompt` is a standalone prompt campaign (PE2, APE or OPRO over prompt nodes).
     """
     if is_prompt_campaign(config_path):
-        _run_prompt_campaign(config_path, campaign_dir)
+        _run_prompt_campaign(config_path, campaign_dir, heartbeat)
         return
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
@@ -73,19 +74,25 @@ def is_prompt_campaign(config_path: Path) -> bool:
     return isinstance(raw, dict) and raw.get("kind") == "prompt"
 
 
-def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None) -> None:
-    """A prompt search over prompt nodes: select on dev, report test."""
+def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None, heartbeat_s: float) -> None:
+    """A prompt search over prompt nodes: select on dev, report test (a spinner in a terminal, lines in a log)."""
     try:
         config = PromptCampaignConfig.from_yaml(config_path)
     except ValidationError as exc:
         raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n{field_errors(exc)}") from exc
     root = campaign_dir or Path("campaigns") / config.name
     archive = Archive.open(root) if (root / "archive.sqlite").exists() else Archive.create(root, config.name)
-    with archive, ExitStack() as stack, console.status(f"{config.operator}: evolving prompts...") as spinner:
+    if console.is_terminal:
+        watching: AbstractContextManager[Status | None] = console.status(f"{config.operator}: evolving prompts...")
+    else:
+        plan = Plan(None, lambda archive: len(archive.summaries(kind="prompt")), unit="prompts")
+        watching = printing(root, plan, sys.stdout, heartbeat_s=heartbeat_s)
+    with archive, ExitStack() as stack, watching as spinner:
         llm = serve_local_roles(config.llm, config.local_server, stack)
         router = Router.from_config(llm, ledger=archive.ledger, campaign=config.name)
         campaign = PromptCampaign(config, archive, router)
-        campaign.on_change = lambda: spinner.update(_prompt_progress(archive, config.operator))
+        if spinner is not None:
+            campaign.on_change = lambda: spinner.update(_prompt_progress(archive, config.operator))
         report = campaign.run()
     console.print(
         f"best prompt {report.best.id}: dev {report.best.dev:.3f}, test {report.best_test:.3f} "
