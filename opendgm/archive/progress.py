@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 QUIET = frozenset({"meta", "edge"})  # bookkeeping, not progress
 BUDGET_MARKS = (0.5, 0.8, 0.95)  # a line when spend first passes each share of a limit
+PAGE = 1000  # events read at a time
 SHOWN_IN_FLIGHT = 3  # the heartbeat names the longest-running few and counts the rest
 _ESCAPED = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, bidi overrides, separators, unassigned
 
@@ -83,16 +84,17 @@ class ProgressLines:
 
     def events(self) -> int:
         """A line for each new event that matters (and for each stage it completes); returns how many events."""
-        new = self.archive.events(since_id=self.last, limit=1000)
-        for event in new:
-            self.last = event.id
-            if event.kind not in QUIET:
-                self._say(sentence(event))
-        for node in dict.fromkeys(str(e.node_id) for e in new if e.kind == "result" and e.node_id):
-            self._stages_finished(node)
-        if new:
+        told = 0
+        while new := self.archive.events(since_id=self.last, limit=PAGE):
+            for event in new:
+                self.last = event.id
+                if event.kind not in QUIET:
+                    self._say(sentence(event))
+            for node in dict.fromkeys(str(e.node_id) for e in new if e.kind == "result" and e.node_id):
+                self._stages_finished(node)
             self._budget_marks()
-        return len(new)
+            told += len(new)
+        return told
 
     def _stages_finished(self, node: str) -> None:
         for score in self.archive.scores(node):
