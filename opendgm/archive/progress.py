@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from opendgm.archive.archive import ARCHIVE_DB, Archive
+from opendgm.archive.models import Event
 from opendgm.archive.sentences import sentence
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 QUIET = frozenset({"meta", "edge"})  # bookkeeping, not progress
 BUDGET_MARKS = (0.5, 0.8, 0.95)  # a line when spend first passes each share of a limit
 PAGE = 1000  # events read at a time
+DETAIL_CHARS = 300  # of an unresolved task's detail
 SHOWN_IN_FLIGHT = 3  # the heartbeat names the longest-running few and counts the rest
 _ESCAPED = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, bidi overrides, separators, unassigned
 
@@ -89,12 +91,23 @@ class ProgressLines:
             for event in new:
                 self.last = event.id
                 if event.kind not in QUIET:
-                    self._say(sentence(event))
+                    self._say(sentence(event) + self._why(event))
             for node in dict.fromkeys(str(e.node_id) for e in new if e.kind == "result" and e.node_id):
                 self._stages_finished(node)
             self._budget_marks()
             told += len(new)
         return told
+
+    def _why(self, event: Event) -> str:
+        """What a task that was not resolved left as its detail (the agent's last words, an error), clipped."""
+        if event.kind != "result" or event.data.get("status") == "resolved" or not event.node_id:
+            return ""
+        data = event.data
+        for result in self.archive.results(event.node_id, data.get("evaluator")):
+            if (result.task_id, result.attempt) == (data.get("task_id"), data.get("attempt")) and result.detail:
+                detail = " ".join(result.detail.split())
+                return f" ({detail[:DETAIL_CHARS]}{'…' if len(detail) > DETAIL_CHARS else ''})"
+        return ""
 
     def _stages_finished(self, node: str) -> None:
         for score in self.archive.scores(node):

@@ -92,7 +92,8 @@ def test_evaluate_logged_to_a_file_prints_each_result_and_heartbeats(
     assert child.returncode == 0, errors.decode()
     lines = out.read_text().splitlines()
     assert all(STAMP.match(line) for line in lines[1:-2]), lines  # between the first line and the summary
-    assert re.search(r"^\[[\d:]+\] n0001 did not resolve task HumanEval_0: empty_patch$", "\n".join(lines), re.M)
+    result = r"^\[[\d:]+\] n0001 did not resolve task HumanEval_0: empty_patch \(the agent left the repository \w+\)$"
+    assert re.search(result, "\n".join(lines), re.M), lines
     assert any(
         line.endswith("n0001 finished stage HumanEval_0 of humaneval: 0/1 resolved (score 0.00)") for line in lines
     )
