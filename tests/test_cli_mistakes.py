@@ -50,8 +50,8 @@ def mistakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, i
     cases = {
         "run: a subset typo": (["run", str(typo), "--dir", str(root / "t")], "did you mean 'small'?"),
         "evaluate: a subset typo": (["evaluate", "--subset", "smal", "--backend", "local"], "did you mean 'small'?"),
-        "evaluate: repo-tasks without its path": (["evaluate", "-e", "repo-tasks"], "missing a required argument"),
-        "verify: repo-tasks without -o path": (["evaluators", "verify", "repo-tasks"], "-o KEY=VALUE"),
+        "evaluate: repo-tasks without its path": (["evaluate", "-e", "repo-tasks"], "path: Field required"),
+        "verify: repo-tasks without -o path": (["evaluators", "verify", "repo-tasks"], "path: Field required"),
         "evaluate: an option that is not KEY=VALUE": (["evaluate", "-o", "path"], "got 'path'"),
         "evaluate: a mistyped agent path": (
             ["evaluate", "./agnets/mine", "--backend", "local", "--campaign", str(root / "adhoc")],

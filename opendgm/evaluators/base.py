@@ -10,12 +10,14 @@ import difflib
 import re
 from abc import ABC, abstractmethod
 from pathlib import PurePosixPath
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import Grade, Task
 from opendgm.sandbox.base import Sandbox, SandboxError
-from opendgm.usage import UsageMistake
 
 PATCH_FILE = "/workspace/grading/agent.patch"
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
@@ -29,8 +31,12 @@ def grade_status(timed_out: bool, exit_code: int) -> str:
     return "resolved" if exit_code == 0 else "unresolved"
 
 
-class UnknownSubset(UsageMistake, KeyError):
-    """A stage or `--subset` names neither a subset nor a task of the evaluator (a user's typo, said in one line)."""
+class EvaluatorProblem(ValueError):
+    """An evaluator's input cannot be used (its options, its subsets file); the message names it and why."""
+
+
+class UnknownSubset(EvaluatorProblem, KeyError):
+    """A stage or `--subset` names a subset or task id the evaluator does not have (said with the close names)."""
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -41,6 +47,9 @@ class Evaluator(ABC):
 
     name: str = "abstract"
     version: str = "0"
+    #: the keyword options the evaluator takes, as a pydantic model (unknown keys forbidden): the registry
+    #: validates and converts a user's options against it. None: options are checked against the signature only.
+    Options: ClassVar[type[BaseModel] | None] = None
     #: fnmatch patterns of files whose changes by the agent are dropped before grading
     protected_patterns: tuple[str, ...] = ()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -208,15 +207,8 @@ def _agent_node(archive: Archive, target: str) -> str:
 
 
 def _load(name: str, options: list[str]) -> Evaluator:
-    """The evaluator with the user's `-o KEY=VALUE` options; options it cannot take are the user's mistake."""
-    values = dict(_key_value(item) for item in options)
-    entry = registry.available().get(name)
-    if entry is not None:
-        try:  # the factory's signature says which options it needs and which it knows
-            inspect.signature(entry.load()).bind(**values)
-        except TypeError as error:
-            raise UsageMistake(f"evaluator {name}: {error}; give options as -o KEY=VALUE (e.g. -o path=DIR)") from None
-    return registry.load(name, **values)
+    """The evaluator with the user's `-o KEY=VALUE` options (the registry checks them against its declaration)."""
+    return registry.load(name, **dict(_key_value(item) for item in options))
 
 
 def _key_value(item: str) -> tuple[str, str]:

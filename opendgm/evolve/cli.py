@@ -34,6 +34,12 @@ def run(
     campaign_dir: Path | None = typer.Option(
         None, "--dir", help="Campaign directory (default: campaigns/<name>); an existing one is resumed."
     ),
+    accept_config_change: bool = typer.Option(
+        False,
+        "--accept-config-change",
+        help="Resume although the evaluator, its options or version, or the stages changed: every agent is "
+        "evaluated again under the new config; its old scores are kept and shown as stale.",
+    ),
     heartbeat: float = typer.Option(
         60.0, "--heartbeat", min=0.1, help="Seconds between heartbeat lines when stdout is not a terminal."
     ),
@@ -49,7 +55,7 @@ def run(
         return
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
-    campaign = Campaign(config, root)
+    campaign = Campaign(config, root, accept_config_change=accept_config_change)
     if console.is_terminal:
         view = LiveView(root, config, lambda: campaign.running)
         campaign.on_change = view.changed
