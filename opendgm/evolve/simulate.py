@@ -121,6 +121,8 @@ class SimulatedCampaign(Campaign):
         return self._abilities[node_id]
 
     def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
+        if node.kind != "agent":
+            return super()._steps(node)
         return {
             "proposed": self._modify_simulated,
             "built": lambda node: self.archive.set_status(node, "validating"),
