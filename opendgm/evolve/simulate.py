@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from opendgm.archive import trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
 from opendgm.evaluators.evaluation import record_outcome, stage_score
@@ -31,7 +32,6 @@ from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
 from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
 from opendgm.evolve.stopping import Stopped
 from opendgm.sandbox.factory import BackendName
-from opendgm.sandbox.local_backend import reachable_scratch
 
 DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
 POLICIES = ("score_child_prop", "hgm", "best", "random")
@@ -140,10 +140,10 @@ class SimulatedCampaign(Campaign):
         self._abilities[node_id] = ability
         self.archive.update_meta(node_id, {ABILITY: ability, "simulated_broken": broken,
                                            "problem_statement": "simulated self-modification"})  # fmt: skip
-        with reachable_scratch(prefix="opendgm-sim-") as scratch:
-            code = self.archive.materialize(parent, scratch / "agent")
-            (code / "SIMULATED.md").write_text(f"{node_id}: latent ability {ability:.4f}\n", encoding="utf-8")
-            self.archive.attach_code(node_id, code, message=f"simulated child of {parent}")
+        code = self.archive.code(parent)  # the child is its parent plus a note of its latent ability (as PE2 edits)
+        note = f"{node_id}: latent ability {ability:.4f}\n".encode()
+        self.archive.attach_tree(node_id, trees.replace_file(code.store, code.treeish, "SIMULATED.md", note),
+                                 message=f"simulated child of {parent}")  # fmt: skip
         self.progress.top_ability = max(self.progress.top_ability, ability)
 
     def _validate_simulated(self, node_id: str) -> None:

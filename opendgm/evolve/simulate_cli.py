@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opendgm.evolve.config import CampaignConfig, ConfigProblem
+from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.simulate import POLICIES, Progress, compare
 
 console = Console()
@@ -31,7 +31,8 @@ def simulate(
     config = CampaignConfig.load(config_path)
     root = out or Path("campaigns") / f"{config.name}-simulated"
     if root.exists() and any(root.iterdir()):
-        raise ConfigProblem(f"{root} already holds a simulation; choose another --dir (runs are not resumed)")
+        typer.echo(f"error: {root} already holds a simulation; choose another --dir (runs are not resumed)", err=True)
+        raise typer.Exit(2)
 
     def said(name: str, seed: int, progress: Progress) -> None:
         reached = "not reached" if progress.reached_evaluations is None else f"{progress.reached_evaluations} evals"
