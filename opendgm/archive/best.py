@@ -108,6 +108,8 @@ def why_none(rule: BestRule = DEFAULT_RULE, min_evaluations: int = MIN_EVALUATIO
         return f"none yet: no agent has {min_evaluations} task results"
     if rule == "belief":
         return "none yet: no agent has a task result"
+    if rule == "auto":
+        return "none yet: no agent has a task result (HGM) or a completed evaluation (DGM)"
     return "none yet: no agent has completed an evaluation"
 
 

@@ -158,7 +158,9 @@ class Campaign:
                     work = self._advance if kind == "expand" else partial(self._evaluate_one, task_id=task)
                     running[self._start(workers, work, action)] = action
                 if not running:
-                    return stop or "done: every agent was evaluated on every task of the pool"
+                    return (
+                        stop or "done: no agent can be expanded and every agent was evaluated on every task of the pool"
+                    )
                 finished = self._first_done(running)
                 for future in finished:
                     running.pop(future)

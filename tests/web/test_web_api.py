@@ -138,7 +138,8 @@ def test_overview_code_diff_against_seed_and_best_agent(client: TestClient, camp
     ids = campaign[1]
     overview = client.get("/api/camp/overview").json()
     assert overview["agents_by_status"] == {"evaluated": 3, "rejected": 1}
-    assert overview["best"] is None and overview["best_note"] == "none yet: no agent has 5 task results"
+    best = overview["best"]  # a generations campaign: DGM's rule, the grandchild solved its whole stage
+    assert (best["id"], best["rule"], best["value"]) == (ids["grandchild"], "full_score", 1.0)
     assert overview["spend"]["cost_usd"] == pytest.approx(0.35) and overview["spend"]["tokens"] == 45
     assert overview["spend_by_role"]["agent"]["tokens"] == 30
     code = client.get(f"/api/camp/node/{ids['grandchild']}/code").json()
