@@ -150,7 +150,8 @@ def test_overview_code_diff_against_seed_and_best_agent(client: TestClient, camp
     missing = client.get(f"/api/camp/node/{ids['child']}/self_modification")
     assert missing.status_code == 404 and "no self-modification log" in missing.json()["error"]
     tree = client.get("/api/camp/tree").json()
-    assert tree["best"] is None and tree["best_path"] == []
+    lineage = [ids["seed"], ids["child"], ids["grandchild"]]
+    assert tree["best"]["id"] == ids["grandchild"] and tree["best_path"] == lineage
     assert rows(tree)[ids["child"]]["cost_usd"] == pytest.approx(0.10) and rows(tree)[ids["child"]]["tokens"] == 15
     events = client.get("/api/camp/events").json()["events"]
     assert events[0]["text"] == f"{ids['seed']} (agent) was added as a root"
