@@ -87,6 +87,7 @@ class SimulatedCampaign(Campaign):
         self.progress = Progress()
         self.now = 0.0  # simulated seconds since the start
         self._abilities: dict[str, float] = {}
+        self._pool = VirtualWorkers()
 
     def _backend(self) -> BackendName:
         return "local-unsafe"  # never used: nothing runs in a sandbox
@@ -195,7 +196,8 @@ class SimulatedCampaign(Campaign):
         self.now = end
 
     def _workers(self) -> Any:
-        return VirtualWorkers()
+        self._pool = VirtualWorkers()
+        return self._pool
 
     def _start(self, workers: Any, work: Callable[[str], None], action: tuple[str, str, str | None]) -> Future[None]:
         kind, node, task = action
@@ -205,7 +207,6 @@ class SimulatedCampaign(Campaign):
             duration = task_draw(self.landscape, self.config.seed, node, str(task), self.ability(node))[1]
         future: Future[None] = Future()
         heapq.heappush(workers.queue, (self.now + duration, next(workers.order), future, work, node))
-        self._pool = workers
         return future
 
     def _first_done(self, running: dict[Future[None], tuple[str, str, str | None]]) -> set[Future[None]]:
