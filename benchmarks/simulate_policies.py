@@ -43,18 +43,18 @@ def config(budget: int, target: float, workers: int) -> CampaignConfig:
 
 
 def ratios(summary: dict[str, Any]) -> dict[str, dict[str, float | None]]:
-    """Each policy's median evaluations and hours to the target, over the baseline's (lower is better)."""
+    """Each policy over the baseline: seeds that reached the target (higher is better), and the median evaluations
+    and hours to get there (lower is better; none while either median is past the budget)."""
     base = summary["policies"][BASELINE]
     out = {}
     for name, row in summary["policies"].items():
-        out[name] = {
-            key: _ratio(row[key]["median"], base[key]["median"]) for key in ("evaluations", "hours")
-        }  # fmt: skip
+        out[name] = {"reached": _ratio(row["reached"], base["reached"])}
+        out[name] |= {key: _ratio(row[key]["median"], base[key]["median"]) for key in ("evaluations", "hours")}
     return out
 
 
 def _ratio(value: float | None, base: float | None) -> float | None:
-    if value is None or base is None or math.isinf(base) or base == 0:
+    if value is None or base is None or math.isinf(base) or math.isinf(value) or base == 0:
         return None
     return value / base
 
