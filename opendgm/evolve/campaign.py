@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.task import Task
-from opendgm.evolve import meta_prompts, prompt_slots, proposals, self_improve
+from opendgm.evolve import config_change, meta_prompts, prompt_slots, proposals, self_improve
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
@@ -54,7 +55,15 @@ POOL_STAGE = ASYNC_POOL  # async mode: every task of every stage, evaluated one 
 class Campaign:
     """One campaign directory, driven by one config. `run()` starts it or resumes it."""
 
-    def __init__(self, config: CampaignConfig, root: Path, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: CampaignConfig,
+        root: Path,
+        on_change: Callable[[], None] = lambda: None,
+        accept_config_change: bool = False,
+    ) -> None:
+        """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
+        `config_change`); every agent is then evaluated again and its old scores are shown as stale."""
         self.config, self.root, self.on_change = config, Path(root), on_change
         self.backend = self._backend()
         self.evaluator = self._load_evaluator()
@@ -68,6 +77,7 @@ class Campaign:
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
+        self.accept_config_change = accept_config_change
 
     def _backend(self) -> BackendName:
         return choose_backend(self.config.sandbox.backend)
@@ -442,7 +452,10 @@ class Campaign:
         self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:
-        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept."""
+        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept (checked
+        once: an agent evaluated again after an accepted config change was kept already)."""
+        if self.archive.node(node_id).meta.get("evaluated_again"):
+            return
         ids = {task.id for task in tasks}
         results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
         if not any(r.patch_path for r in results if r.task_id in ids):
@@ -454,8 +467,50 @@ class Campaign:
         fresh = not (self.root / "archive.sqlite").exists()
         archive = Archive.create(self.root, self.config.name) if fresh else Archive.open(self.root)
         with archive:
+            if not fresh:
+                self._check_config_change(archive)
             (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
+            scorer = {"evaluator": self.evaluator.name, "evaluator_version": self.evaluator.version}
+            if [event.data for event in archive.latest_events(1, kind=config_change.SCORED_BY)] != [scorer]:
+                archive.log_event(config_change.SCORED_BY, data=scorer)  # what the next run compares its evaluator with
             yield archive
+
+    def _check_config_change(self, archive: Archive) -> None:
+        """Compare the config of the last run with this one: refuse a change that alters what stored scores
+        mean unless accepted; record any change, keeping the previous config beside the new one."""
+        copy = self.root / CONFIG_COPY
+        if not copy.exists():
+            return
+        scored_by = archive.latest_events(1, kind=config_change.SCORED_BY)
+        stored_version = scored_by[0].data.get("evaluator_version") if scored_by else None
+        change = config_change.compare(
+            config_change.read_stored(copy), self.config.model_dump(mode="json"), stored_version,
+            self.evaluator.version,
+        )  # fmt: skip
+        if change.guarded and not self.accept_config_change:
+            raise config_change.refusal(self.root, change, copy)
+        if not change.fields:
+            return
+        previous = copy.with_name(f"campaign.before-{archive.last_event_id()}.yaml")
+        shutil.copyfile(copy, previous)
+        data = {"changed": change.fields, "guarded": change.guarded, "previous_config": previous.name}
+        archive.log_event("config_changed", data=data)
+        if change.guarded:
+            self._evaluate_again(archive)
+
+    def _evaluate_again(self, archive: Archive) -> None:
+        """After an accepted change of evaluator or stages: every evaluated agent goes back to `evaluating`
+        (so selection never runs out of agents scored under the new config), and the scores not made under
+        it are recorded as stale (kept, and marked so by `tree`, `show` and `status`)."""
+        name, version = self.evaluator.name, self.evaluator.version
+        current = {(name, version, stage) for stage in [*self.stage_names, POOL_STAGE]}
+        made = {(s.evaluator, s.evaluator_version, s.stage) for ss in archive.scores_by_node().values() for s in ss}
+        with archive.transaction():
+            for node in archive.nodes(kind="agent"):
+                if node.status == "evaluated":
+                    archive.update_meta(node.id, {"evaluated_again": True})
+                    archive.set_status(node.id, "evaluating", "evaluated again under a changed config")
+            archive.log_event("config_change_accepted", data={"stale": sorted(map(list, made - current))})
 
     def _router(self, stack: ExitStack) -> Router:
         config = serve_local_roles(self.config.llm, self.config.local_server, stack)
