@@ -24,12 +24,14 @@ from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.evolve.cli import run, status
 from opendgm.evolve.config import ConfigProblem
+from opendgm.evolve.simulate_cli import simulate
 from opendgm.llm.cli import app as llm_app
 from opendgm.llm.errors import LLMError
 from opendgm.llm.local_server import LocalServerError
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
 from opendgm.tracking.trackers import TrackingUnavailable
+from opendgm.usage import UsageMistake
 from opendgm.web.cli import plot, serve
 
 app = typer.Typer(
@@ -45,6 +47,7 @@ app.add_typer(archive_app)  # tree, show, diff, export at the top level
 app.command()(evaluate)
 app.command()(run)
 app.command()(status)
+app.command()(simulate)
 app.command()(cost)
 app.command()(serve)
 app.command()(plot)
@@ -61,6 +64,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigProblem,
     FileNotFoundError,
     TrackingUnavailable,
+    UsageMistake,
 )
 
 
