@@ -26,7 +26,6 @@ from opendgm.usage import UsageMistake
 
 if TYPE_CHECKING:
     from opendgm.archive import Archive
-    from opendgm.evaluators.base import Evaluator
     from opendgm.evaluators.runner import TaskOutcome
 
 app = typer.Typer(help="Evaluators: list them, verify their graders, red-team them.", no_args_is_help=True)
