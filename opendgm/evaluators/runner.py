@@ -19,6 +19,7 @@ from opendgm.archive import trees
 from opendgm.archive.gitstore import GitStore
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.capture import PATCH_LIMIT_BYTES, capture_tree, read_capped
+from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.task import Grade, Task
 from opendgm.llm.errors import LLMError
 from opendgm.llm.gateway import Gateway
@@ -95,7 +96,9 @@ def grade_patch(
     evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str, node: str | None = None
 ) -> Grade:
     with open_sandbox(grading_spec(task, campaign), backend) as sandbox:
-        return evaluator.grade_for(node, task, patch, sandbox)
+        grade = evaluator.grade_for(node, task, patch, sandbox)
+    hooks = drop_hooks(patch)[1]  # dropped by `apply_patch`; the reasons go on the result
+    return replace(grade, notes=(*hooks, *grade.notes)) if hooks else grade
 
 
 @dataclass
@@ -192,7 +195,8 @@ class TaskRunner:
             return TaskOutcome(task.id, "grading_error", detail=str(exc), **common)
         except LLMError as exc:  # a grading model (a judge) that could not answer: retried, not a result
             return TaskOutcome(task.id, "model_error", detail=f"grading model: {exc}", **common)
-        status, detail = (grade.status, "") if grade.resolved or agent.failure is None else agent.failure
+        notes = "; ".join(grade.notes)
+        status, detail = (grade.status, notes) if grade.resolved or agent.failure is None else agent.failure
         return TaskOutcome(
             task.id,
             status,
