@@ -54,6 +54,7 @@ from opendgm.archive.models import (
 from opendgm.archive.results import ResultsMixin
 from opendgm.archive.rows import blob_hash, insert_row, to_json, to_node
 from opendgm.archive.schema import check_version, migrate, schema_version
+from opendgm.archive.summaries import SummaryCache
 from opendgm.llm.ledger import Totals
 
 ARCHIVE_DB = "archive.sqlite"
@@ -94,6 +95,7 @@ class Archive(ResultsMixin, EventsMixin):
         self.ledger = ArchiveLedger(db)
         self._db = db
         self._git = git
+        self._summary_cache = SummaryCache()
         self._lock_fd = lock_fd
 
     # ----------------------------------------------------------------------------------- life cycle
