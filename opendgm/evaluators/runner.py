@@ -92,9 +92,16 @@ def grading_spec(task: Task, campaign: str) -> SandboxSpec:
 
 
 def grade_patch(
-    evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str, node: str | None = None
+    evaluator: Evaluator,
+    task: Task,
+    patch: str,
+    backend: BackendName,
+    campaign: str,
+    node: str | None = None,
+    pooled: bool = True,
 ) -> Grade:
-    with open_sandbox(grading_spec(task, campaign), backend) as sandbox:
+    """Grade `patch` in a fresh sandbox (`pooled`: one Docker started ahead of need, see sandbox/pool.py)."""
+    with open_sandbox(grading_spec(task, campaign), backend, pooled=pooled) as sandbox:
         return evaluator.grade_for(node, task, patch, sandbox)
 
 
