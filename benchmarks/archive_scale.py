@@ -273,12 +273,12 @@ def measure_views(archive: Archive) -> list[Row]:
     ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--max-depth", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="opendgm-archive-scale-"))
     try:
         archive, nodes, trees, rows = build(work, args, random.Random(args.seed))
@@ -293,6 +293,7 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    return rows
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
