@@ -621,6 +621,11 @@ class Archive(ResultsMixin, EventsMixin):
         """Calls, tokens and dollars of every model call attributed to the node (ledger rows)."""
         return self.ledger.totals(node=node_id)
 
+    def keep_summaries_in(self, cache: SummaryCache) -> None:
+        """Read `summaries` through `cache`, which earlier handles of this same archive filled: a reader that
+        opens the archive per request refreshes the rows that changed instead of reading every node again."""
+        self._summary_cache = cache
+
     def meta(self) -> dict[str, str]:
         """The campaign-level facts stored at creation (campaign name, created_at, created_by)."""
         with self._db.read() as conn:

@@ -104,7 +104,8 @@ class _Listing:
 
 
 class SummaryCache:
-    """One archive handle's summaries per evaluator filter and kind, refreshed from the nodes that changed."""
+    """An archive's summaries per evaluator filter and kind, refreshed from the nodes that changed; shared by the
+    handles of one archive opened one after another (a dashboard opens one per request)."""
 
     def __init__(self) -> None:
         self._views: dict[Filters, tuple[int, dict[NodeKind | None, _Listing]]] = {}
@@ -117,6 +118,9 @@ class SummaryCache:
             if filters not in self._views:
                 self._views[filters] = (rev, {None: _Listing(query(conn, filters))})
             seen, listings = self._views[filters]
+            if rev < seen:  # an older snapshot than one already read (another handle sharing this cache)
+                rows = query(conn, filters)
+                return Summaries(rows if kind is None else [row for row in rows if row.kind == kind])
             if rev > seen:
                 changed = query(conn, filters, _CHANGED, since=seen)
                 if any(row.kind != listings[None].rows[listings[None].index[row.id]].kind for row in changed

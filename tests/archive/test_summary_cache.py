@@ -98,3 +98,19 @@ def test_an_archive_from_before_the_revisions_migrates_and_summarises_the_same(t
         node = archive.summaries()[-1].id
         archive.set_status(node, "rejected", reason="after the migration")
         _check(archive)
+
+
+def test_handles_opened_one_after_another_share_kept_summaries(archive: Archive, campaign_dir: Path, tmp_path: Path):
+    code = write_tree(tmp_path / "code", {"agent.py": "v = 0\n"})
+    seed = archive.add_agent(code).id
+    shared = summary_rows.SummaryCache()
+    with Archive.open(campaign_dir, readonly=True) as first:
+        first.keep_summaries_in(shared)
+        with first.snapshot():
+            assert [row.id for row in first.summaries()] == [seed]  # the snapshot starts at this read
+            child = archive.add_agent(code, seed).id
+            with Archive.open(campaign_dir, readonly=True) as second:
+                second.keep_summaries_in(shared)
+                assert [row.id for row in second.summaries()] == [seed, child]
+            assert [row.id for row in first.summaries()] == [seed]  # its own snapshot, not the newer kept rows
+        _check(first)
