@@ -66,7 +66,7 @@ def _stage_text(score: Score, scorer: str = "") -> str:
 def _scorer(score: Score, scores: list[Score]) -> str:
     """How to tell this score's scorer from the node's others: nothing when there is one, the evaluator
     when there are several (gold and judge), its version when one evaluator has several (a judge's rubrics)."""
-    if len({(s.evaluator, s.evaluator_version) for s in scores}) == 1:
+    if len(scores) == 1 or len({(s.evaluator, s.evaluator_version) for s in scores}) == 1:
         return ""
     versions = {s.evaluator_version for s in scores if s.evaluator == score.evaluator}
     return score.evaluator_version if len(versions) > 1 else score.evaluator
