@@ -56,3 +56,16 @@ def test_pools_are_keyed_by_spec_so_mounts_never_leak_between_specs(docker_engin
     for _ in range(2):
         with open_sandbox(without, "docker", pooled=True) as b:
             assert b.exec("test -e /data").exit_code != 0
+
+
+@pytest.mark.docker
+def test_files_delivered_with_the_next_exec_never_follow_a_link_the_code_left(docker_engine: str) -> None:
+    """Workspace files now reach the container through tar run as the sandbox user: a link planted where a
+    folder of the delivery goes is replaced by that folder, so nothing lands where the link points."""
+    with open_sandbox(SandboxSpec(image=docker_engine, campaign="test-pool"), "docker", pooled=True) as sandbox:
+        plant = "mkdir -p /tmp/elsewhere /workspace/repo && ln -s /tmp/elsewhere /workspace/repo/tests"
+        assert sandbox.exec(plant).exit_code == 0
+        sandbox.put_files("/workspace/repo", {"tests/test_hidden.py": "assert True\n", "b.txt": "b\n"})
+        look = sandbox.exec("ls -A /tmp/elsewhere; test ! -L /workspace/repo/tests && cat repo/tests/test_hidden.py")
+        assert look.exit_code == 0 and look.stdout == "assert True\n", look.stdout + look.stderr
+        assert sandbox.get_file("/workspace/repo/b.txt") == b"b\n"
