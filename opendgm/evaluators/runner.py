@@ -93,9 +93,16 @@ def grading_spec(task: Task, campaign: str) -> SandboxSpec:
 
 
 def grade_patch(
-    evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str, node: str | None = None
+    evaluator: Evaluator,
+    task: Task,
+    patch: str,
+    backend: BackendName,
+    campaign: str,
+    node: str | None = None,
+    pooled: bool = True,
 ) -> Grade:
-    with open_sandbox(grading_spec(task, campaign), backend) as sandbox:
+    """Grade `patch` in a fresh sandbox (`pooled`: one Docker started ahead of need, see sandbox/pool.py)."""
+    with open_sandbox(grading_spec(task, campaign), backend, pooled=pooled) as sandbox:
         grade = evaluator.grade_for(node, task, patch, sandbox)
     hooks = drop_hooks(patch)[1]  # dropped by `apply_patch`; the reasons go on the result
     return replace(grade, notes=(*hooks, *grade.notes)) if hooks else grade
