@@ -48,7 +48,7 @@ def meta_prompt(
     """A proposed hyper-mutation of a meta-prompt, of a role that an operator with weight uses."""
     roles = [
         role
-        for operator, roles in meta_prompts.OPERATOR_ROLES.items()
+        for operator, roles in meta_prompts.EVOLVABLE_ROLES.items()
         if getattr(operators, operator) > 0
         for role in roles
     ]
