@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from scripted_models import CapabilityScript
+from llm_fakes import Reply
+from scripted_models import CapabilityScript, say
 
 from opendgm.archive import Archive
+from opendgm.evaluators.polyglot import selftest_dir
 from opendgm.evolve import entries, scoring
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
@@ -34,7 +36,7 @@ def preset(name: str, provider: CapabilityScript, **overrides: Any) -> CampaignC
 
 
 def test_dgm_swebench_preset_follows_dgms_rules(script: CapabilityScript, tmp_path: Path) -> None:
-    config = preset("dgm-swebench.yaml", script, evaluator={"name": "humaneval"})
+    config = preset("dgm-swebench.yaml", script, evaluator={"name": "humaneval"}, children_per_generation=1)
     stages = [stage.model_copy(update={"subset": subset}) for stage, subset in zip(config.stages, STAGES, strict=True)]
     config = config.model_copy(update={"stages": stages})
     assert (config.scoring.score, config.scoring.children, config.self_improve.entry_rule) == (
@@ -76,3 +78,41 @@ def test_no_darwin_always_expands_the_newest_agent(script: CapabilityScript, tmp
         newest = first_child if archive.node(first_child).status == "evaluated" else agents[0].id
         assert generations[1]["parents"] == [newest]
         assert all(archive.node(c).meta["entry"]["kind"] == "task" for g in generations for c in g["children"])
+
+
+EXERCISE = "python__square-gap"
+SOLUTION = (selftest_dir() / "python/exercises/practice/square-gap/.meta/example.py").read_text()
+
+
+class PolyglotScript(CapabilityScript):
+    """The capability script, whose task model answers the Python exercise with a python block (which only the
+    improved agent runs)."""
+
+    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        conversation = "\n".join(m["content"] for m in body["messages"])
+        last = body["messages"][-1]
+        if "square_gap.py" in conversation and "source code of a coding agent" not in conversation:
+            if last["role"] == "user" and last["content"].startswith("exit code: 0"):
+                return say("Done.\n```bash\nsubmit\n```")
+            return say(f"```python\nopen('square_gap.py', 'w').write({SOLUTION!r})\n```")
+        return super()._next(headers, body)
+
+
+def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> None:
+    provider = PolyglotScript()
+    try:
+        sizes = {"stages": [{"subset": EXERCISE}], "generations": 1, "children_per_generation": 1}
+        selftest = {"name": "polyglot", "options": {"dataset": "selftest"}}
+        docker = {"backend": "docker", "memory_mb": 1024}
+        config = preset("dgm-polyglot.yaml", provider, evaluator=selftest, sandbox=docker, **sizes)
+        assert config.self_improve.entry_rule == "dgm_polyglot" and config.self_improve.role == "self_modify"
+        assert Campaign(config, tmp_path / "c").run() == "done: 1 generations"
+    finally:
+        provider.stop()
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        seed, child = archive.nodes(kind="agent")
+        assert child.status == "evaluated", child.status_reason
+        assert (archive.best_score(seed.id), archive.best_score(child.id)) == (0.0, 1.0)
+        assert child.meta["entry"] == {"kind": "task", "task_id": EXERCISE, "evidence": []}
+        roles = {call.role for call in archive.ledger.calls(node=child.id) if call.purpose == "self_improve"}
+        assert roles == {"self_modify"}, "the self-modification runs on its own model role"
