@@ -67,17 +67,31 @@ def version(archive: Archive) -> tuple[str, str]:
     return result.evaluator, result.evaluator_version
 
 
-def test_no_darwin_always_expands_the_newest_agent(script: CapabilityScript, tmp_path: Path) -> None:
-    config = preset("dgm-polyglot.yaml", script, evaluator={"name": "humaneval"}, baseline="no_darwin",
-                    stages=[{"subset": STAGES[0]}], children_per_generation=1)  # fmt: skip
-    assert Campaign(config, tmp_path / "c").run() == "done: 2 generations"
+class RunnerProbe(CapabilityScript):
+    """The capability script, whose self-modifying agent first says whether its own code (at /agent) is the
+    improved one (it holds the python-block support the first child adds)."""
+
+    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        conversation = "\n".join(m["content"] for m in body["messages"])
+        if "source code of a coding agent" in conversation and "RUNNER-" not in conversation:
+            return say("```bash\necho RUNNER-$(grep -c 'fence = ' /agent/agent.py)-END; false\n```")
+        return super()._next(headers, body)
+
+
+def test_no_selfimprove_has_the_seed_modify_the_parents_code(tmp_path: Path) -> None:
+    provider = RunnerProbe()
+    try:
+        config = preset("dgm-swebench.yaml", provider, evaluator={"name": "humaneval"}, baseline="no_selfimprove",
+                        stages=[{"subset": STAGES[0]}], children_per_generation=1, selector="best")  # fmt: skip
+        assert Campaign(config, tmp_path / "c").run() == "done: 2 generations"
+    finally:
+        provider.stop()
     with Archive.open(tmp_path / "c", readonly=True) as archive:
-        generations = [e.data for e in archive.events() if e.kind == "generation"]
-        agents = archive.nodes(kind="agent")
-        first_child = generations[0]["children"][0]
-        newest = first_child if archive.node(first_child).status == "evaluated" else agents[0].id
-        assert generations[1]["parents"] == [newest]
-        assert all(archive.node(c).meta["entry"]["kind"] == "task" for g in generations for c in g["children"])
+        _seed, first, second = archive.nodes(kind="agent")
+        assert first.status == "evaluated" and second.parent_id == first.id, (first.status_reason, second.parent_id)
+        work = archive.artifacts.read_text(f"nodes/{second.id}/self_improve.jsonl")
+    assert "RUNNER-0-END" in work, "the seed's code ran, not the improved parent's"
+    assert "anchor not found" in work, "it worked on the parent's (already improved) code"
 
 
 EXERCISE = "python__square-gap"

@@ -107,3 +107,9 @@ def test_keep_better_admits_children_within_the_margin_of_the_seed(fixed: Any) -
     assert scoring.below_seed(rows, ids["b"], ids["seed"], 0.1) is None
     assert "below the seed's 0.500" in str(scoring.below_seed(rows, ids["b"], ids["a"], 0.1))  # 0.3 < 0.5 - 0.1
     assert scoring.below_seed(rows, ids["b"], ids["a"], 0.2) is None  # exactly at the margin: kept
+
+
+def test_no_darwin_expands_the_newest_agent_of_the_archive(fixed: Any) -> None:
+    archive, ids = fixed  # c was rejected and d is unfinished: b is the newest archive member
+    rows = archive.summaries(evaluator=EV, evaluator_version=VER)
+    assert SELECTORS["newest"](rows, 2, Recorder()) == [ids["b"], ids["b"]]

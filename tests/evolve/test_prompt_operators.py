@@ -45,7 +45,9 @@ def test_pe2_and_hyper_mutation_children_are_ordinary_archive_nodes(
         assert (mutant.operator, mutant.parent_id, mutant.status) == ("hyper_mutation", pe2_seed.id, "built")
         assert mutant.content.endswith(HYPER_MUTATION_LINE) and "$examples" in mutant.content
         assert archive.cost(mutant.id).calls == 1
-        assert {role: len(nodes) for role, nodes in by_role.items()} == {"diagnosis": 1, "self_improve": 1, "pe2": 2}
+        special = dict.fromkeys(meta_prompts.ENTRY_ROLES, 1)  # DGM's special entries' diagnoses
+        assert {role: len(nodes) for role, nodes in by_role.items()} == {"diagnosis": 1, "self_improve": 1, "pe2": 2,
+                                                                        **special}  # fmt: skip
 
         records = credit.fitness(archive)
         assert records[pe2_seed.id].mean_gain == 1.0  # its child solved 2/2 where the parent solved 0/2
