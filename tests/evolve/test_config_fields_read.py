@@ -111,7 +111,7 @@ def test_every_config_field_reaches_the_code(docker_engine: str, reads: set[str]
             "name": "fields", "seed": 1, "seed_agent": "seed",
             "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}, "budget": {"usd": 5}},
             "evaluator": {"name": "humaneval", "options": {}},
-            "stages": [{"subset": "HumanEval_0", "threshold": 0.4}, {"subset": "HumanEval_3", "top": 2}],
+            "stages": [{"subset": "HumanEval_0", "threshold": 0.4, "top": 2}],
             "selector": "score_child_prop", "generations": 1, "children_per_generation": 1, "workers": 2,
             "scoring": {"score": "cumulative", "children": "kept", "seed_every_stage": True},
             "archive_rule": "keep_better", "keep_better_margin": 0.1,

@@ -66,4 +66,5 @@ def test_pe2_and_hyper_mutation_children_are_ordinary_archive_nodes(
     assert f"{child.id} agent evaluated pe2" in tree.output
     status = runner.invoke(app, ["status", str(tmp_path / "c")], env=WIDE)
     assert status.exit_code == 0, status.output
-    assert f"4 (1 diagnosis, 2 pe2, 1 self_improve); fittest {pe2_seed.id} +1.000" in status.output
+    roles = "1 diagnosis, 1 diagnosis_context_length, 1 diagnosis_empty_patches, 1 diagnosis_stochasticity, 2 pe2"
+    assert f"7 ({roles}, 1 self_improve); fittest {pe2_seed.id} +1.000" in status.output
