@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import sys
 from importlib.metadata import version
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -13,13 +16,15 @@ from rich.text import Text
 
 from opendgm.archive.cli import app as archive_app
 from opendgm.archive.cost_view import cost
-from opendgm.archive.errors import ArchiveError
+from opendgm.archive.errors import ArchiveError, NoSpace
+from opendgm.evaluators.base import EvaluatorProblem
 from opendgm.evaluators.cli import app as evaluators_app
 from opendgm.evaluators.cli import evaluate
 from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.evolve.cli import run, status
 from opendgm.evolve.config import ConfigProblem
+from opendgm.evolve.simulate_cli import simulate
 from opendgm.llm.cli import app as llm_app
 from opendgm.llm.errors import LLMError
 from opendgm.llm.local_server import LocalServerError
@@ -41,6 +46,7 @@ app.add_typer(archive_app)  # tree, show, diff, export at the top level
 app.command()(evaluate)
 app.command()(run)
 app.command()(status)
+app.command()(simulate)
 app.command()(cost)
 app.command()(serve)
 app.command()(plot)
@@ -50,6 +56,7 @@ console = Console(stderr=True)
 USER_ERRORS: tuple[type[Exception], ...] = (
     SandboxError,
     UnknownEvaluator,
+    EvaluatorProblem,
     LLMError,
     LocalServerError,
     ArchiveError,
@@ -96,13 +103,36 @@ def selfcheck(
     sandbox_cli.check(backend=chosen, image=DEFAULT_IMAGE)
 
 
+def environment_problem(error: BaseException) -> tuple[str, int] | None:
+    """The one line and exit status for a full disk (the host's failure: 4) or a database SQLite finds damaged
+    after opening it (2); None for anything else."""
+    full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if full or (isinstance(error, sqlite3.OperationalError) and "full" in str(error)):
+        where = getattr(error, "filename", None) or "the campaign directory's filesystem"
+        return f"no space left on the device ({where}): free some space and run the command again", 4
+    if isinstance(error, sqlite3.DatabaseError) and any(word in str(error) for word in ("malformed", "not a database")):
+        return f"an archive database is damaged ({error}); check it: `opendgm doctor CAMPAIGN_DIR`", 2
+    return None
+
+
+def _fail(message: object, status: int) -> NoReturn:
+    console.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)
+    sys.exit(status)
+
+
 def main() -> None:
-    """Console entry point: user-facing errors print as one line and exit with status 2."""
+    """Console entry point: user-facing errors print as one line and exit with status 2 (4 for a full disk)."""
     try:
         app()
+    except NoSpace as error:  # the host's failure: the exit status of a persistent infrastructure failure
+        _fail(error, 4)
     except USER_ERRORS as error:
-        console.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
-        sys.exit(2)
+        _fail(error, 2)
+    except (OSError, sqlite3.DatabaseError) as error:
+        problem = environment_problem(error)
+        if problem is None:
+            raise
+        _fail(*problem)
 
 
 if __name__ == "__main__":

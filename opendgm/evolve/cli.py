@@ -30,6 +30,12 @@ def run(
     campaign_dir: Path | None = typer.Option(
         None, "--dir", help="Campaign directory (default: campaigns/<name>); an existing one is resumed."
     ),
+    accept_config_change: bool = typer.Option(
+        False,
+        "--accept-config-change",
+        help="Resume although the evaluator, its options or version, or the stages changed: every agent is "
+        "evaluated again under the new config; its old scores are kept and shown as stale.",
+    ),
 ) -> None:
     """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now).
 
@@ -40,7 +46,7 @@ def run(
         return
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
-    campaign = Campaign(config, root)
+    campaign = Campaign(config, root, accept_config_change=accept_config_change)
     with Live(console=console, refresh_per_second=2, transient=False) as live:
 
         def refresh() -> None:

@@ -43,6 +43,9 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     _row(table, "prompt cache", cache_line(report["total"]))
     _row(table, "per resolved task", resolved_line(report))
     _row(table, "per improvement", improvement_line(report))
+    stale = archive.stale_scores()
+    if stale:
+        _row(table, "stale scores", f"{len(stale)} stage score(s) from before an accepted config change (kept)")
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
         _row(table, "last stop", str(stops[-1].data.get("reason", "")))
