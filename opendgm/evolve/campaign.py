@@ -374,6 +374,7 @@ class Campaign:
         if chosen is None and role == "diagnosis":
             return meta_prompts.usable(self.archive)[role][0]
         if chosen is None:
+            meta_prompts.ensure_seeds(self.archive, [role])
             chosen = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng).choose(role)
             with self.archive.transaction():
                 self.archive.update_meta(node.id, {"meta_prompts": {**node.meta.get("meta_prompts", {}), role: chosen}})

@@ -91,11 +91,12 @@ ROLES: dict[str, Role] = {
 }
 # The meta-prompts each agent-campaign operator fills in, and all of them in a fixed order.
 OPERATOR_ROLES: dict[str, tuple[str, ...]] = {"self_improve": ("diagnosis", "self_improve"), "pe2": ("pe2",)}
-# The special entries' diagnosis roles: chosen when the entry is drawn, evolved like the operators' roles.
+AGENT_ROLES = tuple(dict.fromkeys(role for roles in OPERATOR_ROLES.values() for role in roles))
+# The special entries' diagnosis roles: seeded into the archive when first drawn (so archives that never draw one
+# keep their numbering), then chosen and evolved like the operators' roles.
 ENTRY_ROLES = tuple(entry_role(kind) for kind in entries.SPECIAL)
-# Every role an operator may use, per operator (what hyper-mutation may rewrite).
+# Every role an operator may use, per operator (what hyper-mutation may rewrite, once the role has members).
 EVOLVABLE_ROLES = {**OPERATOR_ROLES, "self_improve": (*OPERATOR_ROLES["self_improve"], *ENTRY_ROLES)}
-AGENT_ROLES = tuple(dict.fromkeys(role for roles in EVOLVABLE_ROLES.values() for role in roles))
 HYPER_MUTATION_PROMPT = "hyper_mutation.md"
 REWRITE_TAG = "new-meta-prompt"
 TEMPERATURE = 0.7  # a rewrite should differ from its parent, yet stay on task

@@ -49,6 +49,7 @@ ELSEWHERE = {
     "HGMConfig.*": "evolve/test_hgm_campaign.py",
     "CampaignConfig.simulation": "evolve/test_simulate.py",
     "SimulationConfig.*": "evolve/test_simulate.py",
+    "Draw.*": "evolve/test_simulate.py",
 }
 
 

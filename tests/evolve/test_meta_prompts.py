@@ -41,9 +41,7 @@ def test_the_bandit_reads_its_credit_from_the_archive(tmp_path: Path) -> None:
         meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
         meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)  # idempotent
         members = {role: ids for role, ids in meta_prompts.usable(archive).items() if ids}
-        special = dict.fromkeys(meta_prompts.ENTRY_ROLES, 1)  # DGM's special entries have their own diagnosis
-        assert {role: len(ids) for role, ids in members.items()} == {"diagnosis": 1, "self_improve": 1, "pe2": 1,
-                                                                     **special}  # fmt: skip
+        assert {role: len(ids) for role, ids in members.items()} == {"diagnosis": 1, "self_improve": 1, "pe2": 1}
         (original,) = members["diagnosis"]
         better = archive.add_node("meta_prompt", "v2 $agent_code", original, operator="hyper_mutation",
                                   meta={"role": "diagnosis"})  # fmt: skip
