@@ -31,6 +31,7 @@ from opendgm.llm.local_server import LocalServerError
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
 from opendgm.tracking.trackers import TrackingUnavailable
+from opendgm.usage import UsageMistake
 from opendgm.web.cli import plot, serve
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigProblem,
     FileNotFoundError,
     TrackingUnavailable,
+    UsageMistake,
 )
 
 

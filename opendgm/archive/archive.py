@@ -536,8 +536,18 @@ class Archive(ResultsMixin, EventsMixin):
             )
             found = row.fetchone()
         if found is None:
-            raise ArchiveError(f"no node {ref!r} in this archive (ids look like n0042; 42 works too)")
+            raise ArchiveError(self._no_such_node(ref))
         return found[0]
+
+    def _no_such_node(self, ref: str) -> str:
+        """What to say about a mistyped node id: the ids that are close to it, and the range there is."""
+        with self._db.read() as conn:
+            ids = [row[0] for row in conn.execute("SELECT id FROM nodes ORDER BY seq")]
+        if not ids:
+            return f"no node {ref!r}: this archive has no nodes yet"
+        close = difflib.get_close_matches(ref.strip(), ids, n=3, cutoff=0.6)
+        hint = f"; close: {', '.join(close)}" if close else ""
+        return f"no node {ref!r} in this archive{hint} (it has {ids[0]} to {ids[-1]}; 42 works for n0042)"
 
     # -------------------------------------------------------------------------------- status, meta, edges
 

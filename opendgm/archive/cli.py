@@ -27,6 +27,7 @@ from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
 from opendgm.archive.predictions import write_predictions
 from opendgm.archive.tables import FORMATS, TABLES, write_table
+from opendgm.usage import UsageMistake
 
 app = typer.Typer(help="Inspect a campaign archive (read-only).", no_args_is_help=True)
 console = Console()
@@ -357,12 +358,12 @@ def export(
         _export_graph(campaign_dir, format or "json", output)
         return
     if what not in TABLES:
-        raise typer.BadParameter(f"unknown table {what!r}; use one of {', '.join(TABLES)}", param_hint="--what")
+        raise UsageMistake(f"unknown table {what!r}; use one of {', '.join(TABLES)}")
     fmt = format or "jsonl"
     if fmt not in FORMATS:
-        raise typer.BadParameter(f"unknown table format {fmt!r}; use jsonl, csv or parquet", param_hint="--format")
+        raise UsageMistake(f"unknown table format {fmt!r}; use jsonl, csv or parquet")
     if fmt == "parquet" and output is None:
-        raise typer.BadParameter("parquet needs a file: pass --output FILE", param_hint="--output")
+        raise UsageMistake("parquet needs a file: pass --output FILE")
     with _reading(campaign_dir) as archive:
         try:
             rows = write_table(archive, TABLES[what], fmt, output or sys.stdout)
@@ -379,7 +380,7 @@ def export(
 def _export_graph(campaign_dir: Path, format: str, output: Path | None) -> None:
     renderers = {"json": export_json, "dot": export_dot}
     if format not in renderers:
-        raise typer.BadParameter(f"unknown format {format!r}; use json or dot (or --what TABLE)", param_hint="--format")
+        raise UsageMistake(f"unknown format {format!r}; use json or dot (or --what TABLE)")
     with _reading(campaign_dir) as archive:
         text = renderers[format](archive)
     if output is None:

@@ -6,6 +6,7 @@ in; hidden tests enter only then, and the agent's changes to protected (test) fi
 
 from __future__ import annotations
 
+import difflib
 import re
 from abc import ABC, abstractmethod
 from pathlib import PurePosixPath
@@ -35,7 +36,7 @@ class EvaluatorProblem(ValueError):
 
 
 class UnknownSubset(EvaluatorProblem, KeyError):
-    """A stage names a subset or task id the evaluator does not have."""
+    """A stage or `--subset` names a subset or task id the evaluator does not have (said with the close names)."""
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -67,8 +68,10 @@ class Evaluator(ABC):
         ids = named[subset] if subset in named else [part for part in subset.split(",") if part]
         unknown = [task_id for task_id in ids if task_id not in by_id]
         if unknown:
+            close = difflib.get_close_matches(unknown[0], [*named, *by_id], n=3)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             raise UnknownSubset(
-                f"{self.name}: unknown subset or task ids {unknown[:5]}; subsets: {', '.join(sorted(named))}"
+                f"{self.name}: unknown subset or task ids {unknown[:5]}{hint}; subsets: {', '.join(sorted(named))}"
             )
         return [by_id[task_id] for task_id in ids[:limit]]
 
