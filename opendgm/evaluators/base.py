@@ -138,3 +138,8 @@ class Evaluator(ABC):
     def reference_patch(self, task: Task) -> str | None:
         """A diff known to solve the task, where the benchmark ships one (used to verify the grader)."""
         return None
+
+    def diagnosis_tests(self, task: Task) -> str:
+        """The hidden tests as text for the host-side diagnosis model (DGM shows it the test patch); never
+        given to an agent."""
+        return "\n\n".join(f"## {path}\n{data.decode('utf-8', 'replace')}" for path, data in task.hidden_tests.items())

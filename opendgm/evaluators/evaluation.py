@@ -33,6 +33,7 @@ def evaluate_stage(
     executor: Executor,
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
+    memory_mb: int = 2048,
 ) -> Score:
     """Run the node's agent on every task of the stage that has no result yet; return the stage score.
 
@@ -45,8 +46,9 @@ def evaluate_stage(
     }
     todo = [task for task in tasks if task.id in missing]
     evaluate_tasks(
-        archive, node_id, evaluator, todo, gateway=gateway, executor=executor, backend=backend, on_result=on_result
-    )
+        archive, node_id, evaluator, todo, gateway=gateway, executor=executor, backend=backend, on_result=on_result,
+        memory_mb=memory_mb,
+    )  # fmt: skip
     return stage_score(archive, node_id, evaluator, stage)
 
 
@@ -60,15 +62,18 @@ def evaluate_tasks(
     executor: Executor,
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
+    memory_mb: int = 2048,
 ) -> None:
-    """Run the node's agent on `tasks` and record each outcome (the caller decides which tasks are due)."""
+    """Run the node's agent on `tasks` and record each outcome (the caller decides which tasks are due);
+    each agent's sandbox has `memory_mb` of memory (the campaign's `sandbox.memory_mb`)."""
     if not tasks:
         return
     with reachable_scratch(prefix="opendgm-agent-") as scratch:  # the local backend mounts the agent's code
         agent_dir = archive.materialize(node_id, scratch / "agent")
         runner = TaskRunner(
-            evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign
-        )
+            evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign,
+            memory_mb=memory_mb,
+        )  # fmt: skip
         for task, outcome in executor.map_unordered(IN_FLIGHT.tracking(node_id, runner.run), tasks):
             if isinstance(outcome, BaseException):  # a bug or an infrastructure failure: kept, not raised
                 outcome = TaskOutcome(task.id, "sandbox_error", detail=f"{type(outcome).__name__}: {outcome}")

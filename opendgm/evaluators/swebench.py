@@ -124,6 +124,10 @@ class SWEBench(Evaluator):
     def reference_patch(self, task: Task) -> str:
         return self.rows[task.id]["patch"]
 
+    def diagnosis_tests(self, task: Task) -> str:
+        """The instance's test patch (what DGM's diagnosis model reads), for the host side only."""
+        return str(self.rows[task.id].get("test_patch") or "")
+
 
 def row_problem(row: dict) -> str | None:
     """Why a dataset row cannot be graded here, or None when it can."""

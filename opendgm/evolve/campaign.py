@@ -32,8 +32,8 @@ from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.task import Task
-from opendgm.evolve import config_change, meta_prompts, prompt_slots, proposals, self_improve
-from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve import config_change, entries, meta_prompts, prompt_slots, proposals, scoring, self_improve
+from opendgm.evolve.config import CampaignConfig, StageConfig
 from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
 from opendgm.evolve.stopping import Stopped, check_limits, graceful_sigint
@@ -122,13 +122,14 @@ class Campaign:
             generation = self.archive.event_count("generation")
             if generation >= self.config.generations:
                 return f"done: {generation} generations"
-            rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
+            rows = self._view()
             rng = random.Random(f"{self.config.seed}:select:{generation}")
             plan = self.config.operators.draw(
                 self.config.children_per_generation, random.Random(f"{self.config.seed}:operators:{generation}")
             )
             agent_operators = [name for name in plan if name != "hyper_mutation"]
-            parents = SELECTORS[self.config.selector](rows, len(agent_operators), rng) if agent_operators else []
+            selector = SELECTORS["newest" if self.config.baseline == "no_darwin" else self.config.selector]
+            parents = selector(rows, len(agent_operators), rng) if agent_operators else []
             if agent_operators and not parents:
                 return "no agent can be expanded (none finished its evaluation)"
             chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
@@ -267,6 +268,7 @@ class Campaign:
         return evaluate_stage(
             self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
+            memory_mb=self.config.sandbox.memory_mb,
         )  # fmt: skip
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> None:
@@ -274,6 +276,7 @@ class Campaign:
         evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
+            memory_mb=self.config.sandbox.memory_mb,
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
@@ -319,7 +322,9 @@ class Campaign:
                 try:
                     step(node_id)
                 except self_improve.Rejected as rejected:
-                    self.archive.set_status(node_id, "rejected", str(rejected))
+                    with self.archive.transaction():
+                        self.archive.update_meta(node_id, {"rejected_by": rejected.rule})
+                        self.archive.set_status(node_id, "rejected", str(rejected))
                 except self_improve.ModelUnavailable as unavailable:  # not the child's fault: stays resumable
                     raise Stopped(f"model unavailable while working on {node_id}: {unavailable}") from unavailable
                 except LLMError as error:
@@ -348,16 +353,33 @@ class Campaign:
         parent = str(node.parent_id)
         results = self.archive.results(parent, self.evaluator.name, self.evaluator.version)
         if not results:  # HGM may expand a node before any of its pool tasks was graded
-            raise self_improve.Rejected(f"the parent {parent} has no graded task to learn from yet")
+            raise self_improve.Rejected(f"the parent {parent} has no graded task to learn from yet", rule="no_results")
+        settings = self.config.self_improve
         rng = random.Random(f"{self.config.seed}:entry:{node_id}")
-        entry = self_improve.choose_entry(results, rng) or self_improve.Entry(
-            "task", rng.choice(sorted(r.task_id for r in results))
+        overflowed = entries.context_overflowed(self.archive.artifacts.read_text)
+        entry = entries.choose(settings.entry_rule, results, rng, settings.entry_chances.chances(), overflowed)
+        content = self.archive.node(self._entry_meta_prompt(node, entry.kind, rng)).content
+        statement = self_improve.diagnose(
+            self.archive, self.router, node_id, parent, str(content), self.evaluator, entry, settings.diagnosis_chars
         )
-        content = meta_prompts.text_for(self.archive, node, "diagnosis")
-        statement = self_improve.diagnose(self.archive, self.router, node_id, parent, content, self.evaluator, entry)
         with self.archive.transaction():
-            self.archive.update_meta(node_id, {"problem_statement": statement, "entry": entry.__dict__})
+            self.archive.update_meta(node_id, {"problem_statement": statement, "entry": entry.record()})
             self.archive.set_status(node_id, "modifying")
+
+    def _entry_meta_prompt(self, node: Node, kind: str, rng: random.Random) -> str:
+        """The diagnosis meta-prompt for the entry: the one chosen at proposal for a task; for a special entry,
+        one of its role chosen now by UCB1 and recorded as a `produced_by` edge."""
+        role = meta_prompts.entry_role(kind)
+        chosen = node.meta.get("meta_prompts", {}).get(role)
+        if chosen is None and role == "diagnosis":
+            return meta_prompts.usable(self.archive)[role][0]
+        if chosen is None:
+            meta_prompts.ensure_seeds(self.archive, [role])
+            chosen = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng).choose(role)
+            with self.archive.transaction():
+                self.archive.update_meta(node.id, {"meta_prompts": {**node.meta.get("meta_prompts", {}), role: chosen}})
+                self.archive.add_edge(node.id, chosen, "produced_by")
+        return str(chosen)
 
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
@@ -375,6 +397,9 @@ class Campaign:
                 settings.max_steps,
                 self.config.sandbox.image,
                 scratch,
+                runner_id=self._ensure_seed() if self.config.baseline == "no_selfimprove" else None,
+                memory_mb=self.config.sandbox.memory_mb,
+                role=settings.role,
             )
             self.archive.attach_tree(node_id, child, message=str(node.meta["problem_statement"])[:200])
 
@@ -402,15 +427,17 @@ class Campaign:
         complete = completer(self.router, "meta", node_id, "hyper_mutation")
         rewrite, problem = meta_prompts.hyper_mutate(complete, role, text, record)
         if problem:
-            raise self_improve.Rejected(problem)
+            raise self_improve.Rejected(problem, rule="hyper_mutation")
         self.archive.attach_content(node_id, rewrite)
 
     def _validate(self, node_id: str) -> None:
         with reachable_scratch() as scratch:
             code = self.archive.materialize(node_id, scratch / "agent")
+            settings = self.config.self_improve
             self_improve.validate(
-                code, self.backend, self.config.sandbox.image, self.archive.campaign, self.config.self_improve.self_test
-            )
+                code, self.backend, self.config.sandbox.image, self.archive.campaign, settings.self_test,
+                self.config.sandbox.memory_mb,
+            )  # fmt: skip
         self.archive.set_status(node_id, "evaluating")
 
     def _evaluate(self, node_id: str) -> None:
@@ -430,15 +457,38 @@ class Campaign:
                     if "HTTP 402" in why or "BudgetExceeded" in why:  # the gateway's or a judge's budget stop
                         raise Stopped(f"budget: {why}")
                     raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
-                if index == 0 and self.archive.node(node_id).operator != "seed":
+                seed = self.archive.node(node_id).operator == "seed"
+                if index == 0 and not seed:
                     self._require_a_change(node_id, tasks)
-                if score.score < stage.threshold:
+                if not (seed and self.config.scoring.seed_every_stage) and not self._goes_on(node_id, stage):
                     break
         finally:
             executor.shutdown()
+        self._keep_or_reject(node_id)
         if self.config.mode == "async":
             self._enter_pool(node_id)
         self.archive.set_status(node_id, "evaluated")
+
+    def _view(self) -> list[NodeSummary]:
+        """The archive's summaries with scores and child counts as the `scoring` block defines them."""
+        rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
+        scores = self.archive.scores_by_node() if self.config.scoring.score == "cumulative" else {}
+        return scoring.rows(rows, scores, self.config.scoring, self.evaluator.name, self.evaluator.version)
+
+    def _goes_on(self, node_id: str, stage: StageConfig) -> bool:
+        """Whether a node that completed `stage` enters the next one: its score reaches the threshold and, where
+        the stage says so, it ranks among the archive's `top` (DGM's third stage: top two)."""
+        view = self._view()
+        score = next(row.score for row in view if row.id == node_id) or 0.0
+        return score >= stage.threshold and (stage.top is None or scoring.in_top(node_id, view, stage.top))
+
+    def _keep_or_reject(self, node_id: str) -> None:
+        """DGM's `keep_better`: a child scoring below the seed's score minus the margin leaves the archive."""
+        if self.config.archive_rule != "keep_better" or self.archive.node(node_id).operator == "seed":
+            return
+        problem = scoring.below_seed(self._view(), node_id, self._ensure_seed(), self.config.keep_better_margin)
+        if problem:
+            raise self_improve.Rejected(f"keep_better: {problem}", rule="keep_better")
 
     def _between_generations(self, judge: RubricJudge) -> None:
         """MPO's step on the judge's rubric, and re-judging under a new one, before the next selection."""
@@ -459,7 +509,7 @@ class Campaign:
         ids = {task.id for task in tasks}
         results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
         if not any(r.patch_path for r in results if r.task_id in ids):
-            raise self_improve.Rejected("the child produced no change on any first-stage task")
+            raise self_improve.Rejected("the child produced no change on any first-stage task", rule="no_change")
 
     # -- set-up --------------------------------------------------------------------------------
     @contextmanager

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from opendgm.evolve import entries
 from opendgm.evolve.landscape import SimulationConfig
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
@@ -42,6 +43,12 @@ class StageConfig(Strict):
     subset: str = Field(description="Subset name of the evaluator, or comma-separated task ids.")
     limit: int | None = Field(None, gt=0, description="Use only the first N tasks of the subset.")
     threshold: float = Field(0.0, ge=0, le=1, description="Score needed on this stage to enter the next one.")
+    top: int | None = Field(
+        None,
+        gt=0,
+        description="Also needed to enter the next stage: rank among the archive's `top` agents by score (DGM's third "
+        "stage: top two).",
+    )
 
 
 class OperatorWeights(Strict):
@@ -104,11 +111,58 @@ class BudgetConfig(Strict):
     wall_time_s: float | None = Field(None, gt=0, description="Stop starting new work after this long.")
 
 
+class EntryChances(Strict):
+    """Chances of DGM's special entries (`self_improve.entry_rule`); DGM uses 0.1 and 0.25 for all three."""
+
+    empty_share: float = Field(
+        0.1, ge=0, le=1, description="Share of empty patches that makes `empty_patches` eligible."
+    )
+    empty_patches: float = Field(0.25, ge=0, le=1, description="Chance of learning from the parent's empty patches.")
+    stochasticity: float = Field(0.25, ge=0, le=1, description="Chance of learning to be reliable (dgm_swebench).")
+    context_length: float = Field(
+        0.25, ge=0, le=1, description="Chance of learning to fit long tasks, once the parent ran out of context."
+    )
+
+    def chances(self) -> entries.Chances:
+        return entries.Chances(**self.model_dump())
+
+
+class ScoringConfig(Strict):
+    """How an agent's score is computed and counted by the selectors (DGM's choices in the dgm-* presets)."""
+
+    score: Literal["last_stage", "cumulative"] = Field(
+        "last_stage",
+        description="`last_stage`: the score of the deepest stage reached; `cumulative` (DGM): resolved over all "
+        "tasks of every stage completed (10 + 50 = 60).",
+    )
+    children: Literal["all", "kept"] = Field(
+        "all",
+        description="What `n_children` counts in score_child_prop: every child proposed (`all`), or only the children "
+        "kept in the archive (`kept`, DGM: evaluated and not rejected).",
+    )
+    seed_every_stage: bool = Field(
+        False, description="Evaluate the seed on every stage whatever its score (DGM caches its seed on all 60 tasks)."
+    )
+
+
 class SelfImproveConfig(Strict):
     """How the parent agent rewrites itself."""
 
+    entry_rule: Literal["opendgm", "dgm_swebench", "dgm_polyglot"] = Field(
+        "opendgm",
+        description="What a child learns from: `opendgm` (empty patches, else a failed task), `dgm_swebench` (DGM's "
+        "SWE-bench rule: empty patches, stochasticity, context length, else an unresolved task), `dgm_polyglot` "
+        "(DGM's Polyglot rule: a random empty or unresolved task).",
+    )
+    entry_chances: EntryChances = Field(default_factory=EntryChances)
+
     timeout_s: float = Field(900, gt=0, description="Wall-clock limit of one self-modification run.")
-    max_steps: int = Field(30, gt=0, description="Agent steps during self-modification.")
+    max_steps: int | None = Field(30, gt=0, description="Agent steps during self-modification (null: no cap, as DGM).")
+    role: str = Field(
+        "agent",
+        description="The model role the parent runs with while rewriting itself (DGM's Polyglot runs: Claude "
+        "for self-modification, o3-mini for the tasks).",
+    )
     self_test: bool = Field(True, description="Reject children whose own test suite fails.")
     diagnosis_chars: int = Field(
         30000, gt=1000, description="Size of the diagnosis prompt's evidence (code, trajectory, patch, grading)."
@@ -167,6 +221,20 @@ class CampaignConfig(Strict):
         "score_child_prop",
         description="Parent selection. In mode `async` it picks the node to expand (default there: `hgm`).",
     )
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    archive_rule: Literal["keep_all", "keep_better"] = Field(
+        "keep_all",
+        description="`keep_all`: every valid child stays a possible parent; `keep_better` (DGM): a child scoring below "
+        "the seed's score minus `keep_better_margin` is rejected (`rejected_by: keep_better`).",
+    )
+    keep_better_margin: float = Field(
+        0.1, ge=0, le=1, description="keep_better: how far below the seed a child may be."
+    )
+    baseline: Literal["none", "no_darwin", "no_selfimprove"] = Field(
+        "none",
+        description="DGM's ablations: `no_darwin` always expands the newest agent (no open-ended archive search); "
+        "`no_selfimprove` has the seed agent, not the parent, make every modification.",
+    )
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
     pe2: PE2SlotConfig = Field(default_factory=PE2SlotConfig)
     meta_prompts: MetaPromptConfig = Field(default_factory=MetaPromptConfig)
@@ -199,9 +267,13 @@ class CampaignConfig(Strict):
 
     @model_validator(mode="after")
     def _roles(self) -> CampaignConfig:
-        missing = {"agent", "meta"} - set(self.llm.roles)
+        missing = {"agent", "meta", self.self_improve.role} - set(self.llm.roles)
         if missing:
             raise ValueError(f"llm.roles needs {sorted(missing)} (agent: the agents' model; meta: diagnosis)")
+        if self.mode == "async" and self.baseline != "none":
+            raise ValueError(
+                f"baseline {self.baseline!r} is one of DGM's generational ablations: use mode `generations`"
+            )
         if self.mode == "async" and self.budget.task_evaluations is None and self.budget.nodes is None:
             raise ValueError("mode `async` runs until a limit: set budget.task_evaluations or budget.nodes")
         if self.mode == "async" and "selector" not in self.model_fields_set:

@@ -23,6 +23,7 @@ from string import Template
 from opendgm.archive import Archive, credit
 from opendgm.archive.credit import Fitness
 from opendgm.archive.models import Node
+from opendgm.evolve import entries
 from opendgm.evolve.self_improve import prompt_text
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.target import Complete
@@ -38,13 +39,31 @@ class Role:
     required: tuple[str, ...] = ()
 
 
+DGM_ANSWER = ('"implementation_suggestion"', '"problem_description"')  # what the child is told
+
+
+def entry_role(kind: str) -> str:
+    """The diagnosis meta-prompt role of an entry kind (`diagnosis` for one failed task)."""
+    return "diagnosis" if kind == "task" else f"diagnosis_{kind}"
+
+
 ROLES: dict[str, Role] = {
     "diagnosis": Role(
         "It asks a model to study a coding agent's code and one failed task, find the agent's weakness, and "
         "answer with JSON holding a `problem_statement` for improving the agent.",
         lambda: prompt_text("diagnose.md"),
-        ('"problem_statement"',),
+        ('"problem_statement"', *DGM_ANSWER),
     ),
+    **{
+        entry_role(kind): Role(
+            f"It asks a model to study a coding agent's code and example tasks showing one of its habits ({kind}), "
+            "and to answer with JSON whose `implementation_suggestion` and `problem_description` tell the agent "
+            "how to improve itself.",
+            lambda kind=kind: prompt_text(f"diagnose_{kind}.md"),
+            DGM_ANSWER,
+        )
+        for kind in entries.SPECIAL
+    },
     "self_improve": Role(
         "It is given to a coding agent working on its own source code, together with a problem statement, "
         "so that the agent improves itself.",
@@ -73,6 +92,11 @@ ROLES: dict[str, Role] = {
 # The meta-prompts each agent-campaign operator fills in, and all of them in a fixed order.
 OPERATOR_ROLES: dict[str, tuple[str, ...]] = {"self_improve": ("diagnosis", "self_improve"), "pe2": ("pe2",)}
 AGENT_ROLES = tuple(dict.fromkeys(role for roles in OPERATOR_ROLES.values() for role in roles))
+# The special entries' diagnosis roles: seeded into the archive when first drawn (so archives that never draw one
+# keep their numbering), then chosen and evolved like the operators' roles.
+ENTRY_ROLES = tuple(entry_role(kind) for kind in entries.SPECIAL)
+# Every role an operator may use, per operator (what hyper-mutation may rewrite, once the role has members).
+EVOLVABLE_ROLES = {**OPERATOR_ROLES, "self_improve": (*OPERATOR_ROLES["self_improve"], *ENTRY_ROLES)}
 HYPER_MUTATION_PROMPT = "hyper_mutation.md"
 REWRITE_TAG = "new-meta-prompt"
 TEMPERATURE = 0.7  # a rewrite should differ from its parent, yet stay on task
@@ -189,7 +213,7 @@ def rewrite_problem(role: str, original: str, rewrite: str) -> str | None:
     lost = missing_placeholders(original, rewrite)
     if lost:
         return "the rewrite dropped placeholders the operator fills in: " + ", ".join(f"${n}" for n in lost)
-    absent = [marker for marker in ROLES[role].required if marker not in rewrite]
+    absent = [marker for marker in ROLES[role].required if marker in original and marker not in rewrite]
     if absent:
         return "the rewrite lost required text: " + ", ".join(absent)
     return None

@@ -46,11 +46,13 @@ def meta_prompt(
     meta: Mapping[str, object],
 ) -> str:
     """A proposed hyper-mutation of a meta-prompt, of a role that an operator with weight uses."""
+    members = meta_prompts.usable(archive)
     roles = [
         role
-        for operator, roles in meta_prompts.OPERATOR_ROLES.items()
+        for operator, roles in meta_prompts.EVOLVABLE_ROLES.items()
         if getattr(operators, operator) > 0
         for role in roles
+        if members[role]  # a special entry's role joins once its first diagnosis seeded it
     ]
     role = rng.choice(roles)
     parent = chooser.choose(role)

@@ -68,6 +68,12 @@ def hill_climb(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[
     return [[row for row in pool if (row.score or 0.0) == top][-1].id] * k
 
 
+def newest(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+    """DGM's `no_darwin` baseline: always the most recent agent of the archive (no open-ended search)."""
+    pool = candidates(rows)
+    return [pool[-1].id] * k if pool else []
+
+
 def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float = 1.0) -> list[str]:
     """HGM: Thompson sampling over clade metaproductivity, Beta(1 + clade passes, 1 + clade fails).
 
@@ -124,4 +130,5 @@ SELECTORS: dict[str, Selector] = {
     "best": best,
     "random": uniform,
     "hill_climb": hill_climb,
+    "newest": newest,
 }

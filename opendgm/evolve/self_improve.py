@@ -1,19 +1,20 @@
 """DGM's self-improvement step, done right: diagnose a failure, let the parent rewrite itself, validate.
 
-1. pick a task the parent failed (DGM's entry choice, including its special case for empty patches);
-2. the meta model reads the parent's code, trajectory and grading output through the diagnosis
-   meta-prompt (an archive node, so it can evolve) and writes a problem statement;
-3. the parent agent, running from a read-only copy of itself in a sandbox, edits a writable copy of its
-   own code with that statement; its diff is the child's code;
-4. validation: the child compiles and its own test suite passes, in a sandbox.
+1. pick what to learn from (`entries`: a failed task, or one of DGM's special entries);
+2. the meta model reads DGM's evidence (`evidence`: the parent's design, whole code, lineage patches,
+   trajectory, patch, hidden tests and failing tests) through the entry's diagnosis meta-prompt (an
+   archive node, so it can evolve) and answers with DGM's five fields; the implementation suggestion and
+   the problem description become the child's problem statement;
+3. the parent agent (the seed under the `no_selfimprove` baseline), running from a read-only copy of
+   itself in a sandbox, edits a writable copy of the parent's code with that statement; its diff is the
+   child's code;
+4. validation: the child compiles and (with `self_test`) its own test suite passes, in a sandbox.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -21,60 +22,43 @@ from string import Template
 from opendgm.agents.contract import AGENT_ENV, REPO_DIR, agent_mounts, self_test_command
 from opendgm.archive import Archive, trees
 from opendgm.archive.gitstore import GitStore
-from opendgm.archive.models import TaskResult
 from opendgm.archive.trees import CodeTree
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.runner import TaskRunner, model_unavailable
 from opendgm.evaluators.task import Task
+from opendgm.evolve import evidence
+from opendgm.evolve.entries import Entry
 from opendgm.llm.gateway import Gateway
 from opendgm.llm.router import Router
 from opendgm.sandbox.base import Sandbox, tar_of_files
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
 
-EMPTY_PATCH_SHARE = 0.1  # DGM: at least 10% empty patches ...
-EMPTY_PATCH_CHANCE = 0.25  # ... and then, one time in four, work on empty patches
 # Compiles every Python file in memory: the agent's folder is read-only, so nothing may be written.
 SYNTAX_CHECK = (
     "import pathlib\nfor p in pathlib.Path('/agent').rglob('*.py'):\n    compile(p.read_text(), str(p), 'exec')"
 )
+# DGM's answer fields that become the child's instruction (the other three are the model's reasoning).
+CHILD_FIELDS = ("implementation_suggestion", "problem_description")
 JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 _AGENT_CODE = re.compile(r"\$(agent_code\b|\{agent_code\})")
-EMPTY_PATCHES_STATEMENT = (
-    "The agent often finishes without changing the repository at all (an empty patch). Make the agent "
-    "more reliable at producing an actual change that addresses the task before it stops."
-)
 
 
 class Rejected(Exception):
-    """The child cannot be kept as a working agent; the message is the recorded reason."""
+    """The child cannot be kept as a working agent; the message is the recorded reason and `rule` names the
+    check that rejected it (recorded as the child's `rejected_by`)."""
+
+    def __init__(self, reason: str, rule: str = "operator") -> None:
+        super().__init__(reason)
+        self.rule = rule
 
 
 class ModelUnavailable(Exception):
     """The model could not be used (service down, budget spent): the work should be retried, not judged."""
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What the diagnosis is about: one failed task, or the parent's habit of empty patches."""
-
-    kind: str  # "task" | "empty_patches"
-    task_id: str | None = None
-
-
 def prompt_text(name: str) -> str:
     return (resources.files("opendgm.evolve") / "prompts" / name).read_text(encoding="utf-8")
-
-
-def choose_entry(results: list[TaskResult], rng: random.Random) -> Entry | None:
-    """DGM's choice of what to learn from; None when the parent failed nothing."""
-    failed = [result for result in results if not result.resolved]
-    if not failed:
-        return None
-    empty = [result for result in results if result.status == "empty_patch"]
-    if len(empty) >= EMPTY_PATCH_SHARE * len(results) and rng.random() < EMPTY_PATCH_CHANCE:
-        return Entry("empty_patches")
-    return Entry("task", rng.choice(sorted(failed, key=lambda r: r.task_id)).task_id)
 
 
 def diagnose(
@@ -87,32 +71,40 @@ def diagnose(
     entry: Entry,
     evidence_chars: int = 30000,
 ) -> str:
-    """The problem statement for the child: from the meta model, or DGM's fixed one for empty patches.
-
-    Half of `evidence_chars` goes to the parent's code, the rest to its trajectory, patch and grading log.
-    """
-    if entry.kind == "empty_patches":
-        return EMPTY_PATCHES_STATEMENT
-    result = next(
-        r for r in archive.results(parent_id, evaluator.name, evaluator.version) if r.task_id == entry.task_id
-    )
-    task = {t.id: t for t in evaluator.tasks()}[str(entry.task_id)]
-    artifact = archive.artifacts.read_text
-
-    def evidence(path: str | None) -> str:
-        return _clip(artifact(path), evidence_chars // 6) if path else "(none)"
-
-    values = {
-        "agent_code": _clip(code_listing(archive.code(parent_id)), evidence_chars // 2),
-        "task_statement": task.statement,
-        "outcome": f"{result.status}{': ' + result.detail if result.detail else ''}",
-        "trajectory": evidence(result.trajectory_path),
-        "patch": evidence(result.patch_path),
-        "grading": evidence(result.log_path),
-    }
+    """The problem statement for the child, from the meta model reading `meta_prompt` filled with DGM's
+    evidence about the entry (one task, or a special entry's example tasks) within `evidence_chars`."""
+    code = archive.code(parent_id)
+    summary = evidence.agent_summary(code)
+    lineage = evidence.lineage_patches([(n.id, archive.diff_to_parent(n.id)) for n in archive.lineage(parent_id)[1:]])
+    if entry.kind == "task":
+        shown = task_evidence(archive, parent_id, evaluator, str(entry.task_id))
+        values = evidence.task_values(meta_prompt, summary, code, lineage, shown, evidence_chars)
+    else:
+        examples = [task_evidence(archive, parent_id, evaluator, task_id) for task_id in entry.evidence]
+        values = evidence.examples_values(meta_prompt, summary, code, lineage, examples, evidence_chars)
     messages = diagnosis_messages(meta_prompt, values)
     answer = router.complete("meta", messages, node=child_id, purpose="diagnose").text
     return problem_statement(answer)
+
+
+def task_evidence(archive: Archive, parent_id: str, evaluator: Evaluator, task_id: str) -> evidence.TaskEvidence:
+    """What the parent's (latest) attempt at one task left, with the task's hidden tests (host side only)."""
+    result = [r for r in archive.results(parent_id, evaluator.name, evaluator.version) if r.task_id == task_id][-1]
+    task = {t.id: t for t in evaluator.tasks()}[task_id]
+
+    def artifact(path: str | None) -> str:
+        return archive.artifacts.read_text(path) if path else ""
+
+    return evidence.TaskEvidence(
+        task_id=task_id,
+        statement=task.statement,
+        outcome=f"{result.status}{': ' + result.detail if result.detail else ''}",
+        trajectory=artifact(result.trajectory_path),
+        patch=artifact(result.patch_path),
+        grading=artifact(result.log_path),
+        hidden_tests=evaluator.diagnosis_tests(task),
+        counts=(result.tests_passed, result.tests_failed),
+    )
 
 
 def diagnosis_messages(meta_prompt: str, values: dict[str, str]) -> list[dict[str, str]]:
@@ -141,28 +133,16 @@ def problem_statement(answer: str) -> str:
             parsed = json.loads(match.group(0))
         except json.JSONDecodeError:
             parsed = None
-        if isinstance(parsed, dict) and str(parsed.get("problem_statement", "")).strip():
-            return str(parsed["problem_statement"]).strip()
+        if isinstance(parsed, dict):
+            parts = [str(parsed.get(key) or "").strip() for key in CHILD_FIELDS]
+            if any(parts):
+                return "\n\n".join(part for part in parts if part)
+            if str(parsed.get("problem_statement", "")).strip():
+                return str(parsed["problem_statement"]).strip()
     text = answer.strip()
     if len(text) < 20:
-        raise Rejected(f"diagnosis produced no usable problem statement: {text!r}")
+        raise Rejected(f"diagnosis produced no usable problem statement: {text!r}", rule="diagnosis")
     return text
-
-
-def code_listing(code: CodeTree) -> str:
-    """Every text file of an agent, each under its path, read from git objects; links are listed with
-    their target, never followed."""
-    files, links = code.files(), code.links()
-    parts = []
-    for entry in code.entries():
-        if entry.path in links:
-            parts.append(f"## {entry.path} (a link to {links[entry.path]})")
-            continue
-        try:
-            parts.append(f"## {entry.path}\n{files[entry.path].decode('utf-8')}")
-        except (KeyError, UnicodeDecodeError):
-            parts.append(f"## {entry.path} (binary)")
-    return "\n\n".join(parts)
 
 
 class _OwnCode(Evaluator):
@@ -192,18 +172,22 @@ def modify(
     gateway: Gateway,
     backend: BackendName,
     timeout_s: float,
-    max_steps: int,
+    max_steps: int | None,
     image: str,
     workdir: Path,
+    runner_id: str | None = None,
+    memory_mb: int = 2048,
+    role: str = "agent",
 ) -> str:
     """Run the parent on its own code with `instruction` (a self-improvement meta-prompt with a
     `$problem_statement` slot) filled with the statement; returns the child's tree, in agents.git.
 
     The child is the repository the parent left, captured under the host's rules: no diff is applied and
     nothing is checked out on the host. `workdir` must be traversable by the local backend's unprivileged
-    user (the parent's code is mounted from there, read-only, and never read by the host).
+    user (the parent's code is mounted from there, read-only, and never read by the host). `runner_id`
+    names another agent to do the work on the parent's code (DGM's `no_selfimprove` baseline: the seed).
     """
-    parent_dir = archive.materialize(parent_id, workdir / "parent")
+    parent_dir = archive.materialize(runner_id or parent_id, workdir / "parent")
     task = Task(
         id=f"self-improve-{child_id}",
         statement=Template(instruction).safe_substitute(problem_statement=statement),
@@ -212,7 +196,7 @@ def modify(
     )
     runner = TaskRunner(
         _OwnCode(archive.code(parent_id)), parent_dir, gateway, node=child_id, backend=backend,
-        campaign=archive.campaign, max_steps=max_steps,
+        campaign=archive.campaign, max_steps=max_steps, memory_mb=memory_mb, role=role,
     )  # fmt: skip
     with GitStore.scratch() as store:
         run = runner.run_agent(task, purpose="self_improve", store=store)
@@ -220,33 +204,36 @@ def modify(
         if run.failure and model_unavailable(run.exit_code, run.failure[1]):
             raise ModelUnavailable(run.failure[1])
         if run.failure and run.failure[0] in ("agent_error", "patch_too_large"):
-            raise Rejected(f"self-modification failed: {run.failure[1]}")
+            raise Rejected(f"self-modification failed: {run.failure[1]}", rule="modification")
         if not run.patch.strip() or run.tree is None:
-            raise Rejected("self-modification left the code unchanged")
+            raise Rejected("self-modification left the code unchanged", rule="modification")
         archive.artifacts.put(f"nodes/{child_id}/self_improve.patch", run.patch)
         outward = trees.outward_links(trees.link_targets(store, trees.list_tree(store, run.tree)))
         if outward:
-            raise Rejected(f"the child's code has links pointing outside itself: {', '.join(outward[:5])}")
+            raise Rejected(
+                f"the child's code has links pointing outside itself: {', '.join(outward[:5])}", rule="links"
+            )
         return archive.adopt_tree(store, run.tree)
 
 
-def validate(child_dir: Path, backend: BackendName, image: str, campaign: str, self_test: bool) -> None:
+def validate(
+    child_dir: Path, backend: BackendName, image: str, campaign: str, self_test: bool, memory_mb: int = 2048
+) -> None:
     """The child compiles and (optionally) passes its own tests, in a sandbox; raises Rejected otherwise."""
+    limits = Limits(memory_mb=memory_mb)
     spec = SandboxSpec(
-        image=image, campaign=campaign, mounts=agent_mounts(child_dir), env=dict(AGENT_ENV), limits=Limits()
+        image=image, campaign=campaign, mounts=agent_mounts(child_dir), env=dict(AGENT_ENV), limits=limits
     )
     with open_sandbox(spec, backend) as sandbox:
         compiled = sandbox.exec(["python3", "-c", SYNTAX_CHECK], timeout=120)
         if not compiled.ok:
-            raise Rejected(f"the child does not compile: {_clip(compiled.stdout + compiled.stderr, 1500)}")
+            raise Rejected(
+                f"the child does not compile: {evidence.clip(compiled.stdout + compiled.stderr, 1500)}", rule="compile"
+            )
         if self_test:
             tested = sandbox.exec(self_test_command(), timeout=600)
             if not tested.ok:
-                raise Rejected(f"the child's own tests fail: {_clip(tested.stdout + tested.stderr, 1500)}")
-
-
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - limit} characters clipped ...]\n{text[-half:]}"
+                raise Rejected(
+                    f"the child's own tests fail: {evidence.clip(tested.stdout + tested.stderr, 1500)}",
+                    rule="self_test",
+                )
