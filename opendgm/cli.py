@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from importlib.metadata import version
 
@@ -20,9 +21,11 @@ from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.evolve.cli import run, status
 from opendgm.evolve.config import ConfigProblem
+from opendgm.evolve.stopping import EXIT_INFRA, EXIT_LIMIT, EXIT_USAGE, STOP_SIGNALS, StopNow
 from opendgm.llm.cli import app as llm_app
-from opendgm.llm.errors import LLMError
+from opendgm.llm.errors import BudgetExceeded, LLMError
 from opendgm.llm.local_server import LocalServerError
+from opendgm.outcomes import InfrastructureFailure
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
 from opendgm.tracking.trackers import TrackingUnavailable
@@ -96,13 +99,31 @@ def selfcheck(
     sandbox_cli.check(backend=chosen, image=DEFAULT_IMAGE)
 
 
+def _stop_now(signum: int, _frame: object) -> None:
+    raise StopNow(signum)
+
+
 def main() -> None:
-    """Console entry point: user-facing errors print as one line and exit with status 2."""
+    """Console entry point: user-facing errors print as one line and exit with status 2; a spent budget exits 3,
+    a persistent infrastructure failure 4, a stop signal 128 + its number (SIGTERM and SIGHUP unwind like
+    Ctrl-C, so sandboxes are closed on the way out; `run` finishes its work in flight first)."""
+    for each in STOP_SIGNALS:
+        signal.signal(each, _stop_now)
     try:
         app()
+    except BudgetExceeded as error:
+        _fail(str(error), EXIT_LIMIT)
+    except InfrastructureFailure as error:
+        _fail(f"infrastructure failure: {error}; run again to retry", EXIT_INFRA)
     except USER_ERRORS as error:
-        console.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
-        sys.exit(2)
+        _fail(str(error), EXIT_USAGE)
+    except StopNow as now:
+        _fail(f"stopped ({now})", now.exit_code)
+
+
+def _fail(message: str, code: int) -> None:
+    console.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,13 @@ def run(
     campaign_dir: Path | None = typer.Option(
         None, "--dir", help="Campaign directory (default: campaigns/<name>); an existing one is resumed."
     ),
+    retry_infra: bool = typer.Option(
+        False, "--retry-infra", help="Run again the tasks given up after repeated infrastructure failures."
+    ),
 ) -> None:
-    """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now).
+    """Start a campaign, or resume it where it stopped (Ctrl-C, SIGTERM or SIGHUP once: finish in-flight work;
+    twice: stop now). Exits 0 when done, 3 at a budget or limit, 4 on a persistent infrastructure failure,
+    128 + the signal's number when stopped by one.
 
     A config with `kind: prompt` is a standalone prompt campaign (PE2, APE or OPRO over prompt nodes).
     """
@@ -41,6 +46,7 @@ def run(
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
     campaign = Campaign(config, root)
+    campaign.retry_infra = retry_infra
     with Live(console=console, refresh_per_second=2, transient=False) as live:
 
         def refresh() -> None:
@@ -51,6 +57,8 @@ def run(
         reason = campaign.run()
     console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"))
     console.print(Text(f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"))
+    if campaign.exit_code:
+        raise typer.Exit(campaign.exit_code)
 
 
 def is_prompt_campaign(config_path: Path) -> bool:

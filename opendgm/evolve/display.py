@@ -17,7 +17,9 @@ from opendgm.archive.best import best_agent, why_none
 from opendgm.archive.cost_view import cache_line, improvement_line, resolved_line
 from opendgm.archive.costs import cost_report
 from opendgm.archive.overview import overview
+from opendgm.evaluators import infra_retries
 from opendgm.evolve.config import CampaignConfig
+from opendgm.outcomes import INFRA_EVENT, INFRA_EXHAUSTED
 
 
 def status_table(archive: Archive, config: CampaignConfig | None = None, running: int | None = None) -> Table:
@@ -43,6 +45,10 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     _row(table, "prompt cache", cache_line(report["total"]))
     _row(table, "per resolved task", resolved_line(report))
     _row(table, "per improvement", improvement_line(report))
+    if failures := archive.event_count(INFRA_EVENT):
+        exhausted = infra_retries.exhausted_count(archive)
+        _row(table, "infrastructure", f"{failures} task run(s) failed, not judged; {exhausted} {INFRA_EXHAUSTED}"
+             + (" (opendgm run --retry-infra runs them again)" if exhausted else ""))  # fmt: skip
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
         _row(table, "last stop", str(stops[-1].data.get("reason", "")))
@@ -90,6 +96,7 @@ def _brief(data: dict) -> str:
 def status_document(archive: Archive, config: CampaignConfig | None = None) -> dict[str, Any]:
     """`opendgm status --json`: the archive's overview plus the config's limits, when the config is known."""
     document = overview(archive)
+    document[INFRA_EXHAUSTED] = infra_retries.exhausted_count(archive) if archive.event_count(INFRA_EVENT) else 0
     if config is not None:
         document["limits"] = {
             "generations": config.generations,

@@ -24,10 +24,11 @@ from opendgm.archive.gitstore import GitStore
 from opendgm.archive.models import TaskResult
 from opendgm.archive.trees import CodeTree
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.runner import TaskRunner, model_unavailable
+from opendgm.evaluators.runner import TaskRunner
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
 from opendgm.llm.router import Router
+from opendgm.outcomes import InfrastructureFailure, agent_run_event
 from opendgm.sandbox.base import Sandbox, tar_of_files
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
@@ -48,10 +49,6 @@ EMPTY_PATCHES_STATEMENT = (
 
 class Rejected(Exception):
     """The child cannot be kept as a working agent; the message is the recorded reason."""
-
-
-class ModelUnavailable(Exception):
-    """The model could not be used (service down, budget spent): the work should be retried, not judged."""
 
 
 @dataclass(frozen=True)
@@ -217,8 +214,9 @@ def modify(
     with GitStore.scratch() as store:
         run = runner.run_agent(task, purpose="self_improve", store=store)
         archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
-        if run.failure and model_unavailable(run.exit_code, run.failure[1]):
-            raise ModelUnavailable(run.failure[1])
+        infra = agent_run_event(run.record, succeeded=run.failure is None and bool(run.patch.strip()))
+        if infra is not None:  # the model service failed the parent: retried, the child is not judged on it
+            raise InfrastructureFailure(infra)
         if run.failure and run.failure[0] in ("agent_error", "patch_too_large"):
             raise Rejected(f"self-modification failed: {run.failure[1]}")
         if not run.patch.strip() or run.tree is None:
