@@ -35,7 +35,7 @@ from opendgm.evolve.selectors import SELECTORS
 from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
 from opendgm.llm.local_server import serve_local_roles
-from opendgm.outcomes import INFRA_EVENT, InfrastructureFailure, from_llm_error, from_sandbox_error
+from opendgm.outcomes import INFRA_EVENT, InfraEvent, InfrastructureFailure, from_llm_error, from_sandbox_error
 from opendgm.prompts.target import completer
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.factory import choose_backend, docker_housekeeping, reap_own
@@ -257,12 +257,12 @@ class Campaign:
                 except self_improve.Rejected as rejected:
                     self.archive.set_status(node_id, "rejected", str(rejected))
                 except InfrastructureFailure as failure:  # not the child's fault: it stays resumable
-                    self._infrastructure_stop(node_id, str(failure.event))
+                    self._infrastructure_stop(node_id, failure.event)
                 except SandboxError as error:
                     event = from_sandbox_error(error)
                     if event is None:
                         raise
-                    self._infrastructure_stop(node_id, str(event))
+                    self._infrastructure_stop(node_id, event)
                 except LLMError as error:
                     event = from_llm_error(error)
                     if event is None:  # the request itself was at fault: a verdict on the operator's product
@@ -270,16 +270,19 @@ class Campaign:
                     elif isinstance(error, BudgetExceeded):
                         raise
                     else:
-                        self._infrastructure_stop(node_id, str(event))
+                        self._infrastructure_stop(node_id, event)
                 self.on_change()
         finally:
             with self._lock:
                 self.running -= 1
 
-    def _infrastructure_stop(self, node_id: str, event: str) -> None:
+    def _infrastructure_stop(self, node_id: str, event: InfraEvent) -> None:
         """The work on `node_id` failed for an infrastructure reason: recorded as an event, the node stays where it
-        was (no status, no verdict, no credit or blame for its meta-prompt), and the campaign stops to be resumed."""
-        self.archive.log_event("infrastructure_failure", node_id, {"detail": event})
+        was (no status, no verdict, no credit or blame for its meta-prompt), and the campaign stops to be resumed
+        (a spent budget is a limit's stop)."""
+        self.archive.log_event("infrastructure_failure", node_id, {"kind": event.kind, "detail": event.detail})
+        if event.kind == "budget":
+            raise Stopped(f"budget: {event.detail}")
         raise InfraStopped(f"infrastructure failure while working on {node_id} ({event}); resume to retry")
 
     def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
