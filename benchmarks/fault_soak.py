@@ -50,7 +50,9 @@ from opendgm.sandbox.scratch import OWNED_NAME  # noqa: E402
 
 FAULT_KINDS = ("500", "429", "malformed", "restart", "hang")
 DISTURBANCES = ("sigterm", "kill_container", "pause_container")
-RESUMED_EXITS = (3, 4, 143)  # a limit, a persistent infrastructure failure, our SIGTERM: resume
+# A limit, a persistent infrastructure failure, our SIGTERM (-15: it came before the command set its handlers,
+# while importing, when there is nothing to stop cleanly yet): resume.
+RESUMED_EXITS = (3, 4, 143, -signal.SIGTERM)
 
 
 def soak_config(provider: FaultyScript, generations: int, role_timeout_s: float) -> CampaignConfig:
@@ -207,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                 provider.inject("any", kind)
             soaked = CliCampaign(soak_config(provider, args.generations, args.role_timeout), Path(scratch) / "s")
             soak = run_soak(soaked, args.disturbances, args.gap, args.seed, args.timeout)
+            if not soak.exits or soak.exits[-1] != 0:
+                console.print(f"[red]the soaked campaign did not finish:[/]\n{soaked.log_path.read_text()[-3000:]}")
+                return 1
             final = fingerprint(soaked.root)
             fired = Counter(fault for _, fault in provider.fired)
             problems = problems_of(expected, final, soak, soaked.campaign, set(fired))

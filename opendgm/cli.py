@@ -117,8 +117,9 @@ def main() -> None:
         _fail(f"infrastructure failure: {error}; run again to retry", EXIT_INFRA)
     except USER_ERRORS as error:
         _fail(str(error), EXIT_USAGE)
-    except StopNow as now:
-        _fail(f"stopped ({now})", now.exit_code)
+    except StopNow as now:  # asked for, not an error
+        console.print(Text(f"stopped ({now})"))
+        sys.exit(now.exit_code)
 
 
 def _fail(message: str, code: int) -> None:

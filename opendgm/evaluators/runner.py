@@ -1,8 +1,9 @@
 """Running one agent on one task: the agent's sandbox, its diff, then grading in a fresh sandbox.
 
 Nothing here decides what to keep: the caller records the outcome (in the archive) and caches by the
-agent's code hash. Every failure mode ends as a per-task status with a readable detail, never as an
-exception that stops the other tasks.
+agent's code hash. Every failure mode ends as a per-task outcome with a readable detail, never as an
+exception that stops the other tasks: a verdict on the agent, or an infrastructure event (`infra`), decided by
+the rule of `opendgm.outcomes` from the gateway's record of the sandbox's calls and the engine's errors.
 """
 
 from __future__ import annotations

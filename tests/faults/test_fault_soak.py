@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 
-import fault_soak  # noqa: E402
+import fault_soak
 
 pytestmark = pytest.mark.docker
 

@@ -15,8 +15,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from crash_harness import crash_config, leftover_containers
+from crash_harness import leftover_containers
 from fault_models import FaultyScript
+from test_campaign import config as scripted_config
 
 from opendgm.archive import Archive
 
@@ -55,7 +56,7 @@ def _stops(root: Path) -> list[dict]:
 def test_sigterm_and_a_double_sighup_stop_cleanly_with_their_exit_codes(
     faulty: FaultyScript, docker_engine: str, tmp_path: Path
 ) -> None:
-    config = crash_config(faulty, "docker", generations=1)
+    config = scripted_config(faulty, "docker", name=f"signals-{os.getpid()}", stages=[{"subset": "HumanEval_0"}])
     config_path, root, log = tmp_path / "c.yaml", tmp_path / "c", tmp_path / "c.log"
     config_path.write_text(config.model_dump_json())
 
