@@ -11,7 +11,7 @@ resumed, until one finishes. Reported: verdicts that differ from the reference (
 duplicate results (0), ledger rows left pending (0), containers and temporary folders left (0), how often
 each fault fired, and the wall time against the reference's.
 
-    python benchmarks/fault_soak.py [--rate 0.15] [--disturbances 6] [--generations 1] [--seed 0]
+    python benchmarks/fault_soak.py [--rate 0.15] [--disturbances 6] [--generations 1] [--seed 0] [--tasks ...]
 
 Exits 1 on any violation, or when an injected fault kind never fired.
 """
@@ -55,9 +55,10 @@ DISTURBANCES = ("sigterm", "kill_container", "pause_container")
 RESUMED_EXITS = (3, 4, 143, -signal.SIGTERM)
 
 
-def soak_config(provider: FaultyScript, generations: int, role_timeout_s: float) -> CampaignConfig:
+def soak_config(provider: FaultyScript, generations: int, role_timeout_s: float, tasks: str) -> CampaignConfig:
     """The scripted campaign, with a short per-attempt timeout so a hang costs seconds, and two attempts."""
-    raw = config(provider, "docker", name=f"soak-{os.getpid()}-{random.getrandbits(24):06x}", generations=generations)
+    name = f"soak-{os.getpid()}-{random.getrandbits(24):06x}"
+    raw = config(provider, "docker", name=name, generations=generations, stages=[{"subset": tasks}])
     data = raw.model_dump()
     for role in data["llm"]["roles"].values():
         role["timeout_s"] = role_timeout_s
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--disturbances", type=int, default=6, help="container kills/pauses and SIGTERMs")
     parser.add_argument("--gap", type=float, default=8.0, help="mean seconds between disturbances")
     parser.add_argument("--generations", type=int, default=1)
+    parser.add_argument("--tasks", default="HumanEval_0,HumanEval_2", help="the stage's HumanEval task ids")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--role-timeout", type=float, default=3.0, help="seconds one model attempt may take")
     parser.add_argument("--timeout", type=float, default=1800.0)
@@ -195,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     provider = FaultyScript(hang_s=args.role_timeout * 3)
     try:
         with tempfile.TemporaryDirectory(prefix="opendgm-soak-") as scratch:
-            reference = CliCampaign(soak_config(provider, args.generations, args.role_timeout), Path(scratch) / "r")
+            reference = CliCampaign(
+                soak_config(provider, args.generations, args.role_timeout, args.tasks), Path(scratch) / "r"
+            )
             undisturbed = reference.run(timeout_s=args.timeout)
             if undisturbed.code != 0:
                 console.print(
@@ -207,12 +211,18 @@ def main(argv: list[str] | None = None) -> int:
             provider.random = RandomFaults(args.seed, args.rate, FAULT_KINDS)
             for kind in FAULT_KINDS:  # each kind fires at least once, whatever the draw
                 provider.inject("any", kind)
-            soaked = CliCampaign(soak_config(provider, args.generations, args.role_timeout), Path(scratch) / "s")
+            soaked = CliCampaign(
+                soak_config(provider, args.generations, args.role_timeout, args.tasks), Path(scratch) / "s"
+            )
             soak = run_soak(soaked, args.disturbances, args.gap, args.seed, args.timeout)
             if not soak.exits or soak.exits[-1] != 0:
                 console.print(f"[red]the soaked campaign did not finish:[/]\n{soaked.log_path.read_text()[-3000:]}")
                 return 1
             final = fingerprint(soaked.root)
+            for line in sorted(expected.verdicts ^ final.verdicts) + [
+                pair for pair in zip(expected.nodes, final.nodes, strict=False) if pair[0] != pair[1]
+            ]:
+                console.print(f"[red]differs:[/] {line}")
             fired = Counter(fault for _, fault in provider.fired)
             problems = problems_of(expected, final, soak, soaked.campaign, set(fired))
     finally:

@@ -21,7 +21,7 @@ from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.evolve.cli import run, status
 from opendgm.evolve.config import ConfigProblem
-from opendgm.evolve.stopping import EXIT_INFRA, EXIT_LIMIT, EXIT_USAGE, STOP_SIGNALS, StopNow
+from opendgm.evolve.stopping import EXIT_INFRA, EXIT_LIMIT, EXIT_USAGE, StopNow
 from opendgm.llm.cli import app as llm_app
 from opendgm.llm.errors import BudgetExceeded, LLMError
 from opendgm.llm.local_server import LocalServerError
@@ -107,7 +107,7 @@ def main() -> None:
     """Console entry point: user-facing errors print as one line and exit with status 2; a spent budget exits 3,
     a persistent infrastructure failure 4, a stop signal 128 + its number (SIGTERM and SIGHUP unwind like
     Ctrl-C, so sandboxes are closed on the way out; `run` finishes its work in flight first)."""
-    for each in STOP_SIGNALS:
+    for each in (signal.SIGTERM, signal.SIGHUP):  # SIGINT stays Click's (`status --watch` ends on it, exit 0)
         signal.signal(each, _stop_now)
     try:
         app()
