@@ -88,12 +88,23 @@ def fingerprint(root: Path) -> Fingerprint:
 class CliCampaign(CampaignProcess):
     """The campaign run by `opendgm run` itself, so that its exit codes and signal handling are the real ones."""
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, retry_infra: bool = False) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "opendgm.cli", "run", str(self.config_path), "--dir", str(self.root)]
         with self.log_path.open("ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "opendgm.cli", "run", str(self.config_path), "--dir", str(self.root)],
+                command + (["--retry-infra"] if retry_infra else []),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+
+
+def why_different(root: Path) -> str:
+    """The soaked campaign's node reasons and result details, to read beside what differs."""
+    with Archive.open(root, readonly=True) as archive:
+        lines = [f"{n.id} {n.status}: {n.status_reason}" for n in archive.nodes()]
+        lines += [f"{r.node_id} {r.task_id} {r.status}: {r.detail}" for n in archive.nodes(kind="agent")
+                  for r in archive.results(n.id)]  # fmt: skip
+        lines += [f"event {e.kind} {e.node_id} {e.data}" for e in archive.events() if "infra" in e.kind]
+    return "\n".join(line[:400] for line in lines)
 
 
 @dataclass
@@ -137,7 +148,8 @@ def run_soak(process: CliCampaign, disturbances: int, mean_gap_s: float, seed: i
     rng, soak, started = random.Random(f"{seed}:disturb"), Soak(), time.monotonic()
     left = disturbances
     while time.monotonic() - started < timeout_s:
-        child = process.start()
+        # After a stop on a persistent infrastructure failure, the operator resumes with --retry-infra.
+        child = process.start(retry_infra=bool(soak.exits) and soak.exits[-1] == 4)
         soak.pids.append(child.pid)
         while child.poll() is None:
             if left and rng.random() < 0.5:
@@ -223,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                 pair for pair in zip(expected.nodes, final.nodes, strict=False) if pair[0] != pair[1]
             ]:
                 console.print(f"[red]differs:[/] {line}")
+            if expected != final:
+                console.print(why_different(soaked.root))
             fired = Counter(fault for _, fault in provider.fired)
             problems = problems_of(expected, final, soak, soaked.campaign, set(fired))
     finally:

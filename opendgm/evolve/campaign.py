@@ -35,7 +35,14 @@ from opendgm.evolve.selectors import SELECTORS
 from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
 from opendgm.llm.local_server import serve_local_roles
-from opendgm.outcomes import INFRA_EVENT, InfraEvent, InfrastructureFailure, from_llm_error, from_sandbox_error
+from opendgm.outcomes import (
+    INFRA_EVENT,
+    MAX_INFRA_FAILURES,
+    InfraEvent,
+    InfrastructureFailure,
+    from_llm_error,
+    from_sandbox_error,
+)
 from opendgm.prompts.target import completer
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.factory import choose_backend, docker_housekeeping, reap_own
@@ -394,12 +401,18 @@ class Campaign:
 
     def _require_complete(self, node_id: str, stage: str) -> None:
         """Stop (to be resumed) while a task of the stage lacks a result for an infrastructure reason, unless every
-        such task is `infra_exhausted`: then the stage is judged on the tasks that have a verdict."""
-        missing = {
-            task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, stage)
-        }
-        if missing <= infra_retries.exhausted(self.archive, node_id):
+        such task is `infra_exhausted` and some task has a verdict: then the stage is judged on those. A stage with
+        no verdict at all is a persistent infrastructure failure: the campaign stops until `--retry-infra`."""
+        name, version = self.evaluator.name, self.evaluator.version
+        missing = {task for task, _ in self.archive.missing_tasks(node_id, name, version, stage)}
+        exhausted = infra_retries.exhausted(self.archive, node_id)
+        if missing <= exhausted and any(s.n_done for s in self.archive.scores(node_id) if s.stage == stage):
             return
+        if missing <= exhausted:
+            raise InfraStopped(
+                f"every task of stage {stage} of {node_id} failed {MAX_INFRA_FAILURES} times for infrastructure "
+                "reasons; fix the cause and run again with --retry-infra"
+            )
         self._stop_for_tasks(node_id, f"stage {stage} of {node_id} could not be completed")
 
     def _stop_for_tasks(self, node_id: str, what: str) -> None:
