@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import fcntl
 import os
 import shutil
@@ -36,7 +37,7 @@ from opendgm.archive import graph as graphs
 from opendgm.archive import trees
 from opendgm.archive.artifacts import ArtifactStore
 from opendgm.archive.db import Database
-from opendgm.archive.errors import ArchiveError
+from opendgm.archive.errors import ArchiveError, full_disk, no_space_left
 from opendgm.archive.events import EventsMixin
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.ledger import ArchiveLedger
@@ -67,6 +68,15 @@ _NODE_COLUMNS = (
 )
 
 
+def unreadable(root: Path, error: BaseException) -> ArchiveError:
+    """What SQLite's refusal means: a full disk (it says "disk I/O error" then), else damage, with where to go next."""
+    if no_space_left(root):
+        return full_disk(root)
+    return ArchiveError(
+        f"{root / ARCHIVE_DB} is not a readable archive database ({error}); check it: `opendgm doctor {root}`"
+    )
+
+
 def _acquire_writer_lock(root: Path) -> int:
     fd = os.open(root / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -81,6 +91,17 @@ def _acquire_writer_lock(root: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def _move_into_place(staging: Path, root: Path) -> None:
+    """Rename the finished archive to `root`; when another process got there first, say so as the lock does."""
+    try:
+        os.rename(staging, root)
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        os.close(_acquire_writer_lock(root))  # the lock message while the other process holds it
+        raise ArchiveError(f"cannot create an archive at {root}: another process created it at the same time") from None
 
 
 class Archive(ResultsMixin, EventsMixin):
@@ -121,9 +142,11 @@ class Archive(ResultsMixin, EventsMixin):
                     )
             finally:
                 db.close()
-            os.rename(staging, root)
+            _move_into_place(staging, root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if no_space_left(root.parent):
+                raise full_disk(root) from None
             raise
         return cls.open(root)
 
@@ -148,14 +171,17 @@ class Archive(ResultsMixin, EventsMixin):
                 db = Database(root / ARCHIVE_DB, mode="ro" if readonly else "rw")
                 campaign = cls._prepare(db, readonly)
             except sqlite3.DatabaseError as error:
-                raise ArchiveError(f"{root / ARCHIVE_DB} is not a readable archive database ({error})") from None
+                raise unreadable(root, error) from None
             git = GitStore(root / AGENTS_GIT)
             git.check()
             archive = cls(root, db, git, campaign, lock_fd)
-            if check_code:
-                archive._check_code()
-            if not readonly:
-                archive._recover()
+            try:
+                if check_code:
+                    archive._check_code()
+                if not readonly:
+                    archive._recover()
+            except sqlite3.DatabaseError as error:
+                raise unreadable(root, error) from None
             return archive
         except BaseException:
             if db is not None:
@@ -510,8 +536,18 @@ class Archive(ResultsMixin, EventsMixin):
             )
             found = row.fetchone()
         if found is None:
-            raise ArchiveError(f"no node {ref!r} in this archive (ids look like n0042; 42 works too)")
+            raise ArchiveError(self._no_such_node(ref))
         return found[0]
+
+    def _no_such_node(self, ref: str) -> str:
+        """What to say about a mistyped node id: the ids that are close to it, and the range there is."""
+        with self._db.read() as conn:
+            ids = [row[0] for row in conn.execute("SELECT id FROM nodes ORDER BY seq")]
+        if not ids:
+            return f"no node {ref!r}: this archive has no nodes yet"
+        close = difflib.get_close_matches(ref.strip(), ids, n=3, cutoff=0.6)
+        hint = f"; close: {', '.join(close)}" if close else ""
+        return f"no node {ref!r} in this archive{hint} (it has {ids[0]} to {ids[-1]}; 42 works for n0042)"
 
     # -------------------------------------------------------------------------------- status, meta, edges
 

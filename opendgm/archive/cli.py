@@ -27,6 +27,7 @@ from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import NodeSummary, Score
 from opendgm.archive.predictions import write_predictions
 from opendgm.archive.tables import FORMATS, TABLES, write_table
+from opendgm.usage import UsageMistake
 
 app = typer.Typer(help="Inspect a campaign archive (read-only).", no_args_is_help=True)
 console = Console()
@@ -56,11 +57,16 @@ def _reading(campaign_dir: Path) -> Iterator[Archive]:
         raise typer.Exit(2) from None
 
 
-def _stage_text(score: Score, scorer: str = "") -> str:
-    """One stage's score, prefixed by its `scorer` when a node is scored by several."""
+def _stage_text(score: Score, scorer: str = "", stale: bool = False) -> str:
+    """One stage's score, prefixed by its `scorer` when a node is scored by several; `stale` when it was made
+    before an accepted change of evaluator or stages."""
     done = "" if score.complete else f", {score.n_done} done"
     where = f"{scorer} {score.stage}" if scorer else score.stage
-    return f"{where} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})"
+    return f"{where} {score.score:.2f} ({score.n_resolved}/{score.n_tasks}{done})" + (" stale" if stale else "")
+
+
+def _key(score: Score) -> tuple[str, str, str]:
+    return (score.evaluator, score.evaluator_version, score.stage)
 
 
 def _scorer(score: Score, scores: list[Score]) -> str:
@@ -72,7 +78,7 @@ def _scorer(score: Score, scores: list[Score]) -> str:
     return score.evaluator_version if len(versions) > 1 else score.evaluator
 
 
-def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Text:
+def _label(row: NodeSummary, scores: list[Score], record: Fitness | None, stale: set[tuple[str, str, str]]) -> Text:
     label = Text.assemble(
         (row.id, "bold"),
         f" {row.kind} ",
@@ -80,7 +86,8 @@ def _label(row: NodeSummary, scores: list[Score], record: Fitness | None) -> Tex
         f" {row.operator or '-'}",
     )
     if scores:
-        label.append("  " + " · ".join(_stage_text(score, _scorer(score, scores)) for score in scores), "magenta")
+        texts = [_stage_text(score, _scorer(score, scores), _key(score) in stale) for score in scores]
+        label.append("  " + " · ".join(texts), "magenta")
     if record is not None:
         mean = "not judged yet" if record.mean_gain is None else f"{record.mean_gain:+.3f}"
         label.append(f"  fitness {mean} ({len(record.gains)} judged of {record.uses} children)", "cyan")
@@ -98,6 +105,7 @@ def render_tree(archive: Archive, max_depth: int | None = None) -> tuple[Tree, i
         rows = archive.summaries(kind=None)
         scores = archive.scores_by_node()
         records = credit.fitness(archive)
+        stale = archive.stale_scores()
     best = best_agent(rows)
     path = set(best_path(rows, best.id)) if best else set()
     title = Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold")
@@ -111,7 +119,7 @@ def render_tree(archive: Archive, max_depth: int | None = None) -> tuple[Tree, i
         if row.parent_id not in branches or (max_depth is not None and depth[row.id] > max_depth):
             cut += 1
             continue
-        label = _label(row, scores.get(row.id, []), records.get(row.id))
+        label = _label(row, scores.get(row.id, []), records.get(row.id), stale)
         if row.id in path:
             label.append("  ★ best" if best and row.id == best.id else "  ★ path to best", "bold yellow")
         branches[row.id] = branches[row.parent_id].add(label)
@@ -172,9 +180,9 @@ def _mean(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _score_table(scores: list[Score]) -> Table:
+def _score_table(scores: list[Score], stale: set[tuple[str, str, str]]) -> Table:
     table = Table(title="scores", title_justify="left")
-    for column in ("evaluator", "version", "stage", "resolved", "done", "score"):
+    for column in ("evaluator", "version", "stage", "resolved", "done", "score", ""):
         table.add_column(column)
     for score in scores:
         table.add_row(
@@ -184,6 +192,7 @@ def _score_table(scores: list[Score]) -> Table:
             f"{score.n_resolved}/{score.n_tasks}",
             f"{score.n_done}/{score.n_tasks}",
             f"{score.score:.3f}",
+            "stale" if _key(score) in stale else "",
         )
     return table
 
@@ -242,7 +251,11 @@ def show(
         meta = {key: value for key, value in item.meta.items() if key != "problem_statement"}
         if meta:
             facts.add_row("meta", Text(json.dumps(meta, sort_keys=True)))
-        parts: list = [facts, _score_table(archive.scores(item.id)), _task_table(archive, item.id)]
+        parts: list = [
+            facts,
+            _score_table(archive.scores(item.id), archive.stale_scores()),
+            _task_table(archive, item.id),
+        ]
         if item.kind == "rubric":
             parts.append(_rubric_table(archive, item.id))
         record = credit.fitness_of(archive, item.id)
@@ -345,12 +358,12 @@ def export(
         _export_graph(campaign_dir, format or "json", output)
         return
     if what not in TABLES:
-        raise typer.BadParameter(f"unknown table {what!r}; use one of {', '.join(TABLES)}", param_hint="--what")
+        raise UsageMistake(f"unknown table {what!r}; use one of {', '.join(TABLES)}")
     fmt = format or "jsonl"
     if fmt not in FORMATS:
-        raise typer.BadParameter(f"unknown table format {fmt!r}; use jsonl, csv or parquet", param_hint="--format")
+        raise UsageMistake(f"unknown table format {fmt!r}; use jsonl, csv or parquet")
     if fmt == "parquet" and output is None:
-        raise typer.BadParameter("parquet needs a file: pass --output FILE", param_hint="--output")
+        raise UsageMistake("parquet needs a file: pass --output FILE")
     with _reading(campaign_dir) as archive:
         try:
             rows = write_table(archive, TABLES[what], fmt, output or sys.stdout)
@@ -367,7 +380,7 @@ def export(
 def _export_graph(campaign_dir: Path, format: str, output: Path | None) -> None:
     renderers = {"json": export_json, "dot": export_dot}
     if format not in renderers:
-        raise typer.BadParameter(f"unknown format {format!r}; use json or dot (or --what TABLE)", param_hint="--format")
+        raise UsageMistake(f"unknown format {format!r}; use json or dot (or --what TABLE)")
     with _reading(campaign_dir) as archive:
         text = renderers[format](archive)
     if output is None:
@@ -391,3 +404,30 @@ def _export_predictions(campaign_dir: Path, path: Path, node: str | None) -> Non
     if not count:
         errors.print(f"warning: {node_id} has no swebench result; {path} is empty", highlight=False, markup=False)
     errors.print(f"wrote {count} predictions of {node_id} to {path}", highlight=False, markup=False)
+
+
+@app.command()
+def doctor(
+    campaign_dir: Path = typer.Argument(..., help="The campaign directory."),
+    repair: bool = typer.Option(
+        False, "--repair", help="Do the safe repairs (never while the campaign runs; never deletes a result)."
+    ),
+) -> None:
+    """Check an archive: SQLite integrity, every node's git objects and ref, tallies against the results,
+    pending model calls, temporary files of killed runs. Exit status 1 while a problem remains."""
+    from opendgm.archive import doctor as checks
+
+    try:
+        if repair:
+            for line in checks.repair(campaign_dir):
+                console.print(Text(f"repaired: {line}"))
+        findings = checks.examine(campaign_dir)
+    except ArchiveError as error:
+        errors.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
+        raise typer.Exit(2) from None
+    for finding in findings:
+        hint = " (safe to repair: --repair)" if finding.repairable else ""
+        console.print(Text(f"{finding.check}: {finding.detail}{hint}"), soft_wrap=True)
+    if findings:
+        raise typer.Exit(1)
+    console.print(Text(f"{campaign_dir}: sound"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from opendgm.archive.archive import Archive
-from opendgm.archive.best import DEFAULT_RULE, BestRule, best_path, candidates
+from opendgm.archive.best import DEFAULT_RULE, BestRule, best_path, candidates, resolve
 from opendgm.archive.models import NodeSummary
 from opendgm.llm.ledger import Totals
 
@@ -70,6 +70,7 @@ def cost_report(
     campaign = archive.campaign
     with archive.snapshot():
         rows = archive.summaries(kind=None) if rows is None else rows
+        rule = resolve(rows, rule)  # the rule `auto` stands for in this campaign, named in the report
         with archive._db.read() as conn:  # when each agent's figure became known: its last status change
             known_at = dict(conn.execute("SELECT id, updated_at FROM nodes WHERE kind = 'agent'").fetchall())
         by_role = archive.ledger.totals_by("role", campaign)

@@ -6,6 +6,7 @@ Events are rows in one append-only table whose ids only grow, so a dashboard pol
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -69,3 +70,10 @@ class EventsMixin:
         """The newest event's id (0 when there is none): where a poller starts."""
         with self._db.read() as conn:
             return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
+    def stale_scores(self) -> set[tuple[str, str, str]]:
+        """(evaluator, version, stage) of the scores made before an accepted change of evaluator or stages
+        (`config_change_accepted` events): kept, but no longer what the campaign scores by."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT data FROM events WHERE kind = 'config_change_accepted'").fetchall()
+        return {(ev, version, stage) for (data,) in rows for ev, version, stage in json.loads(data).get("stale", [])}

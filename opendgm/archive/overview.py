@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from opendgm.archive.archive import Archive
-from opendgm.archive.best import DEFAULT_RULE, BestRule, best_agent, best_path, why_none
+from opendgm.archive.best import DEFAULT_RULE, BestRule, best_agent, best_path, resolve, why_none
 from opendgm.archive.costs import cost_report
 
 
@@ -26,6 +26,7 @@ def overview(archive: Archive, rule: BestRule = DEFAULT_RULE) -> dict[str, Any]:
         stops = archive.latest_events(1, kind="campaign_stopped")
         last_event = archive.last_event_id()
     agents = [row for row in rows if row.kind == "agent"]
+    rule = resolve(rows, rule)
     best = best_agent(rows, rule)
     return {
         "campaign": archive.campaign,

@@ -130,6 +130,21 @@ _LEDGER = _statements(
     "CREATE INDEX llm_calls_node ON llm_calls (node)",
 )
 
+# The tallies derived from the results (filling the empty tables): the migration, and `opendgm doctor --repair`.
+REBUILD_TALLIES = (
+    """INSERT INTO stage_tallies (stage_id, n_done, n_resolved)
+        SELECT s.id, COUNT(r.id), COALESCE(SUM(r.resolved), 0)
+        FROM stages s
+        JOIN nodes n ON n.id = s.node_id
+        JOIN task_set_items i ON i.set_id = s.set_id
+        LEFT JOIN results r ON r.code_hash = n.code_hash AND r.evaluator = s.evaluator
+            AND r.evaluator_version = s.evaluator_version AND r.task_id = i.task_id AND r.attempt < s.attempts
+        GROUP BY s.id""",
+    """INSERT INTO code_tallies (code_hash, evaluator, evaluator_version, passes, fails)
+        SELECT code_hash, evaluator, evaluator_version, SUM(resolved), COUNT(*) - SUM(resolved)
+        FROM results GROUP BY code_hash, evaluator, evaluator_version""",
+)
+
 # Running tallies for whole-archive views (parent selection over 10^4 nodes must not rescan 10^5 results).
 # They are maintained by triggers inside the transaction that inserts a result or declares a stage, and
 # results, stages and task lists are append-only and a node's code hash is fixed once it has stages (the
@@ -141,14 +156,7 @@ _TALLIES = _statements(
         n_done INTEGER NOT NULL,
         n_resolved INTEGER NOT NULL
     )""",
-    """INSERT INTO stage_tallies (stage_id, n_done, n_resolved)
-        SELECT s.id, COUNT(r.id), COALESCE(SUM(r.resolved), 0)
-        FROM stages s
-        JOIN nodes n ON n.id = s.node_id
-        JOIN task_set_items i ON i.set_id = s.set_id
-        LEFT JOIN results r ON r.code_hash = n.code_hash AND r.evaluator = s.evaluator
-            AND r.evaluator_version = s.evaluator_version AND r.task_id = i.task_id AND r.attempt < s.attempts
-        GROUP BY s.id""",
+    REBUILD_TALLIES[0],
     """CREATE TABLE code_tallies (
         code_hash TEXT NOT NULL,
         evaluator TEXT NOT NULL,
@@ -157,9 +165,7 @@ _TALLIES = _statements(
         fails INTEGER NOT NULL,
         PRIMARY KEY (code_hash, evaluator, evaluator_version)
     ) WITHOUT ROWID""",
-    """INSERT INTO code_tallies (code_hash, evaluator, evaluator_version, passes, fails)
-        SELECT code_hash, evaluator, evaluator_version, SUM(resolved), COUNT(*) - SUM(resolved)
-        FROM results GROUP BY code_hash, evaluator, evaluator_version""",
+    REBUILD_TALLIES[1],
     """CREATE TRIGGER tally_stage AFTER INSERT ON stages BEGIN
         INSERT INTO stage_tallies (stage_id, n_done, n_resolved)
         SELECT NEW.id, COUNT(r.id), COALESCE(SUM(r.resolved), 0)

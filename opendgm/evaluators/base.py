@@ -6,9 +6,13 @@ in; hidden tests enter only then, and the agent's changes to protected (test) fi
 
 from __future__ import annotations
 
+import difflib
 import re
 from abc import ABC, abstractmethod
 from pathlib import PurePosixPath
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.patches import drop_protected
@@ -27,11 +31,25 @@ def grade_status(timed_out: bool, exit_code: int) -> str:
     return "resolved" if exit_code == 0 else "unresolved"
 
 
+class EvaluatorProblem(ValueError):
+    """An evaluator's input cannot be used (its options, its subsets file); the message names it and why."""
+
+
+class UnknownSubset(EvaluatorProblem, KeyError):
+    """A stage or `--subset` names a subset or task id the evaluator does not have (said with the close names)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class Evaluator(ABC):
     """A benchmark: tasks with named subsets, a way to prepare a workspace and to grade one."""
 
     name: str = "abstract"
     version: str = "0"
+    #: the keyword options the evaluator takes, as a pydantic model (unknown keys forbidden): the registry
+    #: validates and converts a user's options against it. None: options are checked against the signature only.
+    Options: ClassVar[type[BaseModel] | None] = None
     #: fnmatch patterns of files whose changes by the agent are dropped before grading
     protected_patterns: tuple[str, ...] = ()
 
@@ -50,8 +68,10 @@ class Evaluator(ABC):
         ids = named[subset] if subset in named else [part for part in subset.split(",") if part]
         unknown = [task_id for task_id in ids if task_id not in by_id]
         if unknown:
-            raise KeyError(
-                f"{self.name}: unknown subset or task ids {unknown[:5]}; subsets: {', '.join(sorted(named))}"
+            close = difflib.get_close_matches(unknown[0], [*named, *by_id], n=3)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            raise UnknownSubset(
+                f"{self.name}: unknown subset or task ids {unknown[:5]}{hint}; subsets: {', '.join(sorted(named))}"
             )
         return [by_id[task_id] for task_id in ids[:limit]]
 

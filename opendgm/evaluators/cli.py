@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,9 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from opendgm.archive.errors import ArchiveError
+from opendgm.archive.progress import Plan, printing
 from opendgm.evaluators import registry
+from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.task import Grade, Task
 from opendgm.evaluators.verify import Solution, verify
+from opendgm.usage import UsageMistake
 
 if TYPE_CHECKING:
     from opendgm.archive import Archive
@@ -52,7 +61,7 @@ def verify_grader(
     """Grade reference solutions (must all resolve) and untouched stubs (must all fail)."""
     from opendgm.sandbox.cli import _backend
 
-    evaluator = registry.load(name, **dict(_key_value(item) for item in option))
+    evaluator = _load(name, option)
     tasks = evaluator.select(subset)
     kinds: list[Solution] = ["reference", "stub"] if solution == "both" else [solution]  # type: ignore[list-item]
     broken = 0
@@ -93,8 +102,14 @@ def evaluate(
     option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. path=DIR)."),
     workers: int = typer.Option(2, min=1, help="Tasks run in parallel."),
     backend: str = typer.Option("auto", help="Sandbox backend: auto | docker | local."),
+    heartbeat: float = typer.Option(
+        60.0, "--heartbeat", min=0.1, help="Seconds between heartbeat lines when stdout is not a terminal."
+    ),
 ) -> None:
-    """Run an agent on an evaluator's tasks in sandboxes and record every result in the campaign archive."""
+    """Run an agent on an evaluator's tasks in sandboxes and record every result in the campaign archive.
+
+    In a terminal a progress bar and a line per task; with stdout in a file or a pipe, one plain line per event
+    and a heartbeat line (elapsed, tasks done, tasks in flight, spend, ETA)."""
     from opendgm.archive import Archive
     from opendgm.evaluators.evaluation import evaluate_stage
     from opendgm.evaluators.executor import LocalExecutor
@@ -107,7 +122,7 @@ def evaluate(
     from opendgm.sandbox.images import build_runtime_image
     from opendgm.sandbox.spec import DEFAULT_IMAGE
 
-    evaluator = registry.load(evaluator_name, **dict(_key_value(item) for item in option))
+    evaluator = _load(evaluator_name, option)
     tasks = evaluator.select(subset, limit)
     chosen = choose_backend(_backend(backend))
     if chosen == "docker" and any(task.image == DEFAULT_IMAGE for task in tasks):
@@ -121,48 +136,83 @@ def evaluate(
         stage = subset if limit is None else f"{subset}[:{limit}]"
         console.print(f"evaluating node [bold]{node_id}[/] on {evaluator.name} {stage} ({len(tasks)} tasks)")
         executor = LocalExecutor(workers)
-        with serve_models(archive, models) as gateway, _progress() as progress:
+        watching = _watching(archive, node_id, evaluator, stage, tasks, heartbeat)
+        with serve_models(archive, models) as gateway, watching as show:
             if isinstance(evaluator, LLMJudge):  # judged under the archive's rubric lineage, never refined here
                 if JUDGE_ROLE not in gateway.router.roles:
-                    raise typer.BadParameter(f"llm-judge needs a `{JUDGE_ROLE}` role in {models}", param_hint="models")
+                    raise UsageMistake(f"llm-judge needs a `{JUDGE_ROLE}` role in --models {models}")
                 RubricJudge(archive, evaluator, gateway.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
-            bar = progress.add_task("tasks", total=len(tasks))
-
-            def show(task: Task, outcome: TaskOutcome) -> None:
-                colour = "green" if outcome.resolved else "red" if outcome.infrastructure_failure else "yellow"
-                note = " (not recorded: will be retried)" if outcome.infrastructure_failure else ""
-                line = Text.assemble(f"  {task.id}: ", (outcome.status, colour), f"{note} {outcome.detail}")
-                progress.console.print(line[:240])
-                progress.advance(bar)
-
             archive.set_status(node_id, "evaluating")
             score = evaluate_stage(
                 archive, node_id, evaluator, tasks, stage, gateway=gateway, executor=executor,
                 backend=chosen, on_result=show,
             )  # fmt: skip
             archive.set_status(node_id, "evaluated")
-            progress.update(bar, completed=len(tasks))
         executor.shutdown()
         spent = archive.cost(node_id)
     console.print(
         f"[bold]{score.n_resolved}/{score.n_tasks} resolved[/] (score {score.score:.2f}); "
         f"{spent.calls} model calls, {spent.tokens} tokens, ${spent.cost_usd:.4f}\n"
-        f"details: opendgm show {campaign} {node_id}"
+        f"details: opendgm show {campaign} {node_id}",
+        soft_wrap=True,
     )
+
+
+@contextmanager
+def _watching(
+    archive: Archive, node_id: str, evaluator: Evaluator, stage: str, tasks: list[Task], heartbeat_s: float
+) -> Iterator[Callable[[Task, TaskOutcome], None]]:
+    """Progress while the tasks run: a bar and a line per task in a terminal; in a file or a pipe, one plain
+    line per event and a heartbeat line every `heartbeat_s` seconds. Yields the per-task callback."""
+    if not console.is_terminal:
+        plan = Plan(len(tasks), partial(_stage_done, node_id=node_id, evaluator=evaluator, stage=stage))
+        with printing(archive.root, plan, sys.stdout, heartbeat_s=heartbeat_s, in_flight=IN_FLIGHT.now):
+            yield lambda _task, _outcome: None
+        return
+    with _progress() as progress:
+        bar = progress.add_task("tasks", total=len(tasks))
+
+        def show(task: Task, outcome: TaskOutcome) -> None:
+            colour = "green" if outcome.resolved else "red" if outcome.infrastructure_failure else "yellow"
+            note = " (not recorded: will be retried)" if outcome.infrastructure_failure else ""
+            line = Text.assemble(f"  {task.id}: ", (outcome.status, colour), f"{note} {outcome.detail}")
+            progress.console.print(line[:240])
+            progress.advance(bar)
+
+        yield show
+        progress.update(bar, completed=len(tasks))
+
+
+def _stage_done(archive: Archive, *, node_id: str, evaluator: Evaluator, stage: str) -> int:
+    """Tasks of the stage with a result (cached ones included)."""
+    scores = archive.scores(node_id)
+    key = (evaluator.name, evaluator.version, stage)
+    return next((s.n_done for s in scores if (s.evaluator, s.evaluator_version, s.stage) == key), 0)
 
 
 def _agent_node(archive: Archive, target: str) -> str:
     """The node to evaluate: an existing node id, or a directory imported as a new root agent."""
-    from opendgm.agents.contract import agent_source
+    from opendgm.agents.contract import SEED_AGENTS, agent_source
 
     directory = agent_source(target)
     if directory.is_dir():
         return archive.add_agent(directory, operator="import", message=f"imported from {target}").id
-    return archive.resolve(target)
+    seeds = ", ".join(SEED_AGENTS)
+    if directory.exists() or any(mark in target for mark in ("/", "\\", "~")) or target.startswith("."):
+        raise UsageMistake(f"no agent directory {target}: evaluate takes a directory, a seed ({seeds}) or a node id")
+    try:
+        return archive.resolve(target)
+    except ArchiveError as error:
+        raise UsageMistake(f"{error}; nor is {target!r} an agent directory or a seed ({seeds})") from None
+
+
+def _load(name: str, options: list[str]) -> Evaluator:
+    """The evaluator with the user's `-o KEY=VALUE` options (the registry checks them against its declaration)."""
+    return registry.load(name, **dict(_key_value(item) for item in options))
 
 
 def _key_value(item: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep:
-        raise typer.BadParameter(f"evaluator options are KEY=VALUE, got {item!r}")
+        raise UsageMistake(f"evaluator options are -o KEY=VALUE, got {item!r}")
     return key, value

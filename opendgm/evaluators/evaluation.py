@@ -13,6 +13,7 @@ from opendgm.archive.models import Score, TaskResult
 from opendgm.evaluators import infra_retries
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor
+from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
@@ -73,7 +74,7 @@ def evaluate_tasks(
         runner = TaskRunner(
             evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign
         )
-        for task, outcome in executor.map_unordered(runner.run, tasks):
+        for task, outcome in executor.map_unordered(IN_FLIGHT.tracking(node_id, runner.run), tasks):
             if isinstance(outcome, BaseException):  # a bug or a host failure: kept, not raised
                 outcome = infrastructure(task.id, InfraEvent("host", f"{type(outcome).__name__}: {outcome}"))
             if outcome.infra is not None:

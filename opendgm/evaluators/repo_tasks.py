@@ -16,13 +16,24 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.base import Evaluator, EvaluatorProblem
 from opendgm.evaluators.task import Task
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 TASK_FILE = "task.toml"
+SUBSETS_FILE = "subsets.toml"
+_SUBSETS = TypeAdapter(dict[str, list[str]])
+
+
+class RepoTasksOptions(BaseModel):
+    """The options of `repo-tasks`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(description="The directory of tasks.")
+    protected: tuple[str, ...] = Field(("tests/*",), description="Files whose changes are dropped before grading.")
 
 
 class TaskFile(BaseModel):
@@ -49,6 +60,7 @@ class RepoTasks(Evaluator):
 
     name = "repo-tasks"
     version = "repo-tasks/1"
+    Options = RepoTasksOptions
 
     def __init__(self, path: str | Path, protected: tuple[str, ...] = ("tests/*",)) -> None:
         self.root = Path(path)
@@ -61,10 +73,21 @@ class RepoTasks(Evaluator):
 
     def subsets(self) -> dict[str, list[str]]:
         named = {"all": [task.id for task in self.tasks()]}
-        listing = self.root / "subsets.toml"
+        listing = self.root / SUBSETS_FILE
         if listing.exists():
-            named.update({name: list(ids) for name, ids in tomllib.loads(listing.read_text()).items()})
+            named.update(read_subsets(listing))
         return named
+
+
+def read_subsets(listing: Path) -> dict[str, list[str]]:
+    """subsets.toml: names to lists of task ids; anything else is one clear error naming the file."""
+    try:
+        return _SUBSETS.validate_python(tomllib.loads(listing.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise EvaluatorProblem(f"{listing}: cannot be read as TOML ({exc})") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise EvaluatorProblem(f"{listing}: each subset is a list of task ids ({problems})") from None
 
 
 def read_task(folder: Path) -> Task:
@@ -92,6 +115,8 @@ def read_task(folder: Path) -> Task:
         return _invalid(folder, f"invalid fields: {fields}")
     except OSError as exc:
         return _invalid(folder, f"cannot read: {exc}")
+    except UnicodeDecodeError as exc:
+        return _invalid(folder, f"a file of the task is not UTF-8 text ({exc.reason} at byte {exc.start})")
 
 
 def _invalid(folder: Path, reason: str) -> Task:

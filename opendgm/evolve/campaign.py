@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,16 +23,20 @@ from pathlib import Path
 from opendgm import tracking
 from opendgm.agents.contract import agent_source
 from opendgm.archive import Archive, credit
-from opendgm.archive.models import Node
+from opendgm.archive.best import ASYNC_POOL
+from opendgm.archive.models import Node, NodeSummary, Score
 from opendgm.evaluators import infra_retries, registry
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
+from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
-from opendgm.evolve import meta_prompts, prompt_slots, proposals, self_improve
+from opendgm.evolve import config_change, meta_prompts, prompt_slots, proposals, self_improve
 from opendgm.evolve.config import CampaignConfig
-from opendgm.evolve.selectors import SELECTORS
+from opendgm.evolve.selectors import SELECTORS, expandable
+from opendgm.evolve.selectors import hgm as hgm_select
 from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
 from opendgm.llm.local_server import serve_local_roles
@@ -45,7 +50,7 @@ from opendgm.outcomes import (
 )
 from opendgm.prompts.target import completer
 from opendgm.sandbox.base import SandboxError
-from opendgm.sandbox.factory import choose_backend, docker_housekeeping, reap_own
+from opendgm.sandbox.factory import BackendName, choose_backend, docker_housekeeping, reap_own
 from opendgm.sandbox.images import build_runtime_image
 from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -54,16 +59,24 @@ log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
 CONFIG_COPY = "campaign.yaml"
-POOL_STAGE = "pool"  # async mode: every task of every stage, evaluated one sampled task at a time
+POOL_STAGE = ASYNC_POOL  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
 class Campaign:
     """One campaign directory, driven by one config. `run()` starts it or resumes it."""
 
-    def __init__(self, config: CampaignConfig, root: Path, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: CampaignConfig,
+        root: Path,
+        on_change: Callable[[], None] = lambda: None,
+        accept_config_change: bool = False,
+    ) -> None:
+        """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
+        `config_change`); every agent is then evaluated again and its old scores are shown as stale."""
         self.config, self.root, self.on_change = config, Path(root), on_change
-        self.backend = choose_backend(config.sandbox.backend)
-        self.evaluator = registry.load(config.evaluator.name, **config.evaluator.options)
+        self.backend = self._backend()
+        self.evaluator = self._load_evaluator()
         self.stage_tasks: list[list[Task]] = [self.evaluator.select(s.subset, s.limit) for s in config.stages]
         self.stage_names = [
             f"{index + 1}:{stage.subset}" + (f"[:{stage.limit}]" if stage.limit else "")
@@ -76,6 +89,13 @@ class Campaign:
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
+        self.accept_config_change = accept_config_change
+
+    def _backend(self) -> BackendName:
+        return choose_backend(self.config.sandbox.backend)
+
+    def _load_evaluator(self) -> Evaluator:
+        return registry.load(self.config.evaluator.name, **self.config.evaluator.options)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> str:
@@ -149,7 +169,7 @@ class Campaign:
         """HGM: each free worker either expands a node or evaluates a node on one more task of the pool."""
         rng = random.Random(f"{self.config.seed}:async:{self.archive.last_event_id()}")
         running: dict[Future[None], tuple[str, str, str | None]] = {}
-        workers = LocalExecutor(self.config.workers)
+        workers = self._workers()
         try:
             while True:
                 try:
@@ -161,12 +181,14 @@ class Campaign:
                     action = self._next_action(rng, list(running.values()))
                     if action is None:
                         break
-                    kind, node, task = action
+                    kind, _, task = action
                     work = self._advance if kind == "expand" else partial(self._evaluate_one, task_id=task)
-                    running[workers.submit(work, node)] = action
+                    running[self._start(workers, work, action)] = action
                 if not running:
-                    return stop or "done: every agent was evaluated on every task of the pool"
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    return (
+                        stop or "done: no agent can be expanded and every agent was evaluated on every task of the pool"
+                    )
+                finished = self._first_done(running)
                 for future in finished:
                     running.pop(future)
                     failure = future.exception()
@@ -183,21 +205,18 @@ class Campaign:
         """HGM's choice: expand while evaluations are plentiful relative to nodes, else evaluate one task."""
         rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
         agents = [row for row in rows if row.kind == "agent"]
-        evaluations = sum(row.passes + row.fails for row in agents)
+        rules = self.config.hgm
+        counted = [row for row in agents if rules.count_seed_evaluations or row.operator != "seed"]
+        evaluations = sum(row.passes + row.fails for row in counted)
         expanding = sum(1 for kind, _, _ in busy if kind == "expand")
         ready = [row for row in agents if row.status == "evaluated"]
-        if evaluations**self.config.hgm_alpha >= len(ready) - 1 + expanding:
-            (operator,) = self.config.operators.draw(1, rng)
-            chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
-            if operator == "hyper_mutation":
-                child = proposals.meta_prompt(self.archive, self.config.operators, chooser, rng, {"mode": "async"})
-                self.archive.log_event("expand", child, {"operator": operator})
-                return ("expand", child, None)
-            parents = SELECTORS["hgm"](rows, 1, rng)
-            if parents:
-                child = proposals.agent(self.archive, self.evaluator, operator, parents[0], chooser, {"mode": "async"})
-                self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator})
-                return ("expand", child, None)
+        children = len(ready) - 1 + expanding
+        first = rules.first_expansions(self.config.workers, self.config.hgm_alpha)
+        sharpen = self._cool_down(evaluations)
+        if children < first or evaluations**self.config.hgm_alpha >= children:
+            expansion = self._expand(rows, rng, sharpen)
+            if expansion is not None:
+                return expansion
         taken = {(node, task) for kind, node, task in busy if kind == "evaluate"}
         due = {
             row.id: [t for t, _ in self._pool_missing(row.id) if (row.id, t) not in taken]
@@ -208,9 +227,71 @@ class Campaign:
         if not due:
             return None
         by_id = {row.id: row for row in ready}
-        draws = {node: rng.betavariate(1 + by_id[node].passes, 1 + by_id[node].fails) for node in due}
+        draws = {
+            node: rng.betavariate(sharpen * (1 + by_id[node].passes), sharpen * (1 + by_id[node].fails)) for node in due
+        }
         node = max(draws, key=lambda candidate: draws[candidate])
-        return ("evaluate", node, rng.choice(sorted(due[node])))
+        level = rules.eval_random_level
+        random_task = level >= 1 or rng.random() < level  # at level 1 no extra draw: older campaigns resume alike
+        return ("evaluate", node, rng.choice(sorted(due[node])) if random_task else due[node][0])
+
+    def _expand(
+        self, rows: list[NodeSummary], rng: random.Random, sharpen: float
+    ) -> tuple[str, str, str | None] | None:
+        """Propose one child (or a meta-prompt); None when no agent may be expanded yet (nothing is created)."""
+        (operator,) = self.config.operators.draw(1, rng)
+        chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
+        if operator == "hyper_mutation":
+            child = proposals.meta_prompt(self.archive, self.config.operators, chooser, rng, {"mode": "async"})
+            self.archive.log_event("expand", child, {"operator": operator})
+            return ("expand", child, None)
+        select = SELECTORS[self.config.selector]
+        if self.config.selector == "hgm":
+            select = partial(hgm_select, sharpen=sharpen)
+        parents = select(expandable(rows, self.config.hgm.expand_from), 1, rng)
+        if not parents:
+            return None
+        child = proposals.agent(self.archive, self.evaluator, operator, parents[0], chooser, {"mode": "async"})
+        self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator})
+        return ("expand", child, None)
+
+    def _cool_down(self, evaluations: int) -> float:
+        """HGM's cool-down: both Beta parameters times (N / (N - n)) ** beta, n of the N task evaluations spent."""
+        total = self.config.budget.task_evaluations
+        if not self.config.hgm.cool_down or total is None:
+            return 1.0
+        if evaluations >= total:
+            return 10_000.0  # HGM's value once the budget is spent
+        return float((total / (total - evaluations)) ** self.config.hgm.cool_down_beta)
+
+    # -- the seams where agents meet models and sandboxes (`opendgm simulate` replaces these) ---------
+    def _workers(self) -> LocalExecutor:
+        """async: the pool of workers that expand and evaluate."""
+        return LocalExecutor(self.config.workers)
+
+    def _start(
+        self, workers: LocalExecutor, work: Callable[[str], None], action: tuple[str, str, str | None]
+    ) -> Future[None]:
+        """async: start one action (expand a node, or evaluate it on one task) on a free worker."""
+        return workers.submit(work, action[1])
+
+    def _first_done(self, running: dict[Future[None], tuple[str, str, str | None]]) -> set[Future[None]]:
+        """async: wait until at least one action in flight is done."""
+        return wait(running, return_when=FIRST_COMPLETED)[0]
+
+    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: LocalExecutor) -> Score:
+        """Run the node's agent on the stage's tasks that have no result yet (sandboxes, models); its score."""
+        return evaluate_stage(
+            self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
+            backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
+        )  # fmt: skip
+
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+        """Run the node's agent on `tasks` and record each outcome (verdicts stored, infrastructure events logged)."""
+        return evaluate_tasks(
+            self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
+            backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
+        )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
         missing = self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE)
@@ -226,10 +307,7 @@ class Campaign:
         task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
         executor = LocalExecutor(1)
         try:
-            outcomes = evaluate_tasks(
-                self.archive, node_id, self.evaluator, [task], gateway=self.gateway, executor=executor,
-                backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            )  # fmt: skip
+            outcomes = self._evaluate_tasks(node_id, [task], executor)
         finally:
             executor.shutdown()
         if any(outcome.infrastructure_failure for outcome in outcomes):
@@ -383,10 +461,7 @@ class Campaign:
         try:
             staged = zip(self.config.stages, self.stage_names, self.stage_tasks, strict=True)
             for index, (stage, name, tasks) in enumerate(staged):
-                score = evaluate_stage(
-                    self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
-                    backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-                )  # fmt: skip
+                score = self._evaluate_stage(node_id, tasks, name, executor)
                 if score.n_done < score.n_tasks:  # infrastructure failures: not judged on half a stage
                     self._require_complete(node_id, name)
                 if index == 0 and self.archive.node(node_id).operator != "seed":
@@ -436,7 +511,10 @@ class Campaign:
         self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:
-        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept."""
+        """DGM's compiled-child check: a child that changes nothing on any first-stage task is not kept (checked
+        once: an agent evaluated again after an accepted config change was kept already)."""
+        if self.archive.node(node_id).meta.get("evaluated_again"):
+            return
         ids = {task.id for task in tasks}
         results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
         if not any(r.patch_path for r in results if r.task_id in ids):
@@ -448,8 +526,50 @@ class Campaign:
         fresh = not (self.root / "archive.sqlite").exists()
         archive = Archive.create(self.root, self.config.name) if fresh else Archive.open(self.root)
         with archive:
+            if not fresh:
+                self._check_config_change(archive)
             (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
+            scorer = {"evaluator": self.evaluator.name, "evaluator_version": self.evaluator.version}
+            if [event.data for event in archive.latest_events(1, kind=config_change.SCORED_BY)] != [scorer]:
+                archive.log_event(config_change.SCORED_BY, data=scorer)  # what the next run compares its evaluator with
             yield archive
+
+    def _check_config_change(self, archive: Archive) -> None:
+        """Compare the config of the last run with this one: refuse a change that alters what stored scores
+        mean unless accepted; record any change, keeping the previous config beside the new one."""
+        copy = self.root / CONFIG_COPY
+        if not copy.exists():
+            return
+        scored_by = archive.latest_events(1, kind=config_change.SCORED_BY)
+        stored_version = scored_by[0].data.get("evaluator_version") if scored_by else None
+        change = config_change.compare(
+            config_change.read_stored(copy), self.config.model_dump(mode="json"), stored_version,
+            self.evaluator.version,
+        )  # fmt: skip
+        if change.guarded and not self.accept_config_change:
+            raise config_change.refusal(self.root, change, copy)
+        if not change.fields:
+            return
+        previous = copy.with_name(f"campaign.before-{archive.last_event_id()}.yaml")
+        shutil.copyfile(copy, previous)
+        data = {"changed": change.fields, "guarded": change.guarded, "previous_config": previous.name}
+        archive.log_event("config_changed", data=data)
+        if change.guarded:
+            self._evaluate_again(archive)
+
+    def _evaluate_again(self, archive: Archive) -> None:
+        """After an accepted change of evaluator or stages: every evaluated agent goes back to `evaluating`
+        (so selection never runs out of agents scored under the new config), and the scores not made under
+        it are recorded as stale (kept, and marked so by `tree`, `show` and `status`)."""
+        name, version = self.evaluator.name, self.evaluator.version
+        current = {(name, version, stage) for stage in [*self.stage_names, POOL_STAGE]}
+        made = {(s.evaluator, s.evaluator_version, s.stage) for ss in archive.scores_by_node().values() for s in ss}
+        with archive.transaction():
+            for node in archive.nodes(kind="agent"):
+                if node.status == "evaluated":
+                    archive.update_meta(node.id, {"evaluated_again": True})
+                    archive.set_status(node.id, "evaluating", "evaluated again under a changed config")
+            archive.log_event("config_change_accepted", data={"stale": sorted(map(list, made - current))})
 
     def _router(self, stack: ExitStack) -> Router:
         config = serve_local_roles(self.config.llm, self.config.local_server, stack)

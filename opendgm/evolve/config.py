@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from opendgm.evolve.landscape import SimulationConfig
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
 from opendgm.prompts import pe2
@@ -114,6 +115,37 @@ class SelfImproveConfig(Strict):
     )
 
 
+class HGMConfig(Strict):
+    """HGM's asynchronous rules (`mode: async`). The defaults keep earlier campaigns' behaviour; the values of HGM's
+    own run are in examples/hgm-swebench.yaml (see docs/reproducing.md)."""
+
+    expand_from: Literal["evaluated", "own_positive"] = Field(
+        "evaluated",
+        description="Which agents may be expanded: `evaluated` (at least one own task result) or `own_positive` "
+        "(HGM: own mean utility finite and above zero). A child without a result is never expanded.",
+    )
+    count_seed_evaluations: bool = Field(
+        True, description="Count the seed's task results in the expand/evaluate rule (HGM does not: false)."
+    )
+    initial_expansions: int | Literal["hgm"] = Field(
+        0, description="Children made before the expand/evaluate rule applies; `hgm`: min(5, int(workers ** alpha))."
+    )
+    eval_random_level: float = Field(
+        1.0, ge=0, le=1, description="Chance that an evaluation takes a random task of the node (else its next one "
+        "in pool order)."
+    )  # fmt: skip
+    cool_down: bool = Field(
+        False, description="Sharpen the Thompson draws as the task-evaluation budget runs out (HGM's cool-down)."
+    )
+    cool_down_beta: float = Field(
+        1.0, gt=0, description="Cool-down exponent: both Beta parameters times (N / (N - n)) ** beta."
+    )
+
+    def first_expansions(self, workers: int, alpha: float) -> int:
+        """How many children HGM makes before it starts choosing between expanding and evaluating."""
+        return min(5, int(workers**alpha)) if self.initial_expansions == "hgm" else self.initial_expansions
+
+
 class CampaignConfig(Strict):
     """A campaign: what to evolve, with which models, judged how, within which limits."""
 
@@ -131,7 +163,10 @@ class CampaignConfig(Strict):
         default_factory=lambda: [StageConfig(subset="small", threshold=0.4), StageConfig(subset="medium")],
         min_length=1,
     )
-    selector: Literal["score_child_prop", "hgm", "best", "random", "hill_climb"] = "score_child_prop"
+    selector: Literal["score_child_prop", "hgm", "best", "random", "hill_climb"] = Field(
+        "score_child_prop",
+        description="Parent selection. In mode `async` it picks the node to expand (default there: `hgm`).",
+    )
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
     pe2: PE2SlotConfig = Field(default_factory=PE2SlotConfig)
     meta_prompts: MetaPromptConfig = Field(default_factory=MetaPromptConfig)
@@ -148,12 +183,16 @@ class CampaignConfig(Strict):
     hgm_alpha: float = Field(
         0.6, gt=0, le=1, description="async: expand while task_evaluations ** alpha >= agents - 1 + expansions running."
     )
+    hgm: HGMConfig = Field(default_factory=HGMConfig)
     children_per_generation: int = Field(2, gt=0, description="Parents chosen per generation (DGM: 2).")
     generations: int = Field(10, gt=0, description="Generations to run at most.")
     workers: int = Field(2, gt=0, description="Tasks evaluated in parallel.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     self_improve: SelfImproveConfig = Field(default_factory=SelfImproveConfig)
+    simulation: SimulationConfig = Field(
+        default_factory=SimulationConfig, description="`opendgm simulate`'s landscape; a real campaign ignores it."
+    )
     tracking: TrackingConfig | None = Field(
         None, description="Experiment tracking (MLflow or W&B): config, per-node scores and spend as the campaign runs."
     )
@@ -165,6 +204,10 @@ class CampaignConfig(Strict):
             raise ValueError(f"llm.roles needs {sorted(missing)} (agent: the agents' model; meta: diagnosis)")
         if self.mode == "async" and self.budget.task_evaluations is None and self.budget.nodes is None:
             raise ValueError("mode `async` runs until a limit: set budget.task_evaluations or budget.nodes")
+        if self.mode == "async" and "selector" not in self.model_fields_set:
+            self.selector = "hgm"  # async expands by HGM's clade sampling unless a selector is named (then it is used)
+        if self.hgm.cool_down and self.budget.task_evaluations is None:
+            raise ValueError("hgm.cool_down sharpens towards the end of budget.task_evaluations: set it")
         self._judge_roles()
         check_local_roles(self.llm, self.local_server)
         return self

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from opendgm.archive import Archive, credit
+from opendgm.archive.archive import ARCHIVE_DB
 from opendgm.archive.best import best_agent, why_none
 from opendgm.archive.cost_view import cache_line, improvement_line, resolved_line
 from opendgm.archive.costs import cost_report
+from opendgm.archive.errors import ArchiveError
 from opendgm.archive.overview import overview
+from opendgm.archive.progress import Plan, clock, inert
 from opendgm.evaluators import infra_retries
+from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.config import CampaignConfig
 from opendgm.outcomes import INFRA_EVENT, INFRA_EXHAUSTED
+
+if TYPE_CHECKING:
+    from opendgm.evolve.campaign import Campaign
+
+SHOWN = 8  # tasks in flight named in the live view
 
 
 def status_table(archive: Archive, config: CampaignConfig | None = None, running: int | None = None) -> Table:
@@ -49,6 +61,9 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
         exhausted = infra_retries.exhausted_count(archive)
         _row(table, "infrastructure", f"{failures} task run(s) failed, not judged; {exhausted} {INFRA_EXHAUSTED}"
              + (" (opendgm run --retry-infra runs them again)" if exhausted else ""))  # fmt: skip
+    stale = archive.stale_scores()
+    if stale:
+        _row(table, "stale scores", f"{len(stale)} stage score(s) from before an accepted config change (kept)")
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
         _row(table, "last stop", str(stops[-1].data.get("reason", "")))
@@ -58,8 +73,9 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
 
 
 def _row(table: Table, what: str, value: str) -> None:
-    """One line of the view; the value is shown as text, never read as markup (it holds agents' words)."""
-    table.add_row(what, Text(value))
+    """One line of the view; the value is shown as text, never read as markup, and its control characters are
+    spelt out (it holds agents' words)."""
+    table.add_row(what, Text("\n".join(inert(line) for line in value.split("\n"))))
 
 
 def _meta_prompts(archive: Archive) -> str:
@@ -89,8 +105,9 @@ def _spend(usd: float, tokens: int, calls: int, config: CampaignConfig | None) -
 
 
 def _brief(data: dict) -> str:
+    """An event's fields on one line: what an agent wrote in them (a reason) cannot start another."""
     text = ", ".join(f"{key}={value}" for key, value in data.items() if key not in {"config"})
-    return text[:100]
+    return inert(text[:100])
 
 
 def status_document(archive: Archive, config: CampaignConfig | None = None) -> dict[str, Any]:
@@ -134,3 +151,75 @@ def show_status(
                 live.update(status_table(archive, config), refresh=True)
     except KeyboardInterrupt:
         return
+
+
+def task_evaluations(archive: Archive) -> int:
+    """Per-task results recorded, as the `task_evaluations` limit counts them."""
+    return sum(row.passes + row.fails for row in archive.summaries(kind="agent"))
+
+
+def campaign_plan(campaign: Campaign) -> Plan:
+    """The most tasks the config lets the campaign run (every node through every stage, within the limits)."""
+    config = campaign.config
+    per_node = len({task.id for tasks in campaign.stage_tasks for task in tasks})
+    nodes = None if config.mode == "async" else 1 + config.generations * config.children_per_generation
+    if config.budget.nodes is not None:
+        nodes = min(nodes or config.budget.nodes + 1, config.budget.nodes + 1)
+    total = None if nodes is None else nodes * per_node
+    if config.budget.task_evaluations is not None:
+        total = min(total or config.budget.task_evaluations, config.budget.task_evaluations)
+    return Plan(total, task_evaluations, config.llm.budget.usd, config.llm.budget.tokens, config.budget.wall_time_s)
+
+
+class LiveView:
+    """The terminal view of a running campaign: rich redraws it on its own timer, so the elapsed time and the
+    tasks in flight move even when nothing lands for minutes; the status table is re-read from the archive
+    (read-only, once it exists) when something changed (`changed()`) or every `every_s` seconds, and never
+    more often than four times as long as the last reading took (a large archive's table takes a while)."""
+
+    def __init__(self, root: Path, config: CampaignConfig, running: Callable[[], int], every_s: float = 5.0) -> None:
+        self.root, self.config, self.running, self.every_s = root, config, running, every_s
+        self.started = time.monotonic()
+        self._archive: Archive | None = None
+        self._table: RenderableType = Text("opening the campaign...")
+        self._read_at = float("-inf")
+        self._reading_s = 0.0
+        self._changed = True
+        self._lock = threading.Lock()
+
+    def changed(self) -> None:
+        """Something happened: read the table again soon."""
+        self._changed = True
+
+    def _due(self) -> bool:
+        since = time.monotonic() - self._read_at
+        return since >= max(4 * self._reading_s, 1.0 if self._changed else self.every_s)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._archive is not None:
+                self._archive.close()
+                self._archive = None
+
+    def __rich__(self) -> RenderableType:
+        with self._lock:
+            if self._due():
+                self._read_at, self._changed = time.monotonic(), False
+                try:
+                    if self._archive is None and (self.root / ARCHIVE_DB).exists():
+                        self._archive = Archive.open(self.root, readonly=True, check_code=False)
+                    if self._archive is not None:
+                        self._table = status_table(self._archive, self.config, self.running())
+                except ArchiveError as error:  # being created, or busy: the next redraw tries again
+                    self._table = Text(f"reading the archive: {error}")
+                self._reading_s = time.monotonic() - self._read_at
+            return Group(self._header(), self._table)
+
+    def _header(self) -> Text:
+        running = IN_FLIGHT.now()
+        header = Text(f"elapsed {clock(time.monotonic() - self.started)}; {len(running)} tasks in flight", "bold")
+        for node, task, age in running[:SHOWN]:
+            header.append(f"\n  {node} {inert(task)} ({clock(age)})", "not bold")
+        if len(running) > SHOWN:
+            header.append(f"\n  and {len(running) - SHOWN} more", "not bold")
+        return header

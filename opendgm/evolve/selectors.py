@@ -49,20 +49,36 @@ def hill_climb(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[
     return [[row for row in pool if (row.score or 0.0) == top][-1].id] * k
 
 
-def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
+def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float = 1.0) -> list[str]:
     """HGM: Thompson sampling over clade metaproductivity, Beta(1 + clade passes, 1 + clade fails).
 
     A node is judged by the pooled per-task results of itself and all its descendants, not by its own
-    score alone (the metaproductivity-performance mismatch)."""
+    score alone (the metaproductivity-performance mismatch). `sharpen` multiplies both Beta parameters
+    (HGM's cool-down). The clade totals are computed afresh: HGM's code extends a node's own result list
+    in place when it pools its descendants, so its nodes' own figures drift; ours never do."""
     pool = candidates(rows)
     if not pool:
         return []
     clade = clade_totals(rows)
     chosen = []
     for _ in range(k):
-        draws = {row.id: rng.betavariate(1 + clade[row.id][0], 1 + clade[row.id][1]) for row in pool}
+        draws = {
+            row.id: rng.betavariate(sharpen * (1 + clade[row.id][0]), sharpen * (1 + clade[row.id][1])) for row in pool
+        }
         chosen.append(max(draws, key=lambda node: draws[node]))
     return chosen
+
+
+def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[NodeSummary]:
+    """Async mode: the rows with every agent that may not be expanded yet shown as still evaluating, so selectors
+    skip it while its results still count in its ancestors' clades. An agent needs one own task result at least
+    (a fresh child has none); with `own_positive` (HGM) its own mean must be above zero."""
+    least = 1 if rule == "own_positive" else 0
+
+    def ready(row: NodeSummary) -> bool:
+        return row.passes + row.fails > 0 and row.passes >= least
+
+    return [row if row.kind != "agent" or ready(row) else row._replace(status="evaluating") for row in rows]
 
 
 def clade_totals(rows: Sequence[NodeSummary]) -> dict[str, tuple[int, int]]:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from opendgm.archive import Archive
 from opendgm.archive.cli import app
 from opendgm.llm.ledger import CallRecord
+from opendgm.usage import UsageMistake
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
@@ -120,4 +121,4 @@ def test_cli_errors_are_one_line_and_exit_2(campaign: Archive, campaign_dir: Pat
         result = runner.invoke(app, [str(arg) for arg in args], env=WIDE)
         assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output, args
     bad_format = runner.invoke(app, ["export", str(campaign_dir), "--format", "xml"])
-    assert bad_format.exit_code == 2 and "unknown format 'xml'" in bad_format.output
+    assert isinstance(bad_format.exception, UsageMistake) and "unknown format 'xml'" in str(bad_format.exception)

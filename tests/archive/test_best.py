@@ -1,15 +1,17 @@
-"""The best agent: HGM's best-belief rule (posterior mean of Beta(1 + passes, 1 + fails), at least 5 results) and
-DGM's (highest score on the full evaluation), on hand-computed cases and on a real archive."""
+"""The best agent: HGM's best-belief rule (the 1% quantile of Beta(1 + passes, 1 + fails)), DGM's (highest score on
+the full evaluation), the posterior-mean rule, and `auto` choosing by the campaign's mode; hand-computed cases and a
+real archive."""
 
 from __future__ import annotations
 
+from math import comb
 from pathlib import Path
 
 import pytest
 from archive_helpers import write_tree
 
 from opendgm.archive import Archive, NodeSummary
-from opendgm.archive.best import best_agent, best_path
+from opendgm.archive.best import belief, best_agent, best_path, beta_cdf
 
 
 def row(
@@ -30,6 +32,46 @@ def row(
     )  # fmt: skip
 
 
+def at_least(a: int, n: int, x: float) -> float:
+    """P(Binomial(n, x) >= a), which equals I_x(a, n + 1 - a) for whole a: the CDF by hand, no continued fraction."""
+    return sum(comb(n, k) * x**k * (1 - x) ** (n - k) for k in range(a, n + 1))
+
+
+def test_beta_quantiles_match_closed_forms_and_the_binomial_identity() -> None:
+    assert belief(4, 0) == pytest.approx(0.01 ** (1 / 5))  # Beta(5, 1): CDF x^5
+    assert belief(0, 3) == pytest.approx(1 - 0.99 ** (1 / 4))  # Beta(1, 4): CDF 1 - (1 - x)^4
+    assert belief(0, 0) == pytest.approx(0.01)  # Beta(1, 1): uniform
+    for passes, fails in [(12, 48), (30, 10), (7, 3), (1, 1), (200, 600)]:
+        x = belief(passes, fails)
+        assert at_least(1 + passes, 1 + passes + fails, x) == pytest.approx(0.01, abs=1e-9), (passes, fails)
+    assert beta_cdf(0.3, 5, 7) == pytest.approx(at_least(5, 11, 0.3))
+    assert beta_cdf(0.3, 5, 7) == pytest.approx(1 - beta_cdf(0.7, 7, 5))
+
+
+def test_best_belief_is_hgm_final_agent_on_a_fixed_tree() -> None:
+    """argmax of the 1% quantile: a 4/4 streak (0.398) loses to 30/40 (0.568); a lucky 9/0 was rejected."""
+    rows = [
+        row("seed", 12, 48, stage=(60, 60, 12)),  # 0.1053
+        row("lucky", 4, 0, parent="seed", stage=(60, 4, 4)),  # 0.01 ** (1/5) = 0.3981
+        row("steady", 30, 10, parent="seed", stage=(60, 40, 30)),  # 0.5681
+        row("bad", 9, 0, parent="steady", status="rejected"),
+        row("fresh", 0, 0, parent="steady", stage=(60, 0, 0)),  # no result: not a candidate
+    ]
+    rows = [r._replace(stage="pool") for r in rows]  # an async (HGM) campaign: `auto` means best-belief
+    best = best_agent(rows)
+    assert best is not None and (best.id, best.rule) == ("steady", "belief")
+    assert at_least(31, 41, best.value) == pytest.approx(0.01, abs=1e-9)
+    assert "HGM" in best.describe() and "30 of 40" in best.describe()
+    assert best_agent(rows[:2]).id == "lucky"  # type: ignore[union-attr]  # 0.398 > 0.105
+    assert best_agent([rows[-1]]) is None
+
+
+def test_auto_is_dgm_full_score_for_a_generations_campaign() -> None:
+    rows = [row("n1", 9, 1, stage=(10, 10, 9)), row("n2", 35, 25, stage=(60, 60, 35))]
+    best = best_agent(rows)
+    assert best is not None and (best.id, best.rule) == ("n2", "full_score")
+
+
 def test_posterior_mean_prefers_evidence_over_a_lucky_streak() -> None:
     rows = [
         row("n1", 4, 0),  # 4 results: not enough evidence, though 4/4 looks best
@@ -37,16 +79,16 @@ def test_posterior_mean_prefers_evidence_over_a_lucky_streak() -> None:
         row("n3", 5, 2),  # (1 + 5) / (2 + 7) = 0.6667
         row("n4", 9, 0, status="rejected"),  # never the best agent
     ]
-    best = best_agent(rows)
+    best = best_agent(rows, "posterior")
     assert best is not None and best.id == "n3" and best.rule == "posterior"
     assert best.value == pytest.approx(6 / 9) and (best.passes, best.fails) == (5, 2)
-    assert best_agent(rows, min_evaluations=4).id == "n1"  # type: ignore[union-attr]  # (1 + 4) / 6 = 0.8333
-    assert best_agent(rows[:1]) is None
+    assert best_agent(rows, "posterior", min_evaluations=4).id == "n1"  # type: ignore[union-attr]  # 5 / 6
+    assert best_agent(rows[:1], "posterior") is None
 
 
 def test_ties_go_to_more_evidence_then_to_the_older_node() -> None:
     same_mean = [row("n1", 2, 2), row("n2", 4, 4), row("n3", 4, 4)]  # all 0.5
-    assert best_agent(same_mean, min_evaluations=4).id == "n2"  # type: ignore[union-attr]
+    assert best_agent(same_mean, "posterior", min_evaluations=4).id == "n2"  # type: ignore[union-attr]
 
 
 def test_full_score_is_dgm_highest_score_on_the_largest_completed_evaluation() -> None:
@@ -65,7 +107,7 @@ def test_full_score_is_dgm_highest_score_on_the_largest_completed_evaluation() -
 
 def test_prompt_nodes_are_not_agents_and_best_path_walks_to_the_root() -> None:
     rows = [row("n1", 1, 5), row("n2", 3, 3, parent="n1"), row("n3", 5, 1, parent="n2"), row("p", 50, 0, kind="prompt")]
-    best = best_agent(rows)
+    best = best_agent(rows, "belief")
     assert best is not None and best.id == "n3"
     assert best_path(rows, "n3") == ["n1", "n2", "n3"]
 
@@ -81,6 +123,6 @@ def test_best_agent_of_a_real_archive(archive: Archive, tmp_path: Path) -> None:
         for index, task in enumerate(tasks):
             archive.record_result(node, "toy", "1", task, status="resolved" if index < solved else "unresolved")
         archive.set_status(node, "evaluated")
-    best = best_agent(archive.summaries())
+    best = best_agent(archive.summaries(), "posterior")
     assert best is not None and best.id == child.id and best.value == pytest.approx(6 / 8)
-    assert best_agent(archive.summaries(), "full_score").id == child.id  # type: ignore[union-attr]
+    assert best_agent(archive.summaries()).id == child.id  # type: ignore[union-attr]  # auto: DGM's full score  # type: ignore[union-attr]

@@ -60,11 +60,12 @@ def test_each_new_best_agent_with_the_campaigns_spend_until_then_and_its_paths(r
     steps = [
         (s["node"], s["value"], s["gain"], s["campaign_usd"], s["since_previous_usd"]) for s in report["improvements"]
     ]
+    assert report["rule"] == "full_score"  # a generations (DGM) campaign: DGM's best agent
     assert steps == [
-        ("n0001", pytest.approx(4 / 12), None, pytest.approx(0.20), pytest.approx(0.20)),
-        ("n0002", pytest.approx(7 / 12), pytest.approx(3 / 12), pytest.approx(0.65), pytest.approx(0.45)),
-        # n0003 (3/12) was no improvement; its spend counts toward the next one
-        ("n0004", pytest.approx(9 / 12), pytest.approx(2 / 12), pytest.approx(1.55), pytest.approx(0.90)),
+        ("n0001", pytest.approx(3 / 10), None, pytest.approx(0.20), pytest.approx(0.20)),
+        ("n0002", pytest.approx(6 / 10), pytest.approx(3 / 10), pytest.approx(0.65), pytest.approx(0.45)),
+        # n0003 (2/10) was no improvement; its spend counts toward the next one
+        ("n0004", pytest.approx(8 / 10), pytest.approx(2 / 10), pytest.approx(1.55), pytest.approx(0.90)),
     ]
     last = report["improvements"][-1]
     assert last["path"] == ["n0001", "n0002", "n0004"] and last["path_usd"] == pytest.approx(1.10)
@@ -72,7 +73,7 @@ def test_each_new_best_agent_with_the_campaigns_spend_until_then_and_its_paths(r
     summary = report["cost_per_improvement"]
     assert (summary["improvements"], summary["baseline"], summary["best"]) == (2, "n0001", "n0004")
     assert summary["usd_per_improvement"] == pytest.approx(1.35 / 2)
-    assert summary["usd_per_point"] == pytest.approx(1.35 / (100 * (9 / 12 - 4 / 12)))
+    assert summary["usd_per_point"] == pytest.approx(1.35 / (100 * (8 / 10 - 3 / 10)))
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_the_cost_command_and_status_show_the_same_figures(campaign: Path, repor
     assert json.loads(status.stdout)["cost"]["improvements"] == json.loads(json.dumps(report["improvements"]))
     shown, status_shown = " ".join(text.stdout.split()), " ".join(status_text.stdout.split())  # lines wrap
     assert "58.9% of 23,100 prompt tokens read from a cache" in shown
-    assert "2 over n0001 (+41.7 points): $0.6750 each, $0.0324 per point" in shown
+    assert "2 over n0001 (+50.0 points): $0.6750 each, $0.0270 per point" in shown
     assert "costliest nodes (2 of 4)" in shown
     assert "58.9% of 23,100" in status_shown and "$0.6750 each" in status_shown
 
@@ -127,5 +128,5 @@ def test_a_migrated_archive_reports_no_cache_use(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "campaign") as archive:  # migrates
         old = cost_report(archive)
     assert old["total"]["cache_read_tokens"] == 0 and old["total"]["cache_hit_rate"] == 0
-    assert [step["node"] for step in old["improvements"]] == []  # 4 results each: under the 5 the rule needs
+    assert [step["node"] for step in old["improvements"]] == ["n0001", "n0002"]  # DGM's rule: complete stages
     assert old["by_purpose"]["agent work"]["calls"] == 10  # 3 per node, and the interrupted one

@@ -52,3 +52,21 @@ def test_unknown_evaluator_names_the_installed_ones() -> None:
     with pytest.raises(UnknownEvaluator, match=r"unknown evaluator 'nope'; installed: .*humaneval"):
         load("nope")
     assert isinstance(load("humaneval"), HumanEval)
+
+
+def test_options_are_checked_against_the_declaration_or_else_the_signature() -> None:
+    from opendgm.evaluators.registry import BadOptions, checked_options
+    from opendgm.evaluators.repo_tasks import RepoTasks
+
+    assert checked_options("humaneval", HumanEval, {"agent_timeout_s": "3"}) == {"agent_timeout_s": 3.0}
+    with pytest.raises(BadOptions, match=r"grading_timeout_s: Input should be greater than 0"):
+        checked_options("humaneval", HumanEval, {"grading_timeout_s": "-1"})
+    with pytest.raises(BadOptions, match=r"path: Field required; pth: Extra inputs.*\(it takes: path, protected\)"):
+        checked_options("repo-tasks", RepoTasks, {"pth": "x"})
+
+    def undeclared(path: str, depth: int = 1) -> None: ...
+
+    assert checked_options("third", undeclared, {"path": "x"}) == {"path": "x"}
+    with pytest.raises(BadOptions, match="unexpected keyword argument 'colour'"):
+        checked_options("third", undeclared, {"colour": "red"})
+    assert checked_options("open", lambda **anything: None, {"colour": "red"}) == {"colour": "red"}

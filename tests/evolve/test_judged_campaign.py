@@ -28,6 +28,7 @@ from opendgm.archive import Archive
 from opendgm.cli import app
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from opendgm.usage import UsageMistake
 
 QUESTIONS = {"add-2-3": (2, 3), "add-4-4": (4, 4)}
 JUDGE_PROMPT = "Grade one response to a task, using only the rubric below"
@@ -168,7 +169,8 @@ def test_evaluate_command_judges_under_an_archive_rubric(
     command = ["evaluate", "seed", "-e", "llm-judge", *options, "--campaign", str(tmp_path / "c")]
     command += ["--models", str(models)]
     refused = CliRunner().invoke(app, command)
-    assert refused.exit_code == 2 and "llm-judge needs a `judge` role" in refused.output, refused.output
+    assert isinstance(refused.exception, UsageMistake), refused.output  # `opendgm`: one line, exit 2
+    assert "llm-judge needs a `judge` role" in str(refused.exception)
 
     models.write_text(json.dumps({"roles": {"agent": role, "judge": role}}))
     done = CliRunner().invoke(app, command)

@@ -4,6 +4,7 @@ PE2 meta-prompt, train/dev/test stages under one versioned evaluator, test used 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,8 @@ def test_opendgm_run_takes_a_prompt_campaign_config(tmp_path, reverse_script):
     result = CliRunner().invoke(app, ["run", str(path), "--dir", str(tmp_path / "c")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "best prompt" in result.output and "test" in result.output
+    logged = [line for line in result.output.splitlines() if re.match(r"\[\d+:\d\d:\d\d\] ", line)]
+    assert any(" (prompt) was added" in line for line in logged), result.output  # not a terminal: a line per event
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         assert {node.kind for node in archive.nodes()} == {"prompt", "meta_prompt"}
 

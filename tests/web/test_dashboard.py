@@ -108,7 +108,8 @@ def test_overview_names_the_best_agent_its_path_statuses_spend_and_generations(
 ) -> None:
     ids = archives[1]
     open_campaign(page, url, "showcase")
-    assert page.inner_text("#ov-best").startswith(f"best agent {ids['child']} posterior mean 0.700 from 6 of 8")
+    best = f"best agent {ids['child']} 0.750 on the full evaluation (2:medium; DGM)"  # DGM's rule
+    assert page.inner_text("#ov-best").startswith(best)
     assert page.inner_text("#ov-path") == f"path {ids['seed']} → {ids['child']} (1 step)"
     assert page.inner_text("#ov-status") == "agents 5 (3 evaluated, 1 failed, 1 rejected)"
     assert page.inner_text("#ov-spend") == "spend $0.0200 · 5,000 tokens"

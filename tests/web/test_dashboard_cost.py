@@ -37,12 +37,12 @@ def test_the_spend_view_shows_purposes_operators_the_cache_and_each_improvement(
     assert "463 tokens, $0.0421 of agent work per resolved task" in page.inner_text("#card-cache")
     assert page.inner_text("#card-improvement .big") == "$0.6750"
     summary = page.inner_text("#improvement-summary")
-    assert summary.startswith("posterior rule: 2 over n0001 (+41.7 points): $0.6750 each, $0.0324 per point")
+    assert summary.startswith("full_score rule: 2 over n0001 (+50.0 points): $0.6750 each, $0.0270 per point")
     steps = _rows(page, "#improvements")
     assert list(steps) == ["n0001", "n0002", "n0004"]
     assert steps["n0004"] == [
-        "0.75",
-        "+16.7 pts",
+        "0.8",
+        "+20.0 pts",
         "$1.5500 · 25,000 tokens",
         "$0.9000 · 15,200 tokens",
         "$1.1000 · 3 nodes",

@@ -94,4 +94,4 @@ def test_plot_of_one_free_agent_has_sensible_axes_ids_and_the_best_agent(tmp_pat
     plt.close("all")
     with Archive.open(tmp_path / "one", readonly=True) as archive:
         figure_text = plots.views.tree(archive)["best"]["summary"]
-    assert figure_text.startswith(f"{seed}: posterior mean")
+    assert figure_text.startswith(f"{seed}: 0.800 on the full evaluation")

@@ -138,7 +138,8 @@ def test_overview_code_diff_against_seed_and_best_agent(client: TestClient, camp
     ids = campaign[1]
     overview = client.get("/api/camp/overview").json()
     assert overview["agents_by_status"] == {"evaluated": 3, "rejected": 1}
-    assert overview["best"] is None and overview["best_note"] == "none yet: no agent has 5 task results"
+    best = overview["best"]  # a generations campaign: DGM's rule, the grandchild solved its whole stage
+    assert (best["id"], best["rule"], best["value"]) == (ids["grandchild"], "full_score", 1.0)
     assert overview["spend"]["cost_usd"] == pytest.approx(0.35) and overview["spend"]["tokens"] == 45
     assert overview["spend_by_role"]["agent"]["tokens"] == 30
     code = client.get(f"/api/camp/node/{ids['grandchild']}/code").json()
@@ -149,7 +150,8 @@ def test_overview_code_diff_against_seed_and_best_agent(client: TestClient, camp
     missing = client.get(f"/api/camp/node/{ids['child']}/self_modification")
     assert missing.status_code == 404 and "no self-modification log" in missing.json()["error"]
     tree = client.get("/api/camp/tree").json()
-    assert tree["best"] is None and tree["best_path"] == []
+    lineage = [ids["seed"], ids["child"], ids["grandchild"]]
+    assert tree["best"]["id"] == ids["grandchild"] and tree["best_path"] == lineage
     assert rows(tree)[ids["child"]]["cost_usd"] == pytest.approx(0.10) and rows(tree)[ids["child"]]["tokens"] == 15
     events = client.get("/api/camp/events").json()["events"]
     assert events[0]["text"] == f"{ids['seed']} (agent) was added as a root"

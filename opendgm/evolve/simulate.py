@@ -1,0 +1,297 @@
+"""`opendgm simulate`: the real campaign scheduler against a simulated landscape, at zero model cost.
+
+`SimulatedCampaign` is a `Campaign` whose seams to models and sandboxes (self-modification, validation, task
+evaluation, the async worker pool) are replaced by draws from `landscape.py`; selectors, stages and thresholds,
+HGM's expand/evaluate rule, the archive and the budgets are the real ones, and the archive it writes is a real
+one (`tree`, `serve`, `plot` read it). Time is simulated: each self-modification and each task takes a drawn
+duration; async workers run in simulated time (the action that would finish first finishes first), and a
+generation's children run side by side, each on `workers` task slots, the next generation starting when the
+slowest is done.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from opendgm.archive import trees
+from opendgm.archive.best import best_agent
+from opendgm.archive.models import Node, Score
+from opendgm.evaluators.evaluation import record_outcome, stage_score
+from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.runner import TaskOutcome
+from opendgm.evaluators.task import Task
+from opendgm.evolve import self_improve
+from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
+from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
+from opendgm.evolve.stopping import Stopped
+from opendgm.sandbox.factory import BackendName
+
+DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
+POLICIES = ("score_child_prop", "hgm", "best", "random")
+HGM_RULES = HGMConfig(expand_from="own_positive", count_seed_evaluations=False, initial_expansions="hgm")
+ABILITY = "simulated_ability"
+
+
+class SimulatedEvaluator:
+    """Task lists only: a stage names comma-separated task ids or one of DGM's subsets (its size is known)."""
+
+    name, version = "simulated", "1"
+
+    def select(self, subset: str, limit: int | None = None) -> list[Task]:
+        if "," in subset:
+            ids = [part.strip() for part in subset.split(",") if part.strip()]
+        elif subset in DGM_SUBSETS:
+            ids = [f"{subset}-{index:03d}" for index in range(DGM_SUBSETS[subset])]
+        else:
+            raise ConfigProblem(f"simulate: stage subset {subset!r} has no known size; use small, medium, big or ids")
+        return [Task(id=task, statement="simulated") for task in ids[:limit]]
+
+
+@dataclass
+class Progress:
+    """What one simulated campaign measured (evaluations exclude the seed's, as HGM counts them)."""
+
+    evaluations: int = 0
+    reached_evaluations: int | None = None
+    reached_time_s: float | None = None
+    best_ability: float | None = None
+    top_ability: float = 0.0
+    children: int = 0
+    time_s: float = 0.0
+
+
+class VirtualWorkers:
+    """Async workers in simulated time: started actions finish in the order of their drawn end times."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[float, int, Future[None], Callable[[str], None], str]] = []
+        self.order = itertools.count()
+
+    def shutdown(self) -> None:
+        self.queue.clear()
+
+
+class SimulatedCampaign(Campaign):
+    """A campaign whose agents live in the simulated landscape of `config.simulation`."""
+
+    def __init__(self, config: CampaignConfig, root: Path) -> None:
+        super().__init__(config, root)
+        self.landscape = config.simulation
+        self.progress = Progress()
+        self.now = 0.0  # simulated seconds since the start
+        self._abilities: dict[str, float] = {}
+        self._pool = VirtualWorkers()
+
+    def _backend(self) -> BackendName:
+        return "local-unsafe"  # never used: nothing runs in a sandbox
+
+    def _load_evaluator(self) -> Any:
+        return SimulatedEvaluator()
+
+    def run(self) -> str:
+        with self._open_archive() as archive:
+            self.archive = archive
+            archive.log_event("campaign_started", data={"backend": "simulated"})
+            try:
+                reason = self._grow()
+            except Stopped as stop:
+                reason = str(stop)
+            archive.log_event("campaign_stopped", data={"reason": reason})
+            self._finish()
+        return reason
+
+    def _finish(self) -> None:
+        best = best_agent(self.archive.summaries())
+        self.progress.best_ability = None if best is None else self.ability(best.id)
+        self.progress.time_s = self.now
+        self.progress.children = sum(1 for node in self.archive.nodes(kind="agent") if node.operator != "seed")
+
+    # -- the landscape --------------------------------------------------------------------------
+    def ability(self, node_id: str) -> float:
+        if node_id not in self._abilities:
+            node = self.archive.node(node_id)
+            seed = node.operator == "seed"
+            self._abilities[node_id] = self.landscape.initial_ability if seed else float(node.meta[ABILITY])
+        return self._abilities[node_id]
+
+    def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
+        if node.kind != "agent":
+            return super()._steps(node)
+        return {
+            "proposed": self._modify_simulated,
+            "built": lambda node: self.archive.set_status(node, "validating"),
+            "validating": self._validate_simulated,
+            "evaluating": self._evaluate,
+        }
+
+    def _modify_simulated(self, node_id: str) -> None:
+        """The parent rewrites itself: the child's code is the parent's plus a note of its latent ability."""
+        node = self.archive.node(node_id)
+        parent = str(node.parent_id)
+        ability, broken = child_ability(self.landscape, self.config.seed, node_id, self.ability(parent))
+        if self.config.mode != "async":  # async charges the modification when its worker starts it
+            self.now += modify_duration(self.landscape, self.config.seed, node_id)
+        self._abilities[node_id] = ability
+        self.archive.update_meta(node_id, {ABILITY: ability, "simulated_broken": broken,
+                                           "problem_statement": "simulated self-modification"})  # fmt: skip
+        code = self.archive.code(parent)  # the child is its parent plus a note of its latent ability (as PE2 edits)
+        note = f"{node_id}: latent ability {ability:.4f}\n".encode()
+        self.archive.attach_tree(node_id, trees.replace_file(code.store, code.treeish, "SIMULATED.md", note),
+                                 message=f"simulated child of {parent}")  # fmt: skip
+        self.progress.top_ability = max(self.progress.top_ability, ability)
+
+    def _validate_simulated(self, node_id: str) -> None:
+        if self.archive.node(node_id).meta.get("simulated_broken"):
+            raise self_improve.Rejected("simulated: the child is broken (does not run)")
+        self.archive.set_status(node_id, "evaluating")
+
+    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: LocalExecutor) -> Score:
+        """The stage's due tasks on `workers` slots from now; the stage ends when its last task does."""
+        self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, name, [t.id for t in tasks])
+        due = [task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version,
+                                                              name)]  # fmt: skip
+        slots = [self.now] * self.config.workers
+        for task_id in due:
+            start = heapq.heappop(slots)
+            end = start + task_draw(self.landscape, self.config.seed, node_id, task_id, self.ability(node_id))[1]
+            heapq.heappush(slots, end)
+            self._grade(node_id, task_id, end)
+        self.now = max(slots)
+        return stage_score(self.archive, node_id, self.evaluator, name)
+
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> None:
+        for task in tasks:  # async: the worker's clock already stands at the task's end
+            self._grade(node_id, task.id, self.now)
+
+    def _grade(self, node_id: str, task_id: str, at: float) -> None:
+        ability = self.ability(node_id)
+        resolved, duration = task_draw(self.landscape, self.config.seed, node_id, task_id, ability)
+        status = "resolved" if resolved else "unresolved"
+        outcome = TaskOutcome(
+            task_id, status, tests_passed=int(resolved), tests_failed=int(not resolved), exit_code=0,
+            duration_s=duration, patch=f"simulated attempt of {node_id} on {task_id}\n",
+        )  # fmt: skip
+        record_outcome(self.archive, node_id, self.evaluator, outcome)  # type: ignore[arg-type]
+        if self.archive.node(node_id).operator == "seed":
+            return
+        self.progress.evaluations += 1
+        if ability >= self.landscape.target and self.progress.reached_evaluations is None:
+            self.progress.reached_evaluations, self.progress.reached_time_s = self.progress.evaluations, at
+
+    # -- simulated time -------------------------------------------------------------------------
+    def _advance_all(self, node_ids: list[str]) -> None:
+        """A generation: its children start together; the next starts when the slowest has finished."""
+        start, end = self.now, self.now
+        for node_id in node_ids:  # one after the other, so the simulation is the same on every run
+            self.now = start
+            self._advance(node_id)
+            end = max(end, self.now)
+        self.now = end
+
+    def _workers(self) -> Any:
+        self._pool = VirtualWorkers()
+        return self._pool
+
+    def _start(self, workers: Any, work: Callable[[str], None], action: tuple[str, str, str | None]) -> Future[None]:
+        kind, node, task = action
+        if kind == "expand":
+            duration = modify_duration(self.landscape, self.config.seed, node)
+        else:
+            duration = task_draw(self.landscape, self.config.seed, node, str(task), self.ability(node))[1]
+        future: Future[None] = Future()
+        heapq.heappush(workers.queue, (self.now + duration, next(workers.order), future, work, node))
+        return future
+
+    def _first_done(self, running: dict[Future[None], tuple[str, str, str | None]]) -> set[Future[None]]:
+        end, _, future, work, node = heapq.heappop(self._pool.queue)
+        self.now = end
+        try:
+            work(node)
+            future.set_result(None)
+        except BaseException as failure:  # handed to the loop, as a worker thread's would be
+            future.set_exception(failure)
+        return {future}
+
+
+# -- comparing policies -------------------------------------------------------------------------------
+def policy_config(config: CampaignConfig, policy: str, seed: int, target: float | None) -> CampaignConfig:
+    """`config` run by `policy` (a DGM selector in generations, or `hgm` in async) at `seed`, until its
+    task-evaluation budget (generations unbounded; wall time is simulated, so the real one is not a limit)."""
+    if config.budget.task_evaluations is None:
+        raise ConfigProblem("simulate compares policies at equal cost: set budget.task_evaluations in the config")
+    data = config.model_dump()
+    data.update(seed=seed, generations=1_000_000, operators={"self_improve": 1.0}, mpo=None, tracking=None,
+                local_server=None)  # fmt: skip
+    data["budget"]["wall_time_s"] = None
+    if target is not None:
+        data["simulation"]["target"] = target
+    if policy == "hgm":
+        data.update(mode="async", selector="hgm")
+        if config.mode != "async":
+            data["hgm"] = HGM_RULES.model_dump()
+    else:
+        data.update(mode="generations", selector=policy)
+    return CampaignConfig.model_validate(data)
+
+
+def simulate_one(config: CampaignConfig, root: Path) -> Progress:
+    campaign = SimulatedCampaign(config, root)
+    campaign.run()
+    return campaign.progress
+
+
+def compare(
+    config: CampaignConfig,
+    out: Path,
+    seeds: int,
+    policies: tuple[str, ...] = POLICIES,
+    target: float | None = None,
+    on_run: Callable[[str, int, Progress], None] = lambda _policy, _seed, _progress: None,
+) -> dict[str, Any]:
+    """Run every policy on `seeds` seeds (archives under out/<policy>/seed-<k>); the summary, JSON-ready."""
+    runs: dict[str, list[Progress]] = {}
+    for policy in policies:
+        for seed in range(seeds):
+            progress = simulate_one(policy_config(config, policy, seed, target), out / policy / f"seed-{seed}")
+            runs.setdefault(policy, []).append(progress)
+            on_run(policy, seed, progress)
+    goal = config.simulation.target if target is None else target
+    return {
+        "target": goal,
+        "seeds": seeds,
+        "task_evaluations_budget": config.budget.task_evaluations,
+        "policies": {policy: summarize(found) for policy, found in runs.items()},
+        "runs": {policy: [asdict(p) for p in found] for policy, found in runs.items()},
+    }
+
+
+def summarize(runs: list[Progress]) -> dict[str, Any]:
+    """Median and quartiles over seeds; a seed that never reached the target counts as infinitely late."""
+    evaluations = [float("inf") if p.reached_evaluations is None else float(p.reached_evaluations) for p in runs]
+    hours = [float("inf") if p.reached_time_s is None else p.reached_time_s / 3600 for p in runs]
+    best = [p.best_ability for p in runs if p.best_ability is not None]
+    return {
+        "reached": sum(p.reached_evaluations is not None for p in runs),
+        "evaluations": spread(evaluations),
+        "hours": spread(hours),
+        "best_agent_ability": spread(best),
+    }
+
+
+def spread(values: list[float]) -> dict[str, float | None]:
+    """Median with the 25th and 75th percentiles by nearest rank (exact with infinities); None when empty."""
+    if not values:
+        return {"median": None, "p25": None, "p75": None}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return ordered[round(q * (len(ordered) - 1))]
+
+    return {"median": rank(0.5), "p25": rank(0.25), "p75": rank(0.75)}
