@@ -1,9 +1,9 @@
-"""The dashboard's tree endpoint on a 5,000-node archive, next to the raw query it is built on.
+"""The dashboard's tree endpoint at scale (goal: under 500 ms at 50,000 nodes), next to the raw query it is built on.
 
 Builds the archive with `archive_scale`'s builders (one `git fast-import`, `Archive.import_agents`,
 a 10-task stage per node, a 60-task stage for 10%), or reuses one at --reuse, then times (median of
 --runs) `GET /api/{campaign}/tree` through FastAPI's TestClient (open read-only, query, layout, JSON)
-against the baseline `archive.summaries(kind=None)` on an open handle. Goal: tree < 500 ms.
+against the baseline: the summary query over every node on a fresh connection. Goal: tree < 500 ms.
 
     python benchmarks/dashboard_tree.py [--nodes 5000] [--runs 15] [--reuse DIR]
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from archive_scale import fast_import, ms, random_tree, record_evaluations, timed
@@ -22,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opendgm.archive import AgentImport, Archive
+from opendgm.archive import summaries as summary_rows
 from opendgm.web import views
 from opendgm.web.app import create_app
 
@@ -44,13 +47,13 @@ def build(root: Path, nodes: int, seed: int) -> None:
         record_evaluations(archive, ids, rng)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse", type=Path, help="campaign dir to reuse (built there when absent)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     work = None if args.reuse else Path(tempfile.mkdtemp(prefix="opendgm-dashboard-bench-"))
     root = args.reuse or work / "campaign"
     try:
@@ -63,13 +66,17 @@ def main() -> None:
         ):
             count = len(client.get("/api/bench/tree").json()["nodes"])
             size = len(client.get("/api/bench/tree").content)
+            baseline = timed(lambda: full_query(root), args.runs)
+            endpoint = timed(lambda: client.get("/api/bench/tree"), args.runs)
+            met = "met" if endpoint < 0.5 else "NOT met"
             rows = [
-                ("baseline: archive.summaries(kind=None)", timed(lambda: archive.summaries(kind=None), args.runs), ""),
+                ("baseline: full summary query, every node", baseline, "what each request paid for its rows"),
                 ("views.tree (query + layout), open handle", timed(lambda: views.tree(archive), args.runs), ""),
                 (
                     "GET /api/bench/tree",
-                    timed(lambda: client.get("/api/bench/tree"), args.runs),
-                    f"{count} nodes, {size / 1024:.0f} KiB JSON; goal < 500 ms",
+                    endpoint,
+                    f"{count} nodes, {size / 1024:.0f} KiB JSON; {endpoint / baseline:.2f}x the baseline;"
+                    f" goal < 500 ms: {met}",
                 ),
                 ("GET /api/bench/progress", timed(lambda: client.get("/api/bench/progress"), args.runs), ""),
                 (
@@ -87,6 +94,13 @@ def main() -> None:
     for name, seconds, note in rows:
         table.add_row(name, ms(seconds), note)
     console.print(table)
+    return rows
+
+
+def full_query(root: Path) -> int:
+    """The summary query over every node on a fresh connection (no rows kept from an earlier request)."""
+    with closing(sqlite3.connect(root / "archive.sqlite")) as conn:
+        return len(summary_rows.query(conn, (None, None)))
 
 
 if __name__ == "__main__":

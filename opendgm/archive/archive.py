@@ -55,6 +55,7 @@ from opendgm.archive.models import (
 from opendgm.archive.results import ResultsMixin
 from opendgm.archive.rows import blob_hash, insert_row, to_json, to_node
 from opendgm.archive.schema import check_version, migrate, schema_version
+from opendgm.archive.summaries import SummaryCache
 from opendgm.llm.ledger import Totals
 
 ARCHIVE_DB = "archive.sqlite"
@@ -115,6 +116,7 @@ class Archive(ResultsMixin, EventsMixin):
         self.ledger = ArchiveLedger(db)
         self._db = db
         self._git = git
+        self._summary_cache = SummaryCache()
         self._lock_fd = lock_fd
 
     # ----------------------------------------------------------------------------------- life cycle
@@ -654,6 +656,11 @@ class Archive(ResultsMixin, EventsMixin):
     def cost(self, node_id: str) -> Totals:
         """Calls, tokens and dollars of every model call attributed to the node (ledger rows)."""
         return self.ledger.totals(node=node_id)
+
+    def keep_summaries_in(self, cache: SummaryCache) -> None:
+        """Read `summaries` through `cache`, which earlier handles of this same archive filled: a reader that
+        opens the archive per request refreshes the rows that changed instead of reading every node again."""
+        self._summary_cache = cache
 
     def meta(self) -> dict[str, str]:
         """The campaign-level facts stored at creation (campaign name, created_at, created_by)."""

@@ -11,12 +11,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.console import Console, Group
+from rich.console import COLOR_SYSTEMS, Console, Group
 from rich.panel import Panel
+from rich.style import Style
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from opendgm.archive import credit
 from opendgm.archive import graph as graphs
@@ -72,58 +72,86 @@ def _key(score: Score) -> tuple[str, str, str]:
 def _scorer(score: Score, scores: list[Score]) -> str:
     """How to tell this score's scorer from the node's others: nothing when there is one, the evaluator
     when there are several (gold and judge), its version when one evaluator has several (a judge's rubrics)."""
-    if len({(s.evaluator, s.evaluator_version) for s in scores}) == 1:
+    if len(scores) == 1 or len({(s.evaluator, s.evaluator_version) for s in scores}) == 1:
         return ""
     versions = {s.evaluator_version for s in scores if s.evaluator == score.evaluator}
     return score.evaluator_version if len(versions) > 1 else score.evaluator
 
 
-def _label(row: NodeSummary, scores: list[Score], record: Fitness | None, stale: set[tuple[str, str, str]]) -> Text:
-    label = Text.assemble(
-        (row.id, "bold"),
-        f" {row.kind} ",
-        (row.status, _STATUS_STYLE[row.status]),
-        f" {row.operator or '-'}",
-    )
+Segment = tuple[str, str]  # text, rich style name ("" for none)
+
+
+def _label(
+    row: NodeSummary, scores: list[Score], record: Fitness | None, stale: set[tuple[str, str, str]]
+) -> list[Segment]:
+    label = [(row.id, "bold"), (f" {row.kind} ", ""), (row.status, _STATUS_STYLE[row.status])]
+    label.append((f" {row.operator or '-'}", ""))
     if scores:
         texts = [_stage_text(score, _scorer(score, scores), _key(score) in stale) for score in scores]
-        label.append("  " + " · ".join(texts), "magenta")
+        label.append(("  " + " · ".join(texts), "magenta"))
     if record is not None:
         mean = "not judged yet" if record.mean_gain is None else f"{record.mean_gain:+.3f}"
-        label.append(f"  fitness {mean} ({len(record.gains)} judged of {record.uses} children)", "cyan")
+        label.append((f"  fitness {mean} ({len(record.gains)} judged of {record.uses} children)", "cyan"))
     if row.status in _DIMMED:
-        label.append(f"  {row.status_reason or ''}".rstrip(), "italic")
-        label.stylize("dim")
+        label.append((f"  {row.status_reason or ''}".rstrip(), "italic"))
+        label = [(text, f"{style} dim".strip()) for text, style in label]
     return label
 
 
-def render_tree(archive: Archive, max_depth: int | None = None) -> tuple[Tree, int, int]:
-    """Every node under its parent: id, kind, status, operator, score per stage, a meta-prompt's fitness
-    (rejected and failed nodes dimmed, with their reason), the best agent and the path to it marked; nodes
-    deeper than `max_depth` left out. Returns the tree, how many nodes were left out and the deepest shown."""
+def tree_lines(archive: Archive, max_depth: int | None = None) -> tuple[list[list[Segment]], int]:
+    """The tree as lines of styled segments (title first): every node under its parent with id, kind, status,
+    operator, score per stage, a meta-prompt's fitness (rejected and failed nodes dimmed, with their reason),
+    the best agent and the path to it marked; nodes deeper than `max_depth` left out. Returns the lines and how
+    many nodes were left out. Drawn here, not by rich's Tree (whose layout of 10^4 deep lines takes seconds)."""
     with archive.snapshot():
         rows = archive.summaries(kind=None)
         scores = archive.scores_by_node()
-        records = credit.fitness(archive)
+        records = credit.fitness(archive, scores)
         stale = archive.stale_scores()
     best = best_agent(rows)
     path = set(best_path(rows, best.id)) if best else set()
-    title = Text(f"campaign {archive.campaign} ({len(rows)} nodes)", "bold")
-    title.append(f"\nbest agent {best.describe()}" if best else f"\nbest agent: {why_none()}")
-    root = Tree(title)
-    branches: dict[str | None, Tree] = {None: root}
-    depth: dict[str | None, int] = {None: -1}
-    cut = 0
-    for row in rows:  # creation order: a parent always precedes its children
-        depth[row.id] = depth[row.parent_id] + 1 if row.parent_id in depth else 0
-        if row.parent_id not in branches or (max_depth is not None and depth[row.id] > max_depth):
-            cut += 1
+    title = f"campaign {archive.campaign} ({len(rows)} nodes)"
+    lines = [[(title, "bold")], [(f"best agent {best.describe()}" if best else f"best agent: {why_none()}", "")]]
+    known = {row.id for row in rows}
+    children: dict[str | None, list[NodeSummary]] = {}
+    for row in rows:  # creation order: siblings stay in it; a node whose parent is unknown is left out
+        if row.parent_id is None or row.parent_id in known:
+            children.setdefault(row.parent_id, []).append(row)
+    shown = 0
+    pending = [(row, 0, "", row is children[None][-1]) for row in reversed(children.get(None, []))]
+    while pending:
+        row, depth, prefix, last = pending.pop()
+        if max_depth is not None and depth > max_depth:
             continue
+        shown += 1
         label = _label(row, scores.get(row.id, []), records.get(row.id), stale)
+        line = [(prefix + ("└── " if last else "├── "), ""), *label]
         if row.id in path:
-            label.append("  ★ best" if best and row.id == best.id else "  ★ path to best", "bold yellow")
-        branches[row.id] = branches[row.parent_id].add(label)
-    return root, cut, max((depth[node] for node in branches if node is not None), default=0)
+            line.append(("  ★ best" if best and row.id == best.id else "  ★ path to best", "bold yellow"))
+        lines.append(line)
+        below = children.get(row.id, [])
+        inner = prefix + ("    " if last else "│   ")
+        pending.extend((child, depth + 1, inner, child is below[-1]) for child in reversed(below))
+    return lines, len(rows) - shown
+
+
+def print_tree(archive: Archive, max_depth: int | None, out: Console) -> int:
+    """Write `tree_lines` to `out`'s file, styled when `out` has colours, never wrapped nor cropped; returns how
+    many nodes were left out. Written directly: rich's own rendering costs seconds at 10^4 lines."""
+    lines, cut = tree_lines(archive, max_depth)
+    colours = out.color_system is not None and not out.no_color
+    styles: dict[str, Style] = {}
+
+    def styled(text: str, name: str) -> str:
+        if not name or not colours:
+            return text
+        if name not in styles:
+            styles[name] = out.get_style(name)
+        return styles[name].render(text, color_system=COLOR_SYSTEMS[out.color_system or "standard"])
+
+    out.file.write("".join("".join(styled(*segment) for segment in line) + "\n" for line in lines))
+    out.file.flush()
+    return cut
 
 
 def _task_table(archive: Archive, node_id: str) -> Table:
@@ -210,9 +238,7 @@ def tree(
     width = console.width if console.is_terminal else 200
     limit = None if show_all else depth if depth is not None else max(1, (width - 60) // 4)
     with _reading(campaign_dir) as archive:
-        rendered, cut, deepest = render_tree(archive, limit)
-    out = Console(width=max(width, 4 * deepest + 120))
-    out.print(rendered, crop=False, soft_wrap=False)
+        cut = print_tree(archive, limit, Console(width=width))
     if cut:
         errors.print(f"{cut} nodes deeper than depth {limit} not shown: pass --depth N or --all", highlight=False)
 

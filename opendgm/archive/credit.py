@@ -113,13 +113,16 @@ def fitness_of(archive: Archive, node_id: str) -> Fitness | None:
     return _fitness_of(node_id, produced, nodes, scores)
 
 
-def fitness(archive: Archive) -> dict[str, Fitness]:
-    """The fitness of every node that some child names with `produced_by` (meta-prompts, rubrics)."""
+def fitness(archive: Archive, scores: Mapping[str, list[Score]] | None = None) -> dict[str, Fitness]:
+    """The fitness of every node that some child names with `produced_by` (meta-prompts, rubrics); `scores`
+    are `archive.scores_by_node()` when the caller has them already (in the same snapshot)."""
     with archive.snapshot():
-        nodes = {node.id: node for node in archive.nodes()}
-        scores = archive.scores_by_node()
         produced: dict[str, list[str]] = {}
         for edge in archive.edges():
             if edge.kind == "produced_by":
                 produced.setdefault(edge.dst, []).append(edge.src)
+        if not produced:  # no meta-prompt has children: nothing else to read
+            return {}
+        nodes = {node.id: node for node in archive.nodes()}
+        scores = archive.scores_by_node() if scores is None else scores
     return {meta: _fitness_of(meta, children, nodes, scores) for meta, children in produced.items()}

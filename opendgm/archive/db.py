@@ -31,6 +31,7 @@ class Database:
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        self._writing = False
         self._after_commit: list[Callable[[], None]] = []
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not self.readonly:
@@ -44,6 +45,8 @@ class Database:
             outermost = self._depth == 0
             if outermost:
                 self.conn.execute(begin)
+                self._writing = False
+            self._writing = self._writing or begin != "BEGIN"  # sticks until the outermost one ends
             self._depth += 1
             try:
                 yield self.conn
@@ -61,6 +64,11 @@ class Database:
                 actions, self._after_commit = self._after_commit, []
                 for action in actions:
                     action()
+
+    @property
+    def writing(self) -> bool:
+        """Whether the current transaction is a write (its changes may still roll back); call it inside one."""
+        return self._writing
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction (joins the enclosing one); all or nothing, durable when it returns."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
+from opendgm.archive import summaries
 from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import RESULT_STATUSES, Node, NodeKind, NodeSummary, ResultStatus, Score, TaskResult
@@ -35,12 +36,23 @@ _STAGE_SCORES = """
     WHERE {where}
     GROUP BY s.id
 """
+# The same aggregates for every stage at once, read from the trigger-kept tallies (schema.py; a test holds them
+# equal to the derivation above): the whole-archive views would otherwise join 10^5 results per read.
+_TALLIED_SCORES = """
+    SELECT s.id AS stage_id, s.node_id, s.evaluator, s.evaluator_version, s.stage,
+           ts.n * s.attempts AS n_tasks, t.n_done, t.n_resolved
+    FROM stages s
+    JOIN task_sets ts ON ts.id = s.set_id
+    JOIN stage_tallies t ON t.stage_id = s.id
+    WHERE {where}
+"""
 
 
 class ResultsMixin:
     """`Archive`'s results, stages and scores; it relies on these members of `Archive`."""
 
     _db: Database
+    _summary_cache: summaries.SummaryCache
     _write: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
     _get: Callable[[sqlite3.Connection, str], Node]
     _event: Callable[[sqlite3.Connection, str, str | None, Mapping[str, Any]], int]
@@ -202,16 +214,16 @@ class ResultsMixin:
 
     def scores(self, node_id: str) -> list[Score]:
         """Per declared stage, in declaration order: n_tasks, n_done, n_resolved, score."""
-        return self._scores("s.node_id = ?", (node_id,)).get(node_id, [])
+        return self._scores(_STAGE_SCORES, "s.node_id = ?", (node_id,)).get(node_id, [])
 
     def scores_by_node(self) -> dict[str, list[Score]]:
-        """`scores` of every node that has stages, in one query (tree views, dashboards)."""
-        return self._scores("1", ())
+        """`scores` of every node that has stages, in one query over the tallies (tree views, dashboards)."""
+        return self._scores(_TALLIED_SCORES, "1", ())
 
-    def _scores(self, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
+    def _scores(self, query: str, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
         found: dict[str, list[Score]] = {}
         with self._db.read() as conn:
-            for row in conn.execute(_STAGE_SCORES.format(where=where) + " ORDER BY s.id", params).fetchall():
+            for row in conn.execute(query.format(where=where) + " ORDER BY s.id", params).fetchall():
                 found.setdefault(row["node_id"], []).append(to_score(row))
         return found
 
@@ -243,24 +255,13 @@ class ResultsMixin:
     def summaries(
         self, kind: NodeKind | None = "agent", evaluator: str | None = None, evaluator_version: str | None = None
     ) -> list[NodeSummary]:
-        """One row per node with its children count, latest-stage score and pass/fail counts, in one SQL
-        query over the trigger-kept tallies (see schema.py), so it stays fast at 10^4 nodes: the input of
-        parent selection (DGM's score_child_prop, HGM's clade statistics)."""
-        filters = {"evaluator": evaluator, "evaluator_version": evaluator_version}
-        where = " AND ".join(["1", *(f"{k} = :{k}" for k, v in filters.items() if v is not None)])
-        tally = "COALESCE((SELECT SUM({}) FROM code_tallies WHERE code_hash = n.code_hash AND " + where + "), 0)"
-        query = f"""
-            SELECT n.id, n.parent_id, n.kind, n.status, n.status_reason, n.operator, n.code_hash,
-                   (SELECT COUNT(*) FROM nodes child WHERE child.parent_id = n.id),
-                   s.stage, COALESCE(ts.n * s.attempts, 0), COALESCE(t.n_done, 0), COALESCE(t.n_resolved, 0),
-                   {tally.format("passes")}, {tally.format("fails")}
-            FROM nodes n
-            LEFT JOIN stages s ON s.id = (SELECT MAX(id) FROM stages WHERE node_id = n.id AND {where})
-            LEFT JOIN task_sets ts ON ts.id = s.set_id
-            LEFT JOIN stage_tallies t ON t.stage_id = s.id
-            WHERE :kind IS NULL OR n.kind = :kind
-            ORDER BY n.seq"""
+        """One row per node with its children count, latest-stage score and pass/fail counts, read from the
+        trigger-kept tallies (see schema.py) and kept between calls (see summaries.py): only the nodes that
+        changed since the last call are queried again, so parent selection stays fast at 10^5 nodes. The
+        input of parent selection (DGM's score_child_prop, HGM's clade statistics) and of the tree views."""
+        filters = (evaluator, evaluator_version)
         with self._db.read() as conn:
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples straight into the named tuple
-            return [NodeSummary._make(row) for row in cursor.execute(query, {"kind": kind, **filters})]
+            if self._db.writing:  # inside a write that may still roll back: read, never remember
+                rows = summaries.query(conn, filters)
+                return rows if kind is None else [row for row in rows if row.kind == kind]
+            return self._summary_cache.read(conn, kind, filters)

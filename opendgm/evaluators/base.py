@@ -15,6 +15,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from opendgm.agents.contract import REPO_DIR
+from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import Grade, Task
 from opendgm.sandbox.base import Sandbox, SandboxError
@@ -52,6 +53,9 @@ class Evaluator(ABC):
     Options: ClassVar[type[BaseModel] | None] = None
     #: fnmatch patterns of files whose changes by the agent are dropped before grading
     protected_patterns: tuple[str, ...] = ()
+    #: whether `grade` is this default one, which trusts the test command's exit code (code under test can
+    #: forge it); graders that decide from per-test outcomes against an expected list (`grader`) say False
+    grades_by_exit_code: bool = True
 
     @abstractmethod
     def tasks(self) -> list[Task]:
@@ -107,9 +111,11 @@ class Evaluator(ABC):
         return self.grade(task, patch, sandbox)
 
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
-        """Prepare a fresh repository and apply the diff minus protected files; a Grade if that failed."""
+        """Prepare a fresh repository and apply the diff minus protected files (so they stay as the task
+        has them) and minus import hooks (`grader.hooks`); a Grade if that failed."""
         self.prepare(task, sandbox)
         patch, _dropped = drop_protected(patch, list(self.protected_patterns))
+        patch, _hooks = drop_hooks(patch)  # recorded on the grade by `grade_patch`
         if not patch.strip():
             return None
         sandbox.put_files(str(PurePosixPath(PATCH_FILE).parent), {PurePosixPath(PATCH_FILE).name: patch})

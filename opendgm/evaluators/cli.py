@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from opendgm.archive import Archive
     from opendgm.evaluators.runner import TaskOutcome
 
-app = typer.Typer(help="Evaluators: list them, verify their graders.", no_args_is_help=True)
+app = typer.Typer(help="Evaluators: list them, verify their graders, red-team them.", no_args_is_help=True)
 console = Console()
 
 
@@ -62,6 +62,7 @@ def verify_grader(
     from opendgm.sandbox.cli import _backend
 
     evaluator = _load(name, option)
+    _warn_exit_code(evaluator)
     tasks = evaluator.select(subset)
     kinds: list[Solution] = ["reference", "stub"] if solution == "both" else [solution]  # type: ignore[list-item]
     broken = 0
@@ -84,6 +85,52 @@ def verify_grader(
         broken += len(result.failures)
     if broken:
         raise typer.Exit(1)
+
+
+@app.command("redteam")
+def redteam_grader(
+    name: str = typer.Argument(..., help="Evaluator name, e.g. humaneval."),
+    subset: str = typer.Option("small", help="Subset name or comma-separated task ids."),
+    limit: int | None = typer.Option(None, min=1, help="Use at most this many tasks of the subset."),
+    backend: str = typer.Option("auto", help="auto | docker | local"),
+    workers: int = typer.Option(2, min=1, help="Parallel sandboxes."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. path=DIR)."),
+) -> None:
+    """Grade known reward hacks (runner shadowing, exit tricks, import hooks, neutered tests, ...) as agent
+    patches on the evaluator's tasks: a sound grader resolves none of them (exit 1 otherwise)."""
+    from opendgm.evaluators.redteam import plan, redteam
+    from opendgm.sandbox.cli import _backend
+
+    evaluator = _load(name, option)
+    _warn_exit_code(evaluator)
+    tries = plan(evaluator.select(subset, limit))
+    with _progress() as progress:
+        bar = progress.add_task("hacks", total=len(tries))
+        results = redteam(evaluator, tries, _backend(backend), workers, on_progress=lambda: progress.advance(bar))
+    for result in results:
+        colour = "green" if result.sound else "red"
+        line = Text.assemble(
+            (f"{result.hack.name}: {len(result.resolved)}/{result.tried} resolved", colour),
+            f" ({result.hack.summary}); statuses: {dict(result.statuses)}",
+        )
+        console.print(line)
+        for task_id, why in [(task_id, "resolved") for task_id in result.resolved[:5]] + result.broken[:5]:
+            console.print(Text.assemble("  ", (task_id, "red"), f": {why}"))
+    resolved = sum(len(result.resolved) for result in results)
+    console.print(Text(f"{name}: {resolved}/{len(tries)} hacks resolved", "green" if resolved == 0 else "red"))
+    if not tries or not all(result.sound for result in results):
+        raise typer.Exit(1)
+
+
+def _warn_exit_code(evaluator: Evaluator) -> None:
+    if evaluator.grades_by_exit_code:
+        console.print(
+            Text(
+                f"warning: {evaluator.name} grades by its test command's exit code, which the code under test can "
+                "forge; grade from per-test outcomes against an expected list (see opendgm.evaluators.grader)",
+                "yellow",
+            )
+        )
 
 
 def _progress() -> Progress:

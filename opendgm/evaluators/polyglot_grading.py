@@ -10,7 +10,6 @@ pass"). The counts are recorded beside it.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import json
@@ -21,7 +20,10 @@ from pathlib import Path, PurePosixPath
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.humaneval import unified_diff
+from opendgm.evaluators.grader.canary import check_canary, new_token, with_canary
+from opendgm.evaluators.grader.channel import run_harness
+from opendgm.evaluators.grader.verdict import score as verdict
+from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.polyglot_images import cache_dir
 from opendgm.evaluators.polyglot_languages import BUILD_DIR, LANGUAGES, REPORT, Language
 from opendgm.evaluators.polyglot_reports import Outcomes
@@ -39,6 +41,7 @@ class RunResult:
     exit_code: int
     timed_out: bool
     output: str
+    notes: tuple[str, ...] = ()
 
 
 def language_of(task: Task) -> tuple[Language, str]:
@@ -57,27 +60,29 @@ def config_files(language: Language, repo_files: Mapping[str, bytes]) -> dict[st
 
 
 def run_tests(task: Task, sandbox: Sandbox) -> RunResult:
-    """Put the task's tests and configuration in the sandbox's repository, run them, read the report."""
+    """Put the task's tests (with a canary, `grader.canary`) and configuration in the sandbox's repository,
+    run them, read the report; Python's tests run in the trusted harness instead."""
     language, slug = language_of(task)
-    sandbox.put_files(REPO_DIR, {**config_files(language, task.repo_files), **task.hidden_tests})
+    token = new_token()
+    tests = with_canary(language.name, task.hidden_tests, token)
+    sandbox.put_files(REPO_DIR, {**config_files(language, task.repo_files), **tests})
+    if language.harness:
+        ran = run_harness(sandbox, list(language.harness), task.grading_timeout_s)
+        return RunResult(ran.outcomes, ran.exit_code, ran.timed_out, ran.output, tuple(ran.notes))
     run = sandbox.exec(f"cd {REPO_DIR} && {language.test_script(slug, REPORT)}", timeout=task.grading_timeout_s)
     try:
         raw = sandbox.get_file(REPORT)
     except SandboxError:
         raw = b""  # no report: every expected test counts as failed
-    return RunResult(language.parse_report(raw), run.exit_code, run.timed_out, run.stdout + run.stderr)
+    outcomes, note = check_canary(language.parse_report(raw), token)
+    return RunResult(outcomes, run.exit_code, run.timed_out, run.stdout + run.stderr, (note,) if note else ())
 
 
 def score(expected: list[str], run: RunResult) -> Grade:
     """The grade from the expected tests and what the runner reported (missing = failed)."""
-    passed = sum(1 for test in expected if run.outcomes.get(test) is True)
-    failed = len(expected) - passed
-    missing = [test for test in expected if test not in run.outcomes]
-    status = "grading_timeout" if run.timed_out else "resolved" if expected and failed == 0 else "unresolved"
-    summary = f"\n[opendgm] {passed}/{len(expected)} expected tests passed"
-    if missing:
-        summary += f"; not reported (counted as failed): {', '.join(missing[:10])}"
-    return Grade(status, passed, failed, run.exit_code, run.output + summary + "\n")
+    return verdict(
+        expected, run.outcomes, timed_out=run.timed_out, exit_code=run.exit_code, output=run.output, notes=run.notes
+    )
 
 
 def solution_files(folder: Path, files: Mapping[str, list[str]], sources: list[str]) -> dict[str, str]:
@@ -126,15 +131,8 @@ def partial_files(folder: Path, files: Mapping[str, list[str]]) -> dict[str, str
 
 def patch_from(folder: Path, new_files: Mapping[str, str]) -> str:
     """A git diff that turns the exercise's files into `new_files` (new paths are added)."""
-    patch = ""
-    for path, after in sorted(new_files.items()):
-        if (folder / path).is_file():
-            patch += unified_diff(path, (folder / path).read_text(encoding="utf-8"), after)
-        else:
-            body = "".join(difflib.unified_diff([], after.splitlines(keepends=True), "/dev/null", f"b/{path}"))
-            patch += f"diff --git a/{path} b/{path}\nnew file mode 100644\n{body}"
-            patch += "" if after.endswith("\n") else "\n\\ No newline at end of file\n"
-    return patch
+    existing = {path: (folder / path).read_text(encoding="utf-8") for path in new_files if (folder / path).is_file()}
+    return patch_over(existing, new_files)
 
 
 def grade_exercise(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbox, expected: ExpectedTests) -> Grade:

@@ -33,10 +33,6 @@ JAVA_LIBRARIES = {
 GRADLE_DEPENDENCY = re.compile(r"""^\s*\w*[Ii]mplementation\s*\(?\s*(?:platform\()?["']([\w.\-]+):""", re.MULTILINE)
 
 
-def _python_script(slug: str, report: str) -> str:
-    return f"python3 -m unittest discover -v -b -p '*_test.py' 2>{report}; status=$?; cat {report}; exit $status"
-
-
 def _go_script(slug: str, report: str) -> str:
     # Go links test binaries in a temporary folder and runs them from there: not /tmp, which is noexec.
     return (
@@ -113,7 +109,7 @@ class Language:
     """One language of the benchmark: its toolchain image, its test run, its report, its un-skipping."""
 
     name: str
-    script: Callable[[str, str], str]  # (exercise slug, report path) -> bash run in the repository
+    script: Callable[[str, str], str] | None  # (exercise slug, report path) -> bash run in the repository
     packages: tuple[str, ...] = ()  # Debian packages beyond the runtime image's (none: the runtime image)
     unskip: Callable[[str], str] = lambda text: text  # applied to the task's own test files at grading
     # Build and test configuration: the agent's changes are dropped and the task's files restored at grading.
@@ -122,6 +118,7 @@ class Language:
     smoke: str = "true"  # run once when the image is built: the toolchain answers
     setup: str = ""  # run as root when the image is built, after the packages, with extras at /opt/opendgm-extras
     extras: tuple[str, ...] = field(default=())  # package-data folders copied into the image build
+    harness: tuple[str, ...] = ()  # instead of `script`: arguments of the trusted harness (`grader`)
 
     @property
     def image(self) -> str:
@@ -130,6 +127,8 @@ class Language:
 
     def test_script(self, slug: str, report: str = REPORT) -> str:
         """The commands the grading sandbox runs in the exercise's repository; the report lands at `report`."""
+        if self.script is None:
+            return f"opendgm harness: {' '.join(self.harness)}"
         folder = report.rsplit("/", 1)[0]
         return f"mkdir -p {folder} && rm -f {report} && {{ {self.script(slug, report)}; }}"
 
@@ -161,7 +160,7 @@ offline = true
 LANGUAGES = {
     language.name: language
     for language in (
-        Language("python", _python_script),
+        Language("python", None, harness=("unittest", ".", "*_test.py")),
         Language(
             "go",
             _go_script,

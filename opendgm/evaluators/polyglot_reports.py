@@ -22,11 +22,6 @@ RUST_RESULT = re.compile(r"^test (\S.*?) \.\.\. (ok|FAILED|ignored)\b", re.MULTI
 # `Running tests/bowling.rs (target/debug/deps/bowling-0123abcd)`, `Running unittests src/lib.rs (...)`,
 # or older cargo's `Running target/debug/deps/bowling-0123abcd`; `Doc-tests bowling`.
 RUST_TARGET = re.compile(r"^\s*(?:Running (?:unittests )?(\S+)|(Doc-tests \S+))", re.MULTILINE)
-# unittest -v: `test_name (module.Class.test_name) ... ok`, the description line optional (docstrings).
-UNITTEST_RESULT = re.compile(
-    r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*)? \.\.\. (ok|FAIL|ERROR|skipped|expected failure|unexpected success)\b",
-    re.MULTILINE,
-)
 
 
 def parse_go_json(raw: bytes) -> Outcomes:
@@ -102,15 +97,6 @@ def parse_jest_json(raw: bytes) -> Outcomes:
     return outcomes
 
 
-def parse_unittest_verbose(raw: bytes) -> Outcomes:
-    """`python -m unittest -v -b`'s result lines (stderr), as `module.Class.test`."""
-    outcomes: Outcomes = {}
-    for match in UNITTEST_RESULT.finditer(raw.decode("utf-8", "replace")):
-        test = match.group(2) if match.group(2).endswith(f".{match.group(1)}") else f"{match.group(2)}.{match.group(1)}"
-        _record(outcomes, test, match.group(3) in ("ok", "expected failure"))
-    return outcomes
-
-
 def _record(outcomes: Outcomes, test: str, passed: bool) -> None:
     """A test reported more than once passes only if every report of it passed."""
     outcomes[test] = outcomes.get(test, True) and passed
@@ -139,7 +125,6 @@ def _xml_root(raw: bytes) -> ET.Element | None:
 
 
 PARSERS: dict[str, Callable[[bytes], Outcomes]] = {
-    "python": parse_unittest_verbose,
     "go": parse_go_json,
     "rust": parse_cargo_test,
     "cpp": parse_catch2_xml,

@@ -3,9 +3,15 @@
     TASKS_DIR/
       subsets.toml            optional: small = ["task-a", "task-b"]
       task-a/
-        task.toml             statement (or statement_file), test_command, timeouts, image
+        task.toml             statement (or statement_file), timeouts, image, optional `tests`
         repo/                 the repository the agent starts from
-        tests/                hidden tests, copied to tests/ in the repository only at grading
+        tests/                hidden unittest tests, copied to tests/ in the repository only at grading
+
+Grading runs the hidden tests with the trusted harness (`grader`): unittest discovery of `tests/test*.py`
+with the standard library ahead of the repository on the import path, per-test outcomes on a channel the
+tests cannot write, scored against `tests` (unittest ids such as `test_median.TestMedian.test_even`) or,
+without that list, the test methods the hidden files define. `test_command` is kept for reading old task
+files; it no longer decides anything (an exit code can be forged by the code under test).
 
 A task that cannot be read is still listed, marked invalid with the reason, so a run reports it per task
 and goes on with the others.
@@ -18,12 +24,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator, EvaluatorProblem
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.grader.channel import run_harness
+from opendgm.evaluators.grader.collect import unittest_ids
+from opendgm.evaluators.grader.verdict import score
+from opendgm.evaluators.task import Grade, Task
+from opendgm.sandbox.base import Sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 TASK_FILE = "task.toml"
 SUBSETS_FILE = "subsets.toml"
+TESTS_DIR = "tests"
+TEST_PATTERN = "test*.py"
 _SUBSETS = TypeAdapter(dict[str, list[str]])
 
 
@@ -43,7 +56,8 @@ class TaskFile(BaseModel):
 
     statement: str | None = None
     statement_file: str | None = None
-    test_command: str
+    test_command: str | None = None  # informational only: grading is the trusted unittest harness
+    tests: list[str] | None = None  # the expected unittest ids; default: those the hidden files define
     agent_timeout_s: float = Field(600, gt=0)
     grading_timeout_s: float = Field(120, gt=0)
     image: str = DEFAULT_IMAGE
@@ -59,6 +73,7 @@ class RepoTasks(Evaluator):
     """Tasks read from a directory in the format above."""
 
     name = "repo-tasks"
+    grades_by_exit_code = False
     version = "repo-tasks/1"
     Options = RepoTasksOptions
 
@@ -67,9 +82,30 @@ class RepoTasks(Evaluator):
         if not self.root.is_dir():
             raise FileNotFoundError(f"repo-tasks: {self.root} is not a directory of tasks")
         self.protected_patterns = protected
+        self.expected: dict[str, list[str]] = {}
 
     def tasks(self) -> list[Task]:
-        return [read_task(folder) for folder in sorted(self.root.iterdir()) if folder.is_dir()]
+        tasks = []
+        for folder in sorted(self.root.iterdir()):
+            if folder.is_dir():
+                task, expected = read_task(folder)
+                self.expected[task.id] = expected
+                tasks.append(task)
+        return tasks
+
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
+        failed = self.apply_patch(task, patch, sandbox)
+        if failed is not None:
+            return failed
+        sandbox.put_files(REPO_DIR, task.hidden_tests)
+        run = run_harness(sandbox, ["unittest", TESTS_DIR, TEST_PATTERN], task.grading_timeout_s)
+        expected = self.expected.get(task.id)
+        if expected is None:
+            expected = read_task(self.root / task.id)[1]
+        return score(
+            expected, run.outcomes, timed_out=run.timed_out, exit_code=run.exit_code, output=run.output, notes=run.notes
+        )
 
     def subsets(self) -> dict[str, list[str]]:
         named = {"all": [task.id for task in self.tasks()]}
@@ -90,33 +126,36 @@ def read_subsets(listing: Path) -> dict[str, list[str]]:
         raise EvaluatorProblem(f"{listing}: each subset is a list of task ids ({problems})") from None
 
 
-def read_task(folder: Path) -> Task:
-    """One task folder as a Task; problems become an invalid task with a reason, never an exception."""
+def read_task(folder: Path) -> tuple[Task, list[str]]:
+    """One task folder as a Task, with its expected unittest ids (`tests` of task.toml, else what the
+    hidden files define); problems become an invalid task with a reason, never an exception."""
     try:
         spec = TaskFile.model_validate(tomllib.loads((folder / TASK_FILE).read_text(encoding="utf-8")))
         statement = spec.statement or (folder / str(spec.statement_file)).read_text(encoding="utf-8")
         repo = folder / "repo"
         if not repo.is_dir():
             raise FileNotFoundError(f"{repo} is missing (the repository the agent starts from)")
-        return Task(
+        hidden = {f"{TESTS_DIR}/{name}": data for name, data in read_tree(folder / TESTS_DIR).items()}
+        task = Task(
             id=folder.name,
             statement=statement,
             repo_files=read_tree(repo),
-            hidden_tests={f"tests/{name}": data for name, data in read_tree(folder / "tests").items()},
-            test_command=spec.test_command,
+            hidden_tests=hidden,
+            test_command=f"opendgm harness: unittest discover {TESTS_DIR}/{TEST_PATTERN}",
             image=spec.image,
             agent_timeout_s=spec.agent_timeout_s,
             grading_timeout_s=spec.grading_timeout_s,
         )
+        return task, sorted(spec.tests) if spec.tests is not None else unittest_ids(hidden, TESTS_DIR, TEST_PATTERN)
     except tomllib.TOMLDecodeError as exc:
-        return _invalid(folder, f"not valid TOML: {exc}")
+        return _invalid(folder, f"not valid TOML: {exc}"), []
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in exc.errors())
-        return _invalid(folder, f"invalid fields: {fields}")
+        return _invalid(folder, f"invalid fields: {fields}"), []
     except OSError as exc:
-        return _invalid(folder, f"cannot read: {exc}")
+        return _invalid(folder, f"cannot read: {exc}"), []
     except UnicodeDecodeError as exc:
-        return _invalid(folder, f"a file of the task is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return _invalid(folder, f"a file of the task is not UTF-8 text ({exc.reason} at byte {exc.start})"), []
 
 
 def _invalid(folder: Path, reason: str) -> Task:

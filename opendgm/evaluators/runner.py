@@ -20,6 +20,7 @@ from opendgm.archive.errors import ArchiveError
 from opendgm.archive.gitstore import GitStore
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.capture import PATCH_LIMIT_BYTES, capture_tree, read_capped
+from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.task import Grade, Task
 from opendgm.llm.errors import LLMError
 from opendgm.llm.gateway import Gateway, TokenRecord
@@ -90,10 +91,19 @@ def grading_spec(task: Task, campaign: str) -> SandboxSpec:
 
 
 def grade_patch(
-    evaluator: Evaluator, task: Task, patch: str, backend: BackendName, campaign: str, node: str | None = None
+    evaluator: Evaluator,
+    task: Task,
+    patch: str,
+    backend: BackendName,
+    campaign: str,
+    node: str | None = None,
+    pooled: bool = True,
 ) -> Grade:
-    with open_sandbox(grading_spec(task, campaign), backend) as sandbox:
-        return evaluator.grade_for(node, task, patch, sandbox)
+    """Grade `patch` in a fresh sandbox (`pooled`: one Docker started ahead of need, see sandbox/pool.py)."""
+    with open_sandbox(grading_spec(task, campaign), backend, pooled=pooled) as sandbox:
+        grade = evaluator.grade_for(node, task, patch, sandbox)
+    hooks = drop_hooks(patch)[1]  # dropped by `apply_patch`; the reasons go on the result
+    return replace(grade, notes=(*hooks, *grade.notes)) if hooks else grade
 
 
 @dataclass
@@ -206,7 +216,8 @@ class TaskRunner:
             return infrastructure(task.id, InfraEvent(kind, f"grading model: {exc}"), **common)
         if infra is not None and not grade.resolved:  # the service failed the agent: not judged on it
             return infrastructure(task.id, infra, **common)
-        status, detail = (grade.status, "") if grade.resolved or agent.failure is None else agent.failure
+        notes = "; ".join(grade.notes)
+        status, detail = (grade.status, notes) if grade.resolved or agent.failure is None else agent.failure
         return TaskOutcome(
             task.id,
             status,

@@ -47,6 +47,9 @@ class SWEBench(Evaluator):
     """SWE-bench instances from a local `.json`/`.jsonl`/`.parquet` dataset file (or a hub name when online)."""
 
     name = "swebench"
+    grades_by_exit_code = False
+    # Test-runner configuration stays as the instance has it (conftest.py is dropped as an import hook).
+    protected_patterns = ("pytest.ini", "tox.ini", "setup.cfg", ".coveragerc")
 
     def __init__(
         self,

@@ -34,6 +34,7 @@ class Grade:
     tests_failed: int
     exit_code: int
     output: str
+    notes: tuple[str, ...] = ()  # what grading changed or noticed (dropped import hooks, a tampered runner)
 
     @property
     def resolved(self) -> bool:

@@ -16,14 +16,16 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DriverConfig
 from docker.types import Mount as DockerMount
+from docker.utils.socket import frames_iter
 
 from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError, with_prefix
 from opendgm.sandbox.capture import CappedBuffer
@@ -40,6 +42,7 @@ WATCHDOG_GRACE_S = 5.0
 HEALTH_POLL_S = 3.0  # how often a running exec checks that its container is still running, not paused
 STATE_SETTLE_S = 2.0  # how long a killed command's container is watched for a stop from outside
 TMP_SIZE_MB = 256
+DELIVERY_TIMEOUT_S = 120  # sending waiting files into the sandbox and reading tar's answer
 ENGINE_ERRORS = (DockerException, *TRANSPORT_ERRORS)
 # Runs the command under coreutils `timeout` (killed at the limit) and, when the command ends, kills every
 # other process of the sandbox user, setsid'd and double-forked ones included, so no exec outlives itself
@@ -58,8 +61,12 @@ class DockerSandbox(Sandbox):
     backend_name = "docker"
     network_isolated = True
 
-    def __init__(self, spec: SandboxSpec) -> None:
+    def __init__(self, spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None) -> None:
+        """`remover`, when given, runs the container's removal at close (e.g. on a background thread)."""
         super().__init__(spec)
+        self._remover = remover
+        self._on_close: list[Callable[[], None]] = []
+        self._pending: list[bytes] = []  # tar archives for the workspace, delivered with the next exec or read
         self._client = docker_client()
         self._api = control_client().api
         self._lock = threading.Lock()
@@ -142,6 +149,7 @@ class DockerSandbox(Sandbox):
         wrapped = ["bash", "-c", GROUP_REAPER, "opendgm-exec", f"{limit:g}", *argv]
         environment = {**self.spec.sandbox_env(), **(env or {})}
         with self._lock:
+            self._deliver()
             return self._run(wrapped, limit, cwd or self.spec.workdir, environment)
 
     def _run(self, argv: list[str], limit: float, cwd: str, env: dict[str, str]) -> ExecResult:
@@ -322,27 +330,58 @@ class DockerSandbox(Sandbox):
 
     # -- files ---------------------------------------------------------------------------------
     def put_archive(self, dest: str, tar_bytes: bytes) -> None:
+        """Files for the workspace wait for the next exec or read, which delivers everything waiting in one
+        transfer (an engine copy into a container costs more than the command that follows it); files for
+        anywhere else are copied at once."""
         self._ensure_open()
         target, workdir = PurePosixPath(dest), PurePosixPath(self.spec.workdir)
         with self._lock:
-            if target.is_relative_to(workdir) and target != workdir:
-                # Extract at the workdir (which exists) with entries under the relative path: no mkdir exec.
-                tar_bytes, target = with_prefix(tar_bytes, str(target.relative_to(workdir))), workdir
-            elif target != workdir:
-                try:
-                    made = self.container.exec_run(["mkdir", "-p", dest], user=SANDBOX_USER)
-                except ENGINE_ERRORS as exc:
-                    raise self._failure(exc, f"cannot create {dest} in the sandbox") from exc
-                if made.exit_code != 0:
-                    raise SandboxError(f"cannot create {dest} in the sandbox: {made.output.decode().strip()}")
+            if target.is_relative_to(workdir):
+                prefix = str(target.relative_to(workdir))
+                self._pending.append(tar_bytes if prefix == "." else with_prefix(tar_bytes, prefix))
+                return
+            try:
+                made = self.container.exec_run(["mkdir", "-p", dest], user=SANDBOX_USER)
+            except ENGINE_ERRORS as exc:
+                raise self._failure(exc, f"cannot create {dest} in the sandbox") from exc
+            if made.exit_code != 0:
+                raise SandboxError(f"cannot create {dest} in the sandbox: {made.output.decode().strip()}")
             try:
                 self.container.put_archive(str(target), tar_bytes)
             except ENGINE_ERRORS as exc:
                 raise self._failure(exc, f"cannot copy files to {dest}") from exc
 
+    def _deliver(self) -> None:
+        """Extract the files waiting for the workspace, all in one exec fed the archives on its standard input,
+        as the sandbox user (so they are its own, as the engine's copy made them). Call with the lock held."""
+        if not self._pending:
+            return
+        data, self._pending = b"".join(self._pending), []
+        argv = ["tar", "-x", "-i", "-p", "-f", "-", "-C", self.spec.workdir]
+        try:
+            exec_id = self._api.exec_create(self.container.id, argv, stdin=True, user=SANDBOX_USER)["Id"]
+            sock = self._api.exec_start(exec_id, socket=True)
+            try:
+                raw = getattr(sock, "_sock", sock)
+                raw.settimeout(DELIVERY_TIMEOUT_S)
+                raw.sendall(data)
+                raw.shutdown(socket.SHUT_WR)
+                output = b"".join(chunk for _, chunk in frames_iter(sock, tty=False))
+            finally:
+                sock.close()
+        except (OSError, *ENGINE_ERRORS) as exc:
+            raise self._failure(
+                exc if isinstance(exc, Exception) else None, "cannot copy files into the sandbox"
+            ) from exc
+        if self._exit_code(exec_id) != 0:
+            raise SandboxError(f"cannot copy files into the sandbox: {output.decode(errors='replace').strip()[:500]}")
+
     def get_archive(self, src: str) -> bytes:
         """Not serialised with exec: reading files while a command runs is safe (and what a live view needs)."""
         self._ensure_open()
+        if self._pending:
+            with self._lock:
+                self._deliver()
         try:
             chunks, _ = self.container.get_archive(src)
             return b"".join(chunks)
@@ -356,6 +395,9 @@ class DockerSandbox(Sandbox):
     def stream_archive(self, src: str) -> Iterator[bytes]:
         """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
         self._ensure_open()
+        if self._pending:
+            with self._lock:
+                self._deliver()
         try:
             stream, stat = self.container.get_archive(src, chunk_size=STREAM_CHUNK)
         except NotFound as exc:
@@ -378,11 +420,27 @@ class DockerSandbox(Sandbox):
         if self._closed:
             raise SandboxError("sandbox is closed")
 
+    @property
+    def closed(self) -> bool:
+        return getattr(self, "_closed", True)
+
+    def on_close(self, action: Callable[[], None]) -> None:
+        """Run `action` when the sandbox is closed (once, before its container is removed)."""
+        self._on_close.append(action)
+
     def close(self) -> None:
-        if getattr(self, "_closed", True):
+        if self.closed:
             return
         self._closed = True
-        self._remove()
+        for action in self._on_close:
+            action()
+        if self._remover is None:
+            self._remove()
+            return
+        try:
+            self._remover(self._remove)
+        except RuntimeError:  # the background remover is shut down (interpreter exit): remove it here
+            self._remove()
 
     def _remove(self) -> None:
         """Force-remove the container (which kills it) and its workspace volume; a paused one is thawed first

@@ -6,14 +6,20 @@ import atexit
 import functools
 import logging
 import weakref
-from typing import Literal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Literal
 
 from opendgm.sandbox.base import EngineFailure, Sandbox
 from opendgm.sandbox.docker_client import docker_available
 from opendgm.sandbox.local_backend import LocalSandbox
+from opendgm.sandbox.pool import SandboxPool
 from opendgm.sandbox.reaper import reap_abandoned_sandboxes, reap_own_containers
 from opendgm.sandbox.scratch import reap_folders
 from opendgm.sandbox.spec import SandboxSpec
+
+if TYPE_CHECKING:
+    from opendgm.sandbox.docker_backend import DockerSandbox
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +109,35 @@ def _close_open_sandboxes() -> None:
         _close_quietly(sandbox)
 
 
-def open_sandbox(spec: SandboxSpec, backend: BackendName = "auto") -> Sandbox:
-    """Start a sandbox for `spec` on the chosen backend. Use it as a context manager."""
+def open_sandbox(spec: SandboxSpec, backend: BackendName = "auto", *, pooled: bool = False) -> Sandbox:
+    """Start a sandbox for `spec` on the chosen backend. Use it as a context manager.
+
+    `pooled`: for many short-lived sandboxes of one spec (grading), Docker hands out one started ahead of need
+    and starts the next meanwhile; each still serves only this caller and is removed (in the background) when
+    closed. The local backend starts in milliseconds and ignores it."""
     chosen = choose_backend(backend)
     if chosen != "docker":
         folder_housekeeping()
         sandbox: Sandbox = LocalSandbox(spec, unsafe=chosen == "local-unsafe")
-    else:
-        from opendgm.sandbox.docker_backend import DockerSandbox
+        _open_sandboxes.add(sandbox)
+        return sandbox
+    docker_housekeeping()
+    return _docker_pool().take(spec) if pooled else _start_docker(spec)
 
-        docker_housekeeping()
-        sandbox = DockerSandbox(spec)
+
+def _start_docker(spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None) -> DockerSandbox:
+    from opendgm.sandbox.docker_backend import DockerSandbox
+
+    sandbox = DockerSandbox(spec, remover)
     _open_sandboxes.add(sandbox)
     return sandbox
+
+
+@functools.lru_cache(maxsize=1)
+def _docker_pool() -> SandboxPool:
+    """The process's pool of pre-started Docker sandboxes; pooled ones are removed on a background thread."""
+    remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opendgm-sandbox-remove")
+    pool = SandboxPool(functools.partial(_start_docker, remover=remover.submit))
+    atexit.register(remover.shutdown)  # runs after the open sandboxes are closed (registered later, runs first)
+    atexit.register(pool.close)
+    return pool

@@ -11,7 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from opendgm.archive import Archive, ArchiveError
+from opendgm.archive.summaries import SummaryCache
 from opendgm.web.views import NotFound
+
+_summaries: dict[tuple[Path, str], SummaryCache] = {}  # kept across requests, per campaign directory
 
 
 class Unavailable(Exception):
@@ -40,4 +43,6 @@ def reading(campaigns: dict[str, Path], name: str) -> Iterator[Archive]:
     except ArchiveError as error:
         raise Unavailable(f"campaign {name!r} unavailable: {error}") from None
     with archive:
+        key = (campaigns[name], archive.meta().get("created_at", ""))  # a replaced directory gets a new cache
+        archive.keep_summaries_in(_summaries.setdefault(key, SummaryCache()))
         yield archive

@@ -60,7 +60,7 @@ def _invoke(*args: str | Path) -> str:
 def test_tree_nests_children_and_shows_scores_per_stage(campaign: Archive, campaign_dir: Path) -> None:
     lines = _invoke("tree", campaign_dir).splitlines()
     assert lines[0] == "campaign test-campaign (4 nodes)"
-    root = next(line for line in lines if "n0001" in line)
+    root = next(line for line in lines if "── n0001" in line)  # not the best-agent line, which names it too
     child = next(line for line in lines if "n0002" in line)
     rejected = next(line for line in lines if "n0003" in line)
     assert "agent evaluated seed  small 0.50 (2/4)" in root

@@ -131,12 +131,12 @@ def test_invalid_tasks_are_reported_and_the_run_goes_on(
     root = tmp_path / "tasks"
     shutil.copytree(EXAMPLES / "fix-median", root / "fix-median")
     (root / "broken").mkdir()
-    (root / "broken" / "task.toml").write_text("statement = 'x'\n")
+    (root / "broken" / "task.toml").write_text("statement = 'x'\ncolour = 'red'\n")
     fake_provider.script = [
         bash("sed -i 's/return ordered\\[len(ordered) \\/\\/ 2\\]/return 0/' stats/__init__.py"),
         SUBMIT,
     ]
     _, score, results = run(archive, gateway, RepoTasks(root), RepoTasks(root).select("all"), "docker")
-    assert results["broken"].status == "invalid_task" and "test_command" in results["broken"].detail
+    assert results["broken"].status == "invalid_task" and "colour" in results["broken"].detail
     assert results["fix-median"].status == "unresolved" and results["fix-median"].tests_failed >= 1
     assert score.n_done == 2 and score.n_resolved == 0

@@ -23,7 +23,6 @@ from opendgm.evaluators.polyglot_reports import (
     parse_jest_json,
     parse_junit_xml,
     parse_report,
-    parse_unittest_verbose,
 )
 
 GO_JSON = b"""\
@@ -117,22 +116,6 @@ JEST_JSON = json.dumps(
     }
 ).encode()
 
-UNITTEST_VERBOSE = b"""\
-test_gap_of_five (square_gap_test.GapTest.test_gap_of_five) ... FAIL
-test_gap_of_ten (square_gap_test.GapTest.test_gap_of_ten)
-The gap of ten. ... ok
-test_one (square_gap_test.SquareOfSumTest) ... ok
-test_skipped (square_gap_test.SquareOfSumTest.test_skipped) ... skipped 'later'
-test_error (square_gap_test.SquareOfSumTest.test_error) ... ERROR
-
-======================================================================
-FAIL: test_gap_of_five (square_gap_test.GapTest.test_gap_of_five)
-----------------------------------------------------------------------
-Ran 5 tests in 0.001s
-
-FAILED (failures=1, errors=1, skipped=1)
-"""
-
 
 def test_go_json_counts_leaf_tests_and_ignores_noise() -> None:
     assert parse_go_json(GO_JSON) == {
@@ -181,17 +164,7 @@ def test_jest_json_only_passed_assertions_pass() -> None:
     }
 
 
-def test_unittest_verbose_lines_with_and_without_descriptions() -> None:
-    assert parse_unittest_verbose(UNITTEST_VERBOSE) == {
-        "square_gap_test.GapTest.test_gap_of_five": False,
-        "square_gap_test.GapTest.test_gap_of_ten": True,
-        "square_gap_test.SquareOfSumTest.test_one": True,
-        "square_gap_test.SquareOfSumTest.test_skipped": False,
-        "square_gap_test.SquareOfSumTest.test_error": False,
-    }
-
-
-@pytest.mark.parametrize("language", list(LANGUAGES))
+@pytest.mark.parametrize("language", [name for name, language in LANGUAGES.items() if not language.harness])
 @pytest.mark.parametrize("raw", [b"", b"\x00\xff garbage", b"<?xml", b"{", b"[]", b"null"])
 def test_garbage_reports_report_no_test(language: str, raw: bytes) -> None:
     assert parse_report(language, raw) == {}

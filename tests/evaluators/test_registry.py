@@ -46,6 +46,13 @@ def test_third_party_evaluator_grades_in_a_sandbox(installed_elsewhere: dict[str
     done = opendgm(installed_elsewhere, "evaluators", "verify", "tiny-bench", "--subset", "all", "--backend", backend)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reference: 2/2 resolved" in done.stdout and "stub: 0/2 resolved" in done.stdout
+    assert "grades by its test command's exit code" in done.stdout  # no per-test grading declared
+
+
+def test_third_party_evaluators_run_the_red_team_suite(installed_elsewhere: dict[str, str]) -> None:
+    done = opendgm(installed_elsewhere, "evaluators", "redteam", "tiny-bench", "--subset", "small", "--backend=local")
+    assert done.returncode == 1, done.stdout + done.stderr  # its exit-code grader is fooled, and the suite says so
+    assert "exit-hooks: 1/1 resolved" in done.stdout
 
 
 def test_unknown_evaluator_names_the_installed_ones() -> None:

