@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import sqlite3
 import sys
 from importlib.metadata import version
@@ -25,9 +26,11 @@ from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.evolve.cli import run, status
 from opendgm.evolve.config import ConfigProblem
 from opendgm.evolve.simulate_cli import simulate
+from opendgm.evolve.stopping import EXIT_INFRA, EXIT_LIMIT, EXIT_USAGE, StopNow
 from opendgm.llm.cli import app as llm_app
-from opendgm.llm.errors import LLMError
+from opendgm.llm.errors import BudgetExceeded, LLMError
 from opendgm.llm.local_server import LocalServerError
+from opendgm.outcomes import InfrastructureFailure
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
 from opendgm.tracking.trackers import TrackingUnavailable
@@ -122,14 +125,29 @@ def _fail(message: object, status: int) -> NoReturn:
     sys.exit(status)
 
 
+def _stop_now(signum: int, _frame: object) -> None:
+    raise StopNow(signum)
+
+
 def main() -> None:
-    """Console entry point: user-facing errors print as one line and exit with status 2 (4 for a full disk)."""
+    """Console entry point: user-facing errors print as one line and exit with status 2 (4 for a full disk); a
+    spent budget exits 3, a persistent infrastructure failure 4, a stop signal 128 + its number (SIGTERM and
+    SIGHUP unwind like Ctrl-C, so sandboxes are closed on the way out; `run` finishes its work in flight first)."""
+    for each in (signal.SIGTERM, signal.SIGHUP):  # SIGINT stays Click's (`status --watch` ends on it, exit 0)
+        signal.signal(each, _stop_now)
     try:
         app()
     except NoSpace as error:  # the host's failure: the exit status of a persistent infrastructure failure
-        _fail(error, 4)
+        _fail(error, EXIT_INFRA)
+    except BudgetExceeded as error:
+        _fail(error, EXIT_LIMIT)
+    except InfrastructureFailure as error:
+        _fail(f"infrastructure failure: {error}; run again to retry", EXIT_INFRA)
     except USER_ERRORS as error:
-        _fail(error, 2)
+        _fail(error, EXIT_USAGE)
+    except StopNow as now:  # asked for, not an error
+        console.print(Text(f"stopped ({now})"))
+        sys.exit(now.exit_code)
     except (OSError, sqlite3.DatabaseError) as error:
         problem = environment_problem(error)
         if problem is None:

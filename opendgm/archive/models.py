@@ -5,25 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
+from opendgm.outcomes import VERDICTS, Verdict
+
 NodeKind = Literal["agent", "prompt", "meta_prompt", "rubric"]
 Status = Literal["proposed", "modifying", "built", "validating", "evaluating", "evaluated", "rejected", "failed"]
-ResultStatus = Literal[
-    "resolved",
-    "unresolved",
-    "empty_patch",
-    "patch_failed",  # the agent's diff did not apply in the grading sandbox
-    "agent_error",
-    "agent_timeout",
-    "grading_error",
-    "grading_timeout",
-    "invalid_task",
-    "patch_too_large",  # the agent's change is over the size cap: a verdict on the agent, never read whole
-    "sandbox_error",  # the infrastructure failed, not the agent; cached like any result (retry = new attempt)
-]
+ResultStatus = Verdict  # the stored verdicts: opendgm.outcomes is the one vocabulary
 
 NODE_KINDS: frozenset[str] = frozenset(get_args(NodeKind))
 STATUSES: frozenset[str] = frozenset(get_args(Status))
-RESULT_STATUSES: frozenset[str] = frozenset(get_args(ResultStatus))
+RESULT_STATUSES: frozenset[str] = VERDICTS
 
 # The life cycle. Setting the current status again is a no-op (so a resumed campaign can repeat a step);
 # `evaluated -> evaluating` is a later stage; `rejected` and `failed` are final: a retry is a new node.

@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 from opendgm.archive import Archive
 from opendgm.archive.models import Score, TaskResult
+from opendgm.evaluators import infra_retries
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor
 from opendgm.evaluators.in_flight import IN_FLIGHT
-from opendgm.evaluators.runner import TaskOutcome, TaskRunner
+from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
+from opendgm.outcomes import INFRA_EVENT, InfraEvent
 from opendgm.sandbox.factory import BackendName, choose_backend
 from opendgm.sandbox.local_backend import reachable_scratch
 
@@ -37,14 +39,15 @@ def evaluate_stage(
 ) -> Score:
     """Run the node's agent on every task of the stage that has no result yet; return the stage score.
 
-    Outcomes caused by the infrastructure (a sandbox that failed, a model service that errored or a
-    budget that ran out) are logged as events, not stored as results, so a rerun tries those tasks again.
+    Outcomes caused by the infrastructure (the engine, a model service that errored, a budget that ran out, the
+    host) are logged as events, not stored as results, so a rerun tries those tasks again, unless they are
+    `infra_exhausted` (see infra_retries).
     """
     archive.record_stage(node_id, evaluator.name, evaluator.version, stage, [task.id for task in tasks])
     missing = {
         task_id for task_id, _attempt in archive.missing_tasks(node_id, evaluator.name, evaluator.version, stage)
     }
-    todo = [task for task in tasks if task.id in missing]
+    todo = [task for task in tasks if task.id in missing - infra_retries.exhausted(archive, node_id)]
     evaluate_tasks(
         archive, node_id, evaluator, todo, gateway=gateway, executor=executor, backend=backend, on_result=on_result,
         memory_mb=memory_mb,
@@ -63,11 +66,13 @@ def evaluate_tasks(
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
     memory_mb: int = 2048,
-) -> None:
-    """Run the node's agent on `tasks` and record each outcome (the caller decides which tasks are due);
-    each agent's sandbox has `memory_mb` of memory (the campaign's `sandbox.memory_mb`)."""
+) -> list[TaskOutcome]:
+    """Run the node's agent on `tasks` and record each verdict, or log each infrastructure event (the caller
+    decides which tasks are due); returns the outcomes. Each agent's sandbox has `memory_mb` of memory (the
+    campaign's `sandbox.memory_mb`)."""
+    outcomes: list[TaskOutcome] = []
     if not tasks:
-        return
+        return outcomes
     with reachable_scratch(prefix="opendgm-agent-") as scratch:  # the local backend mounts the agent's code
         agent_dir = archive.materialize(node_id, scratch / "agent")
         runner = TaskRunner(
@@ -75,15 +80,17 @@ def evaluate_tasks(
             memory_mb=memory_mb,
         )  # fmt: skip
         for task, outcome in executor.map_unordered(IN_FLIGHT.tracking(node_id, runner.run), tasks):
-            if isinstance(outcome, BaseException):  # a bug or an infrastructure failure: kept, not raised
-                outcome = TaskOutcome(task.id, "sandbox_error", detail=f"{type(outcome).__name__}: {outcome}")
-            if outcome.infrastructure_failure:
-                # Not the agent's doing (sandbox, model service, budget): no result, so a rerun retries it.
-                data = {"task": task.id, "status": outcome.status, "detail": outcome.detail}
-                archive.log_event("task_infrastructure_failure", node_id, data)
+            if isinstance(outcome, BaseException):  # a bug or a host failure: kept, not raised
+                outcome = infrastructure(task.id, InfraEvent("host", f"{type(outcome).__name__}: {outcome}"))
+            if outcome.infra is not None:
+                # Not the agent's doing (engine, model service, budget, host): no result, so a rerun retries it.
+                data = {"task": task.id, "kind": outcome.infra.kind, "detail": outcome.infra.detail}
+                archive.log_event(INFRA_EVENT, node_id, data)
             else:
                 record_outcome(archive, node_id, evaluator, outcome)
+            outcomes.append(outcome)
             on_result(task, outcome)
+    return outcomes
 
 
 def stage_score(archive: Archive, node_id: str, evaluator: Evaluator, stage: str) -> Score:

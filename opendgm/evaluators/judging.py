@@ -27,6 +27,7 @@ from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.task import Task
 from opendgm.llm import LLMError, Router
+from opendgm.outcomes import INFRA_EVENT
 from opendgm.prompts.config import MPOOptions
 from opendgm.prompts.mpo import Judged, Sample
 from opendgm.prompts.rubrics import RubricLoop
@@ -86,7 +87,9 @@ class RubricJudge:
                 if isinstance(outcome, BaseException):  # nothing recorded: the next call retries it
                     failures.append(outcome)
                     detail = f"re-judging: {type(outcome).__name__}: {outcome}"
-                    self.archive.log_event("task_infrastructure_failure", node_id, {"task": task.id, "detail": detail})
+                    kind = "model_service" if isinstance(outcome, LLMError) else "host"
+                    data = {"task": task.id, "kind": kind, "detail": detail}
+                    self.archive.log_event(INFRA_EVENT, node_id, data)
         finally:
             executor.shutdown()
             self.evaluator.use(self._judge, self.evaluator.rubric_id)

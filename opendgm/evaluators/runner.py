@@ -1,14 +1,14 @@
 """Running one agent on one task: the agent's sandbox, its diff, then grading in a fresh sandbox.
 
 Nothing here decides what to keep: the caller records the outcome (in the archive) and caches by the
-agent's code hash. Every failure mode ends as a per-task status with a readable detail, never as an
-exception that stops the other tasks.
+agent's code hash. Every failure mode ends as a per-task outcome with a readable detail, never as an
+exception that stops the other tasks: a verdict on the agent, or an infrastructure event (`infra`), decided by
+the rule of `opendgm.outcomes` from the gateway's record of the sandbox's calls and the engine's errors.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -16,20 +16,21 @@ from pathlib import Path
 
 from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
 from opendgm.archive import trees
+from opendgm.archive.errors import ArchiveError
 from opendgm.archive.gitstore import GitStore
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.capture import PATCH_LIMIT_BYTES, capture_tree, read_capped
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.task import Grade, Task
 from opendgm.llm.errors import LLMError
-from opendgm.llm.gateway import Gateway
-from opendgm.sandbox.base import SandboxError
+from opendgm.llm.gateway import Gateway, TokenRecord
+from opendgm.outcomes import InfraEvent, from_llm_error, from_sandbox_error, from_token_record
+from opendgm.sandbox.base import EngineFailure, SandboxError
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
 
-AGENT_EXIT_MODEL_ERROR = 3
-AGENTS_OWN_REQUEST_ERROR = re.compile(r"gateway HTTP 4(00|13|22)\b")
 LOG_TAIL_CHARS = 4000
+INFRASTRUCTURE = "infrastructure"  # the status of an outcome that is an event, not a verdict (never stored)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class TaskOutcome:
     """Everything one (agent, task) run produced."""
 
     task_id: str
-    status: str  # a ResultStatus, or model_error (a grading model failed); infrastructure failures: not stored
+    status: str  # a Verdict, or INFRASTRUCTURE (then `infra` says what failed; never stored)
     tests_passed: int = 0
     tests_failed: int = 0
     exit_code: int | None = None
@@ -48,6 +49,8 @@ class TaskOutcome:
     agent_log: str = ""
     grading_log: str = ""
     agent_status: str = ""  # the agent's own exit status, from its trajectory
+    infra: InfraEvent | None = None  # what failed when the outcome is an infrastructure event
+    model_wait_s: float = 0.0  # how long the agent's model calls waited on the gateway
 
     @property
     def resolved(self) -> bool:
@@ -55,19 +58,13 @@ class TaskOutcome:
 
     @property
     def infrastructure_failure(self) -> bool:
-        """The sandbox or the model service failed, not the agent: worth running again, not a result."""
-        return self.status in ("sandbox_error", "model_error") or (
-            self.status == "agent_error" and model_unavailable(self.exit_code, self.detail)
-        )
+        """The engine, the model service, the budget or the host failed, not the agent: retried, not a result."""
+        return self.infra is not None
 
 
-def model_unavailable(exit_code: int | None, detail: str) -> bool:
-    """Whether an agent stopped because its model could not serve it (down, refused, out of budget).
-
-    A request the agent itself got wrong (an overlong context, a bad parameter: HTTP 400/413/422) is the
-    agent's failure, and a result like any other: managing its context is part of an agent's job.
-    """
-    return exit_code == AGENT_EXIT_MODEL_ERROR and not AGENTS_OWN_REQUEST_ERROR.search(detail)
+def infrastructure(task_id: str, event: InfraEvent, **fields: object) -> TaskOutcome:
+    """An outcome that is an infrastructure event (the fields the agent produced are kept for the log)."""
+    return TaskOutcome(task_id, INFRASTRUCTURE, detail=str(event), infra=event, **fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -81,6 +78,7 @@ class AgentRun:
     status: str  # the agent's own exit status, from its trajectory
     failure: tuple[str, str] | None  # (status, detail) when it did not finish normally
     tree: str | None = None  # the repository it left, as a tree of the store given to run_agent
+    record: TokenRecord | None = None  # what the gateway saw of its model calls (the host's record, not the agent's)
 
 
 def grading_spec(task: Task, campaign: str) -> SandboxSpec:
@@ -129,8 +127,8 @@ class TaskRunner:
             return TaskOutcome(task.id, "invalid_task", detail=task.invalid)
         try:
             outcome = self._run(task)
-        except SandboxError as exc:
-            outcome = TaskOutcome(task.id, "sandbox_error", detail=str(exc))
+        except SandboxError as exc:  # the sandbox could not be set up, or the engine failed: not the agent's doing
+            outcome = infrastructure(task.id, from_sandbox_error(exc) or InfraEvent("host", str(exc)))
         return _with_duration(outcome, time.monotonic() - started)
 
     def _agent_spec(self, task: Task, token: str | None) -> SandboxSpec:
@@ -156,7 +154,10 @@ class TaskRunner:
         the two trees. A change over `patch_limit` is `patch_too_large`, never read whole.
         """
         purpose = purpose or f"agent {task.id}"
-        token = self.gateway.issue_token(self.node, self.role, purpose) if self.gateway else None
+        # The agent gets a slightly shorter limit than the sandbox so it can stop on its own, and the gateway
+        # stops retrying its calls at that limit: a hung provider is reported as such, never as the agent's timeout.
+        soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
+        token = self.gateway.issue_token(self.node, self.role, purpose, soft_limit) if self.gateway else None
         too_large = None
         try:
             with ExitStack() as stack:
@@ -165,8 +166,6 @@ class TaskRunner:
                 self.evaluator.prepare(task, sandbox)
                 base = capture_tree(sandbox, REPO_DIR, store, limit=None)
                 sandbox.put_files("/workspace/task", {"statement.md": task.statement})
-                # The agent gets a slightly shorter limit than the sandbox so it can stop on its own.
-                soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
                 command = agent_command(max_steps=self.max_steps, time_limit_s=soft_limit)
                 agent = sandbox.exec(command, timeout=task.agent_timeout_s)
                 sandbox.kill_all()  # nothing the agent started may change the tree while it is read
@@ -176,13 +175,18 @@ class TaskRunner:
                     patch = trees.diff(store, base.tree, after, limit=self.patch_limit)
                 except trees.TooLarge as exc:
                     after, patch, too_large = None, "", ("patch_too_large", str(exc))
+                except EngineFailure:
+                    raise
+                except (SandboxError, ArchiveError) as exc:  # what the agent left cannot be read: its doing
+                    after, patch, too_large = None, "", ("agent_error", f"the agent's repository is unreadable: {exc}")
         finally:
             if self.gateway and token:
                 self.gateway.revoke(token)
+        record = self.gateway.record(token) if self.gateway and token else None
         log = (agent.stdout + agent.stderr)[-LOG_TAIL_CHARS:]
         status, error = _exit_record(trajectory)
         failure = _agent_failure(agent.timed_out, agent.exit_code, error, log) or too_large
-        return AgentRun(agent.exit_code, patch, trajectory, log, status, failure, after)
+        return AgentRun(agent.exit_code, patch, trajectory, log, status, failure, after, record)
 
     def _run(self, task: Task) -> TaskOutcome:
         agent = self.run_agent(task)
@@ -192,16 +196,26 @@ class TaskRunner:
             "trajectory": agent.trajectory,
             "agent_log": agent.log,
             "agent_status": agent.status,
+            "model_wait_s": agent.record.wait_s if agent.record else 0.0,
         }
+        infra = from_token_record(agent.record)  # an event unless the task is resolved despite it (below)
+        if infra is not None and not agent.patch.strip():
+            return infrastructure(task.id, infra, **common)
         if not agent.patch.strip():
             status, detail = agent.failure or ("empty_patch", "the agent left the repository unchanged")
             return TaskOutcome(task.id, status, detail=detail, **common)
         try:
             grade = grade_patch(self.evaluator, task, agent.patch, self.backend, self.campaign, self.node)
         except SandboxError as exc:
+            event = from_sandbox_error(exc)  # the image removed, the grading container killed: retried
+            if event is not None:
+                return infrastructure(task.id, InfraEvent(event.kind, f"grading: {exc}"), **common)
             return TaskOutcome(task.id, "grading_error", detail=str(exc), **common)
-        except LLMError as exc:  # a grading model (a judge) that could not answer: retried, not a result
-            return TaskOutcome(task.id, "model_error", detail=f"grading model: {exc}", **common)
+        except LLMError as exc:  # a grading model (a judge) that could not answer, or answered unusably: retried
+            kind = (from_llm_error(exc) or InfraEvent("model_service", "")).kind
+            return infrastructure(task.id, InfraEvent(kind, f"grading model: {exc}"), **common)
+        if infra is not None and not grade.resolved:  # the service failed the agent: not judged on it
+            return infrastructure(task.id, infra, **common)
         notes = "; ".join(grade.notes)
         status, detail = (grade.status, notes) if grade.resolved or agent.failure is None else agent.failure
         return TaskOutcome(
@@ -231,8 +245,8 @@ def _agent_failure(timed_out: bool, exit_code: int, error: str, log: str) -> tup
     """The per-task status for an agent that did not finish normally, or None when it did."""
     if timed_out:
         return "agent_timeout", "the agent was killed at its time limit"
-    if exit_code == AGENT_EXIT_MODEL_ERROR:
-        return "agent_error", f"model error: {error or log.strip()[-500:]}"
+    if exit_code != 0 and error:  # the agent's own account; whether a model service failed it, the gateway says
+        return "agent_error", f"the agent stopped (exit {exit_code}): {error[:500]}"
     if exit_code != 0:
         return "agent_error", f"the agent crashed (exit {exit_code}): {log.strip()[-500:]}"
     return None

@@ -25,22 +25,32 @@ from opendgm.agents.contract import agent_source
 from opendgm.archive import Archive, credit
 from opendgm.archive.best import ASYNC_POOL
 from opendgm.archive.models import Node, NodeSummary, Score
-from opendgm.evaluators import registry
+from opendgm.evaluators import infra_retries, registry
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
+from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
 from opendgm.evolve import config_change, entries, meta_prompts, prompt_slots, proposals, scoring, self_improve
 from opendgm.evolve.config import CampaignConfig, StageConfig
 from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
-from opendgm.evolve.stopping import Stopped, check_limits, graceful_sigint
+from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
 from opendgm.llm.local_server import serve_local_roles
+from opendgm.outcomes import (
+    INFRA_EVENT,
+    MAX_INFRA_FAILURES,
+    InfraEvent,
+    InfrastructureFailure,
+    from_llm_error,
+    from_sandbox_error,
+)
 from opendgm.prompts.target import completer
-from opendgm.sandbox.factory import BackendName, choose_backend, docker_housekeeping
+from opendgm.sandbox.base import SandboxError
+from opendgm.sandbox.factory import BackendName, choose_backend, docker_housekeeping, reap_own
 from opendgm.sandbox.images import build_runtime_image
 from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -73,7 +83,9 @@ class Campaign:
             for index, stage in enumerate(config.stages)
         ]
         self.judge: RubricJudge | None = None  # the llm-judge evaluator's rubric lineage, once the archive is open
-        self.stop_requested = threading.Event()
+        self.stop_requested = StopRequest()
+        self.exit_code = 0  # how `opendgm run` exits: 0 finished, 3 a limit, 4 infrastructure, 128 + a signal
+        self.retry_infra = False  # `--retry-infra`: tasks given up after repeated infrastructure failures are due again
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
@@ -93,13 +105,18 @@ class Campaign:
             stack.enter_context(tracking.follow(self.config, self.archive))  # reports from the event log, if asked
             self.router = self._router(stack)
             self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
-            stack.enter_context(graceful_sigint(self.stop_requested))
+            stack.enter_context(graceful_stop(self.stop_requested, lambda: reap_own(self.archive.campaign)))
             self.archive.log_event("campaign_started", data={"backend": self.backend})
+            if self.retry_infra:
+                infra_retries.retry_infra(self.archive)
             try:
                 reason = self._grow()
             except Stopped as stop:
-                reason = str(stop)
-            self.archive.log_event("campaign_stopped", data={"reason": reason})
+                reason, self.exit_code = str(stop), stop.exit_code
+            except StopNow as now:  # a second signal: the work in flight was abandoned, its calls are settled
+                reason, self.exit_code = f"stopped at once ({now}); run again to resume", now.exit_code
+                self.archive.ledger.settle_interrupted()
+            self.archive.log_event("campaign_stopped", data={"reason": reason, "exit_code": self.exit_code})
             return reason
 
     def _grow(self) -> str:
@@ -271,16 +288,18 @@ class Campaign:
             memory_mb=self.config.sandbox.memory_mb,
         )  # fmt: skip
 
-    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> None:
-        """Run the node's agent on `tasks` and record each outcome."""
-        evaluate_tasks(
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+        """Run the node's agent on `tasks` and record each outcome (verdicts stored, infrastructure events logged)."""
+        return evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
             memory_mb=self.config.sandbox.memory_mb,
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
-        return self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE)
+        missing = self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE)
+        exhausted = infra_retries.exhausted(self.archive, node_id) if missing else set()
+        return [(task, attempt) for task, attempt in missing if task not in exhausted]
 
     def _enter_pool(self, node_id: str) -> None:
         """async: the node joins the evaluation pool (every task of every stage), to be sampled task by task."""
@@ -291,9 +310,11 @@ class Campaign:
         task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
         executor = LocalExecutor(1)
         try:
-            self._evaluate_tasks(node_id, [task], executor)
+            outcomes = self._evaluate_tasks(node_id, [task], executor)
         finally:
             executor.shutdown()
+        if any(outcome.infrastructure_failure for outcome in outcomes):
+            self._stop_for_tasks(node_id, f"task {task_id} of {node_id} could not be run")
 
     def _advance_all(self, node_ids: list[str]) -> None:
         """Run the nodes' pipelines in parallel; a budget stop in any of them stops the campaign."""
@@ -325,16 +346,34 @@ class Campaign:
                     with self.archive.transaction():
                         self.archive.update_meta(node_id, {"rejected_by": rejected.rule})
                         self.archive.set_status(node_id, "rejected", str(rejected))
-                except self_improve.ModelUnavailable as unavailable:  # not the child's fault: stays resumable
-                    raise Stopped(f"model unavailable while working on {node_id}: {unavailable}") from unavailable
-                except LLMError as error:
-                    if isinstance(error, BudgetExceeded):
+                except InfrastructureFailure as failure:  # not the child's fault: it stays resumable
+                    self._infrastructure_stop(node_id, failure.event)
+                except SandboxError as error:
+                    event = from_sandbox_error(error)
+                    if event is None:
                         raise
-                    self.archive.set_status(node_id, "failed", f"model error: {error}")
+                    self._infrastructure_stop(node_id, event)
+                except LLMError as error:
+                    event = from_llm_error(error)
+                    if event is None:  # the request itself was at fault: a verdict on the operator's product
+                        self.archive.set_status(node_id, "failed", f"model error: {error}")
+                    elif isinstance(error, BudgetExceeded):
+                        raise
+                    else:
+                        self._infrastructure_stop(node_id, event)
                 self.on_change()
         finally:
             with self._lock:
                 self.running -= 1
+
+    def _infrastructure_stop(self, node_id: str, event: InfraEvent) -> None:
+        """The work on `node_id` failed for an infrastructure reason: recorded as an event, the node stays where it
+        was (no status, no verdict, no credit or blame for its meta-prompt), and the campaign stops to be resumed
+        (a spent budget is a limit's stop)."""
+        self.archive.log_event("infrastructure_failure", node_id, {"kind": event.kind, "detail": event.detail})
+        if event.kind == "budget":
+            raise Stopped(f"budget: {event.detail}")
+        raise InfraStopped(f"infrastructure failure while working on {node_id} ({event}); resume to retry")
 
     def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
         """The durable pipeline of a node: its operator decides the first step."""
@@ -451,12 +490,7 @@ class Campaign:
             for index, (stage, name, tasks) in enumerate(staged):
                 score = self._evaluate_stage(node_id, tasks, name, executor)
                 if score.n_done < score.n_tasks:  # infrastructure failures: not judged on half a stage
-                    events = self.archive.events(node_id=node_id)
-                    failures = [e.data.get("detail", "") for e in events if e.kind == "task_infrastructure_failure"]
-                    why = failures[-1] if failures else ""
-                    if "HTTP 402" in why or "BudgetExceeded" in why:  # the gateway's or a judge's budget stop
-                        raise Stopped(f"budget: {why}")
-                    raise Stopped(f"stage {name} of {node_id} could not be completed ({why}); resume to retry")
+                    self._require_complete(node_id, name)
                 seed = self.archive.node(node_id).operator == "seed"
                 if index == 0 and not seed:
                     self._require_a_change(node_id, tasks)
@@ -490,6 +524,31 @@ class Campaign:
         if problem:
             raise self_improve.Rejected(f"keep_better: {problem}", rule="keep_better")
 
+    def _require_complete(self, node_id: str, stage: str) -> None:
+        """Stop (to be resumed) while a task of the stage lacks a result for an infrastructure reason, unless every
+        such task is `infra_exhausted` and some task has a verdict: then the stage is judged on those. A stage with
+        no verdict at all is a persistent infrastructure failure: the campaign stops until `--retry-infra`."""
+        name, version = self.evaluator.name, self.evaluator.version
+        missing = {task for task, _ in self.archive.missing_tasks(node_id, name, version, stage)}
+        exhausted = infra_retries.exhausted(self.archive, node_id)
+        if missing <= exhausted and any(s.n_done for s in self.archive.scores(node_id) if s.stage == stage):
+            return
+        if missing <= exhausted:
+            raise InfraStopped(
+                f"every task of stage {stage} of {node_id} failed {MAX_INFRA_FAILURES} times for infrastructure "
+                "reasons; fix the cause and run again with --retry-infra"
+            )
+        self._stop_for_tasks(node_id, f"stage {stage} of {node_id} could not be completed")
+
+    def _stop_for_tasks(self, node_id: str, what: str) -> None:
+        """Raise the stop for the node's latest infrastructure failure of a task (a budget's is a limit's)."""
+        failures = [e.data for e in self.archive.events(node_id=node_id) if e.kind == INFRA_EVENT]
+        last = failures[-1] if failures else {}
+        why = f"{last.get('kind', 'infrastructure')}: {last.get('detail', '')}"
+        if last.get("kind") == "budget":  # the gateway's or a judge's budget stop
+            raise Stopped(f"budget: {why}")
+        raise InfraStopped(f"{what} ({why}); resume to retry")
+
     def _between_generations(self, judge: RubricJudge) -> None:
         """MPO's step on the judge's rubric, and re-judging under a new one, before the next selection."""
         stages = dict(zip(self.stage_names, self.stage_tasks, strict=True))
@@ -497,8 +556,8 @@ class Campaign:
             judge.between_generations(stages, self.backend, self.config.workers)
         except BudgetExceeded as spent:
             raise Stopped(f"budget: {spent}") from spent
-        except LLMError as error:
-            raise Stopped(f"the judge or meta-reward model could not answer ({error}); resume to retry") from error
+        except (LLMError, InfrastructureFailure) as error:
+            raise InfraStopped(f"the judge or meta-reward model could not answer ({error}); resume to retry") from error
         self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:

@@ -34,6 +34,9 @@ def run(
     campaign_dir: Path | None = typer.Option(
         None, "--dir", help="Campaign directory (default: campaigns/<name>); an existing one is resumed."
     ),
+    retry_infra: bool = typer.Option(
+        False, "--retry-infra", help="Run again the tasks given up after repeated infrastructure failures."
+    ),
     accept_config_change: bool = typer.Option(
         False,
         "--accept-config-change",
@@ -44,7 +47,9 @@ def run(
         60.0, "--heartbeat", min=0.1, help="Seconds between heartbeat lines when stdout is not a terminal."
     ),
 ) -> None:
-    """Start a campaign, or resume it where it stopped (Ctrl-C once: finish in-flight work; twice: stop now).
+    """Start a campaign, or resume it where it stopped (Ctrl-C, SIGTERM or SIGHUP once: finish in-flight work;
+    twice: stop now). Exits 0 when done, 3 at a budget or limit, 4 on a persistent infrastructure failure,
+    128 + the signal's number when stopped by one.
 
     In a terminal a live view shows the campaign; with stdout in a file or a pipe (nohup, a batch scheduler)
     it prints one line per event (node states, task results, stages, budget) and a heartbeat line.
@@ -56,6 +61,7 @@ def run(
     config = CampaignConfig.load(config_path)
     root = campaign_dir or Path("campaigns") / config.name
     campaign = Campaign(config, root, accept_config_change=accept_config_change)
+    campaign.retry_infra = retry_infra
     if console.is_terminal:
         view = LiveView(root, config, lambda: campaign.running)
         campaign.on_change = view.changed
@@ -70,6 +76,8 @@ def run(
     console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"), soft_wrap=True)
     resume = f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"
     console.print(Text(resume), soft_wrap=True)  # one line each in a log, however long the paths
+    if campaign.exit_code:
+        raise typer.Exit(campaign.exit_code)
 
 
 def is_prompt_campaign(config_path: Path) -> bool:

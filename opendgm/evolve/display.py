@@ -23,8 +23,10 @@ from opendgm.archive.costs import cost_report
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.overview import overview
 from opendgm.archive.progress import Plan, clock, inert
+from opendgm.evaluators import infra_retries
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.config import CampaignConfig
+from opendgm.outcomes import INFRA_EVENT, INFRA_EXHAUSTED
 
 if TYPE_CHECKING:
     from opendgm.evolve.campaign import Campaign
@@ -55,6 +57,10 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     _row(table, "prompt cache", cache_line(report["total"]))
     _row(table, "per resolved task", resolved_line(report))
     _row(table, "per improvement", improvement_line(report))
+    if failures := archive.event_count(INFRA_EVENT):
+        exhausted = infra_retries.exhausted_count(archive)
+        _row(table, "infrastructure", f"{failures} task run(s) failed, not judged; {exhausted} {INFRA_EXHAUSTED}"
+             + (" (opendgm run --retry-infra runs them again)" if exhausted else ""))  # fmt: skip
     stale = archive.stale_scores()
     if stale:
         _row(table, "stale scores", f"{len(stale)} stage score(s) from before an accepted config change (kept)")
@@ -107,6 +113,7 @@ def _brief(data: dict) -> str:
 def status_document(archive: Archive, config: CampaignConfig | None = None) -> dict[str, Any]:
     """`opendgm status --json`: the archive's overview plus the config's limits, when the config is known."""
     document = overview(archive)
+    document[INFRA_EXHAUSTED] = infra_retries.exhausted_count(archive) if archive.event_count(INFRA_EVENT) else 0
     if config is not None:
         document["limits"] = {
             "generations": config.generations,

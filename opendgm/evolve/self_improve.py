@@ -24,12 +24,13 @@ from opendgm.archive import Archive, trees
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.trees import CodeTree
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.runner import TaskRunner, model_unavailable
+from opendgm.evaluators.runner import TaskRunner
 from opendgm.evaluators.task import Task
 from opendgm.evolve import evidence
 from opendgm.evolve.entries import Entry
 from opendgm.llm.gateway import Gateway
 from opendgm.llm.router import Router
+from opendgm.outcomes import InfrastructureFailure, agent_run_event
 from opendgm.sandbox.base import Sandbox, tar_of_files
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
@@ -51,10 +52,6 @@ class Rejected(Exception):
     def __init__(self, reason: str, rule: str = "operator") -> None:
         super().__init__(reason)
         self.rule = rule
-
-
-class ModelUnavailable(Exception):
-    """The model could not be used (service down, budget spent): the work should be retried, not judged."""
 
 
 def prompt_text(name: str) -> str:
@@ -201,8 +198,9 @@ def modify(
     with GitStore.scratch() as store:
         run = runner.run_agent(task, purpose="self_improve", store=store)
         archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
-        if run.failure and model_unavailable(run.exit_code, run.failure[1]):
-            raise ModelUnavailable(run.failure[1])
+        infra = agent_run_event(run.record, succeeded=run.failure is None and bool(run.patch.strip()))
+        if infra is not None:  # the model service failed the parent: retried, the child is not judged on it
+            raise InfrastructureFailure(infra)
         if run.failure and run.failure[0] in ("agent_error", "patch_too_large"):
             raise Rejected(f"self-modification failed: {run.failure[1]}", rule="modification")
         if not run.patch.strip() or run.tree is None:

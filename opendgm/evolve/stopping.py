@@ -1,4 +1,6 @@
-"""When a campaign stops: its limits (wall time, children, task evaluations, spend) and Ctrl-C.
+"""When a campaign stops, and with which exit code: its limits (wall time, children, task evaluations, spend),
+a persistent infrastructure failure, and Ctrl-C, SIGTERM or SIGHUP (batch schedulers and `docker stop` send
+SIGTERM, a closed terminal SIGHUP: each is a request to stop like Ctrl-C).
 
 Every check runs between durable steps, so a stop never loses work: running the campaign again resumes.
 """
@@ -9,7 +11,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -21,15 +23,42 @@ log = logging.getLogger(__name__)
 OPERATORS = tuple(OperatorWeights.model_fields)  # what makes a node other than the seeds
 
 
+EXIT_FINISHED = 0
+EXIT_USAGE = 2  # a usage or configuration error
+EXIT_LIMIT = 3  # stopped at a budget or a limit
+EXIT_INFRA = 4  # stopped on a persistent infrastructure failure
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class Stopped(Exception):
-    """The campaign stops cleanly; the message says which limit (or request) stopped it."""
+    """The campaign stops cleanly; the message says which limit (or request) stopped it, `exit_code` how the
+    command exits (128 + the signal's number for a stop on request)."""
+
+    def __init__(self, reason: str, exit_code: int = EXIT_LIMIT) -> None:
+        super().__init__(reason)
+        self.exit_code = exit_code
+
+
+class InfraStopped(Stopped):
+    """The model service, the budget's keeper, the engine or the host kept failing: nothing was judged for it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, EXIT_INFRA)
+
+
+class StopRequest(threading.Event):
+    """Set by the first stop signal; `signum` says which one came."""
+
+    signum: int = signal.SIGINT
 
 
 def check_limits(config: CampaignConfig, archive: Archive, started: float, stop_requested: threading.Event) -> None:
-    """Raise Stopped when a Ctrl-C came or a limit of `config` is reached (`started`: time.monotonic())."""
+    """Raise Stopped when a stop signal came or a limit of `config` is reached (`started`: time.monotonic())."""
     budget = config.budget
     if stop_requested.is_set():
-        raise Stopped("stopped on request (SIGINT); run again to resume")
+        signum = getattr(stop_requested, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        raise Stopped(f"stopped on request ({name}); run again to resume", 128 + signum)
     if budget.wall_time_s is not None and time.monotonic() - started >= budget.wall_time_s:
         raise Stopped(f"wall time: {budget.wall_time_s:g} s reached")
     children = [n for n in archive.nodes() if n.operator in OPERATORS]
@@ -45,22 +74,40 @@ def check_limits(config: CampaignConfig, archive: Archive, started: float, stop_
         raise Stopped(f"budget: {spent.tokens} of {limits.tokens} tokens spent")
 
 
+class StopNow(BaseException):
+    """A stop signal that stops at once (a second one during `run`): unwinds like KeyboardInterrupt, which Click
+    would turn into exit 1, so that the command exits 128 + the signal's number. The archive stays durable."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
 @contextmanager
-def graceful_sigint(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish the work in flight, start nothing new. Second: stop now (state stays durable)."""
+def graceful_stop(stop: threading.Event, on_stop_now: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """First SIGINT, SIGTERM or SIGHUP: finish the work in flight, start nothing new. Second: `on_stop_now` (which
+    abandons the work in flight, e.g. removes our containers so their commands end) and stop now."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handle(_signum: int, _frame: FrameType | None) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
+            for each in STOP_SIGNALS:
+                signal.signal(each, signal.SIG_DFL if each != signal.SIGINT else signal.default_int_handler)
+            on_stop_now()
+            raise StopNow(signum)
+        if isinstance(stop, StopRequest):
+            stop.signum = signum
         stop.set()
-        log.warning("stopping after the work in flight; press Ctrl-C again to stop now (resume is safe)")
+        log.warning(
+            "%s: stopping after the work in flight; send it again to stop now (resume is safe)",
+            signal.Signals(signum).name,
+        )
 
-    previous = signal.signal(signal.SIGINT, handle)
+    previous = {each: signal.signal(each, handle) for each in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)

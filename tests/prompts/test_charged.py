@@ -1,4 +1,5 @@
-"""The shared outcome rules for a model call charged to one node, on a real archive."""
+"""The shared outcome rules for a model call charged to one node, on a real archive: an outage is an event that
+leaves the node as it was; only the service's answer to a bad request, or an empty answer, judges the node."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from opendgm.archive import Archive
-from opendgm.llm import BudgetExceeded, MalformedResponse, ServerError
+from opendgm.llm import BadRequest, BudgetExceeded, EmptyCompletion, MalformedResponse, ServerError
+from opendgm.outcomes import InfrastructureFailure
 from opendgm.prompts.charged import call_for
 
 
@@ -25,23 +27,28 @@ def test_each_outcome_lands_on_the_node(tmp_path: Path) -> None:
         assert call_for(archive, ok, "proposer", lambda: "answer") == "answer"
         assert archive.node(ok).status == "proposed"
 
-        assert call_for(archive, outage, "proposer", _raise(ServerError("503 from the server"))) is None
-        assert (archive.node(outage).status, archive.node(outage).status_reason) == (
-            "failed",
-            "proposer: ServerError: 503 from the server",
-        )
+        with pytest.raises(InfrastructureFailure, match="model_service"):
+            call_for(archive, outage, "proposer", _raise(ServerError("503 from the server")))
+        assert archive.node(outage).status == "proposed"  # not failed: resumed once the service is back
+        (event,) = [e for e in archive.events(node_id=outage) if e.kind == "infrastructure_failure"]
+        assert event.data == {"kind": "model_service", "detail": "proposer: ServerError: 503 from the server"}
 
         rejects = "the proposer returned no prompt"
-        assert call_for(archive, empty, "proposer", _raise(MalformedResponse("empty")), empty_rejects=rejects) is None
+        assert call_for(archive, empty, "proposer", _raise(EmptyCompletion("empty")), empty_rejects=rejects) is None
         assert archive.node(empty).status == "rejected" and archive.node(empty).status_reason.startswith(rejects)
 
-        # without empty_rejects an empty answer is an ordinary model failure
-        assert call_for(archive, broke, "MRM", _raise(MalformedResponse("empty"))) is None
-        assert (
-            archive.node(broke).status == "failed"
-            and archive.node(broke).status_reason == "MRM: MalformedResponse: empty"
+        # a malformed answer is a broken service, not a bad product: an event, even with empty_rejects
+        with pytest.raises(InfrastructureFailure):
+            call_for(archive, broke, "MRM", _raise(MalformedResponse("not json")), empty_rejects=rejects)
+        assert archive.node(broke).status == "proposed"
+
+        bad = archive.propose("prompt", seed, operator="pe2").id
+        assert call_for(archive, bad, "MRM", _raise(BadRequest("unknown field"))) is None
+        assert (archive.node(bad).status, archive.node(bad).status_reason) == (
+            "failed",
+            "MRM: BadRequest: unknown field",
         )
 
         with pytest.raises(BudgetExceeded):
             call_for(archive, spent, "proposer", _raise(BudgetExceeded("usd limit reached")), empty_rejects=rejects)
-        assert (archive.node(spent).status, archive.node(spent).status_reason) == ("failed", "budget exhausted")
+        assert archive.node(spent).status == "proposed"

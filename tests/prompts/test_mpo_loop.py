@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from opendgm.archive import Archive
 from opendgm.cli import app
-from opendgm.llm import BudgetExceeded, MalformedResponse, ProviderError
+from opendgm.llm import BadRequest, BudgetExceeded, MalformedResponse, ProviderError
+from opendgm.outcomes import InfrastructureFailure
 from opendgm.prompts import mpo
 from opendgm.prompts.rubrics import ModelFor, RubricLoop, Settings, seed_rubric
 from opendgm.prompts.target import Complete
@@ -197,22 +198,30 @@ def test_unscored_judge_answers_are_recorded_as_unscored(archive, make_loop):
     assert (event.data["proxy"], event.data["n"], event.data["unscored"]) == (6.0, 3, 2)
 
 
-def test_a_failing_mrm_fails_the_child_and_a_spent_budget_stops_the_loop(archive, make_loop):
+def test_a_failing_mrm_service_is_an_event_a_bad_request_fails_the_child_a_spent_budget_stops(archive, make_loop):
     def broken(messages: list[dict[str, str]], temperature: float) -> str:
         raise ProviderError("refused")
 
     loop = make_loop(mrm=broken, interval=1, samples=1)
-    loop.score(samples(2))
+    with pytest.raises(InfrastructureFailure, match="refused"):
+        loop.score(samples(2))
     (child,) = archive.children(loop.rubric_id)
-    assert child.status == "failed" and "refused" in str(child.status_reason)
+    assert child.status == "proposed", "the service failed, not the MRM's product: no verdict on the child"
+
+    def bad(messages: list[dict[str, str]], temperature: float) -> str:
+        raise BadRequest("unknown field")
+
+    loop.mrm = fixed(bad)
+    loop.score(samples(2, step=1))
+    assert [c.status for c in archive.children(loop.rubric_id)] == ["proposed", "failed"]
 
     def spent(messages: list[dict[str, str]], temperature: float) -> str:
         raise BudgetExceeded("no money left")
 
     loop.mrm = fixed(spent)
     with pytest.raises(BudgetExceeded):
-        loop.score(samples(2, step=1))
-    assert [c.status for c in archive.children(loop.rubric_id)] == ["failed", "failed"]
+        loop.score(samples(2, step=2))
+    assert [c.status for c in archive.children(loop.rubric_id)] == ["proposed", "failed", "proposed"]
 
 
 def test_a_restarted_loop_resumes_from_the_archive(archive, make_loop):

@@ -1,0 +1,94 @@
+"""The outcome rule: which failures are infrastructure events, decided from typed errors and the gateway's record,
+never from the agent's exit code or its text; and the bounded retries that make a task `infra_exhausted`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opendgm.agents.contract import seed_agent_dir
+from opendgm.archive import Archive
+from opendgm.evaluators import infra_retries
+from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.humaneval import HumanEval
+from opendgm.llm import (
+    BadRequest,
+    BudgetExceeded,
+    ContextTooLong,
+    EmptyCompletion,
+    LLMTimeout,
+    MalformedResponse,
+    ModelTimeout,
+    RetriesExhausted,
+    ServerError,
+    TokenRecord,
+)
+from opendgm.outcomes import (
+    INFRA_EVENT,
+    MAX_INFRA_FAILURES,
+    VERDICTS,
+    agent_run_event,
+    from_llm_error,
+    from_sandbox_error,
+    from_token_record,
+)
+from opendgm.sandbox.base import EngineFailure, SandboxError
+
+
+def test_model_errors_are_events_unless_the_request_was_at_fault() -> None:
+    kinds = {
+        "ServerError": from_llm_error(RetriesExhausted(ServerError("500"), 3, 1.0)),
+        "hung": from_llm_error(RetriesExhausted(LLMTimeout("no answer"), 3, 1.0)),
+        "deadline": from_llm_error(ModelTimeout("deadline")),
+        "budget": from_llm_error(BudgetExceeded("spent")),
+        "malformed": from_llm_error(MalformedResponse("not json")),
+    }
+    assert {name: event.kind for name, event in kinds.items() if event} == {
+        "ServerError": "model_service",
+        "hung": "model_hung",
+        "deadline": "model_hung",
+        "budget": "budget",
+        "malformed": "model_service",
+    }
+    for own in (BadRequest("bad field"), ContextTooLong("too long"), EmptyCompletion("nothing")):
+        assert from_llm_error(own) is None
+
+
+def test_sandbox_errors_are_events_only_when_the_engine_failed() -> None:
+    assert from_sandbox_error(EngineFailure("the container was killed from outside")).kind == "engine"  # type: ignore[union-attr]
+    assert from_sandbox_error(SandboxError("the agent's repository is unreadable")) is None
+
+
+def test_the_gateway_record_decides_not_the_agent() -> None:
+    assert from_token_record(None) is None
+    assert from_token_record(TokenRecord(requests=4, served=4)) is None  # the service served every call
+    failed = TokenRecord(requests=2, served=1, infra_failures=("503 retries_exhausted: ServerError",), wait_s=2.5)
+    assert from_token_record(failed).kind == "model_service" and "2.5 s" in str(from_token_record(failed))  # type: ignore[union-attr]
+    hung = TokenRecord(requests=1, infra_failures=("503 model_timeout: no answer before the call's deadline",))
+    assert from_token_record(hung).kind == "model_hung"  # type: ignore[union-attr]
+    assert from_token_record(TokenRecord(requests=1, in_flight_at_revoke=1)).kind == "model_hung"  # type: ignore[union-attr]
+    assert from_token_record(TokenRecord(requests=1, budget_refused=True, infra_failures=("402",))).kind == "budget"  # type: ignore[union-attr]
+    # an agent that succeeded despite a failed call keeps its verdict
+    assert agent_run_event(failed, succeeded=True) is None and agent_run_event(failed, succeeded=False) is not None
+
+
+def test_infrastructure_statuses_are_not_verdicts() -> None:
+    assert {"sandbox_error", "model_error", "infra_exhausted"}.isdisjoint(VERDICTS)
+    assert {"resolved", "agent_error", "agent_timeout", "patch_too_large", "invalid_task"} <= VERDICTS
+
+
+def test_three_infrastructure_failures_make_a_task_infra_exhausted_until_retry_infra(tmp_path: Path) -> None:
+    """Bounded: the exhausted task is not run again (the stage goes on without it) until --retry-infra."""
+    with Archive.create(tmp_path / "c", "bounded") as archive:
+        node = archive.add_agent(seed_agent_dir(), operator="import").id
+        tasks = HumanEval().select("HumanEval_0")
+        for attempt in range(MAX_INFRA_FAILURES):
+            assert infra_retries.exhausted(archive, node) == set(), attempt
+            archive.log_event(INFRA_EVENT, node, {"task": "HumanEval_0", "kind": "engine", "detail": "killed"})
+        assert infra_retries.exhausted(archive, node) == {"HumanEval_0"}
+        assert infra_retries.exhausted_count(archive) == 1
+        # nothing is run (no gateway, no sandbox would be reachable): the task is skipped, not judged
+        score = evaluate_stage(archive, node, HumanEval(), tasks, "s", gateway=None, executor=LocalExecutor(1))
+        assert (score.n_done, score.n_tasks) == (0, 1) and archive.results(node) == []
+        infra_retries.retry_infra(archive)
+        assert infra_retries.exhausted(archive, node) == set() and infra_retries.exhausted_count(archive) == 0
