@@ -1,5 +1,7 @@
 """The one outcome vocabulary, and the one rule that tells a verdict on an agent from an infrastructure event.
 
+Invariant 9 (docs/invariants.md).
+
 A **verdict** is what the agent's code did (it solved the task, left it unsolved, crashed, ran out of its own
 time, ...): stored as a result, cached by code hash, scored. An **infrastructure event** is what the model
 service, the budget, the Docker engine, an image or the host did: logged as an event and never stored as a

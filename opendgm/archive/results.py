@@ -1,5 +1,7 @@
 """Task results, stages and scores: the part of `Archive` that records and reads evaluations (`ResultsMixin`).
 
+Invariant 5 (docs/invariants.md).
+
 Results are keyed by (code_hash, evaluator, evaluator_version, task_id, attempt), so nodes with identical code
 share them. Scores are never stored: they derive from the results on every read, and `summaries` reads the
 tallies that SQLite triggers keep in the same transaction as each result (see schema.py).

@@ -1,4 +1,4 @@
-"""Reading and writing agent trees as git objects, never as files on the host.
+"""Reading and writing agent trees as git objects, never as files on the host (invariant 7, docs/invariants.md).
 
 An agent's tree is hostile input: its links may point at host files, its file names and sizes are the
 agent's choice. So the host reads an agent's code from the object store (`ls-tree`, `cat-file`), where a

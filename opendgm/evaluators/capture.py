@@ -1,5 +1,7 @@
 """What an agent left in its sandbox, brought out under the host's rules and within size caps.
 
+Invariant 7 (docs/invariants.md).
+
 The repository is streamed out as a tar (never through the agent's own git: its config, attributes and
 hooks decide nothing) and imported into a host-rule object store; the diff is the store's. Files the
 agent wrote (its trajectory) are read as they stream, up to a cap. So the host's memory is bounded by the

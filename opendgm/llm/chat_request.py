@@ -1,5 +1,7 @@
 """What a sandbox may ask of a model: its chat request, checked field by field before anything leaves the gateway.
 
+Invariant 7 (docs/invariants.md).
+
 Only what agents need is forwarded: text messages (a string, or content parts of type `text`), tool calls and
 tool results in OpenAI's shape, function tools, and sampling parameters within the role's limits. Anything else
 is an `InvalidRequest` that names the field. Above all no image, file or audio part: litellm would fetch its

@@ -1,5 +1,7 @@
 """Who owns a sandbox: the labels written on every container and volume opendgm creates.
 
+Invariant 6 (docs/invariants.md).
+
 The reaper relies on these labels alone, so they must identify the owning process even after its pid
 has been reused (hence the process start time).
 """

@@ -22,8 +22,8 @@ FIELDS = {"instance_id", "model_name_or_path", "model_patch"}  # what the harnes
 
 @pytest.fixture
 def agents(dataset: Path, tmp_path: Path) -> Iterator[Agents]:  # noqa: F811
-    """A campaign with two agents graded on the instance: one with the gold patch (and enough other results to
-    be the best agent), one that produced nothing."""
+    """A campaign with two agents that completed a one-task stage on the instance: one with the gold patch (the
+    best agent by DGM's full-evaluation rule), one that produced nothing."""
     evaluator = SWEBench(dataset)
     (task,) = evaluator.select("all")
     code = tmp_path / "code"
@@ -36,13 +36,13 @@ def agents(dataset: Path, tmp_path: Path) -> Iterator[Agents]:  # noqa: F811
             (code / "agent.py").write_text(f"# {name}\n")
             node = archive.add_agent(code, operator="seed")
             archive.set_status(node.id, "evaluating")
+            archive.record_stage(node.id, evaluator.name, evaluator.version, "full", [INSTANCE_ID])
             path = archive.artifacts.put(f"{node.id}/{INSTANCE_ID}.patch", patch) if patch else None
             archive.record_result(
                 node.id, evaluator.name, evaluator.version, INSTANCE_ID, status=status, patch_path=path
             )
+            archive.set_status(node.id, "evaluated")
             ids.append(node.id)
-        for i in range(5):  # evidence on another evaluator makes the gold agent the best one
-            archive.record_result(ids[0], "toy", "1", f"t{i}", status="resolved")
     yield root, ids[0], ids[1]
 
 

@@ -1,5 +1,7 @@
 """A test that must fail, added to a compiled language's tests at grading: a report without it is forged.
 
+Invariant 8 (docs/invariants.md).
+
 The per-test report of Go, Rust, C++, Java and JavaScript comes from the process that also runs the
 solution's code, which can write a report of its own (print `--- PASS` lines, write the XML or JSON
 file) and exit before the real one. The canary's name carries a token drawn for this grading only and

@@ -1,5 +1,7 @@
 """Running the sandbox harness and reading its result: one line keyed by a nonce the tests never see.
 
+Invariant 8 (docs/invariants.md).
+
 The nonce goes into a file the harness reads and deletes before any agent code runs; the harness's
 result is trusted only on the line that carries it. Output without that line (the harness was killed,
 or something else printed) means no test was reported: every expected test counts as failed.

@@ -1,4 +1,4 @@
-"""Import-time hooks a patch may add, dropped before grading with the reason recorded.
+"""Import-time hooks a patch may add, dropped before grading with the reason recorded (invariant 8, docs/invariants.md).
 
 A file that Python (or pytest) runs on its own before any test, or a top-level module named like a
 standard-library module, lets agent code take over the test process without touching a test. Such
