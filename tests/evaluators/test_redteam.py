@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.cli import app
+from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.polyglot import Polyglot, exercise_files
 from opendgm.evaluators.polyglot_grading import partial_files, patch_from
 from opendgm.evaluators.polyglot_images import build_language_image
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.redteam import plan, redteam
 from opendgm.evaluators.runner import grade_patch
-from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.swebench import SWEBench
 from opendgm.sandbox import SandboxSpec, open_sandbox
 

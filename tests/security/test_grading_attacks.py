@@ -33,7 +33,12 @@ FOOLS_NAIVE = {
     "humaneval": {"exit-hooks", "import-forge", "always-equal"},
     "repo-tasks": {"stdlib-shadow", "exit-hooks", "neutered-tests", "import-forge", "always-equal", "patched-runner"},
     "polyglot-python": {
-        "stdlib-shadow", "exit-hooks", "neutered-tests", "import-forge", "always-equal", "patched-runner"
+        "stdlib-shadow",
+        "exit-hooks",
+        "neutered-tests",
+        "import-forge",
+        "always-equal",
+        "patched-runner",
     },
 }
 
