@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import shlex
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,7 +127,7 @@ class SWEBench(Evaluator):
         if run.timed_out:
             return Grade("grading_timeout", 0, 0, run.exit_code, run.stdout)
         expected = len(spec.FAIL_TO_PASS) + len(spec.PASS_TO_PASS)
-        forged = canaried and canary_note(spec, run.stdout, token)
+        forged = canary_note(spec, run.stdout, token) if canaried else None
         notes = tuple(note for note in (restored, forged) if note)
         if forged:
             return Grade("unresolved", 0, expected, run.exit_code, f"{run.stdout}\n[opendgm] {forged}", notes)
@@ -167,7 +168,8 @@ def with_canary(script: str, row: dict, token: str) -> str | None:
     start = next((index for index, line in enumerate(lines) if START_TEST_OUTPUT in line), None)
     if not tests or start is None:
         return None
-    append = f"cat >> {REPO_DIR}/{tests[0]} <<'EOF_opendgm_canary'\n{python_canary(token)}EOF_opendgm_canary\n"
+    target = shlex.quote(f"{REPO_DIR}/{tests[0]}")
+    append = f"cat >> {target} <<'EOF_opendgm_canary'\n{python_canary(token)}EOF_opendgm_canary\n"
     return "".join(lines[:start]) + append + "".join(lines[start:])
 
 
