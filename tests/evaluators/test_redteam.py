@@ -24,7 +24,7 @@ from opendgm.evaluators.polyglot_images import build_language_image
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.redteam import plan, redteam
 from opendgm.evaluators.runner import grade_patch
-from opendgm.evaluators.swebench import SWEBench
+from opendgm.evaluators.swebench import SWEBench, with_canary
 from opendgm.sandbox import SandboxSpec, open_sandbox
 
 
@@ -120,3 +120,15 @@ def test_swebench_grades_with_the_instances_pytest_tables_in_pyproject(dataset: 
         graded_with = tomllib.loads(sandbox.get_file(f"{REPO_DIR}/pyproject.toml").decode())
     assert graded_with == {"project": {"name": "roman"}}  # the agent's other changes stay
     assert graded.status == "resolved" and any("[tool.pytest]" in note for note in graded.notes), graded.output
+
+
+def test_the_swebench_canary_goes_into_a_test_file_the_test_patch_leaves_before_the_tests_run() -> None:
+    removed = "diff --git a/tests/test_old.py b/tests/test_old.py\ndeleted file mode 100644\n@@ -1 +0,0 @@\n-x\n"
+    kept = "diff --git a/tests/test_new.py b/tests/test_new.py\n@@ -1 +1 @@\n-x\n+y\n"
+    script = "git apply -\n: '>>>>> Start Test Output'\npytest tests\n"
+    canaried = with_canary(script, {"test_patch": removed + kept}, "ab12")
+    assert canaried is not None
+    before, after = canaried.split(": '>>>>> Start Test Output'")
+    assert f"cat >> {REPO_DIR}/tests/test_new.py" in before and "OpendgmCanaryab12" in before and "pytest" in after
+    assert with_canary("pytest tests\n", {"test_patch": kept}, "ab12") is None  # no marker: read as the harness does
+    assert with_canary(script, {"test_patch": removed}, "ab12") is None
