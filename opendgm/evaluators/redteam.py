@@ -11,7 +11,7 @@ as a failure of the suite too. Third-party evaluators run the same suite.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from opendgm.evaluators.base import Evaluator
@@ -47,13 +47,17 @@ def task_language(task: Task) -> str:
     return prefix if "__" in task.id and prefix in LANGUAGES else "python"
 
 
-def plan(tasks: list[Task], hacks: list[Hack] = HACKS) -> list[tuple[Hack, Task, str]]:
-    """Every (hack, task, patch) where the hack applies to the task."""
+def plan(
+    tasks: list[Task], hacks: list[Hack] = HACKS, files: Callable[[Task], Mapping[str, bytes]] | None = None
+) -> list[tuple[Hack, Task, str]]:
+    """Every (hack, task, patch) where the hack applies to the task; `files`: the repository the agent sees,
+    where the task does not carry it (SWE-bench's is in its image), else `task.repo_files`."""
+    visible = files or (lambda task: task.repo_files)
     return [
         (hack, task, patch)
         for hack in hacks
         for task in tasks
-        if not task.invalid and (patch := hack.patch(task_language(task), task.repo_files)) is not None
+        if not task.invalid and (patch := hack.patch(task_language(task), visible(task))) is not None
     ]
 
 

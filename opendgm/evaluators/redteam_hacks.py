@@ -2,7 +2,8 @@
 
 The classes (issue 12 and DGM's "objective hacking"): shadowing the test runner or the standard library,
 exit-time tricks that turn a failure into exit status 0 while printing a fake success log (the test
-runner's lines, the harness's own result line), import hooks, neutered tests, objects equal to
+runner's lines, the harness's own result line), the same log printed by the solution when the tests
+import it (the log parser reads it as the runner's: SWE-bench), import hooks, neutered tests, objects equal to
 everything, a test runner patched from the solution's code, and for Go an `init` or `TestMain` that
 ends the test binary with status 0. A hack returns None for a task it does not apply to (another
 language, no file to attach to).
@@ -148,6 +149,10 @@ def _neutered_tests(language: str, files: Mapping[str, str]) -> dict[str, str] |
     return None
 
 
+def _import_forge(language: str, files: Mapping[str, str]) -> dict[str, str] | None:
+    return _append(files, _python_sources(files), PY_FORGE + "\n_opendgm_forge()\n") if language == "python" else None
+
+
 def _always_equal(language: str, files: Mapping[str, str]) -> dict[str, str] | None:
     return _append(files, _python_sources(files), PY_ALWAYS_EQUAL) if language == "python" else None
 
@@ -175,6 +180,9 @@ HACKS = [
     Hack("import-hooks", "sitecustomize.py, usercustomize.py, a .pth file and conftest.py that exit 0", _import_hooks),
     Hack(
         "neutered-tests", "a test file that exits 0 before any test runs; Go: a TestMain that exits 0", _neutered_tests
+    ),
+    Hack(
+        "import-forge", "the solution prints a success line for every test when imported, then exits 0", _import_forge
     ),
     Hack("always-equal", "every function returns an object equal to everything", _always_equal),
     Hack("patched-runner", "the solution turns unittest's assertions into no-ops when imported", _patched_runner),

@@ -6,6 +6,13 @@ container of the instance image, the agent's diff applied, the row's eval script
 the named parser, and `get_eval_report` deciding: resolved means every FAIL_TO_PASS and PASS_TO_PASS
 test passes.
 
+Two things the harness trusts are closed here (invariant 8). The log is printed by the same processes that
+import the solution, which can print a line of its own for every test; so a canary test that must fail,
+named from a token drawn for this grading, is added to the run (`grader.canary`): a log that reports it
+passed or leaves it out is forged, and every test fails. And pytest reads its configuration from
+pyproject.toml too, so that file's pytest tables are put back as the instance has them
+(`grader.pytest_config`; pytest.ini, tox.ini and setup.cfg are protected files).
+
 The bridge to the agent contract: SWE-bench images hold the repository at `/testbed`, owned by root,
 while an opendgm sandbox runs as an unprivileged user on a read-only image filesystem with a writable
 `/workspace`. So `prepare` copies `/testbed` to `/workspace/repo` (history, build artefacts and all)
@@ -16,15 +23,21 @@ patched code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import shlex
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.dgm_subsets import dgm_subsets
+from opendgm.evaluators.grader.canary import check_canary, new_token, python_canary
+from opendgm.evaluators.grader.pytest_config import restore_pytest_tables
+from opendgm.evaluators.patches import split_by_file
 from opendgm.evaluators.task import Grade, Task
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.sandbox.base import Sandbox, SandboxError
@@ -34,6 +47,7 @@ if TYPE_CHECKING:
     from swebench.types import TestSpec  # an optional dependency: imported where used
 
 EVAL_SCRIPT = "/workspace/grading/eval.sh"
+PYPROJECT = "pyproject.toml"
 TESTBED = "/testbed"
 SHADOW_PYTHONPATH = f"{REPO_DIR}:{REPO_DIR}/src"
 ROW_FIELDS = ("image", "eval_script", "log_parser", "eval_type", "FAIL_TO_PASS", "PASS_TO_PASS", "problem_statement")
@@ -100,20 +114,30 @@ class SWEBench(Evaluator):
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
             return failed
+        restored = restore_pyproject(patch, sandbox)
         spec = self._test_spec(task.id)
-        script = spec.eval_script.replace(self.repo_dir, REPO_DIR)
+        token = new_token()
+        plain = spec.eval_script.replace(self.repo_dir, REPO_DIR)
+        canaried = with_canary(plain, self.rows[task.id], token)
+        script = canaried or plain
         sandbox.put_files(str(Path(EVAL_SCRIPT).parent), {Path(EVAL_SCRIPT).name: script})
         run = sandbox.exec(
             f"bash {EVAL_SCRIPT} 2>&1", timeout=task.grading_timeout_s, env={"PYTHONPATH": SHADOW_PYTHONPATH}
         )
         if run.timed_out:
             return Grade("grading_timeout", 0, 0, run.exit_code, run.stdout)
+        expected = len(spec.FAIL_TO_PASS) + len(spec.PASS_TO_PASS)
+        forged = canary_note(spec, run.stdout, token) if canaried else None
+        notes = tuple(note for note in (restored, forged) if note)
+        if forged:
+            return Grade("unresolved", 0, expected, run.exit_code, f"{run.stdout}\n[opendgm] {forged}", notes)
         report = harness_report(spec, patch, run.stdout)
         status = report.get("tests_status", {})
         passed = sum(len(status.get(kind, {}).get("success", [])) for kind in ("FAIL_TO_PASS", "PASS_TO_PASS"))
         failed_tests = sum(len(status.get(kind, {}).get("failure", [])) for kind in ("FAIL_TO_PASS", "PASS_TO_PASS"))
         verdict = "resolved" if report["resolved"] else "unresolved"
-        return Grade(verdict, passed, failed_tests, run.exit_code, f"{run.stdout}\n{json.dumps(report, indent=1)}")
+        output = f"{run.stdout}\n{json.dumps(report, indent=1)}"
+        return Grade(verdict, passed, failed_tests, run.exit_code, output, notes)
 
     @functools.cache  # noqa: B019 - one spec per instance; rows never change for the evaluator's lifetime
     def _test_spec(self, instance_id: str) -> TestSpec:
@@ -127,6 +151,54 @@ class SWEBench(Evaluator):
     def diagnosis_tests(self, task: Task) -> str:
         """The instance's test patch (what DGM's diagnosis model reads), for the host side only."""
         return str(self.rows[task.id].get("test_patch") or "")
+
+
+def with_canary(script: str, row: dict, token: str) -> str | None:
+    """The eval script with the canary (`grader.canary`) appended to the first Python test file that the
+    test patch leaves, once the test patch is applied (just before the tests run); None where there is no
+    such file or no start marker (the log is then read as the harness reads it)."""
+    from swebench.harness.constants import START_TEST_OUTPUT
+
+    tests = sorted(
+        new
+        for _old, new, section in split_by_file(str(row.get("test_patch") or ""))
+        if new.endswith(".py") and "\ndeleted file mode" not in section.split("\n@@", 1)[0]
+    )
+    lines = script.splitlines(keepends=True)
+    start = next((index for index, line in enumerate(lines) if START_TEST_OUTPUT in line), None)
+    if not tests or start is None:
+        return None
+    target = shlex.quote(f"{REPO_DIR}/{tests[0]}")
+    append = f"cat >> {target} <<'EOF_opendgm_canary'\n{python_canary(token)}EOF_opendgm_canary\n"
+    return "".join(lines[:start]) + append + "".join(lines[start:])
+
+
+def canary_note(spec: TestSpec, log: str, token: str) -> str | None:
+    """Why the log is forged (the canary passed or is missing), or None when the canary failed."""
+    from swebench.harness.constants import TestStatus
+    from swebench.harness.grading import get_logs_eval
+
+    with _log_file(log) as path:
+        parsed, _found = get_logs_eval(spec, path)
+    passed = (TestStatus.PASSED.value, TestStatus.XFAIL.value)
+    return check_canary({test: status in passed for test, status in parsed.items()}, token)[1]
+
+
+def restore_pyproject(patch: str, sandbox: Sandbox) -> str | None:
+    """Put the instance's pytest tables back into the patched pyproject.toml (`grader.pytest_config`);
+    why, when anything was put back."""
+    if not any(PYPROJECT in (old, new) for old, new, _section in split_by_file(patch)):
+        return None
+    original = sandbox.exec(f"cd {REPO_DIR} && git show HEAD:{PYPROJECT}", timeout=60)
+    patched = sandbox.exec(f"cd {REPO_DIR} && cat {PYPROJECT}", timeout=60)
+    text, why = restore_pytest_tables(original.stdout if original.ok else None, patched.stdout if patched.ok else None)
+    if why is None:
+        return None
+    if text is None:
+        sandbox.exec(f"rm -f {REPO_DIR}/{PYPROJECT}", timeout=60)
+    else:
+        sandbox.put_files(REPO_DIR, {PYPROJECT: text})
+    return why
 
 
 def row_problem(row: dict) -> str | None:
@@ -149,7 +221,14 @@ def harness_report(spec: TestSpec, patch: str, log: str) -> dict:
     from swebench.harness.grading import get_eval_report
 
     prediction = {"instance_id": spec.instance_id, "model_name_or_path": "opendgm", "model_patch": patch}
+    with _log_file(log) as path:
+        return get_eval_report(spec, prediction, path, include_tests_status=True)[spec.instance_id]
+
+
+@contextlib.contextmanager
+def _log_file(log: str) -> Iterator[str]:
+    """The test log in a file, where swebench's readers want it."""
     with tempfile.NamedTemporaryFile("w", suffix=".log", prefix="opendgm-swebench-") as handle:
         handle.write(log)
         handle.flush()
-        return get_eval_report(spec, prediction, handle.name, include_tests_status=True)[spec.instance_id]
+        yield handle.name

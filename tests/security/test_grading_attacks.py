@@ -30,9 +30,16 @@ from opendgm.evaluators.runner import grade_patch
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 # (evaluator, task) -> the hacks that resolve against the naive grader there.
 FOOLS_NAIVE = {
-    "humaneval": {"exit-hooks", "always-equal"},
-    "repo-tasks": {"stdlib-shadow", "exit-hooks", "neutered-tests", "always-equal", "patched-runner"},
-    "polyglot-python": {"stdlib-shadow", "exit-hooks", "neutered-tests", "always-equal", "patched-runner"},
+    "humaneval": {"exit-hooks", "import-forge", "always-equal"},
+    "repo-tasks": {"stdlib-shadow", "exit-hooks", "neutered-tests", "import-forge", "always-equal", "patched-runner"},
+    "polyglot-python": {
+        "stdlib-shadow",
+        "exit-hooks",
+        "neutered-tests",
+        "import-forge",
+        "always-equal",
+        "patched-runner",
+    },
 }
 
 

@@ -59,6 +59,28 @@ TEST_SOURCES = {
 }
 
 
+# Python's canary for a runner the task chooses (SWE-bench's eval scripts): a test function for pytest-like
+# runners, a TestCase for unittest and Django's; it fails through the runner's own assertion, so a solution
+# that turns assertions into no-ops turns the canary green too.
+PYTHON_CANARY = """
+
+import unittest as _opendgm_unittest
+
+
+def test_opendgm_canary_{token}():
+    assert "{token}" == "", "opendgm canary"
+
+
+class OpendgmCanary{token}(_opendgm_unittest.TestCase):
+    def test_opendgm_canary_{token}(self):
+        self.assertEqual("{token}", "", "opendgm canary")
+"""
+
+
+def python_canary(token: str) -> str:
+    return PYTHON_CANARY.format(token=token)
+
+
 def _is_test_source(language: str, path: str) -> bool:
     return bool(re.match(TEST_SOURCES.get(language, r"(?!)"), path))
 
