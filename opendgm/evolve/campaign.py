@@ -239,7 +239,11 @@ class Campaign:
     def _expand(
         self, rows: list[NodeSummary], rng: random.Random, sharpen: float
     ) -> tuple[str, str, str | None] | None:
-        """Propose one child (or a meta-prompt); None when no agent may be expanded yet (nothing is created)."""
+        """Propose one child (or a meta-prompt); None when no agent may be expanded yet (nothing is created, and
+        no operator is drawn, so waiting for a first evaluation does not use up the operators' draws)."""
+        pool = expandable(rows, self.config.hgm.expand_from)
+        if not pool:
+            return None
         (operator,) = self.config.operators.draw(1, rng)
         chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
         if operator == "hyper_mutation":
@@ -249,7 +253,7 @@ class Campaign:
         select = SELECTORS[self.config.selector]
         if self.config.selector == "hgm":
             select = partial(hgm_select, sharpen=sharpen)
-        parents = select(expandable(rows, self.config.hgm.expand_from), 1, rng)
+        parents = select(pool, 1, rng)
         if not parents:
             return None
         child = proposals.agent(self.archive, self.evaluator, operator, parents[0], chooser, {"mode": "async"})

@@ -166,11 +166,11 @@ class SimulatedCampaign(Campaign):
         self.now = max(slots)
         return stage_score(self.archive, node_id, self.evaluator, name)
 
-    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> None:
-        for task in tasks:  # async: the worker's clock already stands at the task's end
-            self._grade(node_id, task.id, self.now)
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+        # async: the worker's clock already stands at the task's end
+        return [self._grade(node_id, task.id, self.now) for task in tasks]
 
-    def _grade(self, node_id: str, task_id: str, at: float) -> None:
+    def _grade(self, node_id: str, task_id: str, at: float) -> TaskOutcome:
         ability = self.ability(node_id)
         resolved, duration = task_draw(self.landscape, self.config.seed, node_id, task_id, ability)
         status = "resolved" if resolved else "unresolved"
@@ -180,10 +180,11 @@ class SimulatedCampaign(Campaign):
         )  # fmt: skip
         record_outcome(self.archive, node_id, self.evaluator, outcome)  # type: ignore[arg-type]
         if self.archive.node(node_id).operator == "seed":
-            return
+            return outcome
         self.progress.evaluations += 1
         if ability >= self.landscape.target and self.progress.reached_evaluations is None:
             self.progress.reached_evaluations, self.progress.reached_time_s = self.progress.evaluations, at
+        return outcome
 
     # -- simulated time -------------------------------------------------------------------------
     def _advance_all(self, node_ids: list[str]) -> None:

@@ -92,14 +92,14 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "operators",
-    [{"self_improve": 1.0}, {"self_improve": 1.0, "pe2": 1.0, "hyper_mutation": 0.5}],
+    [{"self_improve": 1.0}, {"self_improve": 1.0, "pe2": 2.0, "hyper_mutation": 0.5}],
     ids=["dgm", "with-prompt-operators"],
 )
 def test_async_mode_expands_and_evaluates_task_by_task(
     script: CapabilityScript, docker_engine: str, tmp_path: Path, operators: dict[str, float]
 ) -> None:
     """HGM's asynchronous loop: workers choose between expanding a node and evaluating one more task."""
-    budget = {"task_evaluations": 8, "nodes": 3}
+    budget = {"task_evaluations": 12, "nodes": 3 * len(operators)}
     hgm = config(script, "docker", mode="async", budget=budget, workers=2, operators=operators)
     reason = Campaign(hgm, tmp_path / "c").run()
     assert reason.startswith(("task evaluations:", "nodes:", "done:")), reason

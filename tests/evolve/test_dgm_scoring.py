@@ -58,8 +58,18 @@ def fixed(tmp_path: Path) -> Any:
 class Recorder:
     """Stands in for the selector's RNG and keeps the weights it is asked to sample with."""
 
-    def choices(self, pool: list[Any], weights: list[float], k: int) -> list[Any]:
-        self.weights = {row.id: weight for row, weight in zip(pool, weights, strict=True)}
+    def choices(
+        self,
+        pool: list[Any],
+        weights: list[float] | None = None,
+        *,
+        cum_weights: list[float] | None = None,
+        k: int = 1,
+    ) -> list[Any]:
+        if cum_weights is not None:  # the selector draws over every row, non-candidates weighing 0
+            weights = [high - low for low, high in zip([0.0, *cum_weights], cum_weights, strict=False)]
+        assert weights is not None
+        self.weights = {row.id: weight for row, weight in zip(pool, weights, strict=True) if weight}
         return pool[:k]
 
 
