@@ -3,10 +3,15 @@ never from the agent's exit code or its text; and the bounded retries that make 
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from opendgm.agents.contract import seed_agent_dir
-from opendgm.archive import Archive
+from opendgm.archive import Archive, schema
+from opendgm.archive.models import ResultStatus
 from opendgm.evaluators import infra_retries
 from opendgm.evaluators.evaluation import evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
@@ -72,6 +77,10 @@ def test_the_gateway_record_decides_not_the_agent() -> None:
     assert agent_run_event(failed, succeeded=True) is None and agent_run_event(failed, succeeded=False) is not None
 
 
+def test_the_schema_counts_exhaustion_with_the_vocabulary_s_constants() -> None:
+    assert (schema._FAILED, schema._RETRY, schema._MAX_FAILURES) == (INFRA_EVENT, "retry_infra", MAX_INFRA_FAILURES)
+
+
 def test_infrastructure_statuses_are_not_verdicts() -> None:
     assert {"sandbox_error", "model_error", "infra_exhausted"}.isdisjoint(VERDICTS)
     assert {"resolved", "agent_error", "agent_timeout", "patch_too_large", "invalid_task"} <= VERDICTS
@@ -89,6 +98,58 @@ def test_three_infrastructure_failures_make_a_task_infra_exhausted_until_retry_i
         assert infra_retries.exhausted_count(archive) == 1
         # nothing is run (no gateway, no sandbox would be reachable): the task is skipped, not judged
         score = evaluate_stage(archive, node, HumanEval(), tasks, "s", gateway=None, executor=LocalExecutor(1))
-        assert (score.n_done, score.n_tasks) == (0, 1) and archive.results(node) == []
+        assert (score.n_done, score.n_tasks) == (0, 0) and archive.results(node) == []  # left out of the score
         infra_retries.retry_infra(archive)
         assert infra_retries.exhausted(archive, node) == set() and infra_retries.exhausted_count(archive) == 0
+
+
+@pytest.mark.parametrize(("later", "final"), [("resolved", 1.0), ("unresolved", 0.5)])
+def test_an_infra_exhausted_task_is_left_out_of_the_score_until_retry_infra_grades_it(
+    tmp_path: Path, later: ResultStatus, final: float
+) -> None:
+    """Not a verdict on the agent: one resolved task and one exhausted task score 1.0 (not 0.5) in every view of
+    the score (per node, all nodes, the kept summaries); `--retry-infra` puts the task back and its verdict counts."""
+    with Archive.create(tmp_path / "c", "excluded") as archive:
+        node = archive.add_agent(seed_agent_dir(), operator="import").id
+        archive.record_stage(node, "humaneval", "1", "s", ["A", "B"])
+        archive.record_result(node, "humaneval", "1", "A", status="resolved")
+
+        def views() -> set[tuple[float, int, int]]:
+            score = archive.scores(node)[0]
+            tallied = archive.scores_by_node()[node][0]
+            row = next(row for row in archive.summaries() if row.id == node)
+            return {(s.score, s.n_tasks, s.n_done) for s in (score, tallied, row)}  # type: ignore[misc]
+
+        assert views() == {(0.5, 2, 1)}  # B is pending: not complete
+        for _ in range(MAX_INFRA_FAILURES):
+            archive.log_event(INFRA_EVENT, node, {"task": "B", "kind": "engine", "detail": "killed"})
+        assert views() == {(1.0, 1, 1)} and archive.scores(node)[0].complete
+        infra_retries.retry_infra(archive)
+        assert views() == {(0.5, 2, 1)}
+        archive.record_result(node, "humaneval", "1", "B", status=later)
+        assert views() == {(final, 2, 2)}
+
+
+def test_an_archive_from_before_the_exhausted_table_finds_its_exhausted_tasks_on_open(tmp_path: Path) -> None:
+    """Schema 6 -> 7: the exhausted pairs are rebuilt from the event log, counted since the last --retry-infra."""
+
+    def fail(archive: Archive, node: str, *tasks: str) -> None:
+        for task in tasks:
+            archive.log_event(INFRA_EVENT, node, {"task": task, "kind": "engine", "detail": "killed"})
+
+    with Archive.create(tmp_path / "c", "old") as archive:
+        node = archive.add_agent(seed_agent_dir(), operator="import").id
+        fail(archive, node, "A", "A", "A", "B")
+        infra_retries.retry_infra(archive)
+        fail(archive, node, "B", "B", "C", "C", "C")
+        expected = archive.infra_exhausted()
+    assert expected == {(node, "C")}  # A before the retry, B twice after it
+    with closing(sqlite3.connect(tmp_path / "c" / "archive.sqlite")) as conn:
+        for trigger in ("exhaust_task", "retry_exhausted", "summary_exhausted", "summary_unexhausted"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE infra_exhausted")
+        conn.execute("PRAGMA user_version = 6")
+    with Archive.open(tmp_path / "c") as archive:
+        assert archive.infra_exhausted() == expected
+        fail(archive, node, "B")
+        assert archive.infra_exhausted() == {(node, "B"), (node, "C")}

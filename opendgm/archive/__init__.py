@@ -54,6 +54,7 @@ Stages and scores (scores derive from the results on every read)
         list all their tasks; results already there (from this or identical code) count at once.
     missing_tasks(node_id, evaluator, evaluator_version, stage) -> list[(task_id, attempt)]  left to run
     scores(node_id) -> list[Score]          declaration order; Score.score = n_resolved / n_tasks
+    infra_exhausted(node_id=None) -> set[(node, task)]   given up on; their attempts leave n_tasks
     scores_by_node() -> dict[id, list[Score]]
     best_score(node_id, evaluator=None) -> float | None     latest stage's score
     summaries(kind="agent", evaluator=None, evaluator_version=None) -> list[NodeSummary]

@@ -22,13 +22,14 @@ from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import RESULT_STATUSES, Node, NodeKind, NodeSummary, ResultStatus, Score, TaskResult
 from opendgm.archive.rows import insert_row, to_result, to_score
+from opendgm.archive.schema import EXHAUSTED_UNITS
 
 _RESULT_COLUMNS = ", ".join(f.name for f in fields(TaskResult))
 
 # Per-stage aggregates, recomputed from the results on every read so they can never disagree with them.
 _STAGE_SCORES = """
     SELECT s.id AS stage_id, s.node_id, s.evaluator, s.evaluator_version, s.stage,
-           ts.n * s.attempts AS n_tasks, COUNT(r.id) AS n_done, COALESCE(SUM(r.resolved), 0) AS n_resolved
+           ts.n * s.attempts - {exhausted} AS n_tasks, COUNT(r.id) AS n_done, COALESCE(SUM(r.resolved), 0) AS n_resolved
     FROM stages s
     JOIN nodes n ON n.id = s.node_id
     JOIN task_sets ts ON ts.id = s.set_id
@@ -42,7 +43,7 @@ _STAGE_SCORES = """
 # equal to the derivation above): the whole-archive views would otherwise join 10^5 results per read.
 _TALLIED_SCORES = """
     SELECT s.id AS stage_id, s.node_id, s.evaluator, s.evaluator_version, s.stage,
-           ts.n * s.attempts AS n_tasks, t.n_done, t.n_resolved
+           ts.n * s.attempts - {exhausted} AS n_tasks, t.n_done, t.n_resolved
     FROM stages s
     JOIN task_sets ts ON ts.id = s.set_id
     JOIN stage_tallies t ON t.stage_id = s.id
@@ -225,9 +226,20 @@ class ResultsMixin:
     def _scores(self, query: str, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
         found: dict[str, list[Score]] = {}
         with self._db.read() as conn:
-            for row in conn.execute(query.format(where=where) + " ORDER BY s.id", params).fetchall():
+            for row in conn.execute(
+                query.format(where=where, exhausted=EXHAUSTED_UNITS) + " ORDER BY s.id", params
+            ).fetchall():
                 found.setdefault(row["node_id"], []).append(to_score(row))
         return found
+
+    def infra_exhausted(self, node_id: str | None = None) -> set[tuple[str, str]]:
+        """(node, task) pairs given up after repeated infrastructure failures (of `node_id`, if given)."""
+        where, params = ("WHERE node_id = ?", (node_id,)) if node_id else ("", ())
+        with self._db.read() as conn:
+            return {
+                (row[0], row[1])
+                for row in conn.execute(f"SELECT node_id, task_id FROM infra_exhausted {where}", params)
+            }
 
     def best_score(self, node_id: str, evaluator: str | None = None) -> float | None:
         """The score of the node's latest (deepest) stage, of `evaluator` if given; None if it has none."""

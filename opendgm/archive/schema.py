@@ -250,7 +250,51 @@ _SUMMARY_REVS = _statements(
     END""",
 )
 
-MIGRATIONS: Sequence[Migration] = (_GRAPH, _EVALUATION, _LEDGER, _TALLIES, _CACHED_TOKENS, _SUMMARY_REVS)
+# Tasks given up after repeated infrastructure failures (opendgm.outcomes; these literals are its constants, a test
+# holds them equal): no verdict on the agent, so they leave its score. The event log stays the record; this table,
+# kept by triggers in the transaction of each event, is what the score queries read (`EXHAUSTED_UNITS`).
+RETRY_INFRA_EVENT = "retry_infra"  # `opendgm run --retry-infra`: every exhausted task is due again
+_FAILED, _RETRY, _MAX_FAILURES = "task_infrastructure_failure", RETRY_INFRA_EVENT, 3
+_SINCE_RETRY = f"kind = '{_FAILED}' AND id > (SELECT COALESCE(MAX(id), 0) FROM events WHERE kind = '{_RETRY}')"
+_INFRA_EXHAUSTED = _statements(
+    "DROP TABLE IF EXISTS infra_exhausted",  # a test rewinding `user_version` keeps the table: start it afresh
+    """CREATE TABLE infra_exhausted (
+        node_id TEXT NOT NULL REFERENCES nodes (id),
+        task_id TEXT NOT NULL,
+        PRIMARY KEY (node_id, task_id)
+    ) WITHOUT ROWID""",
+    f"""INSERT INTO infra_exhausted (node_id, task_id)
+        SELECT node_id, data ->> '$.task' FROM events
+        WHERE {_SINCE_RETRY} AND node_id IS NOT NULL AND data ->> '$.task' IS NOT NULL
+        GROUP BY 1, 2 HAVING COUNT(*) >= {_MAX_FAILURES}""",
+    f"""CREATE TRIGGER IF NOT EXISTS exhaust_task AFTER INSERT ON events
+        WHEN NEW.kind = '{_FAILED}' AND NEW.node_id IS NOT NULL AND NEW.data ->> '$.task' IS NOT NULL BEGIN
+        INSERT OR IGNORE INTO infra_exhausted (node_id, task_id) SELECT NEW.node_id, NEW.data ->> '$.task'
+        WHERE (SELECT COUNT(*) FROM events WHERE node_id = NEW.node_id AND {_SINCE_RETRY}
+               AND data ->> '$.task' = NEW.data ->> '$.task') >= {_MAX_FAILURES};
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS retry_exhausted AFTER INSERT ON events WHEN NEW.kind = '{_RETRY}' BEGIN
+        DELETE FROM infra_exhausted;
+    END""",
+    *(
+        f"CREATE TRIGGER IF NOT EXISTS summary_{name} AFTER {verb} ON infra_exhausted"
+        f" BEGIN {_touch(f'SELECT {row}.node_id AS id')}; END"
+        for name, verb, row in (("exhausted", "INSERT", "NEW"), ("unexhausted", "DELETE", "OLD"))
+    ),
+)
+
+# The (task, attempt) units of stage `s` (of node `s.node_id`) that leave its `n_tasks`: the attempts without a
+# result of its `infra_exhausted` tasks.
+EXHAUSTED_UNITS = """(SELECT COALESCE(SUM(s.attempts - (
+        SELECT COUNT(*) FROM results xr WHERE xr.code_hash = (SELECT code_hash FROM nodes WHERE id = s.node_id)
+            AND xr.evaluator = s.evaluator AND xr.evaluator_version = s.evaluator_version
+            AND xr.task_id = x.task_id AND xr.attempt < s.attempts)), 0)
+    FROM infra_exhausted x JOIN task_set_items xi ON xi.set_id = s.set_id AND xi.task_id = x.task_id
+    WHERE x.node_id = s.node_id)"""
+
+MIGRATIONS: Sequence[Migration] = (
+    _GRAPH, _EVALUATION, _LEDGER, _TALLIES, _CACHED_TOKENS, _SUMMARY_REVS, _INFRA_EXHAUSTED,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

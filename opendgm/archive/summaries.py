@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opendgm.archive.models import NodeKind, NodeSummary
+from opendgm.archive.schema import EXHAUSTED_UNITS
 
 _QUERY = """
     SELECT n.id, n.parent_id, n.kind, n.status, n.status_reason, n.operator, n.code_hash,
            (SELECT COUNT(*) FROM nodes child WHERE child.parent_id = n.id),
-           s.stage, COALESCE(ts.n * s.attempts, 0), COALESCE(t.n_done, 0), COALESCE(t.n_resolved, 0),
+           s.stage, COALESCE(ts.n * s.attempts - {exhausted}, 0), COALESCE(t.n_done, 0), COALESCE(t.n_resolved, 0),
            {passes}, {fails}
     FROM nodes n
     LEFT JOIN stages s ON s.id = (SELECT MAX(id) FROM stages WHERE node_id = n.id AND {filters})
@@ -41,7 +42,13 @@ def query(conn: sqlite3.Connection, filters: Filters, nodes: str = "1", **params
     named = {"evaluator": filters[0], "evaluator_version": filters[1]}
     where = " AND ".join(["1", *(f"{k} = :{k}" for k, v in named.items() if v is not None)])
     tally = "COALESCE((SELECT SUM({}) FROM code_tallies WHERE code_hash = n.code_hash AND " + where + "), 0)"
-    sql = _QUERY.format(passes=tally.format("passes"), fails=tally.format("fails"), filters=where, nodes=nodes)
+    sql = _QUERY.format(
+        exhausted=EXHAUSTED_UNITS,
+        passes=tally.format("passes"),
+        fails=tally.format("fails"),
+        filters=where,
+        nodes=nodes,
+    )
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples straight into the named tuple
     return [NodeSummary._make(row) for row in cursor.execute(sql, {**named, **params})]

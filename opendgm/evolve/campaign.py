@@ -493,7 +493,7 @@ class Campaign:
             staged = zip(self.config.stages, self.stage_names, self.stage_tasks, strict=True)
             for index, (stage, name, tasks) in enumerate(staged):
                 score = self._evaluate_stage(node_id, tasks, name, executor)
-                if score.n_done < score.n_tasks:  # infrastructure failures: not judged on half a stage
+                if not score.complete or not score.n_tasks:  # infrastructure failures: not judged on half a stage
                     self._require_complete(node_id, name)
                 seed = self.archive.node(node_id).operator == "seed"
                 if index == 0 and not seed:

@@ -23,6 +23,7 @@ from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
 from opendgm.evolve.display import LiveView, campaign_plan, show_status
 from opendgm.llm import Router
 from opendgm.llm.local_server import serve_local_roles
+from opendgm.llm.provider import require_keys
 from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import PromptCampaignConfig
 
@@ -59,6 +60,7 @@ def run(
         _run_prompt_campaign(config_path, campaign_dir, heartbeat)
         return
     config = CampaignConfig.load(config_path)
+    require_keys(config.llm.roles)
     root = campaign_dir or Path("campaigns") / config.name
     campaign = Campaign(config, root, accept_config_change=accept_config_change)
     campaign.retry_infra = retry_infra
@@ -94,6 +96,7 @@ def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None, heartbeat
         config = PromptCampaignConfig.from_yaml(config_path)
     except ValidationError as exc:
         raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n{field_errors(exc)}") from exc
+    require_keys(config.llm.roles)
     root = campaign_dir or Path("campaigns") / config.name
     archive = Archive.open(root) if (root / "archive.sqlite").exists() else Archive.create(root, config.name)
     if console.is_terminal:

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import re
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
@@ -72,6 +73,15 @@ def _api_key(role: RoleConfig, where: str) -> str | None:
     if not key:
         raise ConfigError(f"environment variable {role.api_key_env} is not set", where=where)
     return key
+
+
+def require_keys(roles: Mapping[str, RoleConfig]) -> None:
+    """Refuse, before any work, roles whose `api_key_env` names an unset variable: a config error the operator
+    fixes, not a model-service failure met in the middle of a campaign (issue 13)."""
+    unset = [f"{role.api_key_env} (role {name})" for name, role in roles.items()
+             if role.api_key_env and not os.environ.get(role.api_key_env)]  # fmt: skip
+    if unset:
+        raise ConfigError(f"environment variable(s) not set: {', '.join(unset)}; set them, then run again")
 
 
 def _classify_litellm(exc: Exception, where: str) -> LLMError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -75,6 +76,7 @@ class PromptCampaign:
         scorer = f"{self.scorer.name}-{self.scorer.version}"
         self.version = f"{self.dataset.version};{scorer};{config.placement};{target_model}"
         self.judged: JudgedDev | None = None  # with `judge:`, dev is the judge's verdict (exact match: gold)
+        self._made: Counter[tuple[str, str]] = Counter()  # this step's `_spawn` calls per (parent, operator)
 
     def run(self) -> Report:
         steps, search = {
@@ -84,12 +86,16 @@ class PromptCampaign:
         }[self.config.operator]
         self.judged = self._judged_dev()
         pool = self._resume() or [self._seed(text) for text in self.config.seed_prompts]
-        for step in range(max(c.step for c in pool) + 1, steps + 1):  # a resumed run goes on after its last step
+        for step in range(self._first_step(pool), steps + 1):  # a resumed run goes on at its unfinished step
+            self._made = Counter()
+            held = [c for c in pool if c.step >= step]  # made by this step before a stop: the step sees the pool
+            pool[:] = [c for c in pool if c.step < step]  # it started from, and finds them again in `_spawn`
             self._chooser = self._new_chooser()
             if self.config.meta_prompts.hyper_mutation and step > 1:
                 self._hyper_mutate(self._role(step), step)
             self._refresh(pool)
             search(step, pool)
+            pool.extend(c for c in held if c.id not in {p.id for p in pool})
         self._refresh(pool)
         best = pe2.select_beam(pool, 1)[0]
         seed = pe2.select_beam([c for c in pool if c.step == 0], 1)[0]
@@ -181,11 +187,14 @@ class PromptCampaign:
         """PromptBreeder's hyper-mutation before a step: the proposer rewrites a meta-prompt of the step's
         role; an accepted rewrite joins the population untried, so the step's first child uses it."""
         done = [n for n in self.archive.nodes(kind="meta_prompt") if n.meta.get("step") == step]
-        if done:  # made before a restart
+        if done and done[-1].status != "proposed":  # made before a restart
             return
-        parent = self._meta_prompt(role)
-        meta = {"role": role, "step": step}
-        child = self.archive.propose("meta_prompt", parent.id, operator="hyper_mutation", meta=meta).id
+        if done:  # its rewrite never came back (an infrastructure stop): asked again
+            parent, child = self.archive.node(str(done[-1].parent_id)), done[-1].id
+        else:
+            parent = self._meta_prompt(role)
+            meta = {"role": role, "step": step}
+            child = self.archive.propose("meta_prompt", parent.id, operator="hyper_mutation", meta=meta).id
         complete = completer(self.router, self.config.proposer_role, child, "hyper_mutation")
         fitness = credit.fitness_of(self.archive, parent.id)
         rewrite_it = partial(meta_prompts.hyper_mutate, complete, role, str(parent.content), fitness)
@@ -204,16 +213,29 @@ class PromptCampaign:
         return self._admit(node.id, text, 0)
 
     def _resume(self) -> list[pe2.Candidate]:
-        """Prompts of an interrupted run: evaluated ones rejoin the pool, half-made ones are failed."""
+        """Prompts of an interrupted run: evaluated ones rejoin the pool, ones with a text are scored now. A stop
+        is no verdict (issue 13): a proposal whose answer never came back stays `proposed` and its step asks again
+        (`_first_step`, `_spawn`), as does a hyper-mutation (`_hyper_mutate`)."""
         pool = []
         for node in self.archive.nodes(kind="prompt"):
             if node.status == "evaluated":
                 pool.append(pe2.Candidate(node.id, str(node.content), self._dev(node.id, False), node.meta["step"]))
-            elif node.status not in ("failed", "rejected"):
-                self.archive.set_status(node.id, "failed", "interrupted before its dev score")
-        for node in self.archive.nodes(kind="meta_prompt", status="proposed"):
-            self.archive.set_status(node.id, "failed", "interrupted before the rewrite came back")
+            elif node.status not in ("failed", "rejected") and node.content is not None:
+                pool.append(self._admit(node.id, str(node.content), node.meta["step"]))
         return pool
+
+    def _first_step(self, pool: list[pe2.Candidate]) -> int:
+        """The step after the last one in the pool, or an earlier one with a proposal still unanswered."""
+        unanswered = [n.meta["step"] for n in self.archive.nodes(kind="prompt", status="proposed") if n.content is None]
+        return min([max(c.step for c in pool) + 1, *unanswered])
+
+    def _made_before(self, parent_id: str, operator: str, step: int) -> Node | None:
+        """On a step run again after a stop, the child this call made the first time (the n-th call for a parent
+        and operator made its n-th child), or None for a call the first run did not reach."""
+        made = [n for n in self.archive.nodes(kind="prompt") if n.parent_id == parent_id and n.operator == operator
+                and n.meta.get("step") == step]  # fmt: skip
+        self._made[parent_id, operator] += 1
+        return made[self._made[parent_id, operator] - 1] if len(made) >= self._made[parent_id, operator] else None
 
     def _admit(self, node_id: str, text: str, step: int) -> pe2.Candidate:
         self.archive.set_status(node_id, "evaluating")
@@ -235,10 +257,17 @@ class PromptCampaign:
         """One child of `parent_id` (meta: its `step` and what the proposer is shown), added to `pool` once
         it has a dev score. The node exists before the proposer is called, so the calls are charged to it.
         With `unique`, a text already in the pool is rejected before any task-model call."""
-        meta_prompt = self._meta_prompt(operator)  # each operator's name is its meta-prompt role
-        meta = meta | {"meta_prompt": meta_prompt.id}
-        child = self.archive.propose("prompt", parent_id, operator=operator, meta=meta)
-        self.archive.add_edge(child.id, meta_prompt.id, "produced_by")
+        before = self._made_before(parent_id, operator, meta["step"])
+        if before is not None and (before.status != "proposed" or before.content is not None):
+            return  # done before a stop: in the pool (held by `run`) or judged
+        if before is not None:  # its answer never came back: asked again with the same meta-prompt
+            child, meta_prompt = before, self.archive.node(str(before.meta["meta_prompt"]))
+            self.archive.update_meta(child.id, meta)
+        else:
+            meta_prompt = self._meta_prompt(operator)  # each operator's name is its meta-prompt role
+            meta = meta | {"meta_prompt": meta_prompt.id}
+            child = self.archive.propose("prompt", parent_id, operator=operator, meta=meta)
+            self.archive.add_edge(child.id, meta_prompt.id, "produced_by")
         self.on_change()
         proposer = completer(self.router, self.config.proposer_role, child.id, operator)
         answer = call_for(  # an empty answer is a bad proposal, not an outage

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from scripted_prompt_models import HYPER_MUTATION_LINE, REVERSED_ITEM, REWRITE, SEED_RUBRIC, ReverseScript
 from typer.testing import CliRunner
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
 from opendgm.llm import Router
+from opendgm.llm.roles import RetryPolicy
+from opendgm.outcomes import InfrastructureFailure
 from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import MetaPromptOptions, PromptCampaignConfig
 
@@ -185,3 +188,28 @@ def test_a_judge_under_an_mpo_rubric_selects_and_exact_match_stays_gold(tmp_path
         (interval,) = [e.data for e in archive.events() if e.kind == "mpo_interval"]
         assert (interval["rubric"], interval["proxy"], interval["gold"]) == (seed_rubric.id, 8.0, 0.5)
         assert archive.cost(refined.id).calls >= 3  # analysis and rewrite per sample, then the merge
+
+
+def test_a_proposal_cut_off_by_the_model_service_is_resumed_not_failed(tmp_path, reverse_script):
+    """Issue 13: the proposer's service fails mid-step (an infrastructure stop); the half-made child keeps no
+    verdict, a healthy resume finishes it, and the archive matches an undisturbed run's."""
+    cfg = config(reverse_script)
+    Archive.create(tmp_path / "calm", cfg.name).close()
+    calm = run(tmp_path / "calm", cfg)
+
+    down = cfg.llm.roles["meta"].model_copy(update={"api_base": "http://127.0.0.1:9"})
+    roles = cfg.llm.roles | {"meta": down}
+    Archive.create(tmp_path / "c", cfg.name).close()
+    with Archive.open(tmp_path / "c") as archive:
+        router = Router(roles, ledger=archive.ledger, campaign=cfg.name, retry=RetryPolicy(attempts=1))
+        with pytest.raises(InfrastructureFailure):
+            PromptCampaign(cfg, archive, router).run()
+    resumed = run(tmp_path / "c", cfg)
+
+    def shape(root: Path) -> list[tuple[str | None, str, str, object]]:
+        with Archive.open(root, readonly=True) as archive:
+            return [(n.parent_id, n.status, str(n.content), n.meta.get("step")) for n in archive.nodes(kind="prompt")]
+
+    assert not [row for row in shape(tmp_path / "c") if row[1] in ("failed", "rejected")]
+    assert shape(tmp_path / "c") == shape(tmp_path / "calm")
+    assert (resumed.best.text, resumed.best_test, resumed.n_prompts) == (calm.best.text, calm.best_test, calm.n_prompts)
