@@ -197,7 +197,7 @@ def test_dgm_stages_are_named_only_when_the_dataset_holds_them() -> None:
 
 @pytest.mark.model
 def test_a_campaign_runs_its_first_stage_on_swebench(dataset: Path, first_stage_campaign) -> None:
-    root = first_stage_campaign("swebench", {"dataset": str(dataset), "agent_timeout_s": 60})
+    root = first_stage_campaign("swebench", {"dataset": str(dataset), "agent_timeout_s": 180})
     with Archive.open(root, readonly=True) as archive:
         (seed,) = archive.nodes(kind="agent")
         (result,) = archive.results(seed.id)
