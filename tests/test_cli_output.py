@@ -78,12 +78,20 @@ def test_status_json_parses_and_matches_the_archive(chain: Path) -> None:
     assert document["spend_by_role"]["agent"] == {"cost_usd": 0.0, "tokens": 240, "calls": 2, "errors": 0}
 
 
+def _ctrl_c_reaches_it() -> None:
+    """In the child: SIGINT as a terminal delivers it (a batch runner may start the suite with it ignored or
+    blocked, and children inherit both)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_status_watch_prints_a_json_line_per_refresh_until_ctrl_c(chain: Path) -> None:
     watcher = subprocess.Popen(
         [sys.executable, "-m", "opendgm.cli", "status", str(chain), "--json", "--watch", "--interval", "0.2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_reaches_it,
     )
     try:
         first, second = json.loads(watcher.stdout.readline()), json.loads(watcher.stdout.readline())  # type: ignore[union-attr]
@@ -137,6 +145,7 @@ def test_watch_refreshes_see_a_live_writer(chain: Path, tmp_path: Path) -> None:
         [sys.executable, "-m", "opendgm.cli", "status", str(live), "--json", "--watch", "--interval", "0.2"],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_reaches_it,
     )
     try:
         assert json.loads(watcher.stdout.readline())["nodes"] == 41  # type: ignore[union-attr]
