@@ -121,7 +121,7 @@ class SimulatedCampaign(Campaign):
             self._abilities[node_id] = self.landscape.initial_ability if seed else float(node.meta[ABILITY])
         return self._abilities[node_id]
 
-    def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
+    def _steps(self, node: Node) -> dict[str, Callable[[str], object]]:
         if node.kind != "agent":
             return super()._steps(node)
         return {
