@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from llm_fakes import Reply
-from scripted_models import CapabilityScript, say
 
 from opendgm.archive import Archive
 from opendgm.evaluators.polyglot import selftest_dir
 from opendgm.evolve import entries, scoring
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from tests.support.llm_fakes import Reply
+from tests.support.scripted_models import CapabilityScript, say
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 STAGES = ["HumanEval_0,HumanEval_2", "HumanEval_3", "HumanEval_4"]

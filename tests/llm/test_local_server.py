@@ -7,12 +7,12 @@ import tempfile
 
 import pytest
 import yaml
-from llm_fakes import closed_url
 from typer.testing import CliRunner
 
 from opendgm.llm import LocalServer, LocalServerConfig, LocalServerError
 from opendgm.llm.cli import app, check_roles
 from opendgm.llm.errors import ConnectionFailed
+from tests.support.llm_fakes import closed_url
 
 runner = CliRunner()
 
