@@ -7,6 +7,7 @@ that was interrupted resumes with exactly the tasks that have no result yet.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from opendgm.archive import Archive
 from opendgm.archive.models import Score, TaskResult
@@ -17,7 +18,7 @@ from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
-from opendgm.outcomes import INFRA_EVENT, InfraEvent
+from opendgm.outcomes import INFRA_EVENT, InfraEvent, Verdict
 from opendgm.sandbox.factory import BackendName, choose_backend
 from opendgm.sandbox.local_backend import reachable_scratch
 
@@ -114,7 +115,7 @@ def record_outcome(archive: Archive, node_id: str, evaluator: Evaluator, outcome
         evaluator.name,
         evaluator.version,
         outcome.task_id,
-        status=outcome.status,
+        status=cast(Verdict, outcome.status),  # infrastructure outcomes are never recorded (the archive checks)
         tests_passed=outcome.tests_passed,
         tests_failed=outcome.tests_failed,
         exit_code=outcome.exit_code,

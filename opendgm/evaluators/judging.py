@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from functools import partial
+from typing import cast
 
 from opendgm.archive import Archive
 from opendgm.archive.models import TaskResult
@@ -27,7 +28,7 @@ from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.task import Task
 from opendgm.llm import LLMError, Router
-from opendgm.outcomes import INFRA_EVENT
+from opendgm.outcomes import INFRA_EVENT, Verdict
 from opendgm.prompts.config import MPOOptions
 from opendgm.prompts.mpo import Judged, Sample
 from opendgm.prompts.rubrics import RubricLoop
@@ -117,18 +118,20 @@ class RubricJudge:
 
     def _grade_again(self, backend: BackendName, item: tuple[str, Task, TaskResult]) -> None:
         node_id, task, old = item
-        fields = {"tests_passed": old.tests_passed, "tests_failed": old.tests_failed, "detail": old.detail}
         status, log_path = old.status, old.log_path
+        passed, failed, detail = old.tests_passed, old.tests_failed, old.detail
         if old.status in JUDGED_STATUSES and old.patch_path:
             patch = self.archive.artifacts.read_text(old.patch_path)
             grade = grade_patch(self.evaluator, task, patch, backend, self.archive.campaign, node_id)
-            status, fields = grade.status, {"tests_passed": grade.tests_passed, "tests_failed": grade.tests_failed}
+            status = cast(Verdict, grade.status)  # a grader's status is a verdict (the archive checks it)
+            passed, failed, detail = grade.tests_passed, grade.tests_failed, None
             folder = f"results/{node_id}/{self.evaluator.name}/{task.id}"
             log_path = self.archive.artifacts.put(f"{folder}/rejudged-{self.evaluator.rubric_id}.txt", grade.output)
         self.archive.record_result(
             node_id, self.evaluator.name, self.evaluator.version, task.id,
             status=status, exit_code=old.exit_code, duration_s=old.duration_s, log_path=log_path,
-            trajectory_path=old.trajectory_path, patch_path=old.patch_path, **fields,
+            trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
+            tests_failed=failed, detail=detail,
         )  # fmt: skip
 
 

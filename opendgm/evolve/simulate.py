@@ -178,7 +178,7 @@ class SimulatedCampaign(Campaign):
             task_id, status, tests_passed=int(resolved), tests_failed=int(not resolved), exit_code=0,
             duration_s=duration, patch=f"simulated attempt of {node_id} on {task_id}\n",
         )  # fmt: skip
-        record_outcome(self.archive, node_id, self.evaluator, outcome)  # type: ignore[arg-type]
+        record_outcome(self.archive, node_id, self.evaluator, outcome)
         if self.archive.node(node_id).operator == "seed":
             return outcome
         self.progress.evaluations += 1
