@@ -47,4 +47,7 @@ def test_a_special_entry_replaces_the_plain_diagnosis_edge(tmp_path: Path) -> No
         fitness = credit.fitness(archive)
         assert [c.child for c in fitness[diagnosis].credits] == [plain], "the plain diagnosis made only `plain`"
         assert [c.child for c in fitness[used].credits] == [special]
-        assert any(e.kind == "edge_removed" and e.data["dst"] == diagnosis for e in archive.events(node_id=special))
+        removed = [e for e in archive.events(node_id=special) if e.kind == "edge_removed"]
+        archive.remove_edge(special, diagnosis, "produced_by")  # idempotent: nothing left to remove, nothing logged
+        assert [e.data["dst"] for e in archive.events(node_id=special) if e.kind == "edge_removed"] == [diagnosis]
+        assert [e.data["dst"] for e in removed] == [diagnosis]
