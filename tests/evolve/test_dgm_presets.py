@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from docker.errors import ImageNotFound
 from evaluators.test_swebench import FIXTURE, IMAGE, build_image, instance_row
@@ -42,6 +43,7 @@ def preset(name: str, provider: FakeProvider, **overrides: Any) -> CampaignConfi
     return CampaignConfig.model_validate(raw | overrides)
 
 
+@pytest.mark.docker
 def test_dgm_swebench_preset_follows_dgms_rules(docker_engine: str, tmp_path: Path) -> None:
     """The preset as it is (dgm-initial, Docker, DGM's rules) on three copies of the mini SWE-bench instance, one
     per stage, for one generation of two children: the seed leaves empty patches everywhere, its children (one
@@ -196,6 +198,7 @@ class PolyglotScript(CapabilityScript):
         return super()._next(headers, body)
 
 
+@pytest.mark.docker
 def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> None:
     provider = PolyglotScript()
     try:
