@@ -31,6 +31,7 @@ from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
 from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
 from opendgm.evolve.stopping import Stopped
+from opendgm.outcomes import Verdict
 from opendgm.sandbox.factory import BackendName
 
 DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
@@ -201,7 +202,7 @@ class SimulatedCampaign(Campaign):
         """One simulated task result, recorded as a real one (its patch: one artifact per node, written once)."""
         ability = self.ability(node_id)
         resolved, duration = task_draw(self.landscape, self.config.seed, node_id, task_id, ability)
-        status = "resolved" if resolved else "unresolved"
+        status: Verdict = "resolved" if resolved else "unresolved"
         outcome = TaskOutcome(
             task_id, status, tests_passed=int(resolved), tests_failed=int(not resolved), exit_code=0,
             duration_s=duration,
