@@ -2,7 +2,8 @@
 
 The library API (`opendgm.api`): `run(config_or_path, directory)` starts or resumes a campaign,
 `evaluate(target, evaluator=..., ...)` runs an agent on an evaluator's tasks, `open_archive(directory)`
-reads a campaign's archive. They are imported on first use, so `import opendgm.<room>` stays light.
+reads a campaign's archive, `load_config(path)` reads and validates a campaign config. They are imported
+on first use, so `import opendgm.<room>` stays light.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "evaluate", "open_archive", "run"]
+__all__ = ["__version__", "evaluate", "load_config", "open_archive", "run"]
 
 if TYPE_CHECKING:
-    from opendgm.api import evaluate, open_archive, run
+    from opendgm.api import evaluate, load_config, open_archive, run
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run", "evaluate", "open_archive"):
+    if name in ("run", "evaluate", "open_archive", "load_config"):
         from opendgm import api
 
         return getattr(api, name)

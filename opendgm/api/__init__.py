@@ -28,7 +28,8 @@ from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.task import Task
 from opendgm.evolve.campaign import Campaign
-from opendgm.evolve.config import CampaignConfig, load_any
+from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve.config import load_any as load_config
 from opendgm.llm import LLMConfig, LocalServerConfig
 from opendgm.llm.ledger import Totals
 from opendgm.llm.provider import require_keys
@@ -43,7 +44,7 @@ from opendgm.usage import UsageMistake
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Evaluation", "EvaluationResult", "RunResult", "evaluate", "open_archive", "run"]
+__all__ = ["Evaluation", "EvaluationResult", "RunResult", "evaluate", "load_config", "open_archive", "run"]
 
 AnyConfig = CampaignConfig | PromptCampaignConfig
 AGENT_ROLE = "agent"
@@ -71,7 +72,7 @@ def run(
 ) -> RunResult:
     """Start a campaign in `directory` (default `campaigns/<name>`), or resume the one there, until it stops.
     `retry_infra` and `accept_config_change` are `opendgm run`'s flags of the same names."""
-    config = config_or_path if isinstance(config_or_path, AnyConfig) else load_any(Path(config_or_path))
+    config = config_or_path if isinstance(config_or_path, AnyConfig) else load_config(Path(config_or_path))
     require_keys(config.llm.roles)
     root = Path(directory) if directory is not None else Path("campaigns") / config.name
     if isinstance(config, PromptCampaignConfig):
@@ -119,6 +120,7 @@ def evaluate(
     limit: int | None = None,
     directory: str | Path = "campaigns/adhoc",
     models: LLMConfig | str | Path | None = None,
+    local_server: LocalServerConfig | None = None,
     workers: int = 2,
     backend: BackendName = "auto",
     executor: ExecutorConfig | None = None,
@@ -128,13 +130,14 @@ def evaluate(
     """Run an agent (a directory, a built-in seed such as `seed` or `dgm-initial`, or a node id of the campaign in
     `directory`) on an evaluator's tasks in sandboxes, recording every result in that campaign's archive.
 
-    `models`: the roles (an LLM config or its YAML); None serves the embedded SmolLM2 as roles `agent` and
-    `judge`. `watch(evaluation)` is entered while the tasks run and yields the callback told of each outcome."""
+    `models`: the roles (an LLM config, e.g. a campaign config's `llm`, or its YAML), with `local_server` for
+    roles whose `api_base` is `local`; None serves the embedded SmolLM2 as roles `agent` and `judge`.
+    `watch(evaluation)` is entered while the tasks run and yields the callback told of each outcome."""
     grader = registry.load(evaluator, **dict(options or {}))
     tasks = grader.select(subset, limit)
     chosen = choose_backend(backend)
     prepare_sandboxes(chosen, {task.image for task in tasks}, say)
-    llm, server = _models(models)
+    llm, server = _models(models, local_server)
     stage = subset if limit is None else f"{subset}[:{limit}]"
     with Archive.open_or_create(directory, Path(directory).name) as archive:
         node_id = agent_node(archive, str(target))
@@ -157,12 +160,14 @@ def evaluate(
         return EvaluationResult(Path(directory), node_id, score, archive.cost(node_id))
 
 
-def _models(models: LLMConfig | str | Path | None) -> tuple[LLMConfig, LocalServerConfig | None]:
+def _models(
+    models: LLMConfig | str | Path | None, local_server: LocalServerConfig | None
+) -> tuple[LLMConfig, LocalServerConfig | None]:
     """The roles to serve; with none given, the embedded model started as roles `agent` and `judge`."""
     if isinstance(models, LLMConfig):
-        return models, None
+        return models, local_server
     if models is not None:
-        return LLMConfig.from_yaml(Path(models)), None
+        return LLMConfig.from_yaml(Path(models)), local_server
     server = LocalServerConfig()
     local = {"model": f"openai/{server.name}", "api_base": "local", "price": FREE}
     roles = {AGENT_ROLE: {**local, "max_tokens": 512}, JUDGE_ROLE: {**local, "max_tokens": 256}}

@@ -182,7 +182,7 @@ class PromptCampaignConfig(BaseModel):
         missing = {self.target_role, self.proposer_role, *judging} - self.llm.roles.keys()
         if missing:
             raise ValueError(f"llm.roles lacks {sorted(missing)}")
-        if "slots" in self.pe2.model_fields_set:
+        if self.pe2.slots != PE2Options().slots:
             raise ValueError("pe2.slots names an agent's prompt files; a prompt campaign evolves one prompt")
         check_local_roles(self.llm, self.local_server)
         return self
