@@ -469,41 +469,24 @@ class Campaign:
 
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
-        settings = self.config.self_improve
-        if self.cluster is not None:
-            self._modify_on_cluster(self.cluster, node)
-            return
-        with reachable_scratch(prefix="opendgm-child-") as scratch:
-            child = self_improve.modify(
-                self.archive,
-                str(node.parent_id),
-                node_id,
-                str(node.meta["problem_statement"]),
-                meta_prompts.text_for(self.archive, node, "self_improve"),
-                self.gateway,
-                self.backend,
-                settings.timeout_s,
-                settings.max_steps,
-                self.config.sandbox.image,
-                scratch,
-                runner_id=self._ensure_seed() if self.config.baseline == "no_selfimprove" else None,
-                memory_mb=self.config.sandbox.memory_mb,
-                role=settings.role,
-            )
-            self.archive.attach_tree(node_id, child, message=str(node.meta["problem_statement"])[:200])
-
-    def _modify_on_cluster(self, cluster: ClusterRuns, node: Node) -> None:
-        """The self-modification as a unit on a cluster node; the child's tree comes back to the head's archive."""
         settings, statement = self.config.self_improve, str(node.meta["problem_statement"])
         task = self_improve.modification_task(
             node.id, statement, meta_prompts.text_for(self.archive, node, "self_improve"), self.config.sandbox.image,
             settings.timeout_s,
         )  # fmt: skip
         runner = self._ensure_seed() if self.config.baseline == "no_selfimprove" else None
-        child = cluster.modify(
-            self.archive, str(node.parent_id), node.id, task, runner, self.router, settings.max_steps, settings.role
+        change = self_improve.Modification(
+            str(node.parent_id), node_id, task, settings.max_steps, settings.role, runner
         )
-        self.archive.attach_tree(node.id, child, message=statement[:200])
+        if self.cluster is not None:  # a unit on a cluster node; the child's tree comes back to the head's archive
+            child = self.cluster.modify(
+                self.archive, change.parent_id, node_id, task, runner, self.router, change.max_steps, change.role
+            )
+        else:
+            with reachable_scratch(prefix="opendgm-child-") as scratch:
+                memory_mb = self.config.sandbox.memory_mb
+                child = self_improve.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
+        self.archive.attach_tree(node_id, child, message=statement[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
         """PE2 on one of the parent's prompt files: the child is the parent with that file rewritten."""
