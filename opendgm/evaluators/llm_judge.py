@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from opendgm.agents.contract import REPO_DIR
-from opendgm.evaluators.base import NO_CONTEXT, Evaluator, GradeContext
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.task import Grade, Task
 from opendgm.prompts.mpo import Judged, Sample
 from opendgm.sandbox.base import Sandbox, SandboxError
@@ -67,8 +67,8 @@ class LLMJudge(Evaluator):
             for task_id, row in self._rows.items()
         ]
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox, context: GradeContext = NO_CONTEXT) -> Grade:
-        return self.grade_for(context.node, task, patch, sandbox)
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+        return self.grade_for(None, task, patch, sandbox)
 
     def grade_for(self, node: str | None, task: Task, patch: str, sandbox: Sandbox) -> Grade:
         if self._judge is None:

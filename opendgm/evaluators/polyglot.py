@@ -14,7 +14,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from opendgm.evaluators.base import NO_CONTEXT, Evaluator, GradeContext
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.polyglot_data import CONFIG, default_polyglot_dir, exercise_dirs
 from opendgm.evaluators.polyglot_grading import ExpectedTests, grade_exercise, patch_from, solution_files
@@ -111,7 +111,7 @@ class Polyglot(Evaluator):
             invalid=f"no test command for language {language_name!r}" if language is None else language.problem(tree),
         )
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox, context: GradeContext = NO_CONTEXT) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
         return grade_exercise(self, task, patch, sandbox, self.expected)
 
     def reference_patch(self, task: Task) -> str:

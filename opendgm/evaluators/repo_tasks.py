@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from opendgm.agents.contract import REPO_DIR
-from opendgm.evaluators.base import NO_CONTEXT, Evaluator, EvaluatorProblem, GradeContext
+from opendgm.evaluators.base import Evaluator, EvaluatorProblem
 from opendgm.evaluators.grader.channel import run_harness
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
@@ -93,7 +93,7 @@ class RepoTasks(Evaluator):
                 tasks.append(task)
         return tasks
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox, context: GradeContext = NO_CONTEXT) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
         """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:

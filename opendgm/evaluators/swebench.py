@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opendgm.agents.contract import REPO_DIR
-from opendgm.evaluators.base import NO_CONTEXT, Evaluator, GradeContext
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.grader.canary import check_canary, new_token, python_canary
 from opendgm.evaluators.grader.pytest_config import restore_pytest_tables
@@ -109,7 +109,7 @@ class SWEBench(Evaluator):
             raise SandboxError(f"could not copy {self.repo_dir} for {task.id}: {copy.stderr.strip()[-500:]}")
         return super().prepare(task, sandbox)
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox, context: GradeContext = NO_CONTEXT) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
         """The harness's grading: the row's eval script on the patched copy, its log read by the row's parser."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
