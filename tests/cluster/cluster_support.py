@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 CANARY_ENV = "OPENDGM_CANARY_API_KEY"
 CANARY = "sk-canary-4f1d9e2b7c6a5e3d8b0f"
+
+
+def free_port() -> int:
+    """A port free now (other clusters may run on this machine: Ray's fixed defaults would collide)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class LocalCluster:
@@ -24,10 +32,9 @@ class LocalCluster:
 
         os.environ[CANARY_ENV] = CANARY  # before any node starts: its environment carries the key
         self.temp = Path(tempfile.mkdtemp(prefix="odgr-", dir="/tmp"))
-        self.cluster = Cluster(
-            initialize_head=True,
-            head_node_args={"num_cpus": 1, "_temp_dir": str(self.temp), "include_dashboard": False},
-        )
+        head = {"num_cpus": 1, "temp_dir": str(self.temp), "include_dashboard": False, "gcs_server_port": free_port(),
+                "dashboard_agent_listen_port": free_port()}  # fmt: skip
+        self.cluster = Cluster(initialize_head=True, head_node_args=head)
         for _ in range(nodes - 1):
             self.cluster.add_node(num_cpus=1)
         self.cluster.wait_for_nodes()
