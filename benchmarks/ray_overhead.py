@@ -80,7 +80,7 @@ def real_cluster(tasks: int, task_s: float) -> dict[str, float]:
     local.shutdown()
     temp = Path(tempfile.mkdtemp(prefix="odgr-", dir="/tmp"))
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "resources": {"first": 1}, "_temp_dir": str(temp), "include_dashboard": False})  # fmt: skip
+        "num_cpus": 1, "resources": {"first": 1}, "temp_dir": str(temp), "include_dashboard": False})  # fmt: skip
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     try:
