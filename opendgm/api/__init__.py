@@ -143,18 +143,19 @@ def evaluate(
         node_id = agent_node(archive, str(target))
         run = make_executor(_Placement(executor or ExecutorConfig(), workers, options or {}, backend))
         try:
-            showing = watch(Evaluation(archive, node_id, grader, stage, tasks)) if watch else nullcontext(None)
-            with showing as show, open_session(archive, llm, server) as session:
+            with open_session(archive, llm, server) as session:
                 if isinstance(grader, LLMJudge):  # judged under the archive's rubric lineage, never refined here
                     if JUDGE_ROLE not in session.router.roles:
                         raise UsageMistake(f"llm-judge needs a `{JUDGE_ROLE}` role in the models {models}")
                     RubricJudge(archive, grader, session.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
-                archive.set_status(node_id, "evaluating")
-                score = evaluate_stage(
-                    archive, node_id, grader, tasks, stage, gateway=session.gateway, executor=run, backend=chosen,
-                    on_result=show or (lambda _task, _outcome: None),
-                )  # fmt: skip
-                archive.set_status(node_id, "evaluated")
+                showing = watch(Evaluation(archive, node_id, grader, stage, tasks)) if watch else nullcontext(None)
+                with showing as show:
+                    archive.set_status(node_id, "evaluating")
+                    score = evaluate_stage(
+                        archive, node_id, grader, tasks, stage, gateway=session.gateway, executor=run,
+                        backend=chosen, on_result=show or (lambda _task, _outcome: None),
+                    )  # fmt: skip
+                    archive.set_status(node_id, "evaluated")
         finally:
             run.shutdown()
         return EvaluationResult(Path(directory), node_id, score, archive.cost(node_id))
