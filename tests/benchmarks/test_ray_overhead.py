@@ -10,7 +10,7 @@ from ray_cluster import LocalCluster
 
 pytest.importorskip("ray", reason="the `ray` extra is not installed")
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-import ray_overhead  # noqa: E402
+import ray_overhead
 
 
 @pytest.mark.ray
