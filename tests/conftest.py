@@ -22,6 +22,7 @@ from opendgm.sandbox.local_backend import bubblewrap_problem
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 from tests.support.llm_fakes import FakeProvider
 from tests.support.prerequisites import missing_marker, unavailable
+from tests.support.ray_cluster import LocalCluster
 
 # The fixture that stands for each prerequisite, and the marker of the tests that use it.
 NEEDS = {"docker_engine": "docker", "embedded_model": "model", "browser": "browser"}
@@ -157,3 +158,15 @@ def first_stage_campaign(llama_server: LocalServer, tmp_path: Path) -> Callable[
         return root
 
     return run
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """One real three-node Ray cluster on this machine, started once for the session's Ray tests (marked `ray`;
+    skipped without the `ray` extra). Tests that kill nodes start clusters of their own."""
+    pytest.importorskip("ray", reason="the `ray` extra is not installed")
+    started = LocalCluster()
+    try:
+        yield started
+    finally:
+        started.shutdown()

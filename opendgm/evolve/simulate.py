@@ -23,7 +23,7 @@ from opendgm.archive import trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
 from opendgm.evaluators.evaluation import stage_score
-from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.executor import Executor
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
 from opendgm.evolve import self_improve
@@ -114,7 +114,7 @@ class SimulatedCampaign(Campaign):
 
     def run(self) -> str:
         with self._open_archive() as archive:
-            self.archive = archive
+            self._archive = archive
             archive.log_event("campaign_started", data={"backend": "simulated"})
             try:
                 reason = self._grow()
@@ -179,7 +179,7 @@ class SimulatedCampaign(Campaign):
             raise self_improve.Rejected("simulated: the child is broken (does not run)")
         self.archive.set_status(node_id, "evaluating")
 
-    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: LocalExecutor) -> Score:
+    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """The stage's due tasks on `workers` slots from now; the stage ends when its last task does."""
         self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, name, [t.id for t in tasks])
         due = [task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version,
@@ -194,7 +194,7 @@ class SimulatedCampaign(Campaign):
         self.now = max(slots)
         return stage_score(self.archive, node_id, self.evaluator, name)
 
-    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         # async: the worker's clock already stands at the task's end
         return [self._grade(node_id, task.id, self.now) for task in tasks]
 
