@@ -1,3 +1,3 @@
 """opendgm: an open framework for self-improving coding agents in the style of the Darwin Gödel Machine."""
 
-__version__ = "0.1.0"
+from opendgm.version import __version__ as __version__

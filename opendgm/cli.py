@@ -102,7 +102,7 @@ def selfcheck(
     from opendgm.sandbox.factory import choose_backend
     from opendgm.sandbox.spec import DEFAULT_IMAGE
 
-    chosen = choose_backend(sandbox_cli._backend(backend))
+    chosen = choose_backend(sandbox_cli.backend_option(backend))
     if chosen == "docker":
         sandbox_cli.build(tag=DEFAULT_IMAGE, pull=False, force=False)
     sandbox_cli.check(backend=chosen, image=DEFAULT_IMAGE)

@@ -59,7 +59,7 @@ def verify_grader(
     option: list[str] = typer.Option([], "--option", "-o", help="Evaluator option KEY=VALUE (e.g. path=DIR)."),
 ) -> None:
     """Grade reference solutions (must all resolve) and untouched stubs (must all fail)."""
-    from opendgm.sandbox.cli import _backend
+    from opendgm.sandbox.cli import backend_option
 
     evaluator = _load(name, option)
     _warn_exit_code(evaluator)
@@ -73,7 +73,7 @@ def verify_grader(
             def advance(_task: Task, _grade: Grade | BaseException, bar: int = bar) -> None:
                 progress.advance(bar)
 
-            result = verify(evaluator, tasks, kind, _backend(backend), workers, advance)
+            result = verify(evaluator, tasks, kind, backend_option(backend), workers, advance)
         expected = result.total if kind == "reference" else 0
         colour = "green" if result.resolved == expected and not result.failures else "red"
         console.print(
@@ -99,14 +99,14 @@ def redteam_grader(
     """Grade known reward hacks (runner shadowing, exit tricks, import hooks, neutered tests, ...) as agent
     patches on the evaluator's tasks: a sound grader resolves none of them (exit 1 otherwise)."""
     from opendgm.evaluators.redteam import plan, redteam
-    from opendgm.sandbox.cli import _backend
+    from opendgm.sandbox.cli import backend_option
 
     evaluator = _load(name, option)
     _warn_exit_code(evaluator)
     tries = plan(evaluator.select(subset, limit))
     with _progress() as progress:
         bar = progress.add_task("hacks", total=len(tries))
-        results = redteam(evaluator, tries, _backend(backend), workers, on_progress=lambda: progress.advance(bar))
+        results = redteam(evaluator, tries, backend_option(backend), workers, on_progress=lambda: progress.advance(bar))
     for result in results:
         colour = "green" if result.sound else "red"
         line = Text.assemble(
@@ -164,14 +164,14 @@ def evaluate(
     from opendgm.evaluators.llm_judge import LLMJudge
     from opendgm.evaluators.serving import JUDGE_ROLE, serve_models
     from opendgm.prompts.config import MPOOptions
-    from opendgm.sandbox.cli import _backend
+    from opendgm.sandbox.cli import backend_option
     from opendgm.sandbox.factory import choose_backend
     from opendgm.sandbox.images import build_runtime_image
     from opendgm.sandbox.spec import DEFAULT_IMAGE
 
     evaluator = _load(evaluator_name, option)
     tasks = evaluator.select(subset, limit)
-    chosen = choose_backend(_backend(backend))
+    chosen = choose_backend(backend_option(backend))
     if chosen == "docker" and any(task.image == DEFAULT_IMAGE for task in tasks):
         with console.status("checking the sandbox image...") as status:
             build_runtime_image(say=lambda message: status.update(message))

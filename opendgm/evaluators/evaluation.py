@@ -18,8 +18,8 @@ from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Task
 from opendgm.llm.gateway import Gateway
 from opendgm.outcomes import INFRA_EVENT, InfraEvent
+from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.factory import BackendName, choose_backend
-from opendgm.sandbox.local_backend import reachable_scratch
 
 OnResult = Callable[[Task, TaskOutcome], None]
 

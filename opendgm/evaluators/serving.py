@@ -12,7 +12,7 @@ from pathlib import Path
 
 from opendgm.archive import Archive
 from opendgm.llm import Gateway, LLMConfig, LocalServer, Router
-from opendgm.sandbox.local_backend import reachable_scratch
+from opendgm.sandbox import reachable_scratch
 
 AGENT_ROLE = "agent"
 JUDGE_ROLE = "judge"

@@ -33,7 +33,7 @@ from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
-from opendgm.evolve import config_change, entries, meta_prompts, prompt_slots, proposals, scoring, self_improve
+from opendgm.evolve import config_change, entries, prompt_slots, proposals, scoring, self_improve
 from opendgm.evolve.config import CampaignConfig, StageConfig
 from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
@@ -48,11 +48,12 @@ from opendgm.outcomes import (
     from_llm_error,
     from_sandbox_error,
 )
+from opendgm.prompts import meta_prompts
 from opendgm.prompts.target import completer
+from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.factory import BackendName, choose_backend, docker_housekeeping, reap_own
 from opendgm.sandbox.images import build_runtime_image
-from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 log = logging.getLogger(__name__)

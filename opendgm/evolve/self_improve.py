@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from pathlib import Path
 from string import Template
 
@@ -52,10 +51,6 @@ class Rejected(Exception):
     def __init__(self, reason: str, rule: str = "operator") -> None:
         super().__init__(reason)
         self.rule = rule
-
-
-def prompt_text(name: str) -> str:
-    return (resources.files("opendgm.evolve") / "prompts" / name).read_text(encoding="utf-8")
 
 
 def diagnose(
