@@ -6,11 +6,11 @@ container of the instance image, the agent's diff applied, the row's eval script
 the named parser, and `get_eval_report` deciding: resolved means every FAIL_TO_PASS and PASS_TO_PASS
 test passes.
 
-Two things the harness trusts are closed here (invariant 8). The log is printed by the same processes that
-import the solution, which can print a line of its own for every test; so a canary test that must fail,
-named from a token drawn for this grading, is added to the run (`grader.canary`): a log that reports it
-passed or leaves it out is forged, and every test fails. And pytest reads its configuration from
-pyproject.toml too, so that file's pytest tables are put back as the instance has them
+Two things the harness trusts are closed here (invariant 8: scores cannot be forged). The log is printed by
+the same processes that import the solution, which can print a line of its own for every test; so a canary
+test that must fail, named from a token drawn for this grading, is added to the run (`grader.canary`): a log
+that reports it passed or leaves it out is forged, and every test fails. And pytest reads its configuration
+from pyproject.toml too, so that file's pytest tables are put back as the instance has them
 (`grader.pytest_config`; pytest.ini, tox.ini and setup.cfg are protected files).
 
 The bridge to the agent contract: SWE-bench images hold the repository at `/testbed`, owned by root,

@@ -1,4 +1,5 @@
-"""Spend guardrails: a call that could cross a limit is refused before it is sent (invariant 4, docs/invariants.md).
+"""Spend guardrails: a call that could cross a limit is refused before it is sent (invariant 4: every model call
+recorded and budgeted, docs/invariants.md).
 
 Spend is read from the ledger (so a resumed campaign with a higher limit simply continues), plus the
 estimates of calls still in flight (so concurrent sandboxes cannot overshoot together). The estimate is
