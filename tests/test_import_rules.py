@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "opendgm"
 ARCHITECTURE = REPO / "docs" / "architecture.md"
 ROOT_ROOM = "opendgm"  # the package's own __init__: its public face (the library API) sits on top
+COMMANDS = "cli"  # the command room: `opendgm/cli.py` and every room's `cli.py` / `*_cli.py`
 ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([a-z_]+)(?:/|\.py)?`\s*\|")
 
 
@@ -55,10 +56,13 @@ def _rooms(package: Path) -> set[str]:
 
 
 def _room(module: str, rooms: set[str]) -> str | None:
-    """The room a dotted module name belongs to, or None outside the package."""
+    """The room a dotted module name belongs to, or None outside the package. A room's command module
+    (`cli.py`, `*_cli.py`) belongs to the command room: commands assemble the rooms below them."""
     parts = module.split(".")
     if parts[0] != ROOT_ROOM:
         return None
+    if parts[-1] == COMMANDS or parts[-1].endswith(f"_{COMMANDS}"):
+        return COMMANDS
     return parts[1] if len(parts) > 1 and parts[1] in rooms else ROOT_ROOM
 
 
@@ -93,7 +97,9 @@ def check(package: Path = PACKAGE, order: list[str] | None = None) -> list[Viola
         Violation(str(package), 0, "unplaced", f"room {room!r} is not in the room table")
         for room in sorted(rooms - rank.keys())
     ]
-    for path in sorted(package.rglob("*.py")):
+    paths = sorted(package.rglob("*.py"))
+    modules = {_module_name(path, package) for path in paths}
+    for path in paths:
         module = _module_name(path, package)
         here = _room(module, rooms)
         relative = str(path.relative_to(package.parent))
@@ -103,7 +109,8 @@ def check(package: Path = PACKAGE, order: list[str] | None = None) -> list[Viola
             if not isinstance(node, ast.Import | ast.ImportFrom):
                 continue
             for target, name in _targets(node, module, path.name == "__init__.py"):
-                there = name if target == ROOT_ROOM and name in rooms else _room(target, rooms)
+                submodule = f"{target}.{name}" if name else target
+                there = _room(submodule if submodule in modules else target, rooms)
                 if there is None or there == here:
                     continue
                 if rank.get(there, -1) > rank.get(here, -1):
@@ -153,22 +160,25 @@ def _plant(package: Path, relative: str, source: str) -> None:
 
 def test_the_checker_reports_planted_violations_in_a_synthetic_package(tmp_path: Path) -> None:
     package = tmp_path / "opendgm"
-    _plant(package, "sandbox/cli.py", "def _backend(name):\n    return name\n")
+    _plant(package, "sandbox/scratch.py", "def _backend(name):\n    return name\n")
     _plant(package, "evolve/campaign.py", "class Campaign: ...\n")
-    _plant(package, "archive/ok.py", "from opendgm.sandbox import cli\nfrom .. import sandbox\n")
+    _plant(package, "archive/ok.py", "from opendgm.sandbox import scratch\nfrom .. import sandbox\n")
     _plant(package, "archive/up.py", "from opendgm.evolve.campaign import Campaign\n")
     _plant(package, "archive/up_relative.py", "from ..evolve import campaign\n")
-    _plant(package, "evolve/private.py", "from opendgm.sandbox.cli import _backend\n")
-    _plant(package, "evolve/attribute.py", "from opendgm.sandbox import cli\ncli._backend('x')\n")
+    _plant(package, "evolve/private.py", "from opendgm.sandbox.scratch import _backend\n")
+    _plant(package, "evolve/attribute.py", "from opendgm.sandbox import scratch\nscratch._backend('x')\n")
     _plant(package, "evolve/module.py", "import opendgm.sandbox._hidden\n")
     _plant(package, "web/new.py", "")
-    found = {(v.path, v.rule) for v in check(package, ["sandbox", "archive", "evolve", ROOT_ROOM])}
+    _plant(package, "sandbox/data_cli.py", "from opendgm.evolve import campaign\n")  # a command: may assemble
+    _plant(package, "evolve/uses_a_command.py", "from opendgm.sandbox import data_cli\n")
+    found = {(v.path, v.rule) for v in check(package, ["sandbox", "archive", "evolve", "cli", ROOT_ROOM])}
     assert found == {
         ("opendgm/archive/up.py", "upward"),
         ("opendgm/archive/up_relative.py", "upward"),
         ("opendgm/evolve/private.py", "private"),
         ("opendgm/evolve/attribute.py", "private"),
         ("opendgm/evolve/module.py", "private"),
+        ("opendgm/evolve/uses_a_command.py", "upward"),  # nothing but a command imports a command
         (str(package), "unplaced"),  # `web` is in no table
     }
 
