@@ -18,7 +18,7 @@ container. Never from the agent's exit code or from text the agent wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 from opendgm.llm.errors import BudgetExceeded, LLMError
 from opendgm.llm.gateway import TokenRecord
@@ -43,6 +43,8 @@ INFRA_KINDS: frozenset[str] = frozenset(get_args(InfraKind))
 INFRA_EXHAUSTED = "infra_exhausted"  # a task status shown beside verdicts, never one of them
 MAX_INFRA_FAILURES = 3
 INFRA_EVENT = "task_infrastructure_failure"  # the archive event kind of one infrastructure failure of a task
+INFRASTRUCTURE: Final = "infrastructure"  # the status of a task run that was an infrastructure event (never stored)
+RunStatus = Verdict | Literal["infrastructure"]  # how one task run ended: a verdict, or an event
 
 
 @dataclass(frozen=True)

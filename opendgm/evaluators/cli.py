@@ -161,7 +161,6 @@ def evaluate(
     from opendgm.evaluators.evaluation import evaluate_stage
     from opendgm.evaluators.executor import LocalExecutor
     from opendgm.evaluators.judging import RubricJudge
-    from opendgm.evaluators.llm_judge import LLMJudge
     from opendgm.evaluators.serving import JUDGE_ROLE, serve_models
     from opendgm.prompts.config import MPOOptions
     from opendgm.sandbox.cli import backend_option
@@ -183,18 +182,20 @@ def evaluate(
         stage = subset if limit is None else f"{subset}[:{limit}]"
         console.print(f"evaluating node [bold]{node_id}[/] on {evaluator.name} {stage} ({len(tasks)} tasks)")
         executor = LocalExecutor(workers)
-        watching = _watching(archive, node_id, evaluator, stage, tasks, heartbeat)
-        with serve_models(archive, models) as gateway, watching as show:
-            if isinstance(evaluator, LLMJudge):  # judged under the archive's rubric lineage, never refined here
+        with serve_models(archive, models) as gateway:
+            judge = None
+            if evaluator.needs_judge:  # judged under the archive's rubric lineage, never refined here
                 if JUDGE_ROLE not in gateway.router.roles:
-                    raise UsageMistake(f"llm-judge needs a `{JUDGE_ROLE}` role in --models {models}")
-                RubricJudge(archive, evaluator, gateway.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
-            archive.set_status(node_id, "evaluating")
-            score = evaluate_stage(
-                archive, node_id, evaluator, tasks, stage, gateway=gateway, executor=executor,
-                backend=chosen, on_result=show,
-            )  # fmt: skip
-            archive.set_status(node_id, "evaluated")
+                    raise UsageMistake(f"{evaluator.name} needs a `{JUDGE_ROLE}` role in --models {models}")
+                rubrics = RubricJudge(archive, evaluator, gateway.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
+                evaluator, judge = rubrics.evaluator, rubrics.judge
+            with _watching(archive, node_id, evaluator, stage, tasks, heartbeat) as show:
+                archive.set_status(node_id, "evaluating")
+                score = evaluate_stage(
+                    archive, node_id, evaluator, tasks, stage, gateway=gateway, executor=executor,
+                    backend=chosen, on_result=show, judge=judge,
+                )  # fmt: skip
+                archive.set_status(node_id, "evaluated")
         executor.shutdown()
         spent = archive.cost(node_id)
     console.print(

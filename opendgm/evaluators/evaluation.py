@@ -15,7 +15,7 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.task import Judge, Task
 from opendgm.llm.gateway import Gateway
 from opendgm.outcomes import INFRA_EVENT, InfraEvent
 from opendgm.sandbox import reachable_scratch
@@ -36,6 +36,7 @@ def evaluate_stage(
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
     memory_mb: int = 2048,
+    judge: Judge | None = None,
 ) -> Score:
     """Run the node's agent on every task of the stage that has no result yet; return the stage score.
 
@@ -50,7 +51,7 @@ def evaluate_stage(
     todo = [task for task in tasks if task.id in missing - infra_retries.exhausted(archive, node_id)]
     evaluate_tasks(
         archive, node_id, evaluator, todo, gateway=gateway, executor=executor, backend=backend, on_result=on_result,
-        memory_mb=memory_mb,
+        memory_mb=memory_mb, judge=judge,
     )  # fmt: skip
     return stage_score(archive, node_id, evaluator, stage)
 
@@ -66,10 +67,11 @@ def evaluate_tasks(
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
     memory_mb: int = 2048,
+    judge: Judge | None = None,
 ) -> list[TaskOutcome]:
     """Run the node's agent on `tasks` and record each verdict, or log each infrastructure event (the caller
     decides which tasks are due); returns the outcomes. Each agent's sandbox has `memory_mb` of memory (the
-    campaign's `sandbox.memory_mb`)."""
+    campaign's `sandbox.memory_mb`); `judge` is passed into each grading call of an evaluator that needs one."""
     outcomes: list[TaskOutcome] = []
     if not tasks:
         return outcomes
@@ -77,7 +79,7 @@ def evaluate_tasks(
         agent_dir = archive.materialize(node_id, scratch / "agent")
         runner = TaskRunner(
             evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign,
-            memory_mb=memory_mb,
+            memory_mb=memory_mb, judge=judge,
         )  # fmt: skip
         for task, outcome in executor.map_unordered(IN_FLIGHT.tracking(node_id, runner.run), tasks):
             if isinstance(outcome, BaseException):  # a bug or a host failure: kept, not raised

@@ -29,7 +29,7 @@ from opendgm.evaluators.base import Evaluator, EvaluatorProblem
 from opendgm.evaluators.grader.channel import run_harness
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_files import read_tree
 from opendgm.sandbox.base import Sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -94,7 +94,7 @@ class RepoTasks(Evaluator):
                 tasks.append(task)
         return tasks
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:

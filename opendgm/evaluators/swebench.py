@@ -38,7 +38,7 @@ from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.grader.canary import check_canary, new_token, python_canary
 from opendgm.evaluators.grader.pytest_config import restore_pytest_tables
 from opendgm.evaluators.patches import split_by_file
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.sandbox.base import Sandbox, SandboxError
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -109,7 +109,7 @@ class SWEBench(Evaluator):
             raise SandboxError(f"could not copy {self.repo_dir} for {task.id}: {copy.stderr.strip()[-500:]}")
         return super().prepare(task, sandbox)
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The harness's grading: the row's eval script on the patched copy, its log read by the row's parser."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:

@@ -30,7 +30,6 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
 from opendgm.evolve import config_change, entries, prompt_slots, proposals, scoring, self_improve
@@ -126,8 +125,9 @@ class Campaign:
             if self.config.sandbox.image == DEFAULT_IMAGE:
                 build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
         meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
-        if isinstance(self.evaluator, LLMJudge):  # bound before anything is graded, resumed with its lineage
+        if self.evaluator.needs_judge:  # its rubric lineage, opened before anything is graded, resumed
             self.judge = RubricJudge(self.archive, self.evaluator, self.router, self.config.judging(), self.config.seed)
+            self.evaluator = self.judge.evaluator
         seed = self._ensure_seed()
         pending = [n.id for n in self.archive.nodes() if n.status in PENDING and n.kind in ("agent", "meta_prompt")]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
@@ -290,7 +290,7 @@ class Campaign:
         return evaluate_stage(
             self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb,
+            memory_mb=self.config.sandbox.memory_mb, judge=self.judge and self.judge.judge,
         )  # fmt: skip
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
@@ -298,7 +298,7 @@ class Campaign:
         return evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb,
+            memory_mb=self.config.sandbox.memory_mb, judge=self.judge and self.judge.judge,
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
@@ -563,6 +563,8 @@ class Campaign:
             raise Stopped(f"budget: {spent}") from spent
         except (LLMError, InfrastructureFailure) as error:
             raise InfraStopped(f"the judge or meta-reward model could not answer ({error}); resume to retry") from error
+        finally:
+            self.evaluator = judge.evaluator  # under the rubric MPO adopted, if it adopted one
         self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:
