@@ -21,10 +21,10 @@ from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
 from opendgm.evolve.display import LiveView, campaign_plan, show_status
+from opendgm.evolve.prompt_campaign import PromptCampaign
 from opendgm.llm import Router
 from opendgm.llm.local_server import serve_local_roles
 from opendgm.llm.provider import require_keys
-from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import PromptCampaignConfig
 
 console = Console()
