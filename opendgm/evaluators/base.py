@@ -21,6 +21,7 @@ from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
+from opendgm.outcomes import Verdict
 from opendgm.sandbox.base import Sandbox, SandboxError
 
 PATCH_FILE = "/workspace/grading/agent.patch"
@@ -29,7 +30,7 @@ UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)$", re.MULTILINE)
 PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 
 
-def grade_status(timed_out: bool, exit_code: int) -> str:
+def grade_status(timed_out: bool, exit_code: int) -> Verdict:
     if timed_out:
         return "grading_timeout"
     return "resolved" if exit_code == 0 else "unresolved"

@@ -7,6 +7,7 @@ that was interrupted resumes with exactly the tasks that have no result yet.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from opendgm.archive import Archive
 from opendgm.archive.models import Score, TaskResult
@@ -17,7 +18,7 @@ from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Judge, Task
 from opendgm.llm.gateway import Gateway
-from opendgm.outcomes import INFRA_EVENT, InfraEvent
+from opendgm.outcomes import INFRA_EVENT, InfraEvent, Verdict
 from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.factory import BackendName, choose_backend
 
@@ -116,7 +117,7 @@ def record_outcome(archive: Archive, node_id: str, evaluator: Evaluator, outcome
         evaluator.name,
         evaluator.version,
         outcome.task_id,
-        status=outcome.status,
+        status=cast(Verdict, outcome.status),  # verdicts only reach here; record_result refuses anything else
         tests_passed=outcome.tests_passed,
         tests_failed=outcome.tests_failed,
         exit_code=outcome.exit_code,

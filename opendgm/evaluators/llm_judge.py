@@ -21,6 +21,7 @@ from pathlib import Path
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
+from opendgm.outcomes import Verdict
 from opendgm.prompts.mpo import Sample
 from opendgm.sandbox.base import Sandbox, SandboxError
 
@@ -88,7 +89,7 @@ class LLMJudge(Evaluator):
         judged = grading.judge(sample)
         if judged.score is None:
             return Grade("grading_error", 0, 0, 1, f"the judge gave no `SCORE: N` line:\n{judged.verdict}")
-        status = "resolved" if judged.score >= self.threshold else "unresolved"
+        status: Verdict = "resolved" if judged.score >= self.threshold else "unresolved"
         verdict = f"score {judged.score:g}/10 under rubric {self.rubric_id}\n{judged.verdict}"
         return Grade(status, int(status == "resolved"), int(status != "resolved"), 0, verdict)
 

@@ -167,7 +167,7 @@ class TaskRunner:
         # stops retrying its calls at that limit: a hung provider is reported as such, never as the agent's timeout.
         soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
         token = self.gateway.issue_token(self.node, self.role, purpose, soft_limit) if self.gateway else None
-        too_large = None
+        too_large: tuple[Verdict, str] | None = None
         try:
             with ExitStack() as stack:
                 store = store or stack.enter_context(GitStore.scratch())

@@ -290,7 +290,7 @@ class Campaign:
         return evaluate_stage(
             self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb, judge=self.judge and self.judge.judge,
+            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
         )  # fmt: skip
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
@@ -298,7 +298,7 @@ class Campaign:
         return evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb, judge=self.judge and self.judge.judge,
+            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
