@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for nodes, sim in sims.items():
         head_ms = sim["head_ms_per_unit"]
         print(f"   {nodes:4d} nodes: {sim['units']} units ({sim['recorded']} recorded), head {head_ms:.2f} ms/unit"
-              f" ({head_ms / base:.2f}x baseline), wall {sim['wall_s']:.2f} s vs ideal"
+              f" ({head_ms / base:.2f}x baseline), wall {sim['wall_s']:.2f} s ({1000 * sim['wall_s'] / sim['units']:.0f} ms/unit)"
+              f" vs ideal"
               f" {sim['ideal_s']:.2f} s")  # fmt: skip
     return figures
 
