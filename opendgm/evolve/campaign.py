@@ -19,16 +19,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from opendgm import tracking
 from opendgm.agents.contract import agent_source
 from opendgm.archive import Archive, credit
 from opendgm.archive.best import ASYNC_POOL
 from opendgm.archive.models import Node, NodeSummary, Score
+from opendgm.cluster.factory import cluster_runs, require_ray
 from opendgm.evaluators import infra_retries, registry
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
-from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
@@ -38,7 +40,6 @@ from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
 from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
-from opendgm.llm.local_server import serve_local_roles
 from opendgm.outcomes import (
     INFRA_EVENT,
     MAX_INFRA_FAILURES,
@@ -51,14 +52,17 @@ from opendgm.prompts import meta_prompts
 from opendgm.prompts.target import completer
 from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.base import SandboxError
-from opendgm.sandbox.factory import BackendName, choose_backend, docker_housekeeping, reap_own
-from opendgm.sandbox.images import build_runtime_image
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox.factory import BackendName, choose_backend, reap_own
+from opendgm.session import Session, open_session, prepare_sandboxes
+
+if TYPE_CHECKING:
+    from opendgm.cluster.head import ClusterRuns
 
 log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
 CONFIG_COPY = "campaign.yaml"
+Resource = TypeVar("Resource")
 POOL_STAGE = ASYNC_POOL  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
@@ -71,9 +75,13 @@ class Campaign:
         root: Path,
         on_change: Callable[[], None] = lambda: None,
         accept_config_change: bool = False,
+        retry_infra: bool = False,
     ) -> None:
         """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
-        `config_change`); every agent is then evaluated again and its old scores are shown as stale."""
+        `config_change`); every agent is then evaluated again and its old scores are shown as stale.
+        `retry_infra` (`--retry-infra`): tasks given up after repeated infrastructure failures are due again.
+        `on_change`: called whenever the archive changed (a live view refreshes there)."""
+        require_ray(config.executor)  # `executor: {kind: ray}` without Ray: refused before anything is touched
         self.config, self.root, self.on_change = config, Path(root), on_change
         self.backend = self._backend()
         self.evaluator = self._load_evaluator()
@@ -85,11 +93,26 @@ class Campaign:
         self.judge: RubricJudge | None = None  # the llm-judge evaluator's rubric lineage, once the archive is open
         self.stop_requested = StopRequest()
         self.exit_code = 0  # how `opendgm run` exits: 0 finished, 3 a limit, 4 infrastructure, 128 + a signal
-        self.retry_infra = False  # `--retry-infra`: tasks given up after repeated infrastructure failures are due again
+        self.retry_infra = retry_infra
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
         self.accept_config_change = accept_config_change
+        self.cluster: ClusterRuns | None = None  # with `executor: {kind: ray}`, once the campaign runs
+        self._archive: Archive | None = None  # the campaign directory and its models, while `run()` runs
+        self._session: Session | None = None
+
+    @property
+    def archive(self) -> Archive:
+        return _while_running(self._archive)
+
+    @property
+    def router(self) -> Router:
+        return _while_running(self._session).router
+
+    @property
+    def gateway(self) -> Gateway:
+        return _while_running(self._session).gateway
 
     def _backend(self) -> BackendName:
         return choose_backend(self.config.sandbox.backend)
@@ -101,10 +124,11 @@ class Campaign:
     def run(self) -> str:
         """Grow the archive until a limit is reached; returns why it stopped."""
         with ExitStack() as stack:
-            self.archive = stack.enter_context(self._open_archive())
-            stack.enter_context(tracking.follow(self.config, self.archive))  # reports from the event log, if asked
-            self.router = self._router(stack)
-            self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
+            self._archive = archive = stack.enter_context(self._open_archive())
+            stack.enter_context(tracking.follow(self.config, archive))  # reports from the event log, if asked
+            self._session = stack.enter_context(open_session(archive, self.config.llm, self.config.local_server))
+            stack.callback(self._close)
+            self.cluster = self._cluster(stack)
             stack.enter_context(graceful_stop(self.stop_requested, lambda: reap_own(self.archive.campaign)))
             self.archive.log_event("campaign_started", data={"backend": self.backend})
             if self.retry_infra:
@@ -119,11 +143,11 @@ class Campaign:
             self.archive.log_event("campaign_stopped", data={"reason": reason, "exit_code": self.exit_code})
             return reason
 
+    def _close(self) -> None:
+        self._archive = self._session = None
+
     def _grow(self) -> str:
-        if self.backend == "docker":
-            docker_housekeeping()  # a killed run's containers go now, not at the first new sandbox
-            if self.config.sandbox.image == DEFAULT_IMAGE:
-                build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
+        prepare_sandboxes(self.backend, {self.config.sandbox.image}, say=log.info)  # a killed run's containers go now
         meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
         if self.evaluator.needs_judge:  # its rubric lineage, opened before anything is graded, resumed
             self.judge = RubricJudge(self.archive, self.evaluator, self.router, self.config.judging(), self.config.seed)
@@ -264,6 +288,28 @@ class Campaign:
         return ("expand", child, None)
 
     # -- the seams where agents meet models and sandboxes (`opendgm simulate` replaces these) ---------
+    def _cluster(self, stack: ExitStack) -> ClusterRuns | None:
+        """The cluster that runs evaluations, self-modifications and validations (None: this machine does)."""
+        if self.config.executor.kind == "local":
+            return None
+        sandbox = self.config.sandbox
+        runs = cluster_runs(self.config.executor, self.config.evaluator.options, sandbox.backend, sandbox.image,
+                            sandbox.memory_mb)  # fmt: skip
+        stack.callback(runs.shutdown)
+        return runs
+
+    @contextmanager
+    def _evaluations(self, workers: int) -> Iterator[Executor]:
+        """Where a node's tasks run: the campaign's cluster, or a pool of `workers` threads for this evaluation."""
+        if self.cluster is not None:
+            yield self.cluster
+            return
+        executor = LocalExecutor(workers)
+        try:
+            yield executor
+        finally:
+            executor.shutdown()
+
     def _workers(self) -> LocalExecutor:
         """async: the pool of workers that expand and evaluate."""
         return LocalExecutor(self.config.workers)
@@ -278,7 +324,7 @@ class Campaign:
         """async: wait until at least one action in flight is done."""
         return wait(running, return_when=FIRST_COMPLETED)[0]
 
-    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: LocalExecutor) -> Score:
+    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """Run the node's agent on the stage's tasks that have no result yet (sandboxes, models); its score."""
         return evaluate_stage(
             self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
@@ -286,7 +332,7 @@ class Campaign:
             memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
         )  # fmt: skip
 
-    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         """Run the node's agent on `tasks` and record each outcome (verdicts stored, infrastructure events logged)."""
         return evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
@@ -306,11 +352,8 @@ class Campaign:
 
     def _evaluate_one(self, node_id: str, task_id: str | None) -> None:
         task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
-        executor = LocalExecutor(1)
-        try:
+        with self._evaluations(1) as executor:
             outcomes = self._evaluate_tasks(node_id, [task], executor)
-        finally:
-            executor.shutdown()
         if any(outcome.infrastructure_failure for outcome in outcomes):
             self._stop_for_tasks(node_id, f"task {task_id} of {node_id} could not be run")
 
@@ -425,25 +468,24 @@ class Campaign:
 
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
-        settings = self.config.self_improve
-        with reachable_scratch(prefix="opendgm-child-") as scratch:
-            child = self_improve.modify(
-                self.archive,
-                str(node.parent_id),
-                node_id,
-                str(node.meta["problem_statement"]),
-                meta_prompts.text_for(self.archive, node, "self_improve"),
-                self.gateway,
-                self.backend,
-                settings.timeout_s,
-                settings.max_steps,
-                self.config.sandbox.image,
-                scratch,
-                runner_id=self._ensure_seed() if self.config.baseline == "no_selfimprove" else None,
-                memory_mb=self.config.sandbox.memory_mb,
-                role=settings.role,
+        settings, statement = self.config.self_improve, str(node.meta["problem_statement"])
+        task = self_improve.modification_task(
+            node.id, statement, meta_prompts.text_for(self.archive, node, "self_improve"), self.config.sandbox.image,
+            settings.timeout_s,
+        )  # fmt: skip
+        runner = self._ensure_seed() if self.config.baseline == "no_selfimprove" else None
+        change = self_improve.Modification(
+            str(node.parent_id), node_id, task, settings.max_steps, settings.role, runner
+        )
+        if self.cluster is not None:  # a unit on a cluster node; the child's tree comes back to the head's archive
+            child = self.cluster.modify(
+                self.archive, change.parent_id, node_id, task, runner, self.router, change.max_steps, change.role
             )
-            self.archive.attach_tree(node_id, child, message=str(node.meta["problem_statement"])[:200])
+        else:
+            with reachable_scratch(prefix="opendgm-child-") as scratch:
+                memory_mb = self.config.sandbox.memory_mb
+                child = self_improve.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
+        self.archive.attach_tree(node_id, child, message=statement[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
         """PE2 on one of the parent's prompt files: the child is the parent with that file rewritten."""
@@ -473,6 +515,10 @@ class Campaign:
         self.archive.attach_content(node_id, rewrite)
 
     def _validate(self, node_id: str) -> None:
+        if self.cluster is not None:
+            self.cluster.validate(self.archive, node_id, self.config.self_improve.self_test)
+            self.archive.set_status(node_id, "evaluating")
+            return
         with reachable_scratch() as scratch:
             code = self.archive.materialize(node_id, scratch / "agent")
             settings = self.config.self_improve
@@ -487,8 +533,7 @@ class Campaign:
             self._enter_pool(node_id)  # HGM evaluates children one sampled task at a time
             self.archive.set_status(node_id, "evaluated")
             return
-        executor = LocalExecutor(self.config.workers)
-        try:
+        with self._evaluations(self.config.workers) as executor:
             staged = zip(self.config.stages, self.stage_names, self.stage_tasks, strict=True)
             for index, (stage, name, tasks) in enumerate(staged):
                 score = self._evaluate_stage(node_id, tasks, name, executor)
@@ -499,8 +544,6 @@ class Campaign:
                     self._require_a_change(node_id, tasks)
                 if not (seed and self.config.scoring.seed_every_stage) and not self._goes_on(node_id, stage):
                     break
-        finally:
-            executor.shutdown()
         self._keep_or_reject(node_id)
         if self.config.mode == "async":
             self._enter_pool(node_id)
@@ -578,9 +621,8 @@ class Campaign:
     # -- set-up --------------------------------------------------------------------------------
     @contextmanager
     def _open_archive(self) -> Iterator[Archive]:
-        fresh = not (self.root / "archive.sqlite").exists()
-        archive = Archive.create(self.root, self.config.name) if fresh else Archive.open(self.root)
-        with archive:
+        fresh = not Archive.exists(self.root)
+        with Archive.open_or_create(self.root, self.config.name) as archive:
             if not fresh:
                 self._check_config_change(archive)
             (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
@@ -626,14 +668,6 @@ class Campaign:
                     archive.set_status(node.id, "evaluating", "evaluated again under a changed config")
             archive.log_event("config_change_accepted", data={"stale": sorted(map(list, made - current))})
 
-    def _router(self, stack: ExitStack) -> Router:
-        config = serve_local_roles(self.config.llm, self.config.local_server, stack)
-        return Router.from_config(config, ledger=self.archive.ledger, campaign=self.archive.campaign)
-
-    def _socket_path(self, stack: ExitStack) -> Path:
-        folder = stack.enter_context(reachable_scratch(prefix="odgm-gw-"))
-        return folder / "gateway.sock"
-
     def _ensure_seed(self) -> str:
         roots = [n for n in self.archive.nodes(kind="agent") if n.parent_id is None]
         if roots:
@@ -642,3 +676,10 @@ class Campaign:
         node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
         self.archive.set_status(node.id, "evaluating")
         return node.id
+
+
+def _while_running(resource: Resource | None) -> Resource:
+    """A campaign's archive and models exist while its `run()` runs."""
+    if resource is None:
+        raise RuntimeError("the campaign is not running: its archive and models are open only inside run()")
+    return resource
