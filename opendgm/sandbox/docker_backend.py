@@ -55,7 +55,11 @@ GROUP_REAPER = (
 # standard input as the sandbox user, then the marker is printed and the command replaces the shell. The command
 # cannot print before the marker, so a missing marker means the files did not arrive (never the command's doing).
 # The exec starts in the workspace (the command's folder may come with the files) and moves there after.
-DELIVER_THEN_RUN = 'tar -x -i -p -f - -C "$1" || exit; printf "%s" "$0"; cd "$2" && shift 2 && exec "$@" </dev/null'
+# tar is found and configured as the image has it, whatever PATH or TAR_OPTIONS the command is given.
+DELIVER_THEN_RUN = (
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= tar -x -i -p -f - -C "$1" || exit; '
+    'printf "%s" "$0"; cd "$2" && shift 2 && exec "$@" </dev/null'
+)
 DELIVERED = b"[opendgm: files delivered]\n"
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
