@@ -88,8 +88,9 @@ def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float 
 
     A node is judged by the pooled per-task results of itself and all its descendants, not by its own
     score alone (the metaproductivity-performance mismatch). `sharpen` multiplies both Beta parameters
-    (HGM's cool-down). The clade totals are computed afresh: HGM's code extends a node's own result list
-    in place when it pools its descendants, so its nodes' own figures drift; ours never do. The Beta draws of
+    (HGM's cool-down). The clade totals are sums of the nodes' own figures (kept by the summaries cache, or
+    summed here): HGM's code extends a node's own result list in place when it pools its descendants, so its
+    nodes' own figures drift; ours never do. The Beta draws of
     all candidates are one vectorised call (numpy's generator, seeded from `rng`): 10^5 candidates in
     milliseconds where drawing them one by one took most of a second."""
     derived = getattr(rows, "derived", None)
