@@ -1,0 +1,1 @@
+"""Running a campaign over a Ray cluster."""

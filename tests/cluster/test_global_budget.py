@@ -1,0 +1,151 @@
+"""A budget of N tokens is never exceeded by calls spread over the nodes of a real Ray cluster (issue 16).
+
+Each worker node runs its own Router and its own SQLite ledger, as a worker node of a campaign does, and sends
+many concurrent calls to a real HTTP model stub on loopback. With per-node budgets alone the nodes spend the limit
+once each; with the campaign's budget actor the ledgers' total stays within it, and every request reached the
+stub only after its `pending` row was on its node's disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llm_fakes import FakeProvider, Reply, completion
+
+ray = pytest.importorskip("ray")
+from local_ray import local_cluster, on  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from opendgm.cluster.budget_actor import ClusterBudget, start_budget  # noqa: E402
+from opendgm.llm import BudgetExceeded, BudgetLimits, Price, RetryPolicy, RoleConfig, Router, SQLiteLedger  # noqa: E402
+from opendgm.llm.budget import Reservations  # noqa: E402
+from opendgm.llm.errors import TransientLLMError  # noqa: E402
+from opendgm.llm.ledger import Totals  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+NODES = ("node-a", "node-b")
+LIMIT = 400  # tokens, for the whole campaign
+THREADS = 4  # concurrent calls per node
+CAMPAIGN = "c"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with local_cluster(__name__, NODES) as started:
+        yield started
+
+
+class Stub(FakeProvider):
+    """The model: notes every request that arrived before its call's `pending` row was in its node's ledger."""
+
+    def __init__(self, ledgers: list[Path]) -> None:
+        super().__init__()
+        self.ledgers = ledgers
+        self.unrecorded: list[str] = []
+        self.default = Reply(body=completion(prompt_tokens=6, completion_tokens=8), hang_s=0.02)
+
+    def _answer(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        tag = body["messages"][0]["content"]
+        if not any(_pending(path, tag) for path in self.ledgers):
+            self.unrecorded.append(tag)
+        return super()._answer(headers, body)
+
+
+def _pending(path: Path, purpose: str) -> bool:
+    if not path.exists():
+        return False
+    with sqlite3.connect(path) as db:
+        query = "SELECT COUNT(*) FROM llm_calls WHERE purpose = ? AND outcome = 'pending'"
+        return db.execute(query, (purpose,)).fetchone()[0] == 1
+
+
+def spend_on_node(role: RoleConfig, budget: Reservations | None, ledger: Path, name: str) -> int:
+    """What a worker node does: its own Router and ledger, `THREADS` sandboxes calling until the budget refuses."""
+    router = Router(
+        {"agent": role},
+        ledger=SQLiteLedger(ledger),
+        campaign=CAMPAIGN,
+        limits=BudgetLimits(tokens=LIMIT),
+        retry=RetryPolicy(attempts=1),
+        budget=budget,
+    )
+
+    def sandbox(thread: int) -> int:
+        for call in range(1000):
+            tag = f"{name}-{thread}-{call}"
+            try:
+                router.complete("agent", [{"role": "user", "content": tag}], purpose=tag)
+            except BudgetExceeded:
+                return call
+        raise AssertionError("the budget never refused a call")
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return sum(pool.map(sandbox, range(THREADS)))
+
+
+def _spend_everywhere(tmp_path: Path, budget: Reservations | None) -> tuple[Totals, Stub, list[int]]:
+    ledgers = [tmp_path / f"{name}.sqlite" for name in NODES]
+    stub = Stub(ledgers)
+    try:
+        role = RoleConfig(
+            model="openai/fake",
+            api_base=stub.base_url,
+            max_tokens=10,
+            price=Price(prompt=1000, completion=1000),
+            timeout_s=5,
+        )
+        task = ray.remote(spend_on_node)
+        runs = [
+            task.options(**on(name)).remote(role, budget, path, name) for name, path in zip(NODES, ledgers, strict=True)
+        ]
+        sent = ray.get(runs, timeout=120)
+    finally:
+        stub.stop()
+    total = sum((SQLiteLedger(path).totals(CAMPAIGN) for path in ledgers), Totals())
+    return total, stub, sent
+
+
+def test_per_node_budgets_alone_spend_the_limit_once_per_node(cluster: Cluster, tmp_path: Path) -> None:
+    """The attack the budget actor answers: without it, each node keeps within the limit and the campaign
+    overspends."""
+    total, _stub, sent = _spend_everywhere(tmp_path, budget=None)
+
+    assert all(sent)
+    assert total.tokens > LIMIT, f"{total.tokens} tokens spent"
+
+
+def test_the_budget_actor_keeps_every_node_together_within_the_limit(cluster: Cluster, tmp_path: Path) -> None:
+    budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {})
+
+    total, stub, sent = _spend_everywhere(tmp_path, budget)
+
+    assert all(sent), f"calls per node: {sent}: both nodes must have spent"
+    assert total.tokens <= LIMIT
+    assert total.tokens > LIMIT / 2  # the limit was spent, not refused from the start
+    assert stub.count == total.calls - total.errors == sum(sent)  # the refused calls never left their node
+    assert stub.unrecorded == []  # each request left its node after its pending row was written
+
+
+def test_a_resumed_campaign_starts_from_the_archives_spend(cluster: Cluster, tmp_path: Path) -> None:
+    before = Totals(calls=20, prompt_tokens=LIMIT - 30)
+    budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {"n1": before})
+
+    total, _stub, _sent = _spend_everywhere(tmp_path, budget)
+
+    assert total.tokens <= 30
+
+
+def test_an_unreachable_budget_sends_nothing_and_is_infrastructure(cluster: Cluster) -> None:
+    budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {})
+    ray.kill(budget.actor)
+    stranded = ClusterBudget(budget.actor, timeout_s=5)
+
+    with pytest.raises(TransientLLMError, match="cannot be reached") as caught:
+        stranded.reserve("n", 0.0, 10)
+    assert caught.value.infrastructure
