@@ -137,10 +137,24 @@ class GitStore:
         answers = out.decode(errors="replace").splitlines()
         return [name for name, answer in zip(wanted, answers, strict=True) if answer.endswith(" missing")]
 
+    def tree_objects(self, tree: str) -> list[str]:
+        """The tree and every object under it (trees and blobs), in one git process."""
+        listing = self._run_bytes("ls-tree", "-r", "-t", "-z", "--full-tree", tree).split(b"\0")
+        return [tree] + [line.split(b"\t", 1)[0].split()[2].decode() for line in listing if line]
+
+    def pack_tree(self, tree: str) -> bytes:
+        """A git pack of the tree and everything under it: an agent's code as it travels to a cluster node."""
+        return self._run_bytes(
+            "pack-objects", "--stdout", "-q", stdin="".join(f"{n}\n" for n in self.tree_objects(tree)).encode()
+        )
+
+    def unpack(self, pack: bytes) -> None:
+        """Add the objects of a pack made by `pack_tree` (objects already here are kept)."""
+        self._run_bytes("unpack-objects", "-q", stdin=pack)
+
     def copy_objects(self, tree: str, into: GitStore) -> None:
         """Copy a tree and everything under it into another store (objects it already has are skipped)."""
-        listing = self._run_bytes("ls-tree", "-r", "-t", "-z", "--full-tree", tree).split(b"\0")
-        names = [tree] + [line.split(b"\t", 1)[0].split()[2].decode() for line in listing if line]
+        names = self.tree_objects(tree)
         pack = self.spawn("pack-objects", "--stdout", "-q", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         unpack = into.spawn("unpack-objects", "-q", stdin=pack.stdout, stderr=subprocess.PIPE)
         assert pack.stdin is not None and pack.stdout is not None

@@ -152,14 +152,20 @@ def evaluate(
     heartbeat: float = typer.Option(
         60.0, "--heartbeat", min=0.1, help="Seconds between heartbeat lines when stdout is not a terminal."
     ),
+    executor_kind: str = typer.Option("local", "--executor", help="Where tasks run: local | ray (a Ray cluster)."),
+    address: str = typer.Option(
+        "auto", "--ray-address", help="With --executor ray: auto | ray://HOST:PORT | HOST:PORT."
+    ),
 ) -> None:
     """Run an agent on an evaluator's tasks in sandboxes and record every result in the campaign archive.
 
     In a terminal a progress bar and a line per task; with stdout in a file or a pipe, one plain line per event
     and a heartbeat line (elapsed, tasks done, tasks in flight, spend, ETA)."""
     from opendgm.archive import Archive
+    from opendgm.cluster import ExecutorConfig
+    from opendgm.cluster.factory import cluster_runs, require_ray
     from opendgm.evaluators.evaluation import evaluate_stage
-    from opendgm.evaluators.executor import LocalExecutor
+    from opendgm.evaluators.executor import Executor, LocalExecutor
     from opendgm.evaluators.judging import RubricJudge
     from opendgm.evaluators.llm_judge import LLMJudge
     from opendgm.evaluators.serving import JUDGE_ROLE, serve_models
@@ -169,6 +175,9 @@ def evaluate(
     from opendgm.sandbox.images import build_runtime_image
     from opendgm.sandbox.spec import DEFAULT_IMAGE
 
+    if executor_kind not in ("local", "ray"):
+        raise UsageMistake(f"--executor is local or ray, got {executor_kind!r}")
+    require_ray(ExecutorConfig(kind=executor_kind))  # type: ignore[arg-type]
     evaluator = _load(evaluator_name, option)
     tasks = evaluator.select(subset, limit)
     chosen = choose_backend(_backend(backend))
@@ -182,7 +191,11 @@ def evaluate(
         node_id = _agent_node(archive, target)
         stage = subset if limit is None else f"{subset}[:{limit}]"
         console.print(f"evaluating node [bold]{node_id}[/] on {evaluator.name} {stage} ({len(tasks)} tasks)")
-        executor = LocalExecutor(workers)
+        executor: Executor = LocalExecutor(workers)
+        if executor_kind == "ray":  # each node builds its own image and picks its own backend
+            config = ExecutorConfig(kind="ray", address=address)
+            executor = cluster_runs(config, dict(_key_value(item) for item in option), _backend(backend), DEFAULT_IMAGE,
+                                    2048)  # fmt: skip
         watching = _watching(archive, node_id, evaluator, stage, tasks, heartbeat)
         with serve_models(archive, models) as gateway, watching as show:
             if isinstance(evaluator, LLMJudge):  # judged under the archive's rubric lineage, never refined here

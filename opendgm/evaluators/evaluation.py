@@ -6,13 +6,14 @@ that was interrupted resumes with exactly the tasks that have no result yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from opendgm.archive import Archive
 from opendgm.archive.models import Score, TaskResult
 from opendgm.evaluators import infra_retries
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.executor import Executor
+from opendgm.evaluators.executor import Executor, UnitExecutor
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Task
@@ -73,24 +74,51 @@ def evaluate_tasks(
     outcomes: list[TaskOutcome] = []
     if not tasks:
         return outcomes
+    with _runs(archive, node_id, evaluator, tasks, gateway, executor, backend, memory_mb) as runs:
+        for task, outcome, attempt in runs:
+            if outcome.infra is not None:
+                # Not the agent's doing (engine, model service, budget, host): no result, so a rerun retries it.
+                data = {"task": task.id, "kind": outcome.infra.kind, "detail": outcome.infra.detail}
+                archive.log_event(INFRA_EVENT, node_id, data)
+            else:
+                record_outcome(archive, node_id, evaluator, outcome, attempt)
+            outcomes.append(outcome)
+            on_result(task, outcome)
+    return outcomes
+
+
+@contextmanager
+def _runs(
+    archive: Archive,
+    node_id: str,
+    evaluator: Evaluator,
+    tasks: list[Task],
+    gateway: Gateway | None,
+    executor: Executor,
+    backend: BackendName,
+    memory_mb: int,
+) -> Iterator[Iterator[tuple[Task, TaskOutcome, int]]]:
+    """(task, outcome, attempt) as each task ends: on a cluster's nodes, or here in the executor's threads."""
+    if isinstance(executor, UnitExecutor):
+        if gateway is None:
+            raise ValueError("a cluster evaluation needs the head's gateway (its router's roles and budget)")
+        yield executor.run_tasks(archive, node_id, evaluator, tasks, gateway.router)
+        return
     with reachable_scratch(prefix="opendgm-agent-") as scratch:  # the local backend mounts the agent's code
         agent_dir = archive.materialize(node_id, scratch / "agent")
         runner = TaskRunner(
             evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign,
             memory_mb=memory_mb,
         )  # fmt: skip
-        for task, outcome in executor.map_unordered(IN_FLIGHT.tracking(node_id, runner.run), tasks):
-            if isinstance(outcome, BaseException):  # a bug or a host failure: kept, not raised
-                outcome = infrastructure(task.id, InfraEvent("host", f"{type(outcome).__name__}: {outcome}"))
-            if outcome.infra is not None:
-                # Not the agent's doing (engine, model service, budget, host): no result, so a rerun retries it.
-                data = {"task": task.id, "kind": outcome.infra.kind, "detail": outcome.infra.detail}
-                archive.log_event(INFRA_EVENT, node_id, data)
-            else:
-                record_outcome(archive, node_id, evaluator, outcome)
-            outcomes.append(outcome)
-            on_result(task, outcome)
-    return outcomes
+        yield (
+            (task, outcome if not isinstance(outcome, BaseException) else _host_failure(task, outcome), 0)
+            for task, outcome in executor.map_unordered(IN_FLIGHT.tracking(node_id, runner.run), tasks)
+        )
+
+
+def _host_failure(task: Task, error: BaseException) -> TaskOutcome:
+    """A bug or a host failure while running a task: kept as an infrastructure event, not raised."""
+    return infrastructure(task.id, InfraEvent("host", f"{type(error).__name__}: {error}"))
 
 
 def stage_score(archive: Archive, node_id: str, evaluator: Evaluator, stage: str) -> Score:
@@ -101,8 +129,10 @@ def stage_score(archive: Archive, node_id: str, evaluator: Evaluator, stage: str
     )
 
 
-def record_outcome(archive: Archive, node_id: str, evaluator: Evaluator, outcome: TaskOutcome) -> TaskResult:
-    """Store the outcome's artifacts and its result row; the model spend comes from the ledger."""
+def record_outcome(
+    archive: Archive, node_id: str, evaluator: Evaluator, outcome: TaskOutcome, attempt: int = 0
+) -> TaskResult:
+    """Store the outcome's artifacts and its result row (under `attempt`); the model spend comes from the ledger."""
     folder = f"results/{node_id}/{evaluator.name}/{outcome.task_id}"
     put = archive.artifacts.put
     patch_path = put(f"{folder}/patch.diff", outcome.patch) if outcome.patch else None
@@ -115,6 +145,7 @@ def record_outcome(archive: Archive, node_id: str, evaluator: Evaluator, outcome
         evaluator.version,
         outcome.task_id,
         status=outcome.status,
+        attempt=attempt,
         tests_passed=outcome.tests_passed,
         tests_failed=outcome.tests_failed,
         exit_code=outcome.exit_code,

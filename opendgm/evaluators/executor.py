@@ -1,13 +1,21 @@
 """How evaluations fan out: an executor interface, and a bounded local pool that implements it.
 
-A distributed executor (Ray) will implement the same two methods, so callers never change.
+A distributed executor (Ray, `opendgm.cluster`) implements the same methods and, as a `UnitExecutor`, runs
+evaluations as self-contained units on its nodes (a closure over the campaign cannot travel).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from opendgm.archive import Archive
+    from opendgm.evaluators.base import Evaluator
+    from opendgm.evaluators.runner import TaskOutcome
+    from opendgm.evaluators.task import Task
+    from opendgm.llm.router import Router
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -23,6 +31,17 @@ class Executor(Protocol):
     ) -> Iterator[tuple[Item, Result | BaseException]]: ...
 
     def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class UnitExecutor(Executor, Protocol):
+    """An executor whose work runs on other machines: it makes and records the units of an evaluation itself."""
+
+    def run_tasks(
+        self, archive: Archive, node_id: str, evaluator: Evaluator, tasks: list[Task], router: Router
+    ) -> Iterator[tuple[Task, TaskOutcome, int]]:
+        """Run the node's agent on `tasks`; yield (task, outcome, attempt) as each ends (model calls recorded)."""
+        ...
 
 
 class LocalExecutor:

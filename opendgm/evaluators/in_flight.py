@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -39,16 +40,29 @@ class InFlight:
         """`run`, registered as in flight for as long as each call lasts."""
 
         def tracked(task: Task) -> T:
-            ticket = next(self._tickets)
-            with self._lock:
-                self._running[ticket] = Running(node, task.id, time.monotonic())
-            try:
+            with self.many(node, [task.id]):
                 return run(task)
-            finally:
-                with self._lock:
-                    del self._running[ticket]
 
         return tracked
+
+    @contextmanager
+    def many(self, node: str, tasks: list[str]) -> Iterator[Callable[[str], None]]:
+        """Register `tasks` of `node` as running until each is reported finished (or the block ends): the tasks
+        a cluster runs on its nodes while this process waits for them."""
+        tickets = {task: next(self._tickets) for task in tasks}
+        now = time.monotonic()
+        with self._lock:
+            self._running.update({ticket: Running(node, task, now) for task, ticket in tickets.items()})
+
+        def finished(task: str) -> None:
+            with self._lock:
+                self._running.pop(tickets.pop(task), None)
+
+        try:
+            yield finished
+        finally:
+            for task in list(tickets):
+                finished(task)
 
     def now(self) -> list[tuple[str, str, float]]:
         """(node, task, seconds running) of each task running now, longest-running first."""

@@ -19,16 +19,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opendgm import tracking
 from opendgm.agents.contract import agent_source
 from opendgm.archive import Archive, credit
 from opendgm.archive.best import ASYNC_POOL
 from opendgm.archive.models import Node, NodeSummary, Score
+from opendgm.cluster.factory import cluster_runs, require_ray
 from opendgm.evaluators import infra_retries, registry
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
-from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import TaskOutcome
@@ -55,6 +57,9 @@ from opendgm.sandbox.images import build_runtime_image
 from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
+if TYPE_CHECKING:
+    from opendgm.cluster.head import ClusterRuns
+
 log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
@@ -74,6 +79,7 @@ class Campaign:
     ) -> None:
         """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
         `config_change`); every agent is then evaluated again and its old scores are shown as stale."""
+        require_ray(config.executor)  # `executor: {kind: ray}` without Ray: refused before anything is touched
         self.config, self.root, self.on_change = config, Path(root), on_change
         self.backend = self._backend()
         self.evaluator = self._load_evaluator()
@@ -90,6 +96,7 @@ class Campaign:
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
         self.accept_config_change = accept_config_change
+        self.cluster: ClusterRuns | None = None  # with `executor: {kind: ray}`, once the campaign runs
 
     def _backend(self) -> BackendName:
         return choose_backend(self.config.sandbox.backend)
@@ -105,6 +112,7 @@ class Campaign:
             stack.enter_context(tracking.follow(self.config, self.archive))  # reports from the event log, if asked
             self.router = self._router(stack)
             self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
+            self.cluster = self._cluster(stack)
             stack.enter_context(graceful_stop(self.stop_requested, lambda: reap_own(self.archive.campaign)))
             self.archive.log_event("campaign_started", data={"backend": self.backend})
             if self.retry_infra:
@@ -270,6 +278,28 @@ class Campaign:
         return float((total / (total - evaluations)) ** self.config.hgm.cool_down_beta)
 
     # -- the seams where agents meet models and sandboxes (`opendgm simulate` replaces these) ---------
+    def _cluster(self, stack: ExitStack) -> ClusterRuns | None:
+        """The cluster that runs evaluations, self-modifications and validations (None: this machine does)."""
+        if self.config.executor.kind == "local":
+            return None
+        sandbox = self.config.sandbox
+        runs = cluster_runs(self.config.executor, self.config.evaluator.options, sandbox.backend, sandbox.image,
+                            sandbox.memory_mb)  # fmt: skip
+        stack.callback(runs.shutdown)
+        return runs
+
+    @contextmanager
+    def _evaluations(self, workers: int) -> Iterator[Executor]:
+        """Where a node's tasks run: the campaign's cluster, or a pool of `workers` threads for this evaluation."""
+        if self.cluster is not None:
+            yield self.cluster
+            return
+        executor = LocalExecutor(workers)
+        try:
+            yield executor
+        finally:
+            executor.shutdown()
+
     def _workers(self) -> LocalExecutor:
         """async: the pool of workers that expand and evaluate."""
         return LocalExecutor(self.config.workers)
@@ -284,7 +314,7 @@ class Campaign:
         """async: wait until at least one action in flight is done."""
         return wait(running, return_when=FIRST_COMPLETED)[0]
 
-    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: LocalExecutor) -> Score:
+    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """Run the node's agent on the stage's tasks that have no result yet (sandboxes, models); its score."""
         return evaluate_stage(
             self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
@@ -292,7 +322,7 @@ class Campaign:
             memory_mb=self.config.sandbox.memory_mb,
         )  # fmt: skip
 
-    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         """Run the node's agent on `tasks` and record each outcome (verdicts stored, infrastructure events logged)."""
         return evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
@@ -312,11 +342,8 @@ class Campaign:
 
     def _evaluate_one(self, node_id: str, task_id: str | None) -> None:
         task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
-        executor = LocalExecutor(1)
-        try:
+        with self._evaluations(1) as executor:
             outcomes = self._evaluate_tasks(node_id, [task], executor)
-        finally:
-            executor.shutdown()
         if any(outcome.infrastructure_failure for outcome in outcomes):
             self._stop_for_tasks(node_id, f"task {task_id} of {node_id} could not be run")
 
@@ -427,6 +454,9 @@ class Campaign:
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
         settings = self.config.self_improve
+        if self.cluster is not None:
+            self._modify_on_cluster(self.cluster, node)
+            return
         with reachable_scratch(prefix="opendgm-child-") as scratch:
             child = self_improve.modify(
                 self.archive,
@@ -445,6 +475,19 @@ class Campaign:
                 role=settings.role,
             )
             self.archive.attach_tree(node_id, child, message=str(node.meta["problem_statement"])[:200])
+
+    def _modify_on_cluster(self, cluster: ClusterRuns, node: Node) -> None:
+        """The self-modification as a unit on a cluster node; the child's tree comes back to the head's archive."""
+        settings, statement = self.config.self_improve, str(node.meta["problem_statement"])
+        task = self_improve.modification_task(
+            node.id, statement, meta_prompts.text_for(self.archive, node, "self_improve"), self.config.sandbox.image,
+            settings.timeout_s,
+        )  # fmt: skip
+        runner = self._ensure_seed() if self.config.baseline == "no_selfimprove" else None
+        child = cluster.modify(
+            self.archive, str(node.parent_id), node.id, task, runner, self.router, settings.max_steps, settings.role
+        )
+        self.archive.attach_tree(node.id, child, message=statement[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
         """PE2 on one of the parent's prompt files: the child is the parent with that file rewritten."""
@@ -474,6 +517,10 @@ class Campaign:
         self.archive.attach_content(node_id, rewrite)
 
     def _validate(self, node_id: str) -> None:
+        if self.cluster is not None:
+            self.cluster.validate(self.archive, node_id, self.config.self_improve.self_test)
+            self.archive.set_status(node_id, "evaluating")
+            return
         with reachable_scratch() as scratch:
             code = self.archive.materialize(node_id, scratch / "agent")
             settings = self.config.self_improve
@@ -488,8 +535,7 @@ class Campaign:
             self._enter_pool(node_id)  # HGM evaluates children one sampled task at a time
             self.archive.set_status(node_id, "evaluated")
             return
-        executor = LocalExecutor(self.config.workers)
-        try:
+        with self._evaluations(self.config.workers) as executor:
             staged = zip(self.config.stages, self.stage_names, self.stage_tasks, strict=True)
             for index, (stage, name, tasks) in enumerate(staged):
                 score = self._evaluate_stage(node_id, tasks, name, executor)
@@ -500,8 +546,6 @@ class Campaign:
                     self._require_a_change(node_id, tasks)
                 if not (seed and self.config.scoring.seed_every_stage) and not self._goes_on(node_id, stage):
                     break
-        finally:
-            executor.shutdown()
         self._keep_or_reject(node_id)
         if self.config.mode == "async":
             self._enter_pool(node_id)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from opendgm.cluster.config import ExecutorConfig
 from opendgm.evolve import entries
 from opendgm.evolve.landscape import SimulationConfig
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
@@ -255,6 +256,10 @@ class CampaignConfig(Strict):
     children_per_generation: int = Field(2, gt=0, description="Parents chosen per generation (DGM: 2).")
     generations: int = Field(10, gt=0, description="Generations to run at most.")
     workers: int = Field(2, gt=0, description="Tasks evaluated in parallel.")
+    executor: ExecutorConfig = Field(
+        default_factory=ExecutorConfig,
+        description="Where sandbox work runs: `local` (this machine) or `ray` (a cluster, see README).",
+    )
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     self_improve: SelfImproveConfig = Field(default_factory=SelfImproveConfig)
@@ -280,6 +285,12 @@ class CampaignConfig(Strict):
             self.selector = "hgm"  # async expands by HGM's clade sampling unless a selector is named (then it is used)
         if self.hgm.cool_down and self.budget.task_evaluations is None:
             raise ValueError("hgm.cool_down sharpens towards the end of budget.task_evaluations: set it")
+        if self.executor.kind == "ray" and self.llm.replay.mode != "off":
+            raise ValueError(
+                "llm.replay is kept by the campaign's process; calls made on cluster nodes would escape it"
+            )
+        if self.executor.kind == "ray" and self.evaluator.name == "llm-judge":
+            raise ValueError("the llm-judge evaluator grades with the campaign's own judge: use executor kind `local`")
         self._judge_roles()
         check_local_roles(self.llm, self.local_server)
         return self

@@ -23,6 +23,7 @@ from opendgm.archive.costs import cost_report
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.overview import overview
 from opendgm.archive.progress import Plan, clock, inert
+from opendgm.cluster import progress as cluster_progress
 from opendgm.evaluators import infra_retries
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.config import CampaignConfig
@@ -57,6 +58,8 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     _row(table, "prompt cache", cache_line(report["total"]))
     _row(table, "per resolved task", resolved_line(report))
     _row(table, "per improvement", improvement_line(report))
+    if nodes := cluster_progress.per_node(archive):
+        _row(table, "cluster nodes", nodes)
     if failures := archive.event_count(INFRA_EVENT):
         exhausted = infra_retries.exhausted_count(archive)
         _row(table, "infrastructure", f"{failures} task run(s) failed, not judged; {exhausted} {INFRA_EXHAUSTED}"
@@ -67,7 +70,7 @@ def status_table(archive: Archive, config: CampaignConfig | None = None, running
     stops = archive.latest_events(1, kind="campaign_stopped")
     if stops:
         _row(table, "last stop", str(stops[-1].data.get("reason", "")))
-    recent = archive.latest_events(5, skip={"result"})
+    recent = archive.latest_events(5, skip={"result", cluster_progress.UNIT_EVENT})
     _row(table, "recent", "\n".join(f"{e.kind} {e.node_id or ''} {_brief(e.data)}" for e in recent))
     return table
 

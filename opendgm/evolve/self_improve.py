@@ -24,7 +24,7 @@ from opendgm.archive import Archive, trees
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.trees import CodeTree
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.runner import TaskRunner
+from opendgm.evaluators.runner import AgentRun, TaskRunner
 from opendgm.evaluators.task import Task
 from opendgm.evolve import evidence
 from opendgm.evolve.entries import Entry
@@ -52,6 +52,9 @@ class Rejected(Exception):
     def __init__(self, reason: str, rule: str = "operator") -> None:
         super().__init__(reason)
         self.rule = rule
+
+    def __reduce__(self) -> tuple[type[Rejected], tuple[str, str]]:
+        return (Rejected, (str(self), self.rule))  # the rule survives pickling (a cluster node's verdict)
 
 
 def prompt_text(name: str) -> str:
@@ -185,33 +188,48 @@ def modify(
     names another agent to do the work on the parent's code (DGM's `no_selfimprove` baseline: the seed).
     """
     parent_dir = archive.materialize(runner_id or parent_id, workdir / "parent")
-    task = Task(
-        id=f"self-improve-{child_id}",
-        statement=Template(instruction).safe_substitute(problem_statement=statement),
-        image=image,
-        agent_timeout_s=timeout_s,
-    )
+    task = modification_task(child_id, statement, instruction, image, timeout_s)
     runner = TaskRunner(
         _OwnCode(archive.code(parent_id)), parent_dir, gateway, node=child_id, backend=backend,
         campaign=archive.campaign, max_steps=max_steps, memory_mb=memory_mb, role=role,
     )  # fmt: skip
     with GitStore.scratch() as store:
-        run = runner.run_agent(task, purpose="self_improve", store=store)
-        archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
-        infra = agent_run_event(run.record, succeeded=run.failure is None and bool(run.patch.strip()))
-        if infra is not None:  # the model service failed the parent: retried, the child is not judged on it
-            raise InfrastructureFailure(infra)
-        if run.failure and run.failure[0] in ("agent_error", "patch_too_large"):
-            raise Rejected(f"self-modification failed: {run.failure[1]}", rule="modification")
-        if not run.patch.strip() or run.tree is None:
-            raise Rejected("self-modification left the code unchanged", rule="modification")
-        archive.artifacts.put(f"nodes/{child_id}/self_improve.patch", run.patch)
-        outward = trees.outward_links(trees.link_targets(store, trees.list_tree(store, run.tree)))
-        if outward:
-            raise Rejected(
-                f"the child's code has links pointing outside itself: {', '.join(outward[:5])}", rule="links"
-            )
-        return archive.adopt_tree(store, run.tree)
+        return accept_modification(
+            archive, store, child_id, runner.run_agent(task, purpose="self_improve", store=store)
+        )
+
+
+def modification_task(child_id: str, statement: str, instruction: str, image: str, timeout_s: float) -> Task:
+    """The self-modification run as a task: the instruction filled with the statement, the parent's code as repo."""
+    return Task(
+        id=f"self-improve-{child_id}",
+        statement=Template(instruction).safe_substitute(problem_statement=statement),
+        image=image,
+        agent_timeout_s=timeout_s,
+    )
+
+
+def own_code(code: CodeTree) -> Evaluator:
+    """The evaluator whose `prepare` writes `code` as the repository of a self-modification run."""
+    return _OwnCode(code)
+
+
+def accept_modification(archive: Archive, store: GitStore, child_id: str, run: AgentRun) -> str:
+    """Keep what a self-modification run left (its trajectory and patch as artifacts; its tree, captured in
+    `store`, copied into agents.git), or raise: Rejected for the child's fault, InfrastructureFailure else."""
+    archive.artifacts.put(f"nodes/{child_id}/self_improve.jsonl", run.trajectory)
+    infra = agent_run_event(run.record, succeeded=run.failure is None and bool(run.patch.strip()))
+    if infra is not None:  # the model service failed the parent: retried, the child is not judged on it
+        raise InfrastructureFailure(infra)
+    if run.failure and run.failure[0] in ("agent_error", "patch_too_large"):
+        raise Rejected(f"self-modification failed: {run.failure[1]}", rule="modification")
+    if not run.patch.strip() or run.tree is None:
+        raise Rejected("self-modification left the code unchanged", rule="modification")
+    archive.artifacts.put(f"nodes/{child_id}/self_improve.patch", run.patch)
+    outward = trees.outward_links(trees.link_targets(store, trees.list_tree(store, run.tree)))
+    if outward:
+        raise Rejected(f"the child's code has links pointing outside itself: {', '.join(outward[:5])}", rule="links")
+    return archive.adopt_tree(store, run.tree)
 
 
 def validate(

@@ -1,0 +1,155 @@
+"""The head's side of a cluster run: make units, submit them, and record what comes back.
+
+The head is the archive's only writer: a node's product (a task outcome, a self-modification's tree, the ledger
+rows of its model calls) is recorded here, under the attempt number the head gave the unit before submitting it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from opendgm.archive import Archive
+from opendgm.archive.gitstore import GitStore
+from opendgm.cluster import worker
+from opendgm.cluster.executor import RayExecutor
+from opendgm.cluster.progress import UNIT_EVENT
+from opendgm.cluster.units import (
+    CodeRef,
+    EvaluatorRef,
+    Models,
+    ModifyUnit,
+    Report,
+    Sandboxing,
+    TaskUnit,
+    ValidateUnit,
+)
+from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.in_flight import IN_FLIGHT
+from opendgm.evaluators.runner import TaskOutcome, infrastructure
+from opendgm.evaluators.task import Task
+from opendgm.evolve import self_improve
+from opendgm.llm.roles import BudgetLimits
+from opendgm.llm.router import Router
+from opendgm.outcomes import InfraEvent
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class ClusterRuns:
+    """Runs a campaign's sandbox work on the cluster behind `executor`; an Executor itself (by delegation)."""
+
+    remote = True
+
+    def __init__(self, executor: RayExecutor, evaluator_options: dict[str, Any], sandbox: Sandboxing) -> None:
+        self.executor = executor
+        self.evaluator_options = evaluator_options
+        self.sandbox = sandbox
+        self._packs: dict[str, Any] = {}  # code hash -> the Ray object of its pack
+        self._lock = threading.Lock()
+
+    # -- the Executor protocol ------------------------------------------------------------------
+    def submit(self, work: Callable[[Item], Result], item: Item) -> Future[Result]:
+        return self.executor.submit(work, item)
+
+    def map_unordered(
+        self, work: Callable[[Item], Result], items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Result | BaseException]]:
+        return self.executor.map_unordered(work, items)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown()
+
+    # -- units ------------------------------------------------------------------------------------
+    def code(self, archive: Archive, node_id: str) -> CodeRef:
+        """The node's code by hash; its pack is put in Ray's object store once per code hash."""
+        tree = archive.node(node_id).code_hash
+        if tree is None:
+            raise ValueError(f"node {node_id} has no code to send")
+        with self._lock:
+            if tree not in self._packs:
+                self._packs[tree] = self.executor.put(archive.code(node_id).store.pack_tree(tree))
+            return CodeRef(tree, self._packs[tree])
+
+    @staticmethod
+    def models(router: Router, archive: Archive, node_id: str) -> Models:
+        """The roles as settings, with what is left of the campaign's and the node's budget."""
+        limits = router.budget.limits
+        spent, mine = archive.ledger.totals(campaign=archive.campaign), archive.ledger.totals(node=node_id)
+
+        def left(limit: float | None, used: float) -> float | None:
+            return None if limit is None else max(0.0, limit - used)
+
+        tokens, node_tokens = left(limits.tokens, spent.tokens), left(limits.node_tokens, mine.tokens)
+        remaining = BudgetLimits(
+            usd=left(limits.usd, spent.cost_usd),
+            tokens=None if tokens is None else int(tokens),
+            node_usd=left(limits.node_usd, mine.cost_usd),
+            node_tokens=None if node_tokens is None else int(node_tokens),
+        )
+        return Models(roles=dict(router.roles), retry=router.retry, limits=remaining)
+
+    def _settle(self, archive: Archive, node_id: str, what: str, report: Report) -> None:
+        """Record the unit's model calls (their ids make a second recording a no-op) and where it ran."""
+        for call in report.calls:
+            archive.ledger.record(call)
+        archive.log_event(
+            UNIT_EVENT, node_id, {"unit": what, "where": report.where, "seconds": round(report.seconds, 3)}
+        )
+
+    def _one(self, work: Callable[[Any], Report], unit: Any) -> Report:
+        return self.executor.receive(self.executor.send(work, unit))
+
+    # -- the three kinds of work --------------------------------------------------------------------
+    def run_tasks(
+        self, archive: Archive, node_id: str, evaluator: Evaluator, tasks: list[Task], router: Router
+    ) -> Iterator[tuple[Task, TaskOutcome, int]]:
+        """Each task as a unit with the attempt number the head gives it; (task, outcome, attempt) as each ends."""
+        code, models = self.code(archive, node_id), self.models(router, archive, node_id)
+        ref = EvaluatorRef(evaluator.name, self.evaluator_options, evaluator.version)
+        # The next attempt of (code hash, task): a unit Ray runs again, or a resumed head, records under the same
+        # key, which is a no-op the second time.
+        recorded = Counter(r.task_id for r in archive.results(node_id, evaluator.name, evaluator.version))
+        by_id = {task.id: task for task in tasks}
+        units = [
+            TaskUnit(archive.campaign, node_id, code, ref, task.id, recorded[task.id], models, self.sandbox)
+            for task in tasks
+        ]
+        with IN_FLIGHT.many(node_id, [unit.task_id for unit in units]) as finished:
+            for unit, report in self.executor.map_unordered(worker.run_task, units):
+                finished(unit.task_id)
+                task = by_id[unit.task_id]
+                if isinstance(report, BaseException):  # the unit's node failed it (not the agent): an event
+                    event = InfraEvent("host", f"{type(report).__name__}: {report}")
+                    yield task, infrastructure(task.id, event), unit.attempt
+                    continue
+                self._settle(archive, node_id, f"task {task.id}", report)
+                assert report.outcome is not None
+                yield task, report.outcome, unit.attempt
+
+    def modify(
+        self, archive: Archive, parent_id: str, child_id: str, task: Task, runner_id: str | None, router: Router,
+        max_steps: int | None, role: str,
+    ) -> str:  # fmt: skip
+        """The self-modification on a node; the child's tree, adopted into agents.git under the host's checks."""
+        unit = ModifyUnit(
+            archive.campaign, child_id, self.code(archive, parent_id), self.code(archive, runner_id or parent_id),
+            task, max_steps, role, self.models(router, archive, child_id), self.sandbox,
+        )  # fmt: skip
+        report = self._one(worker.run_modify, unit)
+        self._settle(archive, child_id, "self_improve", report)
+        assert report.run is not None
+        with GitStore.scratch() as store:
+            if report.pack:
+                store.unpack(report.pack)
+            return self_improve.accept_modification(archive, store, child_id, report.run)
+
+    def validate(self, archive: Archive, node_id: str, self_test: bool) -> None:
+        """The child compiles and passes its own tests on a node (raises self_improve.Rejected otherwise)."""
+        report = self._one(worker.run_validate, ValidateUnit(archive.campaign, node_id, self.code(archive, node_id),
+                                                             self_test, self.sandbox))  # fmt: skip
+        self._settle(archive, node_id, "validate", report)
