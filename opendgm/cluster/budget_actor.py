@@ -70,8 +70,9 @@ class ClusterBudget:
     """`opendgm.llm.budget.Reservations` through the budget actor; picklable, so a work unit can carry it to the
     Router of any node."""
 
-    def __init__(self, actor: Any, timeout_s: float = 30.0) -> None:
+    def __init__(self, actor: Any, limits: BudgetLimits, timeout_s: float = 30.0) -> None:
         self.actor = actor
+        self.limits = limits
         self.timeout_s = timeout_s
 
     def reserve(self, node: str | None, usd: float, tokens: int, where: str = "") -> Reservation:
@@ -98,7 +99,7 @@ def start_budget(
     starts a fresh one from the archive's spend); `spent_by_node`: e.g. `ArchiveLedger.totals_by("node", ...)`."""
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     actor_class = ray.remote(num_cpus=0, max_restarts=0, scheduling_strategy=here)(GlobalBudget)
-    return ClusterBudget(actor_class.remote(limits, campaign, dict(spent_by_node)), timeout_s)
+    return ClusterBudget(actor_class.remote(limits, campaign, dict(spent_by_node)), limits, timeout_s)
 
 
 def _unsettled(reservation: Reservation, campaign: str) -> CallRecord:

@@ -1,8 +1,9 @@
 """The Executor protocol on Ray: each (work, item) pair is one Ray task, run on whichever node has room.
 
 `work` and `item` travel by pickle, so they must be self-contained (the units of `opendgm.cluster.units`,
-never closures over a campaign). Nothing of the head's environment travels: no `runtime_env` is set, so
-a worker sees only its own node's environment (API keys included, see README "Running on a cluster").
+never closures over a campaign). Nothing of the head's environment travels: the `runtime_env` names only the
+start-up hook (`node_start`), so a worker sees only its own node's environment (API keys included, see README
+"Running on a cluster").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ray
 from ray.exceptions import RayTaskError
 
 from opendgm.cluster.config import ExecutorConfig
+from opendgm.cluster.node_start import runtime_env
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -38,7 +40,7 @@ class RayExecutor:
         self._owns_connection = not ray.is_initialized()
         if self._owns_connection:
             address = None if self.config.address == "local" else self.config.address
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, runtime_env=runtime_env())
         self._remote = ray.remote(_run).options(
             max_retries=self.config.max_retries,
             retry_exceptions=False,  # a unit's own failure is a result; only a lost worker or node is retried

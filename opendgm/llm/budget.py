@@ -36,7 +36,9 @@ class Reservation:
 
 
 class Reservations(Protocol):
-    """Where a call's spend is reserved before it is sent and settled after it."""
+    """Where a call's spend is reserved before it is sent and settled after it, against `limits`."""
+
+    limits: BudgetLimits
 
     def reserve(self, node: str | None, usd: float, tokens: int, where: str = "") -> Reservation:
         """Hold the estimate against the limits, or raise `BudgetExceeded` (nothing is held then)."""

@@ -18,8 +18,7 @@ import pytest
 from llm_fakes import FakeProvider, Reply, completion
 
 ray = pytest.importorskip("ray")
-from local_ray import local_cluster, on  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
+from local_ray import LocalCluster, local_cluster, on  # noqa: E402
 
 from opendgm.cluster.budget_actor import ClusterBudget, start_budget  # noqa: E402
 from opendgm.llm import BudgetExceeded, BudgetLimits, Price, RetryPolicy, RoleConfig, Router, SQLiteLedger  # noqa: E402
@@ -36,7 +35,7 @@ CAMPAIGN = "c"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def cluster() -> Iterator[LocalCluster]:
     with local_cluster(__name__, NODES) as started:
         yield started
 
@@ -111,7 +110,7 @@ def _spend_everywhere(tmp_path: Path, budget: Reservations | None) -> tuple[Tota
     return total, stub, sent
 
 
-def test_per_node_budgets_alone_spend_the_limit_once_per_node(cluster: Cluster, tmp_path: Path) -> None:
+def test_per_node_budgets_alone_spend_the_limit_once_per_node(cluster: LocalCluster, tmp_path: Path) -> None:
     """The attack the budget actor answers: without it, each node keeps within the limit and the campaign
     overspends."""
     total, _stub, sent = _spend_everywhere(tmp_path, budget=None)
@@ -120,7 +119,7 @@ def test_per_node_budgets_alone_spend_the_limit_once_per_node(cluster: Cluster, 
     assert total.tokens > LIMIT, f"{total.tokens} tokens spent"
 
 
-def test_the_budget_actor_keeps_every_node_together_within_the_limit(cluster: Cluster, tmp_path: Path) -> None:
+def test_the_budget_actor_keeps_every_node_together_within_the_limit(cluster: LocalCluster, tmp_path: Path) -> None:
     budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {})
 
     total, stub, sent = _spend_everywhere(tmp_path, budget)
@@ -132,7 +131,7 @@ def test_the_budget_actor_keeps_every_node_together_within_the_limit(cluster: Cl
     assert stub.unrecorded == []  # each request left its node after its pending row was written
 
 
-def test_a_resumed_campaign_starts_from_the_archives_spend(cluster: Cluster, tmp_path: Path) -> None:
+def test_a_resumed_campaign_starts_from_the_archives_spend(cluster: LocalCluster, tmp_path: Path) -> None:
     before = Totals(calls=20, prompt_tokens=LIMIT - 30)
     budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {"n1": before})
 
@@ -141,10 +140,10 @@ def test_a_resumed_campaign_starts_from_the_archives_spend(cluster: Cluster, tmp
     assert total.tokens <= 30
 
 
-def test_an_unreachable_budget_sends_nothing_and_is_infrastructure(cluster: Cluster) -> None:
+def test_an_unreachable_budget_sends_nothing_and_is_infrastructure(cluster: LocalCluster) -> None:
     budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {})
     ray.kill(budget.actor)
-    stranded = ClusterBudget(budget.actor, timeout_s=5)
+    stranded = ClusterBudget(budget.actor, budget.limits, timeout_s=5)
 
     with pytest.raises(TransientLLMError, match="cannot be reached") as caught:
         stranded.reserve("n", 0.0, 10)

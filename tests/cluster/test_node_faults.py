@@ -12,8 +12,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 from docker.errors import NotFound  # noqa: E402
-from local_ray import local_cluster, on  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
+from local_ray import LocalCluster, local_cluster, on  # noqa: E402
 
 from opendgm.cluster.node_start import runtime_env  # noqa: E402
 from opendgm.sandbox import SandboxSpec, open_sandbox  # noqa: E402
@@ -25,7 +24,7 @@ VICTIM = "victim"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def cluster() -> Iterator[LocalCluster]:
     with local_cluster(__name__, (VICTIM,), runtime_env=runtime_env()) as started:
         yield started
 
@@ -38,6 +37,10 @@ class SandboxHolder:
         return os.getpid(), self.sandbox.container.id
 
 
+def _pid() -> int:
+    return os.getpid()
+
+
 def _exists(container_id: str) -> bool:
     try:
         docker_client().containers.get(container_id)
@@ -46,13 +49,13 @@ def _exists(container_id: str) -> bool:
     return True
 
 
-def _node_of(cluster: Cluster, resource: str) -> object:
+def _node_of(cluster: LocalCluster, resource: str) -> object:
     return next(node for node in cluster.worker_nodes if resource in (node.resource_spec.resources or {}))
 
 
 @pytest.mark.docker
 def test_a_killed_workers_sandboxes_are_reaped_when_its_nodes_next_worker_starts(
-    cluster: Cluster, docker_engine: str
+    cluster: LocalCluster, docker_engine: str
 ) -> None:
     holder = ray.remote(SandboxHolder).options(**on(VICTIM)).remote()
     pid, orphan = ray.get(holder.open.remote(docker_engine), timeout=120)
@@ -61,12 +64,12 @@ def test_a_killed_workers_sandboxes_are_reaped_when_its_nodes_next_worker_starts
     live = open_sandbox(SandboxSpec(image=docker_engine, campaign="ray-orphans-live"), "docker")
     try:
         os.kill(pid, signal.SIGKILL)  # the worker dies with no chance to clean up, and its node with it
-        cluster.remove_node(_node_of(cluster, VICTIM), allow_graceful=False)
+        cluster.kill(VICTIM)
         assert _exists(orphan), "nobody was left on the node to remove the sandbox"
 
-        cluster.add_node(num_cpus=1, resources={VICTIM: 1})  # the node comes back
+        cluster.add(VICTIM)  # the node comes back
         started = time.monotonic()
-        ray.get(ray.remote(os.getpid).options(**on(VICTIM)).remote(), timeout=120)  # its next worker starts
+        ray.get(ray.remote(_pid).options(**on(VICTIM)).remote(), timeout=120)  # its next worker starts
 
         assert not _exists(orphan), "the dead worker's sandbox must be reaped when the node's next worker starts"
         foreign.reload()

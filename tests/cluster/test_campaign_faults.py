@@ -1,0 +1,134 @@
+"""A campaign on a Ray cluster whose worker node dies mid-task (issue 16): the task runs again on another node and
+is recorded once, the campaign finishes, and a task whose node dies on every attempt is an infrastructure event,
+never a verdict on the agent."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scripted_models import ENTRY_POINT, CapabilityScript
+from test_campaign import TASKS, config
+
+ray = pytest.importorskip("ray")
+from llm_fakes import Reply  # noqa: E402
+from local_ray import LocalCluster, local_cluster  # noqa: E402
+
+from opendgm.archive import Archive  # noqa: E402
+from opendgm.archive.doctor import examine  # noqa: E402
+from opendgm.cluster.progress import UNIT_EVENT  # noqa: E402
+from opendgm.evolve.campaign import Campaign  # noqa: E402
+from opendgm.outcomes import INFRA_EVENT  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+FIRST = "first"
+DOOMED, DOOMED_ENTRY = "HumanEval_2", "truncate_number"  # the task whose node dies under it
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    """One worker node at a time: the node a unit runs on is the only one there is."""
+    with local_cluster(__name__, (FIRST,)) as started:
+        yield started
+
+
+class NodeKiller(CapabilityScript):
+    """The scripted model; a request of the doomed task's agent waits here until the test has killed its node
+    (up to `kills` times)."""
+
+    def __init__(self, kills: int) -> None:
+        super().__init__()
+        self.kills = kills
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        conversation = "\n".join(m["content"] for m in body["messages"])
+        entry = ENTRY_POINT.search(conversation)
+        agent = "source code of a coding agent" not in conversation  # not the self-modification
+        if self.kills and agent and entry and entry.group(1) == DOOMED_ENTRY:
+            self.kills -= 1
+            self.released.clear()
+            self.arrived.set()
+            self.released.wait(120)  # the node that sent this is gone by then: nobody reads the answer
+        return super()._next(headers, body)
+
+
+_names = itertools.count(1)  # of the nodes started in place of killed ones
+
+
+def _run_while_killing(cluster: LocalCluster, script: NodeKiller, settings: Any, root: Path) -> str:
+    """Run the campaign; each time the doomed task's agent calls the model, its node dies and a new one starts."""
+    outcome: list[str] = []
+    runner = threading.Thread(target=lambda: outcome.append(Campaign(settings, root).run()), daemon=True)
+    runner.start()
+    while runner.is_alive():
+        if not script.arrived.wait(1):
+            continue
+        script.arrived.clear()
+        (old,) = cluster.nodes
+        cluster.add(f"node-{next(_names)}")
+        cluster.kill(old)
+        script.released.set()
+    runner.join()
+    assert outcome, "the campaign raised (see the log above)"
+    return outcome[0]
+
+
+def _on_ray(settings: Any, cluster: LocalCluster, retries: int) -> Any:
+    executor = settings.executor.model_copy(
+        update={"kind": "ray", "address": cluster.cluster.address, "max_retries": retries}
+    )
+    return settings.model_copy(update={"executor": executor})
+
+
+def test_a_node_killed_mid_task_costs_one_attempt_and_the_task_is_recorded_once(
+    cluster: LocalCluster, local_isolation: None, tmp_path: Path
+) -> None:
+    script = NodeKiller(kills=1)
+    try:
+        settings = _on_ray(config(script, "local", generations=1), cluster, retries=2)
+        reason = _run_while_killing(cluster, script, settings, tmp_path / "c")
+    finally:
+        script.stop()
+
+    assert reason == "done: 1 generations"
+    assert script.kills == 0, "the doomed task's node was killed mid-task"
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        seed = archive.nodes(kind="agent")[0]
+        recorded = Counter(r.task_id for r in archive.results(seed.id))
+        where = {e.data["where"] for e in archive.events() if e.kind == UNIT_EVENT}
+    assert recorded == Counter(TASKS.split(",")), "each task once, the killed one included"
+    assert len(where) >= 2, f"the killed unit ran again on another node: {where}"
+    assert examine(tmp_path / "c") == []
+
+
+def test_a_task_whose_node_dies_on_every_attempt_is_an_event_never_a_verdict(
+    cluster: LocalCluster, local_isolation: None, tmp_path: Path
+) -> None:
+    script = NodeKiller(kills=1)
+    try:
+        settings = _on_ray(config(script, "local", generations=1), cluster, retries=0)  # Ray's one attempt dies
+        stopped = _run_while_killing(cluster, script, settings, tmp_path / "c")
+        with Archive.open(tmp_path / "c", readonly=True) as archive:
+            seed = archive.nodes(kind="agent")[0]
+            verdicts = {r.task_id for r in archive.results(seed.id)}
+            events = [e.data for e in archive.events() if e.kind == INFRA_EVENT]
+        resumed = Campaign(settings, tmp_path / "c").run()  # the operator runs it again
+    finally:
+        script.stop()
+
+    assert "resume to retry" in stopped, stopped
+    assert DOOMED not in verdicts, "a node that died is no verdict on the agent"
+    assert [(e["task"], e["kind"]) for e in events] == [(DOOMED, "host")]
+    assert resumed == "done: 1 generations"
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        recorded = Counter(r.task_id for r in archive.results(archive.nodes(kind="agent")[0].id))
+    assert recorded == Counter(TASKS.split(",")), "the task ran again and was recorded once"
+    assert examine(tmp_path / "c") == []
