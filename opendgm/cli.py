@@ -18,7 +18,7 @@ from rich.text import Text
 from opendgm.archive.cli import app as archive_app
 from opendgm.archive.cost_view import cost
 from opendgm.archive.errors import ArchiveError, NoSpace
-from opendgm.cluster import RayMissing
+from opendgm.cluster import ClusterProblem
 from opendgm.evaluators.base import EvaluatorProblem
 from opendgm.evaluators.cli import app as evaluators_app
 from opendgm.evaluators.cli import evaluate
@@ -69,7 +69,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     FileNotFoundError,
     TrackingUnavailable,
     UsageMistake,
-    RayMissing,
+    ClusterProblem,
 )
 
 

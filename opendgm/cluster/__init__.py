@@ -6,6 +6,6 @@ imported only when a Ray executor is made, so this package is usable (and `kind:
 """
 
 from opendgm.cluster.config import ExecutorConfig
-from opendgm.cluster.factory import RayMissing, make_executor
+from opendgm.cluster.factory import ClusterProblem, RayMissing, make_executor
 
-__all__ = ["ExecutorConfig", "RayMissing", "make_executor"]
+__all__ = ["ClusterProblem", "ExecutorConfig", "RayMissing", "make_executor"]

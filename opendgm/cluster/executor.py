@@ -17,6 +17,7 @@ import ray
 from ray.exceptions import RayTaskError
 
 from opendgm.cluster.config import ExecutorConfig
+from opendgm.cluster.factory import ClusterProblem
 from opendgm.cluster.node_start import runtime_env
 
 Item = TypeVar("Item")
@@ -40,7 +41,11 @@ class RayExecutor:
         self._owns_connection = not ray.is_initialized()
         if self._owns_connection:
             address = None if self.config.address == "local" else self.config.address
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, runtime_env=runtime_env())
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, runtime_env=runtime_env())
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise ClusterProblem(f"cannot reach the Ray cluster at {self.config.address}: {first}") from None
         self._remote = ray.remote(_run).options(
             max_retries=self.config.max_retries,
             retry_exceptions=False,  # a unit's own failure is a result; only a lost worker or node is retried

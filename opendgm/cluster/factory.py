@@ -14,8 +14,12 @@ if TYPE_CHECKING:
 INSTALL_HINT = "executor kind `ray` needs Ray: pip install 'opendgm[ray]'"
 
 
-class RayMissing(RuntimeError):
-    """`kind: ray` was asked for where Ray is not installed (a usage error: exit 2)."""
+class ClusterProblem(RuntimeError):
+    """The cluster cannot be used as configured (a usage error: one line, exit 2)."""
+
+
+class RayMissing(ClusterProblem):
+    """`kind: ray` was asked for where Ray is not installed."""
 
 
 class _Sandbox(Protocol):

@@ -11,7 +11,9 @@ import os
 import shutil
 import socket
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CANARY_ENV = "OPENDGM_CANARY_API_KEY"
 CANARY = "sk-canary-4f1d9e2b7c6a5e3d8b0f"
@@ -47,3 +49,59 @@ class LocalCluster:
             ray.shutdown()
         self.cluster.shutdown()
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+@dataclass
+class CampaignRun:
+    """What a recorded campaign left: its directory, its stop reason, every Ray payload and the provider's requests."""
+
+    root: Path
+    reason: str
+    payloads: list[bytes] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_recorded(cluster: LocalCluster, root: Path) -> CampaignRun:
+    """An async campaign (HGM's loop) on the cluster, its roles keyed by the canary variable; each payload sent to
+    Ray, each result received and each object put in Ray's store is recorded as pickled bytes."""
+    from ray import cloudpickle
+    from scripted_models import CapabilityScript
+
+    from opendgm.cluster.executor import RayExecutor
+    from opendgm.evolve.campaign import Campaign
+    from opendgm.evolve.config import CampaignConfig
+
+    run = CampaignRun(root, "")
+    send, receive, put = RayExecutor.send, RayExecutor.receive, RayExecutor.put
+
+    def recorded_send(self: RayExecutor, work: Any, item: Any) -> Any:
+        run.payloads.append(cloudpickle.dumps((work, item)))
+        return send(self, work, item)
+
+    def recorded_receive(self: RayExecutor, ref: Any) -> Any:
+        result = receive(self, ref)
+        run.payloads.append(cloudpickle.dumps(result))
+        return result
+
+    def recorded_put(self: RayExecutor, value: Any) -> Any:
+        run.payloads.append(cloudpickle.dumps(value))
+        return put(self, value)
+
+    script = CapabilityScript()
+    role = {"model": "openai/scripted", "api_base": script.base_url, "api_key_env": CANARY_ENV, "max_tokens": 64,
+            "timeout_s": 10}  # fmt: skip
+    config = CampaignConfig.model_validate({
+        "name": "canary", "seed": 1, "llm": {"roles": {"agent": role, "meta": role}, "retry": {"attempts": 1}},
+        "stages": [{"subset": "HumanEval_0,HumanEval_2"}], "mode": "async", "workers": 2,
+        "budget": {"task_evaluations": 5}, "sandbox": {"backend": "local"},
+        "self_improve": {"timeout_s": 120, "max_steps": 5, "self_test": False},
+        "executor": {"kind": "ray", "address": cluster.address},
+    })  # fmt: skip
+    RayExecutor.send, RayExecutor.receive, RayExecutor.put = recorded_send, recorded_receive, recorded_put
+    try:
+        run.reason = Campaign(config, root).run()
+        run.requests = list(script.requests)
+    finally:
+        RayExecutor.send, RayExecutor.receive, RayExecutor.put = send, receive, put
+        script.stop()
+    return run

@@ -1,4 +1,6 @@
-"""Fixtures of the cluster tests: one real three-node Ray cluster per module (Ray is slow to start)."""
+"""Fixtures of the cluster tests: one real three-node Ray cluster, and one async campaign on it whose model key is a
+canary, shared by the session's cluster tests (Ray is slow to start on two cores: sharing keeps the suite's added
+time small). Tests that kill nodes start clusters of their own."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "evolve"))  # the campaign tests' scripted model
-from cluster_support import LocalCluster
+from cluster_support import CampaignRun, LocalCluster, run_recorded
 from scripted_models import CapabilityScript
 
 
@@ -21,7 +23,7 @@ def script() -> Iterator[CapabilityScript]:
     provider.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:
     pytest.importorskip("ray", reason="the `ray` extra is not installed")
     started = LocalCluster()
@@ -29,3 +31,14 @@ def cluster() -> Iterator[LocalCluster]:
         yield started
     finally:
         started.shutdown()
+
+
+@pytest.fixture(scope="session")
+def canary_campaign(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> CampaignRun:
+    """An async campaign on the cluster whose model key is the canary, with every Ray payload it made recorded."""
+    from opendgm.sandbox.local_backend import bubblewrap_problem
+
+    problem = bubblewrap_problem()
+    if problem:
+        pytest.skip(f"local backend cannot isolate: {problem}")
+    return run_recorded(cluster, tmp_path_factory.mktemp("canary") / "c")

@@ -9,14 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cluster_support import LocalCluster
+from cluster_support import CampaignRun, LocalCluster
 from scripted_models import CapabilityScript
 from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.archive.doctor import examine
+from opendgm.archive.gitstore import GitStore
 from opendgm.cluster.progress import UNIT_EVENT
 from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.self_improve import Rejected
+from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.ray  # the `cluster` fixture skips these tests where Ray is not installed
 
@@ -48,11 +51,12 @@ def fingerprint(root: Path) -> tuple[list[tuple[object, ...]], list[tuple[object
 def test_generations_give_the_same_archive_on_the_cluster(
     cluster: LocalCluster, local_isolation: None, script: CapabilityScript, tmp_path: Path
 ) -> None:
-    settings = config(script, "local", generations=2)
-    assert Campaign(settings, tmp_path / "local").run() == "done: 2 generations"
+    settings = config(script, "local", children_per_generation=2, stages=[{"subset": "HumanEval_0"}])  # two at once
+    settings.self_improve.self_test = False
+    assert Campaign(settings, tmp_path / "local").run() == "done: 1 generations"
     on_ray = settings.model_copy(update={"executor": settings.executor.model_copy(
         update={"kind": "ray", "address": cluster.address})})  # fmt: skip
-    assert Campaign(on_ray, tmp_path / "ray").run() == "done: 2 generations"
+    assert Campaign(on_ray, tmp_path / "ray").run() == "done: 1 generations"
     local, remote = fingerprint(tmp_path / "local"), fingerprint(tmp_path / "ray")
     assert remote == local
     assert any(result[5] == "resolved" for result in remote[1]), "the child solved tasks on the nodes"
@@ -64,16 +68,38 @@ def test_generations_give_the_same_archive_on_the_cluster(
     assert examine(tmp_path / "ray") == []
 
 
-def test_async_mode_on_the_cluster_leaves_a_sound_archive(
-    cluster: LocalCluster, local_isolation: None, script: CapabilityScript, tmp_path: Path
-) -> None:
-    settings = config(script, "local", mode="async", workers=2, budget={"task_evaluations": 6})
-    settings = settings.model_copy(update={"executor": settings.executor.model_copy(
-        update={"kind": "ray", "address": cluster.address})})  # fmt: skip
-    reason = Campaign(settings, tmp_path / "c").run()
-    assert reason.startswith(("task evaluations:", "nodes:", "done:")), reason
-    assert examine(tmp_path / "c") == []
-    with Archive.open(tmp_path / "c", readonly=True) as archive:
-        keys = [(r.code_hash, r.task_id, r.attempt) for n in archive.nodes(kind="agent") for r in archive.results(n.id)]
-        assert keys and len(keys) == len(set(keys)), "no result recorded twice"
-        assert any(e.kind == UNIT_EVENT for e in archive.events())
+def test_async_mode_on_the_cluster_leaves_a_sound_archive(canary_campaign: CampaignRun) -> None:
+    assert canary_campaign.reason.startswith(("task evaluations:", "nodes:", "done:")), canary_campaign.reason
+    assert examine(canary_campaign.root) == []
+    with Archive.open(canary_campaign.root, readonly=True) as archive:
+        rows = {r.id: r for node in archive.nodes(kind="agent") for r in archive.results(node.id)}  # shared by code
+        assert any(node.operator == "self_improve" for node in archive.nodes(kind="agent"))
+    keys = [(r.code_hash, r.evaluator_version, r.task_id, r.attempt) for r in rows.values()]
+    assert keys and len(keys) == len(set(keys)), "no result recorded twice"
+
+
+def test_a_unit_fails_on_a_node_as_it_would_here(cluster: LocalCluster, local_isolation: None, tmp_path: Path) -> None:
+    """The executor's own contract on the cluster, and a node's verdict (a child that does not compile) coming back
+    as the same exception, with the rule that rejected it."""
+    from opendgm.cluster import worker
+    from opendgm.cluster.config import ExecutorConfig
+    from opendgm.cluster.executor import RayExecutor
+    from opendgm.cluster.units import CodeRef, Sandboxing, ValidateUnit
+
+    executor = RayExecutor(ExecutorConfig(kind="ray", address=cluster.address))
+    try:
+        assert executor.submit(abs, -3).result(timeout=120) == 3
+        results = dict(executor.map_unordered(int, ["1", "x"]))
+        assert results["1"] == 1 and isinstance(results["x"], ValueError)
+        broken = tmp_path / "agent"
+        broken.mkdir()
+        (broken / "agent.py").write_text("def broken(:\n")
+        with GitStore.scratch() as store:
+            tree = store.commit_dir(broken, None, "broken")[1]
+            code = CodeRef(tree, executor.put(store.pack_tree(tree)))
+        unit = ValidateUnit("units", "n1", code, self_test=False, sandbox=Sandboxing("local", DEFAULT_IMAGE, 512))
+        with pytest.raises(Rejected, match="does not compile") as rejected:
+            executor.receive(executor.send(worker.run_validate, unit))
+        assert rejected.value.rule == "compile"
+    finally:
+        executor.shutdown()

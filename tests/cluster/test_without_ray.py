@@ -3,41 +3,43 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from opendgm.cli import main
 from opendgm.cluster import ExecutorConfig, make_executor
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evolve.config import CampaignConfig, ConfigProblem
 
-# Runs the CLI as if Ray were not installed (an import of it fails), whatever this environment holds.
-WITHOUT_RAY = "import sys; sys.modules['ray'] = None; from opendgm.cli import main; sys.argv[0] = 'opendgm'; main()"
 CONFIG = """name: clustered
 llm: {roles: {agent: {model: openai/x, api_base: 'http://127.0.0.1:9/v1'}, meta: {model: openai/x, api_base: 'http://127.0.0.1:9/v1'}}}
 executor: {kind: ray, address: auto}
 """
+REFUSAL = "error: executor kind `ray` needs Ray: pip install 'opendgm[ray]'"
 
 
-def opendgm_without_ray(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_RAY, *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False
-    )
+def opendgm(*args: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The console entry point, as if Ray were not installed (importing it fails, whatever this venv holds)."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setattr(sys, "argv", ["opendgm", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0)
 
 
-def test_kind_ray_without_ray_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_kind_ray_without_ray_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yaml").write_text(CONFIG)
-    done = opendgm_without_ray("run", "c.yaml", "--dir", "camp", cwd=tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == "error: executor kind `ray` needs Ray: pip install 'opendgm[ray]'"
+    assert opendgm("run", "c.yaml", "--dir", "camp", monkeypatch=monkeypatch) == 2
+    assert capsys.readouterr().err.strip() == REFUSAL
     assert not (tmp_path / "camp").exists(), "nothing was created"
-    done = opendgm_without_ray("evaluate", "seed", "--executor", "ray", "--campaign", "camp", cwd=tmp_path)
-    assert (done.returncode, done.stderr.strip()) == (
-        2,
-        "error: executor kind `ray` needs Ray: pip install 'opendgm[ray]'",
-    )
+    assert opendgm("evaluate", "seed", "--executor", "ray", "--campaign", "camp", monkeypatch=monkeypatch) == 2
+    assert capsys.readouterr().err.strip() == REFUSAL
+    assert not (tmp_path / "camp").exists()
 
 
 def test_the_executor_block_is_checked_and_local_needs_no_ray(tmp_path: Path) -> None:
