@@ -5,6 +5,10 @@ never a verdict on the agent."""
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -12,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from scripted_models import ENTRY_POINT, CapabilityScript
 from test_campaign import TASKS, config
 
 ray = pytest.importorskip("ray")
 from llm_fakes import Reply  # noqa: E402
 from local_ray import LocalCluster, local_cluster  # noqa: E402
+from test_ray_campaign import fingerprint  # noqa: E402
 
 from opendgm.archive import Archive  # noqa: E402
 from opendgm.archive.doctor import examine  # noqa: E402
@@ -131,4 +137,58 @@ def test_a_task_whose_node_dies_on_every_attempt_is_an_event_never_a_verdict(
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         recorded = Counter(r.task_id for r in archive.results(archive.nodes(kind="agent")[0].id))
     assert recorded == Counter(TASKS.split(",")), "the task ran again and was recorded once"
+    assert examine(tmp_path / "c") == []
+
+
+class HeadKiller(CapabilityScript):
+    """The scripted model; once armed, the first self-modification request waits here until the test has killed
+    the head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        conversation = "\n".join(m["content"] for m in body["messages"])
+        if self.armed and "source code of a coding agent" in conversation and not self.arrived.is_set():
+            self.arrived.set()
+            self.released.wait(120)
+        return super()._next(headers, body)
+
+
+def _opendgm_run(settings: Any, root: Path) -> subprocess.Popen[bytes]:
+    path = root.parent / "campaign.yaml"
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
+    command = [str(Path(sys.executable).parent / "opendgm"), "run", str(path), "--dir", str(root)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+
+
+def test_the_campaign_process_killed_mid_campaign_resumes_to_the_same_archive(
+    cluster: LocalCluster, local_isolation: None, tmp_path: Path
+) -> None:
+    script = HeadKiller()
+    try:
+        reference = config(script, "local", generations=1)
+        assert Campaign(reference, tmp_path / "local").run() == "done: 1 generations"
+        script.armed = True
+        settings = _on_ray(config(script, "local", generations=1), cluster, retries=2)
+
+        head = _opendgm_run(settings, tmp_path / "c")
+        assert script.arrived.wait(300), "the campaign reached the self-modification"
+        head.send_signal(signal.SIGKILL)  # mid-campaign: a unit is out on a node, the archive is half written
+        head.wait()
+        script.released.set()
+        again = _opendgm_run(settings, tmp_path / "c")
+        _, err = again.communicate(timeout=600)
+    finally:
+        script.released.set()
+        script.stop()
+
+    assert again.returncode == 0, err.decode()[-2000:]
+    assert fingerprint(tmp_path / "c") == fingerprint(tmp_path / "local")
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        keys = [(r.code_hash, r.task_id, r.attempt) for n in archive.nodes(kind="agent") for r in archive.results(n.id)]
+    assert len(keys) == len(set(keys)), "no result recorded twice"
     assert examine(tmp_path / "c") == []
