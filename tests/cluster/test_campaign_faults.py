@@ -1,6 +1,7 @@
-"""A campaign on a Ray cluster whose worker node dies mid-task (issue 16): the task runs again on another node and
-is recorded once, the campaign finishes, and a task whose node dies on every attempt is an infrastructure event,
-never a verdict on the agent."""
+"""Faults of a campaign on a Ray cluster (issue 16), each run matched against the same campaign on the local
+executor: a worker node killed mid-task costs that attempt only (the task runs again elsewhere and is recorded
+once); a task whose node dies on Ray's every attempt is an infrastructure event, never a verdict on the agent; the
+campaign process killed mid-campaign resumes with `opendgm run` to the same archive."""
 
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def cluster() -> Iterator[LocalCluster]:
     """One worker node at a time: the node a unit runs on is the only one there is."""
     with local_cluster(__name__, (FIRST,)) as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, local_isolation: None) -> tuple[Any, Any]:
+    """The archive the same campaign makes on the local executor, undisturbed: what every faulted run must match."""
+    script = CapabilityScript()
+    root = tmp_path_factory.mktemp("local") / "c"
+    try:
+        assert Campaign(config(script, "local", generations=1), root).run() == "done: 1 generations"
+    finally:
+        script.stop()
+    return fingerprint(root)
 
 
 class NodeKiller(CapabilityScript):
@@ -95,7 +108,7 @@ def _on_ray(settings: Any, cluster: LocalCluster, retries: int) -> Any:
 
 
 def test_a_node_killed_mid_task_costs_one_attempt_and_the_task_is_recorded_once(
-    cluster: LocalCluster, local_isolation: None, tmp_path: Path
+    cluster: LocalCluster, reference: tuple[Any, Any], tmp_path: Path
 ) -> None:
     script = NodeKiller(kills=1)
     try:
@@ -112,6 +125,7 @@ def test_a_node_killed_mid_task_costs_one_attempt_and_the_task_is_recorded_once(
         where = {e.data["where"] for e in archive.events() if e.kind == UNIT_EVENT}
     assert recorded == Counter(TASKS.split(",")), "each task once, the killed one included"
     assert len(where) >= 2, f"the killed unit ran again on another node: {where}"
+    assert fingerprint(tmp_path / "c") == reference
     assert examine(tmp_path / "c") == []
 
 
@@ -126,33 +140,26 @@ def test_a_task_whose_node_dies_on_every_attempt_is_an_event_never_a_verdict(
             seed = archive.nodes(kind="agent")[0]
             verdicts = {r.task_id for r in archive.results(seed.id)}
             events = [e.data for e in archive.events() if e.kind == INFRA_EVENT]
-        resumed = Campaign(settings, tmp_path / "c").run()  # the operator runs it again
     finally:
         script.stop()
 
     assert "resume to retry" in stopped, stopped
     assert DOOMED not in verdicts, "a node that died is no verdict on the agent"
     assert [(e["task"], e["kind"]) for e in events] == [(DOOMED, "host")]
-    assert resumed == "done: 1 generations"
-    with Archive.open(tmp_path / "c", readonly=True) as archive:
-        recorded = Counter(r.task_id for r in archive.results(archive.nodes(kind="agent")[0].id))
-    assert recorded == Counter(TASKS.split(",")), "the task ran again and was recorded once"
     assert examine(tmp_path / "c") == []
 
 
 class HeadKiller(CapabilityScript):
-    """The scripted model; once armed, the first self-modification request waits here until the test has killed
-    the head."""
+    """The scripted model; the first self-modification request waits here until the test has killed the head."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.armed = False
         self.arrived = threading.Event()
         self.released = threading.Event()
 
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         conversation = "\n".join(m["content"] for m in body["messages"])
-        if self.armed and "source code of a coding agent" in conversation and not self.arrived.is_set():
+        if "source code of a coding agent" in conversation and not self.arrived.is_set():
             self.arrived.set()
             self.released.wait(120)
         return super()._next(headers, body)
@@ -166,13 +173,10 @@ def _opendgm_run(settings: Any, root: Path) -> subprocess.Popen[bytes]:
 
 
 def test_the_campaign_process_killed_mid_campaign_resumes_to_the_same_archive(
-    cluster: LocalCluster, local_isolation: None, tmp_path: Path
+    cluster: LocalCluster, reference: tuple[Any, Any], tmp_path: Path
 ) -> None:
     script = HeadKiller()
     try:
-        reference = config(script, "local", generations=1)
-        assert Campaign(reference, tmp_path / "local").run() == "done: 1 generations"
-        script.armed = True
         settings = _on_ray(config(script, "local", generations=1), cluster, retries=2)
 
         head = _opendgm_run(settings, tmp_path / "c")
@@ -187,7 +191,7 @@ def test_the_campaign_process_killed_mid_campaign_resumes_to_the_same_archive(
         script.stop()
 
     assert again.returncode == 0, err.decode()[-2000:]
-    assert fingerprint(tmp_path / "c") == fingerprint(tmp_path / "local")
+    assert fingerprint(tmp_path / "c") == reference
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         keys = [(r.code_hash, r.task_id, r.attempt) for n in archive.nodes(kind="agent") for r in archive.results(n.id)]
     assert len(keys) == len(set(keys)), "no result recorded twice"
