@@ -20,11 +20,11 @@ from llm_fakes import FakeProvider, Reply, completion
 ray = pytest.importorskip("ray")
 from local_ray import LocalCluster, local_cluster, on  # noqa: E402
 
-from opendgm.cluster.budget_actor import ClusterBudget, start_budget  # noqa: E402
+from opendgm.cluster.budget_actor import ClusterBudget, GlobalBudget, start_budget  # noqa: E402
 from opendgm.llm import BudgetExceeded, BudgetLimits, Price, RetryPolicy, RoleConfig, Router, SQLiteLedger  # noqa: E402
-from opendgm.llm.budget import Reservations  # noqa: E402
+from opendgm.llm.budget import Reservation, Reservations  # noqa: E402
 from opendgm.llm.errors import TransientLLMError  # noqa: E402
-from opendgm.llm.ledger import Totals  # noqa: E402
+from opendgm.llm.ledger import CallRecord, Totals  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -148,3 +148,19 @@ def test_an_unreachable_budget_sends_nothing_and_is_infrastructure(cluster: Loca
     with pytest.raises(TransientLLMError, match="cannot be reached") as caught:
         stranded.reserve("n", 0.0, 10)
     assert caught.value.infrastructure
+
+
+def test_a_settlement_counts_once_and_an_unknown_spend_counts_its_estimate() -> None:
+    """The actor's body alone: a settle sent twice (Ray may deliver a retried message) is counted once, and a call
+    settled without its final row (its node died after sending) stays spent at its reservation."""
+    budget = GlobalBudget(BudgetLimits(tokens=100), CAMPAIGN, {})
+    call = CallRecord(CAMPAIGN, "n", "agent", "p", "m", "ok", prompt_tokens=10, completion_tokens=5)
+
+    first = budget.reserve("n", 0.0, 40)
+    budget.settle(first, call)
+    budget.settle(first, call)
+    lost = budget.reserve("n", 0.0, 40)
+    budget.settle(lost, None)
+
+    assert isinstance(budget.try_reserve("n", 0.0, 46), str)  # refused: 15 settled + 40 lost + 46 > 100
+    assert isinstance(budget.try_reserve("n", 0.0, 45), Reservation)
