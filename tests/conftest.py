@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from llm_fakes import FakeProvider
+from ray_cluster import LocalCluster
 
 from opendgm.llm import Gateway, LocalServer, LocalServerConfig, Router
 from opendgm.sandbox.docker_client import docker_available
@@ -135,3 +136,15 @@ def first_stage_campaign(llama_server: LocalServer, tmp_path: Path) -> Callable[
         return root
 
     return run
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """One real three-node Ray cluster on this machine, started once for the session's Ray tests (marked `ray`;
+    skipped without the `ray` extra). Tests that kill nodes start clusters of their own."""
+    pytest.importorskip("ray", reason="the `ray` extra is not installed")
+    started = LocalCluster()
+    try:
+        yield started
+    finally:
+        started.shutdown()

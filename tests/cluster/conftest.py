@@ -1,6 +1,5 @@
-"""Fixtures of the cluster tests: one real three-node Ray cluster, and one async campaign on it whose model key is a
-canary, shared by the session's cluster tests (Ray is slow to start on two cores: sharing keeps the suite's added
-time small). Tests that kill nodes start clusters of their own."""
+"""Fixtures of the cluster tests: one async campaign on the session's Ray cluster (tests/conftest.py), its model key
+a canary, shared by the tests that check what it left (a campaign on Ray takes a minute on two cores)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "evolve"))  # the campaign tests' scripted model
-from cluster_support import CampaignRun, LocalCluster, run_recorded
+from ray_cluster import CampaignRun, LocalCluster, run_recorded
 from scripted_models import CapabilityScript
 
 
@@ -21,16 +20,6 @@ def script() -> Iterator[CapabilityScript]:
     provider = CapabilityScript()
     yield provider
     provider.stop()
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[LocalCluster]:
-    pytest.importorskip("ray", reason="the `ray` extra is not installed")
-    started = LocalCluster()
-    try:
-        yield started
-    finally:
-        started.shutdown()
 
 
 @pytest.fixture(scope="session")

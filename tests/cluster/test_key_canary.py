@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cluster_support import CANARY, CampaignRun, LocalCluster
+from ray_cluster import CANARY, CampaignRun, LocalCluster
 
 from opendgm.archive import Archive
 from opendgm.cluster.progress import UNIT_EVENT

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cluster_support import CampaignRun, LocalCluster
+from ray_cluster import CampaignRun, LocalCluster
 from scripted_models import CapabilityScript
 from test_campaign import config
 

@@ -1,4 +1,5 @@
-"""A real Ray cluster of three nodes on this machine, and the key canary its nodes are started with.
+"""A real Ray cluster of three nodes on this machine (tests/cluster, the Ray benchmark's smoke test), and the key
+canary its nodes are started with.
 
 The canary is put in this process's environment before any node starts, as an operator puts a key in the
 environment of `ray start`: the nodes inherit it, and it must reach the model provider from the nodes' gateways
