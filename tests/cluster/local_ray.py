@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
-from cluster_support import free_port
 from ray.cluster_utils import Cluster
+from ray_cluster import free_port
 
 
 @dataclass
