@@ -17,6 +17,7 @@ from local_ray import LocalCluster, local_cluster, on  # noqa: E402
 from opendgm.cluster.node_start import runtime_env  # noqa: E402
 from opendgm.sandbox import SandboxSpec, open_sandbox  # noqa: E402
 from opendgm.sandbox.docker_client import docker_client  # noqa: E402
+from opendgm.sandbox.factory import docker_housekeeping  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -37,8 +38,9 @@ class SandboxHolder:
         return os.getpid(), self.sandbox.container.id
 
 
-def _pid() -> int:
-    return os.getpid()
+def _reaped_at_start() -> bool:
+    """On a worker that opened no sandbox: whether it reaped its node's abandoned ones when it started."""
+    return docker_housekeeping.cache_info().currsize == 1
 
 
 def _exists(container_id: str) -> bool:
@@ -69,8 +71,9 @@ def test_a_killed_workers_sandboxes_are_reaped_when_its_nodes_next_worker_starts
 
         cluster.add(VICTIM)  # the node comes back
         started = time.monotonic()
-        ray.get(ray.remote(_pid).options(**on(VICTIM)).remote(), timeout=120)  # its next worker starts
+        reaped = ray.get(ray.remote(_reaped_at_start).options(**on(VICTIM)).remote(), timeout=120)
 
+        assert reaped, "the node's next worker reaps when it starts, before any sandbox of its own"
         assert not _exists(orphan), "the dead worker's sandbox must be reaped when the node's next worker starts"
         foreign.reload()
         assert foreign.status == "running", "a container opendgm did not start must never be touched"
