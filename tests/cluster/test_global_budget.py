@@ -9,6 +9,7 @@ stub only after its `pending` row was on its node's disk.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +19,8 @@ import pytest
 from llm_fakes import FakeProvider, Reply, completion
 
 ray = pytest.importorskip("ray")
-from local_ray import LocalCluster, local_cluster, on  # noqa: E402
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
+from ray_cluster import LocalCluster  # noqa: E402
 
 from opendgm.cluster.budget_actor import ClusterBudget, GlobalBudget, start_budget  # noqa: E402
 from opendgm.llm import BudgetExceeded, BudgetLimits, Price, RetryPolicy, RoleConfig, Router, SQLiteLedger  # noqa: E402
@@ -35,9 +37,16 @@ CAMPAIGN = "c"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    with local_cluster(__name__, NODES) as started:
-        yield started
+def workers(cluster: LocalCluster) -> Iterator[list[str]]:
+    """The session's cluster, connected to from this process: the ids of its two worker nodes (not the head)."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the node-side code below is test code
+    ray.init(address=cluster.address, logging_level="warning")
+    try:
+        alive = [n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" not in n["Resources"]]
+        assert len(alive) >= len(NODES)
+        yield alive[: len(NODES)]
+    finally:
+        ray.shutdown()
 
 
 class Stub(FakeProvider):
@@ -88,7 +97,9 @@ def spend_on_node(role: RoleConfig, budget: Reservations | None, ledger: Path, n
         return sum(pool.map(sandbox, range(THREADS)))
 
 
-def _spend_everywhere(tmp_path: Path, budget: Reservations | None) -> tuple[Totals, Stub, list[int]]:
+def _spend_everywhere(
+    workers: list[str], tmp_path: Path, budget: Reservations | None
+) -> tuple[Totals, Stub, list[int]]:
     ledgers = [tmp_path / f"{name}.sqlite" for name in NODES]
     stub = Stub(ledgers)
     try:
@@ -101,7 +112,10 @@ def _spend_everywhere(tmp_path: Path, budget: Reservations | None) -> tuple[Tota
         )
         task = ray.remote(spend_on_node)
         runs = [
-            task.options(**on(name)).remote(role, budget, path, name) for name, path in zip(NODES, ledgers, strict=True)
+            task.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(
+                role, budget, path, name
+            )
+            for node, name, path in zip(workers, NODES, ledgers, strict=True)
         ]
         sent = ray.get(runs, timeout=120)
     finally:
@@ -110,19 +124,19 @@ def _spend_everywhere(tmp_path: Path, budget: Reservations | None) -> tuple[Tota
     return total, stub, sent
 
 
-def test_per_node_budgets_alone_spend_the_limit_once_per_node(cluster: LocalCluster, tmp_path: Path) -> None:
+def test_per_node_budgets_alone_spend_the_limit_once_per_node(workers: list[str], tmp_path: Path) -> None:
     """The attack the budget actor answers: without it, each node keeps within the limit and the campaign
     overspends."""
-    total, _stub, sent = _spend_everywhere(tmp_path, budget=None)
+    total, _stub, sent = _spend_everywhere(workers, tmp_path, budget=None)
 
     assert all(sent)
     assert total.tokens > LIMIT, f"{total.tokens} tokens spent"
 
 
-def test_the_budget_actor_keeps_every_node_together_within_the_limit(cluster: LocalCluster, tmp_path: Path) -> None:
+def test_the_budget_actor_keeps_every_node_together_within_the_limit(workers: list[str], tmp_path: Path) -> None:
     budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {})
 
-    total, stub, sent = _spend_everywhere(tmp_path, budget)
+    total, stub, sent = _spend_everywhere(workers, tmp_path, budget)
 
     assert all(sent), f"calls per node: {sent}: both nodes must have spent"
     assert total.tokens <= LIMIT
@@ -131,16 +145,16 @@ def test_the_budget_actor_keeps_every_node_together_within_the_limit(cluster: Lo
     assert stub.unrecorded == []  # each request left its node after its pending row was written
 
 
-def test_a_resumed_campaign_starts_from_the_archives_spend(cluster: LocalCluster, tmp_path: Path) -> None:
+def test_a_resumed_campaign_starts_from_the_archives_spend(workers: list[str], tmp_path: Path) -> None:
     before = Totals(calls=20, prompt_tokens=LIMIT - 30)
     budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {"n1": before})
 
-    total, _stub, _sent = _spend_everywhere(tmp_path, budget)
+    total, _stub, _sent = _spend_everywhere(workers, tmp_path, budget)
 
     assert total.tokens <= 30
 
 
-def test_an_unreachable_budget_sends_nothing_and_is_infrastructure(cluster: LocalCluster) -> None:
+def test_an_unreachable_budget_sends_nothing_and_is_infrastructure(workers: list[str]) -> None:
     budget = start_budget(BudgetLimits(tokens=LIMIT), CAMPAIGN, {})
     ray.kill(budget.actor)
     stranded = ClusterBudget(budget.actor, budget.limits, timeout_s=5)

@@ -1,7 +1,9 @@
-"""Faults of a campaign on a Ray cluster (issue 16), each run matched against the same campaign on the local
+"""Faults on a Ray cluster (issue 16). A campaign's runs are matched against the same campaign on the local
 executor: a worker node killed mid-task costs that attempt only (the task runs again elsewhere and is recorded
 once); a task whose node dies on Ray's every attempt is an infrastructure event, never a verdict on the agent; the
-campaign process killed mid-campaign resumes with `opendgm run` to the same archive."""
+campaign process killed mid-campaign resumes with `opendgm run` to the same archive. And what a killed worker
+leaves on its node is reaped when the node's next worker starts; nothing that is not ours, or whose owner lives,
+is touched."""
 
 from __future__ import annotations
 
@@ -22,15 +24,20 @@ from scripted_models import ENTRY_POINT, CapabilityScript
 from test_campaign import TASKS, config
 
 ray = pytest.importorskip("ray")
+from docker.errors import NotFound  # noqa: E402
 from llm_fakes import Reply  # noqa: E402
-from local_ray import LocalCluster, local_cluster  # noqa: E402
+from local_ray import LocalCluster, local_cluster, on  # noqa: E402
 from test_ray_campaign import fingerprint  # noqa: E402
 
 from opendgm.archive import Archive  # noqa: E402
 from opendgm.archive.doctor import examine  # noqa: E402
+from opendgm.cluster.node_start import runtime_env  # noqa: E402
 from opendgm.cluster.progress import UNIT_EVENT  # noqa: E402
 from opendgm.evolve.campaign import Campaign  # noqa: E402
 from opendgm.outcomes import INFRA_EVENT  # noqa: E402
+from opendgm.sandbox import SandboxSpec, open_sandbox  # noqa: E402
+from opendgm.sandbox.docker_client import docker_client  # noqa: E402
+from opendgm.sandbox.factory import docker_housekeeping  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -41,7 +48,7 @@ DOOMED, DOOMED_ENTRY = "HumanEval_2", "truncate_number"  # the task whose node d
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     """One worker node at a time: the node a unit runs on is the only one there is."""
-    with local_cluster(__name__, (FIRST,)) as started:
+    with local_cluster(__name__, (FIRST,), runtime_env=runtime_env()) as started:
         yield started
 
 
@@ -196,3 +203,55 @@ def test_the_campaign_process_killed_mid_campaign_resumes_to_the_same_archive(
         keys = [(r.code_hash, r.task_id, r.attempt) for n in archive.nodes(kind="agent") for r in archive.results(n.id)]
     assert len(keys) == len(set(keys)), "no result recorded twice"
     assert examine(tmp_path / "c") == []
+
+
+class SandboxHolder:
+    """A worker on a node that holds a Docker sandbox open, as an evaluation in progress does."""
+
+    def open(self, image: str) -> tuple[int, str]:
+        self.sandbox = open_sandbox(SandboxSpec(image=image, campaign="ray-orphans"), "docker")
+        return os.getpid(), self.sandbox.container.id
+
+
+def _reaped_at_start() -> bool:
+    """On a worker that opened no sandbox: whether it reaped its node's abandoned ones when it started."""
+    return docker_housekeeping.cache_info().currsize == 1
+
+
+def _exists(container_id: str) -> bool:
+    try:
+        docker_client().containers.get(container_id)
+    except NotFound:
+        return False
+    return True
+
+
+@pytest.mark.docker
+def test_a_killed_workers_sandboxes_are_reaped_when_its_nodes_next_worker_starts(
+    cluster: LocalCluster, docker_engine: str
+) -> None:
+    (victim,) = cluster.nodes
+    holder = ray.remote(SandboxHolder).options(**on(victim)).remote()
+    pid, orphan = ray.get(holder.open.remote(docker_engine), timeout=120)
+    foreign = docker_client().containers.create(docker_engine, ["sleep", "600"], network_mode="none")
+    foreign.start()
+    live = open_sandbox(SandboxSpec(image=docker_engine, campaign="ray-orphans-live"), "docker")
+    try:
+        os.kill(pid, signal.SIGKILL)  # the worker dies with no chance to clean up, and its node with it
+        cluster.kill(victim)
+        assert _exists(orphan), "nobody was left on the node to remove the sandbox"
+
+        back = f"node-{next(_names)}"
+        cluster.add(back)  # the machine comes back
+        reaped = ray.get(ray.remote(_reaped_at_start).options(**on(back)).remote(), timeout=120)
+
+        assert reaped, "the node's next worker reaps when it starts, before any sandbox of its own"
+        assert not _exists(orphan), "the dead worker's sandbox must be reaped when the node's next worker starts"
+        foreign.reload()
+        assert foreign.status == "running", "a container opendgm did not start must never be touched"
+        assert _exists(live.container.id), "a sandbox whose owner lives must be kept"
+    finally:
+        live.close()
+        foreign.remove(force=True)
+        if _exists(orphan):
+            docker_client().containers.get(orphan).remove(force=True, v=True)
