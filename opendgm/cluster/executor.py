@@ -14,11 +14,12 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import ray
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayError, RayTaskError
 
 from opendgm.cluster.config import ExecutorConfig
 from opendgm.cluster.factory import ClusterProblem
 from opendgm.cluster.node_start import runtime_env
+from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -62,12 +63,16 @@ class RayExecutor:
         return self._remote.remote(work, item)
 
     def receive(self, ref: ray.ObjectRef) -> Any:
-        """One unit's result, or its own exception (not Ray's wrapper) raised."""
+        """One unit's result, or its own exception (not Ray's wrapper) raised; a unit the cluster lost for good (its
+        node died on every retry) is an infrastructure failure, never a verdict on the agent."""
         try:
             return ray.get(ref)
         except RayTaskError as error:
             cause = error.cause if isinstance(error.cause, BaseException) else None
             raise (cause or error) from None
+        except RayError as error:
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise InfrastructureFailure(InfraEvent("host", f"the cluster lost the unit: {detail}")) from None
 
     def submit(self, work: Callable[[Item], Result], item: Item) -> Future[Result]:
         future: Future[Result] = Future()

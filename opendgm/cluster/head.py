@@ -35,7 +35,7 @@ from opendgm.evaluators.task import Task
 from opendgm.evolve import self_improve
 from opendgm.llm.roles import BudgetLimits
 from opendgm.llm.router import Router
-from opendgm.outcomes import InfraEvent
+from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -135,8 +135,9 @@ class ClusterRuns:
             for unit, report in self.executor.map_unordered(worker.run_task, units):
                 finished(unit.task_id)
                 task = by_id[unit.task_id]
-                if isinstance(report, BaseException):  # the unit's node failed it (not the agent): an event
-                    event = InfraEvent("host", f"{type(report).__name__}: {report}")
+                if isinstance(report, BaseException):  # the unit's node or the cluster failed it: an event
+                    event = report.event if isinstance(report, InfrastructureFailure) else None
+                    event = event or InfraEvent("host", f"{type(report).__name__}: {report}")
                     yield task, infrastructure(task.id, event), unit.attempt
                     continue
                 self._settle(archive, node_id, f"task {task.id}", report)

@@ -6,6 +6,7 @@ interleaving depends on timing) must leave an archive that passes the integrity 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from test_campaign import config
 from opendgm.archive import Archive
 from opendgm.archive.doctor import examine
 from opendgm.archive.gitstore import GitStore
+from opendgm.cli import main
 from opendgm.cluster.progress import UNIT_EVENT
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.self_improve import Rejected
@@ -103,3 +105,38 @@ def test_a_unit_fails_on_a_node_as_it_would_here(cluster: LocalCluster, local_is
         assert rejected.value.rule == "compile"
     finally:
         executor.shutdown()
+
+
+def test_opendgm_evaluate_runs_its_tasks_on_the_cluster(
+    cluster: LocalCluster, local_isolation: None, script: CapabilityScript, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    models = tmp_path / "models.yaml"
+    models.write_text(f"roles:\n  agent: {{model: openai/scripted, api_base: '{script.base_url}', max_tokens: 64}}\n")
+    argv = [
+        "opendgm",
+        "evaluate",
+        "seed",
+        "--subset",
+        "HumanEval_0,HumanEval_2",
+        "--backend",
+        "local",
+        "--models",
+        str(models),
+        "--campaign",
+        str(tmp_path / "c"),
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+    ]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code in (0, None)
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        (node,) = archive.nodes(kind="agent")
+        assert {r.task_id for r in archive.results(node.id)} == {"HumanEval_0", "HumanEval_2"}
+        ran = [e.data for e in archive.events() if e.kind == UNIT_EVENT]
+        assert {unit["unit"] for unit in ran} == {"task HumanEval_0", "task HumanEval_2"}
+        assert archive.cost(node.id).calls > 0, "the nodes' model calls are in the head's ledger"

@@ -50,6 +50,8 @@ ELSEWHERE = {
     "CampaignConfig.simulation": "evolve/test_simulate.py",
     "SimulationConfig.*": "evolve/test_simulate.py",
     "Draw.*": "evolve/test_simulate.py",
+    # Read only when the campaign runs on a Ray cluster:
+    "ExecutorConfig.*": "cluster/test_ray_campaign.py::test_generations_give_the_same_archive_on_the_cluster",
 }
 
 
