@@ -29,6 +29,7 @@ Nodes (ids are "n0001", "n0002", ...; kinds agent | prompt | meta_prompt | rubri
         each non-final status -> rejected | failed (evaluated -> rejected only); built and later need content
     update_meta(node_id, changes: Mapping) -> Node            merge keys (e.g. "problem_statement")
     add_edge(src, dst, kind) -> Edge                          "src <kind> dst", e.g. produced_by, scored_under
+    remove_edge(src, dst, kind)                               withdraw one (logged as `edge_removed`)
     node(id) -> Node; nodes(kind=None, status=None) -> list[Node]; children(id); lineage(id) (root..id);
     depth(id) -> int; edges(node_id=None) -> list[Edge]; resolve(user_text) -> id ("n0042", "n42", "42")
 

@@ -603,6 +603,16 @@ class Archive(ResultsMixin, EventsMixin):
             row = conn.execute("SELECT * FROM edges WHERE src = ? AND dst = ? AND kind = ?", (src, dst, kind))
             return Edge(**dict(row.fetchone()))
 
+    def remove_edge(self, src: str, dst: str, kind: str) -> None:
+        """Withdraw a typed relation that turned out not to hold (a child whose special entry replaced the
+        diagnosis meta-prompt chosen at its proposal); the event log keeps that it was there. Idempotent."""
+        with self._write() as conn:
+            removed = conn.execute(
+                "DELETE FROM edges WHERE src = ? AND dst = ? AND kind = ?", (src, dst, kind)
+            ).rowcount
+            if removed:
+                self._event(conn, "edge_removed", src, {"dst": dst, "kind": kind})
+
     def edges(self, node_id: str | None = None) -> list[Edge]:
         """Typed edges, all or those touching `node_id`."""
         where, args = ("WHERE src = ? OR dst = ?", (node_id, node_id)) if node_id else ("", ())

@@ -4,9 +4,10 @@ The rules, named so a report can say which it used:
 
 - `belief` (HGM's best-belief final agent). Each agent's own per-task results are Bernoulli draws of its
   ability; with a uniform prior its belief is Beta(1 + passes, 1 + fails). HGM's paper (arXiv 2510.21614,
-  section 3, the last line of its Algorithm 1) returns the node whose ε-percentile of that posterior is highest
-  (the regularized incomplete beta function), a pessimistic figure that a lucky streak on few tasks cannot
-  win. ε = 1% here (`EPSILON`); the released code has no final-selection step (see docs/reproducing.md).
+  section 3.3 "Final Agent Selection Strategy" and the last line of Algorithm 1) returns the node whose ε
+  percentile of that posterior is highest (the regularized incomplete beta function), a pessimistic figure
+  that a lucky streak on few tasks cannot win; its experiments use ε = 1 (section 4), the 1st percentile:
+  `EPSILON` = 0.01. The released code has no final-selection step (see docs/reproducing.md).
   Agents without any result are not candidates.
 - `full_score` (DGM's best agent). The highest score on the full evaluation: among agents whose latest stage is
   complete and is the largest any agent completed (DGM: the 10 + 50 tasks), the highest resolved rate.
@@ -31,7 +32,7 @@ BestRule = Literal["auto", "belief", "full_score", "posterior"]
 BEST_RULES: tuple[str, ...] = get_args(BestRule)
 DEFAULT_RULE: BestRule = "auto"
 ASYNC_POOL = "pool"  # the stage name of HGM's asynchronous evaluation pool (every task, sampled one at a time)
-EPSILON = 0.01  # HGM's ε: the belief is the posterior's 1% quantile
+EPSILON = 0.01  # HGM's ε = 1 (percentile; paper section 4): the belief is the posterior's 0.01 quantile
 MIN_EVALUATIONS = 5  # for `posterior` only
 _NOT_CANDIDATES = frozenset({"rejected", "failed"})
 

@@ -26,7 +26,7 @@ from opendgm.archive.sentences import sentence
 
 log = logging.getLogger(__name__)
 
-QUIET = frozenset({"meta", "edge"})  # bookkeeping, not progress
+QUIET = frozenset({"meta", "edge", "edge_removed"})  # bookkeeping, not progress
 BUDGET_MARKS = (0.5, 0.8, 0.95)  # a line when spend first passes each share of a limit
 PAGE = 1000  # events read at a time
 DETAIL_CHARS = 300  # of an unresolved task's detail

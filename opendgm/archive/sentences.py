@@ -80,6 +80,7 @@ SENTENCES: dict[str, Callable[[str, Mapping[str, Any]], str]] = {
     ),
     "meta": lambda n, d: f"{n}'s record was updated ({', '.join(map(str, d.get('keys', [])))})",
     "edge": lambda n, d: f"{n} {d.get('kind', 'relates to').replace('_', ' ')} {d.get('dst')}",
+    "edge_removed": lambda n, d: f"{n} no longer {d.get('kind', 'relates to').replace('_', ' ')} {d.get('dst')}",
     "recovered": lambda _n, d: (
         "the archive recovered from an interrupted run"
         + f" ({d.get('interrupted_model_calls', 0)} model calls settled as interrupted)"

@@ -221,7 +221,9 @@ class Campaign:
         ready = [row for row in agents if row.status == "evaluated"]
         children = len(ready) - 1 + expanding
         first = rules.first_expansions(self.config.workers, self.config.hgm_alpha)
-        sharpen = self._cool_down(evaluations)
+        budget = self.config.budget.task_evaluations
+        uncounted = sum(row.passes + row.fails for row in agents) - evaluations  # the seed's, when HGM skips them
+        sharpen = rules.sharpness(evaluations, None if budget is None else budget - uncounted)
         if children < first or evaluations**self.config.hgm_alpha >= children:
             expansion = self._expand(rows, rng, sharpen)
             if expansion is not None:
@@ -267,15 +269,6 @@ class Campaign:
         child = proposals.agent(self.archive, self.evaluator, operator, parents[0], chooser, {"mode": "async"})
         self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator})
         return ("expand", child, None)
-
-    def _cool_down(self, evaluations: int) -> float:
-        """HGM's cool-down: both Beta parameters times (N / (N - n)) ** beta, n of the N task evaluations spent."""
-        total = self.config.budget.task_evaluations
-        if not self.config.hgm.cool_down or total is None:
-            return 1.0
-        if evaluations >= total:
-            return 10_000.0  # HGM's value once the budget is spent
-        return float((total / (total - evaluations)) ** self.config.hgm.cool_down_beta)
 
     # -- the seams where agents meet models and sandboxes (`opendgm simulate` replaces these) ---------
     def _cluster(self, stack: ExitStack) -> ClusterRuns | None:
@@ -427,7 +420,7 @@ class Campaign:
         settings = self.config.self_improve
         rng = random.Random(f"{self.config.seed}:entry:{node_id}")
         overflowed = entries.context_overflowed(self.archive.artifacts.read_text)
-        entry = entries.choose(settings.entry_rule, results, rng, settings.entry_chances.chances(), overflowed)
+        entry = entries.choose(settings.entry_rule, results, rng, settings.entry_chances, overflowed)
         content = self.archive.node(self._entry_meta_prompt(node, entry.kind, rng)).content
         statement = self_improve.diagnose(
             self.archive, self.router, node_id, parent, str(content), self.evaluator, entry, settings.diagnosis_chars
@@ -438,16 +431,21 @@ class Campaign:
 
     def _entry_meta_prompt(self, node: Node, kind: str, rng: random.Random) -> str:
         """The diagnosis meta-prompt for the entry: the one chosen at proposal for a task; for a special entry,
-        one of its role chosen now by UCB1 and recorded as a `produced_by` edge."""
+        one of its role chosen now by UCB1. The child's `produced_by` edges name the meta-prompts it was made
+        with: the special one replaces the plain diagnosis chosen at proposal (which is not used)."""
         role = meta_prompts.entry_role(kind)
-        chosen = node.meta.get("meta_prompts", {}).get(role)
+        chosen_at_proposal = dict(node.meta.get("meta_prompts", {}))
+        chosen = chosen_at_proposal.get(role)
         if chosen is None and role == "diagnosis":
             return meta_prompts.usable(self.archive)[role][0]
         if chosen is None:
             meta_prompts.ensure_seeds(self.archive, [role])
             chosen = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng).choose(role)
-            with self.archive.transaction():
-                self.archive.update_meta(node.id, {"meta_prompts": {**node.meta.get("meta_prompts", {}), role: chosen}})
+            unused = chosen_at_proposal.pop("diagnosis", None)
+            with self.archive.transaction():  # with the entry's record: a resume finds the role chosen
+                self.archive.update_meta(node.id, {"meta_prompts": {**chosen_at_proposal, role: chosen}})
+                if unused is not None:
+                    self.archive.remove_edge(node.id, unused, "produced_by")
                 self.archive.add_edge(node.id, chosen, "produced_by")
         return str(chosen)
 

@@ -112,22 +112,6 @@ class BudgetConfig(Strict):
     wall_time_s: float | None = Field(None, gt=0, description="Stop starting new work after this long.")
 
 
-class EntryChances(Strict):
-    """Chances of DGM's special entries (`self_improve.entry_rule`); DGM uses 0.1 and 0.25 for all three."""
-
-    empty_share: float = Field(
-        0.1, ge=0, le=1, description="Share of empty patches that makes `empty_patches` eligible."
-    )
-    empty_patches: float = Field(0.25, ge=0, le=1, description="Chance of learning from the parent's empty patches.")
-    stochasticity: float = Field(0.25, ge=0, le=1, description="Chance of learning to be reliable (dgm_swebench).")
-    context_length: float = Field(
-        0.25, ge=0, le=1, description="Chance of learning to fit long tasks, once the parent ran out of context."
-    )
-
-    def chances(self) -> entries.Chances:
-        return entries.Chances(**self.model_dump())
-
-
 class ScoringConfig(Strict):
     """How an agent's score is computed and counted by the selectors (DGM's choices in the dgm-* presets)."""
 
@@ -155,7 +139,7 @@ class SelfImproveConfig(Strict):
         "SWE-bench rule: empty patches, stochasticity, context length, else an unresolved task), `dgm_polyglot` "
         "(DGM's Polyglot rule: a random empty or unresolved task).",
     )
-    entry_chances: EntryChances = Field(default_factory=EntryChances)
+    entry_chances: entries.Chances = Field(default_factory=entries.Chances)
 
     timeout_s: float = Field(900, gt=0, description="Wall-clock limit of one self-modification run.")
     max_steps: int | None = Field(30, gt=0, description="Agent steps during self-modification (null: no cap, as DGM).")
@@ -195,6 +179,16 @@ class HGMConfig(Strict):
     cool_down_beta: float = Field(
         1.0, gt=0, description="Cool-down exponent: both Beta parameters times (N / (N - n)) ** beta."
     )
+
+    def sharpness(self, spent: int, total: int | None) -> float:
+        """HGM's cool-down factor tau = (N / (N - n)) ** beta on both Beta parameters, n of the N counted task
+        evaluations spent (N excludes the seed's when they are not counted, as HGM's `max_task_evals` does);
+        1 without cool-down, 10,000 once the budget is spent (HGM's value)."""
+        if not self.cool_down or total is None:
+            return 1.0
+        if spent >= total:
+            return 10_000.0
+        return float((total / (total - spent)) ** self.cool_down_beta)
 
     def first_expansions(self, workers: int, alpha: float) -> int:
         """How many children HGM makes before it starts choosing between expanding and evaluating."""

@@ -22,6 +22,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from opendgm.archive.models import TaskResult
 
 KINDS = ("task", "empty_patches", "stochasticity", "context_length")
@@ -32,14 +34,19 @@ EVIDENCE_TASKS = 3  # example tasks shown to a special entry's diagnosis
 CONTEXT_MARKERS = ("context_length_exceeded", '"context_limit"')
 
 
-@dataclass(frozen=True)
-class Chances:
-    """The probabilities of the special entries and the empty-patch share that makes the first eligible."""
+class Chances(BaseModel):
+    """The chances of DGM's special entries (`self_improve.entry_chances`); DGM uses 0.1 and 0.25 for all three."""
 
-    empty_share: float = 0.1
-    empty_patches: float = 0.25
-    stochasticity: float = 0.25
-    context_length: float = 0.25
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    empty_share: float = Field(
+        0.1, ge=0, le=1, description="Share of empty patches that makes `empty_patches` eligible."
+    )
+    empty_patches: float = Field(0.25, ge=0, le=1, description="Chance of learning from the parent's empty patches.")
+    stochasticity: float = Field(0.25, ge=0, le=1, description="Chance of learning to be reliable (dgm_swebench).")
+    context_length: float = Field(
+        0.25, ge=0, le=1, description="Chance of learning to fit long tasks, once the parent ran out of context."
+    )
 
 
 @dataclass(frozen=True)

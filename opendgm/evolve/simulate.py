@@ -22,7 +22,7 @@ from typing import Any
 from opendgm.archive import trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
-from opendgm.evaluators.evaluation import record_outcome, stage_score
+from opendgm.evaluators.evaluation import stage_score
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
@@ -35,8 +35,12 @@ from opendgm.sandbox.factory import BackendName
 
 DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
 POLICIES = ("score_child_prop", "hgm", "best", "random")
-HGM_RULES = HGMConfig(expand_from="own_positive", count_seed_evaluations=False, initial_expansions="hgm")
+# HGM's own rules, as its paper runs them (section 4: the scheduler tau = B / b in every experiment)
+HGM_RULES = HGMConfig(
+    expand_from="own_positive", count_seed_evaluations=False, initial_expansions="hgm", cool_down=True
+)
 ABILITY = "simulated_ability"
+NOTE = "SIMULATED-{node}.md"  # the file a simulated child adds to its parent's code
 
 
 class SimulatedEvaluator:
@@ -88,6 +92,18 @@ class SimulatedCampaign(Campaign):
         self.now = 0.0  # simulated seconds since the start
         self._abilities: dict[str, float] = {}
         self._pool = VirtualWorkers()
+        self._roots: dict[str, bytes] = {}  # node -> its code's top-level `git ls-tree -z` listing
+        self._graded: dict[str, set[str]] = {}  # node -> tasks it has a result on (the simulator writes them all)
+        self._patches: dict[str, str] = {}  # node -> the artifact standing for its patch on every task
+        self._pool_ids: list[str] = []
+        self._in_pool: set[str] = set()
+        self._seed_id: str | None = None
+        self._note_blob: str | None = None
+
+    def _seed(self) -> str:
+        if self._seed_id is None:
+            self._seed_id = self._ensure_seed()
+        return self._seed_id
 
     def _backend(self) -> BackendName:
         return "local-unsafe"  # never used: nothing runs in a sandbox
@@ -132,7 +148,7 @@ class SimulatedCampaign(Campaign):
         }
 
     def _modify_simulated(self, node_id: str) -> None:
-        """The parent rewrites itself: the child's code is the parent's plus a note of its latent ability."""
+        """The parent rewrites itself: its latent ability is drawn, its code is the parent's plus a note file."""
         node = self.archive.node(node_id)
         parent = str(node.parent_id)
         ability, broken = child_ability(self.landscape, self.config.seed, node_id, self.ability(parent))
@@ -141,11 +157,21 @@ class SimulatedCampaign(Campaign):
         self._abilities[node_id] = ability
         self.archive.update_meta(node_id, {ABILITY: ability, "simulated_broken": broken,
                                            "problem_statement": "simulated self-modification"})  # fmt: skip
-        code = self.archive.code(parent)  # the child is its parent plus a note of its latent ability (as PE2 edits)
-        note = f"{node_id}: latent ability {ability:.4f}\n".encode()
-        self.archive.attach_tree(node_id, trees.replace_file(code.store, code.treeish, "SIMULATED.md", note),
-                                 message=f"simulated child of {parent}")  # fmt: skip
+        self.archive.attach_tree(node_id, self._child_tree(node_id, parent), message=f"simulated child of {parent}")
         self.progress.top_ability = max(self.progress.top_ability, ability)
+
+    def _child_tree(self, node_id: str, parent: str) -> str:
+        """The parent's tree plus a note file named for the child (`SIMULATED-<id>.md`, one shared blob), so every
+        child has code of its own: one git process, since only the top level changes and the simulator remembers
+        the top-level listing of every tree it made (the seed's is read once)."""
+        store = self.archive.code(parent).store
+        if parent not in self._roots:
+            self._roots[parent] = store.git("ls-tree", "-z", self.archive.code(parent).treeish)
+        if self._note_blob is None:
+            self._note_blob = trees.write_blob(store, b"a simulated self-modification (see the node's meta)\n")
+        entry = f"100644 blob {self._note_blob}\t{NOTE.format(node=node_id)}\0".encode()
+        self._roots[node_id] = self._roots[parent] + entry
+        return store.git("mktree", "-z", stdin=self._roots[node_id]).decode().strip()
 
     def _validate_simulated(self, node_id: str) -> None:
         if self.archive.node(node_id).meta.get("simulated_broken"):
@@ -158,11 +184,12 @@ class SimulatedCampaign(Campaign):
         due = [task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version,
                                                               name)]  # fmt: skip
         slots = [self.now] * self.config.workers
-        for task_id in due:
-            start = heapq.heappop(slots)
-            end = start + task_draw(self.landscape, self.config.seed, node_id, task_id, self.ability(node_id))[1]
-            heapq.heappush(slots, end)
-            self._grade(node_id, task_id, end)
+        with self.archive.transaction():  # the stage's results in one commit (the same rows, written faster)
+            for task_id in due:
+                start = heapq.heappop(slots)
+                end = start + task_draw(self.landscape, self.config.seed, node_id, task_id, self.ability(node_id))[1]
+                heapq.heappush(slots, end)
+                self._grade(node_id, task_id, end)
         self.now = max(slots)
         return stage_score(self.archive, node_id, self.evaluator, name)
 
@@ -171,20 +198,41 @@ class SimulatedCampaign(Campaign):
         return [self._grade(node_id, task.id, self.now) for task in tasks]
 
     def _grade(self, node_id: str, task_id: str, at: float) -> TaskOutcome:
+        """One simulated task result, recorded as a real one (its patch: one artifact per node, written once)."""
         ability = self.ability(node_id)
         resolved, duration = task_draw(self.landscape, self.config.seed, node_id, task_id, ability)
         status = "resolved" if resolved else "unresolved"
         outcome = TaskOutcome(
             task_id, status, tests_passed=int(resolved), tests_failed=int(not resolved), exit_code=0,
-            duration_s=duration, patch=f"simulated attempt of {node_id} on {task_id}\n",
+            duration_s=duration,
         )  # fmt: skip
-        record_outcome(self.archive, node_id, self.evaluator, outcome)  # type: ignore[arg-type]
-        if self.archive.node(node_id).operator == "seed":
+        if node_id not in self._patches:
+            self._patches[node_id] = self.archive.artifacts.put(f"results/{node_id}/simulated.diff",
+                                                                f"simulated attempt of {node_id}\n")  # fmt: skip
+        self.archive.record_result(
+            node_id, self.evaluator.name, self.evaluator.version, task_id, status=status, tests_passed=int(resolved),
+            tests_failed=int(not resolved), exit_code=0, duration_s=duration, patch_path=self._patches[node_id],
+        )  # fmt: skip
+        self._graded.setdefault(node_id, set()).add(task_id)
+        if node_id == self._seed():
             return outcome
         self.progress.evaluations += 1
         if ability >= self.landscape.target and self.progress.reached_evaluations is None:
             self.progress.reached_evaluations, self.progress.reached_time_s = self.progress.evaluations, at
         return outcome
+
+    def _enter_pool(self, node_id: str) -> None:
+        super()._enter_pool(node_id)
+        self._pool_ids = list(dict.fromkeys(task.id for tasks in self.stage_tasks for task in tasks))
+        self._in_pool.add(node_id)
+
+    def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
+        """The node's pool tasks without a result, in pool order: what `archive.missing_tasks` answers, kept in
+        memory (the simulator records every result itself, one attempt per task, none infra_exhausted)."""
+        if node_id not in self._in_pool:
+            return []
+        graded = self._graded.get(node_id, set())
+        return [(task, 0) for task in self._pool_ids if task not in graded]
 
     # -- simulated time -------------------------------------------------------------------------
     def _advance_all(self, node_ids: list[str]) -> None:

@@ -61,7 +61,7 @@ def check_limits(config: CampaignConfig, archive: Archive, started: float, stop_
         raise Stopped(f"stopped on request ({name}); run again to resume", 128 + signum)
     if budget.wall_time_s is not None and time.monotonic() - started >= budget.wall_time_s:
         raise Stopped(f"wall time: {budget.wall_time_s:g} s reached")
-    children = [n for n in archive.nodes() if n.operator in OPERATORS]
+    children = [n for n in archive.nodes() if n.operator in OPERATORS] if budget.nodes is not None else []
     if budget.nodes is not None and len(children) >= budget.nodes:
         raise Stopped(f"nodes: {len(children)} of {budget.nodes} children created")
     evaluations = sum(row.passes + row.fails for row in archive.summaries())

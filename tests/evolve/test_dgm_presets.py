@@ -1,65 +1,150 @@
 """The DGM presets, run with a scripted model to their budget (real sandboxes, archive and git): the archive
-follows their rules (entries recorded, cumulative scores, the seed on every stage, the third stage for the
-top two, kept children counted, rejections named) and the baselines behave as defined.
+follows their rules (entries recorded, the meta-prompts used named, cumulative scores, the seed on every stage,
+the third stage for the top two, kept children counted, rejections named) and the baselines behave as defined.
 
-The scripted model speaks the `seed` agent's protocol (bash blocks), so the runs use `seed_agent: seed`; the
-tasks are HumanEval's and the Polyglot self-test's Python exercise instead of the paper's subsets."""
+The SWE-bench preset runs as shipped (the dgm-initial agent calling its tools, Docker, the swebench evaluator)
+on the mini SWE-bench instance; the baseline and Polyglot runs use the `seed` agent, whose protocol (bash
+blocks) the capability script speaks, on HumanEval and the Polyglot self-test's Python exercise."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from llm_fakes import Reply
+from docker.errors import ImageNotFound
+from evaluators.test_swebench import FIXTURE, IMAGE, build_image, instance_row
+from llm_fakes import FakeProvider, Reply, completion
 from scripted_models import CapabilityScript, say
 
+from opendgm.agents.contract import REPO_DIR
 from opendgm.archive import Archive
 from opendgm.evaluators.polyglot import selftest_dir
-from opendgm.evolve import entries, scoring
+from opendgm.evolve import entries, meta_prompts, scoring
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from opendgm.sandbox.docker_client import docker_client
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-STAGES = ["HumanEval_0,HumanEval_2", "HumanEval_3", "HumanEval_4"]
+HUMANEVAL_TASKS = "HumanEval_0,HumanEval_2"
 
 
-def preset(name: str, provider: CapabilityScript, **overrides: Any) -> CampaignConfig:
+def preset(name: str, provider: FakeProvider, **overrides: Any) -> CampaignConfig:
     """The preset with its models scripted and its sizes shrunk; every rule of it kept."""
     raw = yaml.safe_load((EXAMPLES / name).read_text())
     role = {"model": "openai/scripted", "api_base": provider.base_url, "max_tokens": 64, "timeout_s": 10}
     raw["llm"] = {"roles": dict.fromkeys(raw["llm"]["roles"], role), "retry": {"attempts": 1}}
-    raw |= {"seed_agent": "seed", "seed": 1, "generations": 2, "children_per_generation": 2, "workers": 2,
+    raw |= {"seed": 1, "generations": 2, "children_per_generation": 2, "workers": 2,
             "sandbox": {"backend": "local", "memory_mb": 1024}, "budget": {}}  # fmt: skip
     raw["self_improve"] |= {"timeout_s": 120, "max_steps": 4, "diagnosis_chars": 20000}
     return CampaignConfig.model_validate(raw | overrides)
 
 
-def test_dgm_swebench_preset_follows_dgms_rules(script: CapabilityScript, tmp_path: Path) -> None:
-    config = preset("dgm-swebench.yaml", script, evaluator={"name": "humaneval"}, children_per_generation=1)
-    stages = [stage.model_copy(update={"subset": subset}) for stage, subset in zip(config.stages, STAGES, strict=True)]
-    config = config.model_copy(update={"stages": stages})
-    assert (config.scoring.score, config.scoring.children, config.self_improve.entry_rule) == (
-        "cumulative", "kept", "dgm_swebench")  # fmt: skip
-    assert Campaign(config, tmp_path / "c").run() == "done: 2 generations"
+@pytest.mark.docker
+def test_dgm_swebench_preset_follows_dgms_rules(docker_engine: str, tmp_path: Path) -> None:
+    """The preset as it is (dgm-initial, Docker, DGM's rules) on three copies of the mini SWE-bench instance, one
+    per stage, for one generation of two children: the seed leaves empty patches everywhere, its children (one
+    learning from a failed task, one from DGM's stochasticity entry) solve every stage."""
+    rows = [json.loads(line) for line in swebench_dataset(tmp_path).read_text().splitlines()]
+    provider = RomanScript()
+    try:
+        options = {"dataset": str(tmp_path / "roman.jsonl"), "agent_timeout_s": 120, "grading_timeout_s": 120}
+        stages = [{"subset": row["instance_id"]} | rule for row, rule in zip(rows, DGM_STAGES, strict=True)]
+        docker = {"backend": "docker", "memory_mb": 1024}
+        config = preset("dgm-swebench.yaml", provider, evaluator={"name": "swebench", "options": options},
+                        stages=stages, generations=1, sandbox=docker)  # fmt: skip
+        assert (config.seed_agent, config.scoring.score, config.scoring.children, config.self_improve.entry_rule) == (
+            "dgm-initial", "cumulative", "kept", "dgm_swebench")  # fmt: skip
+        assert Campaign(config, tmp_path / "c").run() == "done: 1 generations"
+    finally:
+        provider.stop()
+        with contextlib.suppress(ImageNotFound):
+            docker_client().images.remove(IMAGE, force=True)
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed, *children = archive.nodes(kind="agent")
         staged = {node.id: [s.stage for s in archive.scores(node.id)] for node in (seed, *children)}
         assert len(staged[seed.id]) == 3, "the seed is evaluated on every stage, whatever its score"
-        assert archive.best_score(seed.id) == 0.0
+        assert {r.status for r in archive.results(seed.id)} == {"empty_patch"}
         kept = [child for child in children if child.status == "evaluated"]
         assert kept, [(c.status, c.status_reason) for c in children]
         for child in children:
-            assert child.meta["entry"]["kind"] in entries.KINDS
-            if child.status == "rejected":
-                assert child.meta["rejected_by"] in ("modification", "no_change", "compile", "diagnosis")
+            entry = child.meta["entry"]
+            assert entry["kind"] in entries.KINDS
+            named = child.meta["meta_prompts"]
+            assert set(named) == {meta_prompts.entry_role(entry["kind"]), "self_improve"}, (entry, named)
+            made_by = {e.dst for e in archive.edges(child.id) if e.kind == "produced_by" and e.src == child.id}
+            assert made_by == set(named.values()), "the edges name the meta-prompts actually used"
+        assert [child.meta["entry"]["kind"] for child in children] == ENTRY_KINDS, "a special entry is diagnosed too"
         view = {r.id: r for r in scoring.rows(archive.summaries(), archive.scores_by_node(), config.scoring,
                                               *version(archive))}  # fmt: skip
-        best = max(kept, key=lambda child: archive.best_score(child.id) or 0.0)
-        assert len(staged[best.id]) == 3, "solving stage 2 and ranking in the top two opens the third stage"
-        assert (view[best.id].n_resolved, view[best.id].n_tasks) == (4, 4), "cumulative over 2 + 1 + 1 tasks"
+        best = children[0]
+        assert best.status == "evaluated" and len(staged[best.id]) == 3, "top two above 40%: the third stage"
+        assert (view[best.id].n_resolved, view[best.id].n_tasks) == (3, 3), "cumulative over 1 + 1 + 1 tasks"
         kept_of_seed = sum(1 for c in children if c.parent_id == seed.id and c.status == "evaluated")
-        assert view[seed.id].n_children == kept_of_seed
+        assert view[seed.id].n_children == kept_of_seed == 2
+        bodies = [r["body"] for r in provider.requests]
+        diagnoses = [json.dumps(body) for body in bodies if DIAGNOSE in body["messages"][0]["content"]]
+        assert len(diagnoses) == 2 and any(HIDDEN_TEST in text for text in diagnoses), "the meta model sees them"
+        for node in (seed, *children):
+            for result in archive.results(node.id):
+                assert result.trajectory_path, result
+                assert HIDDEN_TEST not in archive.artifacts.read_text(result.trajectory_path), "never the agent"
+
+
+DGM_STAGES = [{"threshold": 0.4}, {"threshold": 0.4, "top": 2}, {}]  # the preset's three stage rules
+ENTRY_KINDS = ["task", "stochasticity"]  # what seed 1 draws for the two children (deterministic per seed)
+DIAGNOSE = "You are improving a coding agent"
+HIDDEN_TEST = "test_subtractive"  # the FAIL_TO_PASS test: in the test patch only, never in the agent's copy
+SKILL = "ROMAN-SKILL: numbers use subtractive notation."  # what the self-modification adds to the agent's prompt
+GOLD = (FIXTURE / "gold" / "roman.py").read_text()
+
+
+def swebench_dataset(folder: Path) -> Path:
+    """Three copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file."""
+    row = instance_row(folder / "testbed")
+    build_image(folder / "testbed")
+    copies = [row | {"instance_id": f"opendgm__roman-{index}"} for index in (1, 2, 3)]
+    path = folder / "roman.jsonl"
+    path.write_text("".join(json.dumps(copy) + "\n" for copy in copies))
+    return path
+
+
+class RomanScript(FakeProvider):
+    """A tool-calling model for dgm-initial: it diagnoses with DGM's five fields; rewriting the agent, it adds SKILL
+    to the agent's task prompt; on a task it writes the fix only when the prompt holds SKILL (the seed's does not,
+    so the seed ends at once: an empty patch)."""
+
+    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append({"headers": headers, "body": body})
+        messages = body["messages"]
+        first = str(messages[0]["content"])
+        if first.startswith(DIAGNOSE):
+            return say(json.dumps({
+                "log_summarization": "it ended without a change", "potential_improvements": "know the notation",
+                "improvement_proposal": "teach the notation", "implementation_suggestion": "Edit prompts/instance.md.",
+                "problem_description": f"Add the line '{SKILL}' to prompts/instance.md.",
+            }))  # fmt: skip
+        conversation = "\n".join(str(m.get("content") or "") for m in messages)
+        turn = sum(1 for m in messages if m["role"] == "assistant")
+        if "source code of a coding agent" in conversation:
+            plan = [("bash", {"command": f"cd {REPO_DIR} && printf '\\n%s\\n' '{SKILL}' >> prompts/instance.md"})]
+        elif SKILL in conversation:
+            plan = [("editor", {"command": "edit", "path": f"{REPO_DIR}/roman.py", "file_text": GOLD})]
+        else:
+            plan = []
+        if turn >= len(plan):
+            return say("Done.")
+        name, arguments = plan[turn]
+        answer = completion(None, 50, 10)
+        answer["choices"][0]["finish_reason"] = "tool_calls"
+        answer["choices"][0]["message"]["tool_calls"] = [
+            {"id": f"call_{turn}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        ]
+        return Reply(body=answer)
 
 
 def version(archive: Archive) -> tuple[str, str]:
@@ -82,7 +167,8 @@ def test_no_selfimprove_has_the_seed_modify_the_parents_code(tmp_path: Path) -> 
     provider = RunnerProbe()
     try:
         config = preset("dgm-swebench.yaml", provider, evaluator={"name": "humaneval"}, baseline="no_selfimprove",
-                        stages=[{"subset": STAGES[0]}], children_per_generation=1, selector="best")  # fmt: skip
+                        stages=[{"subset": HUMANEVAL_TASKS}], children_per_generation=1, selector="best",
+                        seed_agent="seed")  # fmt: skip
         assert Campaign(config, tmp_path / "c").run() == "done: 2 generations"
     finally:
         provider.stop()
@@ -112,13 +198,14 @@ class PolyglotScript(CapabilityScript):
         return super()._next(headers, body)
 
 
+@pytest.mark.docker
 def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> None:
     provider = PolyglotScript()
     try:
         sizes = {"stages": [{"subset": EXERCISE}], "generations": 1, "children_per_generation": 1}
         selftest = {"name": "polyglot", "options": {"dataset": "selftest"}}
         docker = {"backend": "docker", "memory_mb": 1024}
-        config = preset("dgm-polyglot.yaml", provider, evaluator=selftest, sandbox=docker, **sizes)
+        config = preset("dgm-polyglot.yaml", provider, evaluator=selftest, sandbox=docker, seed_agent="seed", **sizes)
         assert config.self_improve.entry_rule == "dgm_polyglot" and config.self_improve.role == "self_modify"
         assert Campaign(config, tmp_path / "c").run() == "done: 1 generations"
     finally:

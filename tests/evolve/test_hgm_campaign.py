@@ -11,7 +11,9 @@ from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
+from opendgm.archive.models import Event
 from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.config import CampaignConfig
 
 HGM = {"expand_from": "evaluated", "count_seed_evaluations": False, "initial_expansions": "hgm"}
 
@@ -25,23 +27,34 @@ def test_hgm_async_campaign_runs_to_its_budget_by_hgm_rules(
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         agents = {node.id: node for node in archive.nodes(kind="agent")}
         seed = next(node for node in agents.values() if node.operator == "seed")
-        results = [r for node in agents for r in archive.results(node)]
         recorded = sum(row.passes + row.fails for row in archive.summaries())  # what the budget counts
         assert 6 <= recorded <= 6 + settings.workers
-        expands = [event for event in archive.events() if event.kind == "expand"]
-        assert expands, "the campaign expanded"
-        first = settings.hgm.first_expansions(settings.workers, settings.hgm_alpha)
-        for index, event in enumerate(expands):
-            parent = event.data["parent"]
-            before = [r for r in results if r.created_at < event.ts]
-            assert any(r.node_id == parent for r in before), f"{parent} was expanded before any result of its own"
-            counted = sum(1 for r in before if r.node_id != seed.id)  # HGM: the seed's results do not count
-            kept = sum(1 for e in expands[:index] if agents[e.node_id].status not in ("rejected", "failed"))
-            assert kept < first or counted**settings.hgm_alpha >= kept, (index, counted, kept)
+        assert expansions_follow_hgm(archive, settings), "the campaign expanded"
         reasons = [str(node.status_reason) for node in agents.values() if node.status == "rejected"]
         assert not [why for why in reasons if "no graded task" in why]
         best = best_agent(archive.summaries())
         assert best is not None and best.rule == "belief" and best.id != seed.id  # the helpful child
+
+
+def expansions_follow_hgm(archive: Archive, settings: CampaignConfig) -> list[Event]:
+    """Check every expansion against HGM's rules and return them: its parent had an own result before (an own
+    success under `own_positive`), and the expand/evaluate rule counted evaluations without the seed's."""
+    agents = {node.id: node for node in archive.nodes(kind="agent")}
+    seed = next(node for node in agents.values() if node.operator == "seed")
+    results = [r for node in agents for r in archive.results(node)]
+    expands = [event for event in archive.events() if event.kind == "expand"]
+    first = settings.hgm.first_expansions(settings.workers, settings.hgm_alpha)
+    for index, event in enumerate(expands):
+        parent = event.data["parent"]
+        before = [r for r in results if r.created_at < event.ts]
+        own = [r for r in before if r.node_id == parent]
+        assert own, f"{parent} was expanded before any result of its own"
+        if settings.hgm.expand_from == "own_positive":
+            assert any(r.resolved for r in own), f"{parent} had no own success when expanded"
+        counted = sum(1 for r in before if r.node_id != seed.id)  # HGM: the seed's results do not count
+        kept = sum(1 for e in expands[:index] if agents[e.node_id].status not in ("rejected", "failed"))
+        assert kept < first or counted**settings.hgm_alpha >= kept, (index, counted, kept)
+    return expands
 
 
 def test_own_positive_never_expands_a_seed_that_solves_nothing(

@@ -71,3 +71,12 @@ def test_initial_expansions_and_cool_down_need_their_settings() -> None:
     assert HGMConfig().first_expansions(20, 0.6) == 0
     with pytest.raises(ValueError, match="cool_down"):
         config(budget={"nodes": 3}, hgm={"cool_down": True})
+
+
+def test_cool_down_follows_hgms_scheduler_over_the_counted_budget() -> None:
+    """tau = (N / (N - n)) ** beta (HGM's hgm.py, the paper's B / b): N = 800 counted evaluations (the preset's
+    860 less the seed's 60), halfway doubles both Beta parameters; spent, HGM's 10,000."""
+    rules = HGMConfig(cool_down=True)
+    assert [rules.sharpness(n, 800) for n in (0, 400, 600, 800, 900)] == [1.0, 2.0, 4.0, 10_000.0, 10_000.0]
+    assert HGMConfig(cool_down=True, cool_down_beta=2.0).sharpness(400, 800) == 4.0
+    assert HGMConfig().sharpness(400, 800) == 1.0 and rules.sharpness(400, None) == 1.0

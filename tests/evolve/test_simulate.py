@@ -14,7 +14,7 @@ from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.cli import app
 from opendgm.evolve.config import CampaignConfig, ConfigProblem
-from opendgm.evolve.simulate import SimulatedCampaign, compare, policy_config
+from opendgm.evolve.simulate import NOTE, SimulatedCampaign, compare, policy_config
 
 ROLES = {"agent": {"model": "openai/x", "api_base": "http://127.0.0.1:9"}, "meta": {"model": "openai/x"}}
 CONFIG = {
@@ -44,7 +44,11 @@ def integrity(root: Path) -> list[str]:
         for node in archive.nodes(kind="agent"):
             if node.status == "evaluated" and node.commit is None:
                 problems.append(f"{node.id} evaluated without code")
-            if node.commit is not None and node.parent_id and archive.code(node.id).entry("SIMULATED.md") is None:
+            if (
+                node.commit is not None
+                and node.parent_id
+                and archive.code(node.id).entry(NOTE.format(node=node.id)) is None
+            ):
                 problems.append(f"{node.id} lacks its simulated change")
     return problems
 

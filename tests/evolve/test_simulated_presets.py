@@ -1,0 +1,70 @@
+"""The presets' scheduling rules on the real scheduler at zero model cost (`opendgm simulate`'s landscape): HGM's
+preset as shipped expands only nodes with an own mean above zero and counts evaluations without the seed's; DGM's
+`keep_better` rejects children below the seed's score minus 0.1 (`rejected_by: keep_better`) and `no_darwin`
+always expands the newest agent. The agents, models and sandboxes of these runs are tested in test_dgm_presets.py
+and test_hgm_campaign.py; these runs show the archive rules over many more children than those can afford."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from test_hgm_campaign import expansions_follow_hgm
+
+from opendgm.archive import Archive
+from opendgm.archive.best import best_agent
+from opendgm.evolve.config import CampaignConfig
+from opendgm.evolve.simulate import SimulatedCampaign
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+ROLE = {"model": "openai/simulated", "api_base": "http://127.0.0.1:9"}
+
+
+def preset(name: str, **overrides: Any) -> CampaignConfig:
+    """The preset file with unreachable models (the simulator calls none) and the given overrides."""
+    raw = yaml.safe_load((EXAMPLES / name).read_text())
+    raw["llm"] = {"roles": dict.fromkeys(raw["llm"]["roles"], ROLE)}
+    return CampaignConfig.model_validate(raw | overrides)
+
+
+def test_hgm_preset_expands_only_own_positive_nodes_and_counts_without_the_seed(tmp_path: Path) -> None:
+    config = preset("hgm-swebench.yaml", budget={"task_evaluations": 160})  # HGM's 60 tasks, 20 workers, cool-down
+    assert config.hgm.cool_down and config.hgm.expand_from == "own_positive" and config.workers == 20
+    reason = SimulatedCampaign(config, tmp_path / "c").run()
+    assert reason.startswith("task evaluations:"), reason
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        seed = next(node for node in archive.nodes(kind="agent") if node.operator == "seed")
+        assert len(archive.results(seed.id)) == 60, "the seed runs every task first"
+        first = config.hgm.first_expansions(config.workers, config.hgm_alpha)
+        assert first == 5 and len(expansions_follow_hgm(archive, config)) > first
+        best = best_agent(archive.summaries())
+        assert best is not None and best.rule == "belief"
+
+
+def test_keep_better_rejects_children_below_the_seed_minus_its_margin(tmp_path: Path) -> None:
+    landscape = {"initial_ability": 0.4, "step": {"mean": -0.08, "spread": 0.1}, "broken_share": 0.0}
+    config = preset("dgm-swebench.yaml", archive_rule="keep_better", simulation=landscape, generations=6,
+                    stages=[{"subset": "small"}], budget={})  # fmt: skip
+    SimulatedCampaign(config, tmp_path / "c").run()
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        seed, *children = archive.nodes(kind="agent")
+        score = {node.id: archive.best_score(node.id) for node in (seed, *children)}
+        rejected = [child for child in children if child.meta.get("rejected_by") == "keep_better"]
+        assert rejected and all(score[child.id] < score[seed.id] - 0.1 for child in rejected)
+        kept = [child for child in children if child.status == "evaluated"]
+        assert kept and all(score[child.id] >= score[seed.id] - 0.1 - 1e-9 for child in kept)
+        parents = {child.parent_id for child in children}
+        assert not parents & {child.id for child in rejected}, "a rejected child is never a parent"
+
+
+def test_no_darwin_always_expands_the_newest_agent(tmp_path: Path) -> None:
+    config = preset("dgm-swebench.yaml", baseline="no_darwin", generations=4, stages=[{"subset": "small"}], budget={})
+    SimulatedCampaign(config, tmp_path / "c").run()
+    with Archive.open(tmp_path / "c", readonly=True) as archive:
+        generations = [event.data for event in archive.events() if event.kind == "generation"]
+        nodes = {node.id: node for node in archive.nodes(kind="agent")}
+        assert len(generations) == 4
+        for generation in generations:
+            before = [n for n in nodes.values() if n.status == "evaluated" and n.id < min(generation["children"])]
+            assert set(generation["parents"]) == {before[-1].id}, generation
