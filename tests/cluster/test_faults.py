@@ -24,7 +24,7 @@ from scripted_models import ENTRY_POINT, CapabilityScript
 from test_campaign import TASKS, config
 
 ray = pytest.importorskip("ray")
-from docker.errors import NotFound  # noqa: E402
+from containers import exists as container_exists  # noqa: E402
 from llm_fakes import Reply  # noqa: E402
 from local_ray import LocalCluster, local_cluster, on  # noqa: E402
 from test_ray_campaign import fingerprint  # noqa: E402
@@ -218,14 +218,6 @@ def _reaped_at_start() -> bool:
     return docker_housekeeping.cache_info().currsize == 1
 
 
-def _exists(container_id: str) -> bool:
-    try:
-        docker_client().containers.get(container_id)
-    except NotFound:
-        return False
-    return True
-
-
 @pytest.mark.docker
 def test_a_killed_workers_sandboxes_are_reaped_when_its_nodes_next_worker_starts(
     cluster: LocalCluster, docker_engine: str
@@ -239,19 +231,19 @@ def test_a_killed_workers_sandboxes_are_reaped_when_its_nodes_next_worker_starts
     try:
         os.kill(pid, signal.SIGKILL)  # the worker dies with no chance to clean up, and its node with it
         cluster.kill(victim)
-        assert _exists(orphan), "nobody was left on the node to remove the sandbox"
+        assert container_exists(orphan), "nobody was left on the node to remove the sandbox"
 
         back = f"node-{next(_names)}"
         cluster.add(back)  # the machine comes back
         reaped = ray.get(ray.remote(_reaped_at_start).options(**on(back)).remote(), timeout=120)
 
         assert reaped, "the node's next worker reaps when it starts, before any sandbox of its own"
-        assert not _exists(orphan), "the dead worker's sandbox must be reaped when the node's next worker starts"
+        assert not container_exists(orphan), "the dead worker's sandbox is reaped when the node's next worker starts"
         foreign.reload()
         assert foreign.status == "running", "a container opendgm did not start must never be touched"
-        assert _exists(live.container.id), "a sandbox whose owner lives must be kept"
+        assert container_exists(live.container.id), "a sandbox whose owner lives must be kept"
     finally:
         live.close()
         foreign.remove(force=True)
-        if _exists(orphan):
+        if container_exists(orphan):
             docker_client().containers.get(orphan).remove(force=True, v=True)
