@@ -15,13 +15,13 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.text import Text
 
+from opendgm.api.cli import evaluate
 from opendgm.archive.cli import app as archive_app
 from opendgm.archive.cost_view import cost
 from opendgm.archive.errors import ArchiveError, NoSpace
 from opendgm.cluster import ClusterProblem
 from opendgm.evaluators.base import EvaluatorProblem
 from opendgm.evaluators.cli import app as evaluators_app
-from opendgm.evaluators.cli import evaluate
 from opendgm.evaluators.data_cli import app as data_app
 from opendgm.evaluators.registry import UnknownEvaluator
 from opendgm.evolve.cli import run, status
@@ -104,7 +104,7 @@ def selfcheck(
     from opendgm.sandbox.factory import choose_backend
     from opendgm.sandbox.spec import DEFAULT_IMAGE
 
-    chosen = choose_backend(sandbox_cli._backend(backend))
+    chosen = choose_backend(sandbox_cli.backend_option(backend))
     if chosen == "docker":
         sandbox_cli.build(tag=DEFAULT_IMAGE, pull=False, force=False)
     sandbox_cli.check(backend=chosen, image=DEFAULT_IMAGE)

@@ -9,6 +9,8 @@ Opening
                                                               readers never block it. ArchiveError when the
                                                               dir is missing/corrupt/newer/locked, or (unless
                                                               check_code=False) a node's commit/tree is missing.
+    Archive.open_or_create(root, campaign: str) -> Archive     open for writing, created first if it holds none
+    Archive.exists(root) -> bool                              whether root holds an archive (its database file)
     archive.close(); `with Archive.open(...) as archive:`
     archive.root, archive.campaign, archive.readonly, archive.meta() -> dict[str, str]
     archive.snapshot()     context: every read inside sees one consistent state

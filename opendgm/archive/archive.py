@@ -153,6 +153,17 @@ class Archive(ResultsMixin, EventsMixin):
         return cls.open(root)
 
     @classmethod
+    def open_or_create(cls, root: str | Path, campaign: str) -> Archive:
+        """The campaign directory `root` opened for writing, made first (named `campaign`) when it holds no archive
+        yet: how every command that writes a campaign starts."""
+        return cls.open(root) if cls.exists(root) else cls.create(root, campaign)
+
+    @staticmethod
+    def exists(root: str | Path) -> bool:
+        """Whether `root` holds an archive (its database file), whatever its state."""
+        return (Path(root) / ARCHIVE_DB).exists()
+
+    @classmethod
     def open(cls, root: str | Path, *, readonly: bool = False, check_code: bool = True) -> Archive:
         """Open for writing (one writer: migrates, repairs what a crash left) or read-only (any number,
         never blocking the writer; each `snapshot()` is consistent).

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from opendgm import tracking
 from opendgm.agents.contract import agent_source
@@ -41,7 +41,6 @@ from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
 from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
 from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
-from opendgm.llm.local_server import serve_local_roles
 from opendgm.outcomes import (
     INFRA_EVENT,
     MAX_INFRA_FAILURES,
@@ -52,10 +51,9 @@ from opendgm.outcomes import (
 )
 from opendgm.prompts.target import completer
 from opendgm.sandbox.base import SandboxError
-from opendgm.sandbox.factory import BackendName, choose_backend, docker_housekeeping, reap_own
-from opendgm.sandbox.images import build_runtime_image
+from opendgm.sandbox.factory import BackendName, choose_backend, reap_own
 from opendgm.sandbox.local_backend import reachable_scratch
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.session import Session, open_session, prepare_sandboxes
 
 if TYPE_CHECKING:
     from opendgm.cluster.head import ClusterRuns
@@ -64,6 +62,7 @@ log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
 CONFIG_COPY = "campaign.yaml"
+Resource = TypeVar("Resource")
 POOL_STAGE = ASYNC_POOL  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
@@ -76,9 +75,12 @@ class Campaign:
         root: Path,
         on_change: Callable[[], None] = lambda: None,
         accept_config_change: bool = False,
+        retry_infra: bool = False,
     ) -> None:
         """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
-        `config_change`); every agent is then evaluated again and its old scores are shown as stale."""
+        `config_change`); every agent is then evaluated again and its old scores are shown as stale.
+        `retry_infra` (`--retry-infra`): tasks given up after repeated infrastructure failures are due again.
+        `on_change`: called whenever the archive changed (a live view refreshes there)."""
         require_ray(config.executor)  # `executor: {kind: ray}` without Ray: refused before anything is touched
         self.config, self.root, self.on_change = config, Path(root), on_change
         self.backend = self._backend()
@@ -91,12 +93,26 @@ class Campaign:
         self.judge: RubricJudge | None = None  # the llm-judge evaluator's rubric lineage, once the archive is open
         self.stop_requested = StopRequest()
         self.exit_code = 0  # how `opendgm run` exits: 0 finished, 3 a limit, 4 infrastructure, 128 + a signal
-        self.retry_infra = False  # `--retry-infra`: tasks given up after repeated infrastructure failures are due again
+        self.retry_infra = retry_infra
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
         self.accept_config_change = accept_config_change
         self.cluster: ClusterRuns | None = None  # with `executor: {kind: ray}`, once the campaign runs
+        self._archive: Archive | None = None  # the campaign directory and its models, while `run()` runs
+        self._session: Session | None = None
+
+    @property
+    def archive(self) -> Archive:
+        return _while_running(self._archive)
+
+    @property
+    def router(self) -> Router:
+        return _while_running(self._session).router
+
+    @property
+    def gateway(self) -> Gateway:
+        return _while_running(self._session).gateway
 
     def _backend(self) -> BackendName:
         return choose_backend(self.config.sandbox.backend)
@@ -108,10 +124,10 @@ class Campaign:
     def run(self) -> str:
         """Grow the archive until a limit is reached; returns why it stopped."""
         with ExitStack() as stack:
-            self.archive = stack.enter_context(self._open_archive())
-            stack.enter_context(tracking.follow(self.config, self.archive))  # reports from the event log, if asked
-            self.router = self._router(stack)
-            self.gateway = stack.enter_context(Gateway(self.router, self._socket_path(stack)))
+            self._archive = archive = stack.enter_context(self._open_archive())
+            stack.enter_context(tracking.follow(self.config, archive))  # reports from the event log, if asked
+            self._session = stack.enter_context(open_session(archive, self.config.llm, self.config.local_server))
+            stack.callback(self._close)
             self.cluster = self._cluster(stack)
             stack.enter_context(graceful_stop(self.stop_requested, lambda: reap_own(self.archive.campaign)))
             self.archive.log_event("campaign_started", data={"backend": self.backend})
@@ -127,11 +143,11 @@ class Campaign:
             self.archive.log_event("campaign_stopped", data={"reason": reason, "exit_code": self.exit_code})
             return reason
 
+    def _close(self) -> None:
+        self._archive = self._session = None
+
     def _grow(self) -> str:
-        if self.backend == "docker":
-            docker_housekeeping()  # a killed run's containers go now, not at the first new sandbox
-            if self.config.sandbox.image == DEFAULT_IMAGE:
-                build_runtime_image(say=log.info)  # idempotent: a no-op when the image is up to date
+        prepare_sandboxes(self.backend, {self.config.sandbox.image}, say=log.info)  # a killed run's containers go now
         meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
         if isinstance(self.evaluator, LLMJudge):  # bound before anything is graded, resumed with its lineage
             self.judge = RubricJudge(self.archive, self.evaluator, self.router, self.config.judging(), self.config.seed)
@@ -451,41 +467,24 @@ class Campaign:
 
     def _modify(self, node_id: str) -> None:
         node = self.archive.node(node_id)
-        settings = self.config.self_improve
-        if self.cluster is not None:
-            self._modify_on_cluster(self.cluster, node)
-            return
-        with reachable_scratch(prefix="opendgm-child-") as scratch:
-            child = self_improve.modify(
-                self.archive,
-                str(node.parent_id),
-                node_id,
-                str(node.meta["problem_statement"]),
-                meta_prompts.text_for(self.archive, node, "self_improve"),
-                self.gateway,
-                self.backend,
-                settings.timeout_s,
-                settings.max_steps,
-                self.config.sandbox.image,
-                scratch,
-                runner_id=self._ensure_seed() if self.config.baseline == "no_selfimprove" else None,
-                memory_mb=self.config.sandbox.memory_mb,
-                role=settings.role,
-            )
-            self.archive.attach_tree(node_id, child, message=str(node.meta["problem_statement"])[:200])
-
-    def _modify_on_cluster(self, cluster: ClusterRuns, node: Node) -> None:
-        """The self-modification as a unit on a cluster node; the child's tree comes back to the head's archive."""
         settings, statement = self.config.self_improve, str(node.meta["problem_statement"])
         task = self_improve.modification_task(
             node.id, statement, meta_prompts.text_for(self.archive, node, "self_improve"), self.config.sandbox.image,
             settings.timeout_s,
         )  # fmt: skip
         runner = self._ensure_seed() if self.config.baseline == "no_selfimprove" else None
-        child = cluster.modify(
-            self.archive, str(node.parent_id), node.id, task, runner, self.router, settings.max_steps, settings.role
+        change = self_improve.Modification(
+            str(node.parent_id), node_id, task, settings.max_steps, settings.role, runner
         )
-        self.archive.attach_tree(node.id, child, message=statement[:200])
+        if self.cluster is not None:  # a unit on a cluster node; the child's tree comes back to the head's archive
+            child = self.cluster.modify(
+                self.archive, change.parent_id, node_id, task, runner, self.router, change.max_steps, change.role
+            )
+        else:
+            with reachable_scratch(prefix="opendgm-child-") as scratch:
+                memory_mb = self.config.sandbox.memory_mb
+                child = self_improve.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
+        self.archive.attach_tree(node_id, child, message=statement[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
         """PE2 on one of the parent's prompt files: the child is the parent with that file rewritten."""
@@ -619,9 +618,8 @@ class Campaign:
     # -- set-up --------------------------------------------------------------------------------
     @contextmanager
     def _open_archive(self) -> Iterator[Archive]:
-        fresh = not (self.root / "archive.sqlite").exists()
-        archive = Archive.create(self.root, self.config.name) if fresh else Archive.open(self.root)
-        with archive:
+        fresh = not Archive.exists(self.root)
+        with Archive.open_or_create(self.root, self.config.name) as archive:
             if not fresh:
                 self._check_config_change(archive)
             (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
@@ -667,14 +665,6 @@ class Campaign:
                     archive.set_status(node.id, "evaluating", "evaluated again under a changed config")
             archive.log_event("config_change_accepted", data={"stale": sorted(map(list, made - current))})
 
-    def _router(self, stack: ExitStack) -> Router:
-        config = serve_local_roles(self.config.llm, self.config.local_server, stack)
-        return Router.from_config(config, ledger=self.archive.ledger, campaign=self.archive.campaign)
-
-    def _socket_path(self, stack: ExitStack) -> Path:
-        folder = stack.enter_context(reachable_scratch(prefix="odgm-gw-"))
-        return folder / "gateway.sock"
-
     def _ensure_seed(self) -> str:
         roots = [n for n in self.archive.nodes(kind="agent") if n.parent_id is None]
         if roots:
@@ -683,3 +673,10 @@ class Campaign:
         node = self.archive.add_agent(source, operator="seed", message=f"seed agent ({self.config.seed_agent})")
         self.archive.set_status(node.id, "evaluating")
         return node.id
+
+
+def _while_running(resource: Resource | None) -> Resource:
+    """A campaign's archive and models exist while its `run()` runs."""
+    if resource is None:
+        raise RuntimeError("the campaign is not running: its archive and models are open only inside run()")
+    return resource

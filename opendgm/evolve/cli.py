@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.status import Status
@@ -19,12 +18,10 @@ from opendgm.archive import Archive
 from opendgm.archive.progress import Plan, printing
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
-from opendgm.evolve.config import CampaignConfig, ConfigProblem, field_errors
+from opendgm.evolve.config import CampaignConfig, load_any
 from opendgm.evolve.display import LiveView, campaign_plan, show_status
-from opendgm.llm import Router
-from opendgm.llm.local_server import serve_local_roles
 from opendgm.llm.provider import require_keys
-from opendgm.prompts.campaign import PromptCampaign
+from opendgm.prompts import campaign as prompt_campaign
 from opendgm.prompts.config import PromptCampaignConfig
 
 console = Console()
@@ -56,23 +53,22 @@ def run(
     it prints one line per event (node states, task results, stages, budget) and a heartbeat line.
     A config with `kind: prompt` is a standalone prompt campaign (PE2, APE or OPRO over prompt nodes).
     """
-    if is_prompt_campaign(config_path):
-        _run_prompt_campaign(config_path, campaign_dir, heartbeat)
-        return
-    config = CampaignConfig.load(config_path)
+    config = load_any(config_path)
     require_keys(config.llm.roles)
+    if isinstance(config, PromptCampaignConfig):
+        _run_prompt_campaign(config, campaign_dir, heartbeat)
+        return
     root = campaign_dir or Path("campaigns") / config.name
-    campaign = Campaign(config, root, accept_config_change=accept_config_change)
-    campaign.retry_infra = retry_infra
     if console.is_terminal:
         view = LiveView(root, config, lambda: campaign.running)
-        campaign.on_change = view.changed
+        campaign = Campaign(config, root, view.changed, accept_config_change, retry_infra)
         try:
             with Live(view, console=console, refresh_per_second=2, transient=False):
                 reason = campaign.run()
         finally:
             view.close()
     else:
+        campaign = Campaign(config, root, accept_config_change=accept_config_change, retry_infra=retry_infra)
         with printing(root, campaign_plan(campaign), sys.stdout, heartbeat_s=heartbeat, in_flight=IN_FLIGHT.now):
             reason = campaign.run()
     console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"), soft_wrap=True)
@@ -82,40 +78,26 @@ def run(
         raise typer.Exit(campaign.exit_code)
 
 
-def is_prompt_campaign(config_path: Path) -> bool:
-    try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return False  # the agent-campaign loader reports the problem
-    return isinstance(raw, dict) and raw.get("kind") == "prompt"
-
-
-def _run_prompt_campaign(config_path: Path, campaign_dir: Path | None, heartbeat_s: float) -> None:
+def _run_prompt_campaign(config: PromptCampaignConfig, campaign_dir: Path | None, heartbeat_s: float) -> None:
     """A prompt search over prompt nodes: select on dev, report test (a spinner in a terminal, lines in a log)."""
-    try:
-        config = PromptCampaignConfig.from_yaml(config_path)
-    except ValidationError as exc:
-        raise ConfigProblem(f"{config_path} is not a valid prompt campaign config:\n{field_errors(exc)}") from exc
-    require_keys(config.llm.roles)
     root = campaign_dir or Path("campaigns") / config.name
-    archive = Archive.open(root) if (root / "archive.sqlite").exists() else Archive.create(root, config.name)
     if console.is_terminal:
-        watching: AbstractContextManager[Status | None] = console.status(f"{config.operator}: evolving prompts...")
+        with console.status(f"{config.operator}: evolving prompts...") as spinner:
+            report = prompt_campaign.run_in(config, root, partial(_spinning, spinner, config.operator))
     else:
         plan = Plan(None, lambda archive: len(archive.summaries(kind="prompt")), unit="prompts")
-        watching = printing(root, plan, sys.stdout, heartbeat_s=heartbeat_s)
-    with archive, ExitStack() as stack, watching as spinner:
-        llm = serve_local_roles(config.llm, config.local_server, stack)
-        router = Router.from_config(llm, ledger=archive.ledger, campaign=config.name)
-        campaign = PromptCampaign(config, archive, router)
-        if spinner is not None:
-            campaign.on_change = lambda: spinner.update(_prompt_progress(archive, config.operator))
-        report = campaign.run()
+        with printing(root, plan, sys.stdout, heartbeat_s=heartbeat_s):
+            report = prompt_campaign.run_in(config, root, lambda _archive: lambda: None)
     console.print(
         f"best prompt {report.best.id}: dev {report.best.dev:.3f}, test {report.best_test:.3f} "
         f"(seed {report.seed.id}: dev {report.seed.dev:.3f}, test {report.seed_test:.3f}); "
         f"{report.n_prompts} prompts\ninspect it: opendgm tree {root}"
     )
+
+
+def _spinning(spinner: Status, operator: str, archive: Archive) -> Callable[[], None]:
+    """The spinner's text follows the archive: prompts by status and model calls so far."""
+    return lambda: spinner.update(_prompt_progress(archive, operator))
 
 
 def _prompt_progress(archive: Archive, operator: str) -> str:

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, model_validator
 
 from opendgm.cluster.config import ExecutorConfig
 from opendgm.evolve import entries
 from opendgm.evolve.landscape import SimulationConfig
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
 from opendgm.llm.roles import LLMConfig
-from opendgm.prompts import pe2
-from opendgm.prompts.config import MPOOptions
+from opendgm.prompts.config import SEARCH_ONLY, MetaPromptOptions, MPOOptions, PE2Options, PromptCampaignConfig
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 from opendgm.tracking.config import TrackingConfig
 
@@ -72,30 +71,6 @@ class OperatorWeights(Strict):
         weights = self.model_dump()
         names = [name for name, weight in weights.items() if weight > 0]
         return rng.choices(names, weights=[weights[name] for name in names], k=k)
-
-
-class PE2SlotConfig(Strict):
-    """PE2 on an agent's prompt files (operator `pe2`)."""
-
-    slots: list[str] = Field(
-        default_factory=lambda: ["prompts/system.md", "prompts/instance.md"],
-        min_length=1,
-        description="Prompt files of the agent PE2 may rewrite (paths inside the agent); one is drawn per child.",
-    )
-    batch_size: int = Field(2, ge=1, description="Failed tasks shown per proposal (hard negatives).")
-    step_size: int | None = Field(None, ge=1, description="Change at most this many words (off by default).")
-    max_words: int = Field(400, ge=10, description="Longest prompt file PE2 may write.")
-
-    def settings(self) -> pe2.Settings:
-        return pe2.Settings(batch_size=self.batch_size, step_size=self.step_size, max_words=self.max_words)
-
-
-class MetaPromptConfig(Strict):
-    """How the meta-prompts that drive the operators are chosen (they evolve by operator `hyper_mutation`)."""
-
-    exploration: float = Field(
-        0.5, ge=0, description="UCB1 exploration constant (gains lie in [-1, 1]); 0 always takes the fittest."
-    )
 
 
 class SandboxConfig(Strict):
@@ -231,8 +206,8 @@ class CampaignConfig(Strict):
         "`no_selfimprove` has the seed agent, not the parent, make every modification.",
     )
     operators: OperatorWeights = Field(default_factory=OperatorWeights)
-    pe2: PE2SlotConfig = Field(default_factory=PE2SlotConfig)
-    meta_prompts: MetaPromptConfig = Field(default_factory=MetaPromptConfig)
+    pe2: PE2Options = Field(default_factory=PE2Options, description="Operator `pe2`: the agent's prompt files.")
+    meta_prompts: MetaPromptOptions = Field(default_factory=MetaPromptOptions)
     mpo: MPOOptions | None = Field(
         None,
         description="With the `llm-judge` evaluator: its judge role and how MPO evolves its rubric (intervals are "
@@ -264,6 +239,14 @@ class CampaignConfig(Strict):
         None, description="Experiment tracking (MLflow or W&B): config, per-node scores and spend as the campaign runs."
     )
 
+    @field_serializer("pe2")
+    def _agent_pe2(self, options: PE2Options) -> dict[str, Any]:
+        return options.model_dump(exclude=set(SEARCH_ONLY))  # as stored before the prompt campaign's twin merged
+
+    @field_serializer("meta_prompts")
+    def _agent_meta_prompts(self, options: MetaPromptOptions) -> dict[str, Any]:
+        return options.model_dump(exclude={"hyper_mutation"})  # an operator weight here
+
     @model_validator(mode="after")
     def _roles(self) -> CampaignConfig:
         missing = {"agent", "meta", self.self_improve.role} - set(self.llm.roles)
@@ -285,6 +268,9 @@ class CampaignConfig(Strict):
             )
         if self.executor.kind == "ray" and self.evaluator.name == "llm-judge":
             raise ValueError("the llm-judge evaluator grades with the campaign's own judge: use executor kind `local`")
+        self.pe2 = self.pe2.for_agents()
+        if self.meta_prompts.hyper_mutation:
+            raise ValueError("meta_prompts.hyper_mutation: agent campaigns weight it in operators.hyper_mutation")
         self._judge_roles()
         check_local_roles(self.llm, self.local_server)
         return self
@@ -321,3 +307,18 @@ class CampaignConfig(Strict):
             return cls.model_validate(raw or {})
         except ValidationError as exc:
             raise ConfigProblem(f"{path} is not a valid campaign config:\n{field_errors(exc)}") from exc
+
+
+def load_any(path: Path) -> CampaignConfig | PromptCampaignConfig:
+    """A campaign config from YAML: `kind: prompt` makes a prompt campaign's, anything else an agent campaign's;
+    problems come back as one readable `ConfigProblem`."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        raw = None  # the agent-campaign loader reports the problem
+    if not (isinstance(raw, dict) and raw.get("kind") == "prompt"):
+        return CampaignConfig.load(path)
+    try:
+        return PromptCampaignConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigProblem(f"{path} is not a valid prompt campaign config:\n{field_errors(exc)}") from exc

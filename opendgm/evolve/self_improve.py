@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -163,40 +164,36 @@ class _OwnCode(Evaluator):
         return super().prepare(task, sandbox)
 
 
-def modify(
-    archive: Archive,
-    parent_id: str,
-    child_id: str,
-    statement: str,
-    instruction: str,
-    gateway: Gateway,
-    backend: BackendName,
-    timeout_s: float,
-    max_steps: int | None,
-    image: str,
-    workdir: Path,
-    runner_id: str | None = None,
-    memory_mb: int = 2048,
-    role: str = "agent",
-) -> str:
-    """Run the parent on its own code with `instruction` (a self-improvement meta-prompt with a
-    `$problem_statement` slot) filled with the statement; returns the child's tree, in agents.git.
+@dataclass(frozen=True)
+class Modification:
+    """One self-modification: the parent whose code changes, the child it makes, what the parent is told (the
+    self-improvement instruction filled with the statement, as a task) and its step cap and model role.
+    `runner_id` names another agent to do the work on the parent's code (DGM's `no_selfimprove`: the seed)."""
+
+    parent_id: str
+    child_id: str
+    task: Task
+    max_steps: int | None = None
+    role: str = "agent"
+    runner_id: str | None = None
+
+
+def modify(archive: Archive, change: Modification, gateway: Gateway, backend: BackendName, workdir: Path,
+           memory_mb: int = 2048) -> str:  # fmt: skip
+    """Run the parent on its own code with the change's task; returns the child's tree, in agents.git.
 
     The child is the repository the parent left, captured under the host's rules: no diff is applied and
     nothing is checked out on the host. `workdir` must be traversable by the local backend's unprivileged
-    user (the parent's code is mounted from there, read-only, and never read by the host). `runner_id`
-    names another agent to do the work on the parent's code (DGM's `no_selfimprove` baseline: the seed).
+    user (the parent's code is mounted from there, read-only, and never read by the host).
     """
-    parent_dir = archive.materialize(runner_id or parent_id, workdir / "parent")
-    task = modification_task(child_id, statement, instruction, image, timeout_s)
+    parent_dir = archive.materialize(change.runner_id or change.parent_id, workdir / "parent")
     runner = TaskRunner(
-        _OwnCode(archive.code(parent_id)), parent_dir, gateway, node=child_id, backend=backend,
-        campaign=archive.campaign, max_steps=max_steps, memory_mb=memory_mb, role=role,
+        _OwnCode(archive.code(change.parent_id)), parent_dir, gateway, node=change.child_id, backend=backend,
+        campaign=archive.campaign, max_steps=change.max_steps, memory_mb=memory_mb, role=change.role,
     )  # fmt: skip
     with GitStore.scratch() as store:
-        return accept_modification(
-            archive, store, child_id, runner.run_agent(task, purpose="self_improve", store=store)
-        )
+        run = runner.run_agent(change.task, purpose="self_improve", store=store)
+        return accept_modification(archive, store, change.child_id, run)
 
 
 def modification_task(child_id: str, statement: str, instruction: str, image: str, timeout_s: float) -> Task:

@@ -113,7 +113,7 @@ class SimulatedCampaign(Campaign):
 
     def run(self) -> str:
         with self._open_archive() as archive:
-            self.archive = archive
+            self._archive = archive
             archive.log_event("campaign_started", data={"backend": "simulated"})
             try:
                 reason = self._grow()

@@ -25,8 +25,10 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from opendgm.archive import Archive, Node, credit
@@ -40,6 +42,7 @@ from opendgm.prompts.judged import JudgedDev
 from opendgm.prompts.rubrics import RubricLoop
 from opendgm.prompts.scoring import ExactMatch
 from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
+from opendgm.session import start_router
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,15 @@ class PromptCampaign:
     """Runs the configured operator on a dataset with a task model, writing every prompt and score into
     `archive`."""
 
-    def __init__(self, config: PromptCampaignConfig, archive: Archive, router: Router) -> None:
-        self.config, self.archive, self.router = config, archive, router
-        self.on_change: Callable[[], None] = lambda: None  # a live view refreshes here
+    def __init__(
+        self,
+        config: PromptCampaignConfig,
+        archive: Archive,
+        router: Router,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`on_change`: called whenever the archive changed (a live view refreshes there)."""
+        self.config, self.archive, self.router, self.on_change = config, archive, router, on_change
         self.dataset = config.dataset.load()
         self.scorer = ExactMatch()
         self.pe2, self.ape, self.opro = config.pe2.settings(), config.ape.settings(), config.opro.settings()
@@ -75,7 +84,7 @@ class PromptCampaign:
         target_model = config.llm.roles[config.target_role].model
         scorer = f"{self.scorer.name}-{self.scorer.version}"
         self.version = f"{self.dataset.version};{scorer};{config.placement};{target_model}"
-        self.judged: JudgedDev | None = None  # with `judge:`, dev is the judge's verdict (exact match: gold)
+        self.judged = self._judged_dev()  # with `judge:`, dev is the judge's verdict (exact match: gold)
         self._made: Counter[tuple[str, str]] = Counter()  # this step's `_spawn` calls per (parent, operator)
 
     def run(self) -> Report:
@@ -84,7 +93,6 @@ class PromptCampaign:
             "ape": (1 + self.ape.paraphrase_steps, self._ape_step),
             "opro": (self.opro.steps, self._opro_step),
         }[self.config.operator]
-        self.judged = self._judged_dev()
         pool = self._resume() or [self._seed(text) for text in self.config.seed_prompts]
         for step in range(self._first_step(pool), steps + 1):  # a resumed run goes on at its unfinished step
             self._made = Counter()
@@ -347,3 +355,11 @@ class PromptCampaign:
                 )
             attempts.append(Attempt(example, cached.detail or "", cached.resolved))
         return attempts
+
+
+def run_in(config: PromptCampaignConfig, root: Path, watch: Callable[[Archive], Callable[[], None]]) -> Report:
+    """The prompt campaign of `config` in the directory `root` (started, or resumed where it stopped), its models
+    served meanwhile; `watch(archive)` gives the callback told of each change."""
+    with Archive.open_or_create(root, config.name) as archive, ExitStack() as stack:
+        router = start_router(archive, config.llm, config.local_server, stack)
+        return PromptCampaign(config, archive, router, watch(archive)).run()

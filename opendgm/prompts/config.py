@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from opendgm.llm.local_server import LocalServerConfig, check_local_roles
@@ -47,16 +46,36 @@ class OperatorOptions(BaseModel):
     max_words: int = Field(50, ge=1, description="Longer proposals are cut to this many words.")
 
 
+SEARCH_ONLY = ("steps", "beam", "children", "history")  # PE2's knobs that only a prompt campaign's search has
+
+
 class PE2Options(OperatorOptions):
-    steps: int = Field(3, ge=0)
-    beam: int = Field(4, ge=1)
-    children: int = Field(4, ge=1)
-    batch_size: int = Field(2, ge=1)
-    step_size: int | None = Field(None, ge=1)
-    history: bool = False
+    """PE2, in a prompt campaign (a beam search over prompts) or as an agent campaign's operator (a rewrite of one
+    of the agent's prompt files, `slots`). `max_words` defaults to 50 for a prompt and 400 for a prompt file."""
+
+    steps: int = Field(3, ge=0, description="Prompt campaigns: search steps.")
+    beam: int = Field(4, ge=1, description="Prompt campaigns: best prompts (on dev) expanded per step.")
+    children: int = Field(4, ge=1, description="Prompt campaigns: children per beam member.")
+    batch_size: int = Field(2, ge=1, description="Failed examples (tasks) shown per proposal (hard negatives).")
+    step_size: int | None = Field(None, ge=1, description="Change at most this many words (off by default).")
+    history: bool = Field(False, description="Prompt campaigns: show the parent's lineage with dev scores.")
+    slots: list[str] = Field(
+        default_factory=lambda: ["prompts/system.md", "prompts/instance.md"],
+        min_length=1,
+        description="Agent campaigns: prompt files of the agent PE2 may rewrite (paths inside the agent); one is "
+        "drawn per child.",
+    )
 
     def settings(self) -> pe2.Settings:
-        return pe2.Settings(**self.model_dump())
+        return pe2.Settings(**self.model_dump(exclude={"slots"}))
+
+    def for_agents(self) -> PE2Options:
+        """The options as an agent campaign reads them: the search's knobs refused, prompt files 400 words long
+        unless `max_words` says otherwise."""
+        search = [name for name in SEARCH_ONLY if getattr(self, name) != PE2Options.model_fields[name].default]
+        if search:
+            raise ValueError(f"pe2.{search[0]} steers a prompt campaign's search; an agent campaign has none")
+        return self if "max_words" in self.model_fields_set else self.model_copy(update={"max_words": 400})
 
 
 class APEOptions(OperatorOptions):
@@ -116,14 +135,20 @@ class JudgeOptions(MPOOptions):
 
 
 class MetaPromptOptions(BaseModel):
-    """The operator's meta-prompts form a population: UCB1 chooses one per child by its fitness (the dev
-    gain of the children it produced over their parents), and hyper-mutation adds rewrites."""
+    """The meta-prompts that drive the operators form a population per role: UCB1 chooses one per child by its
+    fitness (the gain of the children it produced over their parents: dev in prompt campaigns, the deepest
+    common stage in agent campaigns), and hyper-mutation adds rewrites (in agent campaigns, by the operator
+    weight `operators.hyper_mutation`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    exploration: float = Field(0.5, ge=0, description="UCB1 exploration constant; 0 always takes the fittest.")
+    exploration: float = Field(
+        0.5, ge=0, description="UCB1 exploration constant (gains lie in [-1, 1]); 0 always takes the fittest."
+    )
     hyper_mutation: bool = Field(
-        False, description="Before each step after the first, the proposer rewrites a meta-prompt (PromptBreeder)."
+        False,
+        description="Prompt campaigns: before each step after the first, the proposer rewrites a meta-prompt "
+        "(PromptBreeder).",
     )
 
 
@@ -157,9 +182,7 @@ class PromptCampaignConfig(BaseModel):
         missing = {self.target_role, self.proposer_role, *judging} - self.llm.roles.keys()
         if missing:
             raise ValueError(f"llm.roles lacks {sorted(missing)}")
+        if self.pe2.slots != PE2Options().slots:
+            raise ValueError("pe2.slots names an agent's prompt files; a prompt campaign evolves one prompt")
         check_local_roles(self.llm, self.local_server)
         return self
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> PromptCampaignConfig:
-        return cls.model_validate(yaml.safe_load(Path(path).read_text()))

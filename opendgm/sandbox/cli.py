@@ -36,7 +36,7 @@ def check(
     image: str = typer.Option(DEFAULT_IMAGE, help="Image for the Docker backend."),
 ) -> None:
     """Run the containment suite against a backend and print what was tried and whether it was held."""
-    chosen = choose_backend(_backend(backend))
+    chosen = choose_backend(backend_option(backend))
     table = Table(title=f"containment check: {chosen} backend")
     for column in ("case", "tried", "result", "detail"):
         table.add_column(column)
@@ -73,7 +73,7 @@ def reap() -> None:
         console.print(f"containers not checked: no Docker engine answers ({escape(problem)})")
 
 
-def _backend(name: str) -> BackendName:
+def backend_option(name: str) -> BackendName:
     if name not in BACKEND_NAMES:
         raise typer.BadParameter(f"unknown backend {name!r}; choose {', '.join(BACKEND_NAMES)}")
     return name  # type: ignore[return-value]

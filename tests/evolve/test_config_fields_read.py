@@ -34,8 +34,11 @@ ELSEWHERE = {
     "CampaignConfig.mpo": "evolve/test_judged_campaign.py",
     "CampaignConfig.local_server": "llm/test_local_model.py",
     "CampaignConfig.tracking": "evolve/test_campaign_tracking.py",
+    "ExecutorConfig.*": "cluster/test_ray_campaign.py",
     "CampaignConfig.pe2": "evolve/test_prompt_operators.py",
-    "PE2SlotConfig.*": "evolve/test_prompt_operators.py",
+    "PE2Options.*": "evolve/test_prompt_operators.py",
+    "MetaPromptOptions.hyper_mutation": "prompts/test_prompt_campaign.py::test_pe2_meta_prompt_evolves_inside_a_prompt_"
+    "campaign",
     "CampaignConfig.baseline": "evolve/test_dgm_presets.py::test_no_selfimprove_has_the_seed_modify_the_parents_code",
     "MPOOptions.*": "evolve/test_judged_campaign.py::test_mpo_refines_the_judge_rubric_and_the_archive_is_rejudged",
     "LocalServerConfig.*": "llm/test_local_server.py",

@@ -21,7 +21,7 @@ def test_a_special_entry_replaces_the_plain_diagnosis_edge(tmp_path: Path) -> No
     )
     campaign = Campaign(config, tmp_path / "c")
     with Archive.create(tmp_path / "c", "entry-edges") as archive:
-        campaign.archive = archive
+        campaign._archive = archive  # what run() binds: the steps under test read the campaign's archive
         meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
         code = tmp_path / "agent"
         code.mkdir()

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
+from opendgm.evolve.config import load_any
 from opendgm.llm import Router
 from opendgm.llm.roles import RetryPolicy
 from opendgm.outcomes import InfrastructureFailure
@@ -118,7 +119,7 @@ def test_opendgm_run_takes_a_prompt_campaign_config(tmp_path, reverse_script):
 
 def test_shipped_prompt_examples_are_valid_and_bad_ones_are_explained(tmp_path):
     examples = {path.stem: path for path in (Path(__file__).parents[2] / "examples" / "prompts").glob("*.yaml")}
-    assert {PromptCampaignConfig.from_yaml(path).operator for path in examples.values()} == {"pe2", "ape", "opro"}
+    assert {load_any(path).operator for path in examples.values()} == {"pe2", "ape", "opro"}
     raw = yaml.safe_load(examples["pe2-smollm2"].read_text())
     for change, message in [
         ({"operator": "gepa"}, "operator: Input should be 'pe2', 'ape' or 'opro'"),
