@@ -34,7 +34,6 @@ ELSEWHERE = {
     "CampaignConfig.mpo": "evolve/test_judged_campaign.py",
     "CampaignConfig.local_server": "llm/test_local_model.py",
     "CampaignConfig.tracking": "evolve/test_campaign_tracking.py",
-    "ExecutorConfig.*": "cluster/test_ray_campaign.py",
     "CampaignConfig.pe2": "evolve/test_prompt_operators.py",
     "PE2Options.*": "evolve/test_prompt_operators.py",
     "MetaPromptOptions.hyper_mutation": "prompts/test_prompt_campaign.py::test_pe2_meta_prompt_evolves_inside_a_prompt_"
