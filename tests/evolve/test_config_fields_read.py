@@ -54,6 +54,8 @@ ELSEWHERE = {
     "Draw.*": "evolve/test_simulate.py",
     # Each chance is read only when its entry's condition holds; their rates are checked on 10,000 draws:
     "Chances.*": "evolve/test_entries.py::test_swebench_rule_gives_dgms_rates_when_every_condition_holds",
+    # Read only when the campaign runs on a Ray cluster:
+    "ExecutorConfig.*": "cluster/test_ray_campaign.py::test_generations_give_the_same_archive_on_the_cluster",
 }
 
 
