@@ -1,8 +1,9 @@
 """The Executor protocol on Ray: each (work, item) pair is one Ray task, run on whichever node has room.
 
 `work` and `item` travel by pickle, so they must be self-contained (the units of `opendgm.cluster.units`,
-never closures over a campaign). Nothing of the head's environment travels: no `runtime_env` is set, so
-a worker sees only its own node's environment (API keys included, see README "Running on a cluster").
+never closures over a campaign). Nothing of the head's environment travels: the `runtime_env` names only the
+start-up hook (`node_start`), so a worker sees only its own node's environment (API keys included, see README
+"Running on a cluster").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from opendgm.cluster.config import ExecutorConfig
 from opendgm.cluster.factory import ClusterProblem
+from opendgm.cluster.node_start import runtime_env
 from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")
@@ -41,7 +43,7 @@ class RayExecutor:
         if self._owns_connection:
             address = None if self.config.address == "local" else self.config.address
             try:
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, runtime_env=runtime_env())
             except (ConnectionError, RuntimeError, ValueError) as error:
                 first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 raise ClusterProblem(f"cannot reach the Ray cluster at {self.config.address}: {first}") from None

@@ -51,6 +51,16 @@ GROUP_REAPER = (
     f'limit=$1; shift; timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" & pid=$!; '
     'wait "$pid"; rc=$?; kill -KILL -1 2>/dev/null; exit "$rc"'
 )
+# Files waiting for the workspace go in with the next command, in the same exec: tar reads them from the exec's
+# standard input as the sandbox user, then the marker is printed and the command replaces the shell. The command
+# cannot print before the marker, so a missing marker means the files did not arrive (never the command's doing).
+# The exec starts in the workspace (the command's folder may come with the files) and moves there after.
+# tar is found and configured as the image has it, whatever PATH or TAR_OPTIONS the command is given.
+DELIVER_THEN_RUN = (
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= tar -x -i -p -f - -C "$1" || exit; '
+    'printf "%s" "$0"; cd "$2" && shift 2 && exec "$@" </dev/null'
+)
+DELIVERED = b"[opendgm: files delivered]\n"
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -149,25 +159,37 @@ class DockerSandbox(Sandbox):
         wrapped = ["bash", "-c", GROUP_REAPER, "opendgm-exec", f"{limit:g}", *argv]
         environment = {**self.spec.sandbox_env(), **(env or {})}
         with self._lock:
-            self._deliver()
-            return self._run(wrapped, limit, cwd or self.spec.workdir, environment)
+            files, self._pending = b"".join(self._pending), []
+            cwd = cwd or self.spec.workdir
+            if files:
+                wrapped = ["bash", "-c", DELIVER_THEN_RUN, DELIVERED.decode(), self.spec.workdir, cwd, *wrapped]
+                cwd = self.spec.workdir
+            return self._run(wrapped, limit, cwd, environment, files)
 
-    def _run(self, argv: list[str], limit: float, cwd: str, env: dict[str, str]) -> ExecResult:
+    def _run(self, argv: list[str], limit: float, cwd: str, env: dict[str, str], files: bytes = b"") -> ExecResult:
+        """Run `argv`; with `files` (a tar for the workspace), fed to the delivery in front of the command."""
         cap = self.spec.limits.output_bytes
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
+        sink = _AfterMarker(stdout) if files else stdout
         started = time.monotonic()
         self._check_usable()
         self._ended_by_us = False
         try:
-            exec_id = self._api.exec_create(self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER)
-            stream = self._client.api.exec_start(exec_id["Id"], stream=True, demux=True)
-        except ENGINE_ERRORS as exc:
+            exec_id = self._api.exec_create(
+                self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER, stdin=bool(files)
+            )
+            stream = (
+                self._send(exec_id["Id"], files)
+                if files
+                else self._api.exec_start(exec_id["Id"], stream=True, demux=True)
+            )
+        except (OSError, *ENGINE_ERRORS) as exc:
             raise self._failure(exc, "the command could not start") from exc
         watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
         try:
             for out, err in stream:
                 if out:
-                    stdout.write(out)
+                    sink.write(out)
                 if err:
                     stderr.write(err)
         except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
@@ -177,6 +199,9 @@ class DockerSandbox(Sandbox):
             watchdog.cancel()
         if watchdog.fired not in (None, "timeout"):
             raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
+        if isinstance(sink, _AfterMarker) and not sink.seen and watchdog.fired is None:
+            said = (sink.head + stderr.text().encode()).decode(errors="replace").strip()[:500]
+            raise SandboxError(f"cannot copy files into the sandbox: {said}")
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id["Id"])
         timed_out = watchdog.fired == "timeout" or (exit_code in (124, 137) and duration >= limit)
@@ -351,30 +376,29 @@ class DockerSandbox(Sandbox):
             except ENGINE_ERRORS as exc:
                 raise self._failure(exc, f"cannot copy files to {dest}") from exc
 
-    def _deliver(self) -> None:
-        """Extract the files waiting for the workspace, all in one exec fed the archives on its standard input,
-        as the sandbox user (so they are its own, as the engine's copy made them). Call with the lock held."""
-        if not self._pending:
-            return
-        data, self._pending = b"".join(self._pending), []
-        argv = ["tar", "-x", "-i", "-p", "-f", "-", "-C", self.spec.workdir]
+    def _send(self, exec_id: str, data: bytes) -> _Frames:
+        """Start the exec with `data` on its standard input (then closed); its output, frame by frame."""
+        sock = self._api.exec_start(exec_id, socket=True)
+        raw = getattr(sock, "_sock", sock)
         try:
-            exec_id = self._api.exec_create(self.container.id, argv, stdin=True, user=SANDBOX_USER)["Id"]
-            sock = self._api.exec_start(exec_id, socket=True)
-            try:
-                raw = getattr(sock, "_sock", sock)
-                raw.settimeout(DELIVERY_TIMEOUT_S)
-                raw.sendall(data)
-                raw.shutdown(socket.SHUT_WR)
-                output = b"".join(chunk for _, chunk in frames_iter(sock, tty=False))
-            finally:
-                sock.close()
-        except (OSError, *ENGINE_ERRORS) as exc:
-            raise self._failure(
-                exc if isinstance(exc, Exception) else None, "cannot copy files into the sandbox"
-            ) from exc
-        if self._exit_code(exec_id) != 0:
-            raise SandboxError(f"cannot copy files into the sandbox: {output.decode(errors='replace').strip()[:500]}")
+            raw.settimeout(DELIVERY_TIMEOUT_S)
+            raw.sendall(data)
+            raw.shutdown(socket.SHUT_WR)
+            raw.settimeout(None)  # the command may be silent for as long as its limit: the watchdog bounds it
+        except OSError:
+            sock.close()
+            raise
+        return _Frames(sock)
+
+    def _deliver(self) -> None:
+        """Extract the files waiting for the workspace before a read, in one exec (`true` after the delivery).
+        Call with the lock held."""
+        if self._pending:
+            files, self._pending = b"".join(self._pending), []
+            argv = ["bash", "-c", DELIVER_THEN_RUN, DELIVERED.decode(), self.spec.workdir, self.spec.workdir, "true"]
+            done = self._run(argv, DELIVERY_TIMEOUT_S, self.spec.workdir, {}, files)
+            if not done.ok:
+                raise SandboxError(f"cannot copy files into the sandbox: {done.stderr.strip()[:500]}")
 
     def get_archive(self, src: str) -> bytes:
         """Not serialised with exec: reading files while a command runs is safe (and what a live view needs)."""
@@ -457,6 +481,41 @@ class DockerSandbox(Sandbox):
                         self._api.unpause(self.container.id)
                     continue
                 log.warning("could not remove sandbox container %s (the reaper will): %s", self.container.id, exc)
+
+
+class _Frames:
+    """An exec's multiplexed output read from its socket as (stdout, stderr) pairs; `close` ends the reading."""
+
+    def __init__(self, sock: object) -> None:
+        self._sock = sock
+
+    def __iter__(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        for kind, chunk in frames_iter(self._sock, tty=False):
+            yield (chunk, None) if kind == 1 else (None, chunk)
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()  # type: ignore[attr-defined]
+
+
+class _AfterMarker:
+    """Stdout of a command that files were delivered for: the delivery's marker is taken off the front and the
+    rest passed on; `seen` once the marker came whole (it is printed only after the files arrived)."""
+
+    def __init__(self, out: CappedBuffer) -> None:
+        self.out, self.head, self.seen = out, b"", False
+
+    def write(self, chunk: bytes) -> None:
+        if self.seen:
+            self.out.write(chunk)
+            return
+        self.head += chunk
+        if len(self.head) >= len(DELIVERED) and self.head.startswith(DELIVERED):
+            self.seen, rest, self.head = True, self.head[len(DELIVERED) :], b""
+            if rest:
+                self.out.write(rest)
+        elif len(self.head) > len(DELIVERED):  # something else came first: the delivery failed; keep what it said
+            self.head = self.head[: self.out.cap]
 
 
 class _Watchdog:

@@ -7,7 +7,7 @@ import pytest
 from llm_fakes import MESSAGES, one_call_usd, reserved_for
 
 from opendgm.llm import BudgetExceeded, BudgetLimits, MemoryLedger, SQLiteLedger
-from opendgm.llm.budget import Budget
+from opendgm.llm.budget import Budget, hold
 
 
 def test_the_call_that_would_cross_the_usd_limit_is_never_sent(fake_provider, make_router, fake_role):
@@ -75,10 +75,10 @@ def test_calls_in_flight_count_against_the_limit():
     budget = Budget(BudgetLimits(usd=1.0), MemoryLedger(), campaign="c")
 
     with (
-        budget.hold("n", usd=0.6, tokens=0),
+        hold(budget, "n", usd=0.6, tokens=0),
         pytest.raises(BudgetExceeded, match=r"in flight 0\.6"),
-        budget.hold("m", usd=0.6, tokens=0),
+        hold(budget, "m", usd=0.6, tokens=0),
     ):
         pass
-    with budget.hold("m", usd=0.6, tokens=0):  # released: room again
+    with hold(budget, "m", usd=0.6, tokens=0):  # released: room again
         pass
