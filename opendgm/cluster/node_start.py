@@ -4,7 +4,7 @@ A worker killed mid-task (its node's raylet died, or the process itself) leaves 
 its temporary folders on disk: nobody is left to close them. The next worker to start on that node removes them,
 through the same reaper as a local start-up (`opendgm.sandbox.reaper`): only containers and folders carrying
 opendgm's owner labels, on this host, whose owning process is gone or whose deadline passed. Containers that are
-not ours, and those of live workers, are never touched (invariant 6).
+not ours, and those of live workers, are never touched (invariant 6: only our own containers and files).
 """
 
 from __future__ import annotations

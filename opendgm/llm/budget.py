@@ -1,4 +1,5 @@
-"""Spend guardrails: a call that could cross a limit is refused before it is sent (invariant 4, docs/invariants.md).
+"""Spend guardrails: a call that could cross a limit is refused before it is sent (invariant 4: every model call
+recorded and budgeted, docs/invariants.md).
 
 Every call is reserved before it is sent and settled after (`Reservations`): the in-process `Budget` below does it
 for one host, `opendgm.cluster.budget_actor` for every node of a Ray cluster at once, and the Router uses whichever

@@ -1,4 +1,4 @@
-"""The ledger: one row per model call, success or failure (invariant 4).
+"""The ledger: one row per model call, success or failure (invariant 4: every model call recorded and budgeted).
 
 The budget reads spend back from the ledger, so whatever survives a crash is what has been spent. The
 protocol is deliberately two methods wide so that the campaign archive's SQLite can become the ledger.

@@ -23,9 +23,10 @@ from scripted_models import CapabilityScript, say
 from opendgm.agents.contract import REPO_DIR
 from opendgm.archive import Archive
 from opendgm.evaluators.polyglot import selftest_dir
-from opendgm.evolve import entries, meta_prompts, scoring
+from opendgm.evolve import entries, scoring
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from opendgm.prompts import meta_prompts
 from opendgm.sandbox.docker_client import docker_client
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
-from opendgm.evolve import meta_prompts
 from opendgm.evolve.campaign import Campaign
+from opendgm.prompts import meta_prompts
 
 WIDE = {"COLUMNS": "220"}
 

@@ -11,8 +11,8 @@ from llm_fakes import Reply, completion
 from scripted_prompt_models import ReverseScript, induced, opro_proposal
 
 from opendgm.archive import Archive
+from opendgm.evolve.prompt_campaign import PromptCampaign, Report
 from opendgm.llm import Router
-from opendgm.prompts.campaign import PromptCampaign, Report
 from opendgm.prompts.config import PromptCampaignConfig
 
 SEED = "Answer the question."

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from opendgm.archive import Archive, Node, credit
-from opendgm.evolve import meta_prompts
 from opendgm.llm import MalformedResponse, Router
-from opendgm.prompts import ape, opro, pe2
+from opendgm.prompts import ape, meta_prompts, opro, pe2
 from opendgm.prompts.charged import call_for
 from opendgm.prompts.config import PromptCampaignConfig
 from opendgm.prompts.data import Split
