@@ -1,4 +1,5 @@
-"""Invariant 3 under fire: a campaign SIGKILLed at N random moments, resumed each time, ends as if never killed.
+"""Invariant 3 (state durable before it is acted on) under fire: a campaign SIGKILLed at N random moments,
+resumed each time, ends as if never killed.
 
 An uninterrupted reference run of the scripted campaign (tests/support/scripted_models.py, served on
 loopback by this process) measures the run's duration; then the same campaign, in a fresh directory, is
@@ -73,7 +74,8 @@ def main() -> int:
     console.print(table)
     for problem in problems:
         console.print(f"[red]violation:[/] {problem}")
-    console.print("[green]invariant 3 holds[/]" if not problems else f"[red]{len(problems)} violation(s)[/]")
+    held = "[green]invariant 3 (state durable before it is acted on) holds[/]"
+    console.print(held if not problems else f"[red]{len(problems)} violation(s)[/]")
     return 1 if problems else 0
 
 

@@ -3,7 +3,8 @@
 Builds the archive with `archive_scale`'s builders (one `git fast-import`, `Archive.import_agents`,
 a 10-task stage per node, a 60-task stage for 10%), or reuses one at --reuse, then times (median of
 --runs) `GET /api/{campaign}/tree` through FastAPI's TestClient (open read-only, query, layout, JSON)
-against the baseline: the summary query over every node on a fresh connection. Goal: tree < 500 ms.
+against the baseline: the summary query over every node on a fresh connection, both while the archive is
+unchanged and right after a new result. Goal: tree < 500 ms.
 
     python benchmarks/dashboard_tree.py [--nodes 5000] [--runs 15] [--reuse DIR]
 """
@@ -14,7 +15,9 @@ import argparse
 import random
 import shutil
 import sqlite3
+import statistics
 import tempfile
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
             size = len(client.get("/api/bench/tree").content)
             baseline = timed(lambda: full_query(root), args.runs)
             endpoint = timed(lambda: client.get("/api/bench/tree"), args.runs)
-            met = "met" if endpoint < 0.5 else "NOT met"
+            changed = statistics.median(changed_tree(root, client) for _ in range(args.runs))
+            met = "met" if max(endpoint, changed) < 0.5 else "NOT met"
             rows = [
                 ("baseline: full summary query, every node", baseline, "what each request paid for its rows"),
                 ("views.tree (query + layout), open handle", timed(lambda: views.tree(archive), args.runs), ""),
@@ -78,6 +82,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
                     f"{count} nodes, {size / 1024:.0f} KiB JSON; {endpoint / baseline:.2f}x the baseline;"
                     f" goal < 500 ms: {met}",
                 ),
+                ("GET /api/bench/tree after a change", changed, "a new result between two requests (not timed)"),
                 ("GET /api/bench/progress", timed(lambda: client.get("/api/bench/progress"), args.runs), ""),
                 (
                     "GET /api/bench/events?since=<last>",
@@ -95,6 +100,16 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
         table.add_row(name, ms(seconds), note)
     console.print(table)
     return rows
+
+
+def changed_tree(root: Path, client: TestClient) -> float:
+    """Seconds of one tree request after the archive changed (the kept answer cannot serve; the change untimed)."""
+    with Archive.open(root) as writer:
+        node = writer.summaries()[-1].id
+        writer.record_result(node, "bench", "1", f"extra-{random.randrange(10**9)}", status="resolved")
+    start = time.perf_counter()
+    assert client.get("/api/bench/tree").status_code == 200
+    return time.perf_counter() - start
 
 
 def full_query(root: Path) -> int:

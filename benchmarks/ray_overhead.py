@@ -212,9 +212,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"2. simulated cluster, units of {args.sim_task_s:g} s, 3 per node; head CPU per unit against "
           f"{args.nodes[0]} nodes (baseline):")  # fmt: skip
     for nodes, sim in sims.items():
-        head_ms = sim["head_ms_per_unit"]
+        head_ms, wall_ms = sim["head_ms_per_unit"], 1000 * sim["wall_s"] / sim["units"]
         print(f"   {nodes:4d} nodes: {sim['units']} units ({sim['recorded']} recorded), head {head_ms:.2f} ms/unit"
-              f" ({head_ms / base:.2f}x baseline), wall {sim['wall_s']:.2f} s vs ideal"
+              f" ({head_ms / base:.2f}x baseline), wall {sim['wall_s']:.2f} s ({wall_ms:.0f} ms/unit) vs ideal"
               f" {sim['ideal_s']:.2f} s")  # fmt: skip
     return figures
 

@@ -1,6 +1,6 @@
 """The one outcome vocabulary, and the one rule that tells a verdict on an agent from an infrastructure event.
 
-Invariant 9 (docs/invariants.md).
+Invariant 9 (infrastructure is never a verdict, docs/invariants.md).
 
 A **verdict** is what the agent's code did (it solved the task, left it unsolved, crashed, ran out of its own
 time, ...): stored as a result, cached by code hash, scored. An **infrastructure event** is what the model
@@ -18,9 +18,9 @@ container. Never from the agent's exit code or from text the agent wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
-from opendgm.llm.errors import BudgetExceeded, LLMError, LLMTimeout, ModelTimeout, RetriesExhausted
+from opendgm.llm.errors import BudgetExceeded, LLMError
 from opendgm.llm.gateway import TokenRecord
 from opendgm.sandbox.base import EngineFailure, SandboxError
 
@@ -43,6 +43,8 @@ INFRA_KINDS: frozenset[str] = frozenset(get_args(InfraKind))
 INFRA_EXHAUSTED = "infra_exhausted"  # a task status shown beside verdicts, never one of them
 MAX_INFRA_FAILURES = 3
 INFRA_EVENT = "task_infrastructure_failure"  # the archive event kind of one infrastructure failure of a task
+INFRASTRUCTURE: Final = "infrastructure"  # the status of a task run that was an infrastructure event (never stored)
+RunStatus = Verdict | Literal["infrastructure"]  # how one task run ended: a verdict, or an event
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def from_llm_error(error: LLMError) -> InfraEvent | None:
         return None
     if isinstance(error, BudgetExceeded):
         return InfraEvent("budget", str(error))
-    if isinstance(error, ModelTimeout) or (isinstance(error, RetriesExhausted) and isinstance(error.last, LLMTimeout)):
+    if error.hung:
         return InfraEvent("model_hung", str(error))
     return InfraEvent("model_service", str(error))
 
@@ -90,9 +92,8 @@ def from_token_record(record: TokenRecord | None) -> InfraEvent | None:
     if record.in_flight_at_revoke:
         return InfraEvent("model_hung", f"a model call was still waiting on the provider at the end {waited}")
     if record.infra_failures:
-        hung = any("model_timeout" in line or "LLMTimeout" in line for line in record.infra_failures)
         failures = f"{len(record.infra_failures)} model call(s) failed; last: {record.infra_failures[-1]}"
-        return InfraEvent("model_hung" if hung else "model_service", f"{failures} {waited}")
+        return InfraEvent("model_hung" if record.hung else "model_service", f"{failures} {waited}")
     return None
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from opendgm.archive import Archive
 from opendgm.llm import Gateway, LLMConfig, Router
 from opendgm.llm.local_server import LocalServerConfig, serve_local_roles
+from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.factory import BackendName, docker_housekeeping
 from opendgm.sandbox.images import build_runtime_image
-from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 __all__ = ["Session", "open_session", "prepare_sandboxes", "start_models", "start_router"]

@@ -69,12 +69,22 @@ def test_the_gateway_record_decides_not_the_agent() -> None:
     assert from_token_record(TokenRecord(requests=4, served=4)) is None  # the service served every call
     failed = TokenRecord(requests=2, served=1, infra_failures=("503 retries_exhausted: ServerError",), wait_s=2.5)
     assert from_token_record(failed).kind == "model_service" and "2.5 s" in str(from_token_record(failed))  # type: ignore[union-attr]
-    hung = TokenRecord(requests=1, infra_failures=("503 model_timeout: no answer before the call's deadline",))
+    deadline = ("503 model_timeout: no answer before the call's deadline",)
+    hung = TokenRecord(requests=1, infra_failures=deadline, hung=True)
     assert from_token_record(hung).kind == "model_hung"  # type: ignore[union-attr]
     assert from_token_record(TokenRecord(requests=1, in_flight_at_revoke=1)).kind == "model_hung"  # type: ignore[union-attr]
     assert from_token_record(TokenRecord(requests=1, budget_refused=True, infra_failures=("402",))).kind == "budget"  # type: ignore[union-attr]
     # an agent that succeeded despite a failed call keeps its verdict
     assert agent_run_event(failed, succeeded=True) is None and agent_run_event(failed, succeeded=False) is not None
+
+
+def test_hung_is_the_gateway_s_typed_record_not_words_in_a_failure_line() -> None:
+    """A failing service whose error text says "timeout" (the provider's words, or the agent's echoed back)
+    is a failing service: only the gateway's typed `hung` flag, set from `LLMError.hung`, says hung."""
+    echoed = ("502 server_error: upstream said: model_timeout LLMTimeout (your prompt: ...)",)
+    assert from_token_record(TokenRecord(requests=1, infra_failures=echoed)).kind == "model_service"  # type: ignore[union-attr]
+    assert RetriesExhausted(LLMTimeout("slow"), 3, 9.0).hung and ModelTimeout("deadline").hung
+    assert not RetriesExhausted(ServerError("502"), 3, 9.0).hung and not ServerError("says LLMTimeout").hung
 
 
 def test_the_schema_counts_exhaustion_with_the_vocabulary_s_constants() -> None:

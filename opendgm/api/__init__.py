@@ -25,17 +25,16 @@ from opendgm.evaluators import registry
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import OnResult, evaluate_stage
 from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.task import Task
+from opendgm.evolve import prompt_campaign
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.config import load_any as load_config
+from opendgm.evolve.prompt_campaign import Report
 from opendgm.llm import LLMConfig, LocalServerConfig
 from opendgm.llm.ledger import Totals
 from opendgm.llm.provider import require_keys
 from opendgm.llm.roles import FREE
-from opendgm.prompts import campaign as prompt_campaign
-from opendgm.prompts.campaign import Report
 from opendgm.prompts.config import MPOOptions, PromptCampaignConfig
 from opendgm.sandbox.factory import BackendName, choose_backend
 from opendgm.sandbox.spec import DEFAULT_IMAGE, Limits
@@ -144,16 +143,18 @@ def evaluate(
         run = make_executor(_Placement(executor or ExecutorConfig(), workers, options or {}, backend))
         try:
             with open_session(archive, llm, server) as session:
-                if isinstance(grader, LLMJudge):  # judged under the archive's rubric lineage, never refined here
+                judge = None
+                if grader.needs_judge:  # judged under the archive's rubric lineage, never refined here
                     if JUDGE_ROLE not in session.router.roles:
-                        raise UsageMistake(f"llm-judge needs a `{JUDGE_ROLE}` role in the models {models}")
-                    RubricJudge(archive, grader, session.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
+                        raise UsageMistake(f"{grader.name} needs a `{JUDGE_ROLE}` role in the models {models}")
+                    rubrics = RubricJudge(archive, grader, session.router, MPOOptions(role=JUDGE_ROLE, refine="never"))
+                    grader, judge = rubrics.evaluator, rubrics.judge
                 showing = watch(Evaluation(archive, node_id, grader, stage, tasks)) if watch else nullcontext(None)
                 with showing as show:
                     archive.set_status(node_id, "evaluating")
                     score = evaluate_stage(
                         archive, node_id, grader, tasks, stage, gateway=session.gateway, executor=run,
-                        backend=chosen, on_result=show or (lambda _task, _outcome: None),
+                        backend=chosen, on_result=show or (lambda _task, _outcome: None), judge=judge,
                     )  # fmt: skip
                     archive.set_status(node_id, "evaluated")
         finally:

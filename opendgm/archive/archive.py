@@ -32,7 +32,6 @@ from typing import Any
 
 import networkx as nx
 
-from opendgm import __version__
 from opendgm.archive import graph as graphs
 from opendgm.archive import trees
 from opendgm.archive.artifacts import ArtifactStore
@@ -57,6 +56,7 @@ from opendgm.archive.rows import blob_hash, insert_row, to_json, to_node
 from opendgm.archive.schema import check_version, migrate, schema_version
 from opendgm.archive.summaries import SummaryCache
 from opendgm.llm.ledger import Totals
+from opendgm.version import __version__
 
 ARCHIVE_DB = "archive.sqlite"
 AGENTS_GIT = "agents.git"
@@ -254,6 +254,7 @@ class Archive(ResultsMixin, EventsMixin):
             self.log_event("recovered", data=data | {"interrupted_model_calls": interrupted})
 
     def close(self) -> None:
+        """Close the database and release the writer lock (`with Archive.open(...)` does it)."""
         self._db.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -503,6 +504,7 @@ class Archive(ResultsMixin, EventsMixin):
         return done[parent].id, done[parent].commit
 
     def node(self, node_id: str) -> Node:
+        """The node `node_id` (ArchiveError when there is none)."""
         with self._db.read() as conn:
             return self._get(conn, node_id)
 
@@ -517,6 +519,7 @@ class Archive(ResultsMixin, EventsMixin):
         return [to_node(row) for row in rows]
 
     def children(self, node_id: str) -> list[Node]:
+        """The direct children of `node_id`, oldest first."""
         with self._db.read() as conn:
             rows = conn.execute(
                 f"SELECT {_NODE_COLUMNS} FROM nodes WHERE parent_id = ? ORDER BY seq", (node_id,)
@@ -538,6 +541,7 @@ class Archive(ResultsMixin, EventsMixin):
         return [to_node(row) for row in rows]
 
     def depth(self, node_id: str) -> int:
+        """How many ancestors `node_id` has (a root has depth 0)."""
         return len(self.lineage(node_id)) - 1
 
     def resolve(self, ref: str) -> str:

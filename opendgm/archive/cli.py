@@ -47,10 +47,11 @@ _DIMMED = {"rejected", "failed"}
 
 
 @contextmanager
-def _reading(campaign_dir: Path) -> Iterator[Archive]:
-    """The archive opened read-only; any ArchiveError becomes one line on stderr and exit status 2."""
+def _reading(campaign_dir: Path, check_code: bool = True) -> Iterator[Archive]:
+    """The archive opened read-only; any ArchiveError becomes one line on stderr and exit status 2. A view that
+    never reads agents' code passes `check_code=False` (checking every node's objects is most of its cost)."""
     try:
-        with Archive.open(campaign_dir, readonly=True) as archive:
+        with Archive.open(campaign_dir, readonly=True, check_code=check_code) as archive:
             yield archive
     except ArchiveError as error:
         errors.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
@@ -143,13 +144,16 @@ def print_tree(archive: Archive, max_depth: int | None, out: Console) -> int:
     styles: dict[str, Style] = {}
 
     def styled(text: str, name: str) -> str:
-        if not name or not colours:
+        if not name:
             return text
         if name not in styles:
             styles[name] = out.get_style(name)
         return styles[name].render(text, color_system=COLOR_SYSTEMS[out.color_system or "standard"])
 
-    out.file.write("".join("".join(styled(*segment) for segment in line) + "\n" for line in lines))
+    if colours:
+        out.file.write("".join("".join(styled(*segment) for segment in line) + "\n" for line in lines))
+    else:
+        out.file.write("".join("".join(text for text, _ in line) + "\n" for line in lines))
     out.file.flush()
     return cut
 
@@ -237,7 +241,7 @@ def tree(
     nodes it left out."""
     width = console.width if console.is_terminal else 200
     limit = None if show_all else depth if depth is not None else max(1, (width - 60) // 4)
-    with _reading(campaign_dir) as archive:
+    with _reading(campaign_dir, check_code=False) as archive:
         cut = print_tree(archive, limit, Console(width=width))
     if cut:
         errors.print(f"{cut} nodes deeper than depth {limit} not shown: pass --depth N or --all", highlight=False)

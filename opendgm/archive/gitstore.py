@@ -34,7 +34,8 @@ READ_DIFF = (
 PATCH_DIFF = (*READ_DIFF, "--binary", "--full-index")
 _IDENTITY = {"NAME": "opendgm", "EMAIL": "opendgm@localhost"}
 _CONFIG = {
-    "core.fsync": "committed",  # objects and refs reach the disk before git returns (invariant 3)
+    # objects and refs reach the disk before git returns (invariant 3: state durable before it is acted on)
+    "core.fsync": "committed",
     "core.fsyncMethod": "fsync",
     "gc.auto": "0",  # nothing the archive wrote is ever pruned behind its back
     "core.logAllRefUpdates": "false",

@@ -2,7 +2,8 @@
 
 Satisfies `opendgm.llm.ledger.Ledger`. A record's `id` is its primary key: recording it again replaces a
 `pending` row (the call has completed) and is a no-op otherwise, so a call re-recorded after a crash is
-never counted twice, and a call in flight when the process died is still there (invariant 3).
+never counted twice, and a call in flight when the process died is still there (invariant 3: state durable
+before it is acted on).
 """
 
 from __future__ import annotations

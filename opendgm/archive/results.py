@@ -1,6 +1,6 @@
 """Task results, stages and scores: the part of `Archive` that records and reads evaluations (`ResultsMixin`).
 
-Invariant 5 (docs/invariants.md).
+Invariant 5 (results keyed by code hash, docs/invariants.md).
 
 Results are keyed by (code_hash, evaluator, evaluator_version, task_id, attempt), so nodes with identical code
 share them. Scores are never stored: they derive from the results on every read, and `summaries` reads the

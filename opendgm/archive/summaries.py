@@ -7,14 +7,17 @@ Only reads outside a write transaction update the cache: a write can still roll 
 numbers would then be handed out again.
 
 What a caller derives per row (a selector's weight) can be kept the same way: `Summaries.derived(fn)` is
-`[fn(row) for row in rows]`, recomputed only for the rows that changed while the list is the newest one.
+`[fn(row) for row in rows]`, recomputed only for the rows that changed while the list is the newest one; and
+`Summaries.clade_sums()` (HGM's passes and fails pooled over each node's descendants) is updated by adding a
+changed row's difference to its ancestors, not by summing the tree again.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from opendgm.archive.models import NodeKind, NodeSummary
@@ -69,6 +72,46 @@ class Summaries(list[NodeSummary]):
                 return kept
         return [fn(row) for row in self]
 
+    def clade_sums(self) -> tuple[array, array]:
+        """Per row (same order), passes and fails pooled with all the row's descendants in this list (a row whose
+        parent is not in the list is a root); kept by the cache while this list is current."""
+        listing = self._listing
+        kept = listing.clades(self._version) if listing is not None else None
+        return kept if kept is not None else clade_sums(self)
+
+
+def clade_sums(rows: Sequence[NodeSummary]) -> tuple[array, array]:
+    """`Summaries.clade_sums` computed afresh: each row added into its parent, children first (reversed creation
+    order, in which a parent comes first; else a breadth-first order)."""
+    parent = parent_positions(rows, {row.id: position for position, row in enumerate(rows)})
+    passes, fails = array("q", (row.passes for row in rows)), array("q", (row.fails for row in rows))
+    if all(above < position for position, above in enumerate(parent)):
+        order: Sequence[int] = range(len(rows) - 1, -1, -1)
+    else:
+        order = _breadth_first(parent)[::-1]
+    for position in order:
+        above = parent[position]
+        if above >= 0:
+            passes[above] += passes[position]
+            fails[above] += fails[position]
+    return passes, fails
+
+
+def parent_positions(rows: Iterable[NodeSummary], index: dict[str, int]) -> list[int]:
+    """Each row's parent's position in `index`, -1 for none."""
+    return [-1 if row.parent_id is None else index.get(row.parent_id, -1) for row in rows]
+
+
+def _breadth_first(parent: list[int]) -> list[int]:
+    """Row positions from the roots down (iterative: trees can be deep)."""
+    children: dict[int, list[int]] = {}
+    for position, above in enumerate(parent):
+        children.setdefault(above, []).append(position)
+    order = list(children.get(-1, []))
+    for position in order:  # the list grows while it is walked
+        order.extend(children.get(position, []))
+    return order
+
 
 class _Listing:
     """Rows in creation order with an index by id, and values derived per row, updated in place."""
@@ -77,6 +120,8 @@ class _Listing:
         self.rows = list(rows)
         self.index = {row.id: position for position, row in enumerate(self.rows)}
         self.values: dict[Derive, list[Any]] = {}
+        self.parents: list[int] = []  # parent positions, kept with the clade sums once asked for
+        self.sums: tuple[array, array] | None = None
         self.version = 0
         self._lock = threading.Lock()
 
@@ -89,11 +134,26 @@ class _Listing:
                     self.rows.append(row)
                     for fn, values in self.values.items():
                         values.append(fn(row))
+                    self._add_to_clades(position, row, row.passes, row.fails)
                     continue
-                self.rows[position] = row
+                old, self.rows[position] = self.rows[position], row
                 for fn, values in self.values.items():
                     values[position] = fn(row)
+                self._add_to_clades(position, row, row.passes - old.passes, row.fails - old.fails)
             self.version += 1
+
+    def _add_to_clades(self, position: int, row: NodeSummary, passes: int, fails: int) -> None:
+        """Add a row's change to its own clade and every ancestor's (a node's parent never changes)."""
+        if self.sums is None:
+            return
+        if position == len(self.parents):
+            self.parents += parent_positions([row], self.index)
+            self.sums[0].append(0)
+            self.sums[1].append(0)
+        while position >= 0:
+            self.sums[0][position] += passes
+            self.sums[1][position] += fails
+            position = self.parents[position]
 
     def snapshot(self) -> Summaries:
         with self._lock:
@@ -108,6 +168,15 @@ class _Listing:
             if fn not in self.values:
                 self.values[fn] = [fn(row) for row in self.rows]
             return list(self.values[fn])
+
+    def clades(self, version: int) -> tuple[array, array] | None:
+        with self._lock:
+            if version != self.version:
+                return None
+            if self.sums is None:
+                self.parents = parent_positions(self.rows, self.index)
+                self.sums = clade_sums(self.rows)
+            return self.sums[0][:], self.sums[1][:]
 
 
 class SummaryCache:

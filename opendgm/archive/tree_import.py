@@ -1,6 +1,6 @@
 """A tar stream of an agent's workspace, turned into a git tree under the host's rules, as it arrives.
 
-Invariant 7 (docs/invariants.md).
+Invariant 7 (agent output never acts on the host, docs/invariants.md).
 
 The stream comes out of a sandbox (`Sandbox.stream_archive`), so every entry is the agent's choice. Files
 become blobs through `git fast-import` (no filters, no attributes, nothing checked out), links become

@@ -1,4 +1,5 @@
-"""Reading and writing agent trees as git objects, never as files on the host (invariant 7, docs/invariants.md).
+"""Reading and writing agent trees as git objects, never as files on the host (invariant 7: agent output never
+acts on the host, docs/invariants.md).
 
 An agent's tree is hostile input: its links may point at host files, its file names and sizes are the
 agent's choice. So the host reads an agent's code from the object store (`ls-tree`, `cat-file`), where a

@@ -1,8 +1,9 @@
 """The Executor protocol on Ray: each (work, item) pair is one Ray task, run on whichever node has room.
 
 `work` and `item` travel by pickle, so they must be self-contained (the units of `opendgm.cluster.units`,
-never closures over a campaign). Nothing of the head's environment travels: no `runtime_env` is set, so
-a worker sees only its own node's environment (API keys included, see README "Running on a cluster").
+never closures over a campaign). Nothing of the head's environment travels: the `runtime_env` names only the
+start-up hook (`node_start`), so a worker sees only its own node's environment (API keys included, see README
+"Running on a cluster").
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import ray
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayError, RayTaskError
 
 from opendgm.cluster.config import ExecutorConfig
 from opendgm.cluster.factory import ClusterProblem
+from opendgm.cluster.node_start import runtime_env
+from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -40,7 +43,7 @@ class RayExecutor:
         if self._owns_connection:
             address = None if self.config.address == "local" else self.config.address
             try:
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, runtime_env=runtime_env())
             except (ConnectionError, RuntimeError, ValueError) as error:
                 first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 raise ClusterProblem(f"cannot reach the Ray cluster at {self.config.address}: {first}") from None
@@ -60,12 +63,16 @@ class RayExecutor:
         return self._remote.remote(work, item)
 
     def receive(self, ref: ray.ObjectRef) -> Any:
-        """One unit's result, or its own exception (not Ray's wrapper) raised."""
+        """One unit's result, or its own exception (not Ray's wrapper) raised; a unit the cluster lost for good (its
+        node died on every retry) is an infrastructure failure, never a verdict on the agent."""
         try:
             return ray.get(ref)
         except RayTaskError as error:
             cause = error.cause if isinstance(error.cause, BaseException) else None
             raise (cause or error) from None
+        except RayError as error:
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise InfrastructureFailure(InfraEvent("host", f"the cluster lost the unit: {detail}")) from None
 
     def submit(self, work: Callable[[Item], Result], item: Item) -> Future[Result]:
         future: Future[Result] = Future()

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from opendgm.archive import Archive
 from opendgm.archive.gitstore import GitStore
 from opendgm.cluster import worker
+from opendgm.cluster.budget_actor import ClusterBudget, start_budget
 from opendgm.cluster.executor import RayExecutor
 from opendgm.cluster.progress import UNIT_EVENT
 from opendgm.cluster.units import (
@@ -34,7 +35,7 @@ from opendgm.evaluators.task import Task
 from opendgm.evolve import self_improve
 from opendgm.llm.roles import BudgetLimits
 from opendgm.llm.router import Router
-from opendgm.outcomes import InfraEvent
+from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -50,6 +51,7 @@ class ClusterRuns:
         self.evaluator_options = evaluator_options
         self.sandbox = sandbox
         self._packs: dict[str, Any] = {}  # code hash -> the Ray object of its pack
+        self._budget: ClusterBudget | None = None
         self._lock = threading.Lock()
 
     # -- the Executor protocol ------------------------------------------------------------------
@@ -75,9 +77,19 @@ class ClusterRuns:
                 self._packs[tree] = self.executor.put(archive.code(node_id).store.pack_tree(tree))
             return CodeRef(tree, self._packs[tree])
 
-    @staticmethod
-    def models(router: Router, archive: Archive, node_id: str) -> Models:
-        """The roles as settings, with what is left of the campaign's and the node's budget."""
+    def budget(self, router: Router, archive: Archive) -> ClusterBudget:
+        """The campaign's one budget on the cluster, started at the first unit from the archive's spend so far; the
+        head's own calls (diagnosis, judges) reserve there too from then on, so nodes and head share the limits."""
+        with self._lock:
+            if self._budget is None:
+                spent = archive.ledger.totals_by("node", archive.campaign)
+                self._budget = start_budget(router.budget.limits, archive.campaign, spent)
+                router.budget = self._budget
+            return self._budget
+
+    def models(self, router: Router, archive: Archive, node_id: str) -> Models:
+        """The roles as settings, the campaign's budget actor, and what was left of the budget (for the record)."""
+        budget = self.budget(router, archive)
         limits = router.budget.limits
         spent, mine = archive.ledger.totals(campaign=archive.campaign), archive.ledger.totals(node=node_id)
 
@@ -91,7 +103,7 @@ class ClusterRuns:
             node_usd=left(limits.node_usd, mine.cost_usd),
             node_tokens=None if node_tokens is None else int(node_tokens),
         )
-        return Models(roles=dict(router.roles), retry=router.retry, limits=remaining)
+        return Models(roles=dict(router.roles), retry=router.retry, limits=remaining, budget=budget)
 
     def _settle(self, archive: Archive, node_id: str, what: str, report: Report) -> None:
         """Record the unit's model calls (their ids make a second recording a no-op) and where it ran."""
@@ -123,8 +135,9 @@ class ClusterRuns:
             for unit, report in self.executor.map_unordered(worker.run_task, units):
                 finished(unit.task_id)
                 task = by_id[unit.task_id]
-                if isinstance(report, BaseException):  # the unit's node failed it (not the agent): an event
-                    event = InfraEvent("host", f"{type(report).__name__}: {report}")
+                if isinstance(report, BaseException):  # the unit's node or the cluster failed it: an event
+                    event = report.event if isinstance(report, InfrastructureFailure) else None
+                    event = event or InfraEvent("host", f"{type(report).__name__}: {report}")
                     yield task, infrastructure(task.id, event), unit.attempt
                     continue
                 self._settle(archive, node_id, f"task {task.id}", report)

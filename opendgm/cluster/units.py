@@ -13,6 +13,7 @@ from typing import Any
 
 from opendgm.evaluators.runner import AgentRun, TaskOutcome
 from opendgm.evaluators.task import Task
+from opendgm.llm.budget import Reservations
 from opendgm.llm.ledger import CallRecord
 from opendgm.llm.roles import BudgetLimits, RetryPolicy, RoleConfig
 from opendgm.sandbox.factory import BackendName
@@ -33,6 +34,7 @@ class Models:
     roles: dict[str, RoleConfig]
     retry: RetryPolicy
     limits: BudgetLimits  # what is left of the campaign's budget when the unit was made
+    budget: Reservations | None = None  # the campaign's budget actor, shared by every node (then `limits` is unused)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,9 @@ def _tasks(name: str, options: str) -> dict[str, Task]:
 def gateway(models: Models, campaign: str) -> Iterator[tuple[Gateway, MemoryLedger]]:
     """A gateway of this node for one unit, and the ledger its calls are recorded in (sent back to the head)."""
     ledger = MemoryLedger()
-    router = Router(models.roles, ledger=ledger, campaign=campaign, limits=models.limits, retry=models.retry)
+    router = Router(
+        models.roles, ledger=ledger, campaign=campaign, limits=models.limits, retry=models.retry, budget=models.budget
+    )
     with reachable_scratch(prefix="odgm-gw-") as folder, Gateway(router, folder / "gateway.sock") as serving:
         yield serving, ledger
 

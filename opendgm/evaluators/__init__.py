@@ -4,12 +4,14 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.registry import UnknownEvaluator, available, load
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 
 __all__ = [
+    "NO_GRADING",
     "Evaluator",
     "Executor",
     "Grade",
+    "Grading",
     "LocalExecutor",
     "Task",
     "TaskOutcome",

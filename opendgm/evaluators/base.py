@@ -7,7 +7,10 @@ in; hidden tests enter only then, and the agent's changes to protected (test) fi
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import re
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import PurePosixPath
 from typing import ClassVar
@@ -17,7 +20,8 @@ from pydantic import BaseModel
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.patches import drop_protected
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
+from opendgm.outcomes import Verdict
 from opendgm.sandbox.base import Sandbox, SandboxError
 
 PATCH_FILE = "/workspace/grading/agent.patch"
@@ -26,7 +30,7 @@ UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)$", re.MULTILINE)
 PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 
 
-def grade_status(timed_out: bool, exit_code: int) -> str:
+def grade_status(timed_out: bool, exit_code: int) -> Verdict:
     if timed_out:
         return "grading_timeout"
     return "resolved" if exit_code == 0 else "unresolved"
@@ -56,6 +60,8 @@ class Evaluator(ABC):
     #: whether `grade` is this default one, which trusts the test command's exit code (code under test can
     #: forge it); graders that decide from per-test outcomes against an expected list (`grader`) say False
     grades_by_exit_code: bool = True
+    #: whether grading asks a model: then every `grade` call gets the judge in its `Grading` (llm-judge)
+    needs_judge: ClassVar[bool] = False
 
     @abstractmethod
     def tasks(self) -> list[Task]:
@@ -93,8 +99,9 @@ class Evaluator(ABC):
             raise SandboxError(f"could not prepare the repository for {task.id}: {init.stderr.strip()}")
         return init.stdout.strip().splitlines()[-1]
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
-        """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests."""
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
+        """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests. `grading`
+        says whose diff it is and carries the judge of an evaluator that `needs_judge`."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
             return failed
@@ -104,11 +111,6 @@ class Evaluator(ABC):
         output = run.stdout + run.stderr
         passed, failed_tests = self.count_tests(output, run.exit_code)
         return Grade(grade_status(run.timed_out, run.exit_code), passed, failed_tests, run.exit_code, output)
-
-    def grade_for(self, node: str | None, task: Task, patch: str, sandbox: Sandbox) -> Grade:
-        """`grade` for the archive node whose diff this is: an evaluator that records what it graded per
-        node (a judge's `scored_under` edge) overrides this; the rest grade the same for every node."""
-        return self.grade(task, patch, sandbox)
 
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
         """Prepare a fresh repository and apply the diff minus protected files (so they stay as the task
@@ -143,3 +145,25 @@ class Evaluator(ABC):
         """The hidden tests as text for the host-side diagnosis model (DGM shows it the test patch); never
         given to an agent."""
         return "\n\n".join(f"## {path}\n{data.decode('utf-8', 'replace')}" for path, data in task.hidden_tests.items())
+
+
+def grade_with(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
+    """`evaluator.grade` with this call's `grading`; a plug-in written for the old three-argument `grade`
+    keeps working (without `grading`) and is warned once per class."""
+    if _takes_grading(type(evaluator)):
+        return evaluator.grade(task, patch, sandbox, grading=grading)
+    return evaluator.grade(task, patch, sandbox)
+
+
+@functools.cache
+def _takes_grading(cls: type[Evaluator]) -> bool:
+    parameters = inspect.signature(cls.grade).parameters
+    if "grading" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return True
+    warnings.warn(
+        f"{cls.__module__}.{cls.__qualname__}.grade(task, patch, sandbox) is deprecated: "
+        "add a fourth parameter, `grading: opendgm.evaluators.Grading`",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return False

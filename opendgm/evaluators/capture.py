@@ -1,6 +1,6 @@
 """What an agent left in its sandbox, brought out under the host's rules and within size caps.
 
-Invariant 7 (docs/invariants.md).
+Invariant 7 (agent output never acts on the host, docs/invariants.md).
 
 The repository is streamed out as a tar (never through the agent's own git: its config, attributes and
 hooks decide nothing) and imported into a host-rule object store; the diff is the store's. Files the

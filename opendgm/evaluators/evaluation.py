@@ -17,11 +17,11 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor, UnitExecutor
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.task import Judge, Task
 from opendgm.llm.gateway import Gateway
 from opendgm.outcomes import INFRA_EVENT, InfraEvent, Verdict
+from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.factory import BackendName, choose_backend
-from opendgm.sandbox.local_backend import reachable_scratch
 
 OnResult = Callable[[Task, TaskOutcome], None]
 
@@ -38,6 +38,7 @@ def evaluate_stage(
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
     memory_mb: int = 2048,
+    judge: Judge | None = None,
 ) -> Score:
     """Run the node's agent on every task of the stage that has no result yet; return the stage score.
 
@@ -52,7 +53,7 @@ def evaluate_stage(
     todo = [task for task in tasks if task.id in missing - infra_retries.exhausted(archive, node_id)]
     evaluate_tasks(
         archive, node_id, evaluator, todo, gateway=gateway, executor=executor, backend=backend, on_result=on_result,
-        memory_mb=memory_mb,
+        memory_mb=memory_mb, judge=judge,
     )  # fmt: skip
     return stage_score(archive, node_id, evaluator, stage)
 
@@ -68,14 +69,15 @@ def evaluate_tasks(
     backend: BackendName = "auto",
     on_result: OnResult = lambda _task, _result: None,
     memory_mb: int = 2048,
+    judge: Judge | None = None,
 ) -> list[TaskOutcome]:
     """Run the node's agent on `tasks` and record each verdict, or log each infrastructure event (the caller
     decides which tasks are due); returns the outcomes. Each agent's sandbox has `memory_mb` of memory (the
-    campaign's `sandbox.memory_mb`)."""
+    campaign's `sandbox.memory_mb`); `judge` is passed into each grading call of an evaluator that needs one."""
     outcomes: list[TaskOutcome] = []
     if not tasks:
         return outcomes
-    with _runs(archive, node_id, evaluator, tasks, gateway, executor, backend, memory_mb) as runs:
+    with _runs(archive, node_id, evaluator, tasks, gateway, executor, backend, memory_mb, judge) as runs:
         for task, outcome, attempt in runs:
             if outcome.infra is not None:
                 # Not the agent's doing (engine, model service, budget, host): no result, so a rerun retries it.
@@ -98,6 +100,7 @@ def _runs(
     executor: Executor,
     backend: BackendName,
     memory_mb: int,
+    judge: Judge | None,
 ) -> Iterator[Iterator[tuple[Task, TaskOutcome, int]]]:
     """(task, outcome, attempt) as each task ends: on a cluster's nodes, or here in the executor's threads."""
     if isinstance(executor, UnitExecutor):
@@ -109,7 +112,7 @@ def _runs(
         agent_dir = archive.materialize(node_id, scratch / "agent")
         runner = TaskRunner(
             evaluator, agent_dir, gateway, node=node_id, backend=choose_backend(backend), campaign=archive.campaign,
-            memory_mb=memory_mb,
+            memory_mb=memory_mb, judge=judge,
         )  # fmt: skip
         yield (
             (task, outcome if not isinstance(outcome, BaseException) else _host_failure(task, outcome), 0)
@@ -145,7 +148,7 @@ def record_outcome(
         evaluator.name,
         evaluator.version,
         outcome.task_id,
-        status=cast(Verdict, outcome.status),  # infrastructure outcomes are never recorded (the archive checks)
+        status=cast(Verdict, outcome.status),  # verdicts only reach here; record_result refuses anything else
         attempt=attempt,
         tests_passed=outcome.tests_passed,
         tests_failed=outcome.tests_failed,

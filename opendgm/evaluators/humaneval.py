@@ -20,7 +20,7 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.grader.channel import HARNESS_DIR, run_harness
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.patches import unified_diff
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.sandbox.base import Sandbox
 
 STUB_BODY = "    raise NotImplementedError\n"
@@ -79,7 +79,7 @@ class HumanEval(Evaluator):
             grading_timeout_s=self.grading_timeout_s,
         )
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The problem's `check` in the harness's process, the solution's function in another one."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:

@@ -1,6 +1,6 @@
 """Bounded retries of infrastructure failures (issue 13): a (node, task) whose runs failed for an infrastructure
 
-Invariant 9 (docs/invariants.md).
+Invariant 9 (infrastructure is never a verdict, docs/invariants.md).
 reason `MAX_INFRA_FAILURES` times is `infra_exhausted`. It is not run again, is no verdict on the agent, and is
 shown in `status`, until `opendgm run --retry-infra` starts the counts afresh (a `retry_infra` event). So an
 agent that provokes infrastructure failures cannot wedge a campaign, and a flaky service is not retried forever.

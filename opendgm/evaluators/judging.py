@@ -1,9 +1,10 @@
 """The `llm-judge` evaluator's rubric inside an archive, evolved by MPO between an agent campaign's generations.
 
-- The evaluator's `rubric` option seeds a `rubric` lineage (`rubrics.RubricLoop`). The judge grades each
-  answer under the current rubric, with its calls charged to that rubric. Each answer it grades becomes a
-  `judged` event on the agent node (the sample, its score and the rubric), and the agent gets a
-  `scored_under` edge to the rubric.
+- The evaluator's `rubric` option seeds a `rubric` lineage (`rubrics.RubricLoop`). `RubricJudge.evaluator`
+  is the evaluator under the current rubric (its version names the rubric) and `RubricJudge.judge` the judge
+  passed into each grading call; it grades each answer under that rubric, with its calls charged to it.
+  Each answer it grades becomes a `judged` event on the agent node (the sample, its score and the rubric),
+  and the agent gets a `scored_under` edge to the rubric.
 - After every `interval` generations, the interval closes over the answers judged under the current rubric
   since the previous close. That records an `mpo_interval` event and runs the reward-hacking alarm (judge
   score against the tasks' hidden `gold` patterns). Then, per `refine`, the meta-reward model rewrites the
@@ -19,16 +20,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from functools import partial
-from typing import cast
 
 from opendgm.archive import Archive
 from opendgm.archive.models import TaskResult
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import grade_patch
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.task import Grading, Task
 from opendgm.llm import LLMError, Router
-from opendgm.outcomes import INFRA_EVENT, Verdict
+from opendgm.outcomes import INFRA_EVENT
 from opendgm.prompts.config import MPOOptions
 from opendgm.prompts.mpo import Judged, Sample
 from opendgm.prompts.rubrics import RubricLoop
@@ -42,18 +43,22 @@ JUDGED_STATUSES = ("resolved", "unresolved", "grading_error")  # results that ca
 
 
 class RubricJudge:
-    """Binds an `LLMJudge` to the archive's rubric lineage and keeps both in step."""
+    """The archive's rubric lineage for an `LLMJudge`: the evaluator under the current rubric (`evaluator`, a new
+    one when MPO adopts a rubric; none is ever changed) and the judge to pass into its grading calls (`judge`)."""
 
     def __init__(
-        self, archive: Archive, evaluator: LLMJudge, router: Router, options: MPOOptions, seed: int = 0
+        self, archive: Archive, evaluator: Evaluator, router: Router, options: MPOOptions, seed: int = 0
     ) -> None:
-        self.archive, self.evaluator, self.options = archive, evaluator, options
+        if not isinstance(evaluator, LLMJudge):
+            raise TypeError(f"{evaluator.name} has no rubric lineage: only llm-judge grades with a judge")
+        self.archive, self.options = archive, options
         judge, mrm = partial(completer, router, options.role), partial(completer, router, options.mrm_role)
         meta = {"evaluator": evaluator.name}
         self.loop = RubricLoop.open(archive, evaluator.rubric, judge, mrm, options.settings(seed), meta)
-        evaluator.use(self._judge, self.loop.rubric_id)
+        self.evaluator = evaluator.under(self.loop.rubric_id)
 
-    def _judge(self, sample: Sample) -> Judged:
+    def judge(self, sample: Sample) -> Judged:
+        """Score one answer under the current rubric, recorded as a `judged` event (a sample for MPO's step)."""
         judged = self.loop.judge_one(sample)
         data = asdict(sample) | {"rubric": self.evaluator.rubric_id, "score": judged.score, "verdict": judged.verdict}
         self.archive.log_event(JUDGED, sample.node_id, data)
@@ -69,7 +74,7 @@ class RubricJudge:
             window = [_judged(e.data) for e in events if e.kind == JUDGED and e.data["rubric"] == self.loop.rubric_id]
             adopted = self.loop.close_interval(window)
             if adopted:
-                self.evaluator.use(self._judge, adopted)
+                self.evaluator = self.evaluator.under(adopted)
                 log.info("MPO adopted rubric %s; re-judging the archive under it", adopted)
         self.rejudge(stages, backend, workers)
 
@@ -81,7 +86,6 @@ class RubricJudge:
         due = self._due(stages, name, version)
         if not due:
             return 0
-        self.evaluator.use(self.loop.judge_one, self.evaluator.rubric_id)  # no `judged` event: no policy step
         executor, failures = LocalExecutor(workers), []
         try:
             for (node_id, task, _old), outcome in executor.map_unordered(partial(self._grade_again, backend), due):
@@ -93,7 +97,6 @@ class RubricJudge:
                     self.archive.log_event(INFRA_EVENT, node_id, data)
         finally:
             executor.shutdown()
-            self.evaluator.use(self._judge, self.evaluator.rubric_id)
         model_errors = [failure for failure in failures if isinstance(failure, LLMError)]
         if model_errors:  # the judge is down or the budget is spent: selecting on half-judged stages would mislead
             raise model_errors[0]
@@ -118,20 +121,19 @@ class RubricJudge:
 
     def _grade_again(self, backend: BackendName, item: tuple[str, Task, TaskResult]) -> None:
         node_id, task, old = item
+        fields = {"tests_passed": old.tests_passed, "tests_failed": old.tests_failed, "detail": old.detail}
         status, log_path = old.status, old.log_path
-        passed, failed, detail = old.tests_passed, old.tests_failed, old.detail
         if old.status in JUDGED_STATUSES and old.patch_path:
             patch = self.archive.artifacts.read_text(old.patch_path)
-            grade = grade_patch(self.evaluator, task, patch, backend, self.archive.campaign, node_id)
-            status = cast(Verdict, grade.status)  # a grader's status is a verdict (the archive checks it)
-            passed, failed, detail = grade.tests_passed, grade.tests_failed, None
+            grading = Grading(node_id, self.loop.judge_one)  # no `judged` event: a re-judgement is no policy step
+            grade = grade_patch(self.evaluator, task, patch, backend, self.archive.campaign, grading)
+            status, fields = grade.status, {"tests_passed": grade.tests_passed, "tests_failed": grade.tests_failed}
             folder = f"results/{node_id}/{self.evaluator.name}/{task.id}"
             log_path = self.archive.artifacts.put(f"{folder}/rejudged-{self.evaluator.rubric_id}.txt", grade.output)
         self.archive.record_result(
             node_id, self.evaluator.name, self.evaluator.version, task.id,
             status=status, exit_code=old.exit_code, duration_s=old.duration_s, log_path=log_path,
-            trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
-            tests_failed=failed, detail=detail,
+            trajectory_path=old.trajectory_path, patch_path=old.patch_path, **fields,
         )  # fmt: skip
 
 

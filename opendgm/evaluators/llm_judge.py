@@ -2,25 +2,27 @@
 
 Tasks come from a JSONL file (`{"id", "statement", "reference"?, "gold"?}`); the agent writes its answer to
 `ANSWER.md` in the repository. Grading applies the agent's diff in a fresh sandbox, reads the answer and
-hands it to the judge the caller bound with `use`: MPO's judge prompt under the current `rubric` node, a
+hands it to the judge passed in that call's `Grading`: MPO's judge prompt under one `rubric` node, a
 `SCORE: N` out of 10, resolved from `threshold`. `reference` is shown to the judge. `gold`, a regular
 expression the answer must match, is shown to nobody: it is the held-out check that MPO's reward-hacking
 alarm watches. The evaluator version names the rubric node, so scores under different rubrics are never
-compared; when MPO adopts a new rubric, `evolve.judging` re-judges the archive under it.
+compared: an instance grades under one rubric for its whole life (`under(rubric_id)` makes the evaluator of
+another), and when MPO adopts a new rubric, `evaluators.judging` re-judges the archive under it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.task import Grade, Task
-from opendgm.prompts.mpo import Judged, Sample
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
+from opendgm.outcomes import Verdict
+from opendgm.prompts.mpo import Sample
 from opendgm.sandbox.base import Sandbox, SandboxError
 
 ANSWER_FILE = "ANSWER.md"
@@ -29,7 +31,6 @@ DEFAULT_RUBRIC = (
     "<item>Completeness: award up to 3 points when nothing the task asks for is missing.</item>\n"
     "<item>Clarity: award 1 point for a clear, direct answer.</item>"
 )
-Judge = Callable[[Sample], Judged]
 
 
 class LLMJudge(Evaluator):
@@ -37,21 +38,19 @@ class LLMJudge(Evaluator):
 
     name = "llm-judge"
     grades_by_exit_code = False  # the judge decides, from no test at all
+    needs_judge = True
 
     def __init__(self, path: str | Path, rubric: str = DEFAULT_RUBRIC, threshold: float = 7.0) -> None:
         if not rubric.strip():
             raise ValueError("llm-judge needs a rubric: one `<item>...</item>` per criterion, with its points")
         self.path, self.rubric, self.threshold = Path(path), rubric, float(threshold)
-        self.rubric_id = "unbound"
-        self._judge: Judge | None = None
+        self.rubric_id, self.version = "unbound", _version("unbound")
 
-    @property
-    def version(self) -> str:  # type: ignore[override]  # it follows the rubric in use
-        return f"llm-judge/2+rubric:{self.rubric_id}"
-
-    def use(self, judge: Judge, rubric_id: str) -> None:
-        """Grade from now on with `judge`, which scores under the rubric node `rubric_id`."""
-        self._judge, self.rubric_id = judge, rubric_id
+    def under(self, rubric_id: str) -> LLMJudge:
+        """The same evaluator grading under the rubric node `rubric_id` (its own version); this one is unchanged."""
+        bound = copy.copy(self)
+        bound.rubric_id, bound.version = rubric_id, _version(rubric_id)
+        return bound
 
     @functools.cached_property
     def _rows(self) -> dict[str, dict]:
@@ -67,12 +66,10 @@ class LLMJudge(Evaluator):
             for task_id, row in self._rows.items()
         ]
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
-        return self.grade_for(None, task, patch, sandbox)
-
-    def grade_for(self, node: str | None, task: Task, patch: str, sandbox: Sandbox) -> Grade:
-        if self._judge is None:
-            raise RuntimeError("llm-judge has no judge model bound: run it in a campaign or with `opendgm evaluate`")
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
+        if grading.judge is None:
+            raise RuntimeError("llm-judge was given no judge model: run it in a campaign or with `opendgm evaluate`")
+        node = grading.node
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
             return failed
@@ -89,10 +86,10 @@ class LLMJudge(Evaluator):
             gold=self.gold(task.id, answer),
             node_id=node,
         )
-        judged = self._judge(sample)
+        judged = grading.judge(sample)
         if judged.score is None:
             return Grade("grading_error", 0, 0, 1, f"the judge gave no `SCORE: N` line:\n{judged.verdict}")
-        status = "resolved" if judged.score >= self.threshold else "unresolved"
+        status: Verdict = "resolved" if judged.score >= self.threshold else "unresolved"
         verdict = f"score {judged.score:g}/10 under rubric {self.rubric_id}\n{judged.verdict}"
         return Grade(status, int(status == "resolved"), int(status != "resolved"), 0, verdict)
 
@@ -100,3 +97,7 @@ class LLMJudge(Evaluator):
         """1.0 when the answer matches the task's hidden `gold` pattern, 0.0 when not, None without one."""
         pattern = self._rows[task_id].get("gold")
         return None if pattern is None else float(re.search(pattern, answer, re.IGNORECASE) is not None)
+
+
+def _version(rubric_id: str) -> str:
+    return f"llm-judge/2+rubric:{rubric_id}"

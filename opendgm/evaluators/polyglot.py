@@ -19,8 +19,8 @@ from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.polyglot_data import CONFIG, default_polyglot_dir, exercise_dirs
 from opendgm.evaluators.polyglot_grading import ExpectedTests, grade_exercise, patch_from, solution_files
 from opendgm.evaluators.polyglot_languages import LANGUAGES
-from opendgm.evaluators.repo_tasks import read_tree
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
+from opendgm.evaluators.task_files import read_tree
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.sandbox.base import Sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -111,7 +111,7 @@ class Polyglot(Evaluator):
             invalid=f"no test command for language {language_name!r}" if language is None else language.problem(tree),
         )
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         return grade_exercise(self, task, patch, sandbox, self.expected)
 
     def reference_patch(self, task: Task) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from opendgm.evaluators.polyglot_languages import Language
 from opendgm.sandbox.base import EngineFailure
 from opendgm.sandbox.docker_client import docker_client
-from opendgm.sandbox.images import LABEL_CONTENT_HASH, LABEL_IMAGE, _image_label, build_runtime_image, debian_mirror
+from opendgm.sandbox.images import LABEL_CONTENT_HASH, LABEL_IMAGE, build_runtime_image, debian_mirror, image_label
 
 Say = Callable[[str], None]
 DEBS = "/opt/opendgm-debs"
@@ -70,8 +70,8 @@ def build_language_image(language: Language, say: Say = print, force: bool = Fal
     if not language.packages:
         return runtime.image
     client = docker_client()
-    wanted = content_hash(language, client.images.get(runtime.image).attrs["Id"])  # `Image.id` is typed optional
-    if not force and _image_label(language.image, LABEL_CONTENT_HASH) == wanted:
+    wanted = content_hash(language, client.images.get(runtime.image).id)
+    if not force and image_label(language.image, LABEL_CONTENT_HASH) == wanted:
         say(f"{language.image} is up to date (content {wanted})")
         return language.image
     with tempfile.TemporaryDirectory(prefix=f"opendgm-{language.name}-") as workdir:

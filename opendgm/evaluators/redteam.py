@@ -1,6 +1,6 @@
 """The red-team suite: known reward hacks applied to an evaluator's tasks; a sound grader resolves none.
 
-Invariant 8 (docs/invariants.md).
+Invariant 8 (scores cannot be forged, docs/invariants.md).
 
 Like `opendgm sandbox check` for containment, this checks a grader from the outside: every hack of
 `redteam_hacks` that applies to a task is graded as if an agent had submitted it. A resolved hack is a

@@ -29,7 +29,8 @@ from opendgm.evaluators.base import Evaluator, EvaluatorProblem
 from opendgm.evaluators.grader.channel import run_harness
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
+from opendgm.evaluators.task_files import read_tree
 from opendgm.sandbox.base import Sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
@@ -93,7 +94,7 @@ class RepoTasks(Evaluator):
                 tasks.append(task)
         return tasks
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:
@@ -160,10 +161,3 @@ def read_task(folder: Path) -> tuple[Task, list[str]]:
 
 def _invalid(folder: Path, reason: str) -> Task:
     return Task(id=folder.name, statement="", invalid=f"{folder / TASK_FILE}: {reason}")
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` by relative path (empty when `root` does not exist)."""
-    if not root.is_dir():
-        return {}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -19,19 +19,26 @@ from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_
 from opendgm.archive import trees
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.gitstore import GitStore
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.base import Evaluator, grade_with
 from opendgm.evaluators.capture import PATCH_LIMIT_BYTES, capture_tree, read_capped
 from opendgm.evaluators.grader.hooks import drop_hooks
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Judge, Task
 from opendgm.llm.errors import LLMError
 from opendgm.llm.gateway import Gateway, TokenRecord
-from opendgm.outcomes import InfraEvent, from_llm_error, from_sandbox_error, from_token_record
+from opendgm.outcomes import (
+    INFRASTRUCTURE,
+    InfraEvent,
+    RunStatus,
+    Verdict,
+    from_llm_error,
+    from_sandbox_error,
+    from_token_record,
+)
 from opendgm.sandbox.base import EngineFailure, SandboxError
 from opendgm.sandbox.factory import BackendName, open_sandbox
 from opendgm.sandbox.spec import Limits, SandboxSpec
 
 LOG_TAIL_CHARS = 4000
-INFRASTRUCTURE = "infrastructure"  # the status of an outcome that is an event, not a verdict (never stored)
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class TaskOutcome:
     """Everything one (agent, task) run produced."""
 
     task_id: str
-    status: str  # a Verdict, or INFRASTRUCTURE (then `infra` says what failed; never stored)
+    status: RunStatus  # a Verdict, or INFRASTRUCTURE (then `infra` says what failed; never stored)
     tests_passed: int = 0
     tests_failed: int = 0
     exit_code: int | None = None
@@ -77,7 +84,7 @@ class AgentRun:
     trajectory: bytes
     log: str
     status: str  # the agent's own exit status, from its trajectory
-    failure: tuple[str, str] | None  # (status, detail) when it did not finish normally
+    failure: tuple[Verdict, str] | None  # (status, detail) when it did not finish normally
     tree: str | None = None  # the repository it left, as a tree of the store given to run_agent
     record: TokenRecord | None = None  # what the gateway saw of its model calls (the host's record, not the agent's)
 
@@ -97,12 +104,13 @@ def grade_patch(
     patch: str,
     backend: BackendName,
     campaign: str,
-    node: str | None = None,
+    grading: Grading = NO_GRADING,
     pooled: bool = True,
 ) -> Grade:
-    """Grade `patch` in a fresh sandbox (`pooled`: one Docker started ahead of need, see sandbox/pool.py)."""
+    """Grade `patch` in a fresh sandbox (`pooled`: one Docker started ahead of need, see sandbox/pool.py);
+    `grading` says whose patch it is and carries the judge of an evaluator that needs one."""
     with open_sandbox(grading_spec(task, campaign), backend, pooled=pooled) as sandbox:
-        grade = evaluator.grade_for(node, task, patch, sandbox)
+        grade = grade_with(evaluator, task, patch, sandbox, grading)
     hooks = drop_hooks(patch)[1]  # dropped by `apply_patch`; the reasons go on the result
     return replace(grade, notes=(*hooks, *grade.notes)) if hooks else grade
 
@@ -121,6 +129,7 @@ class TaskRunner:
     memory_mb: int = 2048
     max_steps: int | None = None
     patch_limit: int = PATCH_LIMIT_BYTES
+    judge: Judge | None = None  # for an evaluator that `needs_judge`: passed into each grading call
 
     def run(self, task: Task) -> TaskOutcome:
         started = time.monotonic()
@@ -159,7 +168,7 @@ class TaskRunner:
         # stops retrying its calls at that limit: a hung provider is reported as such, never as the agent's timeout.
         soft_limit = max(task.agent_timeout_s * 0.9, task.agent_timeout_s - 30)
         token = self.gateway.issue_token(self.node, self.role, purpose, soft_limit) if self.gateway else None
-        too_large = None
+        too_large: tuple[Verdict, str] | None = None
         try:
             with ExitStack() as stack:
                 store = store or stack.enter_context(GitStore.scratch())
@@ -206,7 +215,8 @@ class TaskRunner:
             status, detail = agent.failure or ("empty_patch", "the agent left the repository unchanged")
             return TaskOutcome(task.id, status, detail=detail, **common)
         try:
-            grade = grade_patch(self.evaluator, task, agent.patch, self.backend, self.campaign, self.node)
+            grading = Grading(self.node, self.judge)
+            grade = grade_patch(self.evaluator, task, agent.patch, self.backend, self.campaign, grading)
         except SandboxError as exc:
             event = from_sandbox_error(exc)  # the image removed, the grading container killed: retried
             if event is not None:
@@ -242,7 +252,7 @@ def _exit_record(trajectory: bytes) -> tuple[str, str]:
     return "", ""
 
 
-def _agent_failure(timed_out: bool, exit_code: int, error: str, log: str) -> tuple[str, str] | None:
+def _agent_failure(timed_out: bool, exit_code: int, error: str, log: str) -> tuple[Verdict, str] | None:
     """The per-task status for an agent that did not finish normally, or None when it did."""
     if timed_out:
         return "agent_timeout", "the agent was killed at its time limit"

@@ -6,11 +6,11 @@ container of the instance image, the agent's diff applied, the row's eval script
 the named parser, and `get_eval_report` deciding: resolved means every FAIL_TO_PASS and PASS_TO_PASS
 test passes.
 
-Two things the harness trusts are closed here (invariant 8). The log is printed by the same processes that
-import the solution, which can print a line of its own for every test; so a canary test that must fail,
-named from a token drawn for this grading, is added to the run (`grader.canary`): a log that reports it
-passed or leaves it out is forged, and every test fails. And pytest reads its configuration from
-pyproject.toml too, so that file's pytest tables are put back as the instance has them
+Two things the harness trusts are closed here (invariant 8: scores cannot be forged). The log is printed by
+the same processes that import the solution, which can print a line of its own for every test; so a canary
+test that must fail, named from a token drawn for this grading, is added to the run (`grader.canary`): a log
+that reports it passed or leaves it out is forged, and every test fails. And pytest reads its configuration
+from pyproject.toml too, so that file's pytest tables are put back as the instance has them
 (`grader.pytest_config`; pytest.ini, tox.ini and setup.cfg are protected files).
 
 The bridge to the agent contract: SWE-bench images hold the repository at `/testbed`, owned by root,
@@ -38,7 +38,7 @@ from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.grader.canary import check_canary, new_token, python_canary
 from opendgm.evaluators.grader.pytest_config import restore_pytest_tables
 from opendgm.evaluators.patches import split_by_file
-from opendgm.evaluators.task import Grade, Task
+from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.sandbox.base import Sandbox, SandboxError
 from opendgm.sandbox.spec import DEFAULT_IMAGE
@@ -109,7 +109,7 @@ class SWEBench(Evaluator):
             raise SandboxError(f"could not copy {self.repo_dir} for {task.id}: {copy.stderr.strip()[-500:]}")
         return super().prepare(task, sandbox)
 
-    def grade(self, task: Task, patch: str, sandbox: Sandbox) -> Grade:
+    def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The harness's grading: the row's eval script on the patched copy, its log read by the row's parser."""
         failed = self.apply_patch(task, patch, sandbox)
         if failed is not None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opendgm.outcomes import Verdict
 from opendgm.sandbox.spec import DEFAULT_IMAGE
+
+if TYPE_CHECKING:
+    from opendgm.prompts.mpo import Judged, Sample
+
+Judge = Callable[["Sample"], "Judged"]  # scores one answer under one rubric (MPO's judge)
 
 
 class Task(BaseModel):
@@ -29,7 +37,7 @@ class Task(BaseModel):
 class Grade:
     """Outcome of grading one finished workspace."""
 
-    status: str  # resolved | unresolved | patch_failed | grading_timeout | grading_error
+    status: Verdict  # resolved | unresolved | patch_failed | grading_timeout | grading_error
     tests_passed: int
     tests_failed: int
     exit_code: int
@@ -39,3 +47,15 @@ class Grade:
     @property
     def resolved(self) -> bool:
         return self.status == "resolved"
+
+
+@dataclass(frozen=True)
+class Grading:
+    """What one grading call is for, passed into each `Evaluator.grade`: the archive node whose diff it is
+    (None outside a campaign) and, for an evaluator that asks a model (`needs_judge`), the judge to ask."""
+
+    node: str | None = None
+    judge: Judge | None = None
+
+
+NO_GRADING = Grading()

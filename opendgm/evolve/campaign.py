@@ -32,10 +32,9 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
-from opendgm.evolve import config_change, entries, meta_prompts, prompt_slots, proposals, scoring, self_improve
+from opendgm.evolve import config_change, entries, prompt_slots, proposals, scoring, self_improve
 from opendgm.evolve.config import CampaignConfig, StageConfig
 from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
@@ -49,10 +48,11 @@ from opendgm.outcomes import (
     from_llm_error,
     from_sandbox_error,
 )
+from opendgm.prompts import meta_prompts
 from opendgm.prompts.target import completer
+from opendgm.sandbox import reachable_scratch
 from opendgm.sandbox.base import SandboxError
 from opendgm.sandbox.factory import BackendName, choose_backend, reap_own
-from opendgm.sandbox.local_backend import reachable_scratch
 from opendgm.session import Session, open_session, prepare_sandboxes
 
 if TYPE_CHECKING:
@@ -149,8 +149,9 @@ class Campaign:
     def _grow(self) -> str:
         prepare_sandboxes(self.backend, {self.config.sandbox.image}, say=log.info)  # a killed run's containers go now
         meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
-        if isinstance(self.evaluator, LLMJudge):  # bound before anything is graded, resumed with its lineage
+        if self.evaluator.needs_judge:  # its rubric lineage, opened before anything is graded, resumed
             self.judge = RubricJudge(self.archive, self.evaluator, self.router, self.config.judging(), self.config.seed)
+            self.evaluator = self.judge.evaluator
         seed = self._ensure_seed()
         pending = [n.id for n in self.archive.nodes() if n.status in PENDING and n.kind in ("agent", "meta_prompt")]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
@@ -328,7 +329,7 @@ class Campaign:
         return evaluate_stage(
             self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb,
+            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
         )  # fmt: skip
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
@@ -336,7 +337,7 @@ class Campaign:
         return evaluate_tasks(
             self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
             backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb,
+            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
@@ -603,6 +604,8 @@ class Campaign:
             raise Stopped(f"budget: {spent}") from spent
         except (LLMError, InfrastructureFailure) as error:
             raise InfraStopped(f"the judge or meta-reward model could not answer ({error}); resume to retry") from error
+        finally:
+            self.evaluator = judge.evaluator  # under the rubric MPO adopted, if it adopted one
         self.on_change()
 
     def _require_a_change(self, node_id: str, tasks: list[Task]) -> None:

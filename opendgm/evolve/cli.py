@@ -17,11 +17,11 @@ from rich.text import Text
 from opendgm.archive import Archive
 from opendgm.archive.progress import Plan, printing
 from opendgm.evaluators.in_flight import IN_FLIGHT
+from opendgm.evolve import prompt_campaign
 from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig, load_any
 from opendgm.evolve.display import LiveView, campaign_plan, show_status
 from opendgm.llm.provider import require_keys
-from opendgm.prompts import campaign as prompt_campaign
 from opendgm.prompts.config import PromptCampaignConfig
 
 console = Console()

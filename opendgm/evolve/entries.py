@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendgm.archive.models import TaskResult
+from opendgm.prompts.meta_prompts import SPECIAL_ENTRIES
 
-KINDS = ("task", "empty_patches", "stochasticity", "context_length")
-SPECIAL = KINDS[1:]
+KINDS = ("task", *SPECIAL_ENTRIES)
+SPECIAL = SPECIAL_ENTRIES
 EVIDENCE_TASKS = 3  # example tasks shown to a special entry's diagnosis
 # What a trajectory holds when the agent's model refused a conversation as too long (the gateway's error
 # kind, and the exit status the agents of the contract write).

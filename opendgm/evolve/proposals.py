@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 from opendgm.archive import Archive
 from opendgm.evaluators.base import Evaluator
-from opendgm.evolve import meta_prompts
 from opendgm.evolve.config import OperatorWeights
+from opendgm.prompts import meta_prompts
 
 
 def agent(

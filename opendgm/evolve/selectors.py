@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
+import numpy
+
+from opendgm.archive import summaries
 from opendgm.archive.models import NodeSummary
 
 Selector = Callable[[Sequence[NodeSummary], int, random.Random], list[str]]
@@ -18,9 +22,14 @@ EXPANDABLE = frozenset({"evaluated"})
 
 
 def candidates(rows: Sequence[NodeSummary]) -> list[NodeSummary]:
-    """Agents that finished evaluation and have a score (rejected and failed nodes never parent). A node has a
-    score exactly when it has a stage; testing that field, not the `score` property, keeps 10^5 rows cheap."""
-    return [row for row in rows if row.kind == "agent" and row.status in EXPANDABLE and row.stage is not None]
+    """Agents that finished evaluation and have a score (rejected and failed nodes never parent)."""
+    return [row for row in rows if _is_candidate(row)]
+
+
+def _is_candidate(row: NodeSummary) -> bool:
+    """A node has a score exactly when it has a stage; testing that field, not the `score` property, keeps 10^5
+    rows cheap."""
+    return row.kind == "agent" and row.status in EXPANDABLE and row.stage is not None
 
 
 def score_child_prop(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
@@ -41,7 +50,7 @@ def score_child_prop(rows: Sequence[NodeSummary], k: int, rng: random.Random) ->
 
 
 def _dgm_weight(row: NodeSummary) -> float:
-    if row.kind != "agent" or row.status not in EXPANDABLE or row.stage is None:
+    if not _is_candidate(row):
         return 0.0
     score = row.n_resolved / row.n_tasks if row.n_tasks else 0.0
     return 1 / (1 + math.exp(-10 * (score - 0.5))) / (1 + row.n_children)
@@ -79,19 +88,19 @@ def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float 
 
     A node is judged by the pooled per-task results of itself and all its descendants, not by its own
     score alone (the metaproductivity-performance mismatch). `sharpen` multiplies both Beta parameters
-    (HGM's cool-down). The clade totals are computed afresh: HGM's code extends a node's own result list
-    in place when it pools its descendants, so its nodes' own figures drift; ours never do."""
-    pool = candidates(rows)
-    if not pool:
+    (HGM's cool-down). The clade totals are sums of the nodes' own figures (kept by the summaries cache, or
+    summed here): HGM's code extends a node's own result list in place when it pools its descendants, so its
+    nodes' own figures drift; ours never do. The Beta draws of
+    all candidates are one vectorised call (numpy's generator, seeded from `rng`): 10^5 candidates in
+    milliseconds where drawing them one by one took most of a second."""
+    derived = getattr(rows, "derived", None)
+    allowed = derived(_is_candidate) if derived is not None else [_is_candidate(row) for row in rows]
+    pool = numpy.flatnonzero(numpy.fromiter(allowed, dtype=bool, count=len(rows)))
+    if not len(pool):
         return []
-    clade = clade_totals(rows)
-    chosen = []
-    for _ in range(k):
-        draws = {
-            row.id: rng.betavariate(sharpen * (1 + clade[row.id][0]), sharpen * (1 + clade[row.id][1])) for row in pool
-        }
-        chosen.append(max(draws, key=lambda node: draws[node]))
-    return chosen
+    passes, fails = (numpy.frombuffer(sums, dtype=numpy.int64)[pool] for sums in _clade_sums(rows))
+    draws = numpy.random.default_rng(rng.getrandbits(128))
+    return [rows[pool[draws.beta(sharpen * (1 + passes), sharpen * (1 + fails)).argmax()]].id for _ in range(k)]
 
 
 def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[NodeSummary]:
@@ -107,21 +116,15 @@ def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[Nod
 
 
 def clade_totals(rows: Sequence[NodeSummary]) -> dict[str, tuple[int, int]]:
-    """(passes, fails) of each node pooled with all its descendants (iterative: trees can be deep)."""
-    children: dict[str | None, list[str]] = {}
-    for row in rows:
-        children.setdefault(row.parent_id, []).append(row.id)
-    by_id = {row.id: row for row in rows}
-    order = [row.id for row in rows if row.parent_id not in by_id]
-    for node in order:  # breadth-first: the list grows while it is walked
-        order.extend(children.get(node, []))
-    totals: dict[str, tuple[int, int]] = {}
-    for node in reversed(order):  # children before parents
-        passes, fails = by_id[node].passes, by_id[node].fails
-        for child in children.get(node, []):
-            passes, fails = passes + totals[child][0], fails + totals[child][1]
-        totals[node] = (passes, fails)
-    return totals
+    """(passes, fails) of each node pooled with all its descendants."""
+    passes, fails = _clade_sums(rows)
+    return {row.id: (passes[position], fails[position]) for position, row in enumerate(rows)}
+
+
+def _clade_sums(rows: Sequence[NodeSummary]) -> tuple[array, array]:
+    """Kept by the summaries cache when `rows` came from `Archive.summaries`, else computed."""
+    kept = getattr(rows, "clade_sums", None)
+    return kept() if kept is not None else summaries.clade_sums(rows)
 
 
 SELECTORS: dict[str, Selector] = {

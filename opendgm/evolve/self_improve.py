@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from string import Template
 
@@ -56,10 +55,6 @@ class Rejected(Exception):
 
     def __reduce__(self) -> tuple[type[Rejected], tuple[str, str]]:
         return (Rejected, (str(self), self.rule))  # the rule survives pickling (a cluster node's verdict)
-
-
-def prompt_text(name: str) -> str:
-    return (resources.files("opendgm.evolve") / "prompts" / name).read_text(encoding="utf-8")
 
 
 def diagnose(

@@ -48,6 +48,7 @@ class SimulatedEvaluator:
     """Task lists only: a stage names comma-separated task ids or one of DGM's subsets (its size is known)."""
 
     name, version = "simulated", "1"
+    needs_judge = False  # grading is drawn from the landscape, never asked of a model
 
     def select(self, subset: str, limit: int | None = None) -> list[Task]:
         if "," in subset:

@@ -1,6 +1,6 @@
 """What a sandbox may ask of a model: its chat request, checked field by field before anything leaves the gateway.
 
-Invariant 7 (docs/invariants.md).
+Invariant 7 (agent output never acts on the host, docs/invariants.md).
 
 Only what agents need is forwarded: text messages (a string, or content parts of type `text`), tool calls and
 tool results in OpenAI's shape, function tools, and sampling parameters within the role's limits. Anything else

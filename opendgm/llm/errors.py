@@ -36,6 +36,11 @@ class LLMError(Exception):
         self.retry_after_s: float | None = None
         super().__init__(message)
 
+    @property
+    def hung(self) -> bool:
+        """The provider never answered (hung, not failing): the host's own record of it, never read from text."""
+        return False
+
     def brief(self) -> str:
         """Class, status and message, without the location and the hint."""
         status = f" (HTTP {self.status})" if self.status else ""
@@ -135,6 +140,10 @@ class RetriesExhausted(LLMError):
         self.attempts = attempts
         self.waited_s = waited_s
 
+    @property
+    def hung(self) -> bool:
+        return isinstance(self.last, LLMTimeout)
+
 
 class ModelTimeout(LLMError):
     """No answer before the call's deadline (its gateway token's, or the retry policy's `total_s`): the retries
@@ -144,3 +153,7 @@ class ModelTimeout(LLMError):
         super().__init__(message, where=where)
         self.attempts = attempts
         self.waited_s = waited_s
+
+    @property
+    def hung(self) -> bool:
+        return True

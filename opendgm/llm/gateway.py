@@ -1,4 +1,4 @@
-"""The Gateway: the only way a sandbox reaches a model (invariant 1).
+"""The Gateway: the only way a sandbox reaches a model (invariant 1: no secret in a sandbox).
 
 An OpenAI-compatible endpoint (`POST /v1/chat/completions`, `GET /v1/models`) on a host unix socket that
 sandboxes mount at /run/opendgm/gateway.sock. Each sandbox holds its own bearer token, bound to a node, a role
@@ -88,6 +88,7 @@ class TokenRecord:
     requests: int = 0  # chat requests authenticated with this token
     served: int = 0  # answered 200
     infra_failures: tuple[str, ...] = ()  # one line per request failed for a model-service / budget / host reason
+    hung: bool = False  # one of those failures was the provider not answering (`LLMError.hung`)
     budget_refused: bool = False
     in_flight_at_revoke: int = 0  # calls still waiting on the upstream when the token was revoked
     wait_s: float = 0.0  # total seconds spent waiting on the upstream
@@ -100,6 +101,7 @@ class _Usage:
     requests: int = 0
     served: int = 0
     infra_failures: list[str] = field(default_factory=list)
+    hung: bool = False
     budget_refused: bool = False
     in_flight_at_revoke: int = 0
     wait_s: float = 0.0
@@ -184,6 +186,7 @@ class Gateway:
                 requests=usage.requests,
                 served=usage.served,
                 infra_failures=tuple(usage.infra_failures),
+                hung=usage.hung,
                 budget_refused=usage.budget_refused,
                 in_flight_at_revoke=usage.in_flight_at_revoke,
                 wait_s=usage.wait_s,
@@ -227,7 +230,8 @@ class Gateway:
         self.stop()
 
     def _claim_socket_path(self) -> None:
-        """Create the parent; remove a stale socket of ours; refuse anything else (invariant 6)."""
+        """Create the parent; remove a stale socket of ours; refuse anything else (invariant 6: only our own
+        containers and files)."""
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         if not self.socket_path.exists():
             return
@@ -295,7 +299,8 @@ class Gateway:
             kind = "context_length_exceeded" if isinstance(exc, ContextTooLong) else _snake(type(exc).__name__)
             answer = self._failure(status, kind, str(exc))
             if exc.infrastructure:
-                self._tally(request.token, infra=f"{status} {kind}: {exc}", budget=isinstance(exc, BudgetExceeded))
+                budget = isinstance(exc, BudgetExceeded)
+                self._tally(request.token, infra=f"{status} {kind}: {exc}", budget=budget, hung=exc.hung)
             return answer
         except (OSError, sqlite3.Error) as exc:  # the host failed (a full disk under the ledger): one line, no trace
             log.warning("gateway: host failure: %s", exc)
@@ -316,7 +321,9 @@ class Gateway:
         message = self.redact(message)
         return Answer(status, {"error": {"message": message, "type": kind, "code": kind}})
 
-    def _tally(self, token: str | None, *, served: bool = False, infra: str = "", budget: bool = False) -> None:
+    def _tally(
+        self, token: str | None, *, served: bool = False, infra: str = "", budget: bool = False, hung: bool = False
+    ) -> None:
         with self._lock:
             usage = self._usage.get(token or "")
             if usage is None:  # the gateway stopped while the call was out
@@ -325,6 +332,7 @@ class Gateway:
             if infra:
                 usage.infra_failures.append(self.redact(infra)[:_LINE])
             usage.budget_refused |= budget
+            usage.hung |= hung
 
     @contextmanager
     def _waiting(self, token: str) -> Iterator[None]:

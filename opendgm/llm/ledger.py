@@ -1,4 +1,4 @@
-"""The ledger: one row per model call, success or failure (invariant 4).
+"""The ledger: one row per model call, success or failure (invariant 4: every model call recorded and budgeted).
 
 The budget reads spend back from the ledger, so whatever survives a crash is what has been spent. The
 protocol is deliberately two methods wide so that the campaign archive's SQLite can become the ledger.
@@ -88,7 +88,8 @@ class Ledger(Protocol):
     def totals(self, campaign: str | None = None, node: str | None = None) -> Totals: ...
 
 
-def _sum(calls: list[CallRecord]) -> Totals:
+def total_of(calls: list[CallRecord]) -> Totals:
+    """The spend of `calls`: pending rows left out (a hold counts them), negative numbers as 0."""
     calls = [c for c in calls if c.outcome != PENDING]
     return Totals(
         calls=len(calls),
@@ -123,7 +124,7 @@ class MemoryLedger:
             ]
 
     def totals(self, campaign: str | None = None, node: str | None = None) -> Totals:
-        return _sum(self.calls(campaign, node))
+        return total_of(self.calls(campaign, node))
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opendgm.llm import schedule
-from opendgm.llm.budget import Budget
+from opendgm.llm.budget import Budget, Reservations, hold
 from opendgm.llm.errors import (
     BudgetExceeded,
     ConfigError,
@@ -88,11 +88,14 @@ class Router:
         limits: BudgetLimits | None = None,
         retry: RetryPolicy | None = None,
         replay: ReplayStore | None = None,
+        budget: Reservations | None = None,
     ) -> None:
+        """`budget`: where calls are reserved and settled; by default a `Budget` of `limits` over `ledger` (one
+        process), on a cluster the campaign's global budget (`opendgm.cluster.budget_actor`)."""
         self.roles = dict(roles)
         self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
         self.campaign = campaign
-        self.budget = Budget(limits or BudgetLimits(), self.ledger, campaign)
+        self.budget: Reservations = budget or Budget(limits or BudgetLimits(), self.ledger, campaign)
         self.retry = retry or RetryPolicy()
         self.replay = replay
         # Priced up front so that an unpriceable role fails at start-up, not mid-campaign.
@@ -102,7 +105,14 @@ class Router:
         }
 
     @classmethod
-    def from_config(cls, config: LLMConfig, *, ledger: Ledger | None = None, campaign: str = "adhoc") -> Router:
+    def from_config(
+        cls,
+        config: LLMConfig,
+        *,
+        ledger: Ledger | None = None,
+        campaign: str = "adhoc",
+        budget: Reservations | None = None,
+    ) -> Router:
         replay = None
         if config.replay.mode is not ReplayMode.OFF:
             if config.replay.path is None:
@@ -115,6 +125,7 @@ class Router:
             limits=config.budget,
             retry=config.retry,
             replay=replay,
+            budget=budget,
         )
 
     def complete(
@@ -157,13 +168,15 @@ class Router:
             deadline=deadline,
         )
         try:
-            with self.budget.hold(node, call.ceiling, estimate.prompt_tokens + estimate.completion_tokens, call.where):
-                return self._obtain(call, price)
+            tokens = estimate.prompt_tokens + estimate.completion_tokens
+            with hold(self.budget, node, call.ceiling, tokens, call.where) as spent:
+                return self._obtain(call, price, spent)
         except BudgetExceeded as exc:
             self._record(call, "refused", error=exc)
             raise
 
-    def _obtain(self, call: _Call, price: Price) -> Completion:
+    def _obtain(self, call: _Call, price: Price, spent: Callable[[CallRecord], None]) -> Completion:
+        """Send or replay the call; its final ledger row goes to `spent`, which settles the budget's hold."""
         usage, cost, attempts, replayed = Usage(0, 0), 0.0, 0, False
         try:
             recorded = self.replay.lookup(call.key) if self.replay else None
@@ -176,11 +189,12 @@ class Router:
                 usage, cost = _charge(response, call, price)[0], recorded.cost_usd
             text = _text(response, call.where)
         except LLMError as exc:
-            self._record(call, "error", usage, cost, exc.attempts or attempts, error=exc)
+            spent(self._record(call, "error", usage, cost, exc.attempts or attempts, error=exc))
             raise
         if self.replay and not replayed:
             self.replay.save(call.key, call.request, response, cost)
         record = self._record(call, "ok", usage, cost, attempts, replayed=replayed)
+        spent(record)
         return Completion(text=text, response=response, call=record)
 
     def _send(self, call: _Call) -> tuple[dict[str, Any], int]:

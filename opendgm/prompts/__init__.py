@@ -19,8 +19,12 @@ API
     rubrics: seed_rubric, Settings, RubricLoop(archive, rubric_id, judge, mrm, settings).score(samples): rubric
          nodes, mpo_interval events, reward_hacking_alarm events, scored_under edges; RubricLoop.resume(...)
     judged.JudgedDev: a prompt's dev outputs judged under the loop's current rubric (`judge:` configs)
+    meta_prompts: the meta-prompts that drive every operator (agent campaigns' diagnosis and self-improvement
+         too), one population per role: ROLES, ensure_seeds, Chooser (UCB1 on archive.credit fitness),
+         hyper_mutate (PromptBreeder), text_for; seed texts in meta/
     config.PromptCampaignConfig (`kind: prompt`, operator pe2 | ape | opro, meta_prompts: UCB1 + hyper-mutation),
-    campaign.PromptCampaign(config, archive, router).run() -> Report
+    the campaign loop that drives these operators is `opendgm.evolve.prompt_campaign.PromptCampaign` (campaign
+    loops live in evolve/, above the evaluators and the executors they use)
 
 `complete` is `(messages, temperature) -> text`: a Router adapter in campaigns, a plain function in tests.
 """

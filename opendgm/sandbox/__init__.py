@@ -2,6 +2,7 @@
 
 from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError
 from opendgm.sandbox.factory import choose_backend, open_sandbox, reap_own
+from opendgm.sandbox.scratch import reachable_scratch
 from opendgm.sandbox.spec import (
     DEFAULT_IMAGE,
     GATEWAY_SOCKET_ENV,
@@ -26,5 +27,6 @@ __all__ = [
     "SandboxSpec",
     "choose_backend",
     "open_sandbox",
+    "reachable_scratch",
     "reap_own",
 ]

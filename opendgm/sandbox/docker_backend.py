@@ -19,9 +19,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import cast
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DriverConfig
@@ -52,6 +51,16 @@ GROUP_REAPER = (
     f'limit=$1; shift; timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" & pid=$!; '
     'wait "$pid"; rc=$?; kill -KILL -1 2>/dev/null; exit "$rc"'
 )
+# Files waiting for the workspace go in with the next command, in the same exec: tar reads them from the exec's
+# standard input as the sandbox user, then the marker is printed and the command replaces the shell. The command
+# cannot print before the marker, so a missing marker means the files did not arrive (never the command's doing).
+# The exec starts in the workspace (the command's folder may come with the files) and moves there after.
+# tar is found and configured as the image has it, whatever PATH or TAR_OPTIONS the command is given.
+DELIVER_THEN_RUN = (
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= tar -x -i -p -f - -C "$1" || exit; '
+    'printf "%s" "$0"; cd "$2" && shift 2 && exec "$@" </dev/null'
+)
+DELIVERED = b"[opendgm: files delivered]\n"
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -91,11 +100,6 @@ class DockerSandbox(Sandbox):
             self._remove()
             raise engine_error(exc, f"could not start a Docker sandbox from {spec.image!r}") from exc
         self._closed = False
-
-    @property
-    def _cid(self) -> str:
-        """The engine's id of the container (`Container.id`, which the stubs type as optional)."""
-        return self.container.attrs["Id"]
 
     def _create_kwargs(self) -> dict:
         spec, limits = self.spec, self.spec.limits
@@ -155,25 +159,37 @@ class DockerSandbox(Sandbox):
         wrapped = ["bash", "-c", GROUP_REAPER, "opendgm-exec", f"{limit:g}", *argv]
         environment = {**self.spec.sandbox_env(), **(env or {})}
         with self._lock:
-            self._deliver()
-            return self._run(wrapped, limit, cwd or self.spec.workdir, environment)
+            files, self._pending = b"".join(self._pending), []
+            cwd = cwd or self.spec.workdir
+            if files:
+                wrapped = ["bash", "-c", DELIVER_THEN_RUN, DELIVERED.decode(), self.spec.workdir, cwd, *wrapped]
+                cwd = self.spec.workdir
+            return self._run(wrapped, limit, cwd, environment, files)
 
-    def _run(self, argv: list[str], limit: float, cwd: str, env: dict[str, str]) -> ExecResult:
+    def _run(self, argv: list[str], limit: float, cwd: str, env: dict[str, str], files: bytes = b"") -> ExecResult:
+        """Run `argv`; with `files` (a tar for the workspace), fed to the delivery in front of the command."""
         cap = self.spec.limits.output_bytes
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
+        sink = _AfterMarker(stdout) if files else stdout
         started = time.monotonic()
         self._check_usable()
         self._ended_by_us = False
         try:
-            exec_id = self._api.exec_create(self._cid, argv, environment=env, workdir=cwd, user=SANDBOX_USER)
-            stream = self._client.api.exec_start(exec_id["Id"], stream=True, demux=True)
-        except ENGINE_ERRORS as exc:
+            exec_id = self._api.exec_create(
+                self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER, stdin=bool(files)
+            )
+            stream = (
+                self._send(exec_id["Id"], files)
+                if files
+                else self._api.exec_start(exec_id["Id"], stream=True, demux=True)
+            )
+        except (OSError, *ENGINE_ERRORS) as exc:
             raise self._failure(exc, "the command could not start") from exc
         watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
         try:
             for out, err in stream:
                 if out:
-                    stdout.write(out)
+                    sink.write(out)
                 if err:
                     stderr.write(err)
         except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
@@ -183,6 +199,9 @@ class DockerSandbox(Sandbox):
             watchdog.cancel()
         if watchdog.fired not in (None, "timeout"):
             raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
+        if isinstance(sink, _AfterMarker) and not sink.seen and watchdog.fired is None:
+            said = (sink.head + stderr.text().encode()).decode(errors="replace").strip()[:500]
+            raise SandboxError(f"cannot copy files into the sandbox: {said}")
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id["Id"])
         timed_out = watchdog.fired == "timeout" or (exit_code in (124, 137) and duration >= limit)
@@ -213,7 +232,7 @@ class DockerSandbox(Sandbox):
     def _state(self) -> dict | None:
         """The container's State from the engine, or None when it no longer exists."""
         try:
-            return self._api.inspect_container(self._cid)["State"]
+            return self._api.inspect_container(self.container.id)["State"]
         except NotFound:
             return None
         except ENGINE_ERRORS as exc:
@@ -273,8 +292,7 @@ class DockerSandbox(Sandbox):
             raise self._failure(exc, "the memory counters could not be read") from exc
         counts = [
             int(line.split()[1])
-            # exec_run gives bytes when not streamed; the stubs type the output for both
-            for line in result.output.decode(errors="replace").splitlines()  # type: ignore[union-attr]
+            for line in result.output.decode(errors="replace").splitlines()
             if line.startswith("oom_kill ")
         ]
         total = max(counts, default=0)
@@ -290,7 +308,7 @@ class DockerSandbox(Sandbox):
         """
         self._ended_by_us = True
         try:
-            exec_id = self._api.exec_create(self._cid, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
+            exec_id = self._api.exec_create(self.container.id, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
             self._api.exec_start(exec_id)
             if self._api.exec_inspect(exec_id).get("ExitCode") in (0, 1):
                 return
@@ -311,15 +329,15 @@ class DockerSandbox(Sandbox):
             return False
         self._freezing = True
         try:
-            self._api.pause(self._cid)
+            self._api.pause(self.container.id)
             try:
-                listing = self._api.top(self._cid, ps_args="-o pid,uid")
+                listing = self._api.top(self.container.id, ps_args="-o pid,uid")
                 for pid, uid in listing.get("Processes") or []:
                     if uid.strip() != "0":
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(int(pid), signal.SIGKILL)  # delivered when the container thaws
             finally:
-                self._api.unpause(self._cid)
+                self._api.unpause(self.container.id)
         except ENGINE_ERRORS as exc:
             log.warning("could not end the processes of frozen sandbox %s: %s", self.container.short_id, exc)
             return False
@@ -331,7 +349,7 @@ class DockerSandbox(Sandbox):
         log.warning("killing sandbox container %s: a command could not be stopped", self.container.short_id)
         self._killed_container = True
         try:
-            self._api.kill(self._cid)
+            self._api.kill(self.container.id)
         except ENGINE_ERRORS as exc:
             log.warning("could not kill sandbox container %s: %s", self.container.short_id, exc)
 
@@ -352,38 +370,35 @@ class DockerSandbox(Sandbox):
             except ENGINE_ERRORS as exc:
                 raise self._failure(exc, f"cannot create {dest} in the sandbox") from exc
             if made.exit_code != 0:
-                output = made.output.decode().strip()  # type: ignore[union-attr]  # bytes when not streamed
-                raise SandboxError(f"cannot create {dest} in the sandbox: {output}")
+                raise SandboxError(f"cannot create {dest} in the sandbox: {made.output.decode().strip()}")
             try:
                 self.container.put_archive(str(target), tar_bytes)
             except ENGINE_ERRORS as exc:
                 raise self._failure(exc, f"cannot copy files to {dest}") from exc
 
-    def _deliver(self) -> None:
-        """Extract the files waiting for the workspace, all in one exec fed the archives on its standard input,
-        as the sandbox user (so they are its own, as the engine's copy made them). Call with the lock held."""
-        if not self._pending:
-            return
-        data, self._pending = b"".join(self._pending), []
-        argv = ["tar", "-x", "-i", "-p", "-f", "-", "-C", self.spec.workdir]
+    def _send(self, exec_id: str, data: bytes) -> _Frames:
+        """Start the exec with `data` on its standard input (then closed); its output, frame by frame."""
+        sock = self._api.exec_start(exec_id, socket=True)
+        raw = getattr(sock, "_sock", sock)
         try:
-            exec_id = self._api.exec_create(self._cid, argv, stdin=True, user=SANDBOX_USER)["Id"]
-            sock = self._api.exec_start(exec_id, socket=True)
-            try:
-                # a unix-socket engine answers with docker's SocketIO wrapper; the socket is under `_sock`
-                raw = cast(socket.socket, getattr(sock, "_sock", sock))
-                raw.settimeout(DELIVERY_TIMEOUT_S)
-                raw.sendall(data)
-                raw.shutdown(socket.SHUT_WR)
-                output = b"".join(chunk for _, chunk in frames_iter(sock, tty=False))
-            finally:
-                sock.close()
-        except (OSError, *ENGINE_ERRORS) as exc:
-            raise self._failure(
-                exc if isinstance(exc, Exception) else None, "cannot copy files into the sandbox"
-            ) from exc
-        if self._exit_code(exec_id) != 0:
-            raise SandboxError(f"cannot copy files into the sandbox: {output.decode(errors='replace').strip()[:500]}")
+            raw.settimeout(DELIVERY_TIMEOUT_S)
+            raw.sendall(data)
+            raw.shutdown(socket.SHUT_WR)
+            raw.settimeout(None)  # the command may be silent for as long as its limit: the watchdog bounds it
+        except OSError:
+            sock.close()
+            raise
+        return _Frames(sock)
+
+    def _deliver(self) -> None:
+        """Extract the files waiting for the workspace before a read, in one exec (`true` after the delivery).
+        Call with the lock held."""
+        if self._pending:
+            files, self._pending = b"".join(self._pending), []
+            argv = ["bash", "-c", DELIVER_THEN_RUN, DELIVERED.decode(), self.spec.workdir, self.spec.workdir, "true"]
+            done = self._run(argv, DELIVERY_TIMEOUT_S, self.spec.workdir, {}, files)
+            if not done.ok:
+                raise SandboxError(f"cannot copy files into the sandbox: {done.stderr.strip()[:500]}")
 
     def get_archive(self, src: str) -> bytes:
         """Not serialised with exec: reading files while a command runs is safe (and what a live view needs)."""
@@ -401,7 +416,7 @@ class DockerSandbox(Sandbox):
         except ENGINE_ERRORS as exc:
             raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
 
-    def stream_archive(self, src: str) -> Generator[bytes, None, None]:
+    def stream_archive(self, src: str) -> Iterator[bytes]:
         """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
         self._ensure_open()
         if self._pending:
@@ -416,14 +431,13 @@ class DockerSandbox(Sandbox):
         except ENGINE_ERRORS as exc:
             raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
         try:
-            link = (stat or {}).get("linkTarget")
-            if link:
-                raise SandboxError(f"{src} is a link in the sandbox (to {link}), not a folder")
+            if (stat or {}).get("linkTarget"):
+                raise SandboxError(f"{src} is a link in the sandbox (to {stat['linkTarget']}), not a folder")
             yield from stream
         except ENGINE_ERRORS as exc:
             raise self._failure(exc, f"the copy of {src} out of the sandbox broke off") from exc
         finally:
-            stream.close()  # type: ignore[attr-defined]  # a generator: the stubs say Iterator
+            stream.close()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _ensure_open(self) -> None:
@@ -457,16 +471,51 @@ class DockerSandbox(Sandbox):
         if removal refuses it. What cannot be removed is left to the reaper (its deadline label)."""
         for attempt in range(2):
             try:
-                self._api.remove_container(self._cid, force=True, v=True)
+                self._api.remove_container(self.container.id, force=True, v=True)
                 return
             except NotFound:
                 return
             except ENGINE_ERRORS as exc:
                 if attempt == 0:
                     with contextlib.suppress(*ENGINE_ERRORS):
-                        self._api.unpause(self._cid)
+                        self._api.unpause(self.container.id)
                     continue
-                log.warning("could not remove sandbox container %s (the reaper will): %s", self._cid, exc)
+                log.warning("could not remove sandbox container %s (the reaper will): %s", self.container.id, exc)
+
+
+class _Frames:
+    """An exec's multiplexed output read from its socket as (stdout, stderr) pairs; `close` ends the reading."""
+
+    def __init__(self, sock: object) -> None:
+        self._sock = sock
+
+    def __iter__(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        for kind, chunk in frames_iter(self._sock, tty=False):
+            yield (chunk, None) if kind == 1 else (None, chunk)
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()  # type: ignore[attr-defined]
+
+
+class _AfterMarker:
+    """Stdout of a command that files were delivered for: the delivery's marker is taken off the front and the
+    rest passed on; `seen` once the marker came whole (it is printed only after the files arrived)."""
+
+    def __init__(self, out: CappedBuffer) -> None:
+        self.out, self.head, self.seen = out, b"", False
+
+    def write(self, chunk: bytes) -> None:
+        if self.seen:
+            self.out.write(chunk)
+            return
+        self.head += chunk
+        if len(self.head) >= len(DELIVERED) and self.head.startswith(DELIVERED):
+            self.seen, rest, self.head = True, self.head[len(DELIVERED) :], b""
+            if rest:
+                self.out.write(rest)
+        elif len(self.head) > len(DELIVERED):  # something else came first: the delivery failed; keep what it said
+            self.head = self.head[: self.out.cap]
 
 
 class _Watchdog:

@@ -67,7 +67,7 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def _image_label(name: str, label: str) -> str | None:
+def image_label(name: str, label: str) -> str | None:
     try:
         image = docker_client().images.get(name)
     except ImageNotFound:
@@ -147,7 +147,7 @@ def _build_runtime_image(tag: str, pull: bool, force: bool, say: Say, base: str 
         base = ensure_offline_base(say)
     base_id: str = client.images.get(base).attrs["Id"]  # `Image.id`, which the stubs type as optional
     content_hash = hashlib.sha256(dockerfile.read_bytes() + base_id.encode()).hexdigest()[:16]
-    if not force and _image_label(tag, LABEL_CONTENT_HASH) == content_hash:
+    if not force and image_label(tag, LABEL_CONTENT_HASH) == content_hash:
         say(f"{tag} is up to date (content {content_hash})")
         return BuildOutcome(tag, base, False, content_hash)
     say(f"building {tag} on {base}")

@@ -34,7 +34,6 @@ from opendgm.sandbox.capture import CappedBuffer
 from opendgm.sandbox.host_uids import HostUid, kill_every_process_of
 from opendgm.sandbox.python_packages import package_locations
 from opendgm.sandbox.scratch import owned_folder, remove_folder
-from opendgm.sandbox.scratch import reachable_scratch as reachable_scratch  # its historical home
 from opendgm.sandbox.spec import GATEWAY_SOCKET_PATH, SANDBOX_GID, SANDBOX_UID, SandboxSpec
 from opendgm.sandbox.tar_stream import NotThere, stream_tar
 from opendgm.sandbox.tmpfs import mount_tmpfs

@@ -1,6 +1,6 @@
 """Who owns a sandbox: the labels written on every container and volume opendgm creates.
 
-Invariant 6 (docs/invariants.md).
+Invariant 6 (only our own containers and files, docs/invariants.md).
 
 The reaper relies on these labels alone, so they must identify the owning process even after its pid
 has been reused (hence the process start time).

@@ -1,4 +1,5 @@
-"""Removes abandoned opendgm sandboxes, and nothing else (invariant 6, docs/invariants.md).
+"""Removes abandoned opendgm sandboxes, and nothing else (invariant 6: only our own containers and files,
+docs/invariants.md).
 
 Only containers and volumes that carry opendgm's ownership labels are considered, and only those whose
 owning process is gone or whose deadline passed are removed (HGM's `docker system prune -f` is the

@@ -21,7 +21,7 @@ GATEWAY_TOKEN_ENV = "OPENDGM_GATEWAY_TOKEN"
 
 DEFAULT_IMAGE = "opendgm-runtime:latest"
 # The unprivileged user every sandboxed command runs as (the runtime image names it `agent`).
-# Names that look like credentials. They never enter a sandbox (invariant 1): models are reached
+# Names that look like credentials. They never enter a sandbox (invariant 1: no secret in a sandbox): models are reached
 # through the gateway, which holds the keys on the host.
 SECRET_LIKE_NAME = re.compile(r".*_(KEY|TOKEN|SECRET|PASSWORD)$|^(AWS|AZURE|GOOGLE)_.*CREDENTIALS?.*$", re.I)
 SANDBOX_UID = 1000

@@ -34,12 +34,13 @@ def name_campaigns(dirs: Sequence[Path]) -> dict[str, Path]:
 
 
 @contextmanager
-def reading(campaigns: dict[str, Path], name: str) -> Iterator[Archive]:
-    """The named campaign opened read-only for the duration of one request."""
+def reading(campaigns: dict[str, Path], name: str, check_code: bool = True) -> Iterator[Archive]:
+    """The named campaign opened read-only for the duration of one request (`check_code`: see `Archive.open`;
+    a view that never reads agents' code skips it)."""
     if name not in campaigns:
         raise NotFound(f"no campaign {name!r} is served here")
     try:
-        archive = Archive.open(campaigns[name], readonly=True)
+        archive = Archive.open(campaigns[name], readonly=True, check_code=check_code)
     except ArchiveError as error:
         raise Unavailable(f"campaign {name!r} unavailable: {error}") from None
     with archive:

@@ -9,11 +9,12 @@ import bisect
 import itertools
 import json
 import tempfile
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, ArchiveError, NodeSummary, credit
+from opendgm.archive import Archive, ArchiveError, Edge, NodeSummary, credit
 from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.sentences import sentence
 from opendgm.archive.tables import SELF_MODIFICATION_LOG
@@ -38,11 +39,50 @@ class NotFound(LookupError):
 def tree(archive: Archive) -> dict[str, Any]:
     """Every node as a compact row (fields in `TREE_FIELDS`) with its layout, plus typed edges and the best agent
     with the path that led to it."""
+    campaign, rows, edges, spent = _tree_inputs(archive)
+    return _tree(campaign, rows, edges, spent, tidy_layout((row.id, row.parent_id) for row in rows))
+
+
+class TreeCache:
+    """The last tree of one campaign as JSON, with what it was made from: while the archive's rows, edges and
+    spending compare equal (C-level comparisons; unchanged rows are the very objects the summary cache keeps),
+    the kept JSON is the answer, so a dashboard polling a 10^4-10^5 node tree does not lay it out each time; and
+    while the nodes and their parents are the same (a result or a status changed), the layout is kept."""
+
+    def __init__(self) -> None:
+        self._made_from: tuple | None = None
+        self._body = b""
+        self._shape: list[tuple[str, str | None]] = []
+        self._place: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def tree_json(self, archive: Archive) -> bytes:
+        """`tree(archive)` as compact UTF-8 JSON."""
+        inputs = _tree_inputs(archive)
+        shape = [(row.id, row.parent_id) for row in inputs[1]]
+        with self._lock:
+            if inputs == self._made_from:
+                return self._body
+            place = self._place if shape == self._shape else None
+        place = place or tidy_layout(shape)
+        body = json.dumps(_tree(*inputs, place), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        with self._lock:
+            self._made_from, self._body, self._shape, self._place = inputs, body.encode(), shape, place
+            return self._body
+
+
+def _tree_inputs(archive: Archive) -> tuple[str, list[NodeSummary], list[Edge], dict[str | None, Totals]]:
     with archive.snapshot():
-        rows = archive.summaries(kind=None)
-        edges = archive.edges()
-        spent = archive.ledger.totals_by("node")
-    place = tidy_layout((row.id, row.parent_id) for row in rows)
+        return archive.campaign, archive.summaries(kind=None), archive.edges(), archive.ledger.totals_by("node")
+
+
+def _tree(
+    campaign: str,
+    rows: list[NodeSummary],
+    edges: list[Edge],
+    spent: dict[str | None, Totals],
+    place: dict[str, tuple[float, int]],
+) -> dict[str, Any]:
     chosen = best_agent(rows)
     nothing = Totals()
 
@@ -52,7 +92,7 @@ def tree(archive: Archive) -> dict[str, Any]:
         return [*facts, row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
 
     return {
-        "campaign": archive.campaign,
+        "campaign": campaign,
         "fields": TREE_FIELDS,
         "nodes": [row_of(row) for row in rows],
         "edges": [[edge.src, edge.dst, edge.kind] for edge in edges],

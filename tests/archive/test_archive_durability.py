@@ -1,5 +1,6 @@
-"""Invariant 3: a writer SIGKILLed at any instant leaves an archive that opens with every committed
-record intact and nothing half-written; the crash windows of adding an agent are recovered."""
+"""Invariant 3 (state durable before it is acted on): a writer SIGKILLed at any instant leaves an archive that
+opens with every committed record intact and nothing half-written; the crash windows of adding an agent are
+recovered."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Per-task results keyed by code (invariant 5), stages, and scores derived from the results."""
+"""Per-task results keyed by code (invariant 5: results keyed by code hash), stages, and scores derived from the
+results."""
 
 from __future__ import annotations
 

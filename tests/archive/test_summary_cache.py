@@ -29,8 +29,12 @@ def _fresh(archive: Archive, filters: tuple[str | None, str | None]) -> list:
 def _check(archive: Archive) -> None:
     for evaluator, version in FILTERS:
         fresh = _fresh(archive, (evaluator, version))
-        assert archive.summaries(None, evaluator, version) == fresh
-        assert archive.summaries("agent", evaluator, version) == [row for row in fresh if row.kind == "agent"]
+        agents = [row for row in fresh if row.kind == "agent"]
+        kept, kept_agents = archive.summaries(None, evaluator, version), archive.summaries("agent", evaluator, version)
+        assert kept == fresh and kept_agents == agents
+        # HGM's clade sums, updated by adding each change to the ancestors, equal the sums over the fresh rows
+        assert kept.clade_sums() == summary_rows.clade_sums(fresh)
+        assert kept_agents.clade_sums() == summary_rows.clade_sums(agents)
 
 
 def test_kept_summaries_always_equal_a_fresh_query(archive: Archive, campaign_dir: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.self_improve import Rejected
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 from tests.evolve.test_campaign import config
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 from tests.support.ray_cluster import CampaignRun, LocalCluster
 from tests.support.scripted_models import CapabilityScript
 
@@ -108,11 +109,14 @@ def test_a_unit_fails_on_a_node_as_it_would_here(cluster: LocalCluster, local_is
 
 
 def test_opendgm_evaluate_runs_its_tasks_on_the_cluster(
-    cluster: LocalCluster, local_isolation: None, script: CapabilityScript, tmp_path: Path,
+    cluster: LocalCluster, local_isolation: None, fake_provider: FakeProvider, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    fake_provider.default = Reply(body=completion("Done.\n```bash\nsubmit\n```"))  # each task ends at once
     models = tmp_path / "models.yaml"
-    models.write_text(f"roles:\n  agent: {{model: openai/scripted, api_base: '{script.base_url}', max_tokens: 64}}\n")
+    models.write_text(
+        f"roles:\n  agent: {{model: openai/scripted, api_base: '{fake_provider.base_url}', max_tokens: 64}}\n"
+    )
     argv = [
         "opendgm",
         "evaluate",

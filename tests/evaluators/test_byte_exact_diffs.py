@@ -8,7 +8,7 @@ from opendgm.archive import Archive
 from opendgm.evaluators.evaluation import evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.repo_tasks import RepoTasks
-from opendgm.sandbox.local_backend import reachable_scratch
+from opendgm.sandbox import reachable_scratch
 
 LATIN_1 = "café, naïve, 10 €uro? no: ¤\n".encode("latin-1", errors="replace")
 AGENT = f"""import argparse, pathlib

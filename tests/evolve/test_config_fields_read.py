@@ -34,7 +34,6 @@ ELSEWHERE = {
     "CampaignConfig.mpo": "evolve/test_judged_campaign.py",
     "CampaignConfig.local_server": "llm/test_local_model.py",
     "CampaignConfig.tracking": "evolve/test_campaign_tracking.py",
-    "ExecutorConfig.*": "cluster/test_ray_campaign.py",
     "CampaignConfig.pe2": "evolve/test_prompt_operators.py",
     "PE2Options.*": "evolve/test_prompt_operators.py",
     "MetaPromptOptions.hyper_mutation": "prompts/test_prompt_campaign.py::test_pe2_meta_prompt_evolves_inside_a_prompt_"
@@ -55,6 +54,8 @@ ELSEWHERE = {
     "Draw.*": "evolve/test_simulate.py",
     # Each chance is read only when its entry's condition holds; their rates are checked on 10,000 draws:
     "Chances.*": "evolve/test_entries.py::test_swebench_rule_gives_dgms_rates_when_every_condition_holds",
+    # Read only when the campaign runs on a Ray cluster:
+    "ExecutorConfig.*": "cluster/test_ray_campaign.py::test_generations_give_the_same_archive_on_the_cluster",
 }
 
 

@@ -1,4 +1,5 @@
-"""Invariant 3 end to end: a campaign SIGKILLed at random moments and resumed ends as if never killed."""
+"""Invariant 3 (state durable before it is acted on) end to end: a campaign SIGKILLed at random moments and
+resumed ends as if never killed."""
 
 from __future__ import annotations
 

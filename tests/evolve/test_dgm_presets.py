@@ -20,9 +20,10 @@ from docker.errors import ImageNotFound
 from opendgm.agents.contract import REPO_DIR
 from opendgm.archive import Archive
 from opendgm.evaluators.polyglot import selftest_dir
-from opendgm.evolve import entries, meta_prompts, scoring
+from opendgm.evolve import entries, scoring
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from opendgm.prompts import meta_prompts
 from opendgm.sandbox.docker_client import docker_client
 from tests.evaluators.test_swebench import FIXTURE, IMAGE, build_image, instance_row
 from tests.support.llm_fakes import FakeProvider, Reply, completion

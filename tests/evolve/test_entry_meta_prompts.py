@@ -8,9 +8,10 @@ from pathlib import Path
 
 from opendgm.archive import Archive, credit
 from opendgm.evaluators.humaneval import HumanEval
-from opendgm.evolve import meta_prompts, proposals
+from opendgm.evolve import proposals
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from opendgm.prompts import meta_prompts
 
 ROLE = {"model": "openai/unused", "api_base": "http://127.0.0.1:9/v1"}
 

@@ -9,8 +9,7 @@ import pytest
 
 from opendgm.archive import Archive, credit
 from opendgm.archive.credit import Credit, Fitness
-from opendgm.evolve import meta_prompts
-from opendgm.prompts import pe2
+from opendgm.prompts import meta_prompts, pe2
 
 
 def record(node: str, *gains: float | None) -> Fitness:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
-from opendgm.evolve import meta_prompts
 from opendgm.evolve.campaign import Campaign
+from opendgm.prompts import meta_prompts
 from tests.evolve.test_campaign import config
 from tests.support.scripted_models import BASH_HINT, HYPER_MUTATION_LINE, CapabilityScript
 

@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.sandbox import EngineFailure, Mount, SandboxSpec, open_sandbox
+from opendgm.sandbox import EngineFailure, Mount, SandboxSpec, open_sandbox, reachable_scratch
 from opendgm.sandbox.docker_client import docker_client
-from opendgm.sandbox.local_backend import reachable_scratch
 
 OWNER = textwrap.dedent(
     """
     import sys, time
     from contextlib import ExitStack
     from opendgm.sandbox import SandboxSpec, open_sandbox
-    from opendgm.sandbox.local_backend import reachable_scratch
+    from opendgm.sandbox import reachable_scratch
     with ExitStack() as stack:
         folders = [stack.enter_context(reachable_scratch(prefix=p)) for p in ("opendgm-agent-", "odgm-gw-")]
         sandbox = open_sandbox(SandboxSpec(campaign="test-leftovers"), sys.argv[1])
@@ -63,7 +62,7 @@ def test_a_killed_runs_folders_are_reaped_and_nothing_else(local_isolation: None
 REAP_OWN = textwrap.dedent(
     """
     from opendgm.sandbox import SandboxSpec, open_sandbox, reap_own
-    from opendgm.sandbox.local_backend import reachable_scratch
+    from opendgm.sandbox import reachable_scratch
     scratch = reachable_scratch(prefix="odgm-gw-")
     folder = scratch.__enter__()          # left open, as a run stopped by a signal leaves it
     sandbox = open_sandbox(SandboxSpec(campaign="test-reap-own"), "docker")

@@ -18,7 +18,7 @@ from opendgm.evaluators.evaluation import evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.runner import TaskOutcome
-from opendgm.evaluators.task import Task
+from opendgm.evaluators.task import NO_GRADING, Task
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox.docker_client import docker_client
 from tests.support.fault_models import FaultyScript
@@ -104,12 +104,12 @@ def test_an_engine_failure_during_grading_is_an_event_not_grading_error(
     fired: list[str] = []
 
     class Sabotaged(HumanEval):
-        def grade_for(self, node, task, patch, sandbox):  # type: ignore[no-untyped-def]
+        def grade(self, task, patch, sandbox, grading=NO_GRADING):  # type: ignore[no-untyped-def]
             if not fired:
                 fired.append(fault)
                 if fault == "container_killed":
                     docker_client().api.kill(sandbox.container.id)  # type: ignore[attr-defined]
-            return super().grade_for(node, task, patch, sandbox)
+            return super().grade(task, patch, sandbox, grading)
 
     class Untagging(Sabotaged):
         def prepare(self, task, sandbox):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from opendgm.llm import BudgetExceeded, BudgetLimits, MemoryLedger, SQLiteLedger
-from opendgm.llm.budget import Budget
+from opendgm.llm.budget import Budget, hold
 from tests.support.llm_fakes import MESSAGES, one_call_usd, reserved_for
 
 
@@ -75,10 +75,10 @@ def test_calls_in_flight_count_against_the_limit():
     budget = Budget(BudgetLimits(usd=1.0), MemoryLedger(), campaign="c")
 
     with (
-        budget.hold("n", usd=0.6, tokens=0),
+        hold(budget, "n", usd=0.6, tokens=0),
         pytest.raises(BudgetExceeded, match=r"in flight 0\.6"),
-        budget.hold("m", usd=0.6, tokens=0),
+        hold(budget, "m", usd=0.6, tokens=0),
     ):
         pass
-    with budget.hold("m", usd=0.6, tokens=0):  # released: room again
+    with hold(budget, "m", usd=0.6, tokens=0):  # released: room again
         pass

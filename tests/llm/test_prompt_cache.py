@@ -354,7 +354,8 @@ def test_cached_counts_above_the_prompt_are_capped_by_it(fake_provider, fake_rol
 def test_diagnoses_of_one_parent_read_its_code_from_the_cache(anthropic, claude):
     """The diagnosis meta-prompt puts the parent's code first; the host sends that part as the system message, so a
     second diagnosis of the same parent (another failed task) reads it instead of paying for it again."""
-    from opendgm.evolve.self_improve import diagnosis_messages, prompt_text
+    from opendgm.evolve.self_improve import diagnosis_messages
+    from opendgm.prompts.meta_prompts import prompt_text
 
     code = " ".join(f"line{i}" for i in range(2000))
     router = claude()

@@ -1,5 +1,5 @@
-"""Invariant 1: a process inside a sandbox completes a model call through the gateway while no API key
-is anywhere in its environment. The fake provider demands the key, so the call only succeeds because
+"""Invariant 1 (no secret in a sandbox): a process inside a sandbox completes a model call through the gateway
+while no API key is anywhere in its environment. The fake provider demands the key, so the call only succeeds because
 the host added it on the far side of the gateway."""
 
 from __future__ import annotations

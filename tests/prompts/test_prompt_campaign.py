@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
 from opendgm.evolve.config import load_any
+from opendgm.evolve.prompt_campaign import PromptCampaign
 from opendgm.llm import Router
 from opendgm.llm.roles import RetryPolicy
 from opendgm.outcomes import InfrastructureFailure
-from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import MetaPromptOptions, PromptCampaignConfig
 from tests.support.scripted_prompt_models import HYPER_MUTATION_LINE, REVERSED_ITEM, REWRITE, SEED_RUBRIC, ReverseScript
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from opendgm.archive import Archive
+from opendgm.evolve.prompt_campaign import PromptCampaign
 from opendgm.llm import Router
-from opendgm.prompts.campaign import PromptCampaign
 from opendgm.prompts.config import PromptCampaignConfig
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

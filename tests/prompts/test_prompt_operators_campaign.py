@@ -8,8 +8,8 @@ import json
 import re
 
 from opendgm.archive import Archive
+from opendgm.evolve.prompt_campaign import PromptCampaign, Report
 from opendgm.llm import Router
-from opendgm.prompts.campaign import PromptCampaign, Report
 from opendgm.prompts.config import PromptCampaignConfig
 from tests.support.llm_fakes import Reply, completion
 from tests.support.scripted_prompt_models import ReverseScript, induced, opro_proposal

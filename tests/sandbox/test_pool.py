@@ -8,7 +8,7 @@ import time
 import pytest
 from docker.errors import NotFound
 
-from opendgm.sandbox import SandboxSpec, open_sandbox
+from opendgm.sandbox import SandboxError, SandboxSpec, open_sandbox
 from opendgm.sandbox.docker_client import docker_client
 from opendgm.sandbox.spec import Limits, Mount
 
@@ -69,3 +69,19 @@ def test_files_delivered_with_the_next_exec_never_follow_a_link_the_code_left(do
         look = sandbox.exec("ls -A /tmp/elsewhere; test ! -L /workspace/repo/tests && cat repo/tests/test_hidden.py")
         assert look.exit_code == 0 and look.stdout == "assert True\n", look.stdout + look.stderr
         assert sandbox.get_file("/workspace/repo/b.txt") == b"b\n"
+
+
+def test_files_go_in_with_the_command_and_the_command_cannot_fake_or_hide_the_delivery(docker_engine: str) -> None:
+    """The waiting files are extracted in the command's own exec, before it starts. A command printing the
+    delivery's marker has it in its output like anything else; a delivery that fails is the sandbox's error and
+    the command never runs; a failing command after a good delivery is the command's exit status."""
+    with open_sandbox(SandboxSpec(image=docker_engine, campaign="test-pool"), "docker", pooled=True) as sandbox:
+        sandbox.put_files("/workspace", {"a.txt": "a\n"})
+        marker = "printf '[opendgm: files delivered]\\n'"
+        faked = sandbox.exec(f"{marker}; cat a.txt; exit 3")
+        assert (faked.exit_code, faked.stdout) == (3, "[opendgm: files delivered]\na\n"), faked
+        assert sandbox.exec("rm a.txt && mkdir -p d && chmod 0500 d").exit_code == 0
+        sandbox.put_files("/workspace", {"d/f.txt": "f\n"})
+        with pytest.raises(SandboxError, match="cannot copy files into the sandbox"):
+            sandbox.exec("touch ran")
+        assert sandbox.exec("test ! -e ran").exit_code == 0

@@ -10,12 +10,12 @@ import textwrap
 import time
 
 import pytest
-from docker.errors import NotFound
 
 from opendgm.sandbox import SandboxSpec, open_sandbox
 from opendgm.sandbox.docker_client import docker_client
 from opendgm.sandbox.owner import LABEL_DEADLINE, LABEL_PID, LABEL_PID_START, Owner, abandoned
 from opendgm.sandbox.reaper import reap_abandoned_sandboxes
+from tests.support.containers import exists as container_exists
 
 OWNER_SCRIPT = textwrap.dedent(
     """
@@ -32,14 +32,6 @@ NEXT_STARTUP = (
 )
 
 
-def _exists(container_id: str) -> bool:
-    try:
-        docker_client().containers.get(container_id)
-    except NotFound:
-        return False
-    return True
-
-
 @pytest.mark.docker
 def test_sigkilled_owner_leaves_nothing_behind_and_unrelated_containers_survive(docker_engine: str) -> None:
     owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT], stdout=subprocess.PIPE, text=True)
@@ -48,17 +40,17 @@ def test_sigkilled_owner_leaves_nothing_behind_and_unrelated_containers_survive(
     unrelated = docker_client().containers.create(docker_engine, ["sleep", "600"], network_mode="none")
     unrelated.start()
     try:
-        assert orphan and _exists(orphan)
+        assert orphan and container_exists(orphan)
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait()
-        assert _exists(orphan), "SIGKILL gives the owner no chance to clean up"
+        assert container_exists(orphan), "SIGKILL gives the owner no chance to clean up"
         subprocess.run([sys.executable, "-c", NEXT_STARTUP], check=True, timeout=120)
-        assert not _exists(orphan), "the next start-up must remove the dead owner's container"
+        assert not container_exists(orphan), "the next start-up must remove the dead owner's container"
         unrelated.reload()
         assert unrelated.status == "running", "an unlabelled container must never be touched"
     finally:
         unrelated.remove(force=True)
-        if _exists(orphan):
+        if container_exists(orphan):
             docker_client().containers.get(orphan).remove(force=True, v=True)
 
 
@@ -66,7 +58,7 @@ def test_sigkilled_owner_leaves_nothing_behind_and_unrelated_containers_survive(
 def test_live_owner_is_kept_until_its_deadline(docker_engine: str) -> None:
     with open_sandbox(SandboxSpec(image=docker_engine, campaign="test-deadline"), "docker") as live:
         reap_abandoned_sandboxes()
-        assert _exists(live.container.id), "a sandbox whose owner is alive must be kept"
+        assert container_exists(live.container.id), "a sandbox whose owner is alive must be kept"
     expired = Owner.current("test-deadline", lifetime_s=-1).labels()
     stale = docker_client().containers.create(docker_engine, ["sleep", "600"], labels=expired)
     try:
@@ -74,7 +66,7 @@ def test_live_owner_is_kept_until_its_deadline(docker_engine: str) -> None:
         assert stale.short_id in {r.container for r in removed}
         assert {r.reason for r in removed if r.container == stale.short_id} == {"deadline passed"}
     finally:
-        if _exists(stale.id):
+        if container_exists(stale.id):
             stale.remove(force=True)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.sandbox.local_backend import reachable_scratch
+from opendgm.sandbox import reachable_scratch
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from opendgm.archive import Archive
 from opendgm.llm import BudgetExceeded, BudgetLimits, CallRecord, InvalidRequest, MemoryLedger, SQLiteLedger
-from opendgm.llm.budget import Budget
+from opendgm.llm.budget import Budget, hold
 from tests.support.gateway_attack import post, router_for
 from tests.support.llm_fakes import MESSAGES
 
@@ -19,13 +19,13 @@ from tests.support.llm_fakes import MESSAGES
 def test_a_negative_hold_makes_no_room_under_a_limit(hostile):
     budget = Budget(BudgetLimits(node_tokens=100, node_usd=1.0), MemoryLedger(), "c")
 
-    with budget.hold("n", **({"usd": 0.0, "tokens": 0} | hostile)):
-        with budget.hold("n", usd=0.5, tokens=90):
+    with hold(budget, "n", **({"usd": 0.0, "tokens": 0} | hostile)):
+        with hold(budget, "n", usd=0.5, tokens=90):
             pass
         with pytest.raises(BudgetExceeded):
-            budget.hold("n", usd=0.5, tokens=101).__enter__()
+            hold(budget, "n", usd=0.5, tokens=101).__enter__()
         with pytest.raises(BudgetExceeded):
-            budget.hold("n", usd=1.5, tokens=1).__enter__()
+            hold(budget, "n", usd=1.5, tokens=1).__enter__()
 
 
 @pytest.mark.parametrize("estimate", [{"usd": math.nan}, {"usd": math.inf}])
@@ -33,7 +33,7 @@ def test_an_estimate_that_is_not_a_finite_number_is_never_held(estimate):
     budget = Budget(BudgetLimits(usd=1.0), MemoryLedger(), "c")
 
     with pytest.raises((BudgetExceeded, ValueError)):
-        budget.hold(None, **({"tokens": 1} | estimate)).__enter__()
+        hold(budget, None, **({"tokens": 1} | estimate)).__enter__()
 
 
 @pytest.mark.parametrize("value", [-5, 0, 2.5, "7", True])

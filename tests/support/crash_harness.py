@@ -1,4 +1,5 @@
-"""Kill a campaign at random moments, resume it, and compare it with an uninterrupted run (invariant 3).
+"""Kill a campaign at random moments, resume it, and compare it with an uninterrupted run (invariant 3: state
+durable before it is acted on).
 
 Shared by `tests/evolve/test_crash_resume.py` (a few kills) and `benchmarks/crash_resume.py` (many).
 The scripted model is served by the calling process, so it outlives every killed campaign; the campaign

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opendgm.archive import Archive
+from opendgm.llm.ledger import CallRecord
+from opendgm.web import views
 from opendgm.web.app import create_app
 
 Campaign = tuple[Path, dict[str, str]]
@@ -155,3 +158,27 @@ def test_overview_code_diff_against_seed_and_best_agent(client: TestClient, camp
     assert rows(tree)[ids["child"]]["cost_usd"] == pytest.approx(0.10) and rows(tree)[ids["child"]]["tokens"] == 15
     events = client.get("/api/camp/events").json()["events"]
     assert events[0]["text"] == f"{ids['seed']} (agent) was added as a root"
+
+
+def test_the_kept_tree_follows_every_change_of_a_live_archive(tmp_path: Path, campaign: Campaign) -> None:
+    """The tree endpoint answers its kept JSON while nothing changed; a new node, a result, a status, an edge or a
+    model call each make it answer what a fresh read of the archive shows."""
+    shutil.copytree(campaign[0], tmp_path / "live")
+    ids = campaign[1]
+    with (
+        TestClient(create_app({"live": tmp_path / "live"}), base_url="http://127.0.0.1") as client,
+        Archive.open(tmp_path / "live") as writer,
+    ):
+        changes = [
+            lambda: writer.add_node("rubric", "Score clarity.", operator="mpo"),
+            lambda: writer.record_result(ids["child"], "e1", "1", "t-new", status="resolved"),
+            lambda: writer.set_status(ids["grandchild"], "rejected", reason="kept tree test"),
+            lambda: writer.add_edge(ids["child"], ids["meta"], "produced_by"),
+            lambda: writer.ledger.record(CallRecord(writer.campaign, ids["seed"], "agent", "t", "m", "ok", 7, 3, 0.5)),
+        ]
+        for change in [lambda: None, *changes]:
+            change()
+            with Archive.open(tmp_path / "live", readonly=True) as fresh:
+                expected = json.loads(json.dumps(views.tree(fresh)))
+            assert client.get("/api/live/tree").json() == expected
+            assert client.get("/api/live/tree").json() == expected  # the kept answer

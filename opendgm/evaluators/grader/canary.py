@@ -1,6 +1,6 @@
 """A test that must fail, added to a compiled language's tests at grading: a report without it is forged.
 
-Invariant 8 (docs/invariants.md).
+Invariant 8 (scores cannot be forged, docs/invariants.md).
 
 The per-test report of Go, Rust, C++, Java and JavaScript comes from the process that also runs the
 solution's code, which can write a report of its own (print `--- PASS` lines, write the XML or JSON

@@ -1,6 +1,6 @@
 """Running the sandbox harness and reading its result: one line keyed by a nonce the tests never see.
 
-Invariant 8 (docs/invariants.md).
+Invariant 8 (scores cannot be forged, docs/invariants.md).
 
 The nonce goes into a file the harness reads and deletes before any agent code runs; the harness's
 result is trusted only on the line that carries it. Output without that line (the harness was killed,

@@ -1,4 +1,5 @@
-"""Import-time hooks a patch may add, dropped before grading with the reason recorded (invariant 8, docs/invariants.md).
+"""Import-time hooks a patch may add, dropped before grading with the reason recorded (invariant 8: scores
+cannot be forged, docs/invariants.md).
 
 A file that Python (or pytest) runs on its own before any test, or a top-level module named like a
 standard-library module, lets agent code take over the test process without touching a test. Such

@@ -1,4 +1,5 @@
-"""The task's pytest configuration in pyproject.toml, put back after the agent's patch (invariant 8).
+"""The task's pytest configuration in pyproject.toml, put back after the agent's patch (invariant 8: scores
+cannot be forged).
 
 pytest reads `[tool.pytest.ini_options]` (and `[tool.pytest]`) like pytest.ini: `addopts` can load a
 plugin from the repository, deselect tests or change how outcomes are reported. The rest of the file

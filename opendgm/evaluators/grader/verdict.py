@@ -1,6 +1,6 @@
 """A grade decided from per-test outcomes against the expected tests: never from an exit code.
 
-Invariant 8 (docs/invariants.md).
+Invariant 8 (scores cannot be forged, docs/invariants.md).
 
 A test expected but not reported counts as failed, a test reported but not expected counts for nothing,
 zero expected tests is never resolved, and `resolved` means every expected test passed.

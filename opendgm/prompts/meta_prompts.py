@@ -18,14 +18,12 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from importlib import resources
 from string import Template
 
 from opendgm.archive import Archive, credit
 from opendgm.archive.credit import Fitness
 from opendgm.archive.models import Node
-from opendgm.evolve import entries
-from opendgm.evolve.self_improve import prompt_text
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.target import Complete
 from opendgm.prompts.template import missing_placeholders
@@ -41,6 +39,13 @@ class Role:
 
 
 DGM_ANSWER = ('"implementation_suggestion"', '"problem_description"')  # what the child is told
+# DGM's special entries (`opendgm.evolve.entries`), each diagnosed by a meta-prompt role of its own.
+SPECIAL_ENTRIES = ("empty_patches", "stochasticity", "context_length")
+
+
+def prompt_text(name: str) -> str:
+    """A shipped meta-prompt's text (`prompts/meta/NAME`)."""
+    return (resources.files("opendgm.prompts") / "meta" / name).read_text(encoding="utf-8")
 
 
 def entry_role(kind: str) -> str:
@@ -60,10 +65,10 @@ ROLES: dict[str, Role] = {
             f"It asks a model to study a coding agent's code and example tasks showing one of its habits ({kind}), "
             "and to answer with JSON whose `implementation_suggestion` and `problem_description` tell the agent "
             "how to improve itself.",
-            partial(prompt_text, f"diagnose_{kind}.md"),
+            lambda kind=kind: prompt_text(f"diagnose_{kind}.md"),
             DGM_ANSWER,
         )
-        for kind in entries.SPECIAL
+        for kind in SPECIAL_ENTRIES
     },
     "self_improve": Role(
         "It is given to a coding agent working on its own source code, together with a problem statement, "
@@ -95,7 +100,7 @@ OPERATOR_ROLES: dict[str, tuple[str, ...]] = {"self_improve": ("diagnosis", "sel
 AGENT_ROLES = tuple(dict.fromkeys(role for roles in OPERATOR_ROLES.values() for role in roles))
 # The special entries' diagnosis roles: seeded into the archive when first drawn (so archives that never draw one
 # keep their numbering), then chosen and evolved like the operators' roles.
-ENTRY_ROLES = tuple(entry_role(kind) for kind in entries.SPECIAL)
+ENTRY_ROLES = tuple(entry_role(kind) for kind in SPECIAL_ENTRIES)
 # Every role an operator may use, per operator (what hyper-mutation may rewrite, once the role has members).
 EVOLVABLE_ROLES = {**OPERATOR_ROLES, "self_improve": (*OPERATOR_ROLES["self_improve"], *ENTRY_ROLES)}
 HYPER_MUTATION_PROMPT = "hyper_mutation.md"

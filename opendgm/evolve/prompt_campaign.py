@@ -32,10 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from opendgm.archive import Archive, Node, credit
-from opendgm.evolve import meta_prompts
 from opendgm.llm import MalformedResponse, Router
-from opendgm.outcomes import Verdict
-from opendgm.prompts import ape, opro, pe2
+from opendgm.prompts import ape, meta_prompts, opro, pe2
 from opendgm.prompts.charged import call_for
 from opendgm.prompts.config import PromptCampaignConfig
 from opendgm.prompts.data import Split
@@ -347,7 +345,7 @@ class PromptCampaign:
             if cached is None:
                 try:
                     done = attempt(complete, self.scorer, prompt, example, self.config.placement)
-                    status: Verdict = "resolved" if done.correct else "unresolved"
+                    status = "resolved" if done.correct else "unresolved"
                 except MalformedResponse as exc:  # an empty answer is a wrong answer, not a crash
                     done, status = Attempt(example, "", False), "agent_error"
                     log.info("task model gave no answer on %s: %s", example.id, exc)

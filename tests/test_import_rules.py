@@ -1,0 +1,210 @@
+"""The import rules between rooms (docs/architecture.md), checked over the source with `ast`.
+
+1. An import points down: a room imports only rooms listed before it in the architecture page's room table.
+2. No room reaches into another room's private names (`_name`, a `_module`, or `module._name` on a module it
+   imported), in `import` lines and in `TYPE_CHECKING` blocks alike.
+3. Every room in the package is in the table, so a new room has to be placed before anything can rely on it.
+
+The checker is shown failing on planted violations, in a synthetic package and in a copy of the real one.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "opendgm"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+ROOT_ROOM = "opendgm"  # the package's own __init__: its public face (the library API) sits on top
+COMMANDS = "cli"  # the command room: `opendgm/cli.py` and every room's `cli.py` / `*_cli.py`
+ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([a-z_]+)(?:/|\.py)?`\s*\|")
+
+
+def room_order(page: Path = ARCHITECTURE) -> list[str]:
+    """The rooms, lowest first: the numbered rows of the room table in docs/architecture.md."""
+    rows = [ROW.match(line) for line in page.read_text(encoding="utf-8").splitlines()]
+    numbered = sorted((int(row.group(1)), row.group(2)) for row in rows if row)
+    return [name for _number, name in numbered]
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: str
+    line: int
+    rule: str  # "upward" | "private" | "unplaced"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.rule}: {self.detail}"
+
+
+def _module_name(path: Path, package: Path) -> str:
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _rooms(package: Path) -> set[str]:
+    """Every room present: the package's subpackages and top-level modules, and the package itself."""
+    found = {p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    found |= {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    return found | {ROOT_ROOM}
+
+
+def _room(module: str, rooms: set[str]) -> str | None:
+    """The room a dotted module name belongs to, or None outside the package. A room's command module
+    (`cli.py`, `*_cli.py`) belongs to the command room: commands assemble the rooms below them."""
+    parts = module.split(".")
+    if parts[0] != ROOT_ROOM:
+        return None
+    if parts[-1] == COMMANDS or parts[-1].endswith(f"_{COMMANDS}"):
+        return COMMANDS
+    return parts[1] if len(parts) > 1 and parts[1] in rooms else ROOT_ROOM
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _targets(node: ast.ImportFrom | ast.Import, module: str, is_package: bool) -> list[tuple[str, str | None]]:
+    """(imported module, imported name or None) for each name of an import statement, relative ones resolved."""
+    if isinstance(node, ast.Import):
+        return [(alias.name, None) for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        anchor = module.split(".") if is_package else module.split(".")[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)]
+        base = ".".join([*anchor, *([base] if base else [])])
+    return [(base, alias.name) for alias in node.names]
+
+
+@functools.cache
+def _nodes(source: str) -> tuple[ast.AST, ...]:
+    """Every node of a module's syntax tree (cached by source: the planted copy parses one file anew)."""
+    return tuple(ast.walk(ast.parse(source)))
+
+
+def check(package: Path = PACKAGE, order: list[str] | None = None) -> list[Violation]:
+    """Every violation of the three rules in `package` (a directory named like the package)."""
+    order = room_order() if order is None else order
+    rank = {room: index for index, room in enumerate(order)}
+    rooms = _rooms(package)
+    found = [
+        Violation(str(package), 0, "unplaced", f"room {room!r} is not in the room table")
+        for room in sorted(rooms - rank.keys())
+    ]
+    paths = sorted(package.rglob("*.py"))
+    modules = {_module_name(path, package) for path in paths}
+    for path in paths:
+        module = _module_name(path, package)
+        here = _room(module, rooms)
+        relative = str(path.relative_to(package.parent))
+        nodes = _nodes(path.read_text(encoding="utf-8"))
+        foreign_modules: dict[str, str] = {}  # local name -> room of a module imported from another room
+        for node in nodes:
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            for target, name in _targets(node, module, path.name == "__init__.py"):
+                submodule = f"{target}.{name}" if name else target
+                there = _room(submodule if submodule in modules else target, rooms)
+                if there is None or there == here:
+                    continue
+                if rank.get(there, -1) > rank.get(here, -1):
+                    found.append(Violation(relative, node.lineno, "upward", f"{here} imports {there} ({target})"))
+                hidden = [part for part in target.split(".") if _private(part)]
+                if name is not None and _private(name):
+                    hidden.append(name)
+                if hidden:
+                    found.append(Violation(relative, node.lineno, "private", f"{here} imports {there}'s {hidden[-1]}"))
+                if name is None:
+                    foreign_modules[target.split(".")[0]] = there
+                else:
+                    foreign_modules[name] = there  # a module or not: attributes on a non-module never start with _
+        for node in nodes:
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in foreign_modules
+                and _private(node.attr)
+            ):
+                there = foreign_modules[node.value.id]
+                found.append(Violation(relative, node.lineno, "private", f"{here} uses {there}'s {node.attr}"))
+    return found
+
+
+def test_the_room_table_lists_every_room_once() -> None:
+    order = room_order()
+    assert len(order) == len(set(order)), order
+    assert order[-1] == ROOT_ROOM, "the package's public face sits on top"
+    assert {"archive", "sandbox", "llm", "evaluators", "evolve", "prompts", "outcomes"} <= set(order)
+
+
+# Arrows known to climb, each with what would remove it. A ratchet: the test fails when one disappears (delete its
+# entry) and when any other appears.
+KNOWN_UPWARD = {
+    ("opendgm/cluster/head.py", "cluster imports evolve (opendgm.evolve)"): "self-modification units run",
+    ("opendgm/cluster/worker.py", "cluster imports evolve (opendgm.evolve)"): "evolve.self_improve on nodes;",
+    # to remove: the sandbox part of self-modification (own_code, the run, validate, accept_modification) moves
+    # below cluster, or evolve hands those functions to cluster_runs.
+}
+
+
+def test_no_upward_arrow_and_no_private_name_between_rooms() -> None:
+    violations = [v for v in check() if (v.path, v.detail) not in KNOWN_UPWARD or v.rule != "upward"]
+    assert not violations, "\n".join(map(str, violations))
+
+
+def test_every_known_upward_arrow_is_still_there() -> None:
+    found = {(v.path, v.detail) for v in check() if v.rule == "upward"}
+    assert set(KNOWN_UPWARD) <= found, f"fixed, so delete from KNOWN_UPWARD: {set(KNOWN_UPWARD) - found}"
+
+
+def _plant(package: Path, relative: str, source: str) -> None:
+    path = package / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in path.relative_to(package.parent).parents:  # every package on the way has an __init__
+        init = package.parent / folder / "__init__.py"
+        if folder != Path(".") and not init.exists():
+            init.write_text("")
+    path.write_text(source)
+
+
+def test_the_checker_reports_planted_violations_in_a_synthetic_package(tmp_path: Path) -> None:
+    package = tmp_path / "opendgm"
+    _plant(package, "sandbox/scratch.py", "def _backend(name):\n    return name\n")
+    _plant(package, "evolve/campaign.py", "class Campaign: ...\n")
+    _plant(package, "archive/ok.py", "from opendgm.sandbox import scratch\nfrom .. import sandbox\n")
+    _plant(package, "archive/up.py", "from opendgm.evolve.campaign import Campaign\n")
+    _plant(package, "archive/up_relative.py", "from ..evolve import campaign\n")
+    _plant(package, "evolve/private.py", "from opendgm.sandbox.scratch import _backend\n")
+    _plant(package, "evolve/attribute.py", "from opendgm.sandbox import scratch\nscratch._backend('x')\n")
+    _plant(package, "evolve/module.py", "import opendgm.sandbox._hidden\n")
+    _plant(package, "web/new.py", "")
+    _plant(package, "sandbox/data_cli.py", "from opendgm.evolve import campaign\n")  # a command: may assemble
+    _plant(package, "evolve/uses_a_command.py", "from opendgm.sandbox import data_cli\n")
+    found = {(v.path, v.rule) for v in check(package, ["sandbox", "archive", "evolve", "cli", ROOT_ROOM])}
+    assert found == {
+        ("opendgm/archive/up.py", "upward"),
+        ("opendgm/archive/up_relative.py", "upward"),
+        ("opendgm/evolve/private.py", "private"),
+        ("opendgm/evolve/attribute.py", "private"),
+        ("opendgm/evolve/module.py", "private"),
+        ("opendgm/evolve/uses_a_command.py", "upward"),  # nothing but a command imports a command
+        (str(package), "unplaced"),  # `web` is in no table
+    }
+
+
+def test_the_checker_reports_a_violation_planted_in_a_copy_of_the_package(tmp_path: Path) -> None:
+    copy = tmp_path / "opendgm"
+    shutil.copytree(PACKAGE, copy, ignore=lambda _dir, names: [n for n in names if n in ("__pycache__", "data")])
+    known = {(v.path, v.detail) for v in check(copy)}
+    assert known == set(KNOWN_UPWARD)
+    planted = copy / "archive" / "results.py"
+    planted.write_text(planted.read_text() + "\nfrom opendgm.evolve.selectors import SELECTORS  # planted\n")
+    violations = [v for v in check(copy) if (v.path, v.detail) not in KNOWN_UPWARD]
+    assert [(v.path, v.rule) for v in violations] == [("opendgm/archive/results.py", "upward")], violations
+    assert "archive imports evolve" in str(violations[0])
