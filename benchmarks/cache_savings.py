@@ -4,7 +4,7 @@ trajectory whose prefix is 90% stable, at Anthropic's prices: cache reads 0.1x i
 A scripted trajectory, as a coding agent's loop makes one: a system prompt, tools and a task, then at each step the
 model's reply and a tool's output appended, sized so that every request after the first is 90% the previous
 request (the stable prefix) and 10% new. It is replayed through the real Router (and litellm, for the Anthropic
-API) against the fake providers of tests/cache_fakes.py, which bill by the providers' published caching rules
+API) against the fake providers of tests/support/cache_fakes.py, which bill by the providers' published caching rules
 (breakpoints, at most 4, a 1,024-token minimum, time to live, 128-token steps), so the savings are measured, not
 assumed. Five runs of the same trajectory:
 
@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS)]  # the caching fakes live there
-
-from cache_fakes import Clock, FakeAnthropic, OpenAICache  # noqa: E402
-from llm_fakes import SECRET, SECRET_ENV, FakeProvider, Reply, completion  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]  # the caching fakes live in tests.support
 
 from opendgm.llm import Price, RoleConfig, Router  # noqa: E402
 from opendgm.llm.provider import price_of  # noqa: E402
+from tests.support.cache_fakes import Clock, FakeAnthropic, OpenAICache  # noqa: E402
+from tests.support.llm_fakes import SECRET, SECRET_ENV, FakeProvider, Reply, completion  # noqa: E402
 
 GOAL = 0.60
 SONNET = "anthropic/claude-sonnet-4-5"

@@ -1,6 +1,6 @@
 """Campaign throughput (task evaluations per minute at 1, 2 and 4 workers) and the controller's own overhead.
 
-Each setting runs the scripted campaign (tests/evolve/scripted_models.py on loopback: the seed fails
+Each setting runs the scripted campaign (tests/support/scripted_models.py on loopback: the seed fails
 every task, its one self-improved child solves them) on the first `--tasks` HumanEval problems, in this
 process, on the Docker backend when an engine answers (else local).
 
@@ -35,11 +35,8 @@ from unittest import mock
 from rich.console import Console
 from rich.table import Table
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "evolve")]  # the scripted model and its campaign config live there
-
-from scripted_models import CapabilityScript  # noqa: E402
-from test_campaign import config  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]  # the scripted model (tests.support) and its campaign config (tests.evolve)
 
 from opendgm.archive import Archive  # noqa: E402
 from opendgm.evolve import campaign as campaign_module  # noqa: E402
@@ -47,6 +44,8 @@ from opendgm.llm import Router  # noqa: E402
 from opendgm.sandbox.docker_backend import DockerSandbox  # noqa: E402
 from opendgm.sandbox.factory import choose_backend  # noqa: E402
 from opendgm.sandbox.local_backend import LocalSandbox  # noqa: E402
+from tests.evolve.test_campaign import config  # noqa: E402
+from tests.support.scripted_models import CapabilityScript  # noqa: E402
 
 GOAL = 0.05
 Interval = tuple[float, float]

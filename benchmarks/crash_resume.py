@@ -1,10 +1,10 @@
 """Invariant 3 (state durable before it is acted on) under fire: a campaign SIGKILLed at N random moments,
 resumed each time, ends as if never killed.
 
-An uninterrupted reference run of the scripted campaign (tests/evolve/scripted_models.py, served on
+An uninterrupted reference run of the scripted campaign (tests/support/scripted_models.py, served on
 loopback by this process) measures the run's duration; then the same campaign, in a fresh directory, is
 killed at N seeded-random moments spread over that duration and restarted on its directory after each
-kill, until a last run finishes. The checks (tests/evolve/crash_harness.py, shared with the test) compare
+kill, until a last run finishes. The checks (tests/support/crash_harness.py, shared with the test) compare
 it with the reference: same nodes (ids, kinds, parents, statuses, code hashes) and scores, no duplicate
 per-task result, every ledger row seen at any kill still there, every call the scripted server answered
 described by a ledger row (calls are recorded `pending` before they are sent; one in flight at a kill is
@@ -25,10 +25,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "evolve")]  # the scripted model and the shared checks live there
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]  # the scripted model and the shared checks live in tests.support
 
-from crash_harness import (  # noqa: E402
+from opendgm.sandbox.factory import choose_backend  # noqa: E402
+from tests.support.crash_harness import (  # noqa: E402
     CampaignProcess,
     counts,
     crash_and_resume,
@@ -36,9 +37,7 @@ from crash_harness import (  # noqa: E402
     snapshot,
     violations,
 )
-from scripted_models import CapabilityScript  # noqa: E402
-
-from opendgm.sandbox.factory import choose_backend  # noqa: E402
+from tests.support.scripted_models import CapabilityScript  # noqa: E402
 
 
 def main() -> int:

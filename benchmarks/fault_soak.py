@@ -1,8 +1,8 @@
 """Issue 13 under fire: a campaign whose model service, containers and process are disturbed at random ends with
 the verdicts an undisturbed run gives.
 
-An undisturbed reference run of the scripted campaign (tests/evolve/scripted_models.py behind
-tests/faults/fault_models.py, served on loopback by this process) is timed and read. Then the same campaign, in a
+An undisturbed reference run of the scripted campaign (tests/support/scripted_models.py behind
+tests/support/fault_models.py, served on loopback by this process) is timed and read. Then the same campaign, in a
 fresh directory, runs with a seeded fake provider that answers a share of the requests with 429s, 500s,
 hangs, truncated answers and restarts (503s), while this process, at seeded random moments, kills or pauses
 one of the campaign's OWN containers (selected by its campaign label; nothing else is touched) or sends the
@@ -35,18 +35,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "evolve"), str(TESTS / "faults")]  # the scripted model and the checks
-
-from crash_harness import CampaignProcess, leftover_containers  # noqa: E402
-from fault_models import FaultyScript, RandomFaults  # noqa: E402
-from test_campaign import config  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]  # the scripted model and the checks (tests.support, tests.evolve)
 
 from opendgm.archive import Archive  # noqa: E402
 from opendgm.evolve.config import CampaignConfig  # noqa: E402
 from opendgm.sandbox.docker_client import docker_client  # noqa: E402
 from opendgm.sandbox.owner import LABEL_CAMPAIGN, LABEL_OWNED  # noqa: E402
 from opendgm.sandbox.scratch import OWNED_NAME  # noqa: E402
+from tests.evolve.test_campaign import config  # noqa: E402
+from tests.support.crash_harness import CampaignProcess, leftover_containers  # noqa: E402
+from tests.support.fault_models import FaultyScript, RandomFaults  # noqa: E402
 
 FAULT_KINDS = ("500", "429", "malformed", "restart", "hang")
 DISTURBANCES = ("sigterm", "kill_container", "pause_container")

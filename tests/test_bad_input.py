@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from llm_fakes import FakeProvider, Reply, completion
 
 from opendgm.archive import Archive
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "repo-tasks"
 ENV = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1"}

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "archive"))
-from archive_helpers import write_tree
-
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.llm.ledger import CallRecord
+from tests.support.archive_helpers import write_tree
 
 EXAMPLE_TASKS = Path(__file__).parents[1] / "examples" / "repo-tasks"
 

@@ -8,12 +8,12 @@ a path recorded in the database (after `put` returns) always names a complete fi
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from opendgm.archive.errors import ArchiveError
 
@@ -44,7 +44,7 @@ class ArtifactStore:
         plain = self._logical(relpath)
         return plain.is_file() or plain.with_name(plain.name + ".gz").is_file()
 
-    def open(self, relpath: str) -> BinaryIO:
+    def open(self, relpath: str) -> io.BufferedIOBase:
         """A binary reader of the artifact's original bytes (decompressed when stored gzipped)."""
         found = self.path(relpath)
         return gzip.open(found, "rb") if found.suffix == ".gz" else found.open("rb")
@@ -69,7 +69,7 @@ class ArtifactStore:
         with source.open("rb") as stream:
             return self._store(relpath, source.stat().st_size, lambda sink: shutil.copyfileobj(stream, sink))
 
-    def _store(self, relpath: str, size: int, write: Callable[[BinaryIO], object]) -> str:
+    def _store(self, relpath: str, size: int, write: Callable[[io.BufferedIOBase], object]) -> str:
         if self.readonly:
             raise ArchiveError("this archive was opened read-only")
         plain = self._logical(relpath)

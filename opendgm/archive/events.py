@@ -36,7 +36,8 @@ class EventsMixin:
 
     def events(self, since_id: int = 0, node_id: str | None = None, limit: int | None = None) -> list[Event]:
         """Events with id > since_id, oldest first: a dashboard polls with the last id it saw."""
-        where, args = "id > ?", [since_id]
+        where = "id > ?"
+        args: list[int | str] = [since_id]
         if node_id is not None:
             where, args = where + " AND node_id = ?", [*args, node_id]
         with self._db.read() as conn:

@@ -16,7 +16,7 @@ from opendgm.archive.models import Edge, NodeSummary
 
 
 def build_graph(summaries: Iterable[NodeSummary], edges: Iterable[Edge]) -> nx.DiGraph:
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     rows = list(summaries)
     for row in rows:
         graph.add_node(

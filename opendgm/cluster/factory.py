@@ -37,8 +37,12 @@ class CampaignSettings(Protocol):
 
     executor: ExecutorConfig
     workers: int
-    evaluator: _Evaluator
-    sandbox: _Sandbox
+
+    @property
+    def evaluator(self) -> _Evaluator: ...  # read-only: any object with these fields will do
+
+    @property
+    def sandbox(self) -> _Sandbox: ...
 
 
 def require_ray(config: ExecutorConfig) -> None:

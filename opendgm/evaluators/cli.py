@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -56,7 +56,7 @@ def verify_grader(
         with progress_bar() as progress:
             bar = progress.add_task(f"{kind} solutions", total=len(tasks))
 
-            def advance(_task: Task, _grade: Grade | BaseException, bar: int = bar) -> None:
+            def advance(_task: Task, _grade: Grade | BaseException, bar: TaskID = bar) -> None:
                 progress.advance(bar)
 
             result = verify(evaluator, tasks, kind, backend_option(backend), workers, advance)

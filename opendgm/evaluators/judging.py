@@ -121,19 +121,20 @@ class RubricJudge:
 
     def _grade_again(self, backend: BackendName, item: tuple[str, Task, TaskResult]) -> None:
         node_id, task, old = item
-        fields = {"tests_passed": old.tests_passed, "tests_failed": old.tests_failed, "detail": old.detail}
         status, log_path = old.status, old.log_path
+        passed, failed, detail = old.tests_passed, old.tests_failed, old.detail
         if old.status in JUDGED_STATUSES and old.patch_path:
             patch = self.archive.artifacts.read_text(old.patch_path)
             grading = Grading(node_id, self.loop.judge_one)  # no `judged` event: a re-judgement is no policy step
             grade = grade_patch(self.evaluator, task, patch, backend, self.archive.campaign, grading)
-            status, fields = grade.status, {"tests_passed": grade.tests_passed, "tests_failed": grade.tests_failed}
+            status, passed, failed, detail = grade.status, grade.tests_passed, grade.tests_failed, None
             folder = f"results/{node_id}/{self.evaluator.name}/{task.id}"
             log_path = self.archive.artifacts.put(f"{folder}/rejudged-{self.evaluator.rubric_id}.txt", grade.output)
         self.archive.record_result(
             node_id, self.evaluator.name, self.evaluator.version, task.id,
             status=status, exit_code=old.exit_code, duration_s=old.duration_s, log_path=log_path,
-            trajectory_path=old.trajectory_path, patch_path=old.patch_path, **fields,
+            trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
+            tests_failed=failed, detail=detail,
         )  # fmt: skip
 
 

@@ -156,9 +156,10 @@ def expected_tests(evaluator: Evaluator, task: Task, sandbox: Sandbox, cache: Ex
     leaves nothing behind.
     """
     reference = evaluator.reference_patch(task) or ""
-    tests = cache.get(task, reference)
-    if tests is not None:
-        return tests
+    cached = cache.get(task, reference)
+    if cached is not None:
+        return cached
+    tests: list[str] = []
     for patch in dict.fromkeys((reference, "")):
         failed = evaluator.apply_patch(task, patch, sandbox)
         tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)

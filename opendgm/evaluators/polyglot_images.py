@@ -70,7 +70,7 @@ def build_language_image(language: Language, say: Say = print, force: bool = Fal
     if not language.packages:
         return runtime.image
     client = docker_client()
-    wanted = content_hash(language, client.images.get(runtime.image).id)
+    wanted = content_hash(language, client.images.get(runtime.image).attrs["Id"])  # `Image.id` is typed optional
     if not force and image_label(language.image, LABEL_CONTENT_HASH) == wanted:
         say(f"{language.image} is up to date (content {wanted})")
         return language.image

@@ -13,6 +13,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
 from opendgm.archive import trees
@@ -199,7 +200,7 @@ class TaskRunner:
 
     def _run(self, task: Task) -> TaskOutcome:
         agent = self.run_agent(task)
-        common = {
+        common: dict[str, Any] = {  # the agent's side of every outcome below
             "exit_code": agent.exit_code,
             "patch": agent.patch,
             "trajectory": agent.trajectory,

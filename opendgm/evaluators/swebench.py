@@ -40,6 +40,7 @@ from opendgm.evaluators.grader.pytest_config import restore_pytest_tables
 from opendgm.evaluators.patches import split_by_file
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_images import mark_absent_images
+from opendgm.outcomes import Verdict
 from opendgm.sandbox.base import Sandbox, SandboxError
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
@@ -135,7 +136,7 @@ class SWEBench(Evaluator):
         status = report.get("tests_status", {})
         passed = sum(len(status.get(kind, {}).get("success", [])) for kind in ("FAIL_TO_PASS", "PASS_TO_PASS"))
         failed_tests = sum(len(status.get(kind, {}).get("failure", [])) for kind in ("FAIL_TO_PASS", "PASS_TO_PASS"))
-        verdict = "resolved" if report["resolved"] else "unresolved"
+        verdict: Verdict = "resolved" if report["resolved"] else "unresolved"
         output = f"{run.stdout}\n{json.dumps(report, indent=1)}"
         return Grade(verdict, passed, failed_tests, run.exit_code, output, notes)
 

@@ -416,7 +416,7 @@ class Campaign:
             raise Stopped(f"budget: {event.detail}")
         raise InfraStopped(f"infrastructure failure while working on {node_id} ({event}); resume to retry")
 
-    def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
+    def _steps(self, node: Node) -> dict[str, Callable[[str], object]]:
         """The durable pipeline of a node: its operator decides the first step."""
         if node.kind == "meta_prompt":
             return {"proposed": self._hyper_mutate}

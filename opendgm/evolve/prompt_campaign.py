@@ -33,6 +33,7 @@ from typing import Any
 
 from opendgm.archive import Archive, Node, credit
 from opendgm.llm import MalformedResponse, Router
+from opendgm.outcomes import Verdict
 from opendgm.prompts import ape, meta_prompts, opro, pe2
 from opendgm.prompts.charged import call_for
 from opendgm.prompts.config import PromptCampaignConfig
@@ -345,7 +346,7 @@ class PromptCampaign:
             if cached is None:
                 try:
                     done = attempt(complete, self.scorer, prompt, example, self.config.placement)
-                    status = "resolved" if done.correct else "unresolved"
+                    status: Verdict = "resolved" if done.correct else "unresolved"
                 except MalformedResponse as exc:  # an empty answer is a wrong answer, not a crash
                     done, status = Attempt(example, "", False), "agent_error"
                     log.info("task model gave no answer on %s: %s", example.id, exc)

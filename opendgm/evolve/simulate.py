@@ -23,7 +23,7 @@ from opendgm.archive import trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
 from opendgm.evaluators.evaluation import stage_score
-from opendgm.evaluators.executor import LocalExecutor
+from opendgm.evaluators.executor import Executor
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
 from opendgm.evolve import self_improve
@@ -31,6 +31,7 @@ from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
 from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
 from opendgm.evolve.stopping import Stopped
+from opendgm.outcomes import Verdict
 from opendgm.sandbox.factory import BackendName
 
 DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
@@ -138,7 +139,7 @@ class SimulatedCampaign(Campaign):
             self._abilities[node_id] = self.landscape.initial_ability if seed else float(node.meta[ABILITY])
         return self._abilities[node_id]
 
-    def _steps(self, node: Node) -> dict[str, Callable[[str], None]]:
+    def _steps(self, node: Node) -> dict[str, Callable[[str], object]]:
         if node.kind != "agent":
             return super()._steps(node)
         return {
@@ -179,7 +180,7 @@ class SimulatedCampaign(Campaign):
             raise self_improve.Rejected("simulated: the child is broken (does not run)")
         self.archive.set_status(node_id, "evaluating")
 
-    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: LocalExecutor) -> Score:
+    def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """The stage's due tasks on `workers` slots from now; the stage ends when its last task does."""
         self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, name, [t.id for t in tasks])
         due = [task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version,
@@ -194,7 +195,7 @@ class SimulatedCampaign(Campaign):
         self.now = max(slots)
         return stage_score(self.archive, node_id, self.evaluator, name)
 
-    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: LocalExecutor) -> list[TaskOutcome]:
+    def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         # async: the worker's clock already stands at the task's end
         return [self._grade(node_id, task.id, self.now) for task in tasks]
 
@@ -202,7 +203,7 @@ class SimulatedCampaign(Campaign):
         """One simulated task result, recorded as a real one (its patch: one artifact per node, written once)."""
         ability = self.ability(node_id)
         resolved, duration = task_draw(self.landscape, self.config.seed, node_id, task_id, ability)
-        status = "resolved" if resolved else "unresolved"
+        status: Verdict = "resolved" if resolved else "unresolved"
         outcome = TaskOutcome(
             task_id, status, tests_passed=int(resolved), tests_failed=int(not resolved), exit_code=0,
             duration_s=duration,

@@ -92,7 +92,9 @@ class Budget:
             self._holds.pop(reservation.id, None)
 
     def _check(self, call: Reservation, where: str) -> None:
-        scopes = [(f"campaign {self._campaign!r}", None, self.limits.usd, self.limits.tokens)]
+        scopes: list[tuple[str, str | None, float | None, int | None]] = [
+            (f"campaign {self._campaign!r}", None, self.limits.usd, self.limits.tokens)
+        ]
         if call.node is not None:
             scopes.append((f"node {call.node!r}", call.node, self.limits.node_usd, self.limits.node_tokens))
         for label, node, usd_limit, token_limit in scopes:

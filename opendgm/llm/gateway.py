@@ -250,8 +250,9 @@ class Gateway:
     # -- answering (the `gateway_http.Handler` protocol) ------------------------------------------------------
 
     def admit(self, request: Request) -> Answer | None:
-        grant = self.grant(request.token) if request.token else None
-        if grant is None or request.socket_token not in (None, request.token):
+        token = request.token or ""
+        grant = self.grant(token) if token else None
+        if grant is None or request.socket_token not in (None, token):
             raise Refused(
                 401, "invalid_token", "missing or unknown gateway token (Authorization: Bearer ...)", close=True
             )
@@ -264,7 +265,7 @@ class Gateway:
             raise Refused(404, "not_found", f"no route {request.method} {request.path}", close=True)
         cap = self.limits.connections_per_token
         with self._lock:
-            usage = self._usage[request.token]
+            usage = self._usage[token]
             usage.requests += 1
             if usage.in_service >= cap:
                 raise Refused(

@@ -240,6 +240,7 @@ class _Connection:
         finally:
             if request.admitted:
                 handler.finish(request, answer)
+        assert answer is not None  # admitted and answered, or refused: any other way out raised
         return await self._send(answer, close=answer.close)
 
     async def _body(self, head: h11.Request) -> bytes:

@@ -14,7 +14,7 @@ prompt they are part of, so no report can make a call cost less than nothing.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 
 class Usage(NamedTuple):
@@ -39,9 +39,10 @@ def reported(response: dict[str, Any]) -> Usage | None:
         _first(details.get("cached_tokens"), usage.get("cache_read_input_tokens")),
         _first(usage.get("cache_creation_input_tokens"), details.get("cache_creation_tokens")),
     )
-    if not all(_is_count(count) for count in counts):
+    numbers = [count for count in counts if _is_count(count)]
+    if len(numbers) < len(counts):
         return None
-    prompt, completion, read, write = (int(count) for count in counts)
+    prompt, completion, read, write = (int(count) for count in numbers)
     read = min(read, prompt)
     return Usage(prompt, completion, read, min(write, prompt - read))
 
@@ -51,5 +52,5 @@ def _first(*values: object) -> object:
     return next((value for value in values if value is not None), 0)
 
 
-def _is_count(value: object) -> bool:
+def _is_count(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0

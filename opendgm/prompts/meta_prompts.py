@@ -18,6 +18,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from string import Template
 
@@ -65,7 +66,7 @@ ROLES: dict[str, Role] = {
             f"It asks a model to study a coding agent's code and example tasks showing one of its habits ({kind}), "
             "and to answer with JSON whose `implementation_suggestion` and `problem_description` tell the agent "
             "how to improve itself.",
-            lambda kind=kind: prompt_text(f"diagnose_{kind}.md"),
+            partial(prompt_text, f"diagnose_{kind}.md"),
             DGM_ANSWER,
         )
         for kind in SPECIAL_ENTRIES

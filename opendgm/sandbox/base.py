@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -111,7 +111,7 @@ class Sandbox(ABC):
         """A tar archive of `src` (file or directory), whose single top entry is its basename."""
 
     @abstractmethod
-    def stream_archive(self, src: str) -> Iterator[bytes]:
+    def stream_archive(self, src: str) -> Generator[bytes, None, None]:
         """`get_archive`, streamed in chunks so the caller can stop at its own size cap; links inside
         `src` are archived as links and never followed (by the host or the engine)."""
 

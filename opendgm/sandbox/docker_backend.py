@@ -19,8 +19,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
+from typing import cast
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DriverConfig
@@ -101,6 +102,11 @@ class DockerSandbox(Sandbox):
             raise engine_error(exc, f"could not start a Docker sandbox from {spec.image!r}") from exc
         self._closed = False
 
+    @property
+    def _cid(self) -> str:
+        """The engine's id of the container (`Container.id`, which the stubs type as optional)."""
+        return self.container.attrs["Id"]
+
     def _create_kwargs(self) -> dict:
         spec, limits = self.spec, self.spec.limits
         workspace_options = {
@@ -176,7 +182,7 @@ class DockerSandbox(Sandbox):
         self._ended_by_us = False
         try:
             exec_id = self._api.exec_create(
-                self.container.id, argv, environment=env, workdir=cwd, user=SANDBOX_USER, stdin=bool(files)
+                self._cid, argv, environment=env, workdir=cwd, user=SANDBOX_USER, stdin=bool(files)
             )
             stream = (
                 self._send(exec_id["Id"], files)
@@ -232,7 +238,7 @@ class DockerSandbox(Sandbox):
     def _state(self) -> dict | None:
         """The container's State from the engine, or None when it no longer exists."""
         try:
-            return self._api.inspect_container(self.container.id)["State"]
+            return self._api.inspect_container(self._cid)["State"]
         except NotFound:
             return None
         except ENGINE_ERRORS as exc:
@@ -292,7 +298,8 @@ class DockerSandbox(Sandbox):
             raise self._failure(exc, "the memory counters could not be read") from exc
         counts = [
             int(line.split()[1])
-            for line in result.output.decode(errors="replace").splitlines()
+            # exec_run gives bytes when not streamed; the stubs type the output for both
+            for line in result.output.decode(errors="replace").splitlines()  # type: ignore[union-attr]
             if line.startswith("oom_kill ")
         ]
         total = max(counts, default=0)
@@ -308,7 +315,7 @@ class DockerSandbox(Sandbox):
         """
         self._ended_by_us = True
         try:
-            exec_id = self._api.exec_create(self.container.id, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
+            exec_id = self._api.exec_create(self._cid, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
             self._api.exec_start(exec_id)
             if self._api.exec_inspect(exec_id).get("ExitCode") in (0, 1):
                 return
@@ -329,15 +336,15 @@ class DockerSandbox(Sandbox):
             return False
         self._freezing = True
         try:
-            self._api.pause(self.container.id)
+            self._api.pause(self._cid)
             try:
-                listing = self._api.top(self.container.id, ps_args="-o pid,uid")
+                listing = self._api.top(self._cid, ps_args="-o pid,uid")
                 for pid, uid in listing.get("Processes") or []:
                     if uid.strip() != "0":
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(int(pid), signal.SIGKILL)  # delivered when the container thaws
             finally:
-                self._api.unpause(self.container.id)
+                self._api.unpause(self._cid)
         except ENGINE_ERRORS as exc:
             log.warning("could not end the processes of frozen sandbox %s: %s", self.container.short_id, exc)
             return False
@@ -349,7 +356,7 @@ class DockerSandbox(Sandbox):
         log.warning("killing sandbox container %s: a command could not be stopped", self.container.short_id)
         self._killed_container = True
         try:
-            self._api.kill(self.container.id)
+            self._api.kill(self._cid)
         except ENGINE_ERRORS as exc:
             log.warning("could not kill sandbox container %s: %s", self.container.short_id, exc)
 
@@ -370,7 +377,8 @@ class DockerSandbox(Sandbox):
             except ENGINE_ERRORS as exc:
                 raise self._failure(exc, f"cannot create {dest} in the sandbox") from exc
             if made.exit_code != 0:
-                raise SandboxError(f"cannot create {dest} in the sandbox: {made.output.decode().strip()}")
+                output = made.output.decode().strip()  # type: ignore[union-attr]  # bytes when not streamed
+                raise SandboxError(f"cannot create {dest} in the sandbox: {output}")
             try:
                 self.container.put_archive(str(target), tar_bytes)
             except ENGINE_ERRORS as exc:
@@ -379,7 +387,8 @@ class DockerSandbox(Sandbox):
     def _send(self, exec_id: str, data: bytes) -> _Frames:
         """Start the exec with `data` on its standard input (then closed); its output, frame by frame."""
         sock = self._api.exec_start(exec_id, socket=True)
-        raw = getattr(sock, "_sock", sock)
+        # a unix-socket engine answers with docker's SocketIO wrapper; the socket is under `_sock`
+        raw = cast(socket.socket, getattr(sock, "_sock", sock))
         try:
             raw.settimeout(DELIVERY_TIMEOUT_S)
             raw.sendall(data)
@@ -416,7 +425,7 @@ class DockerSandbox(Sandbox):
         except ENGINE_ERRORS as exc:
             raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
 
-    def stream_archive(self, src: str) -> Iterator[bytes]:
+    def stream_archive(self, src: str) -> Generator[bytes, None, None]:
         """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
         self._ensure_open()
         if self._pending:
@@ -431,13 +440,14 @@ class DockerSandbox(Sandbox):
         except ENGINE_ERRORS as exc:
             raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
         try:
-            if (stat or {}).get("linkTarget"):
-                raise SandboxError(f"{src} is a link in the sandbox (to {stat['linkTarget']}), not a folder")
+            link = (stat or {}).get("linkTarget")
+            if link:
+                raise SandboxError(f"{src} is a link in the sandbox (to {link}), not a folder")
             yield from stream
         except ENGINE_ERRORS as exc:
             raise self._failure(exc, f"the copy of {src} out of the sandbox broke off") from exc
         finally:
-            stream.close()
+            stream.close()  # type: ignore[attr-defined]  # a generator: the stubs say Iterator
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _ensure_open(self) -> None:
@@ -471,16 +481,16 @@ class DockerSandbox(Sandbox):
         if removal refuses it. What cannot be removed is left to the reaper (its deadline label)."""
         for attempt in range(2):
             try:
-                self._api.remove_container(self.container.id, force=True, v=True)
+                self._api.remove_container(self._cid, force=True, v=True)
                 return
             except NotFound:
                 return
             except ENGINE_ERRORS as exc:
                 if attempt == 0:
                     with contextlib.suppress(*ENGINE_ERRORS):
-                        self._api.unpause(self.container.id)
+                        self._api.unpause(self._cid)
                     continue
-                log.warning("could not remove sandbox container %s (the reaper will): %s", self.container.id, exc)
+                log.warning("could not remove sandbox container %s (the reaper will): %s", self._cid, exc)
 
 
 class _Frames:

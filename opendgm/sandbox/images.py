@@ -145,7 +145,7 @@ def _build_runtime_image(tag: str, pull: bool, force: bool, say: Say, base: str 
         base = PULLED_BASE_IMAGE
     elif base is None:
         base = ensure_offline_base(say)
-    base_id = client.images.get(base).id
+    base_id: str = client.images.get(base).attrs["Id"]  # `Image.id`, which the stubs type as optional
     content_hash = hashlib.sha256(dockerfile.read_bytes() + base_id.encode()).hexdigest()[:16]
     if not force and image_label(tag, LABEL_CONTENT_HASH) == content_hash:
         say(f"{tag} is up to date (content {content_hash})")

@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -379,7 +379,7 @@ class LocalSandbox(Sandbox):
             tar.add(source, arcname=source.name or "workspace")
         return buffer.getvalue()
 
-    def stream_archive(self, src: str) -> Iterator[bytes]:
+    def stream_archive(self, src: str) -> Generator[bytes, None, None]:
         """`src` (a folder or a file of the workspace) as a tar stream, read without following any link."""
         self._ensure_open()
         workdir = PurePosixPath(self.spec.workdir)

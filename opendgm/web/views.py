@@ -159,8 +159,8 @@ def code(archive: Archive, node_id: str) -> dict[str, Any]:
     """The node's files (an agent's code, or a text node's content), each clipped, binary files named only."""
     item = archive.node(archive.resolve(node_id))
     if item.kind != "agent":
-        text = item.content or ""
-        return {"node": item.id, "files": [{"path": f"{item.kind}.md", "text": text, "size": len(text)}]}
+        content = item.content or ""
+        return {"node": item.id, "files": [{"path": f"{item.kind}.md", "text": content, "size": len(content)}]}
     if item.commit is None:
         return {"node": item.id, "files": []}
     files, budget = [], CODE_LIMIT

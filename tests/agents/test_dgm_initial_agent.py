@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tool_models import PROBE_KEPT, SHOW_PROBE, TOOLS_REFUSED, ToolCallingModel
 from typer.testing import CliRunner
 
 from opendgm.agents.contract import (
@@ -28,6 +27,7 @@ from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox import DEFAULT_IMAGE, SandboxSpec, open_sandbox
+from tests.support.tool_models import PROBE_KEPT, SHOW_PROBE, TOOLS_REFUSED, ToolCallingModel
 
 AGENT = seed_agent_dir("dgm-initial")
 OWN_TESTS = 37

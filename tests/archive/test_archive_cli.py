@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive
 from opendgm.archive.cli import app
 from opendgm.llm.ledger import CallRecord
 from opendgm.usage import UsageMistake
+from tests.support.archive_helpers import write_tree
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}

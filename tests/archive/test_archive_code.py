@@ -7,9 +7,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from archive_helpers import Tree, as_read, read_tree, write_tree
 
 from opendgm.archive import Archive, ArchiveError
+from tests.support.archive_helpers import Tree, as_read, read_tree, write_tree
 
 BINARY = bytes(range(256)) * 4 + b"\x00\x00end"
 

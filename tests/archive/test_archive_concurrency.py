@@ -9,9 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from archive_helpers import write_tree
-
 from opendgm.archive import Archive
+from tests.support.archive_helpers import write_tree
 
 TASKS = [f"t{i}" for i in range(5)]
 WORKERS, NODES_PER_WORKER = 4, 12

@@ -16,20 +16,20 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import Archive
 from opendgm.archive.gitstore import GitStore
+from tests.support.archive_helpers import write_tree
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).parents[2]
 
 
 def _run_until_killed(campaign_dir: Path, seed: int, min_nodes: int) -> dict[str, list[str]]:
     """Run the crash writer, SIGKILL it at a random moment after `min_nodes` nodes; return what it
     reported as committed ("node" -> ids, "result" -> ids, ...)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     writer = subprocess.Popen(
-        [sys.executable, str(HERE / "crash_writer.py"), str(campaign_dir), str(seed)],
+        [sys.executable, "-m", "tests.support.crash_writer", str(campaign_dir), str(seed)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

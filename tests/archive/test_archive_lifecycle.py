@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import Archive, ArchiveError
 from opendgm.archive import graph as graphs
+from tests.support.archive_helpers import write_tree
 
 
 @pytest.fixture

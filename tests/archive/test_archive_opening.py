@@ -7,10 +7,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import SCHEMA_VERSION, Archive, ArchiveError
 from opendgm.archive.schema import migrate
+from tests.support.archive_helpers import write_tree
 
 
 def _set_version(campaign_dir: Path, version: int) -> None:

@@ -9,9 +9,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import Archive, ArchiveError, Score
+from tests.support.archive_helpers import write_tree
 
 EVAL, VERSION = "humaneval", "1.0"
 SMALL = [f"t{i}" for i in range(4)]

@@ -10,10 +10,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import GZIP_THRESHOLD, Archive, ArchiveError, ArchiveLedger
 from opendgm.llm.ledger import CallRecord, Ledger, Totals
+from tests.support.archive_helpers import write_tree
 
 
 def test_small_artifacts_stay_plain_and_large_ones_are_gzipped(archive: Archive) -> None:

@@ -8,10 +8,10 @@ from math import comb
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import Archive, NodeSummary
 from opendgm.archive.best import belief, best_agent, best_path, beta_cdf
+from tests.support.archive_helpers import write_tree
 
 
 def row(

@@ -11,11 +11,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from cost_campaign import build_cost_campaign
 
 from opendgm.archive import Archive
 from opendgm.archive.costs import cost_report, purpose_group
 from opendgm.archive.tables import TABLES, write_table
+from tests.support.cost_campaign import build_cost_campaign
 
 
 @pytest.fixture(scope="module")

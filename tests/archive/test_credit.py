@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import Archive, credit
+from tests.support.archive_helpers import write_tree
 
 TASKS = ["t1", "t2", "t3", "t4"]
 

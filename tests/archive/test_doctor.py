@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archive_helpers import write_tree
-
 from opendgm.archive import Archive
 from opendgm.archive.doctor import examine
 from opendgm.llm.ledger import PENDING, CallRecord
+from tests.support.archive_helpers import write_tree
 
 ENV = {"COLUMNS": "400", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
 

@@ -11,11 +11,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from archive_helpers import write_tree
 
 from opendgm.archive import Archive
 from opendgm.archive import summaries as summary_rows
 from opendgm.archive.models import TRANSITIONS
+from tests.support.archive_helpers import write_tree
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "archives" / "v4-campaign.tar.gz"
 FILTERS = ((None, None), ("e1", "1"), ("e2", None))

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ray_cluster import LocalCluster
+
+from tests.support.ray_cluster import LocalCluster
 
 pytest.importorskip("ray", reason="the `ray` extra is not installed")
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))

@@ -3,15 +3,12 @@ a canary, shared by the tests that check what it left (a campaign on Ray takes a
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "evolve"))  # the campaign tests' scripted model
-from ray_cluster import CampaignRun, LocalCluster, run_recorded
-from scripted_models import CapabilityScript
+from tests.support.ray_cluster import CampaignRun, LocalCluster, run_recorded
+from tests.support.scripted_models import CapabilityScript
 
 
 @pytest.fixture

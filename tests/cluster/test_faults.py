@@ -20,15 +20,11 @@ from typing import Any
 
 import pytest
 import yaml
-from scripted_models import ENTRY_POINT, CapabilityScript
-from test_campaign import TASKS, config
+
+from tests.evolve.test_campaign import TASKS, config
+from tests.support.scripted_models import ENTRY_POINT, CapabilityScript
 
 ray = pytest.importorskip("ray")
-from containers import exists as container_exists  # noqa: E402
-from llm_fakes import Reply  # noqa: E402
-from local_ray import LocalCluster, local_cluster, on  # noqa: E402
-from test_ray_campaign import fingerprint  # noqa: E402
-
 from opendgm.archive import Archive  # noqa: E402
 from opendgm.archive.doctor import examine  # noqa: E402
 from opendgm.cluster.node_start import runtime_env  # noqa: E402
@@ -38,6 +34,10 @@ from opendgm.outcomes import INFRA_EVENT  # noqa: E402
 from opendgm.sandbox import SandboxSpec, open_sandbox  # noqa: E402
 from opendgm.sandbox.docker_client import docker_client  # noqa: E402
 from opendgm.sandbox.factory import docker_housekeeping  # noqa: E402
+from tests.cluster.test_ray_campaign import fingerprint  # noqa: E402
+from tests.support.containers import exists as container_exists  # noqa: E402
+from tests.support.llm_fakes import Reply  # noqa: E402
+from tests.support.local_ray import LocalCluster, local_cluster, on  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

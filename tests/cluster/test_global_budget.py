@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_fakes import FakeProvider, Reply, completion
+
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 ray = pytest.importorskip("ray")
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
-from ray_cluster import LocalCluster  # noqa: E402
 
 from opendgm.cluster.budget_actor import ClusterBudget, GlobalBudget, start_budget  # noqa: E402
 from opendgm.llm import BudgetExceeded, BudgetLimits, Price, RetryPolicy, RoleConfig, Router, SQLiteLedger  # noqa: E402
 from opendgm.llm.budget import Reservation, Reservations  # noqa: E402
 from opendgm.llm.errors import TransientLLMError  # noqa: E402
 from opendgm.llm.ledger import CallRecord, Totals  # noqa: E402
+from tests.support.ray_cluster import LocalCluster  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

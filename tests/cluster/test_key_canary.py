@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ray_cluster import CANARY, CampaignRun, LocalCluster
 
 from opendgm.archive import Archive
 from opendgm.cluster.progress import UNIT_EVENT
+from tests.support.ray_cluster import CANARY, CampaignRun, LocalCluster
 
 pytestmark = pytest.mark.ray  # the fixtures skip it where Ray is not installed
 

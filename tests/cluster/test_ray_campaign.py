@@ -10,10 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from llm_fakes import FakeProvider, Reply, completion
-from ray_cluster import CampaignRun, LocalCluster
-from scripted_models import CapabilityScript
-from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.archive.doctor import examine
@@ -23,6 +19,10 @@ from opendgm.cluster.progress import UNIT_EVENT
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.self_improve import Rejected
 from opendgm.sandbox.spec import DEFAULT_IMAGE
+from tests.evolve.test_campaign import config
+from tests.support.llm_fakes import FakeProvider, Reply, completion
+from tests.support.ray_cluster import CampaignRun, LocalCluster
+from tests.support.scripted_models import CapabilityScript
 
 pytestmark = pytest.mark.ray  # the `cluster` fixture skips these tests where Ray is not installed
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from llm_fakes import FakeProvider, Reply, completion, error
 
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive
@@ -18,6 +17,7 @@ from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
+from tests.support.llm_fakes import FakeProvider, Reply, completion, error
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 

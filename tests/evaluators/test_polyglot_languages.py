@@ -123,7 +123,7 @@ class PolyglotScript:
     """A scripted model that solves the self-test exercise in whatever language the statement names."""
 
     def __init__(self, evaluator: Polyglot) -> None:
-        from llm_fakes import FakeProvider, Reply, completion
+        from tests.support.llm_fakes import FakeProvider, Reply, completion
 
         self.reply, self.completion = Reply, completion
         self.solutions: dict[str, dict[str, str]] = {}

@@ -1,7 +1,7 @@
 """The red-team suite on the rest of the built-in evaluators (SWE-bench's miniature instance, Polyglot
 Go) and through the CLI; Python's evaluators are in tests/security/test_grading_attacks.py.
 
-Each hack that fools the naive grader (tests/naive_grading.py) must resolve nothing against the real one,
+Each hack that fools the naive grader (tests/support/naive_grading.py) must resolve nothing against the real one,
 and every hack must apply cleanly (a patch_failed proves nothing).
 """
 
@@ -11,8 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from naive_grading import naive_grade_patch
-from test_swebench import FIXTURE, dataset  # noqa: F401 - the module's fixture: the miniature instance and its image
 from typer.testing import CliRunner
 
 from opendgm.agents.contract import REPO_DIR
@@ -26,6 +24,8 @@ from opendgm.evaluators.redteam import plan, redteam
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.swebench import SWEBench, with_canary
 from opendgm.sandbox import SandboxSpec, open_sandbox
+from tests.evaluators.test_swebench import FIXTURE, dataset  # noqa: F401 - the module's fixture: the miniature instance and its image
+from tests.support.naive_grading import naive_grade_patch
 
 
 def fooled_and_sound(evaluator, tasks, backend: str = "docker", files=None) -> tuple[set[str], list]:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from swebench.harness.utils import get_predictions_from_file
-from test_swebench import INSTANCE_ID, dataset  # noqa: F401  (the module's dataset fixture: image built, removed)
 
 from opendgm.archive import Archive
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.swebench import SWEBench
+from tests.evaluators.test_swebench import INSTANCE_ID, dataset  # noqa: F401  (the module's dataset fixture: image built, removed)
 
 Agents = tuple[Path, str, str]
 FIELDS = {"instance_id", "model_name_or_path", "model_patch"}  # what the harness reads from each prediction

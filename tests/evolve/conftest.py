@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from scripted_models import CapabilityScript
+
+from tests.support.scripted_models import CapabilityScript
 
 
 @pytest.fixture

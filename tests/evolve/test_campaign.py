@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
-from scripted_models import CapabilityScript
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem
 from opendgm.evolve.selectors import SELECTORS
+from tests.support.scripted_models import CapabilityScript
 
 TASKS = "HumanEval_0,HumanEval_2"
 

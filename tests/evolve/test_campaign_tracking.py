@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from scripted_models import CapabilityScript
-from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import Campaign
 from opendgm.tracking.trackers import remembered
+from tests.evolve.test_campaign import config
+from tests.support.scripted_models import CapabilityScript
 
 
 def test_a_campaign_reports_to_mlflow_through_the_observer_seam(

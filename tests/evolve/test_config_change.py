@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from scripted_models import CapabilityScript
-from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.evaluators.humaneval import HumanEval
@@ -20,6 +18,8 @@ from opendgm.evolve.campaign import CONFIG_COPY, Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.config_change import ConfigChangeRefused, compare, read_stored
 from opendgm.evolve.display import status_table
+from tests.evolve.test_campaign import config
+from tests.support.scripted_models import CapabilityScript
 
 
 def test_fields_are_split_into_free_and_guarded() -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_fakes import Reply
 from pydantic import BaseModel
-from scripted_models import CapabilityScript, say
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from tests.support.llm_fakes import Reply
+from tests.support.scripted_models import CapabilityScript, say
 
 TESTS = Path(__file__).parents[1]
 MEMORY_MB = 777

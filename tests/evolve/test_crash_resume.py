@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crash_harness import CampaignProcess, crash_and_resume, crash_config, snapshot, violations
-from scripted_models import CapabilityScript
+from tests.support.crash_harness import CampaignProcess, crash_and_resume, crash_config, snapshot, violations
+from tests.support.scripted_models import CapabilityScript
 
 KILLS, GENERATIONS, SEED = 3, 1, 0
 

@@ -16,9 +16,6 @@ from typing import Any
 import pytest
 import yaml
 from docker.errors import ImageNotFound
-from evaluators.test_swebench import FIXTURE, IMAGE, build_image, instance_row
-from llm_fakes import FakeProvider, Reply, completion
-from scripted_models import CapabilityScript, say
 
 from opendgm.agents.contract import REPO_DIR
 from opendgm.archive import Archive
@@ -28,6 +25,9 @@ from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.prompts import meta_prompts
 from opendgm.sandbox.docker_client import docker_client
+from tests.evaluators.test_swebench import FIXTURE, IMAGE, build_image, instance_row
+from tests.support.llm_fakes import FakeProvider, Reply, completion
+from tests.support.scripted_models import CapabilityScript, say
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 HUMANEVAL_TASKS = "HumanEval_0,HumanEval_2"

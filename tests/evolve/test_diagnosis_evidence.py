@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_fakes import Reply
-from scripted_models import DIAGNOSIS, CapabilityScript, say
 
 from opendgm.archive import Archive
 from opendgm.evaluators.humaneval import HumanEval
@@ -18,6 +16,8 @@ from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.entries import Entry
 from opendgm.evolve.self_improve import diagnose
+from tests.support.llm_fakes import Reply
+from tests.support.scripted_models import DIAGNOSIS, CapabilityScript, say
 
 TASKS = "HumanEval_0,HumanEval_2"
 BUDGET = 9000

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import yaml
 from rich.console import Console
-from scripted_models import CapabilityScript
-from test_campaign import TASKS, config
 
 from opendgm.archive import Archive
 from opendgm.archive.progress import Plan, ProgressLines
@@ -25,6 +23,8 @@ from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.display import LiveView
 from opendgm.evolve.stopping import EXIT_LIMIT
 from opendgm.llm.ledger import CallRecord
+from tests.evolve.test_campaign import TASKS, config
+from tests.support.scripted_models import CapabilityScript
 
 STAMP = re.compile(r"^\[\d+:\d\d:\d\d\] ")
 HOSTILE = "\x1b[2J[bold red]pwned[/]\nforged line\r\u202eevil <script>x</script>"

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scripted_models import CapabilityScript
-from test_campaign import config
-
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Event
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from tests.evolve.test_campaign import config
+from tests.support.scripted_models import CapabilityScript
 
 HGM = {"expand_from": "evaluated", "count_seed_evaluations": False, "initial_expansions": "hgm"}
 

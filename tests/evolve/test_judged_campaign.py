@@ -16,19 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mpo_toy as toy
 import pytest
-from llm_fakes import Reply, error
 from pydantic import ValidationError
-from scripted_models import CapabilityScript, say
-from test_campaign import config
 from typer.testing import CliRunner
 
+import tests.support.mpo_toy as toy
 from opendgm.archive import Archive
 from opendgm.cli import app
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.usage import UsageMistake
+from tests.evolve.test_campaign import config
+from tests.support.llm_fakes import Reply, error
+from tests.support.scripted_models import CapabilityScript, say
 
 QUESTIONS = {"add-2-3": (2, 3), "add-4-4": (4, 4)}
 JUDGE_PROMPT = "Grade one response to a task, using only the rubric below"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scripted_models import CapabilityScript
 
 import opendgm
 from opendgm.api import EvaluationResult, RunResult
+from tests.support.scripted_models import CapabilityScript
 
 README = Path(__file__).parents[2] / "README.md"
 

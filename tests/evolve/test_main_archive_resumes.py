@@ -8,11 +8,10 @@ import json
 import tarfile
 from pathlib import Path
 
-from scripted_models import CapabilityScript
-
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from tests.support.scripted_models import CapabilityScript
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "archives" / "main-ae56e02.tar.gz"
 STAGE = "1:HumanEval_0,HumanEval_2"

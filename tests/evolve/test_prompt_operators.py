@@ -9,14 +9,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from scripted_models import BASH_HINT, HYPER_MUTATION_LINE, CapabilityScript
-from test_campaign import config
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
 from opendgm.evolve.campaign import Campaign
 from opendgm.prompts import meta_prompts
+from tests.evolve.test_campaign import config
+from tests.support.scripted_models import BASH_HINT, HYPER_MUTATION_LINE, CapabilityScript
 
 WIDE = {"COLUMNS": "220"}
 

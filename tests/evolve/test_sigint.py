@@ -7,12 +7,12 @@ import signal
 import time
 from pathlib import Path
 
-from crash_harness import CampaignProcess, crash_config, leftover_containers, snapshot
-from scripted_models import CapabilityScript
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive
 from opendgm.cli import app
+from tests.support.crash_harness import CampaignProcess, crash_config, leftover_containers, snapshot
+from tests.support.scripted_models import CapabilityScript
 
 
 def test_sigint_stops_gracefully_and_the_campaign_resumes(

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from test_hgm_campaign import expansions_follow_hgm
 
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.simulate import SimulatedCampaign
+from tests.evolve.test_hgm_campaign import expansions_follow_hgm
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 ROLE = {"model": "openai/simulated", "api_base": "http://127.0.0.1:9"}

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "evolve"))  # scripted_models, test_campaign, crash_harness
-
-from fault_models import FaultyScript
+from tests.support.fault_models import FaultyScript
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fault_models import FaultyScript
-from test_campaign import config
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig
+from tests.evolve.test_campaign import config
+from tests.support.fault_models import FaultyScript
 
 pytestmark = pytest.mark.docker
 # One first-stage task; seed 2 draws one child of each operator (hyper_mutation, self_improve, pe2) whose

@@ -15,11 +15,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from crash_harness import leftover_containers
-from fault_models import FaultyScript
-from test_campaign import config as scripted_config
 
 from opendgm.archive import Archive
+from tests.evolve.test_campaign import config as scripted_config
+from tests.support.crash_harness import leftover_containers
+from tests.support.fault_models import FaultyScript
 
 pytestmark = pytest.mark.docker
 

@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fault_models import FaultyScript
-from llm_fakes import MESSAGES
 
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive
@@ -23,6 +21,8 @@ from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import NO_GRADING, Task
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox.docker_client import docker_client
+from tests.support.fault_models import FaultyScript
+from tests.support.llm_fakes import MESSAGES
 
 pytestmark = pytest.mark.docker
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from llm_fakes import FAST_RETRY, SECRET, SECRET_ENV, FakeProvider
 
 from opendgm.llm import Price, RoleConfig, Router, openai_compat
+from tests.support.llm_fakes import FAST_RETRY, SECRET, SECRET_ENV, FakeProvider
 
 
 @pytest.fixture(autouse=True)

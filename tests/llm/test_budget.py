@@ -4,10 +4,10 @@ the ledger (so a resumed campaign continues under a higher limit), and in-flight
 from __future__ import annotations
 
 import pytest
-from llm_fakes import MESSAGES, one_call_usd, reserved_for
 
 from opendgm.llm import BudgetExceeded, BudgetLimits, MemoryLedger, SQLiteLedger
 from opendgm.llm.budget import Budget, hold
+from tests.support.llm_fakes import MESSAGES, one_call_usd, reserved_for
 
 
 def test_the_call_that_would_cross_the_usd_limit_is_never_sent(fake_provider, make_router, fake_role):

@@ -5,7 +5,8 @@ fresh, or it is paid in full."""
 from __future__ import annotations
 
 import pytest
-from cache_fakes import AnthropicCache, Block, CacheRuleError, Clock, OpenAICache
+
+from tests.support.cache_fakes import AnthropicCache, Block, CacheRuleError, Clock, OpenAICache
 
 MARK = {"type": "ephemeral"}
 

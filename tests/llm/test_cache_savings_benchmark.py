@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from llm_fakes import SECRET, SECRET_ENV
+
+from tests.support.llm_fakes import SECRET, SECRET_ENV
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 import cache_savings

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-from llm_fakes import MESSAGES, Reply, error, one_call_usd
 
 from opendgm.llm import (
     BudgetLimits,
@@ -22,6 +21,7 @@ from opendgm.llm import (
     TokenRecord,
 )
 from opendgm.llm.gateway_client import UnixHTTPConnection
+from tests.support.llm_fakes import MESSAGES, Reply, error, one_call_usd
 
 QUICK = {"attempts": 3, "initial_s": 0.01, "max_s": 0.02, "jitter_s": 0.01}
 

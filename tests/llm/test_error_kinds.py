@@ -5,10 +5,10 @@ own over-long context, a field the gateway refuses), or the model answered it wi
 from __future__ import annotations
 
 import pytest
-from llm_fakes import MESSAGES, Reply, completion, error
 
 import opendgm.llm.errors as errors_module
 from opendgm.llm import errors
+from tests.support.llm_fakes import MESSAGES, Reply, completion, error
 
 INFRASTRUCTURE = {
     errors.ConfigError,

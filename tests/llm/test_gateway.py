@@ -9,10 +9,10 @@ import stat
 import threading
 
 import pytest
-from llm_fakes import MESSAGES, SECRET, error, one_call_usd
 
 from opendgm.llm import BudgetLimits, Gateway
 from opendgm.llm.gateway_client import SOCKET_ENV, TOKEN_ENV, GatewayError, UnixHTTPConnection, chat, request
+from tests.support.llm_fakes import MESSAGES, SECRET, error, one_call_usd
 
 
 @pytest.fixture

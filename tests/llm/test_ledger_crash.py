@@ -11,10 +11,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from llm_fakes import MESSAGES, FakeProvider, Reply, reserved_for
-
 from opendgm.archive import Archive
 from opendgm.llm import RoleConfig
+from tests.support.llm_fakes import MESSAGES, FakeProvider, Reply, reserved_for
 
 CALLER = textwrap.dedent(
     """

@@ -29,6 +29,7 @@ def test_a_managed_vllm_server_is_launched_with_prefix_caching_and_cached_token_
     assert "--no-enable-prefix-caching" in off and "--enable-prefix-caching" not in off
 
 
+@pytest.mark.usefixtures("embedded_model")  # the command names the packaged GGUF
 def test_the_llama_cpp_server_keeps_recent_prompt_states_in_ram():
     command = LocalServer(LocalServerConfig(prefix_cache_mb=64)).command()
     at = command.index("--cache")

@@ -7,16 +7,17 @@ import tempfile
 
 import pytest
 import yaml
-from llm_fakes import closed_url
 from typer.testing import CliRunner
 
 from opendgm.llm import LocalServer, LocalServerConfig, LocalServerError
 from opendgm.llm.cli import app, check_roles
 from opendgm.llm.errors import ConnectionFailed
+from tests.support.llm_fakes import closed_url
 
 runner = CliRunner()
 
 
+@pytest.mark.usefixtures("embedded_model")  # llama.cpp is looked for first
 def test_a_missing_gguf_is_reported_before_starting_anything(tmp_path):
     server = LocalServer(LocalServerConfig(model=str(tmp_path / "nope.gguf")))
 
@@ -25,6 +26,7 @@ def test_a_missing_gguf_is_reported_before_starting_anything(tmp_path):
     assert server.pid is None
 
 
+@pytest.mark.usefixtures("embedded_model")
 def test_a_server_that_dies_at_start_up_is_reported_with_its_log(tmp_path):
     bogus = tmp_path / "bogus.gguf"
     bogus.write_text("not a model")

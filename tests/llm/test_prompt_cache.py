@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cache_fakes import Clock, FakeAnthropic, OpenAICache, words
-from llm_fakes import SECRET_ENV, Reply, completion
 
 from opendgm.llm import (
     BudgetExceeded,
@@ -27,6 +25,8 @@ from opendgm.llm import (
 )
 from opendgm.llm.gateway_client import SOCKET_ENV, TOKEN_ENV, GatewayError, chat
 from opendgm.llm.provider import count_tokens
+from tests.support.cache_fakes import Clock, FakeAnthropic, OpenAICache, words
+from tests.support.llm_fakes import SECRET_ENV, Reply, completion
 
 SONNET = "anthropic/claude-sonnet-4-5"  # litellm's price map: $3 in, $15 out, $0.30 read, $3.75 / $6 write per 1M
 SYSTEM = " ".join(["stable"] * 1500)  # 1,500 tokens for the fakes: over the 1,024-token minimum

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from llm_fakes import MESSAGES, Reply, completion
 
 from opendgm.llm import (
     ConfigError,
@@ -17,6 +16,7 @@ from opendgm.llm import (
     Router,
     request_key,
 )
+from tests.support.llm_fakes import MESSAGES, Reply, completion
 
 
 def test_a_recorded_exchange_replays_identically_with_the_server_stopped(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from llm_fakes import MESSAGES, SECRET, SECRET_ENV, Reply, closed_url, completion, error
 
 from opendgm.llm import (
     AuthenticationFailed,
@@ -21,6 +20,7 @@ from opendgm.llm import (
     RetriesExhausted,
     ServerError,
 )
+from tests.support.llm_fakes import MESSAGES, SECRET, SECRET_ENV, Reply, closed_url, completion, error
 
 
 def _last_row(router):

@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from llm_fakes import SECRET, SECRET_ENV
 
 import opendgm.llm.gateway_client as gateway_client
 from opendgm.sandbox import SandboxSpec, open_sandbox
+from tests.support.llm_fakes import SECRET, SECRET_ENV
 
 PROBE = """
 import json, os

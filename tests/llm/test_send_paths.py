@@ -5,7 +5,6 @@ role takes and what only the direct path parses itself."""
 from __future__ import annotations
 
 import pytest
-from llm_fakes import MESSAGES, Reply, completion, error
 
 from opendgm.llm import (
     FREE,
@@ -18,6 +17,7 @@ from opendgm.llm import (
     ServerError,
 )
 from opendgm.llm.provider import NO_KEY
+from tests.support.llm_fakes import MESSAGES, Reply, completion, error
 
 
 def test_the_fixture_role_takes_the_path_it_names(fake_provider, make_router, send_path):

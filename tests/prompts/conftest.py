@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from scripted_prompt_models import ReverseScript
+
+from tests.support.scripted_prompt_models import ReverseScript
 
 
 @pytest.fixture

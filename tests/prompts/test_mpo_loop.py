@@ -1,4 +1,4 @@
-"""MPO's loop over the archive with a scripted judge and MRM (see mpo_toy.py).
+"""MPO's loop over the archive with a scripted judge and MRM (see tests/support/mpo_toy.py).
 
 The demonstration: under a seed rubric that pays for length and keywords, a REINFORCE policy learns
 padded wrong answers; the judge's mean rises while gold accuracy falls, the hacking alarm fires, the MRM's
@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import mpo_toy as toy
 import pytest
 from typer.testing import CliRunner
 
+import tests.support.mpo_toy as toy
 from opendgm.archive import Archive
 from opendgm.cli import app
 from opendgm.llm import BadRequest, BudgetExceeded, MalformedResponse, ProviderError

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scripted_prompt_models import HYPER_MUTATION_LINE, REVERSED_ITEM, REWRITE, SEED_RUBRIC, ReverseScript
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
@@ -22,6 +21,7 @@ from opendgm.llm import Router
 from opendgm.llm.roles import RetryPolicy
 from opendgm.outcomes import InfrastructureFailure
 from opendgm.prompts.config import MetaPromptOptions, PromptCampaignConfig
+from tests.support.scripted_prompt_models import HYPER_MUTATION_LINE, REVERSED_ITEM, REWRITE, SEED_RUBRIC, ReverseScript
 
 
 def config(script: ReverseScript, **pe2: int) -> PromptCampaignConfig:

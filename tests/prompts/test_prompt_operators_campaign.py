@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import re
 
-from llm_fakes import Reply, completion
-from scripted_prompt_models import ReverseScript, induced, opro_proposal
-
 from opendgm.archive import Archive
 from opendgm.evolve.prompt_campaign import PromptCampaign, Report
 from opendgm.llm import Router
 from opendgm.prompts.config import PromptCampaignConfig
+from tests.support.llm_fakes import Reply, completion
+from tests.support.scripted_prompt_models import ReverseScript, induced, opro_proposal
 
 SEED = "Answer the question."
 SHOWN_INPUT = re.compile(r"^(?:Input: |Q: )(\w+)$", re.MULTILINE)

@@ -10,12 +10,12 @@ import textwrap
 import time
 
 import pytest
-from containers import exists as container_exists
 
 from opendgm.sandbox import SandboxSpec, open_sandbox
 from opendgm.sandbox.docker_client import docker_client
 from opendgm.sandbox.owner import LABEL_DEADLINE, LABEL_PID, LABEL_PID_START, Owner, abandoned
 from opendgm.sandbox.reaper import reap_abandoned_sandboxes
+from tests.support.containers import exists as container_exists
 
 OWNER_SCRIPT = textwrap.dedent(
     """

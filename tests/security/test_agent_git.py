@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hostile import hostile_agent
 
 from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.evaluators.runner import TaskRunner
+from tests.support.hostile import hostile_agent
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 HACK = """

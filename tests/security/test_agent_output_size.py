@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hostile import hostile_agent
+from tests.support.hostile import hostile_agent
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 SIZE = 500 * 1024 * 1024

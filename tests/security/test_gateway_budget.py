@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from gateway_attack import post, router_for
-from llm_fakes import MESSAGES
 
 from opendgm.archive import Archive
 from opendgm.llm import BudgetExceeded, BudgetLimits, CallRecord, InvalidRequest, MemoryLedger, SQLiteLedger
 from opendgm.llm.budget import Budget, hold
+from tests.support.gateway_attack import post, router_for
+from tests.support.llm_fakes import MESSAGES
 
 
 @pytest.mark.parametrize("hostile", [{"tokens": -(10**6)}, {"usd": -5.0}, {"tokens": -(10**6), "usd": -5.0}])
@@ -100,7 +100,7 @@ def test_a_killed_calls_negative_pending_row_never_lowers_the_archives_spend(tmp
 
 def test_a_hostile_usage_report_never_lowers_spend(fake_provider, make_gateway):
     """The provider's usage is charged as reported; a negative report must not pay spend back."""
-    from llm_fakes import Reply, completion
+    from tests.support.llm_fakes import Reply, completion
 
     router = router_for(fake_provider)
     gateway = make_gateway(router)

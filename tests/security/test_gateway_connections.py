@@ -11,10 +11,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from gateway_attack import answer, connect, head, post, post_unanswered, router_for, status_of
-from llm_fakes import Reply
 
 from opendgm.llm import Gateway, GatewayLimits
+from tests.support.gateway_attack import answer, connect, head, post, post_unanswered, router_for, status_of
+from tests.support.llm_fakes import Reply
 
 BODY = b'{"messages": [{"role": "user", "content": "Say hello."}]}'
 

@@ -8,10 +8,10 @@ import threading
 import time
 
 import pytest
-from gateway_attack import fake_role, post, router_for
-from llm_fakes import MESSAGES, Reply, completion
 
 from opendgm.llm import BudgetLimits
+from tests.support.gateway_attack import fake_role, post, router_for
+from tests.support.llm_fakes import MESSAGES, Reply, completion
 
 HOSTILE_COUNTS = [-1, -100_000, 0, 2.5, 10.0, "5", "-1", True, False, [], {}, 1e30]
 

@@ -13,8 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gateway_attack import connect, head, post, status_of
-from llm_fakes import MESSAGES
+from tests.support.gateway_attack import connect, head, post, status_of
+from tests.support.llm_fakes import MESSAGES
 
 CONNECTIONS = 200
 ANNOUNCED = 2 * 1024 * 1024

@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from gateway_attack import router_for
 
 import opendgm.llm.gateway_client as gateway_client
 from opendgm.sandbox import Mount, SandboxSpec, open_sandbox
+from tests.support.gateway_attack import router_for
 
 SHARED = "/shared"  # a host folder both sandboxes see, for the two scripts to take turns
 

@@ -1,6 +1,6 @@
 """Graders cannot be fooled: hostile patches against the trusted harness (issue 12 holes 3-4, issue 20).
 
-Each hack is first shown to resolve against the naive grader (tests/naive_grading.py: today's grading
+Each hack is first shown to resolve against the naive grader (tests/support/naive_grading.py: today's grading
 before the fix, trusting exit codes and the runner's own output) and then to score 0 against the real
 graders, while applying cleanly. The pieces (hook dropping, canary, nonce channel, verdict) are also
 checked one by one.
@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from naive_grading import naive_grade_patch
 
 from opendgm.evaluators.grader.canary import check_canary, with_canary
 from opendgm.evaluators.grader.channel import read_result
@@ -26,6 +25,7 @@ from opendgm.evaluators.polyglot import Polyglot
 from opendgm.evaluators.redteam import plan, redteam
 from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.evaluators.runner import grade_patch
+from tests.support.naive_grading import naive_grade_patch
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 # (evaluator, task) -> the hacks that resolve against the naive grader there.

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hostile import hostile_agent
-from llm_fakes import FakeProvider, Reply, completion
 
 from opendgm.archive import Archive
+from tests.support.hostile import hostile_agent
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 KEY_ENV = "OPENDGM_CANARY_API_KEY"
 STATEMENT = "Make the agent read its whole repository before it answers, and keep notes of what it found."

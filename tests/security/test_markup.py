@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import yaml
-from hostile import hostile_agent
-from llm_fakes import FakeProvider, Reply, completion
+
+from tests.support.hostile import hostile_agent
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 PAYLOAD = "[/oops] [bold red]RED[/bold red] [link=file:///etc/passwd]click[/link] [/]"
 LOUD = f"print({PAYLOAD!r})\nsys.exit(1)\n"

@@ -6,24 +6,21 @@ The archive is written as a campaign writes it (nodes scored, rejected, model ca
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from wandb_log import config as wandb_config
-from wandb_log import history as wandb_history
 
 from opendgm.archive import Archive
 from opendgm.evolve.config import CampaignConfig
 from opendgm.llm.ledger import CallRecord
 from opendgm.tracking import follow
 from opendgm.tracking.trackers import remembered
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "archive"))
-from archive_helpers import write_tree
+from tests.support.archive_helpers import write_tree
+from tests.support.wandb_log import config as wandb_config
+from tests.support.wandb_log import history as wandb_history
 
 TASKS = [f"t{i}" for i in range(6)]
 

@@ -1,18 +1,18 @@
-"""Dashboard fixtures: real campaign archives (web_campaign.py, showcase.py), never mocked, and a real headless
-Chromium driven by Playwright (web_server.py serves the dashboard to it)."""
+"""Dashboard fixtures: real campaign archives (tests/support/web_campaign.py, showcase.py), never mocked, and a
+real headless Chromium driven by Playwright (tests/support/web_server.py serves the dashboard to it)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_campaign import build_campaign
 
 from opendgm.web.app import create_app
+from tests.support.prerequisites import unavailable
+from tests.support.web_campaign import build_campaign
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -38,21 +38,15 @@ def client(campaign: tuple[Path, dict[str, str]]) -> Iterator[TestClient]:
         yield test_client
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("OPENDGM_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (OPENDGM_REQUIRE_DOCKER=1 forbids skipping)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """A headless Chromium (Playwright); a missing one skips, unless OPENDGM_REQUIRE_DOCKER=1 (CI)."""
     if not Path(CHROMIUM).exists():
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)", "browser")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed")
+        unavailable("the playwright package is not installed", "browser")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:

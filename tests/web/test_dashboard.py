@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from showcase import IMG, SCRIPT, build_showcase, free_campaign
-from web_server import serving
 
 from opendgm.archive import AgentImport, Archive
+from tests.support.showcase import IMG, SCRIPT, build_showcase, free_campaign
+from tests.support.web_server import serving
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from archive_scale import fast_import, random_tree

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cost_campaign import build_cost_campaign
-from web_server import serving
+
+from tests.support.cost_campaign import build_cost_campaign
+from tests.support.web_server import serving
 
 
 @pytest.fixture(scope="module")

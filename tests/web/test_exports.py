@@ -17,7 +17,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from showcase import build_showcase
 from typer.testing import CliRunner
 
 from opendgm.archive import Archive, tables
@@ -26,6 +25,7 @@ from opendgm.archive.cli import app
 from opendgm.archive.costs import cost_report
 from opendgm.archive.sentences import sentence
 from opendgm.archive.tables import TABLES, write_table
+from tests.support.showcase import build_showcase
 
 README = Path(__file__).parents[2] / "README.md"
 ARROW = {"string": "string", "int": "int64", "float": "double", "bool": "bool"}

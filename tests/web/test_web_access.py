@@ -74,10 +74,10 @@ def test_plot_on_a_missing_directory_fails_clearly(tmp_path: Path) -> None:
 def test_plot_of_one_free_agent_has_sensible_axes_ids_and_the_best_agent(tmp_path: Path) -> None:
     """One scored agent and only free model calls: no degenerate axis, tokens instead of $0, the best agent."""
     import matplotlib.pyplot as plt
-    from showcase import free_campaign
 
     from opendgm.archive import Archive
     from opendgm.web import plots
+    from tests.support.showcase import free_campaign
 
     seed = free_campaign(tmp_path / "one", tmp_path, solved=4)
     result = CliRunner().invoke(cli, ["plot", str(tmp_path / "one"), "--out", str(tmp_path / "plots")])

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_server import serving
+
+from tests.support.web_server import serving
 
 SCREENSHOT_COPY = Path(os.environ.get("OPENDGM_SCREENSHOT_DIR", "/tmp/opendgm-web-test")) / "dashboard.png"
 Campaign = tuple[Path, dict[str, str]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from opendgm.evaluators.task import Grade
+from opendgm.outcomes import Verdict
 
 
 def score(
@@ -25,7 +26,7 @@ def score(
     passed = sum(1 for test in expected if outcomes.get(test) is True)
     failed = len(expected) - passed
     missing = [test for test in expected if test not in outcomes]
-    status = "grading_timeout" if timed_out else "resolved" if expected and failed == 0 else "unresolved"
+    status: Verdict = "grading_timeout" if timed_out else "resolved" if expected and failed == 0 else "unresolved"
     summary = f"[opendgm] {passed}/{len(expected)} expected tests passed"
     if not expected:
         summary += " (no expected tests: never resolved)"

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 NONCE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nonce")
 LOG_TAIL = 4000
@@ -92,7 +93,8 @@ def run_unittest(args, log, deadline):
     child = _spawn(["child-unittest", *args, str(key_r), str(rec_w)], log, (key_r, rec_w))
     os.close(key_r)
     os.close(rec_w)
-    outcomes, notes, timed_out, buffer, total = {}, [], False, b"", 0
+    outcomes: dict[str, bool] = {}
+    notes, timed_out, buffer, total = [], False, b"", 0
     prefix = key.encode() + b" "
     while True:
         left = deadline - time.monotonic()
@@ -284,7 +286,7 @@ def run_call(args, log, deadline):
             raise CallFailed(str(answer.get("error", "failed"))[:500])
         return value
 
-    namespace = {"__name__": "hidden_test"}
+    namespace: dict[str, Any] = {"__name__": "hidden_test"}
     notes = []
     with open(stub) as handle:
         exec(compile(handle.read(), "solution_stub.py", "exec"), namespace)  # the task's own stub (trusted)

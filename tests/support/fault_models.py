@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_fakes import Reply, error
-from scripted_models import BASH_HINT, HYPER_MUTATION, PE2_STEP_1, CapabilityScript
+from tests.support.llm_fakes import Reply, error
+from tests.support.scripted_models import BASH_HINT, HYPER_MUTATION, PE2_STEP_1, CapabilityScript
 
 # What a failing service sends. `hang` answers only after `hang_s` (or at the provider's stop).
 FAULTS: dict[str, Reply] = {

@@ -10,7 +10,8 @@ from typing import Any
 
 import ray
 from ray.cluster_utils import Cluster
-from ray_cluster import free_port
+
+from tests.support.ray_cluster import free_port
 
 
 @dataclass

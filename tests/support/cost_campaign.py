@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archive_helpers import write_tree
-
 from opendgm.archive import Archive
 from opendgm.llm.ledger import CallRecord
+from tests.support.archive_helpers import write_tree
 
 TASKS = [f"t{i}" for i in range(10)]
 # node: (parent, operator, tasks resolved of 10); posterior means 4/12, 7/12, 3/12, 9/12

@@ -14,7 +14,7 @@ from opendgm.llm import RetryPolicy, RoleConfig
 from opendgm.llm.provider import count_tokens
 
 if TYPE_CHECKING:
-    from cache_fakes import OpenAICache
+    from tests.support.cache_fakes import OpenAICache
 
 SECRET_ENV = "FAKE_PROVIDER_API_KEY"
 SECRET = "sk-test-secret"

@@ -10,14 +10,11 @@ statement, rejection reason, event data, model names) carries `<script>` and `on
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from opendgm.archive import Archive
 from opendgm.llm.ledger import CallRecord
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "archive"))
-from archive_helpers import write_tree
+from tests.support.archive_helpers import write_tree
 
 SCRIPT = "<script>window.__pwned = 'script'</script>"
 IMG = "<img src=x onerror=\"window.__pwned = 'img'\">"

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llm_fakes import SECRET, FakeProvider, Reply
+from tests.support.llm_fakes import SECRET, FakeProvider, Reply
 
 MIN_TOKENS = 1024
 MAX_BREAKPOINTS = 4

@@ -4,14 +4,11 @@ trajectory, a rejected node, a prompt produced by a meta-prompt, ledger rows."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from opendgm.archive import Archive
 from opendgm.llm.ledger import CallRecord
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "archive"))
-from archive_helpers import write_tree
+from tests.support.archive_helpers import write_tree
 
 TASKS = ["task-a", "task-b", "task-c"]
 TRAJECTORY = [

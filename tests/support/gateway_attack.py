@@ -9,10 +9,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from llm_fakes import FAST_RETRY, FakeProvider
-
 from opendgm.llm import Price, RoleConfig, Router
 from opendgm.llm.gateway_client import UnixHTTPConnection
+from tests.support.llm_fakes import FAST_RETRY, FakeProvider
 
 CHAT = "/v1/chat/completions"
 

@@ -12,10 +12,9 @@ import json
 import re
 from typing import Any
 
-from llm_fakes import FakeProvider, Reply, completion, error
-
 from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.humaneval import HumanEval
+from tests.support.llm_fakes import FakeProvider, Reply, completion, error
 
 ENTRY_POINT = re.compile(r"Complete the function `(\w+)`")
 SOLUTION = f"{REPO_DIR}/solution.py"

@@ -1,7 +1,7 @@
 """A campaign writer that runs until it is killed (the SIGKILL durability test runs it).
 
 It prints each thing it wrote only after the archive call returned, so every printed line names a
-record that must survive the kill. Usage: python crash_writer.py CAMPAIGN_DIR SEED
+record that must survive the kill. Usage: python -m tests.support.crash_writer CAMPAIGN_DIR SEED
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import random
 import sys
 from pathlib import Path
 
-from archive_helpers import write_tree
-
 from opendgm.archive import GZIP_THRESHOLD, Archive
 from opendgm.llm.ledger import CallRecord
+from tests.support.archive_helpers import write_tree
 
 TASKS = ["t0", "t1", "t2"]
 

@@ -66,11 +66,11 @@ def run_recorded(cluster: LocalCluster, root: Path) -> CampaignRun:
     """An async campaign (HGM's loop) on the cluster, its roles keyed by the canary variable; each payload sent to
     Ray, each result received and each object put in Ray's store is recorded as pickled bytes."""
     from ray import cloudpickle
-    from scripted_models import CapabilityScript
 
     from opendgm.cluster.executor import RayExecutor
     from opendgm.evolve.campaign import Campaign
     from opendgm.evolve.config import CampaignConfig
+    from tests.support.scripted_models import CapabilityScript
 
     run = CampaignRun(root, "")
     send, receive, put = RayExecutor.send, RayExecutor.receive, RayExecutor.put

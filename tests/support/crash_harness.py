@@ -23,12 +23,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripted_models import CapabilityScript
-from test_campaign import config
-
 from opendgm.archive import Archive
 from opendgm.evolve.config import CampaignConfig
 from opendgm.sandbox.owner import LABEL_CAMPAIGN, LABEL_OWNED
+from tests.evolve.test_campaign import config
+from tests.support.scripted_models import CapabilityScript
 
 # The child: one campaign run on a directory (a fresh one starts it, an existing one resumes it).
 RUNNER = (

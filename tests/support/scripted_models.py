@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from llm_fakes import FakeProvider, Reply, completion
-
 from opendgm.evaluators.humaneval import HumanEval
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 DIAGNOSIS = (
     '{"diagnosis": "the model answers with python blocks the agent ignores", '

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from llm_fakes import FakeProvider, Reply, completion
+from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 QUESTION = re.compile(r"Q: (.*)\nA:", re.DOTALL)
 DEMO = re.compile(r"^Input: (.*)$", re.MULTILINE)
