@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from opendgm.archive import credit
 from opendgm.archive import graph as graphs
-from opendgm.archive.archive import Archive
+from opendgm.archive.archive import Archive, unreadable
 from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.credit import Fitness
 from opendgm.archive.errors import ArchiveError
@@ -49,10 +50,16 @@ _DIMMED = {"rejected", "failed"}
 @contextmanager
 def _reading(campaign_dir: Path, check_code: bool = True) -> Iterator[Archive]:
     """The archive opened read-only; any ArchiveError becomes one line on stderr and exit status 2. A view that
-    never reads agents' code passes `check_code=False` (checking every node's objects is most of its cost)."""
+    never reads agents' code passes `check_code=False` (checking every node's objects is most of its cost); a
+    damaged page it meets later while reading is named with its archive, as the open would have named it."""
     try:
         with Archive.open(campaign_dir, readonly=True, check_code=check_code) as archive:
-            yield archive
+            try:
+                yield archive
+            except sqlite3.DatabaseError as damage:
+                if damage.sqlite_errorcode not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                    raise
+                raise unreadable(campaign_dir, damage) from None
     except ArchiveError as error:
         errors.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
         raise typer.Exit(2) from None
