@@ -1,6 +1,4 @@
 """Bounded retries of infrastructure failures (issue 13): a (node, task) whose runs failed for an infrastructure
-
-Invariant 9 (infrastructure is never a verdict, docs/invariants.md).
 reason `MAX_INFRA_FAILURES` times is `infra_exhausted`. It is not run again, is no verdict on the agent, and is
 shown in `status`, until `opendgm run --retry-infra` starts the counts afresh (a `retry_infra` event). So an
 agent that provokes infrastructure failures cannot wedge a campaign, and a flaky service is not retried forever.
@@ -8,6 +6,8 @@ agent that provokes infrastructure failures cannot wedge a campaign, and a flaky
 The counts are read from the event log (each failure is one `task_infrastructure_failure` event), so they
 survive kills and resumes like everything else; the archive keeps the exhausted pairs in a table beside it
 (triggers, schema.py) so that the score queries leave them out of the agent's score.
+
+Invariant 9 (infrastructure is never a verdict, docs/invariants.md).
 """
 
 from __future__ import annotations

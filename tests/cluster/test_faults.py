@@ -77,7 +77,8 @@ class NodeKiller(CapabilityScript):
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         conversation = "\n".join(m["content"] for m in body["messages"])
         entry = ENTRY_POINT.search(conversation)
-        agent = "source code of a coding agent" not in conversation  # not the self-modification
+        meta = "You are improving a coding agent" in body["messages"][0]["content"]  # the diagnosis
+        agent = not meta and "source code of a coding agent" not in conversation  # nor the self-modification
         if self.kills and agent and entry and entry.group(1) == DOOMED_ENTRY:
             self.kills -= 1
             self.released.clear()
@@ -99,8 +100,8 @@ def _run_while_killing(cluster: LocalCluster, script: NodeKiller, settings: Any,
             continue
         script.arrived.clear()
         (old,) = cluster.nodes
+        cluster.kill(old)  # before its successor starts, whose start-up reaping could end the old node's sandbox
         cluster.add(f"node-{next(_names)}")
-        cluster.kill(old)
         script.released.set()
     runner.join()
     assert outcome, "the campaign raised (see the log above)"
