@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from opendgm.archive import Archive
 from opendgm.evolve.campaign import Campaign
-from opendgm.evolve.config import CampaignConfig, ConfigProblem
+from opendgm.evolve.config import CampaignConfig, ConfigProblem, OperatorWeights
 from opendgm.evolve.selectors import SELECTORS
 from tests.support.scripted_models import CapabilityScript
 
@@ -96,9 +98,17 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
     ids=["dgm", "with-prompt-operators"],
 )
 def test_async_mode_expands_and_evaluates_task_by_task(
-    script: CapabilityScript, docker_engine: str, tmp_path: Path, operators: dict[str, float]
+    script: CapabilityScript,
+    docker_engine: str,
+    tmp_path: Path,
+    operators: dict[str, float],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """HGM's asynchronous loop: workers choose between expanding a node and evaluating one more task."""
+    """HGM's asynchronous loop: workers choose between expanding a node and evaluating one more task. Operators
+    are drawn in turn here, so every configured one is exercised whatever the workers' timing (how many
+    expansions there are depends on it); the weighted draw itself is checked below."""
+    turns = itertools.cycle(operators)
+    monkeypatch.setattr(OperatorWeights, "draw", lambda self, k, rng: [next(turns) for _ in range(k)])
     budget = {"task_evaluations": 12, "nodes": 3 * len(operators)}
     hgm = config(script, "docker", mode="async", budget=budget, workers=2, operators=operators)
     reason = Campaign(hgm, tmp_path / "c").run()
@@ -120,3 +130,12 @@ def test_async_mode_expands_and_evaluates_task_by_task(
         assert all(r.resolved for r in rows.values() if r.code_hash in {n.code_hash for n in evaluated})
         keys = [(r.code_hash, r.task_id, r.attempt) for r in rows.values()]
         assert len(keys) == len(set(keys)) <= 8
+
+
+def test_operators_are_drawn_by_weight() -> None:
+    weights = OperatorWeights(self_improve=1.0, pe2=2.0, hyper_mutation=0.5)
+    drawn = Counter(weights.draw(10_000, random.Random(7)))
+    assert set(drawn) == {"self_improve", "pe2", "hyper_mutation"}
+    for name, weight in (("self_improve", 1.0), ("pe2", 2.0), ("hyper_mutation", 0.5)):
+        assert abs(drawn[name] / 10_000 - weight / 3.5) < 0.02, (name, drawn)
+    assert "pe2" not in OperatorWeights(self_improve=1.0).draw(1_000, random.Random(7))
