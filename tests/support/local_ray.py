@@ -32,6 +32,8 @@ def local_cluster(module: str, nodes: tuple[str, ...], **init: Any) -> Iterator[
     """A head that runs no tasks and one worker node per name, each with one CPU and a resource of its name;
     this process is connected to it. `module`'s functions travel by value (test code is not importable there)."""
     ray.cloudpickle.register_pickle_by_value(sys.modules[module])
+    if ray.is_initialized():  # a driver talks to one cluster: leave the session's (its tests reconnect by address)
+        ray.shutdown()
     head = {"num_cpus": 0, "include_dashboard": False, "gcs_server_port": free_port(),
             "dashboard_agent_listen_port": free_port()}  # fmt: skip
     started = Cluster(initialize_head=True, head_node_args=head)
