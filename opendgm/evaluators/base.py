@@ -64,6 +64,8 @@ class Evaluator(ABC):
     grades_by_exit_code: bool = True
     #: whether grading asks a model: then every `grade` call gets the judge in its `Grading` (llm-judge)
     needs_judge: ClassVar[bool] = False
+    #: how long preparing the repository may take (`prepare_command`)
+    prepare_timeout_s: float = 120
 
     @abstractmethod
     def tasks(self) -> list[Task]:
@@ -105,7 +107,9 @@ class Evaluator(ABC):
         """Put the task's repository into the sandbox as a git repository; returns the base commit."""
         if task.repo_files:
             sandbox.put_files(REPO_DIR, task.repo_files)
-        init = sandbox.exec(f"( {self.prepare_command(task)} ) && git -C {REPO_DIR} rev-parse HEAD", timeout=120)
+        init = sandbox.exec(
+            f"( {self.prepare_command(task)} ) && git -C {REPO_DIR} rev-parse HEAD", timeout=self.prepare_timeout_s
+        )
         if not init.ok:
             raise SandboxError(f"could not prepare the repository for {task.id}: {init.stderr.strip()}")
         return init.stdout.strip().splitlines()[-1]
@@ -153,7 +157,9 @@ class Evaluator(ABC):
         lines = steps.script(
             self.prepare_command(task), workdir, command, timeout_s, patched=bool(patch.strip()), hidden=bool(hidden)
         )
-        ran = sandbox.exec(lines, timeout=timeout_s + steps.STEPS_ALLOWANCE_S, cwd=workdir, env=env)
+        ran = sandbox.exec(
+            lines, timeout=timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S, cwd=workdir, env=env
+        )
         stepped = steps.read(ran, timeout_s)
         if stepped.failed == "prepared":
             raise SandboxError(f"could not prepare the repository for {task.id}: {ran.stderr.strip()[-2000:]}")
@@ -193,7 +199,9 @@ class Evaluator(ABC):
         if not patch.strip():
             return None
         sandbox.put_files(str(PurePosixPath(PATCH_FILE).parent), {PurePosixPath(PATCH_FILE).name: patch})
-        applied = sandbox.exec(f"cd {REPO_DIR} && git apply --whitespace=nowarn {PATCH_FILE}", timeout=120)
+        applied = sandbox.exec(
+            f"cd {REPO_DIR} && git apply --whitespace=nowarn {PATCH_FILE}", timeout=steps.APPLY_TIMEOUT_S
+        )
         return None if applied.ok else Grade("patch_failed", 0, 0, applied.exit_code, applied.stderr)
 
     def _applicable(self, patch: str) -> str:

@@ -21,7 +21,7 @@ GRADING_DIR = "/workspace/grading"
 PATCH_FILE = f"{GRADING_DIR}/agent.patch"
 HIDDEN_DIR = f"{GRADING_DIR}/hidden"  # the hidden tests, relative to the repository, until the diff is in
 STEPS = ("prepared", "applied", "placed")
-STEPS_ALLOWANCE_S = 240.0  # preparing and applying, on top of the command's own limit (they had 120 s each)
+APPLY_TIMEOUT_S = 120.0  # applying the diff (the script's exec adds it and the preparation's to the command's)
 KILL_GRACE_S = 2
 # tar found and configured as the image has it, whatever the evaluator's environment says
 PLAIN_TAR = "PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= tar"
