@@ -175,12 +175,29 @@ def _flag(frame, event, arg):
 
 _s.setprofile(_flag)
 """
+# the test object itself, reached through the frames when the tests call the solution: the comparison its
+# assertEqual is about to look up, shadowed on the instance by one that does nothing (the runner's classes are
+# untouched)
+SHADOWS_ON_THE_TEST = """
+import sys as _s
+
+def sorted(values, _real=sorted):
+    _f = _s._getframe(1)
+    while _f is not None:
+        _t = _f.f_locals.get("self")
+        if _t is not None and hasattr(_t, "assertEqual"):
+            _t._baseAssertEqual = lambda *args, **kwargs: None
+            break
+        _f = _f.f_back
+    return _real(values)
+"""
 IN_PROCESS = {
     "rebinds-unittest": REBINDS_UNITTEST,
     "patches-the-class-later": PATCHES_THE_CLASS_LATER,
     "swallows-failures": SWALLOWS_FAILURES,
     "steals-the-record-key": STEALS_THE_RECORD_KEY,
     "expects-failure": EXPECTS_FAILURE,
+    "shadows-on-the-test": SHADOWS_ON_THE_TEST,
 }
 
 
