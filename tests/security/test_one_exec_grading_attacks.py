@@ -226,7 +226,7 @@ def _forger(rd, wr):
         if not chunk:
             return
         buf += chunk
-        found = _r.search(rb"opendgm-result ([0-9a-f]{32}) (\\{.*\\})\\n", buf)
+        found = _r.search(rb"opendgm-result ([0-9a-f]+) (\\{.*\\})\\n", buf)
         if found:
             result = _j.loads(found.group(2))
             result = {"outcomes": {k: True for k in result["outcomes"]} or {"check": True}, "notes": [],
