@@ -87,8 +87,10 @@ class DockerSandbox(Sandbox):
         self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
         try:
-            # create + start, never run(): run() would try to pull a missing image from a registry.
-            self.container = self._client.containers.create(**self._create_kwargs())
+            # create + start, never run(): run() would try to pull a missing image from a registry. The low-level
+            # create answers the id, all a Container needs here (the high-level one inspects it once more).
+            created = self._client.api.create_container(**self._create_kwargs())
+            self.container = self._client.containers.prepare_model({"Id": created["Id"]})
         except ImageNotFound as exc:
             raise EngineFailure(
                 f"sandbox image {spec.image!r} is not present; build it with `opendgm sandbox build`"
@@ -131,21 +133,24 @@ class DockerSandbox(Sandbox):
         ]
         if spec.gateway_socket is not None:
             mounts.append(DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind"))
+        host_config = self._client.api.create_host_config(
+            init=True,
+            network_mode="none",
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=spec.read_only_rootfs,
+            tmpfs={"/tmp": f"size={TMP_SIZE_MB}m,mode=1777"},
+            mounts=mounts,
+        )
         return {
             "image": spec.image,
             # The main process is the lifetime cap: when `sleep` ends, the container stops.
             "command": ["sleep", f"{limits.wall_time_s:.0f}"],
-            "init": True,
-            "network_mode": "none",
-            "mem_limit": f"{limits.memory_mb}m",
-            "memswap_limit": f"{limits.memory_mb}m",
-            "nano_cpus": int(limits.cpus * 1e9),
-            "pids_limit": limits.pids,
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "read_only": spec.read_only_rootfs,
-            "tmpfs": {"/tmp": f"size={TMP_SIZE_MB}m,mode=1777"},
-            "mounts": mounts,
+            "host_config": host_config,
             "working_dir": spec.workdir,
             "labels": self.owner.labels(),
             "environment": {},
