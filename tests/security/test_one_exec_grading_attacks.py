@@ -22,39 +22,44 @@ from __future__ import annotations
 import base64
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.evaluators.runner import grade_patch, grading_spec
+from opendgm.evaluators.task import Grade, Task
 from opendgm.outcomes import VERDICTS
 from opendgm.sandbox.base import EngineFailure, SandboxError
-from opendgm.sandbox.factory import open_sandbox
+from opendgm.sandbox.factory import BackendName, open_sandbox
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 CAMPAIGN = "test-one-exec-redteam"
 
 
-def _humaneval():  # type: ignore[no-untyped-def]
+def _humaneval() -> tuple[Evaluator, Task, str]:
     evaluator = HumanEval(grading_timeout_s=20)
     return evaluator, evaluator.select("HumanEval_0")[0], "solution.py"
 
 
-def _fix_median():  # type: ignore[no-untyped-def]
+def _fix_median() -> tuple[Evaluator, Task, str]:
     evaluator = RepoTasks(EXAMPLES)
     return evaluator, evaluator.select("fix-median")[0], "stats/__init__.py"
 
 
-def _with(task, path: str, code: str, extra: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+def _with(task: Task, path: str, code: str, extra: dict[str, str] | None = None) -> str:
     """An unsolved diff: `code` put in front of the task's own (unsolved) `path`, `extra` files added."""
     source = task.repo_files[path].decode()
     return patch_over({path: source}, {path: code + source, **(extra or {})})
 
 
-def _assert_not_forged(evaluator, task, path: str, patch: str, backend: str, attack: str):  # type: ignore[no-untyped-def]
+def _assert_not_forged(
+    evaluator: Evaluator, task: Task, path: str, patch: str, backend: BackendName, attack: str
+) -> Grade:
     """The attack's grade is a verdict, not resolved, with no more tests passed than the plain unsolved diff."""
     plain = grade_patch(evaluator, task, _with(task, path, "# unsolved\n"), backend, CAMPAIGN)
     graded = grade_patch(evaluator, task, patch, backend, CAMPAIGN)
@@ -124,7 +129,7 @@ IN_PROCESS = {
 
 
 @pytest.mark.parametrize("attack", sorted(IN_PROCESS))
-def test_a_solution_cannot_make_the_hidden_unittests_pass_from_its_import(attack: str, backend: str) -> None:
+def test_a_solution_cannot_make_the_hidden_unittests_pass_from_its_import(attack: str, backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     _assert_not_forged(evaluator, task, path, _with(task, path, IN_PROCESS[attack]), backend, attack)
 
@@ -145,7 +150,7 @@ class MedianTest(unittest.TestCase):
 """
 
 
-def test_a_diff_cannot_shadow_the_hidden_test_module_with_a_package(backend: str) -> None:
+def test_a_diff_cannot_shadow_the_hidden_test_module_with_a_package(backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     patch = _with(task, path, "# unsolved\n", {"tests/test_median/__init__.py": SHADOW_PACKAGE})
     _assert_not_forged(evaluator, task, path, patch, backend, "package-shadows-the-hidden-module")
@@ -185,7 +190,7 @@ def _binary_diff(files: dict[str, bytes], changed: dict[str, bytes], where: Path
     return run("diff", "--cached", "--binary").stdout.decode()
 
 
-def test_a_diff_cannot_replace_the_hidden_tests_by_bytecode(backend: str, tmp_path: Path) -> None:
+def test_a_diff_cannot_replace_the_hidden_tests_by_bytecode(backend: BackendName, tmp_path: Path) -> None:
     evaluator, task, path = _fix_median()
     with open_sandbox(grading_spec(task, CAMPAIGN), backend) as sandbox:  # the agent's own image, as it would
         made = sandbox.exec(f"python3 -c {shlex.quote(MAKE_PYC)}", timeout=60)
@@ -262,7 +267,9 @@ _steal()
 
 
 @pytest.mark.parametrize("task_of", [_humaneval, _fix_median], ids=["humaneval", "repo-tasks"])
-def test_code_run_by_the_tests_cannot_take_the_result_line_off_the_exec_pipe(task_of, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_code_run_by_the_tests_cannot_take_the_result_line_off_the_exec_pipe(
+    task_of: Callable[[], tuple[Evaluator, Task, str]], backend: BackendName
+) -> None:
     evaluator, task, path = task_of()
     for _ in range(3):  # a race: it has to lose every time
         _assert_not_forged(evaluator, task, path, _with(task, path, STEALS_THE_NONCE), backend, "steals-the-nonce")
@@ -281,7 +288,9 @@ HANGS = {
 
 @pytest.mark.parametrize("hang", sorted(HANGS))
 @pytest.mark.parametrize("task_of", [_humaneval, _fix_median], ids=["humaneval", "repo-tasks"])
-def test_a_hanging_solution_is_a_grading_timeout(task_of, hang: str, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_hanging_solution_is_a_grading_timeout(
+    task_of: Callable[[], tuple[Evaluator, Task, str]], hang: str, backend: BackendName
+) -> None:
     evaluator, task, path = task_of()
     task = task.model_copy(update={"grading_timeout_s": 4})
     graded = grade_patch(evaluator, task, _with(task, path, HANGS[hang]), backend, CAMPAIGN)
@@ -289,7 +298,7 @@ def test_a_hanging_solution_is_a_grading_timeout(task_of, hang: str, backend: st
 
 
 # -- the hidden tests' place, taken by the diff ------------------------------------------------------------
-def test_a_folder_where_a_hidden_test_goes_is_the_agents_doing(backend: str) -> None:
+def test_a_folder_where_a_hidden_test_goes_is_the_agents_doing(backend: BackendName) -> None:
     """The hidden test cannot be placed: a verdict on the agent (grading_error), never resolved, not infra."""
     evaluator, task, path = _fix_median()
     patch = _with(task, path, "# unsolved\n", {"tests/test_median.py/keep": "in the way\n"})
@@ -301,7 +310,7 @@ def test_a_folder_where_a_hidden_test_goes_is_the_agents_doing(backend: str) -> 
     assert graded.status != "resolved", graded.output
 
 
-def test_a_link_where_the_hidden_tests_go_is_replaced(backend: str) -> None:
+def test_a_link_where_the_hidden_tests_go_is_replaced(backend: BackendName) -> None:
     """`tests` made a link to a folder of the agent's holding passing tests named like the hidden ones."""
     evaluator, task, path = _fix_median()
     link = (
@@ -327,7 +336,7 @@ GIT_METADATA = {
 
 
 @pytest.mark.parametrize("attack", sorted(GIT_METADATA))
-def test_a_diff_cannot_use_git_metadata_in_the_apply_step(attack: str, backend: str) -> None:
+def test_a_diff_cannot_use_git_metadata_in_the_apply_step(attack: str, backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     patch = _with(task, path, "# unsolved\n", GIT_METADATA[attack])
     graded = _assert_not_forged(evaluator, task, path, patch, backend, attack)

@@ -155,7 +155,7 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     top = os.path.abspath(os.path.join(repo, start))
     _guard_comparisons(unittest.TestCase, repo)
     _guard_test_methods(unittest.TestCase, _hidden_code(top))
-    watched = {
+    watched: dict[str, Any] = {
         "builtins": vars(builtins),
         "sys.modules": {name: module for name, module in sys.modules.items() if name.startswith("unittest")},
     }
