@@ -341,3 +341,35 @@ def test_a_diff_cannot_use_git_metadata_in_the_apply_step(attack: str, backend: 
     patch = _with(task, path, "# unsolved\n", GIT_METADATA[attack])
     graded = _assert_not_forged(evaluator, task, path, patch, backend, attack)
     assert "forged" not in graded.output
+
+
+# -- the hidden check, read by the solution at grading time -------------------------------------------------
+ANSWERS_FROM_THE_CHECK = """
+
+import ast as _a
+
+_answers = {}
+try:
+    with open("/workspace/grading/harness/check.py") as _handle:
+        _tree = _a.parse(_handle.read())
+except OSError:
+    _tree = _a.parse("")
+for _node in _a.walk(_tree):  # `assert candidate(ARGS) == EXPECTED`: a table of answers
+    if isinstance(_node, _a.Compare) and isinstance(_node.left, _a.Call) and len(_node.comparators) == 1:
+        try:
+            _key = repr([_a.literal_eval(arg) for arg in _node.left.args])
+            _answers[_key] = _a.literal_eval(_node.comparators[0])
+        except ValueError:
+            pass
+
+
+def has_close_elements(*args):
+    return _answers.get(repr(list(args)), False)
+"""
+
+
+def test_a_solution_cannot_read_the_answers_from_the_hidden_check(backend: BackendName) -> None:
+    evaluator, task, path = _humaneval()
+    source = task.repo_files[path].decode()
+    patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_CHECK})
+    _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-check")
