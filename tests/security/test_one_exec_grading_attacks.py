@@ -373,3 +373,43 @@ def test_a_solution_cannot_read_the_answers_from_the_hidden_check(backend: Backe
     source = task.repo_files[path].decode()
     patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_CHECK})
     _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-check")
+
+
+# the hidden unittest file, read by the solution while the tests import it
+ANSWERS_FROM_THE_TESTS = """
+
+import ast as _a, os as _o
+
+_answers = {}
+for _folder, _dirs, _files in _o.walk("/workspace/repo/tests"):
+    for _name in _files:
+        if not _name.endswith(".py"):
+            continue
+        try:
+            with open(_o.path.join(_folder, _name)) as _handle:
+                _tree = _a.parse(_handle.read())
+        except (OSError, SyntaxError):
+            continue
+        for _node in _a.walk(_tree):  # self.assertEqual(median(ARGS), EXPECTED): a table of answers
+            if isinstance(_node, _a.Call) and getattr(_node.func, "attr", "") == "assertEqual":
+                _call, _expected = _node.args[:2]
+                if isinstance(_call, _a.Call) and isinstance(_call.func, _a.Name):
+                    try:
+                        _key = (_call.func.id, repr([_a.literal_eval(arg) for arg in _call.args]))
+                        _answers[_key] = _a.literal_eval(_expected)
+                    except ValueError:
+                        pass
+
+_real_median = median
+
+
+def median(values):
+    return _answers.get(("median", repr([values])), _real_median(values))
+"""
+
+
+def test_a_solution_cannot_read_the_answers_from_the_hidden_unittests(backend: BackendName) -> None:
+    evaluator, task, path = _fix_median()
+    source = task.repo_files[path].decode()
+    patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_TESTS})
+    _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-tests")
