@@ -154,7 +154,7 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     repo = os.path.abspath(os.getcwd())
     top = os.path.abspath(os.path.join(repo, start))
     _guard_comparisons(unittest.TestCase, repo)
-    _guard_test_methods(unittest.TestCase, _hidden_code(top))
+    _guard_test_methods(unittest.TestCase, _hidden_code(top, pattern if top == repo else "*.py"))
     watched: dict[str, Any] = {
         "builtins": vars(builtins),
         "sys.modules": {name: module for name, module in sys.modules.items() if name.startswith("unittest")},
@@ -220,13 +220,16 @@ def child_unittest(start, pattern, key_fd, rec_fd):
         print(f"{test}\n{trace}", flush=True)
 
 
-def _hidden_code(top):
-    """Every code object of the hidden tests' files under `top`, compiled from their source before any
+def _hidden_code(top, pattern):
+    """Every code object of the hidden tests' files under `top` (those named by `pattern`: where the tests start
+    at the repository's root, its other files are the agent's), compiled from their source before any
     repository code runs in this process (what the tests' own methods must be made of)."""
+    import fnmatch
+
     found = set()
     for folder, _dirs, files in os.walk(top):
         for name in files:
-            if not name.endswith(".py"):
+            if not name.endswith(".py") or not fnmatch.fnmatch(name, pattern):
                 continue
             path = os.path.join(folder, name)
             try:
