@@ -100,14 +100,20 @@ ENTRY_KINDS = ["task", "stochasticity"]  # what seed 1 draws for the two childre
 DIAGNOSE = "You are improving a coding agent"
 HIDDEN_TEST = "test_subtractive"  # the FAIL_TO_PASS test: in the test patch only, never in the agent's copy
 SKILL = "ROMAN-SKILL: numbers use subtractive notation."  # what the self-modification adds to the agent's prompt
+HINT = "Hint: 4 is written IV."  # in a task's problem statement, the scripted model solves it with any agent
 GOLD = (FIXTURE / "gold" / "roman.py").read_text()
 
 
-def swebench_dataset(folder: Path) -> Path:
-    """Three copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file."""
+def swebench_dataset(folder: Path, hinted: tuple[int, ...] = ()) -> Path:
+    """Three copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file; the
+    `hinted` copies' problem statements carry HINT (a task the scripted model solves even for the seed)."""
     row = instance_row(folder / "testbed")
     build_image(folder / "testbed")
-    copies = [row | {"instance_id": f"opendgm__roman-{index}"} for index in (1, 2, 3)]
+    copies = [
+        row | {"instance_id": f"opendgm__roman-{index}"}
+        | ({"problem_statement": f"{row['problem_statement']} {HINT}"} if index in hinted else {})
+        for index in (1, 2, 3)
+    ]  # fmt: skip
     path = folder / "roman.jsonl"
     path.write_text("".join(json.dumps(copy) + "\n" for copy in copies))
     return path
@@ -115,8 +121,8 @@ def swebench_dataset(folder: Path) -> Path:
 
 class RomanScript(FakeProvider):
     """A tool-calling model for dgm-initial: it diagnoses with DGM's five fields; rewriting the agent, it adds SKILL
-    to the agent's task prompt; on a task it writes the fix only when the prompt holds SKILL (the seed's does not,
-    so the seed ends at once: an empty patch)."""
+    to the agent's task prompt; on a task it writes the fix only when the prompt holds SKILL or the task HINT (the
+    seed's prompt has no SKILL, so without a hint the seed ends at once: an empty patch)."""
 
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         with self._lock:
@@ -133,7 +139,7 @@ class RomanScript(FakeProvider):
         turn = sum(1 for m in messages if m["role"] == "assistant")
         if "source code of a coding agent" in conversation:
             plan = [("bash", {"command": f"cd {REPO_DIR} && printf '\\n%s\\n' '{SKILL}' >> prompts/instance.md"})]
-        elif SKILL in conversation:
+        elif SKILL in conversation or HINT in conversation:
             plan = [("editor", {"command": "edit", "path": f"{REPO_DIR}/roman.py", "file_text": GOLD})]
         else:
             plan = []
