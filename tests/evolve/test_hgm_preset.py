@@ -25,7 +25,7 @@ from opendgm.cli import app
 from opendgm.evolve.campaign import Campaign
 from opendgm.sandbox.docker_client import docker_client
 from tests.evaluators.test_swebench import IMAGE
-from tests.evolve.test_dgm_presets import HIDDEN_TEST, RomanScript, preset, swebench_dataset
+from tests.evolve.test_dgm_presets import HIDDEN_TEST, preset, roman_script, swebench_dataset
 from tests.evolve.test_hgm_campaign import expansions_follow_hgm
 
 WORKERS = 4  # HGM's first expansions: min(5, int(4 ** 0.6)) = 2, made before any child has a result
@@ -36,7 +36,7 @@ BUDGET = 9  # every result counts (the seed's 3 + 6 more); HGM's rules count the
 def test_hgm_swebench_preset_follows_hgms_rules(docker_engine: str, tmp_path: Path) -> None:
     dataset = swebench_dataset(tmp_path, hinted=(1,))
     ids = [json.loads(line)["instance_id"] for line in dataset.read_text().splitlines()]
-    provider = RomanScript()
+    provider = roman_script()
     try:
         options = {"dataset": str(dataset), "agent_timeout_s": 120, "grading_timeout_s": 120}
         stages = [{"subset": ids[0]}, {"subset": ",".join(ids[1:])}]  # the preset's small, then medium
