@@ -127,8 +127,9 @@ class SkillScript(FakeProvider):
     and its text) only when the prompt holds SKILL or the task HINT (the seed's prompt has no SKILL, so without a
     hint the seed ends at once: an empty patch)."""
 
-    def __init__(self, fixes: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, fixes: dict[str, tuple[str, str]], distinct: bool = False) -> None:
         self.fixes = fixes
+        self.stamp = " $(date +%s%N)" if distinct else ""  # each child's code its own (results follow the code)
         super().__init__()
 
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
@@ -146,7 +147,8 @@ class SkillScript(FakeProvider):
         turn = sum(1 for m in messages if m["role"] == "assistant")
         fix = next((fix for word, fix in self.fixes.items() if word in conversation), None)
         if "source code of a coding agent" in conversation:
-            plan = [("bash", {"command": f"cd {REPO_DIR} && printf '\\n%s\\n' '{SKILL}' >> prompts/instance.md"})]
+            line = f"'{SKILL}'{self.stamp}"
+            plan = [("bash", {"command": f"cd {REPO_DIR} && printf '\\n%s\\n' {line} >> prompts/instance.md"})]
         elif fix and (SKILL in conversation or HINT in conversation):
             plan = [("editor", {"command": "edit", "path": f"{REPO_DIR}/{fix[0]}", "file_text": fix[1]})]
         else:
@@ -162,9 +164,9 @@ class SkillScript(FakeProvider):
         return Reply(body=answer)
 
 
-def roman_script() -> SkillScript:
+def roman_script(distinct: bool = False) -> SkillScript:
     """The script for the mini SWE-bench instance: the fix is the gold roman.py."""
-    return SkillScript({"roman": ("roman.py", GOLD)})
+    return SkillScript({"roman": ("roman.py", GOLD)}, distinct)
 
 
 def version(archive: Archive) -> tuple[str, str]:

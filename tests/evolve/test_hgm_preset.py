@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.cli import app
+from opendgm.evolve import entries
 from opendgm.evolve.campaign import Campaign
 from opendgm.sandbox.docker_client import docker_client
 from tests.evaluators.test_swebench import IMAGE
@@ -36,7 +37,7 @@ BUDGET = 9  # every result counts (the seed's 3 + 6 more); HGM's rules count the
 def test_hgm_swebench_preset_follows_hgms_rules(docker_engine: str, tmp_path: Path) -> None:
     dataset = swebench_dataset(tmp_path, hinted=(1,))
     ids = [json.loads(line)["instance_id"] for line in dataset.read_text().splitlines()]
-    provider = roman_script()
+    provider = roman_script(distinct=True)
     try:
         options = {"dataset": str(dataset), "agent_timeout_s": 120, "grading_timeout_s": 120}
         stages = [{"subset": ids[0]}, {"subset": ",".join(ids[1:])}]  # the preset's small, then medium
@@ -46,6 +47,7 @@ def test_hgm_swebench_preset_follows_hgms_rules(docker_engine: str, tmp_path: Pa
         rules = config.hgm
         assert (config.mode, config.selector, config.seed_agent) == ("async", "hgm", "dgm-initial")
         assert (rules.expand_from, rules.count_seed_evaluations, rules.cool_down) == ("own_positive", False, True)
+        assert config.self_improve.entry_rule == "dgm_swebench"  # HGM's choose_entry is DGM's SWE-bench rule
         assert rules.first_expansions(config.workers, config.hgm_alpha) == 2
         reason = Campaign(config, tmp_path / "c").run()
     finally:
@@ -56,6 +58,7 @@ def test_hgm_swebench_preset_follows_hgms_rules(docker_engine: str, tmp_path: Pa
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         agents = archive.nodes(kind="agent")
         seed = next(node for node in agents if node.operator == "seed")
+        agents_by_id = {node.id: node for node in agents}
         own = {node.id: archive.results(node.id) for node in agents}
         assert sorted(r.resolved for r in own[seed.id]) == [False, False, True], "the seed solves the hinted task"
         recorded = sum(len(results) for results in own.values())
@@ -65,6 +68,7 @@ def test_hgm_swebench_preset_follows_hgms_rules(docker_engine: str, tmp_path: Pa
         assert len(expands) > 2 and [e.data["parent"] for e in expands[:2]] == [seed.id] * 2
         assert all(e.data["evaluations"] == 0 for e in expands[:2]), "the initial expansions precede any count"
         assert any(e.data["tau"] > 1 for e in expands), "the cool-down sharpened a later draw"
+        assert all(e.node_id and agents_by_id[e.node_id].meta["entry"]["kind"] in entries.KINDS for e in expands)
         children = [node for node in agents if node.id != seed.id and own[node.id]]
         assert children and all(r.resolved for child in children for r in own[child.id]), "children learnt it"
         for results in own.values():
