@@ -215,8 +215,8 @@ def polyglot_root(folder: Path) -> Path:
 @pytest.mark.docker
 def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> None:
     """The preset as it is (dgm-initial calling its tools, Docker, DGM's Polyglot rules) on two Python exercises,
-    one per stage, for one generation of two children: the seed leaves empty patches, its children (each learning
-    from an empty or unresolved task, no special entry) solve both."""
+    one per stage, for one generation of one child: the seed leaves empty patches, its child (learning from an empty
+    or unresolved task, no special entry) solves both."""
     fixes = {slug.replace("-", "_"): (f"{slug.replace('-', '_')}.py", (language / "exercises/practice" / slug /
              ".meta/example.py").read_text()) for slug, language in EXERCISES.items()}  # fmt: skip
     provider = SkillScript(fixes)
@@ -224,7 +224,8 @@ def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> No
         options = {"path": str(polyglot_root(tmp_path / "polyglot")), "agent_timeout_s": 120, "grading_timeout_s": 60}
         stages = [{"subset": "python__square-gap", "threshold": 0.4}, {"subset": "python__clock-angle"}]
         config = preset("dgm-polyglot.yaml", provider, evaluator={"name": "polyglot", "options": options},
-                        stages=stages, generations=1, sandbox={"backend": "docker", "memory_mb": 1024})  # fmt: skip
+                        stages=stages, generations=1, children_per_generation=1,
+                        sandbox={"backend": "docker", "memory_mb": 1024})  # fmt: skip
         assert (config.seed_agent, config.scoring.score, config.self_improve.entry_rule) == (
             "dgm-initial", "cumulative", "dgm_polyglot")  # fmt: skip
         assert config.self_improve.role == "self_modify"
@@ -235,7 +236,7 @@ def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> No
         seed, *children = archive.nodes(kind="agent")
         assert len(archive.scores(seed.id)) == 2, "the seed is evaluated on every stage, whatever its score"
         assert {r.status for r in archive.results(seed.id)} == {"empty_patch"}
-        assert len(children) == 2 and all(child.status == "evaluated" for child in children), children
+        assert len(children) == 1 and children[0].status == "evaluated", children
         view = {r.id: r for r in scoring.rows(archive.summaries(), archive.scores_by_node(), config.scoring,
                                               *version(archive))}  # fmt: skip
         for child in children:
@@ -244,4 +245,4 @@ def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> No
             assert (view[child.id].n_resolved, view[child.id].n_tasks) == (2, 2), "cumulative over 1 + 1 tasks"
             roles = {call.role for call in archive.ledger.calls(node=child.id) if call.purpose == "self_improve"}
             assert roles == {"self_modify"}, "the self-modification runs on its own model role"
-        assert view[seed.id].n_children == 2 and (view[seed.id].n_resolved, view[seed.id].n_tasks) == (0, 2)
+        assert view[seed.id].n_children == 1 and (view[seed.id].n_resolved, view[seed.id].n_tasks) == (0, 2)
