@@ -30,8 +30,9 @@ from tests.evolve.test_dgm_presets import HIDDEN_TEST, preset, roman_script, swe
 from tests.evolve.test_hgm_campaign import expansions_follow_hgm
 
 WORKERS = 4  # HGM's first expansions: min(5, int(4 ** 0.6)) = 2, made before any child has a result
-BUDGET = 8  # every result counts (the seed's 3 + 5 more); HGM's rules count the 5 alone: a third expansion at 4
-# counted (4 ** 0.6 >= 2 children), with tau = 5 / (5 - 4), and the run stops before that child is evaluated
+BUDGET = 9  # every result counts (the seed's 3 + 6 more); HGM's rules count the 6 alone: a third expansion at 4
+# counted (4 ** 0.6 >= 2 children) with tau = 6 / (6 - 4), two results before the budget (one could land with the
+# 4th, before the loop looks again)
 
 
 @pytest.mark.docker
