@@ -87,3 +87,25 @@ def test_hgm_evaluates_a_random_unseen_task_or_the_next_in_pool_order(tmp_path: 
     assert all(set(tasks) <= set(pool[: len(tasks) + 20]) for pool, tasks in done[0.0]), "the pool's first tasks"
     assert any(not set(tasks) <= set(pool[: len(tasks) + 20]) for pool, tasks in done[1.0]), "random unseen tasks"
     assert all(len(set(tasks)) == len(tasks) for _, tasks in done[1.0]), "never a task twice"
+
+
+def test_a_named_selector_picks_the_parent_in_async_mode(tmp_path: Path) -> None:
+    """`selector` is used in async mode, not ignored: with `best` every expansion takes an eligible node with the
+    most own successes so far (every pool node is scored over the same 60 tasks); HGM's Thompson draw does not."""
+    followed = {}
+    for selector in ("best", "hgm"):
+        SimulatedCampaign(preset("hgm-swebench.yaml", selector=selector, budget={"task_evaluations": 100}),
+                          tmp_path / selector).run()  # fmt: skip
+        with Archive.open(tmp_path / selector, readonly=True) as archive:
+            results = [r for node in archive.nodes(kind="agent") for r in archive.results(node.id)]
+            expands = [event for event in archive.events() if event.kind == "expand"]
+        picks = []
+        for event in expands:
+            passes: dict[str, int] = {}
+            for result in results:
+                if result.created_at < event.ts:
+                    passes[result.node_id] = passes.get(result.node_id, 0) + result.resolved
+            picks.append(passes[event.data["parent"]] == max(passes.values()))
+        followed[selector] = picks
+    assert len(followed["best"]) > 5 and all(followed["best"]), followed["best"]
+    assert not all(followed["hgm"]), "HGM's draw is not the best-scoring node every time"
