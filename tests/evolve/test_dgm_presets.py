@@ -106,18 +106,18 @@ HINT = "Hint: 4 is written IV."  # in a task's problem statement, the scripted m
 GOLD = (FIXTURE / "gold" / "roman.py").read_text()
 
 
-def swebench_dataset(folder: Path, hinted: tuple[int, ...] = ()) -> Path:
-    """Three copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file; the
-    `hinted` copies' problem statements carry HINT (a task the scripted model solves even for the seed)."""
+def swebench_dataset(folder: Path, hinted: tuple[int, ...] = (), copies: int = 3) -> Path:
+    """Copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file; the `hinted`
+    copies' problem statements carry HINT (a task the scripted model solves even for the seed)."""
     row = instance_row(folder / "testbed")
     build_image(folder / "testbed")
-    copies = [
+    rows = [
         row | {"instance_id": f"opendgm__roman-{index}"}
         | ({"problem_statement": f"{row['problem_statement']} {HINT}"} if index in hinted else {})
-        for index in (1, 2, 3)
+        for index in range(1, copies + 1)
     ]  # fmt: skip
     path = folder / "roman.jsonl"
-    path.write_text("".join(json.dumps(copy) + "\n" for copy in copies))
+    path.write_text("".join(json.dumps(copy) + "\n" for copy in rows))
     return path
 
 
