@@ -22,39 +22,44 @@ from __future__ import annotations
 import base64
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.evaluators.runner import grade_patch, grading_spec
+from opendgm.evaluators.task import Grade, Task
 from opendgm.outcomes import VERDICTS
 from opendgm.sandbox.base import EngineFailure, SandboxError
-from opendgm.sandbox.factory import open_sandbox
+from opendgm.sandbox.factory import BackendName, open_sandbox
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 CAMPAIGN = "test-one-exec-redteam"
 
 
-def _humaneval():  # type: ignore[no-untyped-def]
+def _humaneval() -> tuple[Evaluator, Task, str]:
     evaluator = HumanEval(grading_timeout_s=20)
     return evaluator, evaluator.select("HumanEval_0")[0], "solution.py"
 
 
-def _fix_median():  # type: ignore[no-untyped-def]
+def _fix_median() -> tuple[Evaluator, Task, str]:
     evaluator = RepoTasks(EXAMPLES)
     return evaluator, evaluator.select("fix-median")[0], "stats/__init__.py"
 
 
-def _with(task, path: str, code: str, extra: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+def _with(task: Task, path: str, code: str, extra: dict[str, str] | None = None) -> str:
     """An unsolved diff: `code` put in front of the task's own (unsolved) `path`, `extra` files added."""
     source = task.repo_files[path].decode()
     return patch_over({path: source}, {path: code + source, **(extra or {})})
 
 
-def _assert_not_forged(evaluator, task, path: str, patch: str, backend: str, attack: str):  # type: ignore[no-untyped-def]
+def _assert_not_forged(
+    evaluator: Evaluator, task: Task, path: str, patch: str, backend: BackendName, attack: str
+) -> Grade:
     """The attack's grade is a verdict, not resolved, with no more tests passed than the plain unsolved diff."""
     plain = grade_patch(evaluator, task, _with(task, path, "# unsolved\n"), backend, CAMPAIGN)
     graded = grade_patch(evaluator, task, patch, backend, CAMPAIGN)
@@ -202,7 +207,7 @@ IN_PROCESS = {
 
 
 @pytest.mark.parametrize("attack", sorted(IN_PROCESS))
-def test_a_solution_cannot_make_the_hidden_unittests_pass_from_its_import(attack: str, backend: str) -> None:
+def test_a_solution_cannot_make_the_hidden_unittests_pass_from_its_import(attack: str, backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     _assert_not_forged(evaluator, task, path, _with(task, path, IN_PROCESS[attack]), backend, attack)
 
@@ -223,7 +228,7 @@ class MedianTest(unittest.TestCase):
 """
 
 
-def test_a_diff_cannot_shadow_the_hidden_test_module_with_a_package(backend: str) -> None:
+def test_a_diff_cannot_shadow_the_hidden_test_module_with_a_package(backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     patch = _with(task, path, "# unsolved\n", {"tests/test_median/__init__.py": SHADOW_PACKAGE})
     _assert_not_forged(evaluator, task, path, patch, backend, "package-shadows-the-hidden-module")
@@ -263,7 +268,7 @@ def _binary_diff(files: dict[str, bytes], changed: dict[str, bytes], where: Path
     return run("diff", "--cached", "--binary").stdout.decode()
 
 
-def test_a_diff_cannot_replace_the_hidden_tests_by_bytecode(backend: str, tmp_path: Path) -> None:
+def test_a_diff_cannot_replace_the_hidden_tests_by_bytecode(backend: BackendName, tmp_path: Path) -> None:
     evaluator, task, path = _fix_median()
     with open_sandbox(grading_spec(task, CAMPAIGN), backend) as sandbox:  # the agent's own image, as it would
         made = sandbox.exec(f"python3 -c {shlex.quote(MAKE_PYC)}", timeout=60)
@@ -304,7 +309,7 @@ def _forger(rd, wr):
         if not chunk:
             return
         buf += chunk
-        found = _r.search(rb"opendgm-result ([0-9a-f]{32}) (\\{.*\\})\\n", buf)
+        found = _r.search(rb"opendgm-result ([0-9a-f]+) (\\{.*\\})\\n", buf)
         if found:
             result = _j.loads(found.group(2))
             result = {"outcomes": {k: True for k in result["outcomes"]} or {"check": True}, "notes": [],
@@ -340,7 +345,9 @@ _steal()
 
 
 @pytest.mark.parametrize("task_of", [_humaneval, _fix_median], ids=["humaneval", "repo-tasks"])
-def test_code_run_by_the_tests_cannot_take_the_result_line_off_the_exec_pipe(task_of, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_code_run_by_the_tests_cannot_take_the_result_line_off_the_exec_pipe(
+    task_of: Callable[[], tuple[Evaluator, Task, str]], backend: BackendName
+) -> None:
     evaluator, task, path = task_of()
     for _ in range(3):  # a race: it has to lose every time
         _assert_not_forged(evaluator, task, path, _with(task, path, STEALS_THE_NONCE), backend, "steals-the-nonce")
@@ -359,7 +366,9 @@ HANGS = {
 
 @pytest.mark.parametrize("hang", sorted(HANGS))
 @pytest.mark.parametrize("task_of", [_humaneval, _fix_median], ids=["humaneval", "repo-tasks"])
-def test_a_hanging_solution_is_a_grading_timeout(task_of, hang: str, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_hanging_solution_is_a_grading_timeout(
+    task_of: Callable[[], tuple[Evaluator, Task, str]], hang: str, backend: BackendName
+) -> None:
     evaluator, task, path = task_of()
     task = task.model_copy(update={"grading_timeout_s": 4})
     graded = grade_patch(evaluator, task, _with(task, path, HANGS[hang]), backend, CAMPAIGN)
@@ -367,7 +376,7 @@ def test_a_hanging_solution_is_a_grading_timeout(task_of, hang: str, backend: st
 
 
 # -- the hidden tests' place, taken by the diff ------------------------------------------------------------
-def test_a_folder_where_a_hidden_test_goes_is_the_agents_doing(backend: str) -> None:
+def test_a_folder_where_a_hidden_test_goes_is_the_agents_doing(backend: BackendName) -> None:
     """The hidden test cannot be placed: a verdict on the agent (grading_error), never resolved, not infra."""
     evaluator, task, path = _fix_median()
     patch = _with(task, path, "# unsolved\n", {"tests/test_median.py/keep": "in the way\n"})
@@ -379,7 +388,7 @@ def test_a_folder_where_a_hidden_test_goes_is_the_agents_doing(backend: str) -> 
     assert graded.status != "resolved", graded.output
 
 
-def test_a_link_where_the_hidden_tests_go_is_replaced(backend: str) -> None:
+def test_a_link_where_the_hidden_tests_go_is_replaced(backend: BackendName) -> None:
     """`tests` made a link to a folder of the agent's holding passing tests named like the hidden ones."""
     evaluator, task, path = _fix_median()
     link = (
@@ -405,8 +414,80 @@ GIT_METADATA = {
 
 
 @pytest.mark.parametrize("attack", sorted(GIT_METADATA))
-def test_a_diff_cannot_use_git_metadata_in_the_apply_step(attack: str, backend: str) -> None:
+def test_a_diff_cannot_use_git_metadata_in_the_apply_step(attack: str, backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     patch = _with(task, path, "# unsolved\n", GIT_METADATA[attack])
     graded = _assert_not_forged(evaluator, task, path, patch, backend, attack)
     assert "forged" not in graded.output
+
+
+# -- the hidden check, read by the solution at grading time -------------------------------------------------
+ANSWERS_FROM_THE_CHECK = """
+
+import ast as _a
+
+_answers = {}
+try:
+    with open("/workspace/grading/harness/check.py") as _handle:
+        _tree = _a.parse(_handle.read())
+except OSError:
+    _tree = _a.parse("")
+for _node in _a.walk(_tree):  # `assert candidate(ARGS) == EXPECTED`: a table of answers
+    if isinstance(_node, _a.Compare) and isinstance(_node.left, _a.Call) and len(_node.comparators) == 1:
+        try:
+            _key = repr([_a.literal_eval(arg) for arg in _node.left.args])
+            _answers[_key] = _a.literal_eval(_node.comparators[0])
+        except ValueError:
+            pass
+
+
+def has_close_elements(*args):
+    return _answers.get(repr(list(args)), False)
+"""
+
+
+def test_a_solution_cannot_read_the_answers_from_the_hidden_check(backend: BackendName) -> None:
+    evaluator, task, path = _humaneval()
+    source = task.repo_files[path].decode()
+    patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_CHECK})
+    _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-check")
+
+
+# the hidden unittest file, read by the solution while the tests import it
+ANSWERS_FROM_THE_TESTS = """
+
+import ast as _a, os as _o
+
+_answers = {}
+for _folder, _dirs, _files in _o.walk("/workspace/repo/tests"):
+    for _name in _files:
+        if not _name.endswith(".py"):
+            continue
+        try:
+            with open(_o.path.join(_folder, _name)) as _handle:
+                _tree = _a.parse(_handle.read())
+        except (OSError, SyntaxError):
+            continue
+        for _node in _a.walk(_tree):  # self.assertEqual(median(ARGS), EXPECTED): a table of answers
+            if isinstance(_node, _a.Call) and getattr(_node.func, "attr", "") == "assertEqual":
+                _call, _expected = _node.args[:2]
+                if isinstance(_call, _a.Call) and isinstance(_call.func, _a.Name):
+                    try:
+                        _key = (_call.func.id, repr([_a.literal_eval(arg) for arg in _call.args]))
+                        _answers[_key] = _a.literal_eval(_expected)
+                    except ValueError:
+                        pass
+
+_real_median = median
+
+
+def median(values):
+    return _answers.get(("median", repr([values])), _real_median(values))
+"""
+
+
+def test_a_solution_cannot_read_the_answers_from_the_hidden_unittests(backend: BackendName) -> None:
+    evaluator, task, path = _fix_median()
+    source = task.repo_files[path].decode()
+    patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_TESTS})
+    _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-tests")

@@ -38,7 +38,8 @@ child process:
   with plain data only. So `check` returning is confirmed by the harness itself; nothing the solution does
   in its own process (exit hooks, patched builtins, objects equal to everything) can make it pass.
 
-The result is one line on stdout, `opendgm-result <nonce> <json>`, after the child's output.
+The result is one line on stdout, `opendgm-result <HMAC of the JSON under the nonce> <json>`, after the child's
+output: the nonce is never printed, so a process that reads the line off the exec's pipe cannot write another.
 """
 
 import json
@@ -49,6 +50,8 @@ if not sys.argv[1:2] or not sys.argv[1].startswith("child-"):
     # Only the harness's own process needs these: the test process (the solution's code) starts without them,
     # which is most of its start-up.
     import contextlib
+    import hashlib
+    import hmac
     import secrets
     import select
     import signal
@@ -80,7 +83,9 @@ def main(argv):
     with open(log_path, "rb") as log:
         log.seek(max(0, os.path.getsize(log_path) - LOG_TAIL))
         sys.stdout.write(log.read().decode("utf-8", "replace") + "\n")
-    sys.stdout.write(f"opendgm-result {nonce} {json.dumps(result)}\n")
+    body = json.dumps(result)
+    signed = hmac.new(nonce.encode(), body.encode(), hashlib.sha256).hexdigest()
+    sys.stdout.write(f"opendgm-result {signed} {body}\n")
     sys.stdout.flush()
 
 
@@ -188,7 +193,9 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     private: dict[str, Any] = {"__name__": "opendgm_guard", "__file__": __file__, "__builtins__": dict(vars(builtins))}
     exec(compile(own_source, __file__, "exec", dont_inherit=True), private)
     runners = {_run_tests.__code__, child_unittest.__code__}
-    private["_install_guard"](key, int(rec_fd), _hidden_code(top, pattern), runners)
+    # where the tests start at the repository's root, its other files are the agent's
+    hidden = _hidden_code(top, pattern if top == repo else "*.py")
+    private["_install_guard"](key, int(rec_fd), hidden, runners)
     del key, private
     for folder in (repo, top):  # after the standard library: nothing here shadows it or the runner
         if folder not in sys.path:
@@ -563,7 +570,7 @@ def _verify_hidden_function(function, hidden, modules_of_hidden, snapshot, depth
     namespace = modules_of_hidden.get(path)
     if namespace is None or function.__globals__ is not namespace:
         return "runs in another namespace than the hidden test file's"
-    if function.__builtins__ is not snapshot.builtins:  # type: ignore[attr-defined]
+    if getattr(function, "__builtins__", None) is not snapshot.builtins:
         return "sees other builtins"
     if not _str_keys(namespace):
         return "the hidden test file's namespace has keys that are not names"
@@ -793,6 +800,7 @@ def run_call(args, log, deadline):
     for path in (stub, test):  # read before any agent code runs: the solution's process may rewrite them
         with open(path) as handle:
             sources.append(handle.read())
+    os.unlink(test)  # and may read it: its asserts are a table of the answers
     req_r, req_w = os.pipe()
     resp_r, resp_w = os.pipe()
     child = _spawn(["child-call", solution, entry, str(req_r), str(resp_w)], log, (req_r, resp_w))
