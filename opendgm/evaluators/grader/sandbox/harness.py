@@ -355,6 +355,7 @@ def _install_guard(key, rec_fd, hidden, runners):
     busy: set[int] = set()
     modules_of_hidden: dict[str, dict[str, Any]] = {}
     discovered: dict[int, tuple[type, dict[str, Any]]] = {}
+    hidden_spaces: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     prefix = key + b" "
 
     def emit(line):
@@ -388,6 +389,9 @@ def _install_guard(key, rec_fd, hidden, runners):
             tamper(changed)
         try:
             foreign = _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, discovered)
+            for path, (namespace, before) in hidden_spaces.items():
+                if not foreign and (not _str_keys(namespace) or _grown(before, namespace)):
+                    foreign = f"{path}: its names changed after the tests were loaded"
         except:  # noqa: E722 (what cannot be checked is not vouched for)
             foreign = f"{name}: the test could not be checked"
         if foreign:
@@ -404,6 +408,9 @@ def _install_guard(key, rec_fd, hidden, runners):
             for klass in type(test).__mro__:
                 if type(klass) is type and not snapshot.is_runners(klass):
                     discovered[id(klass)] = (klass, dict(vars(klass)))
+        for path, namespace in modules_of_hidden.items():
+            if _str_keys(namespace):
+                hidden_spaces[path] = (namespace, dict(namespace))
 
     def module_code_run(args):
         """The namespace a hidden test file's module code runs in, as the import system runs it for discovery."""
@@ -483,6 +490,14 @@ def _changed(before, space):
     return changed
 
 
+def _grown(before, space):
+    """Whether a namespace no longer holds what its copy `before` held, or holds something new but data (a
+    hidden test's fixtures may add data to its class or module; nothing else may change there)."""
+    return any(space.get(k, before) is not v for k, v in before.items()) or any(
+        k not in before and not _is_data(v) for k, v in space.items()
+    )
+
+
 def _is_data(value):
     return any(type(value) is kind for kind in DATA)
 
@@ -504,7 +519,7 @@ def _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, 
         if klass is object or snapshot.is_runners(klass):
             continue
         loaded = discovered.get(id(klass))
-        if loaded is None or loaded[0] is not klass or _changed(loaded[1], vars(klass)):
+        if loaded is None or loaded[0] is not klass or _grown(loaded[1], vars(klass)):
             return f"{klass.__qualname__}: changed after the tests were loaded"
         problem = _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot)
         if problem:
@@ -547,7 +562,7 @@ def _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot):
             functions = [f for f in (value.fget, value.fset, value.fdel) if f is not None]
         elif kind is type(_trace):
             functions = [value]
-        elif any(kind is plain for plain in PLAIN + MADE_BY_TYPE):
+        elif any(kind is plain for plain in PLAIN + MADE_BY_TYPE) or not (callable(value) or _is_descriptor(kind)):
             continue
         else:
             return f"{klass.__qualname__}.{attribute}: neither data nor the hidden tests' own function"
@@ -556,6 +571,11 @@ def _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot):
             if problem:
                 return f"{klass.__qualname__}.{attribute}: {problem}"
     return None
+
+
+def _is_descriptor(kind):
+    """Whether a class's objects act on attribute lookup (`__get__`), looked up without running any of its code."""
+    return any("__get__" in type.__dict__["__dict__"].__get__(k) for k in type.__dict__["__mro__"].__get__(kind))
 
 
 def _verify_hidden_function(function, hidden, modules_of_hidden, snapshot, depth=0):
