@@ -40,35 +40,66 @@ def tree(archive: Archive) -> dict[str, Any]:
     """Every node as a compact row (fields in `TREE_FIELDS`) with its layout, plus typed edges and the best agent
     with the path that led to it."""
     campaign, rows, edges, spent = _tree_inputs(archive)
-    return _tree(campaign, rows, edges, spent, tidy_layout((row.id, row.parent_id) for row in rows))
+    place = tidy_layout((row.id, row.parent_id) for row in rows)
+    nodes = {"nodes": [_node_row(row, spent, place) for row in rows]}
+    return {"campaign": campaign, "fields": TREE_FIELDS} | nodes | _tree_rest(rows, edges)
 
 
 class TreeCache:
-    """The last tree of one campaign as JSON, with what it was made from: while the archive's rows, edges and
-    spending compare equal (C-level comparisons; unchanged rows are the very objects the summary cache keeps),
-    the kept JSON is the answer, so a dashboard polling a 10^4-10^5 node tree does not lay it out each time; and
-    while the nodes and their parents are the same (a result or a status changed), the layout is kept."""
+    """The last tree of one campaign as JSON, kept and updated from what changed: while the archive's rows, edges
+    and spending compare equal (C-level comparisons; unchanged rows are the very objects the summary cache keeps)
+    the kept JSON is the answer; otherwise only the rows of nodes whose summary, spending or place changed are
+    serialised again and joined with the kept ones, and the layout is kept while the nodes and their parents
+    are the same. So a dashboard polling a 10^4-10^5 node tree pays for what changed, not for the tree."""
 
     def __init__(self) -> None:
         self._made_from: tuple | None = None
         self._body = b""
         self._shape: list[tuple[str, str | None]] = []
         self._place: dict[str, tuple[float, int]] = {}
+        self._rows: list[NodeSummary] = []  # what each kept JSON row was made from, in the same order
+        self._spent: dict[str | None, Totals] = {}
+        self._json: list[str] = []  # each node's row as JSON
         self._lock = threading.Lock()
 
     def tree_json(self, archive: Archive) -> bytes:
         """`tree(archive)` as compact UTF-8 JSON."""
         inputs = _tree_inputs(archive)
-        shape = [(row.id, row.parent_id) for row in inputs[1]]
         with self._lock:
-            if inputs == self._made_from:
-                return self._body
-            place = self._place if shape == self._shape else None
-        place = place or tidy_layout(shape)
-        body = json.dumps(_tree(*inputs, place), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        with self._lock:
-            self._made_from, self._body, self._shape, self._place = inputs, body.encode(), shape, place
+            if inputs != self._made_from:
+                self._update(*inputs)
             return self._body
+
+    def _update(
+        self, campaign: str, rows: list[NodeSummary], edges: list[Edge], spent: dict[str | None, Totals]
+    ) -> None:
+        shape = [(row.id, row.parent_id) for row in rows]
+        kept = len(self._shape)
+        if shape[:kept] != self._shape:  # a node changed parent (or the archive was replaced): start afresh
+            kept, self._shape, self._place, self._rows, self._json = 0, [], {}, [], []
+        stale = set(range(kept, len(rows)))  # new nodes
+        stale.update(position for position in range(kept) if rows[position] != self._rows[position])
+        if spent != self._spent:
+            index = {node: position for position, (node, _) in enumerate(shape)}
+            moved = {node for node in spent.keys() | self._spent.keys() if spent.get(node) != self._spent.get(node)}
+            stale.update(index[node] for node in moved if node in index)
+        if len(shape) != kept:
+            place = tidy_layout(shape)
+            old = self._place
+            stale.update(position for position, (node, _) in enumerate(shape) if place[node] != old.get(node))
+            self._place = place
+        self._json += [""] * (len(rows) - kept)
+        for position in stale:
+            self._json[position] = _dumps(_node_row(rows[position], spent, self._place))
+        head = _dumps({"campaign": campaign, "fields": TREE_FIELDS})[:-1]
+        body = f'{head},"nodes":[{",".join(self._json)}],{_dumps(_tree_rest(rows, edges))[1:]}'
+        self._made_from, self._body = (campaign, rows, edges, spent), body.encode()
+        self._shape, self._rows, self._spent = shape, rows, spent
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON as the endpoint sends it (the same text a value has inside a larger document)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _tree_inputs(archive: Archive) -> tuple[str, list[NodeSummary], list[Edge], dict[str | None, Totals]]:
@@ -76,25 +107,19 @@ def _tree_inputs(archive: Archive) -> tuple[str, list[NodeSummary], list[Edge], 
         return archive.campaign, archive.summaries(kind=None), archive.edges(), archive.ledger.totals_by("node")
 
 
-def _tree(
-    campaign: str,
-    rows: list[NodeSummary],
-    edges: list[Edge],
-    spent: dict[str | None, Totals],
-    place: dict[str, tuple[float, int]],
-) -> dict[str, Any]:
+def _node_row(row: NodeSummary, spent: dict[str | None, Totals], place: dict[str, tuple[float, int]]) -> list[Any]:
+    used = spent.get(row.id, _NOTHING)
+    facts = [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage, *place[row.id]]
+    return [*facts, row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
+
+
+_NOTHING = Totals()
+
+
+def _tree_rest(rows: list[NodeSummary], edges: list[Edge]) -> dict[str, Any]:
+    """The tree's fields after its nodes: typed edges, the best agent and the path to it."""
     chosen = best_agent(rows)
-    nothing = Totals()
-
-    def row_of(row: NodeSummary) -> list[Any]:
-        used = spent.get(row.id, nothing)
-        facts = [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage, *place[row.id]]
-        return [*facts, row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
-
     return {
-        "campaign": campaign,
-        "fields": TREE_FIELDS,
-        "nodes": [row_of(row) for row in rows],
         "edges": [[edge.src, edge.dst, edge.kind] for edge in edges],
         "best": None if chosen is None else {"id": chosen.id, "value": chosen.value, "summary": chosen.describe()},
         "best_note": None if chosen else why_none(),
