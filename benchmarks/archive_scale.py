@@ -270,7 +270,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--max-depth", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reuse", type=Path, help="campaign dir to reuse (built there when absent; same --nodes/--seed)")
+    parser.add_argument(
+        "--reuse", type=Path, help="campaign dir to reuse (built there when absent; same --nodes/--seed)"
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="opendgm-archive-scale-"))
     root = args.reuse or work / "campaign"

@@ -19,7 +19,7 @@ from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.sentences import sentence
 from opendgm.archive.tables import SELF_MODIFICATION_LOG
 from opendgm.llm.ledger import Totals
-from opendgm.web.layout import tidy_layout
+from opendgm.web.layout import TidyLayout, tidy_layout
 
 TREE_FIELDS = (
     "id", "parent", "kind", "status", "operator", "score", "stage", "x", "depth",
@@ -41,25 +41,27 @@ def tree(archive: Archive) -> dict[str, Any]:
     with the path that led to it."""
     campaign, rows, edges, spent = _tree_inputs(archive)
     place = tidy_layout((row.id, row.parent_id) for row in rows)
-    nodes = {"nodes": [_node_row(row, spent, place) for row in rows]}
-    return {"campaign": campaign, "fields": TREE_FIELDS} | nodes | _tree_rest(rows, edges)
+    nodes = [[*_facts(row), *place[row.id], *_spending(row, spent)] for row in rows]
+    return {"campaign": campaign, "fields": TREE_FIELDS, "nodes": nodes} | _tree_rest(rows, edges)
 
 
 class TreeCache:
-    """The last tree of one campaign as JSON, kept and updated from what changed: while the archive's rows, edges
+    """The last tree of one campaign as JSON, kept and updated from what changed. While the archive's rows, edges
     and spending compare equal (C-level comparisons; unchanged rows are the very objects the summary cache keeps)
-    the kept JSON is the answer; otherwise only the rows of nodes whose summary, spending or place changed are
-    serialised again and joined with the kept ones, and the layout is kept while the nodes and their parents
-    are the same. So a dashboard polling a 10^4-10^5 node tree pays for what changed, not for the tree."""
+    the kept JSON is the answer. Otherwise only the nodes whose summary or spending changed are serialised again,
+    new nodes extend the kept layout (`TidyLayout.add`: the nodes right of a new one move one column), a moved
+    node's row is its kept text with the new place, and the rows are joined with the kept ones: a dashboard
+    polling a 10^4-10^5 node tree pays for what changed, not for the tree (equal, byte for byte, to `tree`)."""
 
     def __init__(self) -> None:
         self._made_from: tuple | None = None
         self._body = b""
         self._shape: list[tuple[str, str | None]] = []
-        self._place: dict[str, tuple[float, int]] = {}
-        self._rows: list[NodeSummary] = []  # what each kept JSON row was made from, in the same order
+        self._layout: TidyLayout | None = None
+        self._rows: list[NodeSummary] = []  # what each kept row was made from, in the same order
         self._spent: dict[str | None, Totals] = {}
-        self._json: list[str] = []  # each node's row as JSON
+        self._ends: list[tuple[str, str]] = []  # each row's JSON before and after its place
+        self._json: list[str] = []  # each row's JSON
         self._lock = threading.Lock()
 
     def tree_json(self, archive: Archive) -> bytes:
@@ -74,31 +76,43 @@ class TreeCache:
         self, campaign: str, rows: list[NodeSummary], edges: list[Edge], spent: dict[str | None, Totals]
     ) -> None:
         shape = [(row.id, row.parent_id) for row in rows]
-        kept = len(self._shape)
-        if shape[:kept] != self._shape:  # a node changed parent (or the archive was replaced): start afresh
-            kept, self._shape, self._place, self._rows, self._json = 0, [], {}, [], []
-        stale = set(range(kept, len(rows)))  # new nodes
+        kept, layout = len(self._shape), self._layout
+        if layout is None or shape[:kept] != self._shape:  # a node changed parent: start afresh
+            kept, layout = 0, None
+        stale = set(range(kept, len(rows)))  # rows to serialise again
         stale.update(position for position in range(kept) if rows[position] != self._rows[position])
         if spent != self._spent:
             index = {node: position for position, (node, _) in enumerate(shape)}
-            moved = {node for node in spent.keys() | self._spent.keys() if spent.get(node) != self._spent.get(node)}
-            stale.update(index[node] for node in moved if node in index)
-        if len(shape) != kept:
-            place = tidy_layout(shape)
-            old = self._place
-            stale.update(position for position, (node, _) in enumerate(shape) if place[node] != old.get(node))
-            self._place = place
-        self._json += [""] * (len(rows) - kept)
+            changed = {node for node in spent.keys() | self._spent.keys() if spent.get(node) != self._spent.get(node)}
+            stale.update(index[node] for node in changed if node in index)
+        moved: set[int] = set()  # rows whose place changed
+        for node, parent in shape[kept:] if layout is not None else ():
+            change = layout.add(node, parent)
+            if change is None:
+                layout = None
+                break
+            moved.update(change)
+        if layout is None:
+            layout, stale = TidyLayout(shape), set(range(len(rows)))
+            self._ends, self._json = [("", "")] * len(rows), [""] * len(rows)
+        self._ends += [("", "")] * (len(rows) - len(self._ends))
+        self._json += [""] * (len(rows) - len(self._json))
         for position in stale:
-            self._json[position] = _dumps(_node_row(rows[position], spent, self._place))
+            row = rows[position]
+            self._ends[position] = _dumps(_facts(row))[:-1] + ",", "," + _dumps(_spending(row, spent))[1:]
+        for position in stale | moved:
+            x, depth = layout.place(position)
+            before, after = self._ends[position]
+            self._json[position] = f"{before}{x!r},{depth}{after}"
         head = _dumps({"campaign": campaign, "fields": TREE_FIELDS})[:-1]
         body = f'{head},"nodes":[{",".join(self._json)}],{_dumps(_tree_rest(rows, edges))[1:]}'
         self._made_from, self._body = (campaign, rows, edges, spent), body.encode()
-        self._shape, self._rows, self._spent = shape, rows, spent
+        self._shape, self._layout, self._rows, self._spent = shape, layout, rows, spent
 
 
 def _dumps(value: object) -> str:
-    """Compact JSON as the endpoint sends it (the same text a value has inside a larger document)."""
+    """Compact JSON as the endpoint sends it (the same text a value has inside a larger document; a float is its
+    `repr`, so a row's place can be written between its kept ends)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -107,10 +121,15 @@ def _tree_inputs(archive: Archive) -> tuple[str, list[NodeSummary], list[Edge], 
         return archive.campaign, archive.summaries(kind=None), archive.edges(), archive.ledger.totals_by("node")
 
 
-def _node_row(row: NodeSummary, spent: dict[str | None, Totals], place: dict[str, tuple[float, int]]) -> list[Any]:
+def _facts(row: NodeSummary) -> list[Any]:
+    """A node row's fields before its place (x, depth)."""
+    return [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage]
+
+
+def _spending(row: NodeSummary, spent: dict[str | None, Totals]) -> list[Any]:
+    """A node row's fields after its place."""
     used = spent.get(row.id, _NOTHING)
-    facts = [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage, *place[row.id]]
-    return [*facts, row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
+    return [row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
 
 
 _NOTHING = Totals()
