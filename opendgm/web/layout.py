@@ -28,6 +28,7 @@ class TidyLayout:
 
     def __init__(self, rows: Iterable[tuple[str, str | None]]) -> None:
         shape = list(rows)
+        self.shape = shape  # the (id, parent id) pairs laid out
         self.ids = [node for node, _ in shape]
         self.index = {node: position for position, node in enumerate(self.ids)}
         self.parent = [-1 if above is None else self.index.get(above, -1) for _, above in shape]
@@ -75,6 +76,7 @@ class TidyLayout:
         if parent is not None and above < 0:
             self.unknown.add(parent)
         position = len(self.ids)
+        self.shape.append((node, parent))
         self.ids.append(node)
         self.index[node] = position
         self.parent.append(above)

@@ -8,9 +8,12 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import operator
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +59,7 @@ class TreeCache:
     def __init__(self) -> None:
         self._made_from: tuple | None = None
         self._body = b""
-        self._shape: list[tuple[str, str | None]] = []
-        self._layout: TidyLayout | None = None
+        self._layout: TidyLayout | None = None  # of the kept rows
         self._rows: list[NodeSummary] = []  # what each kept row was made from, in the same order
         self._spent: dict[str | None, Totals] = {}
         self._ends: list[tuple[str, str]] = []  # each row's JSON before and after its place
@@ -75,25 +77,28 @@ class TreeCache:
     def _update(
         self, campaign: str, rows: list[NodeSummary], edges: list[Edge], spent: dict[str | None, Totals]
     ) -> None:
-        shape = [(row.id, row.parent_id) for row in rows]
-        kept, layout = len(self._shape), self._layout
-        if layout is None or shape[:kept] != self._shape:  # a node changed parent: start afresh
-            kept, layout = 0, None
-        stale = set(range(kept, len(rows)))  # rows to serialise again
-        stale.update(position for position in range(kept) if rows[position] != self._rows[position])
+        kept, layout = min(len(self._rows), len(rows)), self._layout
+        stale = set(range(kept, len(rows)))  # rows to serialise again: new ones, and (C-level walk) changed ones
+        stale.update(itertools.compress(range(kept), map(operator.is_not, rows, self._rows)))
+        if (
+            layout is None
+            or len(rows) < len(self._rows)
+            or any(layout.shape[p] != (rows[p].id, rows[p].parent_id) for p in stale if p < kept)
+        ):
+            layout = None  # a node changed parent (or a node the layout holds is gone): start afresh
         if spent != self._spent:
-            index = {node: position for position, (node, _) in enumerate(shape)}
+            index = layout.index if layout is not None else {row.id: position for position, row in enumerate(rows)}
             changed = {node for node in spent.keys() | self._spent.keys() if spent.get(node) != self._spent.get(node)}
-            stale.update(index[node] for node in changed if node in index)
+            stale.update(index[node] for node in changed if node in index and index[node] < len(rows))
         moved: set[int] = set()  # rows whose place changed
-        for node, parent in shape[kept:] if layout is not None else ():
-            change = layout.add(node, parent)
+        for row in rows[kept:] if layout is not None else ():
+            change = layout.add(row.id, row.parent_id)
             if change is None:
                 layout = None
                 break
             moved.update(change)
         if layout is None:
-            layout, stale = TidyLayout(shape), set(range(len(rows)))
+            layout, stale = TidyLayout((row.id, row.parent_id) for row in rows), set(range(len(rows)))
             self._ends, self._json = [("", "")] * len(rows), [""] * len(rows)
         self._ends += [("", "")] * (len(rows) - len(self._ends))
         self._json += [""] * (len(rows) - len(self._json))
@@ -105,9 +110,10 @@ class TreeCache:
             before, after = self._ends[position]
             self._json[position] = f"{before}{x!r},{depth}{after}"
         head = _dumps({"campaign": campaign, "fields": TREE_FIELDS})[:-1]
-        body = f'{head},"nodes":[{",".join(self._json)}],{_dumps(_tree_rest(rows, edges))[1:]}'
+        rest = _tree_rest(rows, edges, partial(_lineage, layout))
+        body = f'{head},"nodes":[{",".join(self._json)}],{_dumps(rest)[1:]}'
         self._made_from, self._body = (campaign, rows, edges, spent), body.encode()
-        self._shape, self._layout, self._rows, self._spent = shape, layout, rows, spent
+        self._layout, self._rows, self._spent = layout, rows, spent
 
 
 def _dumps(value: object) -> str:
@@ -135,14 +141,25 @@ def _spending(row: NodeSummary, spent: dict[str | None, Totals]) -> list[Any]:
 _NOTHING = Totals()
 
 
-def _tree_rest(rows: list[NodeSummary], edges: list[Edge]) -> dict[str, Any]:
+def _lineage(layout: TidyLayout, node_id: str) -> list[str]:
+    """`best_path` from the layout's parent positions (no pass over every row)."""
+    path, position = [], layout.index[node_id]
+    while position >= 0:
+        path.append(layout.ids[position])
+        position = layout.parent[position]
+    return path[::-1]
+
+
+def _tree_rest(
+    rows: list[NodeSummary], edges: list[Edge], lineage: Callable[[str], list[str]] | None = None
+) -> dict[str, Any]:
     """The tree's fields after its nodes: typed edges, the best agent and the path to it."""
     chosen = best_agent(rows)
     return {
         "edges": [[edge.src, edge.dst, edge.kind] for edge in edges],
         "best": None if chosen is None else {"id": chosen.id, "value": chosen.value, "summary": chosen.describe()},
         "best_note": None if chosen else why_none(),
-        "best_path": best_path(rows, chosen.id) if chosen else [],
+        "best_path": (lineage or partial(best_path, rows))(chosen.id) if chosen else [],
     }
 
 
