@@ -91,8 +91,8 @@ class TreeCache:
             changed = {node for node in spent.keys() | self._spent.keys() if spent.get(node) != self._spent.get(node)}
             stale.update(index[node] for node in changed if node in index and index[node] < len(rows))
         moved: set[int] = set()  # rows whose place changed
-        for row in rows[kept:] if layout is not None else ():
-            change = layout.add(row.id, row.parent_id)
+        for row in rows[kept:]:
+            change = layout.add(row.id, row.parent_id) if layout is not None else None
             if change is None:
                 layout = None
                 break
