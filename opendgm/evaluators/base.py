@@ -12,19 +12,21 @@ import inspect
 import re
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import ClassVar
 
 from pydantic import BaseModel
 
 from opendgm.agents.contract import REPO_DIR
+from opendgm.evaluators.grader import steps
 from opendgm.evaluators.grader.hooks import drop_hooks
+from opendgm.evaluators.grader.steps import HIDDEN_DIR, PATCH_FILE
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox.base import ExecResult, Sandbox, SandboxError
 
-PATCH_FILE = "/workspace/grading/agent.patch"
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
 UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)$", re.MULTILINE)
 PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)\b")
@@ -62,6 +64,8 @@ class Evaluator(ABC):
     grades_by_exit_code: bool = True
     #: whether grading asks a model: then every `grade` call gets the judge in its `Grading` (llm-judge)
     needs_judge: ClassVar[bool] = False
+    #: how long preparing the repository may take (`prepare_command`)
+    prepare_timeout_s: float = 120
 
     @abstractmethod
     def tasks(self) -> list[Task]:
@@ -86,14 +90,26 @@ class Evaluator(ABC):
         return [by_id[task_id] for task_id in ids[:limit]]
 
     # -- workspace -----------------------------------------------------------------------------
+    # The contract: an evaluator says how its repository is prepared as a shell command (`prepare_command`)
+    # rather than running the steps itself, and grades through `run_patched`. Grading can then prepare, apply
+    # the diff, place the hidden tests and run them in one sandbox exec (`grader.steps`): every exec costs
+    # engine round trips and a process start, most of a cheap grading (issue 18). Evaluators written for the
+    # old contract (overriding `prepare` or `apply_patch`) keep working, step by step, with a DeprecationWarning.
+    def prepare_command(self, task: Task) -> str:
+        """Shell commands, run from the workspace once the task's `repo_files` are in the repository folder,
+        that make the repository the agent starts from (a git repository with one commit; made without git's
+        template folder, whose sample hooks nothing runs and whose copying was a third of the time)."""
+        return (
+            f"mkdir -p {REPO_DIR} && cd {REPO_DIR} && git init -q --template= && git add -A "
+            "&& git commit -q --allow-empty -m 'task start'"
+        )
+
     def prepare(self, task: Task, sandbox: Sandbox) -> str:
         """Put the task's repository into the sandbox as a git repository; returns the base commit."""
         if task.repo_files:
             sandbox.put_files(REPO_DIR, task.repo_files)
         init = sandbox.exec(
-            f"mkdir -p {REPO_DIR} && cd {REPO_DIR} && git init -q && git add -A "
-            "&& git commit -q --allow-empty -m 'task start' && git rev-parse HEAD",
-            timeout=120,
+            f"( {self.prepare_command(task)} ) && git -C {REPO_DIR} rev-parse HEAD", timeout=self.prepare_timeout_s
         )
         if not init.ok:
             raise SandboxError(f"could not prepare the repository for {task.id}: {init.stderr.strip()}")
@@ -102,27 +118,93 @@ class Evaluator(ABC):
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests. `grading`
         says whose diff it is and carries the judge of an evaluator that `needs_judge`."""
-        failed = self.apply_patch(task, patch, sandbox)
-        if failed is not None:
-            return failed
-        if task.hidden_tests:
-            sandbox.put_files(REPO_DIR, task.hidden_tests)
-        run = sandbox.exec(f"cd {REPO_DIR} && {task.test_command}", timeout=task.grading_timeout_s)
+        run = self.run_patched(
+            task, patch, sandbox, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests
+        )
+        if isinstance(run, Grade):
+            return run
         output = run.stdout + run.stderr
         passed, failed_tests = self.count_tests(output, run.exit_code)
         return Grade(grade_status(run.timed_out, run.exit_code), passed, failed_tests, run.exit_code, output)
 
+    def run_patched(
+        self,
+        task: Task,
+        patch: str,
+        sandbox: Sandbox,
+        command: str,
+        timeout_s: float,
+        *,
+        files: Mapping[str, Mapping[str, bytes | str]] | None = None,
+        hidden: Mapping[str, bytes] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Grade | ExecResult:
+        """A fresh repository with the agent's diff applied (minus protected files and import hooks, see
+        `apply_patch`), `hidden` (paths relative to the repository) placed in it after the diff, `files` (folder
+        -> files) put in beforehand, then `command` run in the repository under `timeout_s`: in one sandbox
+        exec. A Grade (`patch_failed`) when the diff does not apply, else the command's result."""
+        if not _one_exec(type(self)):
+            return self._run_patched_stepwise(task, patch, sandbox, command, timeout_s, files, hidden, env)
+        patch = self._applicable(patch)
+        patch_file = PurePosixPath(PATCH_FILE)
+        groups = [*(files or {}).items(), (REPO_DIR, task.repo_files), (HIDDEN_DIR, hidden or {})]
+        groups.append((str(patch_file.parent), {patch_file.name: patch} if patch.strip() else {}))
+        workdir = sandbox.spec.workdir
+        _put_together(sandbox, workdir, groups)
+        lines = steps.script(
+            self.prepare_command(task), workdir, command, timeout_s, patched=bool(patch.strip()), hidden=bool(hidden)
+        )
+        ran = sandbox.exec(
+            lines, timeout=timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S, cwd=workdir, env=env
+        )
+        stepped = steps.read(ran, timeout_s)
+        if stepped.failed == "prepared":
+            raise SandboxError(f"could not prepare the repository for {task.id}: {ran.stderr.strip()[-2000:]}")
+        if stepped.failed == "applied":
+            return Grade("patch_failed", 0, 0, ran.exit_code, ran.stderr)
+        if stepped.failed == "placed":
+            raise SandboxError(f"could not place the hidden tests of {task.id}: {ran.stderr.strip()[-2000:]}")
+        return stepped.run
+
+    def _run_patched_stepwise(
+        self,
+        task: Task,
+        patch: str,
+        sandbox: Sandbox,
+        command: str,
+        timeout_s: float,
+        files: Mapping[str, Mapping[str, bytes | str]] | None,
+        hidden: Mapping[str, bytes] | None,
+        env: Mapping[str, str] | None,
+    ) -> Grade | ExecResult:
+        """`run_patched` for an evaluator of the old contract: its own `prepare` and `apply_patch`, one exec each."""
+        failed = self.apply_patch(task, patch, sandbox)
+        if failed is not None:
+            return failed
+        if hidden:
+            sandbox.put_files(REPO_DIR, hidden)
+        for folder, group in (files or {}).items():
+            sandbox.put_files(folder, group)
+        return sandbox.exec(f"cd {REPO_DIR} && {command}", timeout=timeout_s, env=env)
+
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
         """Prepare a fresh repository and apply the diff minus protected files (so they stay as the task
-        has them) and minus import hooks (`grader.hooks`); a Grade if that failed."""
+        has them) and minus import hooks (`grader.hooks`); a Grade if that failed. Two execs: graders that
+        run tests after it use `run_patched`, which does it all in one."""
         self.prepare(task, sandbox)
-        patch, _dropped = drop_protected(patch, list(self.protected_patterns))
-        patch, _hooks = drop_hooks(patch)  # recorded on the grade by `grade_patch`
+        patch = self._applicable(patch)
         if not patch.strip():
             return None
         sandbox.put_files(str(PurePosixPath(PATCH_FILE).parent), {PurePosixPath(PATCH_FILE).name: patch})
-        applied = sandbox.exec(f"cd {REPO_DIR} && git apply --whitespace=nowarn {PATCH_FILE}", timeout=120)
+        applied = sandbox.exec(
+            f"cd {REPO_DIR} && git apply --whitespace=nowarn {PATCH_FILE}", timeout=steps.APPLY_TIMEOUT_S
+        )
         return None if applied.ok else Grade("patch_failed", 0, 0, applied.exit_code, applied.stderr)
+
+    def _applicable(self, patch: str) -> str:
+        """The diff minus protected files and import hooks (the hooks' reasons are recorded by `grade_patch`)."""
+        patch, _dropped = drop_protected(patch, list(self.protected_patterns))
+        return drop_hooks(patch)[0]
 
     def count_tests(self, output: str, exit_code: int) -> tuple[int, int]:
         """(passed, failed) read from unittest or pytest output; one test when neither says."""
@@ -163,6 +245,44 @@ def _takes_grading(cls: type[Evaluator]) -> bool:
     warnings.warn(
         f"{cls.__module__}.{cls.__qualname__}.grade(task, patch, sandbox) is deprecated: "
         "add a fourth parameter, `grading: opendgm.evaluators.Grading`",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return False
+
+
+def _put_together(sandbox: Sandbox, workdir: str, groups: list[tuple[str, Mapping[str, bytes | str]]]) -> None:
+    """Put (folder, files) groups into the sandbox as one archive where they lie under `workdir` (one transfer,
+    not one per folder); a group elsewhere goes in on its own."""
+    together: dict[str, bytes | str] = {}
+    for folder, group in groups:
+        path = PurePosixPath(folder)
+        if not path.is_relative_to(workdir):
+            sandbox.put_files(folder, group)
+            continue
+        together.update({str(path.relative_to(workdir) / name): data for name, data in group.items()})
+    if together:
+        sandbox.put_files(workdir, together)
+
+
+@functools.cache
+def _one_exec(cls: type[Evaluator]) -> bool:
+    """Whether `cls` keeps to the one-exec contract: it prepares by `prepare_command` and applies diffs the
+    standard way. One that overrides `prepare` or `apply_patch` below its `prepare_command` grades step by step
+    (several execs) and is warned once per class."""
+
+    def owner(name: str) -> type:
+        return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+    command = owner("prepare_command")
+    old = [
+        name for name in ("prepare", "apply_patch") if owner(name) is not command and issubclass(owner(name), command)
+    ]
+    if not old:
+        return True
+    warnings.warn(
+        f"{cls.__module__}.{cls.__qualname__} overrides {' and '.join(old)}: grading then takes one sandbox exec "
+        "per step; say how the repository is prepared in `prepare_command(task)` instead",
         DeprecationWarning,
         stacklevel=3,
     )

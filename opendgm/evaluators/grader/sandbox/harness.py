@@ -17,16 +17,20 @@ child process:
 The result is one line on stdout, `opendgm-result <nonce> <json>`, after the child's output.
 """
 
-import contextlib
 import json
 import os
-import secrets
-import select
-import signal
-import subprocess
 import sys
-import time
-from typing import Any
+
+if not sys.argv[1:2] or not sys.argv[1].startswith("child-"):
+    # Only the harness's own process needs these: the test process (the solution's code) starts without them,
+    # which is most of its start-up.
+    import contextlib
+    import secrets
+    import select
+    import signal
+    import subprocess
+    import time
+    from typing import Any
 
 NONCE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nonce")
 LOG_TAIL = 4000
@@ -258,6 +262,10 @@ class CallFailed(BaseException):
 
 def run_call(args, log, deadline):
     solution, entry, stub, test = args
+    sources = []
+    for path in (stub, test):  # read before any agent code runs: the solution's process may rewrite them
+        with open(path) as handle:
+            sources.append(handle.read())
     req_r, req_w = os.pipe()
     resp_r, resp_w = os.pipe()
     child = _spawn(["child-call", solution, entry, str(req_r), str(resp_w)], log, (req_r, resp_w))
@@ -288,10 +296,8 @@ def run_call(args, log, deadline):
 
     namespace: dict[str, Any] = {"__name__": "hidden_test"}
     notes = []
-    with open(stub) as handle:
-        exec(compile(handle.read(), "solution_stub.py", "exec"), namespace)  # the task's own stub (trusted)
-    with open(test) as handle:
-        exec(compile(handle.read(), "hidden_test.py", "exec"), namespace)  # the problem's check (trusted)
+    exec(compile(sources[0], "solution_stub.py", "exec"), namespace)  # the task's own stub (trusted)
+    exec(compile(sources[1], "hidden_test.py", "exec"), namespace)  # the problem's check (trusted)
     namespace[entry] = candidate
     try:
         namespace["check"](candidate)
