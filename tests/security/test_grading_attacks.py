@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from opendgm.evaluators.grader.canary import check_canary, with_canary
-from opendgm.evaluators.grader.channel import read_result
+from opendgm.evaluators.grader.channel import read_result, signature
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.grader.sandbox import harness
@@ -116,13 +116,16 @@ def test_import_hooks_are_dropped_with_their_reason_and_the_rest_applies() -> No
     assert any("shadows the module `unittest`" in reason for reason in reasons)
 
 
-def test_the_harness_result_counts_only_on_the_line_with_the_nonce() -> None:
-    good = 'opendgm-result abc {"outcomes": {"t": true}, "notes": [], "timed_out": false}'
-    forged = 'opendgm-result 000 {"outcomes": {"t": true, "u": true}}'
-    assert read_result(f"{forged}\n{good}\n", "abc") == ({"t": True}, [], False)
+def test_the_harness_result_counts_only_on_the_line_signed_with_the_nonce() -> None:
+    body = '{"outcomes": {"t": true}, "notes": [], "timed_out": false}'
+    good = f"opendgm-result {signature('abc', body)} {body}"
+    forged = 'opendgm-result abc {"outcomes": {"t": true, "u": true}}'  # the nonce itself is no signature
+    replayed = good.replace('{"t": true}', '{"t": true, "u": true}')  # a line read off the pipe, rewritten
+    assert read_result(f"{good}\n{forged}\n{replayed}\n", "abc") == ({"t": True}, [], False)
     assert read_result(f"{good}\n", "000") is None
-    assert read_result(forged, "abc") is None
-    assert read_result('opendgm-result abc {"outcomes": {"t": "yes"}}', "abc") == ({"t": False}, [], False)
+    assert read_result(f"{forged}\n{replayed}", "abc") is None
+    plain = '{"outcomes": {"t": "yes"}}'
+    assert read_result(f"opendgm-result {signature('abc', plain)} {plain}", "abc") == ({"t": False}, [], False)
 
 
 def test_the_verdict_never_trusts_silence() -> None:

@@ -1,14 +1,19 @@
-"""Running the sandbox harness and reading its result: one line keyed by a nonce the tests never see.
+"""Running the sandbox harness and reading its result: one line signed with a nonce the tests never see.
 
 Invariant 8 (scores cannot be forged, docs/invariants.md).
 
 The nonce goes into a file the harness reads and deletes before any agent code runs; the harness's
-result is trusted only on the line that carries it. Output without that line (the harness was killed,
-or something else printed) means no test was reported: every expected test counts as failed.
+result is trusted only on a line whose HMAC under the nonce is right. The nonce itself is never printed:
+on Docker a process of the sandbox user can open the exec's stdout pipe through /proc and read the
+harness's line off it, so a line that merely carried the nonce could be read and rewritten; a signed one
+can only be dropped. Output without a valid line (the harness was killed, or something else printed)
+means no test was reported: every expected test counts as failed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import shlex
@@ -76,14 +81,20 @@ def run_harness(
     return job.result(sandbox.exec(f"cd {REPO_DIR} && {job.command}", timeout=timeout_s + MARGIN_S))
 
 
+def signature(nonce: str, body: str) -> str:
+    """The HMAC-SHA256 of a result line's JSON under the run's nonce (harness.py computes the same)."""
+    return hmac.new(nonce.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
 def read_result(stdout: str, nonce: str) -> tuple[dict[str, bool], list[str], bool] | None:
-    """(outcomes, notes, timed_out) from the line that carries `nonce`, or None when there is none."""
-    mark = f"{RESULT_MARK} {nonce} "
+    """(outcomes, notes, timed_out) from the last line signed with `nonce`, or None when there is none."""
+    mark = f"{RESULT_MARK} "
     for line in reversed(stdout.splitlines()):
-        if not line.startswith(mark):
+        signed, _, body = line.removeprefix(mark).partition(" ")
+        if not line.startswith(mark) or not hmac.compare_digest(signed.encode(), signature(nonce, body).encode()):
             continue
         try:
-            result = json.loads(line[len(mark) :])
+            result = json.loads(body)
             outcomes = {str(test): passed is True for test, passed in dict(result["outcomes"]).items()}
             return outcomes, [str(note) for note in result.get("notes", [])], bool(result.get("timed_out"))
         except (ValueError, KeyError, TypeError, AttributeError):

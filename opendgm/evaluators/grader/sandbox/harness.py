@@ -14,7 +14,8 @@ child process:
   with plain data only. So `check` returning is confirmed by the harness itself; nothing the solution does
   in its own process (exit hooks, patched builtins, objects equal to everything) can make it pass.
 
-The result is one line on stdout, `opendgm-result <nonce> <json>`, after the child's output.
+The result is one line on stdout, `opendgm-result <HMAC of the JSON under the nonce> <json>`, after the child's
+output: the nonce is never printed, so a process that reads the line off the exec's pipe cannot write another.
 """
 
 import json
@@ -25,6 +26,8 @@ if not sys.argv[1:2] or not sys.argv[1].startswith("child-"):
     # Only the harness's own process needs these: the test process (the solution's code) starts without them,
     # which is most of its start-up.
     import contextlib
+    import hashlib
+    import hmac
     import secrets
     import select
     import signal
@@ -56,7 +59,9 @@ def main(argv):
     with open(log_path, "rb") as log:
         log.seek(max(0, os.path.getsize(log_path) - LOG_TAIL))
         sys.stdout.write(log.read().decode("utf-8", "replace") + "\n")
-    sys.stdout.write(f"opendgm-result {nonce} {json.dumps(result)}\n")
+    body = json.dumps(result)
+    signed = hmac.new(nonce.encode(), body.encode(), hashlib.sha256).hexdigest()
+    sys.stdout.write(f"opendgm-result {signed} {body}\n")
     sys.stdout.flush()
 
 
@@ -147,15 +152,20 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     import unittest
 
     repo = os.path.abspath(os.getcwd())
+    top = os.path.abspath(os.path.join(repo, start))
     _guard_comparisons(unittest.TestCase, repo)
-    watched = {
+    _guard_test_methods(unittest.TestCase, _hidden_code(top, pattern if top == repo else "*.py"))
+    watched: dict[str, Any] = {
         "builtins": vars(builtins),
-        "TestCase": vars(unittest.TestCase),
-        "TestResult": vars(unittest.TestResult),
-        "TestSuite": vars(unittest.TestSuite),
-        "TestLoader": vars(unittest.TestLoader),
         "sys.modules": {name: module for name, module in sys.modules.items() if name.startswith("unittest")},
     }
+    # The runner's machinery, every class of it (a private one such as unittest.case._Outcome decides what a
+    # failure is) and the context managers it is made of: changed, they make failing tests pass.
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("unittest", "contextlib"):
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name:
+                    watched[f"{name}.{value.__qualname__}"] = vars(value)
     snapshot = {name: dict(space) for name, space in watched.items()}
     watched["sys.modules"] = sys.modules
 
@@ -195,7 +205,6 @@ def child_unittest(start, pattern, key_fd, rec_fd):
                 send({"tampered": problem})
             send({"test": test.id(), "passed": self._ok and problem is None})
 
-    top = os.path.abspath(os.path.join(repo, start))
     for folder in (repo, top):  # after the standard library: nothing here shadows it or the runner
         if folder not in sys.path:
             sys.path.append(folder)
@@ -209,6 +218,45 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     records.flush()
     for test, trace in result.errors + result.failures:  # the log says why, the pipe said what
         print(f"{test}\n{trace}", flush=True)
+
+
+def _hidden_code(top, pattern):
+    """Every code object of the hidden tests' files under `top` (those named by `pattern`: where the tests start
+    at the repository's root, its other files are the agent's), compiled from their source before any
+    repository code runs in this process (what the tests' own methods must be made of)."""
+    import fnmatch
+
+    found = set()
+    for folder, _dirs, files in os.walk(top):
+        for name in files:
+            if not name.endswith(".py") or not fnmatch.fnmatch(name, pattern):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                with open(path, "rb") as handle:
+                    codes = [compile(handle.read(), path, "exec", dont_inherit=True)]
+            except (OSError, SyntaxError, ValueError):
+                continue
+            while codes:
+                code = codes.pop()
+                found.add(code)
+                codes.extend(const for const in code.co_consts if isinstance(const, type(code)))
+    return found
+
+
+def _guard_test_methods(case, hidden):
+    """A test method runs only when it is the hidden tests' own code, and no trace or profile function is set:
+    code imported by the tests can otherwise swap a test's method for one that does nothing (through the
+    class, the name the class was made from, or the function's code), and a test that cannot fail passes."""
+    original = case._callTestMethod
+
+    def call(self, method):
+        code = getattr(getattr(method, "__func__", method), "__code__", None)
+        if code not in hidden or sys.gettrace() is not None or sys.getprofile() is not None:
+            raise self.failureException(f"{self.id()}: the test method is not the hidden test's own code")
+        return original(self, method)
+
+    case._callTestMethod = call
 
 
 COMPARISONS = (
@@ -266,6 +314,7 @@ def run_call(args, log, deadline):
     for path in (stub, test):  # read before any agent code runs: the solution's process may rewrite them
         with open(path) as handle:
             sources.append(handle.read())
+    os.unlink(test)  # and may read it: its asserts are a table of the answers
     req_r, req_w = os.pipe()
     resp_r, resp_w = os.pipe()
     child = _spawn(["child-call", solution, entry, str(req_r), str(resp_w)], log, (req_r, resp_w))
