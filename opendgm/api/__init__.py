@@ -27,7 +27,7 @@ from opendgm.evaluators.evaluation import OnResult, evaluate_stage
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.task import Task
 from opendgm.evolve import prompt_campaign
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import open_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.config import load_any as load_config
 from opendgm.evolve.prompt_campaign import Report
@@ -77,9 +77,9 @@ def run(
     if isinstance(config, PromptCampaignConfig):
         report = prompt_campaign.run_in(config, root, lambda _archive: on_change)
         return RunResult(root, f"done: {report.n_prompts} prompts", 0, report)
-    campaign = Campaign(config, root, on_change, accept_config_change, retry_infra)
-    reason = campaign.run()
-    return RunResult(root, reason, campaign.exit_code)
+    opened = open_campaign(config, root, on_change, accept_config_change=accept_config_change, retry_infra=retry_infra)
+    with opened as campaign:
+        return RunResult(root, campaign.run(), campaign.exit_code)
 
 
 def open_archive(directory: str | Path, *, readonly: bool = True) -> Archive:

@@ -30,7 +30,7 @@ from opendgm.evolve.config import CampaignConfig
 from opendgm.outcomes import INFRA_EVENT, INFRA_EXHAUSTED
 
 if TYPE_CHECKING:
-    from opendgm.evolve.campaign import Campaign
+    from opendgm.evolve.opening import Setup
 
 SHOWN = 8  # tasks in flight named in the live view
 
@@ -161,10 +161,10 @@ def task_evaluations(archive: Archive) -> int:
     return sum(row.passes + row.fails for row in archive.summaries(kind="agent"))
 
 
-def campaign_plan(campaign: Campaign) -> Plan:
+def campaign_plan(setup: Setup) -> Plan:
     """The most tasks the config lets the campaign run (every node through every stage, within the limits)."""
-    config = campaign.config
-    per_node = len({task.id for tasks in campaign.stage_tasks for task in tasks})
+    config = setup.config
+    per_node = len({task.id for tasks in setup.stage_tasks for task in tasks})
     nodes = None if config.mode == "async" else 1 + config.generations * config.children_per_generation
     if config.budget.nodes is not None:
         nodes = min(nodes or config.budget.nodes + 1, config.budget.nodes + 1)

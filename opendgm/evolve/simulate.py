@@ -13,26 +13,31 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from opendgm.archive import trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
+from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import stage_score
 from opendgm.evaluators.executor import Executor
 from opendgm.evaluators.runner import TaskOutcome
 from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
+from opendgm.evolve import opening, self_improve
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
 from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
+from opendgm.evolve.opening import Setup
 from opendgm.evolve.stopping import Stopped
+from opendgm.llm import LLMConfig
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.factory import BackendName
+from opendgm.prompts import meta_prompts
+from opendgm.session import Session, open_session
 
 DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
 POLICIES = ("score_child_prop", "hgm", "best", "random")
@@ -40,6 +45,7 @@ POLICIES = ("score_child_prop", "hgm", "best", "random")
 HGM_RULES = HGMConfig(
     expand_from="own_positive", count_seed_evaluations=False, initial_expansions="hgm", cool_down=True
 )
+NO_MODELS = LLMConfig(roles={})
 ABILITY = "simulated_ability"
 NOTE = "SIMULATED-{node}.md"  # the file a simulated child adds to its parent's code
 
@@ -87,9 +93,9 @@ class VirtualWorkers:
 class SimulatedCampaign(Campaign):
     """A campaign whose agents live in the simulated landscape of `config.simulation`."""
 
-    def __init__(self, config: CampaignConfig, root: Path) -> None:
-        super().__init__(config, root)
-        self.landscape = config.simulation
+    def __init__(self, setup: Setup, session: Session) -> None:
+        super().__init__(setup, session)
+        self.landscape = setup.config.simulation
         self.progress = Progress()
         self.now = 0.0  # simulated seconds since the start
         self._abilities: dict[str, float] = {}
@@ -107,22 +113,14 @@ class SimulatedCampaign(Campaign):
             self._seed_id = self._ensure_seed()
         return self._seed_id
 
-    def _backend(self) -> BackendName:
-        return "local-unsafe"  # never used: nothing runs in a sandbox
-
-    def _load_evaluator(self) -> Any:
-        return SimulatedEvaluator()
-
     def run(self) -> str:
-        with self._open_archive() as archive:
-            self._archive = archive
-            archive.log_event("campaign_started", data={"backend": "simulated"})
-            try:
-                reason = self._grow()
-            except Stopped as stop:
-                reason = str(stop)
-            archive.log_event("campaign_stopped", data={"reason": reason})
-            self._finish()
+        self.archive.log_event("campaign_started", data={"backend": "simulated"})
+        try:
+            reason = self._grow()
+        except Stopped as stop:
+            reason = str(stop)
+        self.archive.log_event("campaign_stopped", data={"reason": reason})
+        self._finish()
         return reason
 
     def _finish(self) -> None:
@@ -292,10 +290,20 @@ def policy_config(config: CampaignConfig, policy: str, seed: int, target: float 
     return CampaignConfig.model_validate(data)
 
 
+@contextmanager
+def simulated(config: CampaignConfig, root: Path) -> Iterator[SimulatedCampaign]:
+    """The simulated campaign of `config` in `root`: a real archive, and a router with no model role (every step that
+    would ask a model is simulated; one that did would fail at once on the unknown role, at no cost)."""
+    setup = Setup.made(config, cast(Evaluator, SimulatedEvaluator()), "local-unsafe")  # nothing runs in a sandbox
+    with opening.open_archive(setup, root) as archive, open_session(archive, NO_MODELS) as session:
+        meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
+        yield SimulatedCampaign(setup, session)
+
+
 def simulate_one(config: CampaignConfig, root: Path) -> Progress:
-    campaign = SimulatedCampaign(config, root)
-    campaign.run()
-    return campaign.progress
+    with simulated(config, root) as campaign:
+        campaign.run()
+        return campaign.progress
 
 
 def compare(

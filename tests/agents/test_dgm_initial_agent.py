@@ -23,7 +23,7 @@ from opendgm.cli import app
 from opendgm.evaluators.evaluation import evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox import DEFAULT_IMAGE, SandboxSpec, open_sandbox
@@ -172,7 +172,7 @@ def test_a_campaign_seeded_with_dgm_initial(
             "budget": {"nodes": 0},  # the seed's evaluation only
         }
     )
-    assert Campaign(config, tmp_path / "c").run() == "nodes: 0 of 0 children created"
+    assert run_campaign(config, tmp_path / "c") == "nodes: 0 of 0 children created"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         (seed,) = archive.nodes(kind="agent")
         shipped = {str(p.relative_to(AGENT)): p.read_bytes() for p in AGENT.rglob("*") if p.is_file()}
