@@ -13,7 +13,7 @@ from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive, schema
 from opendgm.archive.models import ResultStatus
 from opendgm.evaluators import infra_retries
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.llm import (
@@ -107,7 +107,8 @@ def test_three_infrastructure_failures_make_a_task_infra_exhausted_until_retry_i
         assert infra_retries.exhausted(archive, node) == {"HumanEval_0"}
         assert infra_retries.exhausted_count(archive) == 1
         # nothing is run (no gateway, no sandbox would be reachable): the task is skipped, not judged
-        score = evaluate_stage(archive, node, HumanEval(), tasks, "s", gateway=None, executor=LocalExecutor(1))
+        context = EvaluationContext(gateway=None, executor=LocalExecutor(1))
+        score = evaluate_stage(archive, node, HumanEval(), tasks, "s", context)
         assert (score.n_done, score.n_tasks) == (0, 0) and archive.results(node) == []  # left out of the score
         infra_retries.retry_infra(archive)
         assert infra_retries.exhausted(archive, node) == set() and infra_retries.exhausted_count(archive) == 0

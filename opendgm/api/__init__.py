@@ -23,7 +23,7 @@ from opendgm.archive.models import Score
 from opendgm.cluster import ExecutorConfig, make_executor
 from opendgm.evaluators import registry
 from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.evaluation import OnResult, evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, OnResult, evaluate_stage, ignore
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.task import Task
 from opendgm.evolve import prompt_campaign
@@ -152,10 +152,8 @@ def evaluate(
                 showing = watch(Evaluation(archive, node_id, grader, stage, tasks)) if watch else nullcontext(None)
                 with showing as show:
                     archive.set_status(node_id, "evaluating")
-                    score = evaluate_stage(
-                        archive, node_id, grader, tasks, stage, gateway=session.gateway, executor=run,
-                        backend=chosen, on_result=show or (lambda _task, _outcome: None), judge=judge,
-                    )  # fmt: skip
+                    context = EvaluationContext(run, session.gateway, chosen, judge=judge, on_result=show or ignore)
+                    score = evaluate_stage(archive, node_id, grader, tasks, stage, context)
                     archive.set_status(node_id, "evaluated")
         finally:
             run.shutdown()

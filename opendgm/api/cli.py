@@ -97,5 +97,4 @@ def _watching(evaluation: Evaluation, heartbeat_s: float) -> Iterator[Callable[[
 def _stage_done(archive: Archive, *, node_id: str, evaluator: Evaluator, stage: str) -> int:
     """Tasks of the stage with a result (cached ones included)."""
     scores = archive.scores(node_id)
-    key = (evaluator.name, evaluator.version, stage)
-    return next((s.n_done for s in scores if (s.evaluator, s.evaluator_version, s.stage) == key), 0)
+    return next((s.n_done for s in scores if (s.evaluator, s.evaluator_version, s.stage) == (*evaluator.key, stage)), 0)

@@ -62,6 +62,14 @@ class Edge:
     created_at: float
 
 
+class EvaluatorKey(NamedTuple):
+    """What results and scores are stored and compared under: an evaluator's name and version (scores compare only
+    under the same version)."""
+
+    name: str
+    version: str
+
+
 @dataclass(frozen=True, slots=True)
 class TaskResult:
     """One graded attempt at one task. Keyed by code, not by node: identical code shares it."""

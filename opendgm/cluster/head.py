@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey
 from opendgm.archive.gitstore import GitStore
 from opendgm.cluster import worker
 from opendgm.cluster.budget_actor import ClusterBudget, start_budget
@@ -28,7 +28,6 @@ from opendgm.cluster.units import (
     TaskUnit,
     ValidateUnit,
 )
-from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, infrastructure
 from opendgm.evaluators.task import Task
@@ -118,14 +117,14 @@ class ClusterRuns:
 
     # -- the three kinds of work --------------------------------------------------------------------
     def run_tasks(
-        self, archive: Archive, node_id: str, evaluator: Evaluator, tasks: list[Task], router: Router
+        self, archive: Archive, node_id: str, key: EvaluatorKey, tasks: list[Task], router: Router
     ) -> Iterator[tuple[Task, TaskOutcome, int]]:
         """Each task as a unit with the attempt number the head gives it; (task, outcome, attempt) as each ends."""
         code, models = self.code(archive, node_id), self.models(router, archive, node_id)
-        ref = EvaluatorRef(evaluator.name, self.evaluator_options, evaluator.version)
+        ref = EvaluatorRef(key, self.evaluator_options)
         # The next attempt of (code hash, task): a unit Ray runs again, or a resumed head, records under the same
         # key, which is a no-op the second time.
-        recorded = Counter(r.task_id for r in archive.results(node_id, evaluator.name, evaluator.version))
+        recorded = Counter(r.task_id for r in archive.results(node_id, *key))
         by_id = {task.id: task for task in tasks}
         units = [
             TaskUnit(archive.campaign, node_id, code, ref, task.id, recorded[task.id], models, self.sandbox)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from opendgm.archive.models import EvaluatorKey
 from opendgm.evaluators.runner import AgentRun, TaskOutcome
 from opendgm.evaluators.task import Task
 from opendgm.llm.budget import Reservations
@@ -46,9 +47,10 @@ class Sandboxing:
 
 @dataclass(frozen=True)
 class EvaluatorRef:
-    name: str
+    """The evaluator as the head loaded it: name and version, and its options (a node loads it the same way)."""
+
+    key: EvaluatorKey
     options: dict[str, Any]
-    version: str
 
 
 @dataclass(frozen=True)

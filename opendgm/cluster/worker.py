@@ -68,10 +68,10 @@ def _evaluator(name: str, options: str) -> Evaluator:
 
 def evaluator(ref: EvaluatorRef) -> Evaluator:
     """The unit's evaluator, loaded once per worker process; a node with another version refuses the unit."""
-    loaded = _evaluator(ref.name, json.dumps(ref.options, sort_keys=True))
-    if loaded.version != ref.version:
+    loaded = _evaluator(ref.key.name, json.dumps(ref.options, sort_keys=True))
+    if loaded.version != ref.key.version:
         raise RuntimeError(
-            f"evaluator {ref.name} is version {loaded.version} on this node, {ref.version} on the head: "
+            f"evaluator {ref.key.name} is version {loaded.version} on this node, {ref.key.version} on the head: "
             "install the same opendgm on every node"
         )
     return loaded
@@ -101,7 +101,7 @@ def where() -> str:
 def run_task(unit: TaskUnit) -> Report:
     started = time.monotonic()
     grader = evaluator(unit.evaluator)
-    task = _tasks(unit.evaluator.name, json.dumps(unit.evaluator.options, sort_keys=True))[unit.task_id]
+    task = _tasks(unit.evaluator.key.name, json.dumps(unit.evaluator.options, sort_keys=True))[unit.task_id]
     with reachable_scratch(prefix="opendgm-agent-") as scratch, gateway(unit.models, unit.campaign) as (gw, ledger):
         runner = TaskRunner(
             grader, checkout(unit.code, scratch / "agent"), gw, node=unit.node,

@@ -18,6 +18,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from opendgm.agents.contract import REPO_DIR
+from opendgm.archive import EvaluatorKey
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
@@ -62,6 +63,11 @@ class Evaluator(ABC):
     grades_by_exit_code: bool = True
     #: whether grading asks a model: then every `grade` call gets the judge in its `Grading` (llm-judge)
     needs_judge: ClassVar[bool] = False
+
+    @property
+    def key(self) -> EvaluatorKey:
+        """What its results and scores are stored and compared under."""
+        return EvaluatorKey(self.name, self.version)
 
     @abstractmethod
     def tasks(self) -> list[Task]:

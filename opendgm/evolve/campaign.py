@@ -26,7 +26,7 @@ from opendgm.archive import credit
 from opendgm.archive.models import Node, NodeSummary, Score
 from opendgm.cluster.factory import cluster_runs
 from opendgm.evaluators import infra_retries
-from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.runner import TaskOutcome
@@ -274,29 +274,28 @@ class Campaign:
 
     def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """Run the node's agent on the stage's tasks that have no result yet (sandboxes, models); its score."""
-        return evaluate_stage(
-            self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
-            backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
-        )  # fmt: skip
+        return evaluate_stage(self.archive, node_id, self.evaluator, tasks, name, self._context(executor))
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         """Run the node's agent on `tasks` and record each outcome (verdicts stored, infrastructure events logged)."""
-        return evaluate_tasks(
-            self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
-            backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
+        return evaluate_tasks(self.archive, node_id, self.evaluator, tasks, self._context(executor))
+
+    def _context(self, executor: Executor) -> EvaluationContext:
+        """How the campaign's evaluations run: its gateway, backend, sandbox memory and judge, on `executor`."""
+        return EvaluationContext(
+            executor, self.gateway, self.backend, self.config.sandbox.memory_mb,
+            self.judge.judge if self.judge else None, lambda _task, _outcome: self.on_change(),
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
-        missing = self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE)
+        missing = self.archive.missing_tasks(node_id, *self.evaluator.key, POOL_STAGE)
         exhausted = infra_retries.exhausted(self.archive, node_id) if missing else set()
         return [(task, attempt) for task, attempt in missing if task not in exhausted]
 
     def _enter_pool(self, node_id: str) -> None:
         """async: the node joins the evaluation pool (every task of every stage), to be sampled task by task."""
         ids = list(dict.fromkeys(task.id for tasks in self.stage_tasks for task in tasks))
-        self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE, ids)
+        self.archive.record_stage(node_id, *self.evaluator.key, POOL_STAGE, ids)
 
     def _evaluate_one(self, node_id: str, task_id: str | None) -> None:
         task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
@@ -379,7 +378,7 @@ class Campaign:
     def _diagnose(self, node_id: str) -> None:
         node = self.archive.node(node_id)
         parent = str(node.parent_id)
-        results = self.archive.results(parent, self.evaluator.name, self.evaluator.version)
+        results = self.archive.results(parent, *self.evaluator.key)
         if not results:  # HGM may expand a node before any of its pool tasks was graded
             raise self_improve.Rejected(f"the parent {parent} has no graded task to learn from yet", rule="no_results")
         settings = self.config.self_improve
@@ -522,8 +521,7 @@ class Campaign:
         """Stop (to be resumed) while a task of the stage lacks a result for an infrastructure reason, unless every
         such task is `infra_exhausted` and some task has a verdict: then the stage is judged on those. A stage with
         no verdict at all is a persistent infrastructure failure: the campaign stops until `--retry-infra`."""
-        name, version = self.evaluator.name, self.evaluator.version
-        missing = {task for task, _ in self.archive.missing_tasks(node_id, name, version, stage)}
+        missing = {task for task, _ in self.archive.missing_tasks(node_id, *self.evaluator.key, stage)}
         exhausted = infra_retries.exhausted(self.archive, node_id)
         if missing <= exhausted and any(s.n_done for s in self.archive.scores(node_id) if s.stage == stage):
             return
@@ -562,7 +560,7 @@ class Campaign:
         if self.archive.node(node_id).meta.get("evaluated_again"):
             return
         ids = {task.id for task in tasks}
-        results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
+        results = self.archive.results(node_id, *self.evaluator.key)
         if not any(r.patch_path for r in results if r.task_id in ids):
             raise self_improve.Rejected("the child produced no change on any first-stage task", rule="no_change")
 

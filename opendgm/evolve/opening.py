@@ -102,8 +102,7 @@ def _evaluate_again(setup: Setup, archive: Archive) -> None:
     """After an accepted change of evaluator or stages: every evaluated agent goes back to `evaluating`
     (so selection never runs out of agents scored under the new config), and the scores not made under
     it are recorded as stale (kept, and marked so by `tree`, `show` and `status`)."""
-    name, version = setup.evaluator.name, setup.evaluator.version
-    current = {(name, version, stage) for stage in [*setup.stage_names, POOL_STAGE]}
+    current = {(*setup.evaluator.key, stage) for stage in [*setup.stage_names, POOL_STAGE]}
     made = {(s.evaluator, s.evaluator_version, s.stage) for ss in archive.scores_by_node().values() for s in ss}
     with archive.transaction():
         for node in archive.nodes(kind="agent"):

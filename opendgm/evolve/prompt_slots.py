@@ -60,7 +60,7 @@ def failed_attempts(archive: Archive, parent: str, evaluator: Evaluator) -> list
     statements = {task.id: task.statement[:EVIDENCE_CHARS] for task in evaluator.tasks()}
     return [
         Attempt(Example(r.task_id, statements.get(r.task_id, r.task_id), LABEL), evidence(archive, r), False)
-        for r in archive.results(parent, evaluator.name, evaluator.version)
+        for r in archive.results(parent, *evaluator.key)
         if not r.resolved
     ]
 

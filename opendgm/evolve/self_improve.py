@@ -85,7 +85,7 @@ def diagnose(
 
 def task_evidence(archive: Archive, parent_id: str, evaluator: Evaluator, task_id: str) -> evidence.TaskEvidence:
     """What the parent's (latest) attempt at one task left, with the task's hidden tests (host side only)."""
-    result = [r for r in archive.results(parent_id, evaluator.name, evaluator.version) if r.task_id == task_id][-1]
+    result = [r for r in archive.results(parent_id, *evaluator.key) if r.task_id == task_id][-1]
     task = {t.id: t for t in evaluator.tasks()}[task_id]
 
     def artifact(path: str | None) -> str:

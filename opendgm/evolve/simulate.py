@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from opendgm.archive import trees
+from opendgm.archive import EvaluatorKey, trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
 from opendgm.evaluators.base import Evaluator
@@ -54,6 +54,7 @@ class SimulatedEvaluator:
     """Task lists only: a stage names comma-separated task ids or one of DGM's subsets (its size is known)."""
 
     name, version = "simulated", "1"
+    key = EvaluatorKey(name, version)
     needs_judge = False  # grading is drawn from the landscape, never asked of a model
 
     def select(self, subset: str, limit: int | None = None) -> list[Task]:
@@ -180,8 +181,8 @@ class SimulatedCampaign(Campaign):
 
     def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """The stage's due tasks on `workers` slots from now; the stage ends when its last task does."""
-        self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, name, [t.id for t in tasks])
-        due = [task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version,
+        self.archive.record_stage(node_id, *self.evaluator.key, name, [t.id for t in tasks])
+        due = [task for task, _ in self.archive.missing_tasks(node_id, *self.evaluator.key,
                                                               name)]  # fmt: skip
         slots = [self.now] * self.config.workers
         with self.archive.transaction():  # the stage's results in one commit (the same rows, written faster)
@@ -191,7 +192,7 @@ class SimulatedCampaign(Campaign):
                 heapq.heappush(slots, end)
                 self._grade(node_id, task_id, end)
         self.now = max(slots)
-        return stage_score(self.archive, node_id, self.evaluator, name)
+        return stage_score(self.archive, node_id, self.evaluator.key, name)
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         # async: the worker's clock already stands at the task's end
@@ -210,7 +211,7 @@ class SimulatedCampaign(Campaign):
             self._patches[node_id] = self.archive.artifacts.put(f"results/{node_id}/simulated.diff",
                                                                 f"simulated attempt of {node_id}\n")  # fmt: skip
         self.archive.record_result(
-            node_id, self.evaluator.name, self.evaluator.version, task_id, status=status, tests_passed=int(resolved),
+            node_id, *self.evaluator.key, task_id, status=status, tests_passed=int(resolved),
             tests_failed=int(not resolved), exit_code=0, duration_s=duration, patch_path=self._patches[node_id],
         )  # fmt: skip
         self._graded.setdefault(node_id, set()).add(task_id)

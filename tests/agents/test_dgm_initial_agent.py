@@ -20,7 +20,7 @@ from opendgm.agents.contract import (
 )
 from opendgm.archive import Archive
 from opendgm.cli import app
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evolve.campaign import run_campaign
@@ -76,9 +76,8 @@ def solve(archive: Archive, gateway: Gateway, subset: str, backend: str) -> dict
     evaluator = HumanEval()
     tasks = evaluator.select(subset)
     node = archive.add_agent(AGENT, operator="import").id
-    score = evaluate_stage(
-        archive, node, evaluator, tasks, "test", gateway=gateway, executor=LocalExecutor(2), backend=backend
-    )
+    context = EvaluationContext(gateway=gateway, executor=LocalExecutor(2), backend=backend)
+    score = evaluate_stage(archive, node, evaluator, tasks, "test", context)
     results = archive.results(node)
     assert (score.n_resolved, score.n_tasks) == (len(tasks), len(tasks)), [
         (r.task_id, r.status, r.detail) for r in results
