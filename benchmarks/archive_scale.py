@@ -35,7 +35,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from opendgm.archive import AgentImport, Archive
+from opendgm.archive import AgentImport, Archive, EvaluatorKey, ResultRecord
 from opendgm.archive import summaries as summary_rows
 from opendgm.archive.cli import export_dot, export_json, print_tree
 from opendgm.evolve.selectors import SELECTORS
@@ -120,7 +120,11 @@ def record_evaluations(archive: Archive, nodes: list[str], rng: random.Random) -
                 archive.record_stage(node, "bench", "1", stage, tasks)
                 for task in tasks:
                     resolved = rng.random() < skill
-                    archive.record_result(node, "bench", "1", task, status="resolved" if resolved else "unresolved")
+                    archive.record_result(
+                        ResultRecord(
+                            node, EvaluatorKey("bench", "1"), task, status="resolved" if resolved else "unresolved"
+                        )
+                    )
                     count += 1
     return count
 
@@ -234,7 +238,9 @@ def measure_selection(archive: Archive, nodes: list[str], rng: random.Random, ru
 
     def one_result() -> None:
         node, task = rng.choice(nodes), f"extra-{rng.randrange(10**9)}"
-        archive.record_result(node, "bench", "1", task, status=rng.choice(["resolved", "unresolved"]))
+        archive.record_result(
+            ResultRecord(node, EvaluatorKey("bench", "1"), task, status=rng.choice(["resolved", "unresolved"]))
+        )
 
     def select(selector: str) -> float:
         archive.summaries(evaluator="bench", evaluator_version="1")  # warm: the campaign's first selection

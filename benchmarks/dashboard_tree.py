@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
-from opendgm.archive import AgentImport, Archive
+from opendgm.archive import AgentImport, Archive, EvaluatorKey, ResultRecord
 from opendgm.archive import summaries as summary_rows
 from opendgm.web import views
 from opendgm.web.app import create_app
@@ -106,7 +106,9 @@ def changed_tree(root: Path, client: TestClient) -> float:
     """Seconds of one tree request after the archive changed (the kept answer cannot serve; the change untimed)."""
     with Archive.open(root) as writer:
         node = writer.summaries()[-1].id
-        writer.record_result(node, "bench", "1", f"extra-{random.randrange(10**9)}", status="resolved")
+        writer.record_result(
+            ResultRecord(node, EvaluatorKey("bench", "1"), f"extra-{random.randrange(10**9)}", status="resolved")
+        )
     start = time.perf_counter()
     assert client.get("/api/bench/tree").status_code == 200
     return time.perf_counter() - start

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
-from opendgm.archive import Archive, EvaluatorKey
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.models import Score, TaskResult
 from opendgm.evaluators import infra_retries
 from opendgm.evaluators.base import Evaluator
@@ -129,11 +129,11 @@ def record_outcome(
     trajectory_path = put(f"{folder}/trajectory.jsonl", outcome.trajectory) if outcome.trajectory else None
     log = f"# agent\n{outcome.agent_log}\n# grading\n{outcome.grading_log}\n"
     calls = [call for call in archive.ledger.calls(node=node_id) if call.purpose == f"agent {outcome.task_id}"]
-    result = archive.record_result(
+    record = ResultRecord(
         node_id,
-        *key,
+        key,
         outcome.task_id,
-        status=cast(Verdict, outcome.status),  # verdicts only reach here; record_result refuses anything else
+        cast(Verdict, outcome.status),  # verdicts only reach here; record_result refuses anything else
         attempt=attempt,
         tests_passed=outcome.tests_passed,
         tests_failed=outcome.tests_failed,
@@ -146,4 +146,4 @@ def record_outcome(
         tokens=sum(call.prompt_tokens + call.completion_tokens for call in calls),
         detail=outcome.detail or None,
     )
-    return result
+    return archive.record_result(record)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from functools import partial
 
-from opendgm.archive import Archive, EvaluatorKey
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.models import TaskResult
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import LocalExecutor
@@ -129,12 +129,12 @@ class RubricJudge:
             status, passed, failed, detail = grade.status, grade.tests_passed, grade.tests_failed, None
             folder = f"results/{node_id}/{self.evaluator.name}/{task.id}"
             log_path = self.archive.artifacts.put(f"{folder}/rejudged-{self.evaluator.rubric_id}.txt", grade.output)
-        self.archive.record_result(
-            node_id, self.evaluator.name, self.evaluator.version, task.id,
-            status=status, exit_code=old.exit_code, duration_s=old.duration_s, log_path=log_path,
-            trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
+        again = ResultRecord(
+            node_id, self.evaluator.key, task.id, status, exit_code=old.exit_code, duration_s=old.duration_s,
+            log_path=log_path, trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
             tests_failed=failed, detail=detail,
         )  # fmt: skip
+        self.archive.record_result(again)
 
 
 def _judged(data: Mapping[str, object]) -> Judged:

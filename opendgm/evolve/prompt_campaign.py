@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, EvaluatorKey, Node, credit
+from opendgm.archive import Archive, EvaluatorKey, Node, ResultRecord, credit
 from opendgm.llm import MalformedResponse, Router
 from opendgm.outcomes import Verdict
 from opendgm.prompts import ape, meta_prompts, opro, pe2
@@ -350,7 +350,9 @@ class PromptCampaign:
                 except MalformedResponse as exc:  # an empty answer is a wrong answer, not a crash
                     done, status = Attempt(example, "", False), "agent_error"
                     log.info("task model gave no answer on %s: %s", example.id, exc)
-                cached = self.archive.record_result(node_id, *self.key, example.id, status=status, detail=done.output)
+                cached = self.archive.record_result(
+                    ResultRecord(node_id, self.key, example.id, status, detail=done.output)
+                )
             attempts.append(Attempt(example, cached.detail or "", cached.resolved))
         return attempts
 

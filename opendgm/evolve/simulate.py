@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from opendgm.archive import EvaluatorKey, trees
+from opendgm.archive import EvaluatorKey, ResultRecord, trees
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Node, Score
 from opendgm.evaluators.base import Evaluator
@@ -211,8 +211,10 @@ class SimulatedCampaign(Campaign):
             self._patches[node_id] = self.archive.artifacts.put(f"results/{node_id}/simulated.diff",
                                                                 f"simulated attempt of {node_id}\n")  # fmt: skip
         self.archive.record_result(
-            node_id, *self.evaluator.key, task_id, status=status, tests_passed=int(resolved),
-            tests_failed=int(not resolved), exit_code=0, duration_s=duration, patch_path=self._patches[node_id],
+            ResultRecord(
+                node_id, self.evaluator.key, task_id, status, tests_passed=int(resolved),
+                tests_failed=int(not resolved), exit_code=0, duration_s=duration, patch_path=self._patches[node_id],
+            )
         )  # fmt: skip
         self._graded.setdefault(node_id, set()).add(task_id)
         if node_id == self._seed():
