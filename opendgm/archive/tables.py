@@ -29,7 +29,7 @@ from opendgm.llm.ledger import CallRecord
 ColumnType = Literal["string", "int", "float", "bool"]
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH = 2000
-SELF_MODIFICATION_LOG = "nodes/{node}/self_improve.jsonl"  # written by opendgm.evolve.self_improve.modify
+SELF_MODIFICATION_LOG = "nodes/{node}/self_improve.jsonl"  # written by opendgm.evaluators.self_modification
 
 
 @dataclass(frozen=True)

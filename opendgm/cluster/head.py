@@ -28,10 +28,10 @@ from opendgm.cluster.units import (
     TaskUnit,
     ValidateUnit,
 )
+from opendgm.evaluators import self_modification
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, infrastructure
 from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
 from opendgm.llm.roles import BudgetLimits
 from opendgm.llm.router import Router
 from opendgm.outcomes import InfraEvent, InfrastructureFailure
@@ -158,10 +158,10 @@ class ClusterRuns:
         with GitStore.scratch() as store:
             if report.pack:
                 store.unpack(report.pack)
-            return self_improve.accept_modification(archive, store, child_id, report.run)
+            return self_modification.accept_modification(archive, store, child_id, report.run)
 
     def validate(self, archive: Archive, node_id: str, self_test: bool) -> None:
-        """The child compiles and passes its own tests on a node (raises self_improve.Rejected otherwise)."""
+        """The child compiles and passes its own tests on a node (raises self_modification.Rejected otherwise)."""
         report = self._one(worker.run_validate, ValidateUnit(archive.campaign, node_id, self.code(archive, node_id),
                                                              self_test, self.sandbox))  # fmt: skip
         self._settle(archive, node_id, "validate", report)

@@ -75,7 +75,7 @@ class ModifyUnit:
     child: str
     parent: CodeRef
     runner: CodeRef  # the parent itself, or the seed under DGM's no_selfimprove baseline
-    task: Task  # the self-improvement instruction, filled, as the run's task (see self_improve.modification_task)
+    task: Task  # the self-improvement instruction, filled, as the run's task (evolve's `modification_task`)
     max_steps: int | None
     role: str
     models: Models

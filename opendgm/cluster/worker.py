@@ -22,11 +22,10 @@ import ray
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.trees import CodeTree
 from opendgm.cluster.units import CodeRef, EvaluatorRef, Models, ModifyUnit, Report, TaskUnit, ValidateUnit
-from opendgm.evaluators import registry
+from opendgm.evaluators import registry, self_modification
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.runner import TaskRunner
 from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
 from opendgm.llm.gateway import Gateway
 from opendgm.llm.ledger import MemoryLedger
 from opendgm.llm.router import Router
@@ -119,9 +118,9 @@ def run_modify(unit: ModifyUnit) -> Report:
         GitStore.scratch() as store,
     ):
         runner = TaskRunner(
-            self_improve.own_code(code(unit.parent)), checkout(unit.runner, scratch / "parent"), gw, node=unit.child,
-            backend=choose_backend(unit.sandbox.backend), campaign=unit.campaign, max_steps=unit.max_steps,
-            memory_mb=unit.sandbox.memory_mb, role=unit.role,
+            self_modification.own_code(code(unit.parent)), checkout(unit.runner, scratch / "parent"), gw,
+            node=unit.child, backend=choose_backend(unit.sandbox.backend), campaign=unit.campaign,
+            max_steps=unit.max_steps, memory_mb=unit.sandbox.memory_mb, role=unit.role,
         )  # fmt: skip
         run = runner.run_agent(unit.task, purpose="self_improve", store=store)
         pack = store.pack_tree(run.tree) if run.tree else b""
@@ -131,7 +130,7 @@ def run_modify(unit: ModifyUnit) -> Report:
 def run_validate(unit: ValidateUnit) -> Report:
     started = time.monotonic()
     with reachable_scratch() as scratch:
-        self_improve.validate(
+        self_modification.validate(
             checkout(unit.code, scratch / "agent"), choose_backend(unit.sandbox.backend), unit.sandbox.image,
             unit.campaign, unit.self_test, unit.sandbox.memory_mb,
         )  # fmt: skip

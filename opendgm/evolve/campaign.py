@@ -25,11 +25,12 @@ from opendgm.agents.contract import agent_source
 from opendgm.archive import credit
 from opendgm.archive.models import Node, NodeSummary, Score
 from opendgm.cluster.factory import cluster_runs
-from opendgm.evaluators import infra_retries
+from opendgm.evaluators import infra_retries, self_modification
 from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage, evaluate_tasks
 from opendgm.evaluators.executor import Executor, LocalExecutor
 from opendgm.evaluators.judging import RubricJudge
 from opendgm.evaluators.runner import TaskOutcome
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.evaluators.task import Task
 from opendgm.evolve import entries, opening, prompt_slots, proposals, scoring, self_improve
 from opendgm.evolve.config import CampaignConfig, StageConfig
@@ -330,7 +331,7 @@ class Campaign:
                     return
                 try:
                     step(node_id)
-                except self_improve.Rejected as rejected:
+                except Rejected as rejected:
                     with self.archive.transaction():
                         self.archive.update_meta(node_id, {"rejected_by": rejected.rule})
                         self.archive.set_status(node_id, "rejected", str(rejected))
@@ -380,7 +381,7 @@ class Campaign:
         parent = str(node.parent_id)
         results = self.archive.results(parent, *self.evaluator.key)
         if not results:  # HGM may expand a node before any of its pool tasks was graded
-            raise self_improve.Rejected(f"the parent {parent} has no graded task to learn from yet", rule="no_results")
+            raise Rejected(f"the parent {parent} has no graded task to learn from yet", rule="no_results")
         settings = self.config.self_improve
         rng = random.Random(f"{self.config.seed}:entry:{node_id}")
         overflowed = entries.context_overflowed(self.archive.artifacts.read_text)
@@ -421,7 +422,7 @@ class Campaign:
             settings.timeout_s,
         )  # fmt: skip
         runner = self._ensure_seed() if self.config.baseline == "no_selfimprove" else None
-        change = self_improve.Modification(
+        change = self_modification.Modification(
             str(node.parent_id), node_id, task, settings.max_steps, settings.role, runner
         )
         if self.cluster is not None:  # a unit on a cluster node; the child's tree comes back to the head's archive
@@ -431,7 +432,7 @@ class Campaign:
         else:
             with reachable_scratch(prefix="opendgm-child-") as scratch:
                 memory_mb = self.config.sandbox.memory_mb
-                child = self_improve.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
+                child = self_modification.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
         self.archive.attach_tree(node_id, child, message=statement[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
@@ -458,7 +459,7 @@ class Campaign:
         complete = completer(self.router, "meta", node_id, "hyper_mutation")
         rewrite, problem = meta_prompts.hyper_mutate(complete, role, text, record)
         if problem:
-            raise self_improve.Rejected(problem, rule="hyper_mutation")
+            raise Rejected(problem, rule="hyper_mutation")
         self.archive.attach_content(node_id, rewrite)
 
     def _validate(self, node_id: str) -> None:
@@ -469,7 +470,7 @@ class Campaign:
         with reachable_scratch() as scratch:
             code = self.archive.materialize(node_id, scratch / "agent")
             settings = self.config.self_improve
-            self_improve.validate(
+            self_modification.validate(
                 code, self.backend, self.config.sandbox.image, self.archive.campaign, settings.self_test,
                 self.config.sandbox.memory_mb,
             )  # fmt: skip
@@ -515,7 +516,7 @@ class Campaign:
             return
         problem = scoring.below_seed(self._view(), node_id, self._ensure_seed(), self.config.keep_better_margin)
         if problem:
-            raise self_improve.Rejected(f"keep_better: {problem}", rule="keep_better")
+            raise Rejected(f"keep_better: {problem}", rule="keep_better")
 
     def _require_complete(self, node_id: str, stage: str) -> None:
         """Stop (to be resumed) while a task of the stage lacks a result for an infrastructure reason, unless every
@@ -562,7 +563,7 @@ class Campaign:
         ids = {task.id for task in tasks}
         results = self.archive.results(node_id, *self.evaluator.key)
         if not any(r.patch_path for r in results if r.task_id in ids):
-            raise self_improve.Rejected("the child produced no change on any first-stage task", rule="no_change")
+            raise Rejected("the child produced no change on any first-stage task", rule="no_change")
 
     # -- set-up --------------------------------------------------------------------------------
     def _ensure_seed(self) -> str:

@@ -15,7 +15,7 @@ from string import Template
 from opendgm.archive import Archive, trees
 from opendgm.archive.models import TaskResult
 from opendgm.evaluators.base import Evaluator
-from opendgm.evolve.self_improve import Rejected
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.prompts import pe2
 from opendgm.prompts.data import Example
 from opendgm.prompts.target import Attempt, Complete

@@ -27,8 +27,9 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.evaluation import stage_score
 from opendgm.evaluators.executor import Executor
 from opendgm.evaluators.runner import TaskOutcome
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.evaluators.task import Task
-from opendgm.evolve import opening, self_improve
+from opendgm.evolve import opening
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
 from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
@@ -176,7 +177,7 @@ class SimulatedCampaign(Campaign):
 
     def _validate_simulated(self, node_id: str) -> None:
         if self.archive.node(node_id).meta.get("simulated_broken"):
-            raise self_improve.Rejected("simulated: the child is broken (does not run)")
+            raise Rejected("simulated: the child is broken (does not run)")
         self.archive.set_status(node_id, "evaluating")
 
     def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:

@@ -28,7 +28,7 @@ TREE_FIELDS = (
 DIFF_LIMIT = 400_000  # characters of diff sent to the browser; the rest is summarised
 CODE_LIMIT = 2_000_000  # characters of an agent's code sent to the browser, all files together
 FILE_LIMIT = 300_000  # characters of one file
-SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evolve.self_improve.modify
+SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evaluators.self_modification
 EVENTS_PAGE = 1000
 
 

@@ -16,8 +16,8 @@ from opendgm.archive.doctor import examine
 from opendgm.archive.gitstore import GitStore
 from opendgm.cli import main
 from opendgm.cluster.progress import UNIT_EVENT
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.evolve.campaign import run_campaign
-from opendgm.evolve.self_improve import Rejected
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 from tests.evolve.test_campaign import config
 from tests.support.llm_fakes import FakeProvider, Reply, completion

@@ -11,8 +11,8 @@ import pytest
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive, ResultRecord
 from opendgm.evaluators.humaneval import HumanEval
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.evolve import prompt_slots
-from opendgm.evolve.self_improve import Rejected
 from opendgm.prompts import pe2
 
 EVALUATOR = HumanEval()
