@@ -16,28 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opendgm.agents.contract import SEED_AGENTS, agent_source
-from opendgm.archive import Archive
-from opendgm.archive.errors import ArchiveError
-from opendgm.archive.models import Score
+from opendgm.agents import SEED_AGENTS, agent_source
+from opendgm.archive import Archive, ArchiveError, Score
 from opendgm.cluster import ExecutorConfig, make_executor
-from opendgm.evaluators import registry
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.evaluation import EvaluationContext, OnResult, evaluate_stage, ignore
-from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.task import Task
-from opendgm.evolve import prompt_campaign
-from opendgm.evolve.campaign import open_campaign
-from opendgm.evolve.config import CampaignConfig
-from opendgm.evolve.config import load_any as load_config
-from opendgm.evolve.prompt_campaign import Report
-from opendgm.llm import LLMConfig, LocalServerConfig
-from opendgm.llm.ledger import Totals
-from opendgm.llm.provider import require_keys
-from opendgm.llm.roles import FREE
-from opendgm.prompts.config import MPOOptions, PromptCampaignConfig
-from opendgm.sandbox.factory import BackendName, choose_backend
-from opendgm.sandbox.spec import DEFAULT_IMAGE, Limits
+from opendgm.evaluators import (
+    EvaluationContext,
+    Evaluator,
+    OnResult,
+    RubricJudge,
+    Task,
+    evaluate_stage,
+    ignore,
+    registry,
+)
+from opendgm.evolve import CampaignConfig, Report, open_campaign, prompt_campaign
+from opendgm.evolve import load_any as load_config
+from opendgm.llm import FREE, LLMConfig, LocalServerConfig, Totals, require_keys
+from opendgm.prompts import MPOOptions, PromptCampaignConfig
+from opendgm.sandbox import DEFAULT_IMAGE, BackendName, Limits, choose_backend
 from opendgm.session import open_session, prepare_sandboxes
 from opendgm.usage import UsageMistake
 

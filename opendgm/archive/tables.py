@@ -24,7 +24,7 @@ from opendgm.archive.best import best_agent
 from opendgm.archive.costs import cost_report
 from opendgm.archive.models import Event, TaskResult
 from opendgm.archive.sentences import sentence
-from opendgm.llm.ledger import CallRecord
+from opendgm.llm import CallRecord
 
 ColumnType = Literal["string", "int", "float", "bool"]
 FORMATS = ("jsonl", "csv", "parquet")

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from opendgm.archive import Archive, EvaluatorKey
-from opendgm.archive.gitstore import GitStore
+from opendgm.archive import Archive, EvaluatorKey, GitStore
 from opendgm.cluster import worker
 from opendgm.cluster.budget_actor import ClusterBudget, start_budget
 from opendgm.cluster.executor import RayExecutor
@@ -28,12 +27,8 @@ from opendgm.cluster.units import (
     TaskUnit,
     ValidateUnit,
 )
-from opendgm.evaluators import self_modification
-from opendgm.evaluators.in_flight import IN_FLIGHT
-from opendgm.evaluators.runner import TaskOutcome, infrastructure
-from opendgm.evaluators.task import Task
-from opendgm.llm.roles import BudgetLimits
-from opendgm.llm.router import Router
+from opendgm.evaluators import IN_FLIGHT, Task, TaskOutcome, infrastructure, self_modification
+from opendgm.llm import BudgetLimits, Router
 from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")

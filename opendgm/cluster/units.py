@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from opendgm.archive.models import EvaluatorKey
-from opendgm.evaluators.runner import AgentRun, TaskOutcome
-from opendgm.evaluators.task import Task
-from opendgm.llm.budget import Reservations
-from opendgm.llm.ledger import CallRecord
-from opendgm.llm.roles import BudgetLimits, RetryPolicy, RoleConfig
-from opendgm.sandbox.factory import BackendName
+from opendgm.archive import EvaluatorKey
+from opendgm.evaluators import AgentRun, Task, TaskOutcome
+from opendgm.llm import BudgetLimits, CallRecord, Reservations, RetryPolicy, RoleConfig
+from opendgm.sandbox import BackendName
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,11 @@ from pathlib import Path
 
 import ray
 
-from opendgm.archive.gitstore import GitStore
-from opendgm.archive.trees import CodeTree
+from opendgm.archive import CodeTree, GitStore
 from opendgm.cluster.units import CodeRef, EvaluatorRef, Models, ModifyUnit, Report, TaskUnit, ValidateUnit
-from opendgm.evaluators import registry, self_modification
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.runner import TaskRunner
-from opendgm.evaluators.task import Task
-from opendgm.llm.gateway import Gateway
-from opendgm.llm.ledger import MemoryLedger
-from opendgm.llm.router import Router
-from opendgm.sandbox.factory import choose_backend
-from opendgm.sandbox.scratch import reachable_scratch
+from opendgm.evaluators import Evaluator, Task, TaskRunner, registry, self_modification
+from opendgm.llm import Gateway, MemoryLedger, Router
+from opendgm.sandbox import choose_backend, reachable_scratch
 
 CACHE_VARIABLE = "OPENDGM_CLUSTER_CACHE"  # where a node keeps agent code by hash (default: the temp folder)
 

@@ -17,13 +17,13 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from opendgm.agents.contract import REPO_DIR
+from opendgm.agents import REPO_DIR
 from opendgm.archive import EvaluatorKey
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox import Sandbox, SandboxError
 
 PATCH_FILE = "/workspace/grading/agent.patch"
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)

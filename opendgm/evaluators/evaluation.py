@@ -11,18 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
-from opendgm.archive import Archive, EvaluatorKey, ResultRecord
-from opendgm.archive.models import Score, TaskResult
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, Score, TaskResult
 from opendgm.evaluators import infra_retries
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import Executor, UnitExecutor
 from opendgm.evaluators.in_flight import IN_FLIGHT
 from opendgm.evaluators.runner import TaskOutcome, TaskRunner, infrastructure
 from opendgm.evaluators.task import Judge, Task
-from opendgm.llm.gateway import Gateway
+from opendgm.llm import Gateway
 from opendgm.outcomes import INFRA_EVENT, InfraEvent, Verdict
-from opendgm.sandbox import reachable_scratch
-from opendgm.sandbox.factory import BackendName, choose_backend
+from opendgm.sandbox import BackendName, choose_backend, reachable_scratch
 
 OnResult = Callable[[Task, TaskOutcome], None]
 

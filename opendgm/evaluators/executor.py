@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from opendgm.archive import Archive, EvaluatorKey
     from opendgm.evaluators.runner import TaskOutcome
     from opendgm.evaluators.task import Task
-    from opendgm.llm.router import Router
+    from opendgm.llm import Router
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

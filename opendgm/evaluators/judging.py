@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from functools import partial
 
-from opendgm.archive import Archive, EvaluatorKey, ResultRecord
-from opendgm.archive.models import TaskResult
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, TaskResult
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.llm_judge import LLMJudge
@@ -30,11 +29,8 @@ from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.task import Grading, Task
 from opendgm.llm import LLMError, Router
 from opendgm.outcomes import INFRA_EVENT
-from opendgm.prompts.config import MPOOptions
-from opendgm.prompts.mpo import Judged, Sample
-from opendgm.prompts.rubrics import RubricLoop
-from opendgm.prompts.target import completer
-from opendgm.sandbox.factory import BackendName
+from opendgm.prompts import Judged, MPOOptions, RubricLoop, Sample, completer
+from opendgm.sandbox import BackendName
 
 log = logging.getLogger(__name__)
 

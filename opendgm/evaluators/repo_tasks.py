@@ -24,15 +24,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from opendgm.agents.contract import REPO_DIR
+from opendgm.agents import REPO_DIR
 from opendgm.evaluators.base import Evaluator, EvaluatorProblem
 from opendgm.evaluators.grader.channel import run_harness
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_files import read_tree
-from opendgm.sandbox.base import Sandbox
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox import DEFAULT_IMAGE, Sandbox
 
 TASK_FILE = "task.toml"
 SUBSETS_FILE = "subsets.toml"

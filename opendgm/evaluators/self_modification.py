@@ -8,19 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from opendgm.agents.contract import AGENT_ENV, REPO_DIR, agent_mounts, self_test_command
-from opendgm.archive import Archive, trees
-from opendgm.archive.gitstore import GitStore
-from opendgm.archive.trees import CodeTree
+from opendgm.agents import AGENT_ENV, REPO_DIR, agent_mounts, self_test_command
+from opendgm.archive import Archive, CodeTree, GitStore, trees
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.runner import AgentRun, TaskRunner
 from opendgm.evaluators.task import Task
 from opendgm.evaluators.text import clip
-from opendgm.llm.gateway import Gateway
+from opendgm.llm import Gateway
 from opendgm.outcomes import InfrastructureFailure, agent_run_event
-from opendgm.sandbox.base import Sandbox, tar_of_files
-from opendgm.sandbox.factory import BackendName, open_sandbox
-from opendgm.sandbox.spec import Limits, SandboxSpec
+from opendgm.sandbox import BackendName, Limits, Sandbox, SandboxSpec, open_sandbox, tar_of_files
 
 # Compiles every Python file in memory: the agent's folder is read-only, so nothing may be written.
 SYNTAX_CHECK = (

@@ -21,17 +21,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opendgm import tracking
-from opendgm.agents.contract import agent_source
-from opendgm.archive import credit
-from opendgm.archive.models import Node, NodeSummary, Score
-from opendgm.cluster.factory import cluster_runs
-from opendgm.evaluators import infra_retries, self_modification
-from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage, evaluate_tasks
-from opendgm.evaluators.executor import Executor, LocalExecutor
-from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.runner import TaskOutcome
-from opendgm.evaluators.self_modification import Rejected
-from opendgm.evaluators.task import Task
+from opendgm.agents import agent_source
+from opendgm.archive import Node, NodeSummary, Score, credit
+from opendgm.cluster import cluster_runs
+from opendgm.evaluators import (
+    EvaluationContext,
+    Executor,
+    LocalExecutor,
+    Rejected,
+    RubricJudge,
+    Task,
+    TaskOutcome,
+    evaluate_stage,
+    evaluate_tasks,
+    infra_retries,
+    self_modification,
+)
 from opendgm.evolve import entries, opening, prompt_slots, proposals, scoring, self_improve
 from opendgm.evolve.config import CampaignConfig, StageConfig
 from opendgm.evolve.opening import POOL_STAGE, Setup
@@ -47,15 +52,12 @@ from opendgm.outcomes import (
     from_llm_error,
     from_sandbox_error,
 )
-from opendgm.prompts import meta_prompts
-from opendgm.prompts.target import completer
-from opendgm.sandbox import reachable_scratch
-from opendgm.sandbox.base import SandboxError
-from opendgm.sandbox.factory import reap_own
+from opendgm.prompts import completer, meta_prompts
+from opendgm.sandbox import SandboxError, reachable_scratch, reap_own
 from opendgm.session import Session, open_session, prepare_sandboxes
 
 if TYPE_CHECKING:
-    from opendgm.cluster.head import ClusterRuns
+    from opendgm.cluster import ClusterRuns
 
 log = logging.getLogger(__name__)
 

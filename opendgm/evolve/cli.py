@@ -14,16 +14,15 @@ from rich.live import Live
 from rich.status import Status
 from rich.text import Text
 
-from opendgm.archive import Archive
-from opendgm.archive.progress import Plan, printing
-from opendgm.evaluators.in_flight import IN_FLIGHT
+from opendgm.archive import Archive, Plan, printing
+from opendgm.evaluators import IN_FLIGHT
 from opendgm.evolve import prompt_campaign
 from opendgm.evolve.campaign import Campaign, open_campaign
 from opendgm.evolve.config import CampaignConfig, load_any
 from opendgm.evolve.display import LiveView, campaign_plan, show_status
 from opendgm.evolve.opening import CONFIG_COPY, Setup
-from opendgm.llm.provider import require_keys
-from opendgm.prompts.config import PromptCampaignConfig
+from opendgm.llm import require_keys
+from opendgm.prompts import PromptCampaignConfig
 
 console = Console()
 

@@ -15,17 +15,24 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from opendgm.archive import Archive, credit
-from opendgm.archive.archive import ARCHIVE_DB
-from opendgm.archive.best import best_agent, why_none
-from opendgm.archive.cost_view import cache_line, improvement_line, resolved_line
-from opendgm.archive.costs import cost_report
-from opendgm.archive.errors import ArchiveError
-from opendgm.archive.overview import overview
-from opendgm.archive.progress import Plan, clock, inert
+from opendgm.archive import (
+    ARCHIVE_DB,
+    Archive,
+    ArchiveError,
+    Plan,
+    best_agent,
+    cache_line,
+    clock,
+    cost_report,
+    credit,
+    improvement_line,
+    inert,
+    overview,
+    resolved_line,
+    why_none,
+)
 from opendgm.cluster import progress as cluster_progress
-from opendgm.evaluators import infra_retries
-from opendgm.evaluators.in_flight import IN_FLIGHT
+from opendgm.evaluators import IN_FLIGHT, infra_retries
 from opendgm.evolve.config import CampaignConfig
 from opendgm.outcomes import INFRA_EVENT, INFRA_EXHAUSTED
 

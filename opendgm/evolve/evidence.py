@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
 
-from opendgm.archive.trees import CodeTree
-from opendgm.evaluators.text import clip
+from opendgm.archive import CodeTree
+from opendgm.evaluators import clip
 
 NOTES_FILES = ("AGENT.md", "README.md")
 SHARES = {"agent_summary": 0.1, "lineage_patches": 0.1, "patch": 0.06, "hidden_tests": 0.08, "grading": 0.04}

@@ -15,15 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from opendgm.archive import Archive
-from opendgm.archive.best import ASYNC_POOL
-from opendgm.cluster.factory import require_ray
-from opendgm.evaluators import registry
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.task import Task
+from opendgm.archive import ASYNC_POOL, Archive
+from opendgm.cluster import require_ray
+from opendgm.evaluators import Evaluator, Task, registry
 from opendgm.evolve import config_change
 from opendgm.evolve.config import CampaignConfig
-from opendgm.sandbox.factory import BackendName, choose_backend
+from opendgm.sandbox import BackendName, choose_backend
 
 CONFIG_COPY = "campaign.yaml"
 POOL_STAGE = ASYNC_POOL  # async mode: every task of every stage, evaluated one sampled task at a time

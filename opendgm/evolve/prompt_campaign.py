@@ -34,14 +34,23 @@ from typing import Any
 from opendgm.archive import Archive, EvaluatorKey, Node, ResultRecord, credit
 from opendgm.llm import MalformedResponse, Router
 from opendgm.outcomes import Verdict
-from opendgm.prompts import ape, meta_prompts, opro, pe2
-from opendgm.prompts.charged import call_for
-from opendgm.prompts.config import PromptCampaignConfig
-from opendgm.prompts.data import Split
-from opendgm.prompts.judged import JudgedDev
-from opendgm.prompts.rubrics import RubricLoop
-from opendgm.prompts.scoring import ExactMatch
-from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
+from opendgm.prompts import (
+    Attempt,
+    Complete,
+    ExactMatch,
+    JudgedDev,
+    PromptCampaignConfig,
+    RubricLoop,
+    Split,
+    accuracy,
+    ape,
+    attempt,
+    call_for,
+    completer,
+    meta_prompts,
+    opro,
+    pe2,
+)
 from opendgm.session import start_router
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from opendgm.archive.models import NodeSummary, Score
+from opendgm.archive import NodeSummary, Score
 from opendgm.evolve.config import ScoringConfig
 
 KEPT = "evaluated"

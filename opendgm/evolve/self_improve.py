@@ -21,12 +21,10 @@ import re
 from string import Template
 
 from opendgm.archive import Archive
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.self_modification import Rejected
-from opendgm.evaluators.task import Task
+from opendgm.evaluators import Evaluator, Rejected, Task
 from opendgm.evolve import evidence
 from opendgm.evolve.entries import Entry
-from opendgm.llm.router import Router
+from opendgm.llm import Router
 
 # DGM's answer fields that become the child's instruction (the other three are the model's reasoning).
 CHILD_FIELDS = ("implementation_suggestion", "problem_description")

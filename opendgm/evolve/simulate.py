@@ -20,15 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from opendgm.archive import EvaluatorKey, ResultRecord, trees
-from opendgm.archive.best import best_agent
-from opendgm.archive.models import Node, Score
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.evaluation import stage_score
-from opendgm.evaluators.executor import Executor
-from opendgm.evaluators.runner import TaskOutcome
-from opendgm.evaluators.self_modification import Rejected
-from opendgm.evaluators.task import Task
+from opendgm.archive import EvaluatorKey, Node, ResultRecord, Score, best_agent, trees
+from opendgm.evaluators import Evaluator, Executor, Rejected, Task, TaskOutcome, stage_score
 from opendgm.evolve import opening
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig

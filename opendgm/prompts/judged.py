@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from opendgm.archive import Archive, EvaluatorKey, ResultRecord
-from opendgm.archive.models import ResultStatus
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, ResultStatus
 from opendgm.prompts import mpo
 from opendgm.prompts.rubrics import RubricLoop
 from opendgm.prompts.target import Attempt

@@ -14,11 +14,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, ArchiveError, Edge, NodeSummary, credit
-from opendgm.archive.best import best_agent, best_path, why_none
-from opendgm.archive.sentences import sentence
-from opendgm.archive.tables import SELF_MODIFICATION_LOG
-from opendgm.llm.ledger import Totals
+from opendgm.archive import (
+    SELF_MODIFICATION_LOG,
+    Archive,
+    ArchiveError,
+    Edge,
+    NodeSummary,
+    best_agent,
+    best_path,
+    credit,
+    sentence,
+    why_none,
+)
+from opendgm.llm import Totals
 from opendgm.web.layout import tidy_layout
 
 TREE_FIELDS = (
