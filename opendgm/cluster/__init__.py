@@ -12,7 +12,7 @@ from opendgm.cluster.config import ExecutorConfig
 from opendgm.cluster.factory import ClusterProblem, RayMissing, cluster_runs, make_executor, require_ray
 
 if TYPE_CHECKING:
-    from opendgm.cluster.head import ClusterRuns
+    from opendgm.cluster.head import ClusterRuns as ClusterRuns  # type-only: head imports Ray
 
 __all__ = [
     "ClusterProblem",

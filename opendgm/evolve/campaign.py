@@ -203,7 +203,7 @@ class Campaign:
         uncounted = sum(row.passes + row.fails for row in agents) - evaluations  # the seed's, when HGM skips them
         sharpen = rules.sharpness(evaluations, None if budget is None else budget - uncounted)
         if children < first or evaluations**self.config.hgm_alpha >= children:
-            expansion = self._expand(rows, rng, sharpen)
+            expansion = self._expand(rows, rng, {"evaluations": evaluations, "tau": sharpen})
             if expansion is not None:
                 return expansion
         taken = {(node, task) for kind, node, task in busy if kind == "evaluate"}
@@ -225,10 +225,12 @@ class Campaign:
         return ("evaluate", node, rng.choice(sorted(due[node])) if random_task else due[node][0])
 
     def _expand(
-        self, rows: list[NodeSummary], rng: random.Random, sharpen: float
+        self, rows: list[NodeSummary], rng: random.Random, schedule: dict[str, float]
     ) -> tuple[str, str, str | None] | None:
         """Propose one child (or a meta-prompt); None when no agent may be expanded yet (nothing is created, and
-        no operator is drawn, so waiting for a first evaluation does not use up the operators' draws)."""
+        no operator is drawn, so waiting for a first evaluation does not use up the operators' draws). `schedule`
+        (the counted evaluations and the cool-down's tau the choice was made with) goes into the `expand` event,
+        as HGM's metadata keeps n_task_evals, so a run can be checked against its rules."""
         pool = expandable(rows, self.config.hgm.expand_from)
         if not pool:
             return None
@@ -236,16 +238,16 @@ class Campaign:
         chooser = meta_prompts.chooser(self.archive, self.config.meta_prompts.exploration, rng)
         if operator == "hyper_mutation":
             child = proposals.meta_prompt(self.archive, self.config.operators, chooser, rng, {"mode": "async"})
-            self.archive.log_event("expand", child, {"operator": operator})
+            self.archive.log_event("expand", child, {"operator": operator} | schedule)
             return ("expand", child, None)
         select = SELECTORS[self.config.selector]
         if self.config.selector == "hgm":
-            select = partial(hgm_select, sharpen=sharpen)
+            select = partial(hgm_select, sharpen=schedule["tau"])
         parents = select(pool, 1, rng)
         if not parents:
             return None
         child = proposals.agent(self.archive, self.evaluator, operator, parents[0], chooser, {"mode": "async"})
-        self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator})
+        self.archive.log_event("expand", child, {"parent": parents[0], "operator": operator} | schedule)
         return ("expand", child, None)
 
     # -- the seams where agents meet models and sandboxes (`opendgm simulate` replaces these) ---------

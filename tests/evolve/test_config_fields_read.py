@@ -47,8 +47,10 @@ ELSEWHERE = {
     "RetryPolicy.attempts": "llm/test_router_errors.py::test_server_errors_past_the_retry_bound_fail_clearly",
     "RetryPolicy.retry_after_max_s": "llm/test_deadlines.py::test_a_long_retry_after_is_bounded_by_the_policy",
     # HGM's asynchronous rules and the simulator's landscape (fidelity-hgm's branch):
-    "CampaignConfig.hgm": "evolve/test_hgm_campaign.py",
-    "HGMConfig.*": "evolve/test_hgm_campaign.py",
+    "CampaignConfig.hgm": "evolve/test_hgm_preset.py::test_hgm_swebench_preset_follows_hgms_rules",
+    "HGMConfig.*": "evolve/test_hgm_preset.py::test_hgm_swebench_preset_follows_hgms_rules",
+    "HGMConfig.eval_random_level": "evolve/test_simulated_presets.py::test_hgm_evaluates_a_random_unseen_task_or_the_"
+    "next_in_pool_order",
     "CampaignConfig.simulation": "evolve/test_simulate.py",
     "SimulationConfig.*": "evolve/test_simulate.py",
     "Draw.*": "evolve/test_simulate.py",

@@ -2,14 +2,15 @@
 follows their rules (entries recorded, the meta-prompts used named, cumulative scores, the seed on every stage,
 the third stage for the top two, kept children counted, rejections named) and the baselines behave as defined.
 
-The SWE-bench preset runs as shipped (the dgm-initial agent calling its tools, Docker, the swebench evaluator)
-on the mini SWE-bench instance; the baseline and Polyglot runs use the `seed` agent, whose protocol (bash
-blocks) the capability script speaks, on HumanEval and the Polyglot self-test's Python exercise."""
+Both presets run as shipped (the dgm-initial agent calling its tools, Docker, the swebench or polyglot evaluator):
+SWE-bench on the mini SWE-bench instance, Polyglot on two Python exercises. The baseline run uses the `seed` agent,
+whose protocol (bash blocks) the capability script speaks, on HumanEval."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.support.llm_fakes import FakeProvider, Reply, completion
 from tests.support.scripted_models import CapabilityScript, say
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
+POLYGLOT_FIXTURE = Path(__file__).parents[1] / "fixtures" / "polyglot"
 HUMANEVAL_TASKS = "HumanEval_0,HumanEval_2"
 
 
@@ -50,7 +52,7 @@ def test_dgm_swebench_preset_follows_dgms_rules(docker_engine: str, tmp_path: Pa
     per stage, for one generation of two children: the seed leaves empty patches everywhere, its children (one
     learning from a failed task, one from DGM's stochasticity entry) solve every stage."""
     rows = [json.loads(line) for line in swebench_dataset(tmp_path).read_text().splitlines()]
-    provider = RomanScript()
+    provider = roman_script()
     try:
         options = {"dataset": str(tmp_path / "roman.jsonl"), "agent_timeout_s": 120, "grading_timeout_s": 120}
         stages = [{"subset": row["instance_id"]} | rule for row, rule in zip(rows, DGM_STAGES, strict=True)]
@@ -100,23 +102,35 @@ ENTRY_KINDS = ["task", "stochasticity"]  # what seed 1 draws for the two childre
 DIAGNOSE = "You are improving a coding agent"
 HIDDEN_TEST = "test_subtractive"  # the FAIL_TO_PASS test: in the test patch only, never in the agent's copy
 SKILL = "ROMAN-SKILL: numbers use subtractive notation."  # what the self-modification adds to the agent's prompt
+HINT = "Hint: 4 is written IV."  # in a task's problem statement, the scripted model solves it with any agent
 GOLD = (FIXTURE / "gold" / "roman.py").read_text()
 
 
-def swebench_dataset(folder: Path) -> Path:
-    """Three copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file."""
+def swebench_dataset(folder: Path, hinted: tuple[int, ...] = (), copies: int = 3) -> Path:
+    """Copies of the mini instance (ids roman-1..3, one image, built for this test) as a dataset file; the `hinted`
+    copies' problem statements carry HINT (a task the scripted model solves even for the seed)."""
     row = instance_row(folder / "testbed")
     build_image(folder / "testbed")
-    copies = [row | {"instance_id": f"opendgm__roman-{index}"} for index in (1, 2, 3)]
+    rows = [
+        row | {"instance_id": f"opendgm__roman-{index}"}
+        | ({"problem_statement": f"{row['problem_statement']} {HINT}"} if index in hinted else {})
+        for index in range(1, copies + 1)
+    ]  # fmt: skip
     path = folder / "roman.jsonl"
-    path.write_text("".join(json.dumps(copy) + "\n" for copy in copies))
+    path.write_text("".join(json.dumps(copy) + "\n" for copy in rows))
     return path
 
 
-class RomanScript(FakeProvider):
+class SkillScript(FakeProvider):
     """A tool-calling model for dgm-initial: it diagnoses with DGM's five fields; rewriting the agent, it adds SKILL
-    to the agent's task prompt; on a task it writes the fix only when the prompt holds SKILL (the seed's does not,
-    so the seed ends at once: an empty patch)."""
+    to the agent's task prompt; on a task it writes the fix (`fixes`: a word of the task's files, the file to write
+    and its text) only when the prompt holds SKILL or the task HINT (the seed's prompt has no SKILL, so without a
+    hint the seed ends at once: an empty patch)."""
+
+    def __init__(self, fixes: dict[str, tuple[str, str]], distinct: bool = False) -> None:
+        self.fixes = fixes
+        self.stamp = " $(date +%s%N)" if distinct else ""  # each child's code its own (results follow the code)
+        super().__init__()
 
     def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
         with self._lock:
@@ -125,16 +139,18 @@ class RomanScript(FakeProvider):
         first = str(messages[0]["content"])
         if first.startswith(DIAGNOSE):
             return say(json.dumps({
-                "log_summarization": "it ended without a change", "potential_improvements": "know the notation",
-                "improvement_proposal": "teach the notation", "implementation_suggestion": "Edit prompts/instance.md.",
+                "log_summarization": "it ended without a change", "potential_improvements": "know the domain",
+                "improvement_proposal": "teach it", "implementation_suggestion": "Edit prompts/instance.md.",
                 "problem_description": f"Add the line '{SKILL}' to prompts/instance.md.",
             }))  # fmt: skip
         conversation = "\n".join(str(m.get("content") or "") for m in messages)
         turn = sum(1 for m in messages if m["role"] == "assistant")
+        fix = next((fix for word, fix in self.fixes.items() if word in conversation), None)
         if "source code of a coding agent" in conversation:
-            plan = [("bash", {"command": f"cd {REPO_DIR} && printf '\\n%s\\n' '{SKILL}' >> prompts/instance.md"})]
-        elif SKILL in conversation:
-            plan = [("editor", {"command": "edit", "path": f"{REPO_DIR}/roman.py", "file_text": GOLD})]
+            line = f"'{SKILL}'{self.stamp}"
+            plan = [("bash", {"command": f"cd {REPO_DIR} && printf '\\n%s\\n' {line} >> prompts/instance.md"})]
+        elif fix and (SKILL in conversation or HINT in conversation):
+            plan = [("editor", {"command": "edit", "path": f"{REPO_DIR}/{fix[0]}", "file_text": fix[1]})]
         else:
             plan = []
         if turn >= len(plan):
@@ -146,6 +162,11 @@ class RomanScript(FakeProvider):
             {"id": f"call_{turn}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
         ]
         return Reply(body=answer)
+
+
+def roman_script(distinct: bool = False) -> SkillScript:
+    """The script for the mini SWE-bench instance: the fix is the gold roman.py."""
+    return SkillScript({"roman": ("roman.py", GOLD)}, distinct)
 
 
 def version(archive: Archive) -> tuple[str, str]:
@@ -181,40 +202,47 @@ def test_no_selfimprove_has_the_seed_modify_the_parents_code(tmp_path: Path) -> 
     assert "anchor not found" in work, "it worked on the parent's (already improved) code"
 
 
-EXERCISE = "python__square-gap"
-SOLUTION = (selftest_dir() / "python/exercises/practice/square-gap/.meta/example.py").read_text()
+EXERCISES = {"square-gap": selftest_dir() / "python", "clock-angle": POLYGLOT_FIXTURE / "python"}
 
 
-class PolyglotScript(CapabilityScript):
-    """The capability script, whose task model answers the Python exercise with a python block (which only the
-    improved agent runs)."""
-
-    def _next(self, headers: dict[str, str], body: dict[str, Any]) -> Reply:
-        conversation = "\n".join(m["content"] for m in body["messages"])
-        last = body["messages"][-1]
-        if "square_gap.py" in conversation and "source code of a coding agent" not in conversation:
-            if last["role"] == "user" and last["content"].startswith("exit code: 0"):
-                return say("Done.\n```bash\nsubmit\n```")
-            return say(f"```python\nopen('square_gap.py', 'w').write({SOLUTION!r})\n```")
-        return super()._next(headers, body)
+def polyglot_root(folder: Path) -> Path:
+    """Two Python exercises in the polyglot-benchmark layout: the shipped self-test's and the test fixture's."""
+    for slug, language in EXERCISES.items():
+        shutil.copytree(language / "exercises/practice" / slug, folder / "python/exercises/practice" / slug)
+    return folder
 
 
 @pytest.mark.docker
 def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> None:
-    provider = PolyglotScript()
+    """The preset as it is (dgm-initial calling its tools, Docker, DGM's Polyglot rules) on two Python exercises,
+    one per stage, for one generation of one child: the seed leaves empty patches, its child (learning from an empty
+    or unresolved task, no special entry) solves both."""
+    fixes = {slug.replace("-", "_"): (f"{slug.replace('-', '_')}.py", (language / "exercises/practice" / slug /
+             ".meta/example.py").read_text()) for slug, language in EXERCISES.items()}  # fmt: skip
+    provider = SkillScript(fixes)
     try:
-        sizes = {"stages": [{"subset": EXERCISE}], "generations": 1, "children_per_generation": 1}
-        selftest = {"name": "polyglot", "options": {"dataset": "selftest"}}
-        docker = {"backend": "docker", "memory_mb": 1024}
-        config = preset("dgm-polyglot.yaml", provider, evaluator=selftest, sandbox=docker, seed_agent="seed", **sizes)
-        assert config.self_improve.entry_rule == "dgm_polyglot" and config.self_improve.role == "self_modify"
+        options = {"path": str(polyglot_root(tmp_path / "polyglot")), "agent_timeout_s": 120, "grading_timeout_s": 60}
+        stages = [{"subset": "python__square-gap", "threshold": 0.4}, {"subset": "python__clock-angle"}]
+        config = preset("dgm-polyglot.yaml", provider, evaluator={"name": "polyglot", "options": options},
+                        stages=stages, generations=1, children_per_generation=1,
+                        sandbox={"backend": "docker", "memory_mb": 1024})  # fmt: skip
+        assert (config.seed_agent, config.scoring.score, config.self_improve.entry_rule) == (
+            "dgm-initial", "cumulative", "dgm_polyglot")  # fmt: skip
+        assert config.self_improve.role == "self_modify"
         assert run_campaign(config, tmp_path / "c") == "done: 1 generations"
     finally:
         provider.stop()
     with Archive.open(tmp_path / "c", readonly=True) as archive:
-        seed, child = archive.nodes(kind="agent")
-        assert child.status == "evaluated", child.status_reason
-        assert (archive.best_score(seed.id), archive.best_score(child.id)) == (0.0, 1.0)
-        assert child.meta["entry"] == {"kind": "task", "task_id": EXERCISE, "evidence": []}
-        roles = {call.role for call in archive.ledger.calls(node=child.id) if call.purpose == "self_improve"}
-        assert roles == {"self_modify"}, "the self-modification runs on its own model role"
+        seed, *children = archive.nodes(kind="agent")
+        assert len(archive.scores(seed.id)) == 2, "the seed is evaluated on every stage, whatever its score"
+        assert {r.status for r in archive.results(seed.id)} == {"empty_patch"}
+        assert len(children) == 1 and children[0].status == "evaluated", children
+        view = {r.id: r for r in scoring.rows(archive.summaries(), archive.scores_by_node(), config.scoring,
+                                              *version(archive))}  # fmt: skip
+        for child in children:
+            entry = child.meta["entry"]
+            assert entry["kind"] == "task" and entry["task_id"] in ("python__square-gap", "python__clock-angle")
+            assert (view[child.id].n_resolved, view[child.id].n_tasks) == (2, 2), "cumulative over 1 + 1 tasks"
+            roles = {call.role for call in archive.ledger.calls(node=child.id) if call.purpose == "self_improve"}
+            assert roles == {"self_modify"}, "the self-modification runs on its own model role"
+        assert view[seed.id].n_children == 1 and (view[seed.id].n_resolved, view[seed.id].n_tasks) == (0, 2)

@@ -37,12 +37,15 @@ def test_hgm_async_campaign_runs_to_its_budget_by_hgm_rules(
 
 def expansions_follow_hgm(archive: Archive, settings: CampaignConfig) -> list[Event]:
     """Check every expansion against HGM's rules and return them: its parent had an own result before (an own
-    success under `own_positive`), and the expand/evaluate rule counted evaluations without the seed's."""
+    success under `own_positive`), the expand/evaluate rule counted evaluations without the seed's, and the
+    cool-down's tau (`hgm.sharpness`) was taken over the budget without the seed's results."""
     agents = {node.id: node for node in archive.nodes(kind="agent")}
     seed = next(node for node in agents.values() if node.operator == "seed")
     results = [r for node in agents for r in archive.results(node)]
     expands = [event for event in archive.events() if event.kind == "expand"]
     first = settings.hgm.first_expansions(settings.workers, settings.hgm_alpha)
+    budget = settings.budget.task_evaluations
+    total = None if budget is None else budget - len(archive.results(seed.id))
     for index, event in enumerate(expands):
         parent = event.data["parent"]
         before = [r for r in results if r.created_at < event.ts]
@@ -53,6 +56,9 @@ def expansions_follow_hgm(archive: Archive, settings: CampaignConfig) -> list[Ev
         counted = sum(1 for r in before if r.node_id != seed.id)  # HGM: the seed's results do not count
         kept = sum(1 for e in expands[:index] if agents[e.node_id].status not in ("rejected", "failed"))
         assert kept < first or counted**settings.hgm_alpha >= kept, (index, counted, kept)
+        seen = event.data["evaluations"]  # what the choice was made with (results may land while it is made)
+        assert seen <= counted and (kept < first or seen**settings.hgm_alpha >= kept), (index, seen, kept)
+        assert event.data["tau"] == settings.hgm.sharpness(seen, total), (index, event.data, total)
     return expands
 
 

@@ -69,3 +69,45 @@ def test_no_darwin_always_expands_the_newest_agent(tmp_path: Path) -> None:
         for generation in generations:
             before = [n for n in nodes.values() if n.status == "evaluated" and n.id < min(generation["children"])]
             assert set(generation["parents"]) == {before[-1].id}, generation
+
+
+def test_hgm_evaluates_a_random_unseen_task_or_the_next_in_pool_order(tmp_path: Path) -> None:
+    """`hgm.eval_random_level`: the chance that an evaluation takes a random unseen task of the node (HGM's preset:
+    1, always), else its next one in pool order. Results land as tasks finish, so at 0 each child's tasks are the
+    pool's first ones (as a set; a few more were started than finished only while some were in flight)."""
+    done: dict[float, list[tuple[list[str], list[str]]]] = {}
+    for level in (0.0, 1.0):
+        shipped = preset("hgm-swebench.yaml", budget={"task_evaluations": 90})
+        config = shipped.model_copy(update={"hgm": shipped.hgm.model_copy(update={"eval_random_level": level})})
+        simulate_one(config, tmp_path / str(level))
+        with Archive.open(tmp_path / str(level), readonly=True) as archive:
+            seed, *children = archive.nodes(kind="agent")
+            pool = [r.task_id for r in archive.results(seed.id)]  # the seed ran every stage, in order
+            done[level] = [(pool, [r.task_id for r in archive.results(child.id)]) for child in children]
+    assert sum(len(tasks) for _, tasks in done[0.0]) >= 20
+    assert all(set(tasks) <= set(pool[: len(tasks) + 20]) for pool, tasks in done[0.0]), "the pool's first tasks"
+    assert any(not set(tasks) <= set(pool[: len(tasks) + 20]) for pool, tasks in done[1.0]), "random unseen tasks"
+    assert all(len(set(tasks)) == len(tasks) for _, tasks in done[1.0]), "never a task twice"
+
+
+def test_a_named_selector_picks_the_parent_in_async_mode(tmp_path: Path) -> None:
+    """`selector` is used in async mode, not ignored: with `best` every expansion takes an eligible node with the
+    most own successes so far (every pool node is scored over the same 60 tasks); HGM's Thompson draw does not."""
+    followed = {}
+    for selector in ("best", "hgm"):
+        simulate_one(
+            preset("hgm-swebench.yaml", selector=selector, budget={"task_evaluations": 100}), tmp_path / selector
+        )
+        with Archive.open(tmp_path / selector, readonly=True) as archive:
+            results = [r for node in archive.nodes(kind="agent") for r in archive.results(node.id)]
+            expands = [event for event in archive.events() if event.kind == "expand"]
+        picks = []
+        for event in expands:
+            passes: dict[str, int] = {}
+            for result in results:
+                if result.created_at < event.ts:
+                    passes[result.node_id] = passes.get(result.node_id, 0) + result.resolved
+            picks.append(passes[event.data["parent"]] == max(passes.values()))
+        followed[selector] = picks
+    assert len(followed["best"]) > 5 and all(followed["best"]), followed["best"]
+    assert not all(followed["hgm"]), "HGM's draw is not the best-scoring node every time"
