@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from opendgm.archive import Archive
+from tests.support.cli_batch import run_commands
 from tests.support.llm_fakes import FakeProvider, Reply, completion
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "repo-tasks"
@@ -34,25 +35,46 @@ def one_line_error(done: subprocess.CompletedProcess[str], status: int = 2) -> s
     return lines[0]
 
 
-def test_an_unknown_evaluator_option_names_the_declared_ones() -> None:
-    line = one_line_error(opendgm("evaluators", "verify", "humaneval", "-o", "agent_timeout=5"))
+BAD_SUBSETS = [
+    ("small = [\n", "cannot be read as TOML"),
+    ('small = "fix-median"\n', "list of task ids"),
+    (b"\xff\xfe", "TOML"),
+]
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory: pytest.TempPathFactory) -> dict[object, subprocess.CompletedProcess[str]]:
+    """`evaluators verify` on each mistake below, the command lines run in turn by one `opendgm` process; keyed by
+    the mistaken option, or by the content of the bad subsets file."""
+    commands: dict[object, tuple[object, ...]] = {
+        "agent_timeout=5": ("evaluators", "verify", "humaneval", "-o", "agent_timeout=5"),
+        "smal": ("evaluators", "verify", "humaneval", "--subset", "smal"),
+    }
+    for content, _ in BAD_SUBSETS:
+        tasks = tmp_path_factory.mktemp("bad-subsets") / "tasks"
+        shutil.copytree(EXAMPLES / "fix-median", tasks / "fix-median")
+        (tasks / "subsets.toml").write_bytes(content if isinstance(content, bytes) else content.encode())
+        commands[content] = ("evaluators", "verify", "repo-tasks", "-o", f"path={tasks}")
+    return dict(zip(commands, run_commands(commands.values(), env=ENV), strict=True))
+
+
+def test_an_unknown_evaluator_option_names_the_declared_ones(
+    verified: dict[object, subprocess.CompletedProcess[str]],
+) -> None:
+    line = one_line_error(verified["agent_timeout=5"])
     assert "agent_timeout" in line and "agent_timeout_s" in line and "grading_timeout_s" in line
 
 
-def test_a_mistyped_subset_lists_the_subsets() -> None:
-    line = one_line_error(opendgm("evaluators", "verify", "humaneval", "--subset", "smal"))
+def test_a_mistyped_subset_lists_the_subsets(verified: dict[object, subprocess.CompletedProcess[str]]) -> None:
+    line = one_line_error(verified["smal"])
     assert "'smal'" in line and "small" in line
 
 
-@pytest.mark.parametrize(
-    ("content", "why"),
-    [("small = [\n", "cannot be read as TOML"), ('small = "fix-median"\n', "list of task ids"), (b"\xff\xfe", "TOML")],
-)
-def test_a_bad_subsets_file_is_named(content: str | bytes, why: str, tmp_path: Path) -> None:
-    shutil.copytree(EXAMPLES / "fix-median", tmp_path / "tasks" / "fix-median")
-    listing = tmp_path / "tasks" / "subsets.toml"
-    listing.write_bytes(content if isinstance(content, bytes) else content.encode())
-    line = one_line_error(opendgm("evaluators", "verify", "repo-tasks", "-o", f"path={tmp_path / 'tasks'}"))
+@pytest.mark.parametrize(("content", "why"), BAD_SUBSETS)
+def test_a_bad_subsets_file_is_named(
+    content: str | bytes, why: str, verified: dict[object, subprocess.CompletedProcess[str]]
+) -> None:
+    line = one_line_error(verified[content])
     assert "subsets.toml" in line and why in line
 
 

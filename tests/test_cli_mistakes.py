@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from opendgm.archive import Archive
+from tests.support.cli_batch import run_commands
 
 SEED = Path(__file__).parents[1] / "opendgm" / "agents" / "seed"
-# One process runs the real entry point (`opendgm.cli.main`) on each command line in turn (one import, not ten):
-# its exit status and everything it wrote to stdout and stderr, with the traceback Python would print.
-DRIVER = """
-import contextlib, io, json, sys, traceback
-from opendgm.cli import main
-ran = []
-for argv in json.loads(sys.argv[1]):
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    sys.argv = ["opendgm", *argv]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main()
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-    ran.append((code, out.getvalue(), err.getvalue()))
-print(json.dumps(ran))
-"""
 ROLES = {"agent": {"model": "openai/m", "api_base": "http://127.0.0.1:9"}, "meta": {"model": "openai/m"}}
 
 
@@ -62,11 +40,12 @@ def mistakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, i
         "export: an unknown table": (["export", camp, "--what", "nodez"], "unknown table 'nodez'"),
         "status: no such campaign": (["status", str(root / "nowhere")], "does not exist"),
     }
-    argvs = json.dumps([args for args, _ in cases.values()])
-    done = subprocess.run([sys.executable, "-c", DRIVER, argvs], cwd=root, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    ran = json.loads(done.stdout)
-    return {name: (expected, *result) for (name, (_, expected)), result in zip(cases.items(), ran, strict=True)}
+    # One process runs the real entry point on each command line in turn (one import, not ten).
+    ran = run_commands([args for args, _ in cases.values()], cwd=root)
+    return {
+        name: (expected, done.returncode, done.stdout, done.stderr)
+        for (name, (_, expected)), done in zip(cases.items(), ran, strict=True)
+    }
 
 
 CASES = [

@@ -17,6 +17,7 @@ from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.best import best_agent
 from opendgm.llm.ledger import CallRecord
 from tests.support.archive_helpers import write_tree
+from tests.support.cli_batch import run_commands
 
 EXAMPLE_TASKS = Path(__file__).parents[1] / "examples" / "repo-tasks"
 
@@ -53,13 +54,28 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_version_is_the_installed_one() -> None:
-    done = opendgm("--version")
+@pytest.fixture(scope="module")
+def shown(chain: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    """The commands that only read `chain`, run one after the other by one `opendgm` process (one import)."""
+    commands = {
+        "version": ("--version",),
+        "status": ("status", chain, "--json"),
+        "diff": ("diff", chain, "n0003", "n0030"),
+        "tree cut": ("tree", chain, "--depth", "5"),
+        "tree all": ("tree", chain, "--all"),
+    }
+    return dict(zip(commands, run_commands(commands.values()), strict=True))
+
+
+def test_version_is_the_installed_one(shown: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    done = shown["version"]
     assert done.returncode == 0 and done.stdout == f"opendgm {version('opendgm')}\n"
 
 
-def test_status_json_parses_and_matches_the_archive(chain: Path) -> None:
-    done = opendgm("status", chain, "--json")
+def test_status_json_parses_and_matches_the_archive(
+    chain: Path, shown: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    done = shown["status"]
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     with Archive.open(chain, readonly=True) as archive:
@@ -101,8 +117,10 @@ def test_status_watch_prints_a_json_line_per_refresh_until_ctrl_c(chain: Path) -
         watcher.wait()
 
 
-def test_diff_pipes_into_git_apply(chain: Path, tmp_path: Path) -> None:
-    done = opendgm("diff", chain, "n0003", "n0030")
+def test_diff_pipes_into_git_apply(
+    chain: Path, shown: dict[str, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    done = shown["diff"]
     assert done.returncode == 0 and done.stdout.startswith("diff --git a/agent.py b/agent.py\n")
     assert all(line == line.rstrip() for line in done.stdout.splitlines()), "lines padded to a width"
     with Archive.open(chain, readonly=True) as archive:
@@ -114,13 +132,15 @@ def test_diff_pipes_into_git_apply(chain: Path, tmp_path: Path) -> None:
     assert (checkout / "agent.py").read_text() == "def solve():\n    return 29\n"
 
 
-def test_tree_says_when_it_cuts_deep_nodes_and_shows_them_on_request(chain: Path) -> None:
-    cut = opendgm("tree", chain, "--depth", "5")
+def test_tree_says_when_it_cuts_deep_nodes_and_shows_them_on_request(
+    shown: dict[str, subprocess.CompletedProcess[str]],
+) -> None:
+    cut = shown["tree cut"]
     assert cut.returncode == 0
-    shown = [line for line in cut.stdout.splitlines() if "── n0" in line]
-    assert len(shown) == 7  # depths 0..5 of the lineage and the rejected child under the root
+    lines = [line for line in cut.stdout.splitlines() if "── n0" in line]
+    assert len(lines) == 7  # depths 0..5 of the lineage and the rejected child under the root
     assert cut.stderr.strip() == "34 nodes deeper than depth 5 not shown: pass --depth N or --all"
-    everything = opendgm("tree", chain, "--all")
+    everything = shown["tree all"]
     assert everything.returncode == 0 and everything.stderr == ""
     assert all(f"n{i:04d} agent" in everything.stdout for i in range(1, 42))
     assert "★ best" in everything.stdout and "best agent n00" in everything.stdout

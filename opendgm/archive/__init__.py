@@ -31,6 +31,7 @@ from opendgm.archive.models import (
     Node,
     NodeKind,
     NodeSummary,
+    ResultImport,
     ResultRecord,
     ResultStatus,
     Score,
@@ -41,7 +42,7 @@ from opendgm.archive.overview import overview
 from opendgm.archive.progress import Plan, clock, inert, printing
 from opendgm.archive.schema import RETRY_INFRA_EVENT, SCHEMA_VERSION
 from opendgm.archive.sentences import sentence
-from opendgm.archive.summaries import SummaryCache
+from opendgm.archive.summaries import Summaries, SummaryCache
 from opendgm.archive.tables import SELF_MODIFICATION_LOG
 from opendgm.archive.tree_import import ChunkReader, ImportedTree, import_tar
 from opendgm.archive.trees import CodeTree
@@ -73,10 +74,12 @@ __all__ = [
     "NodeKind",
     "NodeSummary",
     "Plan",
+    "ResultImport",
     "ResultRecord",
     "ResultStatus",
     "Score",
     "Status",
+    "Summaries",
     "SummaryCache",
     "TaskResult",
     "best_agent",

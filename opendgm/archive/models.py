@@ -190,3 +190,16 @@ class AgentImport:
     message: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     status: Status = "built"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultImport:
+    """One graded attempt to record in bulk (`Archive.import_results`: imports, benchmarks); the fields
+    `record_result` leaves unset by default stay unset."""
+
+    node_id: str
+    evaluator: str
+    evaluator_version: str
+    task_id: str
+    status: ResultStatus
+    attempt: int = 0

@@ -20,8 +20,16 @@ from typing import Any
 from opendgm.archive import summaries
 from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
-from opendgm.archive.models import RESULT_STATUSES, Node, NodeKind, NodeSummary, ResultRecord, Score, TaskResult
-from opendgm.archive.rows import insert_row, to_result, to_score
+from opendgm.archive.models import (
+    RESULT_STATUSES,
+    Node,
+    NodeKind,
+    NodeSummary,
+    ResultRecord,
+    Score,
+    TaskResult,
+)
+from opendgm.archive.rows import insert_row, to_result
 from opendgm.archive.schema import EXHAUSTED_UNITS
 
 _RESULT_COLUMNS = ", ".join(f.name for f in fields(TaskResult))
@@ -208,10 +216,10 @@ class ResultsMixin:
     def _scores(self, query: str, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
         found: dict[str, list[Score]] = {}
         with self._db.read() as conn:
-            for row in conn.execute(
-                query.format(where=where, exhausted=EXHAUSTED_UNITS) + " ORDER BY s.id", params
-            ).fetchall():
-                found.setdefault(row["node_id"], []).append(to_score(row))
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples, read by position (10^4 rows for the whole-tree views)
+            for row in cursor.execute(query.format(where=where, exhausted=EXHAUSTED_UNITS) + " ORDER BY s.id", params):
+                found.setdefault(row[1], []).append(Score(*row[2:]))
         return found
 
     def infra_exhausted(self, node_id: str | None = None) -> set[tuple[str, str]]:

@@ -5,8 +5,6 @@ in `opendgm cost`, `opendgm status` (and --json) and the exports."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from opendgm.archive import Archive
 from opendgm.archive.costs import cost_report, purpose_group
 from opendgm.archive.tables import TABLES, write_table
+from tests.support.cli_batch import run_commands
 from tests.support.cost_campaign import build_cost_campaign
 
 
@@ -93,15 +92,11 @@ def test_purposes_are_grouped_by_what_the_calls_were_for(purpose: str, group: st
     assert purpose_group(purpose) == group
 
 
-def _opendgm(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "opendgm.cli", *map(str, args)], capture_output=True, text=True)
-
-
 def test_the_cost_command_and_status_show_the_same_figures(campaign: Path, report: dict) -> None:
-    as_json = _opendgm("cost", campaign, "--json")
-    text = _opendgm("cost", campaign, "--top", "2")
-    status = _opendgm("status", campaign, "--json")
-    status_text = _opendgm("status", campaign)
+    as_json, text, status, status_text = run_commands(
+        [("cost", campaign, "--json"), ("cost", campaign, "--top", "2"), ("status", campaign, "--json"),
+         ("status", campaign)]
+    )  # fmt: skip
 
     assert as_json.returncode == text.returncode == status.returncode == status_text.returncode == 0, text.stderr
     assert json.loads(as_json.stdout) == json.loads(json.dumps(report))

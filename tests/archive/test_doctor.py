@@ -11,6 +11,7 @@ from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.doctor import examine
 from opendgm.llm.ledger import PENDING, CallRecord
 from tests.support.archive_helpers import write_tree
+from tests.support.cli_batch import run_commands
 
 ENV = {"COLUMNS": "400", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
 
@@ -61,14 +62,13 @@ def test_crash_leftovers_are_found_and_repaired_without_losing_a_result(tmp_path
     (tmp_path / ".c.creating-0badc0de").mkdir()
     (root / "artifacts" / ".partial-trajectory").write_text("half")
 
-    found = doctor(root)
+    found, repaired = run_commands([("doctor", root), ("doctor", root, "--repair")], env=ENV)  # in one process
     assert found.returncode == 1, found.stdout + found.stderr
     for what in (f"refs: node {nodes[2]}", "tallies: code_tallies", "ledger: 1 model call", ".creating-0badc0de",
                  ".partial-trajectory"):  # fmt: skip
         assert what in found.stdout, found.stdout
     assert "--repair" in found.stdout
 
-    repaired = doctor(root, "--repair")
     assert repaired.returncode == 0 and "sound" in repaired.stdout, repaired.stdout + repaired.stderr
     assert not (tmp_path / ".c.creating-0badc0de").exists()
     with Archive.open(root, readonly=True) as archive:

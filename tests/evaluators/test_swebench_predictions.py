@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from swebench.harness.utils import get_predictions_from_file
 
 from opendgm.archive import Archive, ResultRecord
 from opendgm.evaluators.runner import grade_patch
@@ -59,6 +58,8 @@ def test_predictions_load_with_swebench_and_regrade_the_instance(
     dataset: Path,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    from swebench.harness.utils import get_predictions_from_file  # seconds to import: only where used
+
     root, gold, empty = agents
     evaluator = SWEBench(dataset)
     (task,) = evaluator.select("all")

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from opendgm.archive import Archive
+from tests.support.cli_batch import run_commands
 from tests.support.hostile import hostile_agent
 from tests.support.llm_fakes import FakeProvider, Reply, completion
 
@@ -108,8 +109,7 @@ def test_no_host_secret_reaches_the_archive_a_prompt_or_the_next_child(
         assert not [c for c in canaries if c.encode() in data], f"a host secret was stored in {name}"
     with Archive.open(scratch / "c", readonly=True) as archive:
         agents = archive.nodes(kind="agent")
-    for node in agents:
-        shown = opendgm("show", str(scratch / "c"), node.id, env=env)
+    for node, shown in zip(agents, run_commands([("show", scratch / "c", n.id) for n in agents], env=env), strict=True):
         assert shown.returncode == 0, shown.stderr
         assert not [c for c in canaries if c in shown.stdout], f"`opendgm show {node.id}` printed a host secret"
     children = [node for node in agents if node.parent_id]

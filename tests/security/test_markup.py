@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from tests.support.cli_batch import run_commands
 from tests.support.hostile import hostile_agent
 from tests.support.llm_fakes import FakeProvider, Reply, completion
 
@@ -17,13 +16,14 @@ LOUD = f"print({PAYLOAD!r})\nsys.exit(1)\n"
 EXAMPLES = Path(__file__).parents[2] / "examples" / "repo-tasks"
 
 
-def opendgm(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "400"}
-    command = [sys.executable, "-c", "from opendgm.cli import main; main()", *args]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
-    assert "Traceback" not in done.stderr and "MarkupError" not in done.stderr, done.stderr[-3000:]
-    assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
-    return done
+def opendgm(*argvs: tuple[str, ...]) -> list[str]:
+    """Each command line's stdout; the command lines run one after the other in one `opendgm` process."""
+    shown = []
+    for done in run_commands(argvs, env={**os.environ, "COLUMNS": "400"}, timeout=900):
+        assert "Traceback" not in done.stderr and "MarkupError" not in done.stderr, done.stderr[-3000:]
+        assert done.returncode == 0, (done.args, done.stdout[-2000:], done.stderr[-2000:])
+        shown.append(done.stdout)
+    return shown
 
 
 def test_markup_in_agent_output_is_printed_as_text(backend: str, scratch: Path, fake_provider: FakeProvider) -> None:
@@ -32,14 +32,12 @@ def test_markup_in_agent_output_is_printed_as_text(backend: str, scratch: Path, 
     role = {"model": "openai/fake", "api_base": fake_provider.base_url, "timeout_s": 20}
     (scratch / "models.yaml").write_text(yaml.safe_dump({"roles": {"agent": role, "meta": role}}))
     evaluated = scratch / "evaluated"
-    run = opendgm(
-        "evaluate", str(agent), "-e", "repo-tasks", "-o", f"path={EXAMPLES}", "--subset", "fix-median",
-        "--campaign", str(evaluated), "--models", str(scratch / "models.yaml"), "--backend", backend,
+    run, *_ = opendgm(
+        ("evaluate", str(agent), "-e", "repo-tasks", "-o", f"path={EXAMPLES}", "--subset", "fix-median",
+         "--campaign", str(evaluated), "--models", str(scratch / "models.yaml"), "--backend", backend),
+        ("tree", str(evaluated)), ("status", str(evaluated)), ("show", str(evaluated), "1"),
     )  # fmt: skip
-    assert PAYLOAD in run.stdout, run.stdout
-    for command in ("tree", "status"):
-        opendgm(command, str(evaluated))
-    opendgm("show", str(evaluated), "1")
+    assert PAYLOAD in run, run
 
     config = {
         "name": "markup",
@@ -54,7 +52,8 @@ def test_markup_in_agent_output_is_printed_as_text(backend: str, scratch: Path, 
     }
     (scratch / "campaign.yaml").write_text(yaml.safe_dump(config))
     campaign = scratch / "campaign"
-    opendgm("run", str(scratch / "campaign.yaml"), "--dir", str(campaign))
-    shown = [opendgm(command, str(campaign)).stdout for command in ("tree", "status")]
-    shown.append(opendgm("show", str(campaign), "2").stdout)
+    _, *shown = opendgm(
+        ("run", str(scratch / "campaign.yaml"), "--dir", str(campaign)),
+        ("tree", str(campaign)), ("status", str(campaign)), ("show", str(campaign), "2"),
+    )  # fmt: skip
     assert any("[/oops]" in text for text in shown), shown
