@@ -35,7 +35,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from opendgm.archive import AgentImport, Archive, ResultImport
+from opendgm.archive import AgentImport, Archive, EvaluatorKey, ResultImport, ResultRecord
 from opendgm.archive import summaries as summary_rows
 from opendgm.archive.cli import export_dot, export_json, print_tree
 from opendgm.evolve.selectors import SELECTORS
@@ -226,7 +226,9 @@ def measure_selection(archive: Archive, nodes: list[str], rng: random.Random, ru
 
     def one_result() -> None:
         node, task = rng.choice(nodes), f"extra-{rng.randrange(10**9)}"
-        archive.record_result(node, "bench", "1", task, status=rng.choice(["resolved", "unresolved"]))
+        archive.record_result(
+            ResultRecord(node, EvaluatorKey("bench", "1"), task, status=rng.choice(["resolved", "unresolved"]))
+        )
 
     def select(selector: str) -> float:
         archive.summaries(evaluator="bench", evaluator_version="1")  # warm: the campaign's first selection

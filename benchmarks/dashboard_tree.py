@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
-from opendgm.archive import AgentImport, Archive
+from opendgm.archive import AgentImport, Archive, EvaluatorKey, ResultRecord
 from opendgm.archive import summaries as summary_rows
 from opendgm.web import views
 from opendgm.web.app import create_app
@@ -126,7 +126,9 @@ def changed_tree(root: Path, client: TestClient, new_node: bool = False) -> tupl
             writer.propose("agent", random.choice(rows).id, operator="self_improve")
         else:
             node = next(row.id for row in reversed(rows) if row.code_hash is not None)
-            writer.record_result(node, "bench", "1", f"extra-{random.randrange(10**9)}", status="resolved")
+            writer.record_result(
+                ResultRecord(node, EvaluatorKey("bench", "1"), f"extra-{random.randrange(10**9)}", status="resolved")
+            )
     start, cpu = time.perf_counter(), time.process_time()
     assert client.get("/api/bench/tree").status_code == 200
     return time.perf_counter() - start, time.process_time() - cpu

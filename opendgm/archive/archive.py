@@ -57,7 +57,7 @@ from opendgm.archive.results import ResultsMixin
 from opendgm.archive.rows import blob_hash, insert_row, to_json, to_node
 from opendgm.archive.schema import check_version, migrate, schema_version
 from opendgm.archive.summaries import SummaryCache
-from opendgm.llm.ledger import Totals
+from opendgm.llm import Totals
 from opendgm.version import __version__
 
 ARCHIVE_DB = "archive.sqlite"

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from opendgm.archive.models import NodeSummary, Score
-from opendgm.archive.summaries import Summaries
+from opendgm.archive import NodeSummary, Score, Summaries
 from opendgm.evolve.config import ScoringConfig
 
 KEPT = "evaluated"

@@ -14,8 +14,7 @@ from itertools import accumulate
 
 import numpy
 
-from opendgm.archive import summaries
-from opendgm.archive.models import NodeSummary
+from opendgm.archive import NodeSummary, summaries
 
 Selector = Callable[[Sequence[NodeSummary], int, random.Random], list[str]]
 EXPANDABLE = frozenset({"evaluated"})

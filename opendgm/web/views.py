@@ -17,11 +17,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, ArchiveError, Edge, NodeSummary, credit
-from opendgm.archive.best import best_agent, best_path, why_none
-from opendgm.archive.sentences import sentence
-from opendgm.archive.tables import SELF_MODIFICATION_LOG
-from opendgm.llm.ledger import Totals
+from opendgm.archive import (
+    SELF_MODIFICATION_LOG,
+    Archive,
+    ArchiveError,
+    Edge,
+    NodeSummary,
+    best_agent,
+    best_path,
+    credit,
+    sentence,
+    why_none,
+)
+from opendgm.llm import Totals
 from opendgm.web.layout import TidyLayout, tidy_layout
 
 TREE_FIELDS = (
@@ -31,7 +39,7 @@ TREE_FIELDS = (
 DIFF_LIMIT = 400_000  # characters of diff sent to the browser; the rest is summarised
 CODE_LIMIT = 2_000_000  # characters of an agent's code sent to the browser, all files together
 FILE_LIMIT = 300_000  # characters of one file
-SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evolve.self_improve.modify
+SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evaluators.self_modification
 EVENTS_PAGE = 1000
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, ArchiveError, ResultImport
+from opendgm.archive import Archive, ArchiveError, EvaluatorKey, ResultImport, ResultRecord
 from tests.support.archive_helpers import write_tree
 
 TASKS = [f"t{i}" for i in range(6)]
@@ -52,7 +52,11 @@ def test_bulk_results_equal_one_by_one_results(tmp_path: Path) -> None:
     assert ids == same_ids == ["n0001", "n0002", "n0003"]
     with one, bulk:
         for entry in plan:
-            one.record_result(entry.node_id, "e", "1", entry.task_id, status=entry.status, attempt=entry.attempt)
+            one.record_result(
+                ResultRecord(
+                    entry.node_id, EvaluatorKey("e", "1"), entry.task_id, status=entry.status, attempt=entry.attempt
+                )
+            )
         assert bulk.import_results(plan) == len(table(one, "SELECT id FROM results"))
         assert bulk.import_results(plan[:5]) == 0  # recorded already: skipped
         assert bulk.summaries() == one.summaries() and bulk.scores_by_node() == one.scores_by_node()

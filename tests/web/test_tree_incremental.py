@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import TRANSITIONS, Archive
+from opendgm.archive import TRANSITIONS, Archive, EvaluatorKey, ResultRecord
 from opendgm.llm.ledger import CallRecord
 from opendgm.web import views
 from opendgm.web.layout import TidyLayout, tidy_layout
@@ -80,7 +80,7 @@ def change(writer: Archive, nodes: list[str], rng: random.Random, step: int) -> 
     elif draw < 0.65:
         if writer.node(node).code_hash is not None:
             status = rng.choice(["resolved", "unresolved"])
-            writer.record_result(node, "e", "1", f"t{rng.randrange(30)}", status=status)
+            writer.record_result(ResultRecord(node, EvaluatorKey("e", "1"), f"t{rng.randrange(30)}", status=status))
     elif draw < 0.8:
         allowed = sorted(TRANSITIONS[writer.node(node).status] - {"built", "modifying"})
         if allowed and writer.node(node).code_hash is not None:
