@@ -136,7 +136,7 @@ def measure(script: CapabilityScript, backend: str, tasks: str, workers: int, ro
     settings = config(script, backend, name=f"throughput-w{workers}", workers=workers, stages=[{"subset": tasks}])
     probe = Probe()
     with probe.installed():
-        reason = campaign_module.Campaign(settings, root).run()
+        reason = campaign_module.run_campaign(settings, root)
     if reason != "done: 1 generations":
         raise SystemExit(f"the campaign with {workers} workers stopped early: {reason}")
     with Archive.open(root, readonly=True) as archive:

@@ -36,7 +36,7 @@ from opendgm.archive import Archive
 from opendgm.archive.gitstore import GitStore
 from opendgm.cluster.head import ClusterRuns
 from opendgm.cluster.units import CodeRef, Models, Report, Sandboxing, TaskUnit
-from opendgm.evaluators.evaluation import evaluate_tasks
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.runner import TaskOutcome
@@ -173,7 +173,7 @@ def simulated(nodes: int, task_s: float, root: Path) -> dict[str, float]:
             batches.append((node, tasks[: min(len(tasks), units - index)]))
         cpu, started = time.thread_time(), time.perf_counter()
         for node, batch in batches:
-            evaluate_tasks(archive, node, evaluator, batch, gateway=gateway, executor=runs)  # type: ignore[arg-type]
+            evaluate_tasks(archive, node, evaluator, batch, EvaluationContext(gateway=gateway, executor=runs))  # type: ignore[arg-type]
         wall, head_cpu = time.perf_counter() - started, time.thread_time() - cpu
         recorded = sum(len(archive.results(node)) for node, _ in batches)
         runs.shutdown()

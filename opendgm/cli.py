@@ -16,25 +16,21 @@ from rich.logging import RichHandler
 from rich.text import Text
 
 from opendgm.api.cli import evaluate
+from opendgm.archive import ArchiveError, NoSpace, cost
 from opendgm.archive.cli import app as archive_app
-from opendgm.archive.cost_view import cost
-from opendgm.archive.errors import ArchiveError, NoSpace
 from opendgm.cluster import ClusterProblem
-from opendgm.evaluators.base import EvaluatorProblem
+from opendgm.evaluators import EvaluatorProblem, UnknownEvaluator
 from opendgm.evaluators.cli import app as evaluators_app
 from opendgm.evaluators.data_cli import app as data_app
-from opendgm.evaluators.registry import UnknownEvaluator
+from opendgm.evolve import EXIT_INFRA, EXIT_LIMIT, EXIT_USAGE, ConfigProblem, StopNow
 from opendgm.evolve.cli import run, status
-from opendgm.evolve.config import ConfigProblem
 from opendgm.evolve.simulate_cli import simulate
-from opendgm.evolve.stopping import EXIT_INFRA, EXIT_LIMIT, EXIT_USAGE, StopNow
+from opendgm.llm import BudgetExceeded, LLMError, LocalServerError
 from opendgm.llm.cli import app as llm_app
-from opendgm.llm.errors import BudgetExceeded, LLMError
-from opendgm.llm.local_server import LocalServerError
 from opendgm.outcomes import InfrastructureFailure
-from opendgm.sandbox.base import SandboxError
+from opendgm.sandbox import SandboxError
 from opendgm.sandbox.cli import app as sandbox_app
-from opendgm.tracking.trackers import TrackingUnavailable
+from opendgm.tracking import TrackingUnavailable
 from opendgm.usage import UsageMistake
 from opendgm.web.cli import plot, serve
 
@@ -100,9 +96,8 @@ def selfcheck(
     backend: str = typer.Option("auto", help="auto | docker | local"),
 ) -> None:
     """Set up and verify everything opendgm needs here: runtime image and sandbox containment."""
+    from opendgm.sandbox import DEFAULT_IMAGE, choose_backend
     from opendgm.sandbox import cli as sandbox_cli
-    from opendgm.sandbox.factory import choose_backend
-    from opendgm.sandbox.spec import DEFAULT_IMAGE
 
     chosen = choose_backend(sandbox_cli.backend_option(backend))
     if chosen == "docker":

@@ -20,9 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-from opendgm.llm.errors import BudgetExceeded, LLMError
-from opendgm.llm.gateway import TokenRecord
-from opendgm.sandbox.base import EngineFailure, SandboxError
+from opendgm.llm import BudgetExceeded, LLMError, TokenRecord
+from opendgm.sandbox import EngineFailure, SandboxError
 
 Verdict = Literal[
     "resolved",

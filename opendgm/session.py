@@ -16,12 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opendgm.archive import Archive
-from opendgm.llm import Gateway, LLMConfig, Router
-from opendgm.llm.local_server import LocalServerConfig, serve_local_roles
-from opendgm.sandbox import reachable_scratch
-from opendgm.sandbox.factory import BackendName, docker_housekeeping
-from opendgm.sandbox.images import build_runtime_image
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.llm import Gateway, LLMConfig, LocalServerConfig, Router, serve_local_roles
+from opendgm.sandbox import DEFAULT_IMAGE, BackendName, build_runtime_image, docker_housekeeping, reachable_scratch
 
 __all__ = ["Session", "open_session", "prepare_sandboxes", "start_models", "start_router"]
 

@@ -138,7 +138,7 @@ def first_stage_campaign(llama_server: LocalServer, tmp_path: Path) -> Callable[
 
     The node budget of 0 stops the campaign right after the seed's first stage, before any self-improvement.
     """
-    from opendgm.evolve.campaign import Campaign
+    from opendgm.evolve.campaign import run_campaign
     from opendgm.evolve.config import CampaignConfig
 
     def run(evaluator: str, options: dict[str, object], subset: str = "all") -> Path:
@@ -154,7 +154,7 @@ def first_stage_campaign(llama_server: LocalServer, tmp_path: Path) -> Callable[
             }
         )
         root = tmp_path / "campaign"
-        assert Campaign(config, root).run() == "nodes: 0 of 0 children created"
+        assert run_campaign(config, root) == "nodes: 0 of 0 children created"
         return root
 
     return run

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.best import best_agent
 from opendgm.llm.ledger import CallRecord
 from tests.support.archive_helpers import write_tree
@@ -43,7 +43,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
             archive.record_stage(node.id, "toy", "1", "all", [f"t{i}" for i in range(6)])
             for i in range(6):
                 status = "resolved" if i < depth % 7 else "unresolved"
-                archive.record_result(node.id, "toy", "1", f"t{i}", status=status)
+                archive.record_result(ResultRecord(node.id, EvaluatorKey("toy", "1"), f"t{i}", status=status))
             archive.set_status(node.id, "evaluated")
             parent = node.id
         rejected = archive.propose("agent", "n0001", operator="self_improve")

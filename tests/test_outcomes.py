@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from opendgm.agents.contract import seed_agent_dir
-from opendgm.archive import Archive, schema
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, schema
 from opendgm.archive.models import ResultStatus
 from opendgm.evaluators import infra_retries
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.llm import (
@@ -107,7 +107,8 @@ def test_three_infrastructure_failures_make_a_task_infra_exhausted_until_retry_i
         assert infra_retries.exhausted(archive, node) == {"HumanEval_0"}
         assert infra_retries.exhausted_count(archive) == 1
         # nothing is run (no gateway, no sandbox would be reachable): the task is skipped, not judged
-        score = evaluate_stage(archive, node, HumanEval(), tasks, "s", gateway=None, executor=LocalExecutor(1))
+        context = EvaluationContext(gateway=None, executor=LocalExecutor(1))
+        score = evaluate_stage(archive, node, HumanEval(), tasks, "s", context)
         assert (score.n_done, score.n_tasks) == (0, 0) and archive.results(node) == []  # left out of the score
         infra_retries.retry_infra(archive)
         assert infra_retries.exhausted(archive, node) == set() and infra_retries.exhausted_count(archive) == 0
@@ -122,7 +123,7 @@ def test_an_infra_exhausted_task_is_left_out_of_the_score_until_retry_infra_grad
     with Archive.create(tmp_path / "c", "excluded") as archive:
         node = archive.add_agent(seed_agent_dir(), operator="import").id
         archive.record_stage(node, "humaneval", "1", "s", ["A", "B"])
-        archive.record_result(node, "humaneval", "1", "A", status="resolved")
+        archive.record_result(ResultRecord(node, EvaluatorKey("humaneval", "1"), "A", status="resolved"))
 
         def views() -> set[tuple[float, int, int]]:
             score = archive.scores(node)[0]
@@ -136,7 +137,7 @@ def test_an_infra_exhausted_task_is_left_out_of_the_score_until_retry_infra_grad
         assert views() == {(1.0, 1, 1)} and archive.scores(node)[0].complete
         infra_retries.retry_infra(archive)
         assert views() == {(0.5, 2, 1)}
-        archive.record_result(node, "humaneval", "1", "B", status=later)
+        archive.record_result(ResultRecord(node, EvaluatorKey("humaneval", "1"), "B", status=later))
         assert views() == {(final, 2, 2)}
 
 

@@ -2,6 +2,7 @@
 
 from opendgm.agents.contract import (
     AGENT_DIR,
+    AGENT_ENV,
     GATEWAY_CLIENT_PATH,
     REPO_DIR,
     SEED_AGENTS,
@@ -16,6 +17,7 @@ from opendgm.agents.contract import (
 
 __all__ = [
     "AGENT_DIR",
+    "AGENT_ENV",
     "GATEWAY_CLIENT_PATH",
     "REPO_DIR",
     "SEED_AGENTS",

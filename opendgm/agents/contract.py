@@ -9,7 +9,7 @@ import shlex
 from importlib import resources
 from pathlib import Path
 
-from opendgm.sandbox.spec import Mount
+from opendgm.sandbox import Mount
 
 AGENT_DIR = "/agent"
 GATEWAY_CLIENT_PATH = "/run/opendgm/lib/gateway_client.py"

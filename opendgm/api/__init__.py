@@ -16,28 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opendgm.agents.contract import SEED_AGENTS, agent_source
-from opendgm.archive import Archive
-from opendgm.archive.errors import ArchiveError
-from opendgm.archive.models import Score
+from opendgm.agents import SEED_AGENTS, agent_source
+from opendgm.archive import Archive, ArchiveError, Score
 from opendgm.cluster import ExecutorConfig, make_executor
-from opendgm.evaluators import registry
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.evaluation import OnResult, evaluate_stage
-from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.task import Task
-from opendgm.evolve import prompt_campaign
-from opendgm.evolve.campaign import Campaign
-from opendgm.evolve.config import CampaignConfig
-from opendgm.evolve.config import load_any as load_config
-from opendgm.evolve.prompt_campaign import Report
-from opendgm.llm import LLMConfig, LocalServerConfig
-from opendgm.llm.ledger import Totals
-from opendgm.llm.provider import require_keys
-from opendgm.llm.roles import FREE
-from opendgm.prompts.config import MPOOptions, PromptCampaignConfig
-from opendgm.sandbox.factory import BackendName, choose_backend
-from opendgm.sandbox.spec import DEFAULT_IMAGE, Limits
+from opendgm.evaluators import (
+    EvaluationContext,
+    Evaluator,
+    OnResult,
+    RubricJudge,
+    Task,
+    evaluate_stage,
+    ignore,
+    registry,
+)
+from opendgm.evolve import CampaignConfig, Report, open_campaign, prompt_campaign
+from opendgm.evolve import load_any as load_config
+from opendgm.llm import FREE, LLMConfig, LocalServerConfig, Totals, require_keys
+from opendgm.prompts import MPOOptions, PromptCampaignConfig
+from opendgm.sandbox import DEFAULT_IMAGE, BackendName, Limits, choose_backend
 from opendgm.session import open_session, prepare_sandboxes
 from opendgm.usage import UsageMistake
 
@@ -77,9 +73,9 @@ def run(
     if isinstance(config, PromptCampaignConfig):
         report = prompt_campaign.run_in(config, root, lambda _archive: on_change)
         return RunResult(root, f"done: {report.n_prompts} prompts", 0, report)
-    campaign = Campaign(config, root, on_change, accept_config_change, retry_infra)
-    reason = campaign.run()
-    return RunResult(root, reason, campaign.exit_code)
+    opened = open_campaign(config, root, on_change, accept_config_change=accept_config_change, retry_infra=retry_infra)
+    with opened as campaign:
+        return RunResult(root, campaign.run(), campaign.exit_code)
 
 
 def open_archive(directory: str | Path, *, readonly: bool = True) -> Archive:
@@ -152,10 +148,8 @@ def evaluate(
                 showing = watch(Evaluation(archive, node_id, grader, stage, tasks)) if watch else nullcontext(None)
                 with showing as show:
                     archive.set_status(node_id, "evaluating")
-                    score = evaluate_stage(
-                        archive, node_id, grader, tasks, stage, gateway=session.gateway, executor=run,
-                        backend=chosen, on_result=show or (lambda _task, _outcome: None), judge=judge,
-                    )  # fmt: skip
+                    context = EvaluationContext(run, session.gateway, chosen, judge=judge, on_result=show or ignore)
+                    score = evaluate_stage(archive, node_id, grader, tasks, stage, context)
                     archive.set_status(node_id, "evaluated")
         finally:
             run.shutdown()

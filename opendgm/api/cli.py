@@ -13,15 +13,10 @@ from rich.text import Text
 
 from opendgm.api import Evaluation
 from opendgm.api import evaluate as evaluate_agent
-from opendgm.archive import Archive
-from opendgm.archive.progress import Plan, printing
-from opendgm.cluster import ExecutorConfig
-from opendgm.cluster.factory import require_ray
-from opendgm.evaluators.base import Evaluator
+from opendgm.archive import Archive, Plan, printing
+from opendgm.cluster import ExecutorConfig, require_ray
+from opendgm.evaluators import IN_FLIGHT, Evaluator, Task, TaskOutcome
 from opendgm.evaluators.cli import console, evaluator_options, progress_bar
-from opendgm.evaluators.in_flight import IN_FLIGHT
-from opendgm.evaluators.runner import TaskOutcome
-from opendgm.evaluators.task import Task
 from opendgm.sandbox.cli import backend_option
 from opendgm.usage import UsageMistake
 
@@ -97,5 +92,4 @@ def _watching(evaluation: Evaluation, heartbeat_s: float) -> Iterator[Callable[[
 def _stage_done(archive: Archive, *, node_id: str, evaluator: Evaluator, stage: str) -> int:
     """Tasks of the stage with a result (cached ones included)."""
     scores = archive.scores(node_id)
-    key = (evaluator.name, evaluator.version, stage)
-    return next((s.n_done for s in scores if (s.evaluator, s.evaluator_version, s.stage) == key), 0)
+    return next((s.n_done for s in scores if (s.evaluator, s.evaluator_version, s.stage) == (*evaluator.key, stage)), 0)

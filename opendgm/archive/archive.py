@@ -43,19 +43,21 @@ from opendgm.archive.ledger import ArchiveLedger
 from opendgm.archive.models import (
     NEEDS_CONTENT,
     NODE_KINDS,
+    RESULT_STATUSES,
     STATUSES,
     TRANSITIONS,
     AgentImport,
     Edge,
     Node,
     NodeKind,
+    ResultImport,
     Status,
 )
 from opendgm.archive.results import ResultsMixin
 from opendgm.archive.rows import blob_hash, insert_row, to_json, to_node
 from opendgm.archive.schema import check_version, migrate, schema_version
 from opendgm.archive.summaries import SummaryCache
-from opendgm.llm.ledger import Totals
+from opendgm.llm import Totals
 from opendgm.version import __version__
 
 ARCHIVE_DB = "archive.sqlite"
@@ -67,6 +69,9 @@ _NODE_COLUMNS = (
     "id, seq, kind, parent_id, status, status_reason, operator, meta, commit_sha, code_hash, content,"
     " message, created_at, updated_at"
 )
+
+
+_RESULT_EVENT = ("evaluator", "task_id", "attempt", "status")  # the data of a `result` event (record_result)
 
 
 def unreadable(root: Path, error: BaseException) -> ArchiveError:
@@ -494,6 +499,37 @@ class Archive(ResultsMixin, EventsMixin):
             refs = {node.id: node.commit for node in nodes if node.commit}
             self._db.after_commit(lambda: self._git.update_node_refs(refs))
         return nodes
+
+    def import_results(self, entries: Sequence[ResultImport]) -> int:
+        """Record many graded attempts in one transaction, one statement per table: the rows, tallies (by the same
+        triggers), revisions and `result` events that `record_result` writes for each, for bulk imports and the
+        scale benchmarks. Existing (code, evaluator, version, task, attempt) keys are skipped, as there. Returns
+        how many were new."""
+        bad = [entry for entry in entries if entry.status not in RESULT_STATUSES or entry.attempt < 0]
+        if bad:
+            raise ArchiveError(f"{len(bad)} entries with an unknown status or a negative attempt, e.g. {bad[0]}")
+        with self._write() as conn:
+            code = {node: self._get(conn, node).code_hash for node in {entry.node_id for entry in entries}}
+            if None in code.values():
+                raise ArchiveError(f"nodes without code have no results: {[n for n, h in code.items() if h is None]}")
+            last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM results").fetchone()[0]
+            now = time.time()
+            conn.executemany(
+                "INSERT INTO results (code_hash, evaluator, evaluator_version, task_id, attempt, node_id, status,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (code[e.node_id], e.evaluator, e.evaluator_version, e.task_id, e.attempt, e.node_id, e.status, now)
+                    for e in entries
+                ],
+            )
+            new = conn.execute(
+                "SELECT node_id, evaluator, task_id, attempt, status FROM results WHERE id > ? ORDER BY id", (last,)
+            ).fetchall()
+            conn.executemany(  # the events `record_result` logs, for the rows just inserted, in their order
+                "INSERT INTO events (ts, kind, node_id, data) VALUES (?, 'result', ?, ?)",
+                [(now, row[0], to_json(dict(zip(_RESULT_EVENT, row[1:], strict=True)))) for row in new],
+            )
+            return len(new)
 
     def _import_parent(self, parent: str | int | None, index: int, done: list[Node]) -> tuple[str | None, str | None]:
         """(parent id, parent commit) of an import entry whose parent is an id or an earlier entry."""

@@ -76,8 +76,7 @@ def best_agent(
     scored = candidates(rows, applied, min_evaluations)
     if not scored:
         return None
-    order = {row.id: index for index, row in enumerate(rows)}
-    value, _, row = max(scored, key=lambda item: (item[0], item[1], -order[item[2].id]))
+    value, _, row = max(scored, key=lambda item: item[:2])  # ties: the first in `rows` (max keeps the first)
     return BestAgent(row.id, applied, value, row.passes, row.fails, row.stage, row.score)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from opendgm.archive.archive import Archive
 from opendgm.archive.best import DEFAULT_RULE, BestRule, best_path, candidates, resolve
 from opendgm.archive.models import NodeSummary
-from opendgm.llm.ledger import Totals
+from opendgm.llm import Totals
 
 # Purpose prefixes (as the callers write them) and the group a report shows; any other purpose is its first word.
 PURPOSES = (

@@ -23,8 +23,8 @@ from opendgm.archive.archive import AGENTS_GIT, ARCHIVE_DB, ARTIFACTS, WRITER_LO
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.gitstore import GitStore
 from opendgm.archive.schema import REBUILD_TALLIES
-from opendgm.llm.ledger import PENDING
-from opendgm.sandbox.scratch import reap_folders
+from opendgm.llm import PENDING
+from opendgm.sandbox import reap_folders
 
 _TALLY_COLUMNS = {"stage_tallies": "stage_id, n_done, n_resolved",
                   "code_tallies": "code_hash, evaluator, evaluator_version, passes, fails"}  # fmt: skip

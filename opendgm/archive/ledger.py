@@ -12,7 +12,7 @@ from dataclasses import astuple
 from typing import Literal
 
 from opendgm.archive.db import Database
-from opendgm.llm.ledger import CALLS, PENDING, RECORD, TOTALS, CallRecord, Totals, call_from_row, scope
+from opendgm.llm import CALLS, PENDING, RECORD, TOTALS, CallRecord, Totals, call_from_row, scope
 
 Group = Literal["node", "role", "purpose", "model", "operator"]  # what calls can be totalled by
 _GROUPS = {name: name for name in ("node", "role", "purpose", "model")}

@@ -62,6 +62,36 @@ class Edge:
     created_at: float
 
 
+class EvaluatorKey(NamedTuple):
+    """What results and scores are stored and compared under: an evaluator's name and version (scores compare only
+    under the same version)."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """One graded attempt to store (`Archive.record_result`): the node whose code was graded, under which evaluator,
+    the task and attempt, the verdict and what grading counted, its artifacts and its model spend."""
+
+    node_id: str
+    evaluator: EvaluatorKey
+    task_id: str
+    status: ResultStatus
+    attempt: int = 0
+    tests_passed: int | None = None
+    tests_failed: int | None = None
+    exit_code: int | None = None
+    duration_s: float | None = None
+    log_path: str | None = None
+    trajectory_path: str | None = None
+    patch_path: str | None = None
+    cost_usd: float = 0.0
+    tokens: int = 0
+    detail: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class TaskResult:
     """One graded attempt at one task. Keyed by code, not by node: identical code shares it."""
@@ -160,3 +190,16 @@ class AgentImport:
     message: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     status: Status = "built"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultImport:
+    """One graded attempt to record in bulk (`Archive.import_results`: imports, benchmarks); the fields
+    `record_result` leaves unset by default stay unset."""
+
+    node_id: str
+    evaluator: str
+    evaluator_version: str
+    task_id: str
+    status: ResultStatus
+    attempt: int = 0

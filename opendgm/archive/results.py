@@ -20,8 +20,16 @@ from typing import Any
 from opendgm.archive import summaries
 from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
-from opendgm.archive.models import RESULT_STATUSES, Node, NodeKind, NodeSummary, ResultStatus, Score, TaskResult
-from opendgm.archive.rows import insert_row, to_result, to_score
+from opendgm.archive.models import (
+    RESULT_STATUSES,
+    Node,
+    NodeKind,
+    NodeSummary,
+    ResultRecord,
+    Score,
+    TaskResult,
+)
+from opendgm.archive.rows import insert_row, to_result
 from opendgm.archive.schema import EXHAUSTED_UNITS
 
 _RESULT_COLUMNS = ", ".join(f.name for f in fields(TaskResult))
@@ -62,61 +70,43 @@ class ResultsMixin:
 
     # --------------------------------------------------------------------------------- results
 
-    def record_result(
-        self,
-        node_id: str,
-        evaluator: str,
-        evaluator_version: str,
-        task_id: str,
-        *,
-        status: ResultStatus,
-        attempt: int = 0,
-        tests_passed: int | None = None,
-        tests_failed: int | None = None,
-        exit_code: int | None = None,
-        duration_s: float | None = None,
-        log_path: str | None = None,
-        trajectory_path: str | None = None,
-        patch_path: str | None = None,
-        cost_usd: float = 0.0,
-        tokens: int = 0,
-        detail: str | None = None,
-    ) -> TaskResult:
-        """Record one graded attempt of `node_id`'s code (`resolved` is `status == "resolved"`).
+    def record_result(self, record: ResultRecord) -> TaskResult:
+        """Record one graded attempt of `record.node_id`'s code (`resolved` is `status == "resolved"`).
         Idempotent: when (code hash, evaluator, version, task, attempt) already has a result, that row is
         returned unchanged and nothing is written."""
+        status, attempt, (evaluator, evaluator_version) = record.status, record.attempt, record.evaluator
         if status not in RESULT_STATUSES:
             raise ArchiveError(f"unknown result status {status!r}; expected one of {sorted(RESULT_STATUSES)}")
         if attempt < 0:
             raise ArchiveError("attempt numbers start at 0")
         with self._write() as conn:
-            code_hash = self._get(conn, node_id).code_hash
+            code_hash = self._get(conn, record.node_id).code_hash
             if code_hash is None:
-                raise ArchiveError(f"node {node_id} has no code yet, so it has no results")
-            key = (code_hash, evaluator, evaluator_version, task_id, attempt)
+                raise ArchiveError(f"node {record.node_id} has no code yet, so it has no results")
+            key = (code_hash, evaluator, evaluator_version, record.task_id, attempt)
             row = {
                 "code_hash": code_hash,
                 "evaluator": evaluator,
                 "evaluator_version": evaluator_version,
-                "task_id": task_id,
+                "task_id": record.task_id,
                 "attempt": attempt,
-                "node_id": node_id,
+                "node_id": record.node_id,
                 "status": status,
-                "tests_passed": tests_passed,
-                "tests_failed": tests_failed,
-                "exit_code": exit_code,
-                "duration_s": duration_s,
-                "log_path": log_path,
-                "trajectory_path": trajectory_path,
-                "patch_path": patch_path,
-                "cost_usd": cost_usd,
-                "tokens": tokens,
-                "detail": detail,
+                "tests_passed": record.tests_passed,
+                "tests_failed": record.tests_failed,
+                "exit_code": record.exit_code,
+                "duration_s": record.duration_s,
+                "log_path": record.log_path,
+                "trajectory_path": record.trajectory_path,
+                "patch_path": record.patch_path,
+                "cost_usd": record.cost_usd,
+                "tokens": record.tokens,
+                "detail": record.detail,
                 "created_at": time.time(),
             }
             if insert_row(conn, "results", row, " ON CONFLICT DO NOTHING").rowcount:
-                data = {"evaluator": evaluator, "task_id": task_id, "attempt": attempt, "status": status}
-                self._event(conn, "result", node_id, data)
+                data = {"evaluator": evaluator, "task_id": record.task_id, "attempt": attempt, "status": status}
+                self._event(conn, "result", record.node_id, data)
             found = self._result(conn, key)
         assert found is not None
         return found
@@ -226,10 +216,10 @@ class ResultsMixin:
     def _scores(self, query: str, where: str, params: tuple[str, ...]) -> dict[str, list[Score]]:
         found: dict[str, list[Score]] = {}
         with self._db.read() as conn:
-            for row in conn.execute(
-                query.format(where=where, exhausted=EXHAUSTED_UNITS) + " ORDER BY s.id", params
-            ).fetchall():
-                found.setdefault(row["node_id"], []).append(to_score(row))
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples, read by position (10^4 rows for the whole-tree views)
+            for row in cursor.execute(query.format(where=where, exhausted=EXHAUSTED_UNITS) + " ORDER BY s.id", params):
+                found.setdefault(row[1], []).append(Score(*row[2:]))
         return found
 
     def infra_exhausted(self, node_id: str | None = None) -> set[tuple[str, str]]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opendgm.archive.errors import ArchiveError
-from opendgm.archive.models import Event, Node, Score, TaskResult
+from opendgm.archive.models import Event, Node, TaskResult
 
 
 def to_json(value: Any) -> str:
@@ -43,13 +43,6 @@ def to_node(row: sqlite3.Row) -> Node:
 def to_result(row: sqlite3.Row) -> TaskResult:
     """A `TaskResult` from a results row: SQLite stores `resolved` as 0/1, the record holds a bool."""
     return TaskResult(**(dict(row) | {"resolved": bool(row["resolved"])}))
-
-
-def to_score(row: sqlite3.Row) -> Score:
-    """A `Score` from a row of the per-stage aggregate query (`_STAGE_SCORES` in results.py)."""
-    return Score(
-        row["evaluator"], row["evaluator_version"], row["stage"], row["n_tasks"], row["n_done"], row["n_resolved"]
-    )
 
 
 def to_event(row: Sequence[Any]) -> Event:

@@ -60,8 +60,19 @@ def query(conn: sqlite3.Connection, filters: Filters, nodes: str = "1", **params
 class Summaries(list[NodeSummary]):
     """A list of summaries that can hand out per-row derived values kept by the cache it came from."""
 
-    _listing: _Listing | None = None
+    _listing: _Listing | None = None  # keeps this list's derived values and clade sums while it is current
+    _sums_from: _Listing | None = None  # keeps only its clade sums (a list made by `rewritten`)
     _version = -1
+
+    def rewritten(self, rows: Iterable[NodeSummary]) -> Summaries:
+        """`rows` in place of these: the same nodes in the same order with the same parents, passes and fails,
+        other fields rewritten (a campaign's scoring options, async mode's readiness). Their clade sums stay the
+        kept ones; their derived values are computed (they may read the rewritten fields)."""
+        out = Summaries(rows)
+        if len(out) != len(self):
+            raise ValueError(f"{len(out)} rewritten rows for {len(self)} summaries")
+        out._sums_from, out._version = self._listing or self._sums_from, self._version
+        return out
 
     def derived(self, fn: Derive) -> list[Any]:
         """`[fn(row) for row in self]`; from the cache (only changed rows recomputed) while this list is current."""
@@ -75,7 +86,7 @@ class Summaries(list[NodeSummary]):
     def clade_sums(self) -> tuple[array, array]:
         """Per row (same order), passes and fails pooled with all the row's descendants in this list (a row whose
         parent is not in the list is a root); kept by the cache while this list is current."""
-        listing = self._listing
+        listing = self._listing or self._sums_from
         kept = listing.clades(self._version) if listing is not None else None
         return kept if kept is not None else clade_sums(self)
 

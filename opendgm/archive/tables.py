@@ -24,12 +24,12 @@ from opendgm.archive.best import best_agent
 from opendgm.archive.costs import cost_report
 from opendgm.archive.models import Event, TaskResult
 from opendgm.archive.sentences import sentence
-from opendgm.llm.ledger import CallRecord
+from opendgm.llm import CallRecord
 
 ColumnType = Literal["string", "int", "float", "bool"]
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH = 2000
-SELF_MODIFICATION_LOG = "nodes/{node}/self_improve.jsonl"  # written by opendgm.evolve.self_improve.modify
+SELF_MODIFICATION_LOG = "nodes/{node}/self_improve.jsonl"  # written by opendgm.evaluators.self_modification
 
 
 @dataclass(frozen=True)

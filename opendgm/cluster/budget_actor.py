@@ -18,10 +18,16 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from opendgm.llm.budget import Budget, Reservation
-from opendgm.llm.errors import BudgetExceeded, TransientLLMError
-from opendgm.llm.ledger import CallRecord, Totals, total_of
-from opendgm.llm.roles import BudgetLimits
+from opendgm.llm import (
+    Budget,
+    BudgetExceeded,
+    BudgetLimits,
+    CallRecord,
+    Reservation,
+    Totals,
+    TransientLLMError,
+    total_of,
+)
 
 log = logging.getLogger(__name__)
 UNSETTLED = "the node sending the call stopped before settling it; its spend is the conservative estimate"

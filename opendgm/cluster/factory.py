@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opendgm.cluster.config import ExecutorConfig
-from opendgm.evaluators.executor import Executor, LocalExecutor
+from opendgm.evaluators import Executor, LocalExecutor
 
 if TYPE_CHECKING:
     from opendgm.cluster.head import ClusterRuns
-    from opendgm.sandbox.factory import BackendName
+    from opendgm.sandbox import BackendName
 
 INSTALL_HINT = "executor kind `ray` needs Ray: pip install 'opendgm[ray]'"
 

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from opendgm.archive import Archive
-from opendgm.archive.gitstore import GitStore
+from opendgm.archive import Archive, EvaluatorKey, GitStore
 from opendgm.cluster import worker
 from opendgm.cluster.budget_actor import ClusterBudget, start_budget
 from opendgm.cluster.executor import RayExecutor
@@ -28,13 +27,8 @@ from opendgm.cluster.units import (
     TaskUnit,
     ValidateUnit,
 )
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.in_flight import IN_FLIGHT
-from opendgm.evaluators.runner import TaskOutcome, infrastructure
-from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
-from opendgm.llm.roles import BudgetLimits
-from opendgm.llm.router import Router
+from opendgm.evaluators import IN_FLIGHT, Task, TaskOutcome, infrastructure, self_modification
+from opendgm.llm import BudgetLimits, Router
 from opendgm.outcomes import InfraEvent, InfrastructureFailure
 
 Item = TypeVar("Item")
@@ -118,14 +112,14 @@ class ClusterRuns:
 
     # -- the three kinds of work --------------------------------------------------------------------
     def run_tasks(
-        self, archive: Archive, node_id: str, evaluator: Evaluator, tasks: list[Task], router: Router
+        self, archive: Archive, node_id: str, key: EvaluatorKey, tasks: list[Task], router: Router
     ) -> Iterator[tuple[Task, TaskOutcome, int]]:
         """Each task as a unit with the attempt number the head gives it; (task, outcome, attempt) as each ends."""
         code, models = self.code(archive, node_id), self.models(router, archive, node_id)
-        ref = EvaluatorRef(evaluator.name, self.evaluator_options, evaluator.version)
+        ref = EvaluatorRef(key, self.evaluator_options)
         # The next attempt of (code hash, task): a unit Ray runs again, or a resumed head, records under the same
         # key, which is a no-op the second time.
-        recorded = Counter(r.task_id for r in archive.results(node_id, evaluator.name, evaluator.version))
+        recorded = Counter(r.task_id for r in archive.results(node_id, *key))
         by_id = {task.id: task for task in tasks}
         units = [
             TaskUnit(archive.campaign, node_id, code, ref, task.id, recorded[task.id], models, self.sandbox)
@@ -159,10 +153,10 @@ class ClusterRuns:
         with GitStore.scratch() as store:
             if report.pack:
                 store.unpack(report.pack)
-            return self_improve.accept_modification(archive, store, child_id, report.run)
+            return self_modification.accept_modification(archive, store, child_id, report.run)
 
     def validate(self, archive: Archive, node_id: str, self_test: bool) -> None:
-        """The child compiles and passes its own tests on a node (raises self_improve.Rejected otherwise)."""
+        """The child compiles and passes its own tests on a node (raises self_modification.Rejected otherwise)."""
         report = self._one(worker.run_validate, ValidateUnit(archive.campaign, node_id, self.code(archive, node_id),
                                                              self_test, self.sandbox))  # fmt: skip
         self._settle(archive, node_id, "validate", report)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opendgm.sandbox.docker_client import docker_available
-from opendgm.sandbox.factory import docker_housekeeping, folder_housekeeping
+from opendgm.sandbox import docker_available, docker_housekeeping, folder_housekeeping
 
 HOOK = f"{__name__}.on_worker_start"
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from opendgm.evaluators.runner import AgentRun, TaskOutcome
-from opendgm.evaluators.task import Task
-from opendgm.llm.budget import Reservations
-from opendgm.llm.ledger import CallRecord
-from opendgm.llm.roles import BudgetLimits, RetryPolicy, RoleConfig
-from opendgm.sandbox.factory import BackendName
+from opendgm.archive import EvaluatorKey
+from opendgm.evaluators import AgentRun, Task, TaskOutcome
+from opendgm.llm import BudgetLimits, CallRecord, Reservations, RetryPolicy, RoleConfig
+from opendgm.sandbox import BackendName
 
 
 @dataclass(frozen=True)
@@ -46,9 +44,10 @@ class Sandboxing:
 
 @dataclass(frozen=True)
 class EvaluatorRef:
-    name: str
+    """The evaluator as the head loaded it: name and version, and its options (a node loads it the same way)."""
+
+    key: EvaluatorKey
     options: dict[str, Any]
-    version: str
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class ModifyUnit:
     child: str
     parent: CodeRef
     runner: CodeRef  # the parent itself, or the seed under DGM's no_selfimprove baseline
-    task: Task  # the self-improvement instruction, filled, as the run's task (see self_improve.modification_task)
+    task: Task  # the self-improvement instruction, filled, as the run's task (evolve's `modification_task`)
     max_steps: int | None
     role: str
     models: Models

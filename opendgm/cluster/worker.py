@@ -19,19 +19,11 @@ from pathlib import Path
 
 import ray
 
-from opendgm.archive.gitstore import GitStore
-from opendgm.archive.trees import CodeTree
+from opendgm.archive import CodeTree, GitStore
 from opendgm.cluster.units import CodeRef, EvaluatorRef, Models, ModifyUnit, Report, TaskUnit, ValidateUnit
-from opendgm.evaluators import registry
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.runner import TaskRunner
-from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
-from opendgm.llm.gateway import Gateway
-from opendgm.llm.ledger import MemoryLedger
-from opendgm.llm.router import Router
-from opendgm.sandbox.factory import choose_backend
-from opendgm.sandbox.scratch import reachable_scratch
+from opendgm.evaluators import Evaluator, Task, TaskRunner, registry, self_modification
+from opendgm.llm import Gateway, MemoryLedger, Router
+from opendgm.sandbox import choose_backend, reachable_scratch
 
 CACHE_VARIABLE = "OPENDGM_CLUSTER_CACHE"  # where a node keeps agent code by hash (default: the temp folder)
 
@@ -68,10 +60,10 @@ def _evaluator(name: str, options: str) -> Evaluator:
 
 def evaluator(ref: EvaluatorRef) -> Evaluator:
     """The unit's evaluator, loaded once per worker process; a node with another version refuses the unit."""
-    loaded = _evaluator(ref.name, json.dumps(ref.options, sort_keys=True))
-    if loaded.version != ref.version:
+    loaded = _evaluator(ref.key.name, json.dumps(ref.options, sort_keys=True))
+    if loaded.version != ref.key.version:
         raise RuntimeError(
-            f"evaluator {ref.name} is version {loaded.version} on this node, {ref.version} on the head: "
+            f"evaluator {ref.key.name} is version {loaded.version} on this node, {ref.key.version} on the head: "
             "install the same opendgm on every node"
         )
     return loaded
@@ -101,7 +93,7 @@ def where() -> str:
 def run_task(unit: TaskUnit) -> Report:
     started = time.monotonic()
     grader = evaluator(unit.evaluator)
-    task = _tasks(unit.evaluator.name, json.dumps(unit.evaluator.options, sort_keys=True))[unit.task_id]
+    task = _tasks(unit.evaluator.key.name, json.dumps(unit.evaluator.options, sort_keys=True))[unit.task_id]
     with reachable_scratch(prefix="opendgm-agent-") as scratch, gateway(unit.models, unit.campaign) as (gw, ledger):
         runner = TaskRunner(
             grader, checkout(unit.code, scratch / "agent"), gw, node=unit.node,
@@ -119,9 +111,9 @@ def run_modify(unit: ModifyUnit) -> Report:
         GitStore.scratch() as store,
     ):
         runner = TaskRunner(
-            self_improve.own_code(code(unit.parent)), checkout(unit.runner, scratch / "parent"), gw, node=unit.child,
-            backend=choose_backend(unit.sandbox.backend), campaign=unit.campaign, max_steps=unit.max_steps,
-            memory_mb=unit.sandbox.memory_mb, role=unit.role,
+            self_modification.own_code(code(unit.parent)), checkout(unit.runner, scratch / "parent"), gw,
+            node=unit.child, backend=choose_backend(unit.sandbox.backend), campaign=unit.campaign,
+            max_steps=unit.max_steps, memory_mb=unit.sandbox.memory_mb, role=unit.role,
         )  # fmt: skip
         run = runner.run_agent(unit.task, purpose="self_improve", store=store)
         pack = store.pack_tree(run.tree) if run.tree else b""
@@ -131,7 +123,7 @@ def run_modify(unit: ModifyUnit) -> Report:
 def run_validate(unit: ValidateUnit) -> Report:
     started = time.monotonic()
     with reachable_scratch() as scratch:
-        self_improve.validate(
+        self_modification.validate(
             checkout(unit.code, scratch / "agent"), choose_backend(unit.sandbox.backend), unit.sandbox.image,
             unit.campaign, unit.self_test, unit.sandbox.memory_mb,
         )  # fmt: skip

@@ -18,14 +18,15 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from opendgm.agents.contract import REPO_DIR
+from opendgm.agents import REPO_DIR
+from opendgm.archive import EvaluatorKey
 from opendgm.evaluators.grader import steps
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.grader.steps import HIDDEN_DIR, PATCH_FILE
 from opendgm.evaluators.patches import drop_protected
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.base import ExecResult, Sandbox, SandboxError
+from opendgm.sandbox import ExecResult, Sandbox, SandboxError
 
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
 UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)$", re.MULTILINE)
@@ -66,6 +67,11 @@ class Evaluator(ABC):
     needs_judge: ClassVar[bool] = False
     #: how long preparing the repository may take (`prepare_command`)
     prepare_timeout_s: float = 120
+
+    @property
+    def key(self) -> EvaluatorKey:
+        """What its results and scores are stored and compared under."""
+        return EvaluatorKey(self.name, self.version)
 
     @abstractmethod
     def tasks(self) -> list[Task]:

@@ -14,9 +14,8 @@ import io
 import tarfile
 from contextlib import closing
 
-from opendgm.archive.gitstore import GitStore
-from opendgm.archive.tree_import import ChunkReader, ImportedTree, import_tar
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.archive import ChunkReader, GitStore, ImportedTree, import_tar
+from opendgm.sandbox import Sandbox, SandboxError
 
 PATCH_LIMIT_BYTES = 16 * 2**20  # an agent's diff, and how much its files may grow
 ARTIFACT_LIMIT_BYTES = 16 * 2**20  # a file the agent wrote for the host (its trajectory)

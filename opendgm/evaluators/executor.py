@@ -11,11 +11,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
-    from opendgm.archive import Archive
-    from opendgm.evaluators.base import Evaluator
+    from opendgm.archive import Archive, EvaluatorKey
     from opendgm.evaluators.runner import TaskOutcome
     from opendgm.evaluators.task import Task
-    from opendgm.llm.router import Router
+    from opendgm.llm import Router
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -38,7 +37,7 @@ class UnitExecutor(Executor, Protocol):
     """An executor whose work runs on other machines: it makes and records the units of an evaluation itself."""
 
     def run_tasks(
-        self, archive: Archive, node_id: str, evaluator: Evaluator, tasks: list[Task], router: Router
+        self, archive: Archive, node_id: str, key: EvaluatorKey, tasks: list[Task], router: Router
     ) -> Iterator[tuple[Task, TaskOutcome, int]]:
         """Run the node's agent on `tasks`; yield (task, outcome, attempt) as each ends (model calls recorded)."""
         ...

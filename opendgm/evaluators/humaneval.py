@@ -21,7 +21,7 @@ from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.patches import unified_diff
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
-from opendgm.sandbox.base import Sandbox
+from opendgm.sandbox import Sandbox
 
 STUB_BODY = "    raise NotImplementedError\n"
 SUBSET_SEED = 0

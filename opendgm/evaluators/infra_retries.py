@@ -12,8 +12,8 @@ Invariant 9 (infrastructure is never a verdict, docs/invariants.md).
 
 from __future__ import annotations
 
+from opendgm.archive import RETRY_INFRA_EVENT as RETRY_INFRA
 from opendgm.archive import Archive
-from opendgm.archive.schema import RETRY_INFRA_EVENT as RETRY_INFRA
 
 
 def exhausted(archive: Archive, node_id: str) -> set[str]:

@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from functools import partial
 
-from opendgm.archive import Archive
-from opendgm.archive.models import TaskResult
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, TaskResult
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.llm_judge import LLMJudge
@@ -30,11 +29,8 @@ from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.task import Grading, Task
 from opendgm.llm import LLMError, Router
 from opendgm.outcomes import INFRA_EVENT
-from opendgm.prompts.config import MPOOptions
-from opendgm.prompts.mpo import Judged, Sample
-from opendgm.prompts.rubrics import RubricLoop
-from opendgm.prompts.target import completer
-from opendgm.sandbox.factory import BackendName
+from opendgm.prompts import Judged, MPOOptions, RubricLoop, Sample, completer
+from opendgm.sandbox import BackendName
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +78,7 @@ class RubricJudge:
         """Give every agent graded under an earlier rubric the same stages under the current one: answers the
         judge saw are graded again from their stored diffs, the others (no diff, a diff that did not apply)
         keep their status. Returns how many results were added."""
-        name, version = self.evaluator.name, self.evaluator.version
-        due = self._due(stages, name, version)
+        due = self._due(stages, self.evaluator.key)
         if not due:
             return 0
         executor, failures = LocalExecutor(workers), []
@@ -102,19 +97,19 @@ class RubricJudge:
             raise model_errors[0]
         return len(due) - len(failures)
 
-    def _due(self, stages: Mapping[str, list[Task]], name: str, version: str) -> list[tuple[str, Task, TaskResult]]:
+    def _due(self, stages: Mapping[str, list[Task]], key: EvaluatorKey) -> list[tuple[str, Task, TaskResult]]:
         """(node, task, its result under an earlier rubric) for every task the current rubric has not graded;
         the node's stages are recorded under the current version on the way."""
-        due = []
+        (name, version), due = key, []
         scores = self.archive.scores_by_node()  # one query: this runs at every generation boundary
         for node in self.archive.nodes(kind="agent"):
             stages_of = scores.get(node.id, [])
             earlier = {s.stage for s in stages_of if s.evaluator == name and s.evaluator_version != version}
             for stage in sorted(earlier & stages.keys()):
                 tasks = {task.id: task for task in stages[stage]}
-                self.archive.record_stage(node.id, name, version, stage, list(tasks))
+                self.archive.record_stage(node.id, *key, stage, list(tasks))
                 previous = {r.task_id: r for r in self.archive.results(node.id, name) if r.evaluator_version != version}
-                for task_id, _attempt in self.archive.missing_tasks(node.id, name, version, stage):
+                for task_id, _attempt in self.archive.missing_tasks(node.id, *key, stage):
                     if task_id in previous:
                         due.append((node.id, tasks[task_id], previous[task_id]))
         return due
@@ -130,12 +125,12 @@ class RubricJudge:
             status, passed, failed, detail = grade.status, grade.tests_passed, grade.tests_failed, None
             folder = f"results/{node_id}/{self.evaluator.name}/{task.id}"
             log_path = self.archive.artifacts.put(f"{folder}/rejudged-{self.evaluator.rubric_id}.txt", grade.output)
-        self.archive.record_result(
-            node_id, self.evaluator.name, self.evaluator.version, task.id,
-            status=status, exit_code=old.exit_code, duration_s=old.duration_s, log_path=log_path,
-            trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
+        again = ResultRecord(
+            node_id, self.evaluator.key, task.id, status, exit_code=old.exit_code, duration_s=old.duration_s,
+            log_path=log_path, trajectory_path=old.trajectory_path, patch_path=old.patch_path, tests_passed=passed,
             tests_failed=failed, detail=detail,
         )  # fmt: skip
+        self.archive.record_result(again)
 
 
 def _judged(data: Mapping[str, object]) -> Judged:

@@ -18,12 +18,12 @@ import json
 import re
 from pathlib import Path
 
-from opendgm.agents.contract import REPO_DIR
+from opendgm.agents import REPO_DIR
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.outcomes import Verdict
-from opendgm.prompts.mpo import Sample
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.prompts import Sample
+from opendgm.sandbox import Sandbox, SandboxError
 
 ANSWER_FILE = "ANSWER.md"
 DEFAULT_RUBRIC = (

@@ -22,8 +22,7 @@ from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_files import read_tree
 from opendgm.evaluators.task_images import mark_absent_images
-from opendgm.sandbox.base import Sandbox
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox import DEFAULT_IMAGE, Sandbox
 
 DOCS = (".docs/introduction.md", ".docs/instructions.md", ".docs/instructions.append.md")
 STATEMENT = """\

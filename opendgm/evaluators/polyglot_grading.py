@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from opendgm.agents.contract import REPO_DIR
+from opendgm.agents import REPO_DIR
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.grader.canary import check_canary, new_token, with_canary
 from opendgm.evaluators.grader.channel import run_harness
@@ -28,7 +28,7 @@ from opendgm.evaluators.polyglot_images import cache_dir
 from opendgm.evaluators.polyglot_languages import BUILD_DIR, LANGUAGES, REPORT, Language
 from opendgm.evaluators.polyglot_reports import Outcomes
 from opendgm.evaluators.task import Grade, Task
-from opendgm.sandbox.base import Sandbox, SandboxError
+from opendgm.sandbox import Sandbox, SandboxError
 
 PARTIAL_DIR = ".meta/partial"  # self-written exercises: a solution that passes some tests, by solution path
 

@@ -23,9 +23,15 @@ from importlib import resources
 from pathlib import Path
 
 from opendgm.evaluators.polyglot_languages import Language
-from opendgm.sandbox.base import EngineFailure
-from opendgm.sandbox.docker_client import docker_client
-from opendgm.sandbox.images import LABEL_CONTENT_HASH, LABEL_IMAGE, build_runtime_image, debian_mirror, image_label
+from opendgm.sandbox import (
+    LABEL_CONTENT_HASH,
+    LABEL_IMAGE,
+    EngineFailure,
+    build_runtime_image,
+    debian_mirror,
+    docker_client,
+    image_label,
+)
 
 Say = Callable[[str], None]
 DEBS = "/opt/opendgm-debs"

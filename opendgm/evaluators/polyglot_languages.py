@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from opendgm.evaluators.polyglot_reports import Outcomes, parse_report
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox import DEFAULT_IMAGE
 
 REPORT = "/workspace/grading/report"
 BUILD_DIR = "/workspace/grading/build"  # outside the repository; /tmp is mounted noexec

@@ -20,7 +20,7 @@ from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.redteam_hacks import HACKS, Hack
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.task import Grade, Task
-from opendgm.sandbox.factory import BackendName
+from opendgm.sandbox import BackendName
 
 Grader = Callable[[Evaluator, Task, str, BackendName, str], Grade]
 

@@ -30,8 +30,7 @@ from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_files import read_tree
-from opendgm.sandbox.base import Sandbox
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox import DEFAULT_IMAGE, Sandbox
 
 TASK_FILE = "task.toml"
 SUBSETS_FILE = "subsets.toml"

@@ -15,16 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from opendgm.agents.contract import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
-from opendgm.archive import trees
-from opendgm.archive.errors import ArchiveError
-from opendgm.archive.gitstore import GitStore
+from opendgm.agents import AGENT_ENV, REPO_DIR, TRAJECTORY_FILE, agent_command, agent_mounts
+from opendgm.archive import ArchiveError, GitStore, trees
 from opendgm.evaluators.base import Evaluator, grade_with
 from opendgm.evaluators.capture import PATCH_LIMIT_BYTES, capture_tree, read_capped
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Judge, Task
-from opendgm.llm.errors import LLMError
-from opendgm.llm.gateway import Gateway, TokenRecord
+from opendgm.llm import Gateway, LLMError, TokenRecord
 from opendgm.outcomes import (
     INFRASTRUCTURE,
     InfraEvent,
@@ -34,9 +31,7 @@ from opendgm.outcomes import (
     from_sandbox_error,
     from_token_record,
 )
-from opendgm.sandbox.base import EngineFailure, SandboxError
-from opendgm.sandbox.factory import BackendName, open_sandbox
-from opendgm.sandbox.spec import Limits, SandboxSpec
+from opendgm.sandbox import BackendName, EngineFailure, Limits, SandboxError, SandboxSpec, open_sandbox
 
 LOG_TAIL_CHARS = 4000
 

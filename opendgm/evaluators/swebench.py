@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opendgm.agents.contract import REPO_DIR
+from opendgm.agents import REPO_DIR
 from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.grader.canary import check_canary, new_token, python_canary
@@ -41,8 +41,7 @@ from opendgm.evaluators.patches import split_by_file
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.base import Sandbox
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox import DEFAULT_IMAGE, Sandbox
 
 if TYPE_CHECKING:
     from swebench.types import TestSpec  # an optional dependency: imported where used

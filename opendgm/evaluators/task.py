@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.spec import DEFAULT_IMAGE
+from opendgm.sandbox import DEFAULT_IMAGE
 
 if TYPE_CHECKING:
-    from opendgm.prompts.mpo import Judged, Sample
+    from opendgm.prompts import Judged, Sample
 
 Judge = Callable[["Sample"], "Judged"]  # scores one answer under one rubric (MPO's judge)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from opendgm.evaluators.task import Task
-from opendgm.sandbox.docker_client import docker_available, docker_client
+from opendgm.sandbox import docker_available, docker_client
 
 
 def with_tag(image: str) -> str:

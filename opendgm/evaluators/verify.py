@@ -11,7 +11,7 @@ from opendgm.evaluators.base import Evaluator
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.task import Grade, Task
-from opendgm.sandbox.factory import BackendName
+from opendgm.sandbox import BackendName
 
 Solution = Literal["reference", "stub"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,27 +18,32 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from opendgm import tracking
-from opendgm.agents.contract import agent_source
-from opendgm.archive import Archive, credit
-from opendgm.archive.best import ASYNC_POOL
-from opendgm.archive.models import Node, NodeSummary, Score
-from opendgm.cluster.factory import cluster_runs, require_ray
-from opendgm.evaluators import infra_retries, registry
-from opendgm.evaluators.base import Evaluator
-from opendgm.evaluators.evaluation import evaluate_stage, evaluate_tasks
-from opendgm.evaluators.executor import Executor, LocalExecutor
-from opendgm.evaluators.judging import RubricJudge
-from opendgm.evaluators.runner import TaskOutcome
-from opendgm.evaluators.task import Task
-from opendgm.evolve import config_change, entries, prompt_slots, proposals, scoring, self_improve
+from opendgm.agents import agent_source
+from opendgm.archive import Node, NodeSummary, Score, credit
+from opendgm.cluster import cluster_runs
+from opendgm.evaluators import (
+    EvaluationContext,
+    Executor,
+    LocalExecutor,
+    Rejected,
+    RubricJudge,
+    Task,
+    TaskOutcome,
+    evaluate_stage,
+    evaluate_tasks,
+    infra_retries,
+    self_modification,
+)
+from opendgm.evolve import entries, opening, prompt_slots, proposals, scoring, self_improve
 from opendgm.evolve.config import CampaignConfig, StageConfig
+from opendgm.evolve.opening import POOL_STAGE, Setup
 from opendgm.evolve.selectors import SELECTORS, expandable
 from opendgm.evolve.selectors import hgm as hgm_select
 from opendgm.evolve.stopping import InfraStopped, StopNow, Stopped, StopRequest, check_limits, graceful_stop
-from opendgm.llm import BudgetExceeded, Gateway, LLMError, Router
+from opendgm.llm import BudgetExceeded, LLMError
 from opendgm.outcomes import (
     INFRA_EVENT,
     MAX_INFRA_FAILURES,
@@ -48,88 +52,52 @@ from opendgm.outcomes import (
     from_llm_error,
     from_sandbox_error,
 )
-from opendgm.prompts import meta_prompts
-from opendgm.prompts.target import completer
-from opendgm.sandbox import reachable_scratch
-from opendgm.sandbox.base import SandboxError
-from opendgm.sandbox.factory import BackendName, choose_backend, reap_own
+from opendgm.prompts import completer, meta_prompts
+from opendgm.sandbox import SandboxError, reachable_scratch, reap_own
 from opendgm.session import Session, open_session, prepare_sandboxes
 
 if TYPE_CHECKING:
-    from opendgm.cluster.head import ClusterRuns
+    from opendgm.cluster import ClusterRuns
 
 log = logging.getLogger(__name__)
 
 PENDING = ("proposed", "modifying", "built", "validating", "evaluating")
-CONFIG_COPY = "campaign.yaml"
-Resource = TypeVar("Resource")
-POOL_STAGE = ASYNC_POOL  # async mode: every task of every stage, evaluated one sampled task at a time
 
 
 class Campaign:
-    """One campaign directory, driven by one config. `run()` starts it or resumes it."""
+    """One campaign over an open directory, complete once made (`open_campaign` makes it): `run()` starts it or
+    resumes it."""
 
     def __init__(
         self,
-        config: CampaignConfig,
-        root: Path,
+        setup: Setup,
+        session: Session,
+        *,
+        cluster: ClusterRuns | None = None,
+        judge: RubricJudge | None = None,
         on_change: Callable[[], None] = lambda: None,
-        accept_config_change: bool = False,
         retry_infra: bool = False,
     ) -> None:
-        """`accept_config_change`: resume even if the evaluator, its version or the stages changed (see
-        `config_change`); every agent is then evaluated again and its old scores are shown as stale.
-        `retry_infra` (`--retry-infra`): tasks given up after repeated infrastructure failures are due again.
-        `on_change`: called whenever the archive changed (a live view refreshes there)."""
-        require_ray(config.executor)  # `executor: {kind: ray}` without Ray: refused before anything is touched
-        self.config, self.root, self.on_change = config, Path(root), on_change
-        self.backend = self._backend()
-        self.evaluator = self._load_evaluator()
-        self.stage_tasks: list[list[Task]] = [self.evaluator.select(s.subset, s.limit) for s in config.stages]
-        self.stage_names = [
-            f"{index + 1}:{stage.subset}" + (f"[:{stage.limit}]" if stage.limit else "")
-            for index, stage in enumerate(config.stages)
-        ]
-        self.judge: RubricJudge | None = None  # the llm-judge evaluator's rubric lineage, once the archive is open
+        """`cluster`: where evaluations, self-modifications and validations run (None: this machine). `judge`: the
+        llm-judge evaluator's rubric lineage. `retry_infra` (`--retry-infra`): tasks given up after repeated
+        infrastructure failures are due again. `on_change`: called whenever the archive changed (a live view
+        refreshes there)."""
+        self.config, self.on_change = setup.config, on_change
+        self.archive, self.router, self.gateway = session.archive, session.router, session.gateway
+        self.backend, self.stage_tasks, self.stage_names = setup.backend, setup.stage_tasks, setup.stage_names
+        self.evaluator = judge.evaluator if judge is not None else setup.evaluator  # MPO may adopt another rubric
+        self.cluster, self.judge = cluster, judge
         self.stop_requested = StopRequest()
         self.exit_code = 0  # how `opendgm run` exits: 0 finished, 3 a limit, 4 infrastructure, 128 + a signal
         self.retry_infra = retry_infra
         self.started = time.monotonic()
         self.running = 0  # pipelines in flight, for the live display
         self._lock = threading.Lock()
-        self.accept_config_change = accept_config_change
-        self.cluster: ClusterRuns | None = None  # with `executor: {kind: ray}`, once the campaign runs
-        self._archive: Archive | None = None  # the campaign directory and its models, while `run()` runs
-        self._session: Session | None = None
-
-    @property
-    def archive(self) -> Archive:
-        return _while_running(self._archive)
-
-    @property
-    def router(self) -> Router:
-        return _while_running(self._session).router
-
-    @property
-    def gateway(self) -> Gateway:
-        return _while_running(self._session).gateway
-
-    def _backend(self) -> BackendName:
-        return choose_backend(self.config.sandbox.backend)
-
-    def _load_evaluator(self) -> Evaluator:
-        return registry.load(self.config.evaluator.name, **self.config.evaluator.options)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> str:
         """Grow the archive until a limit is reached; returns why it stopped."""
-        with ExitStack() as stack:
-            self._archive = archive = stack.enter_context(self._open_archive())
-            stack.enter_context(tracking.follow(self.config, archive))  # reports from the event log, if asked
-            self._session = stack.enter_context(open_session(archive, self.config.llm, self.config.local_server))
-            stack.callback(self._close)
-            self.cluster = self._cluster(stack)
-            stack.enter_context(graceful_stop(self.stop_requested, lambda: reap_own(self.archive.campaign)))
+        with graceful_stop(self.stop_requested, lambda: reap_own(self.archive.campaign)):
             self.archive.log_event("campaign_started", data={"backend": self.backend})
             if self.retry_infra:
                 infra_retries.retry_infra(self.archive)
@@ -143,15 +111,8 @@ class Campaign:
             self.archive.log_event("campaign_stopped", data={"reason": reason, "exit_code": self.exit_code})
             return reason
 
-    def _close(self) -> None:
-        self._archive = self._session = None
-
     def _grow(self) -> str:
         prepare_sandboxes(self.backend, {self.config.sandbox.image}, say=log.info)  # a killed run's containers go now
-        meta_prompts.ensure_seeds(self.archive, meta_prompts.AGENT_ROLES)
-        if self.evaluator.needs_judge:  # its rubric lineage, opened before anything is graded, resumed
-            self.judge = RubricJudge(self.archive, self.evaluator, self.router, self.config.judging(), self.config.seed)
-            self.evaluator = self.judge.evaluator
         seed = self._ensure_seed()
         pending = [n.id for n in self.archive.nodes() if n.status in PENDING and n.kind in ("agent", "meta_prompt")]
         self._advance_all(list(dict.fromkeys([seed, *pending])))  # the seed may be pending too: once only
@@ -290,16 +251,6 @@ class Campaign:
         return ("expand", child, None)
 
     # -- the seams where agents meet models and sandboxes (`opendgm simulate` replaces these) ---------
-    def _cluster(self, stack: ExitStack) -> ClusterRuns | None:
-        """The cluster that runs evaluations, self-modifications and validations (None: this machine does)."""
-        if self.config.executor.kind == "local":
-            return None
-        sandbox = self.config.sandbox
-        runs = cluster_runs(self.config.executor, self.config.evaluator.options, sandbox.backend, sandbox.image,
-                            sandbox.memory_mb)  # fmt: skip
-        stack.callback(runs.shutdown)
-        return runs
-
     @contextmanager
     def _evaluations(self, workers: int) -> Iterator[Executor]:
         """Where a node's tasks run: the campaign's cluster, or a pool of `workers` threads for this evaluation."""
@@ -328,29 +279,28 @@ class Campaign:
 
     def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """Run the node's agent on the stage's tasks that have no result yet (sandboxes, models); its score."""
-        return evaluate_stage(
-            self.archive, node_id, self.evaluator, tasks, name, gateway=self.gateway, executor=executor,
-            backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
-        )  # fmt: skip
+        return evaluate_stage(self.archive, node_id, self.evaluator, tasks, name, self._context(executor))
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         """Run the node's agent on `tasks` and record each outcome (verdicts stored, infrastructure events logged)."""
-        return evaluate_tasks(
-            self.archive, node_id, self.evaluator, tasks, gateway=self.gateway, executor=executor,
-            backend=self.backend, on_result=lambda _task, _outcome: self.on_change(),
-            memory_mb=self.config.sandbox.memory_mb, judge=self.judge.judge if self.judge else None,
+        return evaluate_tasks(self.archive, node_id, self.evaluator, tasks, self._context(executor))
+
+    def _context(self, executor: Executor) -> EvaluationContext:
+        """How the campaign's evaluations run: its gateway, backend, sandbox memory and judge, on `executor`."""
+        return EvaluationContext(
+            executor, self.gateway, self.backend, self.config.sandbox.memory_mb,
+            self.judge.judge if self.judge else None, lambda _task, _outcome: self.on_change(),
         )  # fmt: skip
 
     def _pool_missing(self, node_id: str) -> list[tuple[str, int]]:
-        missing = self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE)
+        missing = self.archive.missing_tasks(node_id, *self.evaluator.key, POOL_STAGE)
         exhausted = infra_retries.exhausted(self.archive, node_id) if missing else set()
         return [(task, attempt) for task, attempt in missing if task not in exhausted]
 
     def _enter_pool(self, node_id: str) -> None:
         """async: the node joins the evaluation pool (every task of every stage), to be sampled task by task."""
         ids = list(dict.fromkeys(task.id for tasks in self.stage_tasks for task in tasks))
-        self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, POOL_STAGE, ids)
+        self.archive.record_stage(node_id, *self.evaluator.key, POOL_STAGE, ids)
 
     def _evaluate_one(self, node_id: str, task_id: str | None) -> None:
         task = next(task for tasks in self.stage_tasks for task in tasks if task.id == task_id)
@@ -385,7 +335,7 @@ class Campaign:
                     return
                 try:
                     step(node_id)
-                except self_improve.Rejected as rejected:
+                except Rejected as rejected:
                     with self.archive.transaction():
                         self.archive.update_meta(node_id, {"rejected_by": rejected.rule})
                         self.archive.set_status(node_id, "rejected", str(rejected))
@@ -433,9 +383,9 @@ class Campaign:
     def _diagnose(self, node_id: str) -> None:
         node = self.archive.node(node_id)
         parent = str(node.parent_id)
-        results = self.archive.results(parent, self.evaluator.name, self.evaluator.version)
+        results = self.archive.results(parent, *self.evaluator.key)
         if not results:  # HGM may expand a node before any of its pool tasks was graded
-            raise self_improve.Rejected(f"the parent {parent} has no graded task to learn from yet", rule="no_results")
+            raise Rejected(f"the parent {parent} has no graded task to learn from yet", rule="no_results")
         settings = self.config.self_improve
         rng = random.Random(f"{self.config.seed}:entry:{node_id}")
         overflowed = entries.context_overflowed(self.archive.artifacts.read_text)
@@ -476,7 +426,7 @@ class Campaign:
             settings.timeout_s,
         )  # fmt: skip
         runner = self._ensure_seed() if self.config.baseline == "no_selfimprove" else None
-        change = self_improve.Modification(
+        change = self_modification.Modification(
             str(node.parent_id), node_id, task, settings.max_steps, settings.role, runner
         )
         if self.cluster is not None:  # a unit on a cluster node; the child's tree comes back to the head's archive
@@ -486,7 +436,7 @@ class Campaign:
         else:
             with reachable_scratch(prefix="opendgm-child-") as scratch:
                 memory_mb = self.config.sandbox.memory_mb
-                child = self_improve.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
+                child = self_modification.modify(self.archive, change, self.gateway, self.backend, scratch, memory_mb)
         self.archive.attach_tree(node_id, child, message=statement[:200])
 
     def _rewrite_slot(self, node_id: str) -> None:
@@ -513,7 +463,7 @@ class Campaign:
         complete = completer(self.router, "meta", node_id, "hyper_mutation")
         rewrite, problem = meta_prompts.hyper_mutate(complete, role, text, record)
         if problem:
-            raise self_improve.Rejected(problem, rule="hyper_mutation")
+            raise Rejected(problem, rule="hyper_mutation")
         self.archive.attach_content(node_id, rewrite)
 
     def _validate(self, node_id: str) -> None:
@@ -524,7 +474,7 @@ class Campaign:
         with reachable_scratch() as scratch:
             code = self.archive.materialize(node_id, scratch / "agent")
             settings = self.config.self_improve
-            self_improve.validate(
+            self_modification.validate(
                 code, self.backend, self.config.sandbox.image, self.archive.campaign, settings.self_test,
                 self.config.sandbox.memory_mb,
             )  # fmt: skip
@@ -570,14 +520,13 @@ class Campaign:
             return
         problem = scoring.below_seed(self._view(), node_id, self._ensure_seed(), self.config.keep_better_margin)
         if problem:
-            raise self_improve.Rejected(f"keep_better: {problem}", rule="keep_better")
+            raise Rejected(f"keep_better: {problem}", rule="keep_better")
 
     def _require_complete(self, node_id: str, stage: str) -> None:
         """Stop (to be resumed) while a task of the stage lacks a result for an infrastructure reason, unless every
         such task is `infra_exhausted` and some task has a verdict: then the stage is judged on those. A stage with
         no verdict at all is a persistent infrastructure failure: the campaign stops until `--retry-infra`."""
-        name, version = self.evaluator.name, self.evaluator.version
-        missing = {task for task, _ in self.archive.missing_tasks(node_id, name, version, stage)}
+        missing = {task for task, _ in self.archive.missing_tasks(node_id, *self.evaluator.key, stage)}
         exhausted = infra_retries.exhausted(self.archive, node_id)
         if missing <= exhausted and any(s.n_done for s in self.archive.scores(node_id) if s.stage == stage):
             return
@@ -616,60 +565,11 @@ class Campaign:
         if self.archive.node(node_id).meta.get("evaluated_again"):
             return
         ids = {task.id for task in tasks}
-        results = self.archive.results(node_id, self.evaluator.name, self.evaluator.version)
+        results = self.archive.results(node_id, *self.evaluator.key)
         if not any(r.patch_path for r in results if r.task_id in ids):
-            raise self_improve.Rejected("the child produced no change on any first-stage task", rule="no_change")
+            raise Rejected("the child produced no change on any first-stage task", rule="no_change")
 
     # -- set-up --------------------------------------------------------------------------------
-    @contextmanager
-    def _open_archive(self) -> Iterator[Archive]:
-        fresh = not Archive.exists(self.root)
-        with Archive.open_or_create(self.root, self.config.name) as archive:
-            if not fresh:
-                self._check_config_change(archive)
-            (self.root / CONFIG_COPY).write_text(self.config.model_dump_json(indent=2))
-            scorer = {"evaluator": self.evaluator.name, "evaluator_version": self.evaluator.version}
-            if [event.data for event in archive.latest_events(1, kind=config_change.SCORED_BY)] != [scorer]:
-                archive.log_event(config_change.SCORED_BY, data=scorer)  # what the next run compares its evaluator with
-            yield archive
-
-    def _check_config_change(self, archive: Archive) -> None:
-        """Compare the config of the last run with this one: refuse a change that alters what stored scores
-        mean unless accepted; record any change, keeping the previous config beside the new one."""
-        copy = self.root / CONFIG_COPY
-        if not copy.exists():
-            return
-        scored_by = archive.latest_events(1, kind=config_change.SCORED_BY)
-        stored_version = scored_by[0].data.get("evaluator_version") if scored_by else None
-        change = config_change.compare(
-            config_change.read_stored(copy), self.config.model_dump(mode="json"), stored_version,
-            self.evaluator.version,
-        )  # fmt: skip
-        if change.guarded and not self.accept_config_change:
-            raise config_change.refusal(self.root, change, copy)
-        if not change.fields:
-            return
-        previous = copy.with_name(f"campaign.before-{archive.last_event_id()}.yaml")
-        shutil.copyfile(copy, previous)
-        data = {"changed": change.fields, "guarded": change.guarded, "previous_config": previous.name}
-        archive.log_event("config_changed", data=data)
-        if change.guarded:
-            self._evaluate_again(archive)
-
-    def _evaluate_again(self, archive: Archive) -> None:
-        """After an accepted change of evaluator or stages: every evaluated agent goes back to `evaluating`
-        (so selection never runs out of agents scored under the new config), and the scores not made under
-        it are recorded as stale (kept, and marked so by `tree`, `show` and `status`)."""
-        name, version = self.evaluator.name, self.evaluator.version
-        current = {(name, version, stage) for stage in [*self.stage_names, POOL_STAGE]}
-        made = {(s.evaluator, s.evaluator_version, s.stage) for ss in archive.scores_by_node().values() for s in ss}
-        with archive.transaction():
-            for node in archive.nodes(kind="agent"):
-                if node.status == "evaluated":
-                    archive.update_meta(node.id, {"evaluated_again": True})
-                    archive.set_status(node.id, "evaluating", "evaluated again under a changed config")
-            archive.log_event("config_change_accepted", data={"stale": sorted(map(list, made - current))})
-
     def _ensure_seed(self) -> str:
         roots = [n for n in self.archive.nodes(kind="agent") if n.parent_id is None]
         if roots:
@@ -680,8 +580,44 @@ class Campaign:
         return node.id
 
 
-def _while_running(resource: Resource | None) -> Resource:
-    """A campaign's archive and models exist while its `run()` runs."""
-    if resource is None:
-        raise RuntimeError("the campaign is not running: its archive and models are open only inside run()")
-    return resource
+@contextmanager
+def open_campaign(
+    config: CampaignConfig | Setup,
+    root: Path,
+    on_change: Callable[[], None] = lambda: None,
+    *,
+    accept_config_change: bool = False,
+    retry_infra: bool = False,
+) -> Iterator[Campaign]:
+    """The campaign of `config` in the directory `root` (created, or opened to resume), with its archive, models
+    and cluster open until the block ends. `accept_config_change`: see `opening.open_archive`."""
+    setup = config if isinstance(config, Setup) else Setup.of(config)
+    settings = setup.config
+    with ExitStack() as stack:
+        archive = stack.enter_context(opening.open_archive(setup, Path(root), accept_config_change))
+        stack.enter_context(tracking.follow(settings, archive))  # reports from the event log, if asked
+        session = stack.enter_context(open_session(archive, settings.llm, settings.local_server))
+        cluster = _cluster(settings, stack)
+        meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
+        judge = None
+        if setup.evaluator.needs_judge:  # its rubric lineage, opened before anything is graded, resumed
+            judge = RubricJudge(archive, setup.evaluator, session.router, settings.judging(), settings.seed)
+        yield Campaign(setup, session, cluster=cluster, judge=judge, on_change=on_change, retry_infra=retry_infra)
+
+
+def run_campaign(
+    config: CampaignConfig | Setup, root: Path, *, accept_config_change: bool = False, retry_infra: bool = False
+) -> str:
+    """Open the campaign of `config` in `root`, run it until it stops, close it; why it stopped."""
+    with open_campaign(config, root, accept_config_change=accept_config_change, retry_infra=retry_infra) as campaign:
+        return campaign.run()
+
+
+def _cluster(config: CampaignConfig, stack: ExitStack) -> ClusterRuns | None:
+    """The cluster that runs evaluations, self-modifications and validations (None: this machine does)."""
+    if config.executor.kind == "local":
+        return None
+    sandbox = config.sandbox
+    runs = cluster_runs(config.executor, config.evaluator.options, sandbox.backend, sandbox.image, sandbox.memory_mb)
+    stack.callback(runs.shutdown)
+    return runs

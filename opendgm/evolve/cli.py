@@ -14,15 +14,15 @@ from rich.live import Live
 from rich.status import Status
 from rich.text import Text
 
-from opendgm.archive import Archive
-from opendgm.archive.progress import Plan, printing
-from opendgm.evaluators.in_flight import IN_FLIGHT
+from opendgm.archive import Archive, Plan, printing
+from opendgm.evaluators import IN_FLIGHT
 from opendgm.evolve import prompt_campaign
-from opendgm.evolve.campaign import CONFIG_COPY, Campaign
+from opendgm.evolve.campaign import Campaign, open_campaign
 from opendgm.evolve.config import CampaignConfig, load_any
 from opendgm.evolve.display import LiveView, campaign_plan, show_status
-from opendgm.llm.provider import require_keys
-from opendgm.prompts.config import PromptCampaignConfig
+from opendgm.evolve.opening import CONFIG_COPY, Setup
+from opendgm.llm import require_keys
+from opendgm.prompts import PromptCampaignConfig
 
 console = Console()
 
@@ -59,23 +59,25 @@ def run(
         _run_prompt_campaign(config, campaign_dir, heartbeat)
         return
     root = campaign_dir or Path("campaigns") / config.name
+    setup = Setup.of(config)
+    opening = partial(open_campaign, setup, root, accept_config_change=accept_config_change, retry_infra=retry_infra)
+    campaign: Campaign | None = None
     if console.is_terminal:
-        view = LiveView(root, config, lambda: campaign.running)
-        campaign = Campaign(config, root, view.changed, accept_config_change, retry_infra)
+        view = LiveView(root, config, lambda: campaign.running if campaign is not None else 0)
         try:
-            with Live(view, console=console, refresh_per_second=2, transient=False):
-                reason = campaign.run()
+            with Live(view, console=console, refresh_per_second=2, transient=False), opening(view.changed) as campaign:
+                reason, exit_code = campaign.run(), campaign.exit_code
         finally:
             view.close()
     else:
-        campaign = Campaign(config, root, accept_config_change=accept_config_change, retry_infra=retry_infra)
-        with printing(root, campaign_plan(campaign), sys.stdout, heartbeat_s=heartbeat, in_flight=IN_FLIGHT.now):
-            reason = campaign.run()
+        lines = printing(root, campaign_plan(setup), sys.stdout, heartbeat_s=heartbeat, in_flight=IN_FLIGHT.now)
+        with lines, opening() as campaign:
+            reason, exit_code = campaign.run(), campaign.exit_code
     console.print(Text.assemble(("campaign stopped:", "bold"), f" {reason}"), soft_wrap=True)
     resume = f"inspect it: opendgm tree {root}   |   resume: opendgm run {config_path} --dir {root}"
     console.print(Text(resume), soft_wrap=True)  # one line each in a log, however long the paths
-    if campaign.exit_code:
-        raise typer.Exit(campaign.exit_code)
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def _run_prompt_campaign(config: PromptCampaignConfig, campaign_dir: Path | None, heartbeat_s: float) -> None:

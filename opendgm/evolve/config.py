@@ -9,14 +9,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, model_validator
 
-from opendgm.cluster.config import ExecutorConfig
+from opendgm.cluster import ExecutorConfig
 from opendgm.evolve import entries
 from opendgm.evolve.landscape import SimulationConfig
-from opendgm.llm.local_server import LocalServerConfig, check_local_roles
-from opendgm.llm.roles import LLMConfig
-from opendgm.prompts.config import SEARCH_ONLY, MetaPromptOptions, MPOOptions, PE2Options, PromptCampaignConfig
-from opendgm.sandbox.spec import DEFAULT_IMAGE
-from opendgm.tracking.config import TrackingConfig
+from opendgm.llm import LLMConfig, LocalServerConfig, check_local_roles
+from opendgm.prompts import SEARCH_ONLY, MetaPromptOptions, MPOOptions, PE2Options, PromptCampaignConfig
+from opendgm.sandbox import DEFAULT_IMAGE
+from opendgm.tracking import TrackingConfig
 
 
 class ConfigProblem(ValueError):

@@ -15,22 +15,29 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from opendgm.archive import Archive, credit
-from opendgm.archive.archive import ARCHIVE_DB
-from opendgm.archive.best import best_agent, why_none
-from opendgm.archive.cost_view import cache_line, improvement_line, resolved_line
-from opendgm.archive.costs import cost_report
-from opendgm.archive.errors import ArchiveError
-from opendgm.archive.overview import overview
-from opendgm.archive.progress import Plan, clock, inert
+from opendgm.archive import (
+    ARCHIVE_DB,
+    Archive,
+    ArchiveError,
+    Plan,
+    best_agent,
+    cache_line,
+    clock,
+    cost_report,
+    credit,
+    improvement_line,
+    inert,
+    overview,
+    resolved_line,
+    why_none,
+)
 from opendgm.cluster import progress as cluster_progress
-from opendgm.evaluators import infra_retries
-from opendgm.evaluators.in_flight import IN_FLIGHT
+from opendgm.evaluators import IN_FLIGHT, infra_retries
 from opendgm.evolve.config import CampaignConfig
 from opendgm.outcomes import INFRA_EVENT, INFRA_EXHAUSTED
 
 if TYPE_CHECKING:
-    from opendgm.evolve.campaign import Campaign
+    from opendgm.evolve.opening import Setup
 
 SHOWN = 8  # tasks in flight named in the live view
 
@@ -161,10 +168,10 @@ def task_evaluations(archive: Archive) -> int:
     return sum(row.passes + row.fails for row in archive.summaries(kind="agent"))
 
 
-def campaign_plan(campaign: Campaign) -> Plan:
+def campaign_plan(setup: Setup) -> Plan:
     """The most tasks the config lets the campaign run (every node through every stage, within the limits)."""
-    config = campaign.config
-    per_node = len({task.id for tasks in campaign.stage_tasks for task in tasks})
+    config = setup.config
+    per_node = len({task.id for tasks in setup.stage_tasks for task in tasks})
     nodes = None if config.mode == "async" else 1 + config.generations * config.children_per_generation
     if config.budget.nodes is not None:
         nodes = min(nodes or config.budget.nodes + 1, config.budget.nodes + 1)

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opendgm.archive.models import TaskResult
-from opendgm.prompts.meta_prompts import SPECIAL_ENTRIES
+from opendgm.archive import TaskResult
+from opendgm.prompts import SPECIAL_ENTRIES
 
 KINDS = ("task", *SPECIAL_ENTRIES)
 SPECIAL = SPECIAL_ENTRIES

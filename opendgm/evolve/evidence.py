@@ -21,24 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
 
-from opendgm.archive.trees import CodeTree
+from opendgm.archive import CodeTree
+from opendgm.evaluators import clip
 
 NOTES_FILES = ("AGENT.md", "README.md")
 SHARES = {"agent_summary": 0.1, "lineage_patches": 0.1, "patch": 0.06, "hidden_tests": 0.08, "grading": 0.04}
 FAILED_TESTS_CHARS = 2000
 SUMMARY_CHARS = 4000
 TASK_STATEMENT_SHARE = 0.05
-CLIP_MARK = "\n[... {n} characters left out ...]\n"
 _FAILED_LINE = re.compile(r"^(FAILED|ERROR|FAIL:|ERROR:)\s.*$|^\s*\S+ \.\.\. (FAIL|ERROR)$|^--- FAIL.*$", re.MULTILINE)
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` within `limit` characters, cut in its middle (both ends of a log say the most), marked as cut."""
-    if len(text) <= limit:
-        return text
-    mark = CLIP_MARK.format(n=len(text) - limit)
-    keep = max(0, limit - len(mark))
-    return f"{text[: keep // 2]}{mark}{text[len(text) - (keep - keep // 2) :]}" if keep else text[:limit]
 
 
 def _rank(path: str, size: int) -> tuple[int, int, str]:

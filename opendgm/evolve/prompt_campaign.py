@@ -31,17 +31,26 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, Node, credit
+from opendgm.archive import Archive, EvaluatorKey, Node, ResultRecord, credit
 from opendgm.llm import MalformedResponse, Router
 from opendgm.outcomes import Verdict
-from opendgm.prompts import ape, meta_prompts, opro, pe2
-from opendgm.prompts.charged import call_for
-from opendgm.prompts.config import PromptCampaignConfig
-from opendgm.prompts.data import Split
-from opendgm.prompts.judged import JudgedDev
-from opendgm.prompts.rubrics import RubricLoop
-from opendgm.prompts.scoring import ExactMatch
-from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
+from opendgm.prompts import (
+    Attempt,
+    Complete,
+    ExactMatch,
+    JudgedDev,
+    PromptCampaignConfig,
+    RubricLoop,
+    Split,
+    accuracy,
+    ape,
+    attempt,
+    call_for,
+    completer,
+    meta_prompts,
+    opro,
+    pe2,
+)
 from opendgm.session import start_router
 
 log = logging.getLogger(__name__)
@@ -80,10 +89,10 @@ class PromptCampaign:
         self.pe2, self.ape, self.opro = config.pe2.settings(), config.ape.settings(), config.opro.settings()
         self.rng = random.Random(config.seed)
         self._chooser = self._new_chooser()
-        self.evaluator = f"prompt:{self.dataset.name}"
         target_model = config.llm.roles[config.target_role].model
         scorer = f"{self.scorer.name}-{self.scorer.version}"
-        self.version = f"{self.dataset.version};{scorer};{config.placement};{target_model}"
+        version = f"{self.dataset.version};{scorer};{config.placement};{target_model}"
+        self.key = EvaluatorKey(f"prompt:{self.dataset.name}", version)  # what its scores compare under
         self.judged = self._judged_dev()  # with `judge:`, dev is the judge's verdict (exact match: gold)
         self._made: Counter[tuple[str, str]] = Counter()  # this step's `_spawn` calls per (parent, operator)
 
@@ -329,7 +338,7 @@ class PromptCampaign:
         judge, mrm = partial(completer, self.router, options.role), partial(completer, self.router, options.mrm_role)
         settings = options.settings(self.config.seed)
         loop = RubricLoop.open(self.archive, options.rubric, judge, mrm, settings)
-        return JudgedDev(self.archive, loop, self.dataset.name, self.version, options.threshold)
+        return JudgedDev(self.archive, loop, self.dataset.name, self.key.version, options.threshold)
 
     def _score(self, node_id: str, split: Split) -> float:
         return accuracy(self._attempts(node_id, split))
@@ -337,12 +346,12 @@ class PromptCampaign:
     def _attempts(self, node_id: str, split: Split) -> list[Attempt]:
         """Grade the prompt on a split, reusing every result already in the archive."""
         examples = self.dataset.split(split)
-        self.archive.record_stage(node_id, self.evaluator, self.version, split, [e.id for e in examples])
+        self.archive.record_stage(node_id, *self.key, split, [e.id for e in examples])
         prompt = str(self.archive.node(node_id).content)
         complete = completer(self.router, self.config.target_role, node_id, f"answer:{split}")
         attempts = []
         for example in examples:
-            cached = self.archive.cached_result(node_id, self.evaluator, self.version, example.id)
+            cached = self.archive.cached_result(node_id, *self.key, example.id)
             if cached is None:
                 try:
                     done = attempt(complete, self.scorer, prompt, example, self.config.placement)
@@ -351,7 +360,7 @@ class PromptCampaign:
                     done, status = Attempt(example, "", False), "agent_error"
                     log.info("task model gave no answer on %s: %s", example.id, exc)
                 cached = self.archive.record_result(
-                    node_id, self.evaluator, self.version, example.id, status=status, detail=done.output
+                    ResultRecord(node_id, self.key, example.id, status, detail=done.output)
                 )
             attempts.append(Attempt(example, cached.detail or "", cached.resolved))
         return attempts

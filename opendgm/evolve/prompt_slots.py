@@ -12,14 +12,9 @@ import random
 from dataclasses import dataclass
 from string import Template
 
-from opendgm.archive import Archive, trees
-from opendgm.archive.models import TaskResult
-from opendgm.evaluators.base import Evaluator
-from opendgm.evolve.self_improve import Rejected
-from opendgm.prompts import pe2
-from opendgm.prompts.data import Example
-from opendgm.prompts.target import Attempt, Complete
-from opendgm.prompts.template import missing_placeholders
+from opendgm.archive import Archive, TaskResult, trees
+from opendgm.evaluators import Evaluator, Rejected
+from opendgm.prompts import Attempt, Complete, Example, missing_placeholders, pe2
 
 LABEL = "resolved: the change makes the task's hidden tests pass"
 EVIDENCE_CHARS = 1500  # per example and field: a small local model's context holds a batch of two
@@ -60,7 +55,7 @@ def failed_attempts(archive: Archive, parent: str, evaluator: Evaluator) -> list
     statements = {task.id: task.statement[:EVIDENCE_CHARS] for task in evaluator.tasks()}
     return [
         Attempt(Example(r.task_id, statements.get(r.task_id, r.task_id), LABEL), evidence(archive, r), False)
-        for r in archive.results(parent, evaluator.name, evaluator.version)
+        for r in archive.results(parent, *evaluator.key)
         if not r.resolved
     ]
 

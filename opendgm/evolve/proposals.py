@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 
 from opendgm.archive import Archive
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators import Evaluator
 from opendgm.evolve.config import OperatorWeights
 from opendgm.prompts import meta_prompts
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from opendgm.archive.models import NodeSummary, Score
+from opendgm.archive import NodeSummary, Score, Summaries
 from opendgm.evolve.config import ScoringConfig
 
 KEPT = "evaluated"
@@ -26,13 +26,17 @@ def cumulative(scores: Sequence[Score], evaluator: str, version: str) -> tuple[i
 
 
 def rows(
-    summaries: Sequence[NodeSummary],
+    summaries: list[NodeSummary],
     scores: Mapping[str, Sequence[Score]],
     options: ScoringConfig,
     evaluator: str,
     version: str,
 ) -> list[NodeSummary]:
-    """The summaries with scores and child counts as `options` defines them (unchanged under the defaults)."""
+    """The summaries with scores and child counts as `options` defines them: under the defaults the very rows given
+    (an `Archive.summaries` list keeps its selectors' weights and HGM's clade sums between selections), else
+    rewritten rows that keep the clade sums (the rewrite never touches parents, passes or fails)."""
+    if options.children == "all" and options.score == "last_stage":
+        return summaries
     kept = Counter(row.parent_id for row in summaries if row.kind == "agent" and row.status == KEPT)
     out = []
     for row in summaries:
@@ -43,7 +47,7 @@ def rows(
             if total is not None:
                 row = row._replace(n_resolved=total[0], n_tasks=total[1], n_done=total[1])
         out.append(row)
-    return out
+    return summaries.rewritten(out) if isinstance(summaries, Summaries) else out
 
 
 def in_top(node_id: str, view: Sequence[NodeSummary], top: int) -> bool:

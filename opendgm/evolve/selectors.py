@@ -14,8 +14,7 @@ from itertools import accumulate
 
 import numpy
 
-from opendgm.archive import summaries
-from opendgm.archive.models import NodeSummary
+from opendgm.archive import NodeSummary, summaries
 
 Selector = Callable[[Sequence[NodeSummary], int, random.Random], list[str]]
 EXPANDABLE = frozenset({"evaluated"})
@@ -106,13 +105,15 @@ def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float 
 def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[NodeSummary]:
     """Async mode: the rows with every agent that may not be expanded yet shown as still evaluating, so selectors
     skip it while its results still count in its ancestors' clades. An agent needs one own task result at least
-    (a fresh child has none); with `own_positive` (HGM) its own mean must be above zero."""
+    (a fresh child has none); with `own_positive` (HGM) its own mean must be above zero. Rows from
+    `Archive.summaries` come back keeping their clade sums (HGM's draw then reads the kept ones)."""
     least = 1 if rule == "own_positive" else 0
 
     def ready(row: NodeSummary) -> bool:
         return row.passes + row.fails > 0 and row.passes >= least
 
-    return [row if row.kind != "agent" or ready(row) else row._replace(status="evaluating") for row in rows]
+    shown = [row if row.kind != "agent" or ready(row) else row._replace(status="evaluating") for row in rows]
+    return rows.rewritten(shown) if isinstance(rows, summaries.Summaries) else shown
 
 
 def clade_totals(rows: Sequence[NodeSummary]) -> dict[str, tuple[int, int]]:

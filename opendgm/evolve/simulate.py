@@ -13,26 +13,25 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from opendgm.archive import trees
-from opendgm.archive.best import best_agent
-from opendgm.archive.models import Node, Score
-from opendgm.evaluators.evaluation import stage_score
-from opendgm.evaluators.executor import Executor
-from opendgm.evaluators.runner import TaskOutcome
-from opendgm.evaluators.task import Task
-from opendgm.evolve import self_improve
+from opendgm.archive import EvaluatorKey, Node, ResultRecord, Score, best_agent, trees
+from opendgm.evaluators import Evaluator, Executor, Rejected, Task, TaskOutcome, stage_score
+from opendgm.evolve import opening
 from opendgm.evolve.campaign import Campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, HGMConfig
 from opendgm.evolve.landscape import child_ability, modify_duration, task_draw
+from opendgm.evolve.opening import Setup
 from opendgm.evolve.stopping import Stopped
+from opendgm.llm import LLMConfig
 from opendgm.outcomes import Verdict
-from opendgm.sandbox.factory import BackendName
+from opendgm.prompts import meta_prompts
+from opendgm.session import Session, open_session
 
 DGM_SUBSETS = {"small": 10, "medium": 50, "big": 140}  # SWE-bench subset sizes of DGM's runs
 POLICIES = ("score_child_prop", "hgm", "best", "random")
@@ -40,6 +39,7 @@ POLICIES = ("score_child_prop", "hgm", "best", "random")
 HGM_RULES = HGMConfig(
     expand_from="own_positive", count_seed_evaluations=False, initial_expansions="hgm", cool_down=True
 )
+NO_MODELS = LLMConfig(roles={})
 ABILITY = "simulated_ability"
 NOTE = "SIMULATED-{node}.md"  # the file a simulated child adds to its parent's code
 
@@ -48,6 +48,7 @@ class SimulatedEvaluator:
     """Task lists only: a stage names comma-separated task ids or one of DGM's subsets (its size is known)."""
 
     name, version = "simulated", "1"
+    key = EvaluatorKey(name, version)
     needs_judge = False  # grading is drawn from the landscape, never asked of a model
 
     def select(self, subset: str, limit: int | None = None) -> list[Task]:
@@ -87,9 +88,9 @@ class VirtualWorkers:
 class SimulatedCampaign(Campaign):
     """A campaign whose agents live in the simulated landscape of `config.simulation`."""
 
-    def __init__(self, config: CampaignConfig, root: Path) -> None:
-        super().__init__(config, root)
-        self.landscape = config.simulation
+    def __init__(self, setup: Setup, session: Session) -> None:
+        super().__init__(setup, session)
+        self.landscape = setup.config.simulation
         self.progress = Progress()
         self.now = 0.0  # simulated seconds since the start
         self._abilities: dict[str, float] = {}
@@ -107,22 +108,14 @@ class SimulatedCampaign(Campaign):
             self._seed_id = self._ensure_seed()
         return self._seed_id
 
-    def _backend(self) -> BackendName:
-        return "local-unsafe"  # never used: nothing runs in a sandbox
-
-    def _load_evaluator(self) -> Any:
-        return SimulatedEvaluator()
-
     def run(self) -> str:
-        with self._open_archive() as archive:
-            self._archive = archive
-            archive.log_event("campaign_started", data={"backend": "simulated"})
-            try:
-                reason = self._grow()
-            except Stopped as stop:
-                reason = str(stop)
-            archive.log_event("campaign_stopped", data={"reason": reason})
-            self._finish()
+        self.archive.log_event("campaign_started", data={"backend": "simulated"})
+        try:
+            reason = self._grow()
+        except Stopped as stop:
+            reason = str(stop)
+        self.archive.log_event("campaign_stopped", data={"reason": reason})
+        self._finish()
         return reason
 
     def _finish(self) -> None:
@@ -177,13 +170,13 @@ class SimulatedCampaign(Campaign):
 
     def _validate_simulated(self, node_id: str) -> None:
         if self.archive.node(node_id).meta.get("simulated_broken"):
-            raise self_improve.Rejected("simulated: the child is broken (does not run)")
+            raise Rejected("simulated: the child is broken (does not run)")
         self.archive.set_status(node_id, "evaluating")
 
     def _evaluate_stage(self, node_id: str, tasks: list[Task], name: str, executor: Executor) -> Score:
         """The stage's due tasks on `workers` slots from now; the stage ends when its last task does."""
-        self.archive.record_stage(node_id, self.evaluator.name, self.evaluator.version, name, [t.id for t in tasks])
-        due = [task for task, _ in self.archive.missing_tasks(node_id, self.evaluator.name, self.evaluator.version,
+        self.archive.record_stage(node_id, *self.evaluator.key, name, [t.id for t in tasks])
+        due = [task for task, _ in self.archive.missing_tasks(node_id, *self.evaluator.key,
                                                               name)]  # fmt: skip
         slots = [self.now] * self.config.workers
         with self.archive.transaction():  # the stage's results in one commit (the same rows, written faster)
@@ -193,7 +186,7 @@ class SimulatedCampaign(Campaign):
                 heapq.heappush(slots, end)
                 self._grade(node_id, task_id, end)
         self.now = max(slots)
-        return stage_score(self.archive, node_id, self.evaluator, name)
+        return stage_score(self.archive, node_id, self.evaluator.key, name)
 
     def _evaluate_tasks(self, node_id: str, tasks: list[Task], executor: Executor) -> list[TaskOutcome]:
         # async: the worker's clock already stands at the task's end
@@ -212,8 +205,10 @@ class SimulatedCampaign(Campaign):
             self._patches[node_id] = self.archive.artifacts.put(f"results/{node_id}/simulated.diff",
                                                                 f"simulated attempt of {node_id}\n")  # fmt: skip
         self.archive.record_result(
-            node_id, self.evaluator.name, self.evaluator.version, task_id, status=status, tests_passed=int(resolved),
-            tests_failed=int(not resolved), exit_code=0, duration_s=duration, patch_path=self._patches[node_id],
+            ResultRecord(
+                node_id, self.evaluator.key, task_id, status, tests_passed=int(resolved),
+                tests_failed=int(not resolved), exit_code=0, duration_s=duration, patch_path=self._patches[node_id],
+            )
         )  # fmt: skip
         self._graded.setdefault(node_id, set()).add(task_id)
         if node_id == self._seed():
@@ -292,10 +287,20 @@ def policy_config(config: CampaignConfig, policy: str, seed: int, target: float 
     return CampaignConfig.model_validate(data)
 
 
+@contextmanager
+def simulated(config: CampaignConfig, root: Path) -> Iterator[SimulatedCampaign]:
+    """The simulated campaign of `config` in `root`: a real archive, and a router with no model role (every step that
+    would ask a model is simulated; one that did would fail at once on the unknown role, at no cost)."""
+    setup = Setup.made(config, cast(Evaluator, SimulatedEvaluator()), "local-unsafe")  # nothing runs in a sandbox
+    with opening.open_archive(setup, root) as archive, open_session(archive, NO_MODELS) as session:
+        meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
+        yield SimulatedCampaign(setup, session)
+
+
 def simulate_one(config: CampaignConfig, root: Path) -> Progress:
-    campaign = SimulatedCampaign(config, root)
-    campaign.run()
-    return campaign.progress
+    with simulated(config, root) as campaign:
+        campaign.run()
+        return campaign.progress
 
 
 def compare(

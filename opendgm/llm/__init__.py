@@ -1,6 +1,7 @@
 """The model layer: every model call in opendgm goes through the Router, and every sandboxed call
 through the Gateway. See `router.py` for the life of one call."""
 
+from opendgm.llm.budget import Budget, Reservation, Reservations
 from opendgm.llm.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -24,8 +25,29 @@ from opendgm.llm.errors import (
 )
 from opendgm.llm.gateway import Gateway, Grant, TokenRecord
 from opendgm.llm.gateway_http import GatewayLimits
-from opendgm.llm.ledger import CallRecord, Ledger, MemoryLedger, SQLiteLedger, Totals
-from opendgm.llm.local_server import LocalServer, LocalServerConfig, LocalServerError, embedded_gguf
+from opendgm.llm.ledger import (
+    CALLS,
+    PENDING,
+    RECORD,
+    TOTALS,
+    CallRecord,
+    Ledger,
+    MemoryLedger,
+    SQLiteLedger,
+    Totals,
+    call_from_row,
+    scope,
+    total_of,
+)
+from opendgm.llm.local_server import (
+    LocalServer,
+    LocalServerConfig,
+    LocalServerError,
+    check_local_roles,
+    embedded_gguf,
+    serve_local_roles,
+)
+from opendgm.llm.provider import require_keys
 from opendgm.llm.replay import ReplayStore, request_key
 from opendgm.llm.roles import (
     FREE,
@@ -40,9 +62,14 @@ from opendgm.llm.roles import (
 from opendgm.llm.router import Completion, Router
 
 __all__ = [
+    "CALLS",
     "FREE",
+    "PENDING",
+    "RECORD",
+    "TOTALS",
     "AuthenticationFailed",
     "BadRequest",
+    "Budget",
     "BudgetExceeded",
     "BudgetLimits",
     "CallRecord",
@@ -73,6 +100,8 @@ __all__ = [
     "ReplayMiss",
     "ReplayMode",
     "ReplayStore",
+    "Reservation",
+    "Reservations",
     "RetriesExhausted",
     "RetryPolicy",
     "RoleConfig",
@@ -82,6 +111,12 @@ __all__ = [
     "TokenRecord",
     "Totals",
     "TransientLLMError",
+    "call_from_row",
+    "check_local_roles",
     "embedded_gguf",
     "request_key",
+    "require_keys",
+    "scope",
+    "serve_local_roles",
+    "total_of",
 ]

@@ -28,3 +28,42 @@ API
 
 `complete` is `(messages, temperature) -> text`: a Router adapter in campaigns, a plain function in tests.
 """
+
+from opendgm.prompts import ape, meta_prompts, opro, pe2
+from opendgm.prompts.charged import call_for
+from opendgm.prompts.config import SEARCH_ONLY, MetaPromptOptions, MPOOptions, PE2Options, PromptCampaignConfig
+from opendgm.prompts.data import Example, Split
+from opendgm.prompts.judged import JudgedDev
+from opendgm.prompts.meta_prompts import SPECIAL_ENTRIES
+from opendgm.prompts.mpo import Judged, Sample
+from opendgm.prompts.rubrics import RubricLoop
+from opendgm.prompts.scoring import ExactMatch
+from opendgm.prompts.target import Attempt, Complete, accuracy, attempt, completer
+from opendgm.prompts.template import missing_placeholders
+
+__all__ = [
+    "SEARCH_ONLY",
+    "SPECIAL_ENTRIES",
+    "Attempt",
+    "Complete",
+    "ExactMatch",
+    "Example",
+    "Judged",
+    "JudgedDev",
+    "MPOOptions",
+    "MetaPromptOptions",
+    "PE2Options",
+    "PromptCampaignConfig",
+    "RubricLoop",
+    "Sample",
+    "Split",
+    "accuracy",
+    "ape",
+    "attempt",
+    "call_for",
+    "completer",
+    "meta_prompts",
+    "missing_placeholders",
+    "opro",
+    "pe2",
+]

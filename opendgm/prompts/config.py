@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from opendgm.llm.local_server import LocalServerConfig, check_local_roles
-from opendgm.llm.roles import LLMConfig
+from opendgm.llm import LLMConfig, LocalServerConfig, check_local_roles
 from opendgm.prompts import ape, opro, pe2, rubrics
 from opendgm.prompts.data import Dataset, load_jsonl
 from opendgm.prompts.generators import generate

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from opendgm.archive import Archive
-from opendgm.archive.models import ResultStatus
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, ResultStatus
 from opendgm.prompts import mpo
 from opendgm.prompts.rubrics import RubricLoop
 from opendgm.prompts.target import Attempt
@@ -37,18 +36,17 @@ class JudgedDev:
     ) -> float:
         """The share of dev outputs the judge scores at least `threshold`, under the current rubric.
         `count=False` re-judges without moving the MPO interval (a refresh, not a new policy step)."""
-        version = self.rubric_version()
-        self.archive.record_stage(node_id, self.evaluator, version, "dev", [a.example.id for a in attempts])
+        key = EvaluatorKey(self.evaluator, self.rubric_version())
+        self.archive.record_stage(node_id, *key, "dev", [a.example.id for a in attempts])
         cached = self.archive.cached_result
-        known = {a.example.id: cached(node_id, self.evaluator, version, a.example.id) for a in attempts}
+        known = {a.example.id: cached(node_id, *key, a.example.id) for a in attempts}
         missing = [a for a in attempts if known[a.example.id] is None]
         if missing:
             samples = [self._sample(node_id, prompt, a, placement) for a in missing]
             for attempt, judged in zip(missing, self.loop.score(samples, count=count), strict=True):
-                known[attempt.example.id] = self.archive.record_result(
-                    node_id, self.evaluator, version, attempt.example.id,
-                    status=self._status(judged), detail=json.dumps({"score": judged.score, "verdict": judged.verdict}),
-                )  # fmt: skip
+                detail = json.dumps({"score": judged.score, "verdict": judged.verdict})
+                record = ResultRecord(node_id, key, attempt.example.id, self._status(judged), detail=detail)
+                known[attempt.example.id] = self.archive.record_result(record)
         return sum(1 for r in known.values() if r is not None and r.resolved) / len(known) if known else 0.0
 
     def _status(self, judged: mpo.Judged) -> ResultStatus:

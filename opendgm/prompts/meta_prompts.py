@@ -22,9 +22,7 @@ from functools import partial
 from importlib import resources
 from string import Template
 
-from opendgm.archive import Archive, credit
-from opendgm.archive.credit import Fitness
-from opendgm.archive.models import Node
+from opendgm.archive import Archive, Fitness, Node, credit
 from opendgm.prompts import ape, opro, pe2
 from opendgm.prompts.target import Complete
 from opendgm.prompts.template import missing_placeholders

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from opendgm.llm.router import Router
+from opendgm.llm import Router
 from opendgm.prompts.data import Example
 from opendgm.prompts.template import Placement, render
 

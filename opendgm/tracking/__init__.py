@@ -12,5 +12,10 @@ tracker never slows or breaks the campaign (its errors are logged and the campai
 
 from opendgm.tracking.config import TrackingConfig
 from opendgm.tracking.follow import follow
+from opendgm.tracking.trackers import TrackingUnavailable
 
-__all__ = ["TrackingConfig", "follow"]
+__all__ = [
+    "TrackingConfig",
+    "TrackingUnavailable",
+    "follow",
+]

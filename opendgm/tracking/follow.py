@@ -13,8 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from opendgm.archive import Archive
-from opendgm.archive.overview import overview
+from opendgm.archive import Archive, overview
 from opendgm.tracking.config import TrackingConfig
 from opendgm.tracking.trackers import Tracker, open_tracker, remember, remembered
 

@@ -10,8 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from opendgm.archive import ArchiveError
-from opendgm.archive.overview import overview
+from opendgm.archive import ArchiveError, overview
 from opendgm.web import views
 from opendgm.web.auth import own_names, token_guard
 from opendgm.web.campaigns import Unavailable, reading

@@ -10,8 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from opendgm.archive import Archive, ArchiveError
-from opendgm.archive.summaries import SummaryCache
+from opendgm.archive import Archive, ArchiveError, SummaryCache
 from opendgm.web.views import NotFound
 
 _summaries: dict[tuple[Path, str], SummaryCache] = {}  # kept across requests, per campaign directory

@@ -8,18 +8,29 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import operator
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from opendgm.archive import Archive, ArchiveError, Edge, NodeSummary, credit
-from opendgm.archive.best import best_agent, best_path, why_none
-from opendgm.archive.sentences import sentence
-from opendgm.archive.tables import SELF_MODIFICATION_LOG
-from opendgm.llm.ledger import Totals
-from opendgm.web.layout import tidy_layout
+from opendgm.archive import (
+    SELF_MODIFICATION_LOG,
+    Archive,
+    ArchiveError,
+    Edge,
+    NodeSummary,
+    best_agent,
+    best_path,
+    credit,
+    sentence,
+    why_none,
+)
+from opendgm.llm import Totals
+from opendgm.web.layout import TidyLayout, tidy_layout
 
 TREE_FIELDS = (
     "id", "parent", "kind", "status", "operator", "score", "stage", "x", "depth",
@@ -28,7 +39,7 @@ TREE_FIELDS = (
 DIFF_LIMIT = 400_000  # characters of diff sent to the browser; the rest is summarised
 CODE_LIMIT = 2_000_000  # characters of an agent's code sent to the browser, all files together
 FILE_LIMIT = 300_000  # characters of one file
-SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evolve.self_improve.modify
+SELF_MODIFICATION_PATCH = "nodes/{node}/self_improve.patch"  # written by opendgm.evaluators.self_modification
 EVENTS_PAGE = 1000
 
 
@@ -40,35 +51,83 @@ def tree(archive: Archive) -> dict[str, Any]:
     """Every node as a compact row (fields in `TREE_FIELDS`) with its layout, plus typed edges and the best agent
     with the path that led to it."""
     campaign, rows, edges, spent = _tree_inputs(archive)
-    return _tree(campaign, rows, edges, spent, tidy_layout((row.id, row.parent_id) for row in rows))
+    place = tidy_layout((row.id, row.parent_id) for row in rows)
+    nodes = [[*_facts(row), *place[row.id], *_spending(row, spent)] for row in rows]
+    return {"campaign": campaign, "fields": TREE_FIELDS, "nodes": nodes} | _tree_rest(rows, edges)
 
 
 class TreeCache:
-    """The last tree of one campaign as JSON, with what it was made from: while the archive's rows, edges and
-    spending compare equal (C-level comparisons; unchanged rows are the very objects the summary cache keeps),
-    the kept JSON is the answer, so a dashboard polling a 10^4-10^5 node tree does not lay it out each time; and
-    while the nodes and their parents are the same (a result or a status changed), the layout is kept."""
+    """The last tree of one campaign as JSON, kept and updated from what changed. While the archive's rows, edges
+    and spending compare equal (C-level comparisons; unchanged rows are the very objects the summary cache keeps)
+    the kept JSON is the answer. Otherwise only the nodes whose summary or spending changed are serialised again,
+    new nodes extend the kept layout (`TidyLayout.add`: the nodes right of a new one move one column), a moved
+    node's row is its kept text with the new place, and the rows are joined with the kept ones: a dashboard
+    polling a 10^4-10^5 node tree pays for what changed, not for the tree (equal, byte for byte, to `tree`)."""
 
     def __init__(self) -> None:
         self._made_from: tuple | None = None
         self._body = b""
-        self._shape: list[tuple[str, str | None]] = []
-        self._place: dict[str, tuple[float, int]] = {}
+        self._layout: TidyLayout | None = None  # of the kept rows
+        self._rows: list[NodeSummary] = []  # what each kept row was made from, in the same order
+        self._spent: dict[str | None, Totals] = {}
+        self._ends: list[tuple[str, str]] = []  # each row's JSON before and after its place
+        self._json: list[str] = []  # each row's JSON
         self._lock = threading.Lock()
 
     def tree_json(self, archive: Archive) -> bytes:
         """`tree(archive)` as compact UTF-8 JSON."""
         inputs = _tree_inputs(archive)
-        shape = [(row.id, row.parent_id) for row in inputs[1]]
         with self._lock:
-            if inputs == self._made_from:
-                return self._body
-            place = self._place if shape == self._shape else None
-        place = place or tidy_layout(shape)
-        body = json.dumps(_tree(*inputs, place), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        with self._lock:
-            self._made_from, self._body, self._shape, self._place = inputs, body.encode(), shape, place
+            if inputs != self._made_from:
+                self._update(*inputs)
             return self._body
+
+    def _update(
+        self, campaign: str, rows: list[NodeSummary], edges: list[Edge], spent: dict[str | None, Totals]
+    ) -> None:
+        kept, layout = min(len(self._rows), len(rows)), self._layout
+        stale = set(range(kept, len(rows)))  # rows to serialise again: new ones, and (C-level walk) changed ones
+        stale.update(itertools.compress(range(kept), map(operator.is_not, rows, self._rows)))
+        if (
+            layout is None
+            or len(rows) < len(self._rows)
+            or any(layout.shape[p] != (rows[p].id, rows[p].parent_id) for p in stale if p < kept)
+        ):
+            layout = None  # a node changed parent (or a node the layout holds is gone): start afresh
+        if spent != self._spent:
+            index = layout.index if layout is not None else {row.id: position for position, row in enumerate(rows)}
+            changed = {node for node in spent.keys() | self._spent.keys() if spent.get(node) != self._spent.get(node)}
+            stale.update(index[node] for node in changed if node in index and index[node] < len(rows))
+        moved: set[int] = set()  # rows whose place changed
+        for row in rows[kept:]:
+            change = layout.add(row.id, row.parent_id) if layout is not None else None
+            if change is None:
+                layout = None
+                break
+            moved.update(change)
+        if layout is None:
+            layout, stale = TidyLayout((row.id, row.parent_id) for row in rows), set(range(len(rows)))
+            self._ends, self._json = [("", "")] * len(rows), [""] * len(rows)
+        self._ends += [("", "")] * (len(rows) - len(self._ends))
+        self._json += [""] * (len(rows) - len(self._json))
+        for position in stale:
+            row = rows[position]
+            self._ends[position] = _dumps(_facts(row))[:-1] + ",", "," + _dumps(_spending(row, spent))[1:]
+        for position in stale | moved:
+            x, depth = layout.place(position)
+            before, after = self._ends[position]
+            self._json[position] = f"{before}{x!r},{depth}{after}"
+        head = _dumps({"campaign": campaign, "fields": TREE_FIELDS})[:-1]
+        rest = _tree_rest(rows, edges, partial(_lineage, layout))
+        body = f'{head},"nodes":[{",".join(self._json)}],{_dumps(rest)[1:]}'
+        self._made_from, self._body = (campaign, rows, edges, spent), body.encode()
+        self._layout, self._rows, self._spent = layout, rows, spent
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON as the endpoint sends it (the same text a value has inside a larger document; a float is its
+    `repr`, so a row's place can be written between its kept ends)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _tree_inputs(archive: Archive) -> tuple[str, list[NodeSummary], list[Edge], dict[str | None, Totals]]:
@@ -76,29 +135,39 @@ def _tree_inputs(archive: Archive) -> tuple[str, list[NodeSummary], list[Edge], 
         return archive.campaign, archive.summaries(kind=None), archive.edges(), archive.ledger.totals_by("node")
 
 
-def _tree(
-    campaign: str,
-    rows: list[NodeSummary],
-    edges: list[Edge],
-    spent: dict[str | None, Totals],
-    place: dict[str, tuple[float, int]],
+def _facts(row: NodeSummary) -> list[Any]:
+    """A node row's fields before its place (x, depth)."""
+    return [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage]
+
+
+def _spending(row: NodeSummary, spent: dict[str | None, Totals]) -> list[Any]:
+    """A node row's fields after its place."""
+    used = spent.get(row.id, _NOTHING)
+    return [row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
+
+
+_NOTHING = Totals()
+
+
+def _lineage(layout: TidyLayout, node_id: str) -> list[str]:
+    """`best_path` from the layout's parent positions (no pass over every row)."""
+    path, position = [], layout.index[node_id]
+    while position >= 0:
+        path.append(layout.ids[position])
+        position = layout.parent[position]
+    return path[::-1]
+
+
+def _tree_rest(
+    rows: list[NodeSummary], edges: list[Edge], lineage: Callable[[str], list[str]] | None = None
 ) -> dict[str, Any]:
+    """The tree's fields after its nodes: typed edges, the best agent and the path to it."""
     chosen = best_agent(rows)
-    nothing = Totals()
-
-    def row_of(row: NodeSummary) -> list[Any]:
-        used = spent.get(row.id, nothing)
-        facts = [row.id, row.parent_id, row.kind, row.status, row.operator, row.score, row.stage, *place[row.id]]
-        return [*facts, row.passes, row.fails, row.n_children, used.cost_usd, used.tokens, row.status_reason]
-
     return {
-        "campaign": campaign,
-        "fields": TREE_FIELDS,
-        "nodes": [row_of(row) for row in rows],
         "edges": [[edge.src, edge.dst, edge.kind] for edge in edges],
         "best": None if chosen is None else {"id": chosen.id, "value": chosen.value, "summary": chosen.describe()},
         "best_note": None if chosen else why_none(),
-        "best_path": best_path(rows, chosen.id) if chosen else [],
+        "best_path": (lineage or partial(best_path, rows))(chosen.id) if chosen else [],
     }
 
 

@@ -20,10 +20,10 @@ from opendgm.agents.contract import (
 )
 from opendgm.archive import Archive
 from opendgm.cli import app
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.llm import Gateway, Price, RetryPolicy, RoleConfig, Router
 from opendgm.sandbox import DEFAULT_IMAGE, SandboxSpec, open_sandbox
@@ -76,9 +76,8 @@ def solve(archive: Archive, gateway: Gateway, subset: str, backend: str) -> dict
     evaluator = HumanEval()
     tasks = evaluator.select(subset)
     node = archive.add_agent(AGENT, operator="import").id
-    score = evaluate_stage(
-        archive, node, evaluator, tasks, "test", gateway=gateway, executor=LocalExecutor(2), backend=backend
-    )
+    context = EvaluationContext(gateway=gateway, executor=LocalExecutor(2), backend=backend)
+    score = evaluate_stage(archive, node, evaluator, tasks, "test", context)
     results = archive.results(node)
     assert (score.n_resolved, score.n_tasks) == (len(tasks), len(tasks)), [
         (r.task_id, r.status, r.detail) for r in results
@@ -172,7 +171,7 @@ def test_a_campaign_seeded_with_dgm_initial(
             "budget": {"nodes": 0},  # the seed's evaluation only
         }
     )
-    assert Campaign(config, tmp_path / "c").run() == "nodes: 0 of 0 children created"
+    assert run_campaign(config, tmp_path / "c") == "nodes: 0 of 0 children created"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         (seed,) = archive.nodes(kind="agent")
         shipped = {str(p.relative_to(AGENT)): p.read_bytes() for p in AGENT.rglob("*") if p.is_file()}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.cli import app
 from opendgm.llm.ledger import CallRecord
 from opendgm.usage import UsageMistake
@@ -41,7 +41,14 @@ def campaign(archive: Archive, tmp_path: Path) -> Archive:
             trajectory = archive.artifacts.put(f"{node}/{task}.jsonl", '{"step": 1}\n')
             status = "resolved" if task in resolved else "unresolved"
             archive.record_result(
-                node, "humaneval", "1.0", task, status=status, trajectory_path=trajectory, duration_s=1.5
+                ResultRecord(
+                    node,
+                    EvaluatorKey("humaneval", "1.0"),
+                    task,
+                    status=status,
+                    trajectory_path=trajectory,
+                    duration_s=1.5,
+                )
             )
     archive.record_stage(child.id, "humaneval", "1.0", "medium", [*tasks, "t5", "t6"])
     archive.set_status(root.id, "evaluated")

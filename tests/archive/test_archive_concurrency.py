@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from tests.support.archive_helpers import write_tree
 
 TASKS = [f"t{i}" for i in range(5)]
@@ -46,7 +46,11 @@ def _write_from_threads(archive: Archive, parent: str, code_root: Path) -> list[
                 archive.set_status(node.id, "evaluating")
                 archive.record_stage(node.id, "eval", "1", "small", TASKS)
                 for task in TASKS:
-                    archive.record_result(node.id, "eval", "1", task, status="resolved" if index % 2 else "unresolved")
+                    archive.record_result(
+                        ResultRecord(
+                            node.id, EvaluatorKey("eval", "1"), task, status="resolved" if index % 2 else "unresolved"
+                        )
+                    )
                 archive.set_status(node.id, "evaluated")
         except BaseException as error:
             failures.append(error)

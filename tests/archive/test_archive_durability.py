@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.gitstore import GitStore
 from tests.support.archive_helpers import write_tree
 
@@ -124,7 +124,7 @@ def test_a_transaction_that_fails_leaves_no_trace(archive: Archive, campaign_dir
     with pytest.raises(RuntimeError, match="operator crashed"), archive.transaction():
         node = archive.add_agent(code, operator="seed")
         archive.record_stage(node.id, "eval", "1", "small", ["t1"])
-        archive.record_result(node.id, "eval", "1", "t1", status="resolved")
+        archive.record_result(ResultRecord(node.id, EvaluatorKey("eval", "1"), "t1", status="resolved"))
         raise RuntimeError("operator crashed")
     assert archive.nodes() == [] and archive.events() == events_before
     assert GitStore(campaign_dir / "agents.git").node_refs() == {}  # the ref waits for the commit

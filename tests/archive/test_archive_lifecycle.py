@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, ArchiveError
+from opendgm.archive import Archive, ArchiveError, EvaluatorKey, ResultRecord
 from opendgm.archive import graph as graphs
 from tests.support.archive_helpers import write_tree
 
@@ -115,8 +115,10 @@ def test_depth_clade_counts_and_children_on_a_hand_built_tree(archive: Archive, 
     for name, (passes, fails) in own.items():
         statuses = ["resolved"] * passes + ["unresolved"] * fails
         for index, status in enumerate(statuses):
-            archive.record_result(names[name], "eval", "1", f"task{index}", status=status)
-    archive.record_result(names["a"], "other", "1", "x", status="resolved")  # filtered out below
+            archive.record_result(ResultRecord(names[name], EvaluatorKey("eval", "1"), f"task{index}", status=status))
+    archive.record_result(
+        ResultRecord(names["a"], EvaluatorKey("other", "1"), "x", status="resolved")
+    )  # filtered out below
     meta = archive.add_node("meta_prompt", "improve yourself")
     archive.add_edge(names["d"], meta.id, "produced_by")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import SCHEMA_VERSION, Archive, ArchiveError
+from opendgm.archive import SCHEMA_VERSION, Archive, ArchiveError, EvaluatorKey, ResultRecord
 from opendgm.archive.schema import migrate
 from tests.support.archive_helpers import write_tree
 
@@ -41,7 +41,7 @@ def test_an_older_archive_is_migrated_on_open(campaign_dir: Path, tmp_path: Path
     with Archive.open(campaign_dir) as archive:
         assert archive.node(node.id).code_hash == node.code_hash
         archive.record_stage(node.id, "eval", "1", "small", ["t1"])
-        archive.record_result(node.id, "eval", "1", "t1", status="resolved")
+        archive.record_result(ResultRecord(node.id, EvaluatorKey("eval", "1"), "t1", status="resolved"))
         assert archive.best_score(node.id) == 1.0
         assert archive.ledger.totals().calls == 0
     with closing(sqlite3.connect(old_db)) as conn:

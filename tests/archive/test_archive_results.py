@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, ArchiveError, Score
+from opendgm.archive import Archive, ArchiveError, EvaluatorKey, ResultRecord, Score
 from tests.support.archive_helpers import write_tree
 
 EVAL, VERSION = "humaneval", "1.0"
@@ -36,12 +36,18 @@ def _count_rows(archive: Archive) -> int:
 
 def test_duplicate_result_leaves_one_row_and_returns_the_first(archive: Archive, twins) -> None:
     _, child, _ = twins
-    first = archive.record_result(child, EVAL, VERSION, "t0", status="resolved", tests_passed=3, tests_failed=0)
-    again = archive.record_result(child, EVAL, VERSION, "t0", status="agent_error", detail="a rerun after a crash")
+    first = archive.record_result(
+        ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status="resolved", tests_passed=3, tests_failed=0)
+    )
+    again = archive.record_result(
+        ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status="agent_error", detail="a rerun after a crash")
+    )
     assert again == first and again.status == "resolved" and again.resolved
     assert _count_rows(archive) == 1
-    other_attempt = archive.record_result(child, EVAL, VERSION, "t0", status="unresolved", attempt=1)
-    other_version = archive.record_result(child, EVAL, "2.0", "t0", status="unresolved")
+    other_attempt = archive.record_result(
+        ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status="unresolved", attempt=1)
+    )
+    other_version = archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, "2.0"), "t0", status="unresolved"))
     assert len({first.id, other_attempt.id, other_version.id}) == 3
     assert _count_rows(archive) == 3
     assert [e.data["task_id"] for e in archive.events() if e.kind == "result"] == ["t0", "t0", "t0"]
@@ -50,15 +56,28 @@ def test_duplicate_result_leaves_one_row_and_returns_the_first(archive: Archive,
 def test_results_are_shared_by_identical_code(archive: Archive, twins) -> None:
     _, child, twin = twins
     recorded = archive.record_result(
-        child, EVAL, VERSION, "t1", status="unresolved", tests_passed=2, tests_failed=1, exit_code=1,
-        duration_s=12.5, log_path="logs/t1.txt", trajectory_path="traj/t1.jsonl", patch_path="patches/t1.diff",
-        cost_usd=0.02, tokens=1500, detail="1 test failed",
-    )  # fmt: skip
+        ResultRecord(
+            child,
+            EvaluatorKey(EVAL, VERSION),
+            "t1",
+            status="unresolved",
+            tests_passed=2,
+            tests_failed=1,
+            exit_code=1,
+            duration_s=12.5,
+            log_path="logs/t1.txt",
+            trajectory_path="traj/t1.jsonl",
+            patch_path="patches/t1.diff",
+            cost_usd=0.02,
+            tokens=1500,
+            detail="1 test failed",
+        )
+    )
     cached = archive.cached_result(twin, EVAL, VERSION, "t1")
     assert cached == recorded and cached.node_id == child  # produced by the child, shared by the twin
     assert archive.cached_result(twin, EVAL, VERSION, "t1", attempt=1) is None
     assert archive.cached_result(twin, EVAL, "other-version", "t1") is None
-    assert archive.record_result(twin, EVAL, VERSION, "t1", status="resolved") == recorded
+    assert archive.record_result(ResultRecord(twin, EvaluatorKey(EVAL, VERSION), "t1", status="resolved")) == recorded
     assert archive.results(twin) == archive.results(child) == [recorded]
     assert (recorded.tests_passed, recorded.tests_failed, recorded.exit_code, recorded.duration_s) == (2, 1, 1, 12.5)
     assert (recorded.log_path, recorded.trajectory_path, recorded.patch_path) == (
@@ -79,13 +98,15 @@ def test_scores_are_derived_per_stage_from_results(archive: Archive, twins) -> N
     assert archive.record_stage(child, EVAL, VERSION, "small", SMALL) == Score(EVAL, VERSION, "small", 4, 0, 0)
     statuses = {"t0": "resolved", "t1": "unresolved", "t2": "resolved", "t3": "empty_patch"}
     for task, status in statuses.items():
-        archive.record_result(child, EVAL, VERSION, task, status=status)
-    archive.record_result(child, "other-eval", VERSION, "t4", status="resolved")  # outside every stage
+        archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), task, status=status))
+    archive.record_result(
+        ResultRecord(child, EvaluatorKey("other-eval", VERSION), "t4", status="resolved")
+    )  # outside every stage
     small = archive.record_stage(child, EVAL, VERSION, "small", SMALL)  # re-declaring is a no-op
     assert (small.n_tasks, small.n_done, small.n_resolved, small.score, small.complete) == (4, 4, 2, 0.5, True)
     archive.record_stage(child, EVAL, VERSION, "medium", MEDIUM)
     assert archive.missing_tasks(child, EVAL, VERSION, "medium") == [(t, 0) for t in MEDIUM[4:]]
-    archive.record_result(child, EVAL, VERSION, "t7", status="resolved")
+    archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t7", status="resolved"))
     medium = archive.scores(child)[1]
     assert (medium.stage, medium.n_tasks, medium.n_done, medium.n_resolved) == ("medium", 10, 5, 3)
     assert medium.score == pytest.approx(0.3) and not medium.complete
@@ -102,8 +123,10 @@ def test_repeated_attempts_count_each_attempt(archive: Archive, twins) -> None:
     _, child, _ = twins
     archive.record_stage(child, EVAL, VERSION, "repeat", ["t0", "t1"], attempts=3)
     for attempt, status in enumerate(["resolved", "unresolved", "resolved"]):
-        archive.record_result(child, EVAL, VERSION, "t0", status=status, attempt=attempt)
-    archive.record_result(child, EVAL, VERSION, "t1", status="resolved", attempt=5)  # beyond the stage
+        archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status=status, attempt=attempt))
+    archive.record_result(
+        ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t1", status="resolved", attempt=5)
+    )  # beyond the stage
     (score,) = archive.scores(child)
     assert (score.n_tasks, score.n_done, score.n_resolved) == (6, 3, 2)
     assert archive.missing_tasks(child, EVAL, VERSION, "repeat") == [("t1", 0), ("t1", 1), ("t1", 2)]
@@ -112,12 +135,12 @@ def test_repeated_attempts_count_each_attempt(archive: Archive, twins) -> None:
 def test_summaries_give_selection_inputs_in_one_call(archive: Archive, twins) -> None:
     root, child, twin = twins
     archive.record_stage(root, EVAL, VERSION, "small", SMALL)
-    archive.record_result(root, EVAL, VERSION, "t0", status="resolved")
+    archive.record_result(ResultRecord(root, EvaluatorKey(EVAL, VERSION), "t0", status="resolved"))
     archive.record_stage(child, EVAL, VERSION, "small", SMALL)
     archive.record_stage(child, EVAL, VERSION, "medium", MEDIUM)
     for task in ("t0", "t5", "t6"):
-        archive.record_result(child, EVAL, VERSION, task, status="resolved")
-    archive.record_result(child, EVAL, VERSION, "t1", status="agent_timeout")
+        archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), task, status="resolved"))
+    archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t1", status="agent_timeout"))
     by_id = {row.id: row for row in archive.summaries()}
     assert [row.id for row in archive.summaries()] == ["n0001", "n0002", "n0003", "n0004"]
     assert (by_id[root].n_children, by_id[root].stage, by_id[root].score) == (2, "small", 0.25)
@@ -131,12 +154,12 @@ def test_summaries_give_selection_inputs_in_one_call(archive: Archive, twins) ->
 def test_bad_results_are_refused(archive: Archive, twins) -> None:
     _, child, _ = twins
     with pytest.raises(ArchiveError, match="unknown result status 'passed'"):
-        archive.record_result(child, EVAL, VERSION, "t0", status="passed")  # type: ignore[arg-type]
+        archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status="passed"))  # type: ignore[arg-type]
     with pytest.raises(ArchiveError, match="attempt numbers start at 0"):
-        archive.record_result(child, EVAL, VERSION, "t0", status="resolved", attempt=-1)
+        archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status="resolved", attempt=-1))
     proposed = archive.propose("agent", child)
     with pytest.raises(ArchiveError, match="has no code yet"):
-        archive.record_result(proposed.id, EVAL, VERSION, "t0", status="resolved")
+        archive.record_result(ResultRecord(proposed.id, EvaluatorKey(EVAL, VERSION), "t0", status="resolved"))
     with pytest.raises(ArchiveError, match="distinct task ids"):
         archive.record_stage(child, EVAL, VERSION, "dup", ["t0", "t0"])
     assert _count_rows(archive) == 0
@@ -174,7 +197,11 @@ def test_selection_tallies_always_equal_the_derivation_from_results(
                 archive.record_stage(node, evaluator, "1", f"stage{step}", chosen, attempts=rng.randint(1, 2))
             else:
                 status = rng.choice(["resolved", "unresolved", "agent_error"])
-                archive.record_result(node, evaluator, "1", rng.choice(tasks), status=status, attempt=rng.randint(0, 2))
+                archive.record_result(
+                    ResultRecord(
+                        node, EvaluatorKey(evaluator, "1"), rng.choice(tasks), status=status, attempt=rng.randint(0, 2)
+                    )
+                )
 
     def tallied(evaluator: str | None) -> dict[str, tuple]:
         return {
@@ -203,7 +230,7 @@ def test_selection_tallies_always_equal_the_derivation_from_results(
 def test_results_and_stages_are_append_only_in_the_database(archive: Archive, twins) -> None:
     _, child, _ = twins
     archive.record_stage(child, EVAL, VERSION, "small", SMALL)
-    archive.record_result(child, EVAL, VERSION, "t0", status="unresolved")
+    archive.record_result(ResultRecord(child, EvaluatorKey(EVAL, VERSION), "t0", status="unresolved"))
     archive.close()
     with closing(sqlite3.connect(archive.root / "archive.sqlite")) as conn:
         for statement in (

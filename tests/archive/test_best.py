@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, NodeSummary
+from opendgm.archive import Archive, EvaluatorKey, NodeSummary, ResultRecord
 from opendgm.archive.best import belief, best_agent, best_path, beta_cdf
 from tests.support.archive_helpers import write_tree
 
@@ -121,7 +121,11 @@ def test_best_agent_of_a_real_archive(archive: Archive, tmp_path: Path) -> None:
         archive.set_status(node, "evaluating")
         archive.record_stage(node, "toy", "1", "all", tasks)
         for index, task in enumerate(tasks):
-            archive.record_result(node, "toy", "1", task, status="resolved" if index < solved else "unresolved")
+            archive.record_result(
+                ResultRecord(
+                    node, EvaluatorKey("toy", "1"), task, status="resolved" if index < solved else "unresolved"
+                )
+            )
         archive.set_status(node, "evaluated")
     best = best_agent(archive.summaries(), "posterior")
     assert best is not None and best.id == child.id and best.value == pytest.approx(6 / 8)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, credit
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, credit
 from tests.support.archive_helpers import write_tree
 
 TASKS = ["t1", "t2", "t3", "t4"]
@@ -21,7 +21,11 @@ def evaluate(archive: Archive, node: str, resolved: int, version: str = "1") -> 
     archive.set_status(node, "evaluating")
     archive.record_stage(node, "humaneval", version, "small", TASKS)
     for index, task in enumerate(TASKS):
-        archive.record_result(node, "humaneval", version, task, status="resolved" if index < resolved else "unresolved")
+        archive.record_result(
+            ResultRecord(
+                node, EvaluatorKey("humaneval", version), task, status="resolved" if index < resolved else "unresolved"
+            )
+        )
     archive.set_status(node, "evaluated")
 
 
@@ -63,14 +67,14 @@ def test_gain_uses_the_deepest_stage_both_were_measured_on(archive: Archive, tmp
     evaluate(archive, root, 2)
     archive.record_stage(root, "humaneval", "1", "medium", [*TASKS, "t5", "t6"])
     for task in ("t5", "t6"):
-        archive.record_result(root, "humaneval", "1", task, status="unresolved")
+        archive.record_result(ResultRecord(root, EvaluatorKey("humaneval", "1"), task, status="unresolved"))
     shallow, deep = agent(archive, tmp_path, "shallow", root), agent(archive, tmp_path, "deep", root)
     evaluate(archive, shallow, 3)  # stopped after the first stage: compared on it (3/4 vs 2/4)
     evaluate(archive, deep, 4)
     archive.set_status(deep, "evaluating")
     archive.record_stage(deep, "humaneval", "1", "medium", [*TASKS, "t5", "t6"])
-    archive.record_result(deep, "humaneval", "1", "t5", status="resolved")
-    archive.record_result(deep, "humaneval", "1", "t6", status="unresolved")
+    archive.record_result(ResultRecord(deep, EvaluatorKey("humaneval", "1"), "t5", status="resolved"))
+    archive.record_result(ResultRecord(deep, EvaluatorKey("humaneval", "1"), "t6", status="unresolved"))
     archive.set_status(deep, "evaluated")
     other = agent(archive, tmp_path, "other", root)
     evaluate(archive, other, 4, version="2")  # another evaluator version: nothing to compare with
@@ -94,7 +98,12 @@ def test_prompt_children_are_credited_on_dev_never_on_test(archive: Archive) -> 
             archive.record_stage(node, "prompt:x", "1", stage, [f"{stage}{i}" for i in range(4)])
             for i in range(4):
                 archive.record_result(
-                    node, "prompt:x", "1", f"{stage}{i}", status="resolved" if i < resolved else "unresolved"
+                    ResultRecord(
+                        node,
+                        EvaluatorKey("prompt:x", "1"),
+                        f"{stage}{i}",
+                        status="resolved" if i < resolved else "unresolved",
+                    )
                 )
         archive.set_status(node, "evaluated")
     assert credit.fitness(archive)[meta_prompt].mean_gain == pytest.approx(0.5)

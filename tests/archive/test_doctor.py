@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive.doctor import examine
 from opendgm.llm.ledger import PENDING, CallRecord
 from tests.support.archive_helpers import write_tree
@@ -32,7 +32,7 @@ def campaign(root: Path) -> list[str]:
             nodes.append(archive.add_agent(code, nodes[-1] if nodes else None, operator="t").id)
             archive.record_stage(nodes[-1], "ev", "1", "s", ["a", "b"])
             for task, status in (("a", "resolved"), ("b", "unresolved")):
-                archive.record_result(nodes[-1], "ev", "1", task, status=status)
+                archive.record_result(ResultRecord(nodes[-1], EvaluatorKey("ev", "1"), task, status=status))
         archive.ledger.record(CallRecord("doctor", nodes[0], "agent", "task", "m", "ok"))
     return nodes
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.archive import summaries as summary_rows
 from opendgm.archive.models import TRANSITIONS
 from tests.support.archive_helpers import write_tree
@@ -62,13 +62,19 @@ def test_kept_summaries_always_equal_a_fresh_query(archive: Archive, campaign_di
                 archive.record_stage(node, evaluator, "1", f"stage{step}", chosen)
             elif action < 0.45:
                 with pytest.raises(RuntimeError), archive.transaction():  # seen inside, then rolled back
-                    archive.record_result(node, evaluator, "1", "t0", status="resolved", attempt=9)
+                    archive.record_result(
+                        ResultRecord(node, EvaluatorKey(evaluator, "1"), "t0", status="resolved", attempt=9)
+                    )
                     inside = {row.id: row.passes for row in archive.summaries(None, *FILTERS[0])}
                     assert inside[node] == 1 + sum(r.resolved for r in archive.results(node) if r.attempt != 9)
                     raise RuntimeError("roll back")
             else:
                 status = rng.choice(["resolved", "unresolved"])
-                archive.record_result(node, evaluator, "1", rng.choice(tasks), status=status, attempt=rng.randint(0, 1))
+                archive.record_result(
+                    ResultRecord(
+                        node, EvaluatorKey(evaluator, "1"), rng.choice(tasks), status=status, attempt=rng.randint(0, 1)
+                    )
+                )
             _check(archive)
             if step % 7 == 0:
                 _check(reader)
@@ -85,7 +91,7 @@ def test_values_derived_per_row_follow_the_changes_and_a_stale_list_recomputes(a
     assert children.derived(lambda row: row.n_children) == [0]
     count = lambda row: (row.n_children, row.passes)  # noqa: E731 - one function object, kept by the cache
     assert archive.summaries(evaluator="e1").derived(count) == [(0, 0)]
-    archive.record_result(seed, "e1", "1", "t0", status="resolved")
+    archive.record_result(ResultRecord(seed, EvaluatorKey("e1", "1"), "t0", status="resolved"))
     archive.add_agent(code, seed)
     stale, fresh = children, archive.summaries(evaluator="e1")
     assert fresh.derived(count) == [(1, 1), (0, 1)]  # the twin shares the seed's code, so its result

@@ -29,7 +29,7 @@ from opendgm.archive import Archive  # noqa: E402
 from opendgm.archive.doctor import examine  # noqa: E402
 from opendgm.cluster.node_start import runtime_env  # noqa: E402
 from opendgm.cluster.progress import UNIT_EVENT  # noqa: E402
-from opendgm.evolve.campaign import Campaign  # noqa: E402
+from opendgm.evolve.campaign import run_campaign  # noqa: E402
 from opendgm.outcomes import INFRA_EVENT  # noqa: E402
 from opendgm.sandbox import SandboxSpec, open_sandbox  # noqa: E402
 from opendgm.sandbox.docker_client import docker_client  # noqa: E402
@@ -58,7 +58,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, local_isolation: None) -
     script = CapabilityScript()
     root = tmp_path_factory.mktemp("local") / "c"
     try:
-        assert Campaign(config(script, "local", generations=1), root).run() == "done: 1 generations"
+        assert run_campaign(config(script, "local", generations=1), root) == "done: 1 generations"
     finally:
         script.stop()
     return fingerprint(root)
@@ -93,7 +93,7 @@ _names = itertools.count(1)  # of the nodes started in place of killed ones
 def _run_while_killing(cluster: LocalCluster, script: NodeKiller, settings: Any, root: Path) -> str:
     """Run the campaign; each time the doomed task's agent calls the model, its node dies and a new one starts."""
     outcome: list[str] = []
-    runner = threading.Thread(target=lambda: outcome.append(Campaign(settings, root).run()), daemon=True)
+    runner = threading.Thread(target=lambda: outcome.append(run_campaign(settings, root)), daemon=True)
     runner.start()
     while runner.is_alive():
         if not script.arrived.wait(1):

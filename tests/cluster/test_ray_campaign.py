@@ -16,8 +16,8 @@ from opendgm.archive.doctor import examine
 from opendgm.archive.gitstore import GitStore
 from opendgm.cli import main
 from opendgm.cluster.progress import UNIT_EVENT
-from opendgm.evolve.campaign import Campaign
-from opendgm.evolve.self_improve import Rejected
+from opendgm.evaluators.self_modification import Rejected
+from opendgm.evolve.campaign import run_campaign
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 from tests.evolve.test_campaign import config
 from tests.support.llm_fakes import FakeProvider, Reply, completion
@@ -56,10 +56,10 @@ def test_generations_give_the_same_archive_on_the_cluster(
 ) -> None:
     settings = config(script, "local", children_per_generation=2, stages=[{"subset": "HumanEval_0"}])  # two at once
     settings.self_improve.self_test = False
-    assert Campaign(settings, tmp_path / "local").run() == "done: 1 generations"
+    assert run_campaign(settings, tmp_path / "local") == "done: 1 generations"
     on_ray = settings.model_copy(update={"executor": settings.executor.model_copy(
         update={"kind": "ray", "address": cluster.address})})  # fmt: skip
-    assert Campaign(on_ray, tmp_path / "ray").run() == "done: 1 generations"
+    assert run_campaign(on_ray, tmp_path / "ray") == "done: 1 generations"
     local, remote = fingerprint(tmp_path / "local"), fingerprint(tmp_path / "ray")
     assert remote == local
     assert any(result[5] == "resolved" for result in remote[1]), "the child solved tasks on the nodes"

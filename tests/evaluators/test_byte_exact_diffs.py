@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opendgm.archive import Archive
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.sandbox import reachable_scratch
@@ -38,10 +38,8 @@ def test_a_latin_1_file_is_stored_and_graded_byte_exact(backend: str, tmp_path: 
         agent.mkdir()
         (agent / "agent.py").write_text(AGENT)
         node = archive.add_agent(agent, operator="import").id
-        score = evaluate_stage(
-            archive, node, evaluator, evaluator.select("all"), "s", gateway=None, executor=LocalExecutor(1),
-            backend=backend,
-        )  # fmt: skip
+        context = EvaluationContext(gateway=None, executor=LocalExecutor(1), backend=backend)
+        score = evaluate_stage(archive, node, evaluator, evaluator.select("all"), "s", context)
         (result,) = archive.results(node)
         assert result.status == "resolved" and score.n_resolved == 1, (result.status, result.detail)
         stored = archive.artifacts.read_bytes(str(result.patch_path))

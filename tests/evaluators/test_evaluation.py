@@ -12,7 +12,7 @@ import pytest
 
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive
-from opendgm.evaluators.evaluation import evaluate_stage
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_stage
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.repo_tasks import RepoTasks
@@ -51,9 +51,8 @@ def gateway(archive: Archive, fake_provider: FakeProvider, make_gateway: Callabl
 
 def run(archive: Archive, gateway: Gateway, evaluator, tasks, backend: str, agent_dir: Path | None = None):
     node = archive.add_agent(agent_dir or seed_agent_dir(), operator="import").id
-    score = evaluate_stage(
-        archive, node, evaluator, tasks, "test", gateway=gateway, executor=LocalExecutor(1), backend=backend
-    )
+    context = EvaluationContext(gateway=gateway, executor=LocalExecutor(1), backend=backend)
+    score = evaluate_stage(archive, node, evaluator, tasks, "test", context)
     return node, score, {r.task_id: r for r in archive.results(node)}
 
 
@@ -105,9 +104,8 @@ def test_every_failure_is_a_per_task_status(
     assert failure.data["task"] == "fix-median" and failure.data["kind"] == "model_service"
     assert "503" in failure.data["detail"]
     fake_provider.default = bash("submit")
-    retried = evaluate_stage(
-        archive, node, evaluator, tasks, "test", gateway=gateway, executor=LocalExecutor(1), backend="docker"
-    )
+    context = EvaluationContext(gateway=gateway, executor=LocalExecutor(1), backend="docker")
+    retried = evaluate_stage(archive, node, evaluator, tasks, "test", context)
     assert retried.n_done == 2 and archive.cached_result(node, evaluator.name, evaluator.version, "fix-median")
 
     crashing = tmp_path / "crashing-agent"

@@ -69,18 +69,17 @@ def test_a_grading_is_one_exec_and_grades_as_before(backend: str, monkeypatch: p
     assert "[opendgm: " not in graded[2].output  # the step markers are the host's, never part of the log
 
 
-class OldPlugin(RepoTasks):
-    """A plug-in of the old contract: it prepares with a sandbox step of its own."""
-
-    def prepare(self, task: Task, sandbox: Sandbox) -> str:
-        base = super().prepare(task, sandbox)
-        sandbox.exec("echo prepared the old way > /workspace/old.txt")
-        return base
-
-
 def test_an_evaluator_of_the_old_contract_grades_step_by_step_with_a_warning(
     backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    class OldPlugin(RepoTasks):  # a class per test: the warning comes once per class
+        """A plug-in of the old contract: it prepares with a sandbox step of its own."""
+
+        def prepare(self, task: Task, sandbox: Sandbox) -> str:
+            base = super().prepare(task, sandbox)
+            sandbox.exec("echo prepared the old way > /workspace/old.txt")
+            return base
+
     old = OldPlugin(EXAMPLES)
     (median,) = old.select("fix-median")
     counting = Counting(monkeypatch)

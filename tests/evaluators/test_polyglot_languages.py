@@ -28,7 +28,7 @@ from opendgm.evaluators.polyglot_grading import partial_files, patch_from, solut
 from opendgm.evaluators.polyglot_images import build_language_image
 from opendgm.evaluators.polyglot_languages import LANGUAGES
 from opendgm.evaluators.runner import TaskRunner, grade_patch
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 
 pytestmark = pytest.mark.docker
@@ -170,7 +170,7 @@ def test_a_campaign_runs_its_first_stage_on_a_mixed_language_subset(evaluator: P
                 "budget": {"nodes": 0},
             }
         )
-        assert Campaign(config, tmp_path / "campaign").run() == "nodes: 0 of 0 children created"
+        assert run_campaign(config, tmp_path / "campaign") == "nodes: 0 of 0 children created"
     finally:
         script.provider.stop()
     with Archive.open(tmp_path / "campaign", readonly=True) as archive:

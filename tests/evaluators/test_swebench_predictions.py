@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, ResultRecord
 from opendgm.evaluators.runner import grade_patch
 from opendgm.evaluators.swebench import SWEBench
 from tests.evaluators.test_swebench import INSTANCE_ID, dataset  # noqa: F401  (the module's dataset fixture: image built, removed)
@@ -37,9 +37,7 @@ def agents(dataset: Path, tmp_path: Path) -> Iterator[Agents]:  # noqa: F811
             archive.set_status(node.id, "evaluating")
             archive.record_stage(node.id, evaluator.name, evaluator.version, "full", [INSTANCE_ID])
             path = archive.artifacts.put(f"{node.id}/{INSTANCE_ID}.patch", patch) if patch else None
-            archive.record_result(
-                node.id, evaluator.name, evaluator.version, INSTANCE_ID, status=status, patch_path=path
-            )
+            archive.record_result(ResultRecord(node.id, evaluator.key, INSTANCE_ID, status=status, patch_path=path))
             archive.set_status(node.id, "evaluated")
             ids.append(node.id)
     yield root, ids[0], ids[1]

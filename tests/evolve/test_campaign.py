@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opendgm.archive import Archive
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig, ConfigProblem, OperatorWeights
 from opendgm.evolve.selectors import SELECTORS
 from tests.support.scripted_models import CapabilityScript
@@ -38,7 +38,7 @@ def config(provider: CapabilityScript, backend: str, **overrides: object) -> Cam
 def test_a_helpful_self_improvement_is_kept_and_preferred(
     script: CapabilityScript, backend: str, tmp_path: Path
 ) -> None:
-    reason = Campaign(config(script, backend), tmp_path / "c").run()
+    reason = run_campaign(config(script, backend), tmp_path / "c")
     assert reason == "done: 1 generations"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed, child = archive.nodes(kind="agent")
@@ -59,7 +59,7 @@ def test_budget_stops_cleanly_and_resumes_with_a_larger_one(
     script: CapabilityScript, docker_engine: str, tmp_path: Path
 ) -> None:
     tight = config(script, "docker", llm={**config(script, "docker").llm.model_dump(), "budget": {"usd": 0.004}})
-    first = Campaign(tight, tmp_path / "c").run()
+    first = run_campaign(tight, tmp_path / "c")
     assert first.startswith("budget:"), first
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         spent = archive.ledger.totals()
@@ -67,7 +67,7 @@ def test_budget_stops_cleanly_and_resumes_with_a_larger_one(
         stuck = [n for n in archive.nodes(kind="agent") if n.status not in ("evaluated", "rejected", "failed")]
         assert stuck, "the interrupted work is kept, waiting to be resumed"
     roomy = config(script, "docker", llm={**tight.llm.model_dump(), "budget": {"usd": 10.0}})
-    assert Campaign(roomy, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(roomy, tmp_path / "c") == "done: 1 generations"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         statuses = sorted(n.status for n in archive.nodes(kind="agent"))
         assert statuses == ["evaluated", "evaluated"]
@@ -111,7 +111,7 @@ def test_async_mode_expands_and_evaluates_task_by_task(
     monkeypatch.setattr(OperatorWeights, "draw", lambda self, k, rng: [next(turns) for _ in range(k)])
     budget = {"task_evaluations": 12, "nodes": 3 * len(operators)}
     hgm = config(script, "docker", mode="async", budget=budget, workers=2, operators=operators)
-    reason = Campaign(hgm, tmp_path / "c").run()
+    reason = run_campaign(hgm, tmp_path / "c")
     assert reason.startswith(("task evaluations:", "nodes:", "done:")), reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         kinds = [event.kind for event in archive.events()]

@@ -9,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from opendgm.archive import Archive
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.tracking.trackers import remembered
 from tests.evolve.test_campaign import config
 from tests.support.scripted_models import CapabilityScript
@@ -20,7 +20,7 @@ def test_a_campaign_reports_to_mlflow_through_the_observer_seam(
 ) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracked = config(script, "local", tracking={"kind": "mlflow", "uri": uri, "interval_s": 0.5})
-    assert Campaign(tracked, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(tracked, tmp_path / "c") == "done: 1 generations"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         wanted = {int(row.id[1:]): row.score for row in archive.summaries() if row.status == "evaluated"}
         spent = archive.ledger.totals().cost_usd

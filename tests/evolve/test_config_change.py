@@ -14,10 +14,11 @@ from rich.console import Console
 
 from opendgm.archive import Archive
 from opendgm.evaluators.humaneval import HumanEval
-from opendgm.evolve.campaign import CONFIG_COPY, Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.config_change import ConfigChangeRefused, compare, read_stored
 from opendgm.evolve.display import status_table
+from opendgm.evolve.opening import CONFIG_COPY, Setup
 from tests.evolve.test_campaign import config
 from tests.support.scripted_models import CapabilityScript
 
@@ -70,13 +71,14 @@ def test_an_accepted_change_evaluates_every_agent_again_and_marks_old_scores_sta
     script: CapabilityScript, local_isolation: None, tmp_path: Path
 ) -> None:
     root = tmp_path / "c"
-    assert Campaign(config(script, "local"), root).run() == "done: 1 generations"
+    assert run_campaign(config(script, "local"), root) == "done: 1 generations"
     changed = config(script, "local", stages=[{"subset": "HumanEval_0"}], workers=1)
     with pytest.raises(ConfigChangeRefused, match=r"changed: stages\b"):
-        Campaign(changed, root).run()
-    newer = Campaign(changed, root, accept_config_change=True)
+        run_campaign(changed, root)
+    newer = Setup.of(changed)
     newer.evaluator.version = "humaneval/next"  # a new release of the evaluator, as far as the archive can tell
-    assert newer.run() == "done: 1 generations", "no dead end: the agents were scored again"
+    reason = run_campaign(newer, root, accept_config_change=True)
+    assert reason == "done: 1 generations", "no dead end: the agents were scored again"
     with Archive.open(root, readonly=True) as archive:
         agents = [node for node in archive.nodes(kind="agent") if node.status == "evaluated"]
         assert len(agents) == 2

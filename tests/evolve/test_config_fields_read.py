@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from opendgm.archive import Archive
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from tests.support.llm_fakes import Reply
 from tests.support.scripted_models import CapabilityScript, say
@@ -128,7 +128,7 @@ def test_every_config_field_reaches_the_code(docker_engine: str, reads: set[str]
             "budget": {"nodes": 5, "task_evaluations": 100, "wall_time_s": 900},
             "self_improve": {"timeout_s": 120, "max_steps": 5, "entry_rule": "dgm_swebench", "diagnosis_chars": 20000},
         })  # fmt: skip
-        Campaign(config, tmp_path / "c").run()
+        run_campaign(config, tmp_path / "c")
     finally:
         provider.stop()
     with Archive.open(tmp_path / "c", readonly=True) as archive:

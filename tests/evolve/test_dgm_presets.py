@@ -22,7 +22,7 @@ from opendgm.agents.contract import REPO_DIR
 from opendgm.archive import Archive
 from opendgm.evaluators.polyglot import selftest_dir
 from opendgm.evolve import entries, scoring
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.prompts import meta_prompts
 from opendgm.sandbox.docker_client import docker_client
@@ -61,7 +61,7 @@ def test_dgm_swebench_preset_follows_dgms_rules(docker_engine: str, tmp_path: Pa
                         stages=stages, generations=1, sandbox=docker)  # fmt: skip
         assert (config.seed_agent, config.scoring.score, config.scoring.children, config.self_improve.entry_rule) == (
             "dgm-initial", "cumulative", "kept", "dgm_swebench")  # fmt: skip
-        assert Campaign(config, tmp_path / "c").run() == "done: 1 generations"
+        assert run_campaign(config, tmp_path / "c") == "done: 1 generations"
     finally:
         provider.stop()
         with contextlib.suppress(ImageNotFound):
@@ -191,7 +191,7 @@ def test_no_selfimprove_has_the_seed_modify_the_parents_code(tmp_path: Path) -> 
         config = preset("dgm-swebench.yaml", provider, evaluator={"name": "humaneval"}, baseline="no_selfimprove",
                         stages=[{"subset": HUMANEVAL_TASKS}], children_per_generation=1, selector="best",
                         seed_agent="seed")  # fmt: skip
-        assert Campaign(config, tmp_path / "c").run() == "done: 2 generations"
+        assert run_campaign(config, tmp_path / "c") == "done: 2 generations"
     finally:
         provider.stop()
     with Archive.open(tmp_path / "c", readonly=True) as archive:
@@ -229,7 +229,7 @@ def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> No
         assert (config.seed_agent, config.scoring.score, config.self_improve.entry_rule) == (
             "dgm-initial", "cumulative", "dgm_polyglot")  # fmt: skip
         assert config.self_improve.role == "self_modify"
-        assert Campaign(config, tmp_path / "c").run() == "done: 1 generations"
+        assert run_campaign(config, tmp_path / "c") == "done: 1 generations"
     finally:
         provider.stop()
     with Archive.open(tmp_path / "c", readonly=True) as archive:

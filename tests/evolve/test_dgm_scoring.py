@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.evolve import scoring
 from opendgm.evolve.config import ScoringConfig
 from opendgm.evolve.selectors import SELECTORS
@@ -34,7 +34,9 @@ def evaluated(archive: Archive, node: str, small: int, medium: int | None) -> No
             continue
         archive.record_stage(node, EV, VER, stage, ids)
         for index, task in enumerate(ids):
-            archive.record_result(node, EV, VER, task, status="resolved" if index < solved else "unresolved")
+            archive.record_result(
+                ResultRecord(node, EvaluatorKey(EV, VER), task, status="resolved" if index < solved else "unresolved")
+            )
     archive.set_status(node, "evaluated")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from opendgm.archive import Archive
 from opendgm.evaluators.humaneval import HumanEval
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.evolve.entries import Entry
 from opendgm.evolve.self_improve import diagnose
@@ -80,7 +80,7 @@ def test_diagnosis_carries_dgms_evidence_within_its_budget(dgm_script: DGMAnswer
         "sandbox": {"backend": "local"}, "selector": "best",
         "self_improve": {"timeout_s": 120, "max_steps": 5, "diagnosis_chars": BUDGET},
     })  # fmt: skip
-    Campaign(config, tmp_path / "c").run()
+    run_campaign(config, tmp_path / "c")
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed, child, *_ = archive.nodes(kind="agent")
         assert child.status == "evaluated", child.status_reason

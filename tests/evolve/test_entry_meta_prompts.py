@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from opendgm.archive import Archive, credit
+from opendgm.archive import credit
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evolve import proposals
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import open_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.prompts import meta_prompts
 
@@ -20,10 +20,8 @@ def test_a_special_entry_replaces_the_plain_diagnosis_edge(tmp_path: Path) -> No
     config = CampaignConfig.model_validate(
         {"llm": {"roles": {"agent": ROLE, "meta": ROLE}}, "stages": [{"subset": "small"}]}
     )
-    campaign = Campaign(config, tmp_path / "c")
-    with Archive.create(tmp_path / "c", "entry-edges") as archive:
-        campaign._archive = archive  # what run() binds: the steps under test read the campaign's archive
-        meta_prompts.ensure_seeds(archive, meta_prompts.AGENT_ROLES)
+    with open_campaign(config, tmp_path / "c") as campaign:
+        archive = campaign.archive  # the meta-prompts' seeds are in it
         code = tmp_path / "agent"
         code.mkdir()
         (code / "agent.py").write_text("print('seed')\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.archive.models import Event
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from tests.evolve.test_campaign import config
 from tests.support.scripted_models import CapabilityScript
@@ -21,7 +21,7 @@ def test_hgm_async_campaign_runs_to_its_budget_by_hgm_rules(
     script: CapabilityScript, local_isolation: None, tmp_path: Path
 ) -> None:
     settings = config(script, "local", mode="async", workers=2, budget={"task_evaluations": 6}, hgm=HGM)
-    reason = Campaign(settings, tmp_path / "c").run()
+    reason = run_campaign(settings, tmp_path / "c")
     assert reason.startswith("task evaluations:"), reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         agents = {node.id: node for node in archive.nodes(kind="agent")}
@@ -68,7 +68,7 @@ def test_own_positive_never_expands_a_seed_that_solves_nothing(
     """HGM's filter with a seed at 0%: nothing may be expanded, so nothing is created and the run says why."""
     rules = HGM | {"expand_from": "own_positive"}
     settings = config(script, "local", mode="async", budget={"task_evaluations": 8, "nodes": 2}, hgm=rules)
-    reason = Campaign(settings, tmp_path / "c").run()
+    reason = run_campaign(settings, tmp_path / "c")
     assert "no agent can be expanded" in reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         assert [node.operator for node in archive.nodes(kind="agent")] == ["seed"]

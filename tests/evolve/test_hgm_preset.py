@@ -23,7 +23,7 @@ from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.cli import app
 from opendgm.evolve import entries
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.sandbox.docker_client import docker_client
 from tests.evaluators.test_swebench import IMAGE
 from tests.evolve.test_dgm_presets import HIDDEN_TEST, preset, roman_script, swebench_dataset
@@ -50,7 +50,7 @@ def test_hgm_swebench_preset_follows_hgms_rules(docker_engine: str, tmp_path: Pa
         assert (rules.expand_from, rules.count_seed_evaluations, rules.cool_down) == ("own_positive", False, True)
         assert config.self_improve.entry_rule == "dgm_swebench"  # HGM's choose_entry is DGM's SWE-bench rule
         assert rules.first_expansions(config.workers, config.hgm_alpha) == 2
-        reason = Campaign(config, tmp_path / "c").run()
+        reason = run_campaign(config, tmp_path / "c")
     finally:
         provider.stop()
         with contextlib.suppress(ImageNotFound):

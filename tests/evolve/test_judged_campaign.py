@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import tests.support.mpo_toy as toy
 from opendgm.archive import Archive
 from opendgm.cli import app
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from opendgm.usage import UsageMistake
 from tests.evolve.test_campaign import config
@@ -93,7 +93,7 @@ def test_mpo_refines_the_judge_rubric_and_the_archive_is_rejudged(
     judged_script: JudgedScript, docker_engine: str, tmp_path: Path
 ) -> None:
     cfg = judged_config(judged_script, write_tasks(tmp_path / "tasks.jsonl"))
-    assert Campaign(cfg, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(cfg, tmp_path / "c") == "done: 1 generations"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed_rubric, refined = archive.nodes(kind="rubric")
         assert (seed_rubric.operator, refined.operator, refined.parent_id) == ("seed", "mpo", seed_rubric.id)
@@ -133,7 +133,7 @@ def test_mpo_refines_the_judge_rubric_and_the_archive_is_rejudged(
         assert any(c.node == refined.id and c.purpose == "mpo refine" for c in calls)
         spent = len(calls)
 
-    assert Campaign(cfg, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(cfg, tmp_path / "c") == "done: 1 generations"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         assert len(archive.ledger.calls()) == spent, "a finished campaign resumes without a model call"
 
@@ -198,14 +198,14 @@ def test_a_judge_that_cannot_answer_stops_the_campaign_and_nothing_is_lost(
     down = good.model_dump() | {
         "llm": good.llm.model_dump() | {"roles": roles | {"judge": roles["judge"] | {"api_base": dead}}}
     }
-    reason = Campaign(CampaignConfig.model_validate(down), tmp_path / "c").run()
+    reason = run_campaign(CampaignConfig.model_validate(down), tmp_path / "c")
     assert "could not be completed" in reason and "grading model" in reason, reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         (seed,) = archive.nodes(kind="agent")
         assert seed.status == "evaluating" and archive.results(seed.id) == [], "no verdict, no result: retried later"
         failures = [e.data["detail"] for e in archive.events() if e.kind == "task_infrastructure_failure"]
         assert len(failures) == 2 and all("grading model" in detail for detail in failures)
-    assert Campaign(good, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(good, tmp_path / "c") == "done: 1 generations"
 
 
 def test_rejudging_cut_short_resumes_where_it_stopped(
@@ -215,7 +215,7 @@ def test_rejudging_cut_short_resumes_where_it_stopped(
     selection on half-judged stages, and the next run re-judges only what is missing."""
     cfg = judged_config(judged_script, write_tasks(tmp_path / "tasks.jsonl"))
     judged_script.refined_judge_down = True
-    reason = Campaign(cfg, tmp_path / "c").run()
+    reason = run_campaign(cfg, tmp_path / "c")
     assert reason.startswith("the judge or meta-reward model could not answer"), reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         refined = archive.nodes(kind="rubric")[-1]
@@ -225,7 +225,7 @@ def test_rejudging_cut_short_resumes_where_it_stopped(
         agent_calls = [c for c in archive.ledger.calls() if c.purpose.startswith("agent ")]
 
     judged_script.refined_judge_down = False
-    assert Campaign(cfg, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(cfg, tmp_path / "c") == "done: 1 generations"
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         for agent in archive.nodes(kind="agent"):
             (score,) = [s for s in archive.scores(agent.id) if s.evaluator_version == after]

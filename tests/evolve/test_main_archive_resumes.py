@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 from opendgm.archive import Archive
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.evolve.config import CampaignConfig
 from tests.support.scripted_models import CapabilityScript
 
@@ -37,7 +37,7 @@ def test_a_campaign_written_by_main_before_the_refactor_opens_and_resumes(
     fields = json.loads((root / "FIELDS.json").read_text())
     role = {"model": "openai/scripted", "api_base": script.base_url, "max_tokens": 64, "timeout_s": 10}
     fields["llm"]["roles"] = {"agent": role, "meta": role}
-    assert Campaign(CampaignConfig.model_validate(fields | {"generations": 2}), root).run() == "done: 2 generations"
+    assert run_campaign(CampaignConfig.model_validate(fields | {"generations": 2}), root) == "done: 2 generations"
 
     with Archive.open(root, readonly=True) as archive:
         after = {node.id: (node.kind, node.operator, node.status) for node in archive.nodes()}

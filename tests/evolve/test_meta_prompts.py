@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, credit
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, credit
 from opendgm.archive.credit import Credit, Fitness
 from opendgm.prompts import meta_prompts, pe2
 
@@ -51,8 +51,10 @@ def test_the_bandit_reads_its_credit_from_the_archive(tmp_path: Path) -> None:
         for node, resolved in [(root, 1)]:
             archive.set_status(node, "evaluating")
             archive.record_stage(node, "he", "1", "s", ["t1", "t2"])
-            archive.record_result(node, "he", "1", "t1", status="resolved" if resolved else "unresolved")
-            archive.record_result(node, "he", "1", "t2", status="unresolved")
+            archive.record_result(
+                ResultRecord(node, EvaluatorKey("he", "1"), "t1", status="resolved" if resolved else "unresolved")
+            )
+            archive.record_result(ResultRecord(node, EvaluatorKey("he", "1"), "t2", status="unresolved"))
             archive.set_status(node, "evaluated")
         for meta_prompt, status in ((original, "unresolved"), (better.id, "resolved")):
             (code / "agent.py").write_text(f"x = {meta_prompt!r}\n")
@@ -60,8 +62,8 @@ def test_the_bandit_reads_its_credit_from_the_archive(tmp_path: Path) -> None:
             archive.add_edge(child, meta_prompt, "produced_by")
             archive.set_status(child, "evaluating")
             archive.record_stage(child, "he", "1", "s", ["t1", "t2"])
-            archive.record_result(child, "he", "1", "t1", status="resolved")
-            archive.record_result(child, "he", "1", "t2", status=status)
+            archive.record_result(ResultRecord(child, EvaluatorKey("he", "1"), "t1", status="resolved"))
+            archive.record_result(ResultRecord(child, EvaluatorKey("he", "1"), "t2", status=status))
             archive.set_status(child, "evaluated")
         records = credit.fitness(archive)
         assert records[original].mean_gain == 0.0 and records[better.id].mean_gain == 0.5

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from opendgm.archive import Archive, credit
 from opendgm.cli import app
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import run_campaign
 from opendgm.prompts import meta_prompts
 from tests.evolve.test_campaign import config
 from tests.support.scripted_models import BASH_HINT, HYPER_MUTATION_LINE, CapabilityScript
@@ -27,7 +27,7 @@ def test_pe2_and_hyper_mutation_children_are_ordinary_archive_nodes(
     # With seed 0 the first generation draws one pe2 child and one hyper-mutation.
     operators = {"self_improve": 0.0, "pe2": 1.0, "hyper_mutation": 1.0}
     cfg = config(script, "docker", operators=operators, children_per_generation=2, seed=0)
-    assert Campaign(cfg, tmp_path / "c").run() == "done: 1 generations"
+    assert run_campaign(cfg, tmp_path / "c") == "done: 1 generations"
 
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed, child = archive.nodes(kind="agent")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from opendgm.agents.contract import seed_agent_dir
-from opendgm.archive import Archive
+from opendgm.archive import Archive, ResultRecord
 from opendgm.evaluators.humaneval import HumanEval
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.evolve import prompt_slots
-from opendgm.evolve.self_improve import Rejected
 from opendgm.prompts import pe2
 
 EVALUATOR = HumanEval()
@@ -41,7 +41,7 @@ def parent(tmp_path: Path) -> tuple[Archive, str]:
     outcomes = {"HumanEval_0": "resolved", "HumanEval_1": "unresolved", "HumanEval_2": "empty_patch"}
     for task, status in outcomes.items():
         log = archive.artifacts.put(f"{node}/{task}.log", f"grading of {task}: AssertionError")
-        archive.record_result(node, EVALUATOR.name, EVALUATOR.version, task, status=status, log_path=log)
+        archive.record_result(ResultRecord(node, EVALUATOR.key, task, status=status, log_path=log))
     yield archive, node
     archive.close()
 
@@ -80,6 +80,6 @@ def test_unusable_rewrites_and_flawless_parents_are_rejected(parent, tmp_path: P
     code = shutil.copytree(seed_agent_dir(), tmp_path / "flawless")
     (code / "agent.py").write_text((code / "agent.py").read_text() + "# other code, so results are not shared\n")
     flawless = archive.add_agent(code, operator="seed").id
-    archive.record_result(flawless, EVALUATOR.name, EVALUATOR.version, "HumanEval_0", status="resolved")
+    archive.record_result(ResultRecord(flawless, EVALUATOR.key, "HumanEval_0", status="resolved"))
     with pytest.raises(Rejected, match="failed no task"):
         rewrite(archive, flawless, Proposer(str.upper))

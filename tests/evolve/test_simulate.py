@@ -14,7 +14,7 @@ from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.cli import app
 from opendgm.evolve.config import CampaignConfig, ConfigProblem
-from opendgm.evolve.simulate import NOTE, SimulatedCampaign, compare, policy_config
+from opendgm.evolve.simulate import NOTE, compare, policy_config, simulated
 
 ROLES = {"agent": {"model": "openai/x", "api_base": "http://127.0.0.1:9"}, "meta": {"model": "openai/x"}}
 CONFIG = {
@@ -28,8 +28,8 @@ CONFIG = {
 
 
 def run(policy: str, seed: int, root: Path) -> tuple[str, list[tuple], dict]:
-    campaign = SimulatedCampaign(policy_config(CampaignConfig.model_validate(CONFIG), policy, seed, None), root)
-    reason = campaign.run()
+    with simulated(policy_config(CampaignConfig.model_validate(CONFIG), policy, seed, None), root) as campaign:
+        reason = campaign.run()
     with Archive.open(root, readonly=True) as archive:
         nodes = [(n.id, n.parent_id, n.status, n.meta.get("simulated_ability")) for n in archive.nodes(kind="agent")]
         results = sorted((r.node_id, r.task_id, r.status) for n in nodes for r in archive.results(n[0]))

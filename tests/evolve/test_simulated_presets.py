@@ -14,7 +14,7 @@ import yaml
 from opendgm.archive import Archive
 from opendgm.archive.best import best_agent
 from opendgm.evolve.config import CampaignConfig
-from opendgm.evolve.simulate import SimulatedCampaign
+from opendgm.evolve.simulate import simulate_one, simulated
 from tests.evolve.test_hgm_campaign import expansions_follow_hgm
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -31,7 +31,8 @@ def preset(name: str, **overrides: Any) -> CampaignConfig:
 def test_hgm_preset_expands_only_own_positive_nodes_and_counts_without_the_seed(tmp_path: Path) -> None:
     config = preset("hgm-swebench.yaml", budget={"task_evaluations": 160})  # HGM's 60 tasks, 20 workers, cool-down
     assert config.hgm.cool_down and config.hgm.expand_from == "own_positive" and config.workers == 20
-    reason = SimulatedCampaign(config, tmp_path / "c").run()
+    with simulated(config, tmp_path / "c") as campaign:
+        reason = campaign.run()
     assert reason.startswith("task evaluations:"), reason
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed = next(node for node in archive.nodes(kind="agent") if node.operator == "seed")
@@ -46,7 +47,7 @@ def test_keep_better_rejects_children_below_the_seed_minus_its_margin(tmp_path: 
     landscape = {"initial_ability": 0.4, "step": {"mean": -0.08, "spread": 0.1}, "broken_share": 0.0}
     config = preset("dgm-swebench.yaml", archive_rule="keep_better", simulation=landscape, generations=6,
                     stages=[{"subset": "small"}], budget={})  # fmt: skip
-    SimulatedCampaign(config, tmp_path / "c").run()
+    simulate_one(config, tmp_path / "c")
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         seed, *children = archive.nodes(kind="agent")
         score = {node.id: archive.best_score(node.id) for node in (seed, *children)}
@@ -60,7 +61,7 @@ def test_keep_better_rejects_children_below_the_seed_minus_its_margin(tmp_path: 
 
 def test_no_darwin_always_expands_the_newest_agent(tmp_path: Path) -> None:
     config = preset("dgm-swebench.yaml", baseline="no_darwin", generations=4, stages=[{"subset": "small"}], budget={})
-    SimulatedCampaign(config, tmp_path / "c").run()
+    simulate_one(config, tmp_path / "c")
     with Archive.open(tmp_path / "c", readonly=True) as archive:
         generations = [event.data for event in archive.events() if event.kind == "generation"]
         nodes = {node.id: node for node in archive.nodes(kind="agent")}
@@ -78,7 +79,7 @@ def test_hgm_evaluates_a_random_unseen_task_or_the_next_in_pool_order(tmp_path: 
     for level in (0.0, 1.0):
         shipped = preset("hgm-swebench.yaml", budget={"task_evaluations": 90})
         config = shipped.model_copy(update={"hgm": shipped.hgm.model_copy(update={"eval_random_level": level})})
-        SimulatedCampaign(config, tmp_path / str(level)).run()
+        simulate_one(config, tmp_path / str(level))
         with Archive.open(tmp_path / str(level), readonly=True) as archive:
             seed, *children = archive.nodes(kind="agent")
             pool = [r.task_id for r in archive.results(seed.id)]  # the seed ran every stage, in order
@@ -94,8 +95,9 @@ def test_a_named_selector_picks_the_parent_in_async_mode(tmp_path: Path) -> None
     most own successes so far (every pool node is scored over the same 60 tasks); HGM's Thompson draw does not."""
     followed = {}
     for selector in ("best", "hgm"):
-        SimulatedCampaign(preset("hgm-swebench.yaml", selector=selector, budget={"task_evaluations": 100}),
-                          tmp_path / selector).run()  # fmt: skip
+        simulate_one(
+            preset("hgm-swebench.yaml", selector=selector, budget={"task_evaluations": 100}), tmp_path / selector
+        )
         with Archive.open(tmp_path / selector, readonly=True) as archive:
             results = [r for node in archive.nodes(kind="agent") for r in archive.results(node.id)]
             expands = [event for event in archive.events() if event.kind == "expand"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from opendgm.archive import Archive
-from opendgm.evolve.campaign import Campaign
+from opendgm.evolve.campaign import open_campaign
 from opendgm.evolve.config import CampaignConfig
 from tests.evolve.test_campaign import config
 from tests.support.fault_models import FaultyScript
@@ -47,8 +47,8 @@ def test_model_service_failures_in_every_operator_are_events_and_resume_matches_
 ) -> None:
     healthy = FaultyScript()
     try:
-        undisturbed = Campaign(campaign_config(healthy), tmp_path / "undisturbed")
-        assert undisturbed.run() == "done: 1 generations" and undisturbed.exit_code == 0
+        with open_campaign(campaign_config(healthy), tmp_path / "undisturbed") as undisturbed:
+            assert undisturbed.run() == "done: 1 generations" and undisturbed.exit_code == 0
     finally:
         healthy.stop()
     reference = fingerprint(tmp_path / "undisturbed")
@@ -60,21 +60,21 @@ def test_model_service_failures_in_every_operator_are_events_and_resume_matches_
         faulty.inject("diagnosis", "500")  # the config retries once only: this is past the retries
         faulty.inject("pe2", "429")
         faulty.inject("hyper_mutation", "malformed")
-        first = Campaign(cfg, tmp_path / "c")
-        reason = first.run()
+        with open_campaign(cfg, tmp_path / "c") as first:
+            reason = first.run()
         assert first.exit_code == 4 and "infrastructure failure" in reason, reason
         assert {("diagnosis", "500"), ("pe2", "429"), ("hyper_mutation", "malformed")} <= set(faulty.fired)
         _assert_nothing_judged_for_it(tmp_path / "c")
 
         faulty.inject("self_modify", "restart")  # the parent's own calls fail during its self-modification
-        second = Campaign(cfg, tmp_path / "c")
-        reason = second.run()
+        with open_campaign(cfg, tmp_path / "c") as second:
+            reason = second.run()
         assert second.exit_code == 4 and "model_service" in reason, reason
         assert ("self_modify", "restart") in faulty.fired
         _assert_nothing_judged_for_it(tmp_path / "c")
 
-        resumed = Campaign(cfg, tmp_path / "c")
-        assert resumed.run() == "done: 1 generations" and resumed.exit_code == 0
+        with open_campaign(cfg, tmp_path / "c") as resumed:
+            assert resumed.run() == "done: 1 generations" and resumed.exit_code == 0
     finally:
         faulty.stop()
     assert fingerprint(tmp_path / "c") == reference

@@ -14,7 +14,7 @@ import pytest
 
 from opendgm.agents.contract import seed_agent_dir
 from opendgm.archive import Archive
-from opendgm.evaluators.evaluation import evaluate_tasks
+from opendgm.evaluators.evaluation import EvaluationContext, evaluate_tasks
 from opendgm.evaluators.executor import LocalExecutor
 from opendgm.evaluators.humaneval import HumanEval
 from opendgm.evaluators.runner import TaskOutcome
@@ -50,10 +50,10 @@ def _task(agent_timeout_s: float = 60, image: str | None = None) -> Task:
 def _run(archive: Archive, gateway: Gateway, task: Task, agent_dir: Path | None = None, evaluator=None) -> TaskOutcome:
     node = archive.add_agent(agent_dir or seed_agent_dir(), operator="import").id
     seen: list[TaskOutcome] = []
-    evaluate_tasks(
-        archive, node, evaluator or HumanEval(), [task], gateway=gateway, executor=LocalExecutor(1), backend="docker",
-        on_result=lambda _task, outcome: seen.append(outcome),
-    )  # fmt: skip
+    context = EvaluationContext(
+        LocalExecutor(1), gateway, backend="docker", on_result=lambda _task, outcome: seen.append(outcome)
+    )
+    evaluate_tasks(archive, node, evaluator or HumanEval(), [task], context)
     (outcome,) = seen
     return outcome
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from opendgm.agents.contract import seed_agent_dir
-from opendgm.archive import Archive
+from opendgm.archive import Archive, ResultRecord
 from opendgm.archive.models import AgentImport
 from opendgm.evaluators.humaneval import HumanEval
+from opendgm.evaluators.self_modification import Rejected
 from opendgm.evolve import prompt_slots
-from opendgm.evolve.self_improve import Rejected
 from opendgm.prompts import pe2
 
 EVALUATOR = HumanEval()
@@ -56,7 +56,7 @@ def test_a_linked_prompt_slot_is_rejected_never_read_or_written(target: str, tmp
 
     with Archive.create(tmp_path / "c", "slot-links") as archive:
         (node,) = archive.import_agents([AgentImport(commit=commit_raw(tmp_path / "c", code), operator="seed")])
-        archive.record_result(node.id, EVALUATOR.name, EVALUATOR.version, "HumanEval_1", status="unresolved")
+        archive.record_result(ResultRecord(node.id, EVALUATOR.key, "HumanEval_1", status="unresolved"))
         with pytest.raises(Rejected, match="link"):
             prompt_slots.rewrite_slot(
                 archive, proposer, node.id, pe2.default_meta_prompt(), EVALUATOR, [SLOT],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.llm.ledger import CallRecord
 from tests.support.archive_helpers import write_tree
 
@@ -36,7 +36,11 @@ def build_cost_campaign(root: Path, work: Path) -> Path:
             archive.set_status(name, "evaluating")
             archive.record_stage(name, "toy", "1", "all", TASKS)
             for i, task in enumerate(TASKS):
-                archive.record_result(name, "toy", "1", task, status="resolved" if i < resolved else "unresolved")
+                archive.record_result(
+                    ResultRecord(
+                        name, EvaluatorKey("toy", "1"), task, status="resolved" if i < resolved else "unresolved"
+                    )
+                )
             archive.set_status(name, "evaluated")
         archive.ledger.record(_call(None, "meta", "check", 0.01, (100, 5, 0, 0)))
     return root

@@ -31,9 +31,9 @@ from tests.support.scripted_models import CapabilityScript
 
 # The child: one campaign run on a directory (a fresh one starts it, an existing one resumes it).
 RUNNER = (
-    "import sys; from pathlib import Path; from opendgm.evolve.campaign import Campaign; "
+    "import sys; from pathlib import Path; from opendgm.evolve.campaign import run_campaign; "
     "from opendgm.evolve.config import CampaignConfig; "
-    "print(Campaign(CampaignConfig.model_validate_json(Path(sys.argv[1]).read_text()), Path(sys.argv[2])).run())"
+    "print(run_campaign(CampaignConfig.model_validate_json(Path(sys.argv[1]).read_text()), Path(sys.argv[2])))"
 )
 NodeRow = tuple[str, str, str | None, str, str | None]  # id, kind, parent, status, code hash
 ResultKey = tuple[str, str, str, str, int]  # code hash, evaluator, version, task, attempt

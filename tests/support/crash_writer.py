@@ -10,7 +10,7 @@ import random
 import sys
 from pathlib import Path
 
-from opendgm.archive import GZIP_THRESHOLD, Archive
+from opendgm.archive import GZIP_THRESHOLD, Archive, EvaluatorKey, ResultRecord
 from opendgm.llm.ledger import CallRecord
 from tests.support.archive_helpers import write_tree
 
@@ -32,7 +32,9 @@ def main(root: Path, seed: int) -> None:
             size = GZIP_THRESHOLD * 2 if rng.random() < 0.3 else 100
             path = archive.artifacts.put(f"{node.id}/{task}.jsonl", "x" * size)
             status = rng.choice(["resolved", "unresolved"])
-            result = archive.record_result(node.id, "eval", "1", task, status=status, trajectory_path=path)
+            result = archive.record_result(
+                ResultRecord(node.id, EvaluatorKey("eval", "1"), task, status=status, trajectory_path=path)
+            )
             print("result", result.id, flush=True)
         call = CallRecord(archive.campaign, node.id, "agent", "task", "m", "ok", 10, 5, 0.001)
         archive.ledger.record(call)

@@ -68,7 +68,7 @@ def run_recorded(cluster: LocalCluster, root: Path) -> CampaignRun:
     from ray import cloudpickle
 
     from opendgm.cluster.executor import RayExecutor
-    from opendgm.evolve.campaign import Campaign
+    from opendgm.evolve.campaign import run_campaign
     from opendgm.evolve.config import CampaignConfig
     from tests.support.scripted_models import CapabilityScript
 
@@ -100,7 +100,7 @@ def run_recorded(cluster: LocalCluster, root: Path) -> CampaignRun:
     })  # fmt: skip
     RayExecutor.send, RayExecutor.receive, RayExecutor.put = recorded_send, recorded_receive, recorded_put
     try:
-        run.reason = Campaign(config, root).run()
+        run.reason = run_campaign(config, root)
         run.requests = list(script.requests)
     finally:
         RayExecutor.send, RayExecutor.receive, RayExecutor.put = send, receive, put

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.llm.ledger import CallRecord
 from tests.support.archive_helpers import write_tree
 
@@ -42,10 +42,21 @@ def _evaluate(archive: Archive, node: str, stage: str, tasks: list[str], solved:
         path = archive.artifacts.put(f"{node}/{task}.jsonl", trajectory(task, hostile=index == 0))
         patch = archive.artifacts.put(f"{node}/{task}.patch", f"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+{IMG}\n")
         archive.record_result(
-            node, "toy", "1", task, status="resolved" if index < solved else "unresolved",
-            tests_passed=index < solved, tests_failed=index >= solved, duration_s=2.5 + index, cost_usd=0.001 * index,
-            tokens=100 + index, trajectory_path=path, patch_path=patch, detail=f"grading note {IMG}" if index else None,
-        )  # fmt: skip
+            ResultRecord(
+                node,
+                EvaluatorKey("toy", "1"),
+                task,
+                status="resolved" if index < solved else "unresolved",
+                tests_passed=index < solved,
+                tests_failed=index >= solved,
+                duration_s=2.5 + index,
+                cost_usd=0.001 * index,
+                tokens=100 + index,
+                trajectory_path=path,
+                patch_path=patch,
+                detail=f"grading note {IMG}" if index else None,
+            )
+        )
     archive.set_status(node, "evaluated")
 
 
@@ -123,6 +134,10 @@ def free_campaign(root: Path, work: Path, solved: int) -> str:
         archive.set_status(seed.id, "evaluating")
         archive.record_stage(seed.id, "toy", "1", "small", [f"t{i}" for i in range(5)])
         for i in range(5):
-            archive.record_result(seed.id, "toy", "1", f"t{i}", status="resolved" if i < solved else "unresolved")
+            archive.record_result(
+                ResultRecord(
+                    seed.id, EvaluatorKey("toy", "1"), f"t{i}", status="resolved" if i < solved else "unresolved"
+                )
+            )
         archive.set_status(seed.id, "evaluated")
         return seed.id

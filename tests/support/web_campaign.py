@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.llm.ledger import CallRecord
 from tests.support.archive_helpers import write_tree
 
@@ -24,17 +24,18 @@ def _evaluate(archive: Archive, node: str, resolved: set[str], trajectory: str |
     archive.record_stage(node, "toy", "1", "small", TASKS)
     for task in TASKS:
         archive.record_result(
-            node,
-            "toy",
-            "1",
-            task,
-            status="resolved" if task in resolved else "unresolved",
-            tests_passed=1 if task in resolved else 0,
-            tests_failed=0 if task in resolved else 1,
-            duration_s=1.5,
-            cost_usd=0.01,
-            tokens=100,
-            trajectory_path=trajectory if task == "task-a" else None,
+            ResultRecord(
+                node,
+                EvaluatorKey("toy", "1"),
+                task,
+                status="resolved" if task in resolved else "unresolved",
+                tests_passed=1 if task in resolved else 0,
+                tests_failed=0 if task in resolved else 1,
+                duration_s=1.5,
+                cost_usd=0.01,
+                tokens=100,
+                trajectory_path=trajectory if task == "task-a" else None,
+            )
         )
     archive.set_status(node, "evaluated")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.evolve.config import CampaignConfig
 from opendgm.llm.ledger import CallRecord
 from opendgm.tracking import follow
@@ -39,7 +39,9 @@ def scored(archive: Archive, work: Path, parent: str | None, solved: int, versio
     archive.set_status(node.id, "evaluating")
     archive.record_stage(node.id, "toy", "1", "small", TASKS)
     for index, task in enumerate(TASKS):
-        archive.record_result(node.id, "toy", "1", task, status="resolved" if index < solved else "unresolved")
+        archive.record_result(
+            ResultRecord(node.id, EvaluatorKey("toy", "1"), task, status="resolved" if index < solved else "unresolved")
+        )
     archive.set_status(node.id, "evaluated")
     return node.id
 

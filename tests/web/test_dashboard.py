@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from opendgm.archive import AgentImport, Archive
+from opendgm.archive import AgentImport, Archive, EvaluatorKey, ResultRecord
 from tests.support.showcase import IMG, SCRIPT, build_showcase, free_campaign
 from tests.support.web_server import serving
 
@@ -44,7 +44,7 @@ def big_campaign(root: Path, nodes: int = 5000) -> None:
                 archive.record_stage(node, "bench", "1", "small", tasks)
                 for task in tasks:
                     status = "resolved" if rng.random() < skill else "unresolved"
-                    archive.record_result(node, "bench", "1", task, status=status)
+                    archive.record_result(ResultRecord(node, EvaluatorKey("bench", "1"), task, status=status))
 
 
 @pytest.fixture(scope="module")

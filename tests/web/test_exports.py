@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from opendgm.archive import Archive, tables
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord, tables
 from opendgm.archive.best import best_agent
 from opendgm.archive.cli import app
 from opendgm.archive.costs import cost_report
@@ -142,7 +142,9 @@ def test_exports_stream_memory_stays_flat_with_archive_size(tmp_path: Path, monk
                 archive.set_status(node.id, "evaluating")
                 archive.record_stage(node.id, "toy", "1", "all", tasks)
                 for task in tasks:
-                    archive.record_result(node.id, "toy", "1", task, status="unresolved", detail="x" * 200)
+                    archive.record_result(
+                        ResultRecord(node.id, EvaluatorKey("toy", "1"), task, status="unresolved", detail="x" * 200)
+                    )
         with Archive.open(root, readonly=True) as archive, open(os.devnull, "w") as sink:
             tracemalloc.start()
             for table in ("results", "events"):

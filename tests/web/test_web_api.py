@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey, ResultRecord
 from opendgm.llm.ledger import CallRecord
 from opendgm.web import views
 from opendgm.web.app import create_app
@@ -171,7 +171,9 @@ def test_the_kept_tree_follows_every_change_of_a_live_archive(tmp_path: Path, ca
     ):
         changes = [
             lambda: writer.add_node("rubric", "Score clarity.", operator="mpo"),
-            lambda: writer.record_result(ids["child"], "e1", "1", "t-new", status="resolved"),
+            lambda: writer.record_result(
+                ResultRecord(ids["child"], EvaluatorKey("e1", "1"), "t-new", status="resolved")
+            ),
             lambda: writer.set_status(ids["grandchild"], "rejected", reason="kept tree test"),
             lambda: writer.add_edge(ids["child"], ids["meta"], "produced_by"),
             lambda: writer.ledger.record(CallRecord(writer.campaign, ids["seed"], "agent", "t", "m", "ok", 7, 3, 0.5)),

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from opendgm.agents.contract import REPO_DIR
-from opendgm.sandbox.base import ExecResult, Sandbox
+from opendgm.agents import REPO_DIR
+from opendgm.sandbox import ExecResult, Sandbox
 
 HARNESS_DIR = "/workspace/grading/harness"
 RESULT_MARK = "opendgm-result"

@@ -14,8 +14,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, replace
 
-from opendgm.agents.contract import REPO_DIR
-from opendgm.sandbox.base import ExecResult
+from opendgm.agents import REPO_DIR
+from opendgm.sandbox import ExecResult
 
 GRADING_DIR = "/workspace/grading"
 PATCH_FILE = f"{GRADING_DIR}/agent.patch"
