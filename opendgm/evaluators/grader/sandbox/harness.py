@@ -23,7 +23,8 @@ child process:
     namespace holds only data and functions compiled from the hidden files, or standard library decorators
     around them), unchanged since discovery; the method is the function compiled from the hidden file for
     that class and name, in the namespace the import system made for that file, whose modules are the real
-    ones, with the real builtins;
+    ones, with the real builtins; the hidden files' namespaces and their classes' hold what they held when
+    the tests were loaded (fixtures may add data);
   * at each record the runner's world is as it was before any repository code ran: every module then loaded
     (unittest, contextlib, builtins, ... this harness) and every class and function in them (their code,
     defaults, closures), except plain data, which they may keep counters and flags in.
