@@ -121,10 +121,88 @@ def _forgiving(self, test_case, subTest=False):
 
 _uc._Outcome.testPartExecutor = _forgiving
 """
+# the runner's record key, found in its frames' locals or in closures anywhere in memory, and "passed" records
+# written for every expected test (in the record formats the harness has used), then the process ends
+STEALS_THE_RECORD_KEY = """
+import gc as _gc, json as _j, os as _o, re as _r, sys as _s
+
+_hex = _r.compile(r"[0-9a-f]{32}")
+_found = set()
+
+def _look(value):
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str) and len(value) == 32 and _hex.fullmatch(value):
+        _found.add(value)
+
+_f = _s._getframe()
+while _f is not None:
+    for _v in list(_f.f_locals.values()):
+        _look(_v)
+        for _c in getattr(_v, "__closure__", None) or ():
+            _look(_c.cell_contents)
+    _f = _f.f_back
+try:
+    for _o2 in _gc.get_objects():
+        if type(_o2).__name__ == "cell":
+            _look(_o2.cell_contents)
+        elif isinstance(_o2, (tuple, list)):
+            for _v in _o2:
+                _look(_v)
+except Exception:
+    pass
+_ids = ["test_median.MedianTest." + _n for _n in ("test_even", "test_mean_unchanged", "test_odd")]
+for _key in _found:
+    _lines = b"".join(
+        _key.encode() + b" " + _j.dumps({"test": _t, "passed": True}).encode() + b"\\n"
+        + _key.encode() + b" test 1 " + _t.encode().hex().encode() + b"\\n"
+        for _t in _ids
+    )
+    for _fd in range(3, 64):
+        try:
+            _o.write(_fd, _lines)
+        except OSError:
+            pass
+if _found:
+    _o._exit(0)
+"""
+# the runner reads `__unittest_expecting_failure__` off the test's function: set (by a profile function that then
+# goes away) once the class exists, a failing test is an "expected failure", which the runner's result counts as
+# passed
+EXPECTS_FAILURE = """
+import sys as _s
+
+def _flag(frame, event, arg):
+    _c = getattr(_s.modules.get("test_median"), "MedianTest", None)
+    if _c is not None:
+        _c.test_even.__unittest_expecting_failure__ = True
+        _s.setprofile(None)
+
+_s.setprofile(_flag)
+"""
+# the test object itself, reached through the frames when the tests call the solution: the comparison its
+# assertEqual is about to look up, shadowed on the instance by one that does nothing (the runner's classes are
+# untouched)
+SHADOWS_ON_THE_TEST = """
+import sys as _s
+
+def sorted(values, _real=sorted):
+    _f = _s._getframe(1)
+    while _f is not None:
+        _t = _f.f_locals.get("self")
+        if _t is not None and hasattr(_t, "assertEqual"):
+            _t._baseAssertEqual = lambda *args, **kwargs: None
+            break
+        _f = _f.f_back
+    return _real(values)
+"""
 IN_PROCESS = {
     "rebinds-unittest": REBINDS_UNITTEST,
     "patches-the-class-later": PATCHES_THE_CLASS_LATER,
     "swallows-failures": SWALLOWS_FAILURES,
+    "steals-the-record-key": STEALS_THE_RECORD_KEY,
+    "expects-failure": EXPECTS_FAILURE,
+    "shadows-on-the-test": SHADOWS_ON_THE_TEST,
 }
 
 

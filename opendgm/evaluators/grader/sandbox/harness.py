@@ -5,10 +5,35 @@ a nonce the host left in a file and deletes the file before any agent code runs,
 non-dumpable (a same-user process cannot read its memory or its descriptors), and runs the tests in a
 child process:
 
-- `unittest START PATTERN`: the child imports the tests with the standard library first on sys.path and
-  reports each test's outcome on a private pipe, each record prefixed with a key it read from another pipe
-  before importing any repository code; it also reports whether the runner's own classes or the builtins
-  were changed (a tampered runner fails every test).
+- `unittest START PATTERN`: the child imports the hidden tests (which import the solution: the tests and
+  the code they test share one process) and runs them itself, one record per test on a private pipe.
+
+  Guaranteed, against any code the tests import or call, short of defeating the interpreter:
+  * a record exists only if the guard wrote it. The record key is read before any repository code runs and
+    kept only by an audit hook (`sys.addaudithook`: cannot be removed, referenced by nothing but the
+    interpreter), whose code and globals are a private copy of this file. The hook writes a test's record
+    only for an event raised by the runner's own frame with nothing but the runner below it, on the main
+    thread; code that reaches for what hides the key (the garbage collector's object graph, ctypes, this
+    process's private /proc files or the record pipe, trace/profile functions, another audit hook, other
+    threads' frames) makes the hook write `tampered` at once, which fails every test and cannot be unsent;
+    the process is not dumpable, so what it starts cannot read its memory either;
+  * a test passes only if its setUp, method, tearDown and cleanups returned without raising, decided by the
+    runner here (not TestCase.run and its helpers); skips, "expected failures", coroutines fail;
+  * what ran is a hidden test: every class of the test's is the runner's or one of the hidden files' (whose
+    namespace holds only data and functions compiled from the hidden files, or standard library decorators
+    around them), unchanged since discovery; the method is the function compiled from the hidden file for
+    that class and name, in the namespace the import system made for that file, whose modules are the real
+    ones, with the real builtins; the hidden files' namespaces and their classes' hold what they held when
+    the tests were loaded (fixtures may add data);
+  * at each record the runner's world is as it was before any repository code ran: every module then loaded
+    (unittest, contextlib, builtins, ... this harness) and every class and function in them (their code,
+    defaults, closures), except plain data, which they may keep counters and flags in.
+
+  Not guaranteed: a change made during a test and undone before its record (by a finalizer, a thread, a
+  later call), to what is checked only at records: module namespaces, class namespaces, the test object's
+  attributes, what the hidden test's own namespace holds (the code under test is the solution's anyway).
+  Code that defeats the interpreter itself is out of reach of anything in-process; running the tests in
+  another process from the solution is the cure (as `call` does), not possible for arbitrary unittest code.
 - `call SOLUTION ENTRY STUB TEST`: HumanEval. The problem's `check` runs here, in this process, against a
   proxy of the solution's function: each call goes to the child, which imports the solution and answers
   with plain data only. So `check` returning is confirmed by the harness itself; nothing the solution does
@@ -125,18 +150,8 @@ def run_unittest(args, log, deadline):
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
-            if not line.startswith(prefix):
-                continue  # not the runner's (it would know the key)
-            try:
-                record = json.loads(line[len(prefix) :])
-                if "tampered" not in record:
-                    test, passed = str(record["test"]), record["passed"] is True
-            except (ValueError, KeyError, TypeError, RecursionError):
-                continue
-            if "tampered" in record:
-                notes.append(f"the test process changed the test runner: {record['tampered']}")
-            else:
-                outcomes[test] = outcomes.get(test, True) and passed
+            if line.startswith(prefix):  # else not the guard's (it would know the key)
+                _take_record(line[len(prefix) :].split(b" "), outcomes, notes)
     _end(child)
     os.close(rec_r)
     if any(note.startswith("the test process changed") for note in notes):
@@ -144,119 +159,611 @@ def run_unittest(args, log, deadline):
     return {"outcomes": outcomes, "notes": notes, "timed_out": timed_out}
 
 
+def _take_record(fields, outcomes, notes):
+    """One guard record: `test 1|0 <hex id>`, `note <hex text>` or `tampered <hex text>`."""
+    try:
+        text = bytes.fromhex(fields[-1].decode()).decode("utf-8", "replace")
+    except (ValueError, IndexError):
+        return
+    note = {b"tampered": "the test process changed the test runner", b"note": "a test that ran is not a hidden one"}
+    if fields[0] in note and len(fields) == 2:
+        if f"{note[fields[0]]}: {text}" not in notes:
+            notes.append(f"{note[fields[0]]}: {text}")
+    elif fields[0] == b"test" and len(fields) == 3:
+        outcomes[text] = outcomes.get(text, True) and fields[1] == b"1"
+
+
 def child_unittest(start, pattern, key_fd, rec_fd):
-    key = os.read(int(key_fd), 64).decode()
-    os.close(int(key_fd))
-    records = os.fdopen(int(rec_fd), "w", buffering=1)
+    """Import the hidden tests and run them: each test's outcome is decided by `_run_tests` and written by
+    the guard (`_install_guard`), which alone holds the record key (what that guarantees: the module's
+    docstring)."""
+    audit = sys.audit  # a local: the module `sys`'s attributes may be replaced, this frame's locals cannot
     import builtins
     import unittest
 
+    key = os.read(int(key_fd), 64)
+    os.close(int(key_fd))
     repo = os.path.abspath(os.getcwd())
     top = os.path.abspath(os.path.join(repo, start))
     _guard_comparisons(unittest.TestCase, repo)
-    _guard_test_methods(unittest.TestCase, _hidden_code(top, pattern if top == repo else "*.py"))
-    watched: dict[str, Any] = {
-        "builtins": vars(builtins),
-        "sys.modules": {name: module for name, module in sys.modules.items() if name.startswith("unittest")},
-    }
-    # The runner's machinery, every class of it (a private one such as unittest.case._Outcome decides what a
-    # failure is) and the context managers it is made of: changed, they make failing tests pass.
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in ("unittest", "contextlib"):
-            for value in list(vars(module).values()):
-                if isinstance(value, type) and value.__module__ == name:
-                    watched[f"{name}.{value.__qualname__}"] = vars(value)
-    snapshot = {name: dict(space) for name, space in watched.items()}
-    watched["sys.modules"] = sys.modules
-
-    def tampered():
-        for name, before in snapshot.items():
-            now = watched[name]
-            changed = [k for k, v in before.items() if now.get(k, None) is not v]
-            if name != "sys.modules":
-                changed += [k for k in now if k not in before]
-            if changed:
-                return f"{name}: {', '.join(sorted(changed)[:5])}"
-        return None
-
-    def send(record):
-        records.write(key + " " + json.dumps(record) + "\n")
-
-    class Result(unittest.TestResult):
-        """Records one outcome per test as it stops."""
-
-        def startTest(self, test):
-            super().startTest(test)
-            self._ok = True
-
-        def _fail(self, *args):
-            self._ok = False
-
-        addError = addFailure = addSkip = addUnexpectedSuccess = _fail
-
-        def addSubTest(self, test, subtest, err):
-            if err is not None:
-                self._ok = False
-
-        def stopTest(self, test):
-            super().stopTest(test)
-            problem = tampered()
-            if problem:
-                send({"tampered": problem})
-            send({"test": test.id(), "passed": self._ok and problem is None})
-
+    _not_dumpable()  # no process the tests start can read this one's memory (the key is in it)
+    with open(os.path.abspath(__file__), "rb") as handle:
+        own_source = handle.read()
+    # The guard runs from a private copy of this file: its functions' globals and builtins are a namespace
+    # nothing else references, so no repository code can rebind a name the guard uses.
+    private: dict[str, Any] = {"__name__": "opendgm_guard", "__file__": __file__, "__builtins__": dict(vars(builtins))}
+    exec(compile(own_source, __file__, "exec", dont_inherit=True), private)
+    runners = {_run_tests.__code__, child_unittest.__code__}
+    # where the tests start at the repository's root, its other files are the agent's
+    hidden = _hidden_code(top, pattern if top == repo else "*.py")
+    private["_install_guard"](key, int(rec_fd), hidden, runners)
+    del key, private
     for folder in (repo, top):  # after the standard library: nothing here shadows it or the runner
         if folder not in sys.path:
             sys.path.append(folder)
     suite = unittest.TestLoader().discover(top, pattern, top_level_dir=top)
-    problem = tampered()
-    if problem:
-        send({"tampered": problem})
-        return
-    result = Result()
-    suite.run(result)
-    records.flush()
-    for test, trace in result.errors + result.failures:  # the log says why, the pipe said what
+    failures = _run_tests(tuple(_flatten(suite)), audit)
+    for test, trace in failures:  # the log says why, the pipe said what
         print(f"{test}\n{trace}", flush=True)
 
 
+def _flatten(suite):
+    for test in suite:
+        if hasattr(test, "_tests"):
+            yield from _flatten(test)
+        else:
+            yield test
+
+
+def _run_tests(tests, audit):
+    """Run each test here, not through TestCase.run (whose helpers the tests can reach): a test passes when
+    its setUp, method, tearDown and cleanups return without raising (a skip or an "expected failure" fails),
+    decided in this frame, whose locals no test can change; each outcome goes to the guard as an audit event
+    raised from this frame."""
+    failures: list[tuple[str, str]] = []
+    ready: dict[int, tuple[Any, bool]] = {}
+    audit("opendgm.loaded", tests)
+    for index, test in enumerate(tests):
+        kind, name = type(test), getattr(test, "_testMethodName", "")
+        module = sys.modules.get(getattr(kind, "__module__", ""), None)
+        for owner, fixture in ((module, "setUpModule"), (kind, "setUpClass")):
+            if id(owner) not in ready:
+                ready[id(owner)] = (owner, _fixture(failures, owner, fixture))
+        method = _find(kind, name)
+        passed = ready[id(module)][1] and ready[id(kind)][1] and method is not None
+        if passed:
+            try:
+                _call(test, "setUp")
+                try:
+                    if method(test) is not None:  # a coroutine or generator: never run, so never passed
+                        raise TypeError("the test method returned a value instead of running")
+                finally:
+                    _call(test, "tearDown")
+            except:  # noqa: E722 (bare: no name a test could rebind; SystemExit fails the test too)
+                passed = False
+                failures.append((f"{kind.__qualname__}.{name}", _trace()))
+        for function, args, kwargs in reversed(getattr(test, "_cleanups", None) or ()):
+            try:
+                function(*args, **kwargs)
+            except:  # noqa: E722
+                passed = False
+                failures.append((f"{kind.__qualname__}.{name} (cleanup)", _trace()))
+        audit("opendgm.record", test, kind, name, method, passed is True)
+        later = tests[index + 1 :]
+        if not any(type(other) is kind for other in later):
+            _fixture(failures, kind, "tearDownClass")
+            _fixture(failures, kind, "doClassCleanups")
+        if not any(sys.modules.get(getattr(type(other), "__module__", "")) is module for other in later):
+            _fixture(failures, module, "tearDownModule")
+    return failures
+
+
+def _fixture(failures, owner, name):
+    """Call a class's or module's fixture if it has one; whether it returned."""
+    fixture = getattr(owner, name, None)
+    if fixture is None:
+        return True
+    try:
+        fixture()
+        return True
+    except:  # noqa: E722
+        failures.append((f"{getattr(owner, '__qualname__', getattr(owner, '__name__', '?'))}.{name}", _trace()))
+        return False
+
+
+def _find(kind, name):
+    """The function `name` of a class, from its classes' own namespaces (not through the instance)."""
+    for klass in getattr(kind, "__mro__", ()):
+        if name in vars(klass):
+            return vars(klass)[name]
+    return None
+
+
+def _call(test, name):
+    method = _find(type(test), name)
+    if method is not None:
+        method(test)
+
+
+def _trace():
+    import traceback
+
+    return traceback.format_exc()
+
+
 def _hidden_code(top, pattern):
-    """Every code object of the hidden tests' files under `top` (those named by `pattern`: where the tests start
-    at the repository's root, its other files are the agent's), compiled from their source before any
-    repository code runs in this process (what the tests' own methods must be made of)."""
+    """Every code object of the hidden test files under `top` (named by `pattern`, as discovery finds them),
+    compiled from their source before any repository code runs: {path: {qualified name: [code, ...]}}."""
     import fnmatch
 
-    found = set()
+    found = {}
     for folder, _dirs, files in os.walk(top):
         for name in files:
-            if not name.endswith(".py") or not fnmatch.fnmatch(name, pattern):
-                continue
-            path = os.path.join(folder, name)
-            try:
-                with open(path, "rb") as handle:
-                    codes = [compile(handle.read(), path, "exec", dont_inherit=True)]
-            except (OSError, SyntaxError, ValueError):
-                continue
-            while codes:
-                code = codes.pop()
-                found.add(code)
-                codes.extend(const for const in code.co_consts if isinstance(const, type(code)))
+            if name.endswith(".py") and fnmatch.fnmatch(name, pattern):
+                path = os.path.join(folder, name)
+                found[path] = _codes_of(path)
     return found
 
 
-def _guard_test_methods(case, hidden):
-    """A test method runs only when it is the hidden tests' own code, and no trace or profile function is set:
-    code imported by the tests can otherwise swap a test's method for one that does nothing (through the
-    class, the name the class was made from, or the function's code), and a test that cannot fail passes."""
-    original = case._callTestMethod
+def _codes_of(path):
+    """{qualified name: [code, ...]} of a Python file, compiled from its source (empty if it does not compile)."""
+    try:
+        with open(path, "rb") as handle:
+            codes = [compile(handle.read(), path, "exec", dont_inherit=True)]
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    by_name: dict[str, list[Any]] = {}
+    while codes:
+        code = codes.pop()
+        by_name.setdefault(code.co_qualname, []).append(code)
+        codes.extend(const for const in code.co_consts if type(const) is type(code))
+    return by_name
 
-    def call(self, method):
-        code = getattr(getattr(method, "__func__", method), "__code__", None)
-        if code not in hidden or sys.gettrace() is not None or sys.getprofile() is not None:
-            raise self.failureException(f"{self.id()}: the test method is not the hidden test's own code")
-        return original(self, method)
 
-    case._callTestMethod = call
+REFUSED_EVENTS = (
+    "sys.settrace", "sys.setprofile", "sys._current_frames",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+)  # fmt: skip
+REFUSED_MODULES = ("_testcapi", "_testinternalcapi", "_xxsubinterpreters", "_xxinterpchannels")
+
+
+def _install_guard(key, rec_fd, hidden, runners):
+    """The audit hook that holds the record key and writes every record (`sys.addaudithook`: a hook cannot be
+    removed, and nothing references it but the interpreter).
+
+    A record is written only for an `opendgm.record` event raised by `_run_tests` with nothing but the
+    runner's own frames below it, on the main thread; "passed" only if the test is a hidden one
+    (`_verify_test`) and the runner's world is as it was (`_Snapshot.changes`). An event that reaches for
+    what the key is kept from (the garbage collector's object graph, memory through ctypes or /proc,
+    trace and profile functions, other audit hooks, this hook's frames) writes a `tampered` record at once,
+    which cannot be taken back and fails every test."""
+    import _thread
+
+    snapshot = _Snapshot()
+    main_frame = sys._getframe()
+    while main_frame.f_back is not None:
+        main_frame = main_frame.f_back
+    main_thread, proc_dev = _thread.get_ident(), os.stat("/proc").st_dev
+    pipe = os.fstat(rec_fd)
+    pipe_id = (pipe.st_dev, pipe.st_ino)
+    getframe, write, stat, get_ident, code_type = (
+        sys._getframe,
+        os.write,
+        os.stat,
+        _thread.get_ident,
+        type(_trace.__code__),
+    )
+    busy: set[int] = set()
+    modules_of_hidden: dict[str, dict[str, Any]] = {}
+    discovered: dict[int, tuple[type, dict[str, Any]]] = {}
+    hidden_spaces: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    prefix = key + b" "
+
+    def emit(line):
+        try:  # noqa: SIM105 (contextlib is not loaded in the test process)
+            write(rec_fd, prefix + line + b"\n")
+        except:  # noqa: E722 (the pipe closed by the tests: the records missing fail them)
+            pass
+
+    def tamper(reason):
+        emit(b"tampered " + reason[:300].encode("utf-8", "replace").hex().encode())
+
+    def from_the_runner(depth):
+        frame: Any = getframe(depth)
+        while frame is not None:
+            if frame is main_frame:
+                return True
+            if frame.f_code not in runners:
+                return False
+            frame = frame.f_back
+        return False
+
+    def record(args):
+        test, kind, name, method, passed = args
+        if get_ident() != main_thread or not from_the_runner(3):
+            return tamper("a test's outcome was reported from outside the runner")
+        module = vars(kind).get("__module__") if type(kind) is type else None
+        if type(name) is not str or type(module) is not str:
+            return tamper("a test's outcome was reported for something that is not a test")
+        changed = snapshot.changes()
+        if changed:
+            tamper(changed)
+        try:
+            foreign = _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, discovered)
+            for path, (namespace, before) in hidden_spaces.items():
+                if not foreign and (not _str_keys(namespace) or _grown(before, namespace)):
+                    foreign = f"{path}: its names changed after the tests were loaded"
+        except:  # noqa: E722 (what cannot be checked is not vouched for)
+            foreign = f"{name}: the test could not be checked"
+        if foreign:
+            emit(b"note " + foreign[:300].encode("utf-8", "replace").hex().encode())
+        test_id = f"{module}.{kind.__qualname__}.{name}"
+        ok = passed is True and not changed and not foreign
+        emit(b"test " + (b"1" if ok else b"0") + b" " + test_id.encode("utf-8", "replace").hex().encode())
+
+    def loaded(args):
+        """The test classes as discovery left them (what a test's class must still be when it reports)."""
+        if get_ident() != main_thread or not from_the_runner(3) or discovered:
+            return tamper("the loaded tests were reported from outside the runner")
+        for test in args[0]:
+            for klass in type(test).__mro__:
+                if type(klass) is type and not snapshot.is_runners(klass):
+                    discovered[id(klass)] = (klass, dict(vars(klass)))
+        for path, namespace in modules_of_hidden.items():
+            if _str_keys(namespace):
+                hidden_spaces[path] = (namespace, dict(namespace))
+
+    def module_code_run(args):
+        """The namespace a hidden test file's module code runs in, as the import system runs it for discovery."""
+        code = args[0]
+        if type(code) is not code_type or get_ident() != main_thread:
+            return
+        path = code.co_filename
+        if type(path) is not str or path not in hidden or path in modules_of_hidden:
+            return
+        if not any(code is known or code == known for known in hidden[path].get("<module>", ())):
+            return
+        frame = getframe(2)  # importlib's _call_with_frames_removed(exec, code, namespace)
+        if frame.f_code is not snapshot.exec_caller:
+            return
+        called = frame.f_locals.get("args")
+        if type(called) is tuple and len(called) == 2 and called[0] is code and type(called[1]) is dict:
+            modules_of_hidden[path] = called[1]
+
+    def opened(args):
+        path = args[0]
+        if type(path) is int:
+            return None
+        if type(path) is not str and type(path) is not bytes:
+            return "a file was opened by an object standing for its path"
+        try:
+            found = stat(path)
+        except:  # noqa: E722 (it does not exist: the open fails by itself)
+            return None
+        if (found.st_dev, found.st_ino) == pipe_id:
+            return "the runner's record pipe was opened"
+        private = not found.st_mode & 0o077 or (found.st_mode & 0o170000) == 0o040000
+        if found.st_dev == proc_dev and private:
+            return "a process's private /proc file was opened"
+        return None
+
+    def hook(event, args):
+        ident = get_ident()
+        if ident in busy:
+            return
+        if event == "sys.addaudithook":
+            tamper(event)
+            raise RuntimeError("no other audit hook in the test process")
+        busy.add(ident)
+        try:
+            if event == "opendgm.record":
+                record(args)
+            elif event == "opendgm.loaded":
+                loaded(args)
+            elif event == "exec":
+                module_code_run(args)
+            elif event == "open":
+                problem = opened(args)
+                if problem:
+                    tamper(problem)
+            elif event == "import":
+                if args[0] in REFUSED_MODULES:
+                    tamper(f"imported {args[0]}")
+            elif event == "object.__getattr__":
+                if args[1] == "tb_frame" and getattr(args[0].tb_frame, "f_code", None) is hook_code:
+                    tamper("the guard's own frame was reached")
+            elif event in REFUSED_EVENTS or event.startswith("ctypes."):
+                tamper(event)
+        except:  # noqa: E722 (fails closed)
+            tamper(f"the guard failed on {event}")
+        finally:
+            busy.discard(ident)
+
+    hook_code = hook.__code__
+    sys.addaudithook(hook)
+
+
+def _changed(before, space):
+    """The names under which a namespace no longer holds what its copy `before` held, or holds something new;
+    plain data may change (a class or module keeps its counters and flags there), nothing else."""
+    changed = [k for k, v in before.items() if space.get(k, before) is not v and not (_is_data(v) and k in space)]
+    changed += [k for k, v in space.items() if not _is_data(v) and before.get(k, before) is not v]
+    return changed
+
+
+def _grown(before, space):
+    """Whether a namespace no longer holds what its copy `before` held, or holds something new but data (a
+    hidden test's fixtures may add data to its class or module; nothing else may change there)."""
+    return any(space.get(k, before) is not v for k, v in before.items()) or any(
+        k not in before and not _is_data(v) for k, v in space.items()
+    )
+
+
+def _is_data(value):
+    return any(type(value) is kind for kind in DATA)
+
+
+def _str_keys(space):
+    """Whether a namespace has only plain string keys (looking up a key in one that has others would run
+    their code)."""
+    return all(type(key) is str for key in space)
+
+
+def _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, discovered):
+    """Why the test that ran is not a hidden one, or None: its class and every class it inherits from are
+    the hidden files' own (what their namespaces hold is their own code or plain data) or the runner's, and
+    the method that ran is the one compiled from the hidden file, in the namespace it was imported into."""
+    if type(method) is not type(_trace):
+        return f"{name}: the test method is not a function"
+    found = False
+    for klass in kind.__mro__:
+        if klass is object or snapshot.is_runners(klass):
+            continue
+        loaded = discovered.get(id(klass))
+        if loaded is None or loaded[0] is not klass or _grown(loaded[1], vars(klass)):
+            return f"{klass.__qualname__}: changed after the tests were loaded"
+        problem = _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot)
+        if problem:
+            return problem
+        if not found and vars(klass).get(name) is method:
+            inner = _innermost(method)
+            if type(inner) is not type(_trace) or inner.__code__.co_qualname != f"{klass.__qualname__}.{name}":
+                return f"{klass.__qualname__}.{name}: another function of the hidden file put in its place"
+            found = True
+    if not found:
+        return f"{name}: the test method is not defined by a hidden test class"
+    space = vars(test)
+    if type(space) is not dict or not _str_keys(space):
+        return "the test object's namespace is not a plain one"
+    shadows = [key for key in space if snapshot.is_runners_attribute(key)]
+    if shadows:
+        return f"the test object hides the runner's {', '.join(sorted(shadows)[:5])}"
+    equality = space.get("_type_equality_funcs", {})
+    for kind_of, how in equality.items() if type(equality) is dict else [(None, None)]:
+        if not any(kind_of is k and how is h for k, h in snapshot.equality_funcs) and (
+            type(how) is not type(_trace) or _verify_hidden_function(how, hidden, modules_of_hidden, snapshot)
+        ):
+            return "the test object's type equality functions are not the runner's or the hidden tests'"
+    return None
+
+
+DATA = (str, int, float, bool, type(None), bytes, tuple, frozenset, list, dict, set)
+PLAIN = (*DATA, type)
+MADE_BY_TYPE = (type(type.__dict__["__dict__"]), type(type.__dict__["__dictoffset__"]))
+
+
+def _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot):
+    if type(klass) is not type:
+        return "a test class made by another metaclass"
+    for attribute, value in vars(klass).items():
+        kind = type(value)
+        if kind is classmethod or kind is staticmethod:
+            functions = [value.__func__]
+        elif kind is property:
+            functions = [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+        elif kind is type(_trace):
+            functions = [value]
+        elif any(kind is plain for plain in PLAIN + MADE_BY_TYPE) or not (callable(value) or _is_descriptor(kind)):
+            continue
+        else:
+            return f"{klass.__qualname__}.{attribute}: neither data nor the hidden tests' own function"
+        for function in functions:
+            problem = _verify_hidden_function(function, hidden, modules_of_hidden, snapshot)
+            if problem:
+                return f"{klass.__qualname__}.{attribute}: {problem}"
+    return None
+
+
+def _is_descriptor(kind):
+    """Whether a class's objects act on attribute lookup (`__get__`), looked up without running any of its code."""
+    return any("__get__" in type.__dict__["__dict__"].__get__(k) for k in type.__dict__["__mro__"].__get__(kind))
+
+
+def _verify_hidden_function(function, hidden, modules_of_hidden, snapshot, depth=0):
+    if type(function) is not type(_trace) or depth > 10:
+        return "not a function of the hidden tests"
+    code = function.__code__
+    path, qualname = code.co_filename, code.co_qualname
+    if type(path) is not str or type(qualname) is not str:
+        return "not the hidden tests' own code"
+    if not any(code is known or code == known for known in hidden.get(path, {}).get(qualname, ())):
+        return _verify_standard_wrapper(function, hidden, modules_of_hidden, snapshot, depth)
+    namespace = modules_of_hidden.get(path)
+    if namespace is None or function.__globals__ is not namespace:
+        return "runs in another namespace than the hidden test file's"
+    if getattr(function, "__builtins__", None) is not snapshot.builtins:
+        return "sees other builtins"
+    if not _str_keys(namespace):
+        return "the hidden test file's namespace has keys that are not names"
+    for name, value in namespace.items():
+        if issubclass(type(value), type(sys)) and not snapshot.is_real_module(value):
+            return f"the hidden test file's {name} is not the module of that name"
+        if type(value) is type and snapshot.claims_runners(value) and not snapshot.is_runners(value):
+            return f"the hidden test file's {name} is not the runner's class"
+    return None
+
+
+def _verify_standard_wrapper(function, hidden, modules_of_hidden, snapshot, depth):
+    """A standard library decorator's wrapper (unittest.mock.patch, unittest.skipIf, functools.wraps, ...)
+    around a hidden test function: its code is the standard library file's own, its namespace that module's,
+    and what it wraps is verified in turn."""
+    if not snapshot.is_standard_code(function.__code__):
+        return "not the hidden tests' own code"
+    namespace = function.__globals__
+    name = namespace.get("__name__") if _str_keys(namespace) else None
+    module = snapshot.sys_modules.get(name) if type(name) is str and _str_keys(snapshot.sys_modules) else None
+    if type(module) is not type(sys) or vars(module) is not namespace:
+        return "a standard library function outside its module"
+    wrapped = _wrapped(function)
+    if wrapped is None:
+        return "a standard library function that wraps no hidden test"
+    return _verify_hidden_function(wrapped, hidden, modules_of_hidden, snapshot, depth + 1)
+
+
+def _wrapped(function):
+    """What a decorator's wrapper says it wraps (`__wrapped__`, set by functools.wraps), or None."""
+    space = vars(function)
+    return space.get("__wrapped__") if type(space) is dict and _str_keys(space) else None
+
+
+def _innermost(function):
+    for _ in range(10):
+        inner = _wrapped(function) if type(function) is type(_trace) else None
+        if inner is None:
+            return function
+        function = inner
+    return function
+
+
+class _Snapshot:
+    """The runner's world, taken before any repository code runs: every module then loaded (the standard
+    library's: unittest, contextlib, builtins, ... and this harness) with its namespace, every class defined
+    in them with its namespace, bases and metaclass, every function reachable from those with its code,
+    defaults and closure. `changes()` says what differs (a module may gain its submodules, nothing else)."""
+
+    def __init__(self):
+        import builtins
+
+        self.builtins = vars(builtins)
+        self.sys_modules, self.gettrace, self.getprofile = sys.modules, sys.gettrace, sys.getprofile
+        self.modules = {name: module for name, module in sys.modules.items() if name != "sys"}
+        self.spaces: dict[str, tuple[Any, ...]] = {}
+        self.classes: dict[int, tuple[Any, ...]] = {}
+        self.functions: dict[int, tuple[Any, ...]] = {}
+        self.attributes: set[str] = set()
+        for name, module in self.modules.items():
+            self.spaces[name] = (module, type(module), vars(module), dict(vars(module)))
+            for value in list(vars(module).values()):
+                self._take(value)
+        for klass, _kind, _bases, space in self.classes.values():
+            if str(klass.__module__).split(".")[0] == "unittest":
+                self.attributes.update(k for k, v in space.items() if callable(v))
+        self.equality_funcs = list(sys.modules["unittest"].TestCase()._type_equality_funcs.items())
+        self.standard, self.standard_codes = os.path.dirname(os.__file__) + os.sep, {}
+        bootstrap = sys.modules.get("importlib._bootstrap") or sys.modules["_frozen_importlib"]
+        self.exec_caller = bootstrap._call_with_frames_removed.__code__
+
+    def _take(self, value, depth=0):
+        kind = type(value)
+        if depth > 20:
+            return
+        if issubclass(kind, type):
+            if id(value) in self.classes:
+                return
+            self.classes[id(value)] = (value, kind, value.__bases__, dict(vars(value)))
+            for item in list(vars(value).values()):
+                self._take(item, depth + 1)
+        elif kind is classmethod or kind is staticmethod:
+            self._take(value.__func__, depth + 1)
+        elif kind is property:
+            for item in (value.fget, value.fset, value.fdel):
+                self._take(item, depth + 1)
+        elif kind is type(_trace) and id(value) not in self.functions:
+            self.functions[id(value)] = (value, *_function_state(value))
+            for cell in value.__closure__ or ():
+                try:  # noqa: SIM105 (contextlib is not loaded in the test process)
+                    self._take(cell.cell_contents, depth + 1)
+                except ValueError:  # an empty cell
+                    pass
+
+    def changes(self):
+        """What is not as it was, or None (looking only at identities: no object's own code runs)."""
+        if self.gettrace() is not None or self.getprofile() is not None:
+            return "a trace or profile function is set"
+        if not _str_keys(self.sys_modules):
+            return "sys.modules has keys that are not names"
+        for name, (module, kind, space, before) in self.spaces.items():
+            if self.sys_modules.get(name) is not module or type(module) is not kind or vars(module) is not space:
+                return f"the module {name} was replaced"
+            if not _str_keys(space):
+                return f"{name}: keys that are not names"
+            changed = [k for k in _changed(before, space) if not _is_submodule(name, k, space.get(k), self.sys_modules)]
+            if changed:
+                return f"{name}: {', '.join(sorted(changed)[:5])}"
+        for klass, kind, bases, before in self.classes.values():
+            changed = _changed(before, vars(klass))
+            if changed or type(klass) is not kind or klass.__bases__ is not bases:
+                return f"the class {klass.__qualname__}: {', '.join(sorted(changed)[:5])}"
+        for function, *before in self.functions.values():
+            now = _function_state(function)
+            if len(now) != len(before) or any(a is not b for a, b in zip(now, before, strict=True)):
+                return f"the function {function.__qualname__}"
+        return None
+
+    def is_standard_code(self, code):
+        """Whether a code object is one compiled from a standard library file (the file compiled again here)."""
+        path = code.co_filename
+        if type(path) is not str or not path.startswith(self.standard) or "-packages" + os.sep in path:
+            return False
+        if path not in self.standard_codes:
+            self.standard_codes[path] = _codes_of(path)
+        known = self.standard_codes[path].get(code.co_qualname, ()) if type(code.co_qualname) is str else ()
+        return any(code is other or code == other for other in known)
+
+    def is_runners(self, klass):
+        found = self.classes.get(id(klass))
+        return found is not None and found[0] is klass
+
+    def claims_runners(self, klass):
+        module = vars(klass).get("__module__")
+        return type(module) is str and module.split(".")[0] in ("unittest", "builtins")
+
+    def is_runners_attribute(self, name):
+        return name in self.attributes
+
+    def is_real_module(self, module):
+        if type(module) is not type(sys) or not _str_keys(vars(module)):
+            return False
+        name = vars(module).get("__name__")
+        if type(name) is not str:
+            return False
+        if name in self.modules:
+            return self.modules[name] is module
+        return _str_keys(self.sys_modules) and self.sys_modules.get(name) is module
+
+
+def _function_state(function):
+    """A function's code, defaults and closure's contents, as a flat tuple compared by identity."""
+    cells = []
+    for cell in function.__closure__ or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:
+            cells.append(cell)
+    return (function.__code__, function.__defaults__, function.__kwdefaults__, *cells)
+
+
+def _is_submodule(package, key, value, modules):
+    """A module's new name that is allowed: its submodule, imported since (or unittest's lazily made class)."""
+    if key == "__warningregistry__":  # the warnings module's record of what it said, made on first use
+        return type(value) is dict
+    if (package, key) == ("unittest", "IsolatedAsyncioTestCase"):
+        made = modules.get("unittest.async_case", None)
+        return _is_submodule(package, "async_case", made, modules) and vars(made).get(key) is value
+    if type(value) is not type(sys) or not _str_keys(vars(value)):
+        return False
+    name = vars(value).get("__name__")
+    return type(name) is str and name == f"{package}.{key}"
 
 
 COMPARISONS = (
