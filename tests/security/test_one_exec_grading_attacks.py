@@ -14,7 +14,8 @@ grading as `resolved` anyway, graded by the real evaluators in real sandboxes on
 - code that hangs: the grade must be `grading_timeout`, not resolved;
 - a diff that puts a folder where a hidden test file goes, or a link where the hidden tests' folder goes.
 
-A test here failing is a finding (the forgery works), recorded in /work/team/evidence/redteam.md.
+A test here failing is a forgery that works. One is known and marked: hidden tests run in the process of the code
+they import can be read by that code (docs/writing-an-evaluator.md, "What grading cannot guarantee").
 """
 
 from __future__ import annotations
@@ -486,6 +487,11 @@ def median(values):
 """
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: in-process hidden tests are readable by the code they import (the cure is the solution"
+    " in another process, as HumanEval's call mode does); see docs/writing-an-evaluator.md",
+)
 def test_a_solution_cannot_read_the_answers_from_the_hidden_unittests(backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     source = task.repo_files[path].decode()
