@@ -14,7 +14,7 @@ import pytest
 from opendgm.archive import summaries
 from opendgm.evolve import campaign, selectors
 from opendgm.evolve.config import CampaignConfig
-from opendgm.evolve.simulate import SimulatedCampaign, policy_config
+from opendgm.evolve.simulate import policy_config, simulate_one
 from tests.evolve.test_simulate import CONFIG
 
 
@@ -49,7 +49,7 @@ def test_async_hgm_selection_reads_the_kept_clade_sums(monkeypatch: pytest.Monke
     spy = Spy(monkeypatch)
     monkeypatch.setattr(campaign, "hgm_select", spy.wrap(selectors.hgm))
     config = policy_config(CampaignConfig.model_validate(CONFIG), "hgm", 3, None)
-    SimulatedCampaign(config, tmp_path / "c").run()
+    simulate_one(config, tmp_path / "c")
     assert len(spy.per_selection) >= 5
     assert sum(spy.per_selection) == 1, spy.per_selection  # the kept sums made once; no draw among none needs them
 
@@ -62,6 +62,6 @@ def test_generations_hgm_selection_reads_the_kept_clade_sums(
     monkeypatch.setitem(selectors.SELECTORS, "hgm", spy.wrap(selectors.hgm))
     data = policy_config(CampaignConfig.model_validate(CONFIG), "score_child_prop", 3, None).model_dump()
     data.update(selector="hgm", scoring=scoring, children_per_generation=2)
-    SimulatedCampaign(CampaignConfig.model_validate(data), tmp_path / "c").run()
+    simulate_one(CampaignConfig.model_validate(data), tmp_path / "c")
     assert len(spy.per_selection) >= 3
     assert sum(spy.per_selection) == 1, spy.per_selection
