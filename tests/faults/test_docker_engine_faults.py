@@ -7,6 +7,7 @@ Every container touched here is created by the test itself (foreign-looking labe
 from __future__ import annotations
 
 import contextlib
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -104,7 +105,8 @@ def test_out_of_memory_is_the_codes_own_doing(docker_engine: str) -> None:
 
 
 def test_engine_that_does_not_answer_is_an_engine_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    from opendgm.sandbox import docker_client as client_module
+    # the module, not the face's function of the same name
+    client_module = importlib.import_module("opendgm.sandbox.docker_client")
 
     def forget_clients() -> None:
         client_module.docker_client.cache_clear()
