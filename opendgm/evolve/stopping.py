@@ -17,16 +17,13 @@ from types import FrameType
 
 from opendgm.archive import Archive
 from opendgm.evolve.config import CampaignConfig, OperatorWeights
+from opendgm.usage import EXIT_INFRA, EXIT_LIMIT, StopNow
 
 log = logging.getLogger(__name__)
 
 OPERATORS = tuple(OperatorWeights.model_fields)  # what makes a node other than the seeds
 
 
-EXIT_FINISHED = 0
-EXIT_USAGE = 2  # a usage or configuration error
-EXIT_LIMIT = 3  # stopped at a budget or a limit
-EXIT_INFRA = 4  # stopped on a persistent infrastructure failure
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -72,15 +69,6 @@ def check_limits(config: CampaignConfig, archive: Archive, started: float, stop_
         raise Stopped(f"budget: ${spent.cost_usd:.4f} of ${limits.usd:g} spent")
     if limits.tokens is not None and spent.tokens >= limits.tokens:
         raise Stopped(f"budget: {spent.tokens} of {limits.tokens} tokens spent")
-
-
-class StopNow(BaseException):
-    """A stop signal that stops at once (a second one during `run`): unwinds like KeyboardInterrupt, which Click
-    would turn into exit 1, so that the command exits 128 + the signal's number. The archive stays durable."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.exit_code = 128 + signum
 
 
 @contextmanager
