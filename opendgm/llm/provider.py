@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from opendgm.llm import openai_compat
+from opendgm.llm import openai_compat, price_map
 from opendgm.llm.errors import ConfigError, LLMError
 from opendgm.llm.failures import classify, retry_after
 from opendgm.llm.prompt_cache import WRITE_PREMIUM
@@ -113,6 +113,8 @@ def price_of(role: RoleConfig, where: str) -> Price:
     An unmapped hosted model is a configuration error: a budget cannot guard spend it cannot price.
     """
     price, known = role.price, {}
+    if price is None and openai_compat.handles(role) and price_map.unmapped(role.model):
+        return FREE  # what litellm's lookup ends in for a self-hosted model it has no price for, without its import
     if price is None:
         try:
             info = _litellm().get_model_info(role.model)
