@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from opendgm.llm import Router
 from opendgm.llm.roles import RetryPolicy
 from opendgm.outcomes import InfrastructureFailure
 from opendgm.prompts.config import MetaPromptOptions, PromptCampaignConfig
+from tests.support.cli_batch import run_commands
 from tests.support.scripted_prompt_models import HYPER_MUTATION_LINE, REVERSED_ITEM, REWRITE, SEED_RUBRIC, ReverseScript
 
 
@@ -121,16 +120,19 @@ def test_shipped_prompt_examples_are_valid_and_bad_ones_are_explained(tmp_path):
     examples = {path.stem: path for path in (Path(__file__).parents[2] / "examples" / "prompts").glob("*.yaml")}
     assert {load_any(path).operator for path in examples.values()} == {"pe2", "ape", "opro"}
     raw = yaml.safe_load(examples["pe2-smollm2"].read_text())
-    for change, message in [
+    mistakes = [
         ({"operator": "gepa"}, "operator: Input should be 'pe2', 'ape' or 'opro'"),
         ({"local_server": None}, "'target'] use api_base `local` but no local_server is configured"),
         ({"pe2": {"beam": 0}}, "pe2.beam: Input should be greater than or equal to 1"),
         ({"judge": {"rubric": "<item>Be right.</item>"}}, "llm.roles lacks ['judge']"),
-    ]:
-        bad = tmp_path / "bad.yaml"
+    ]
+    runs = []
+    for number, (change, _message) in enumerate(mistakes):
+        bad = tmp_path / f"bad{number}.yaml"
         bad.write_text(yaml.safe_dump(raw | change))
-        command = [sys.executable, "-m", "opendgm.cli", "run", str(bad), "--dir", str(tmp_path / "never")]
-        result = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"COLUMNS": "300"})
+        runs.append(["run", bad, "--dir", tmp_path / "never"])
+    results = run_commands(runs, env=os.environ | {"COLUMNS": "300"})  # one child: the imports are paid once
+    for (_change, message), result in zip(mistakes, results, strict=True):
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "never").exists()
 
