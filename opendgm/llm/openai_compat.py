@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from opendgm.llm.errors import MalformedResponse
 from opendgm.llm.failures import classify, retry_after
 from opendgm.llm.roles import RoleConfig
+
+if TYPE_CHECKING:
+    import httpx  # imported where a request is sent: a second or so that commands without a model call skip
 
 PREFIX = "openai/"
 
@@ -63,6 +64,8 @@ def send(role: RoleConfig, request: dict[str, Any], api_key: str, where: str, ti
 def _endpoint(api_base: str) -> tuple[httpx.Client, httpx.URL]:
     """The connection pool for `api_base` and its chat URL (parsed once: URL parsing is a tenth of httpx's
     per-call work), created once per process (a forked child must not share its parent's sockets)."""
+    import httpx
+
     key = (os.getpid(), api_base)
     with _endpoints_lock:
         if key not in _endpoints:
