@@ -6,9 +6,10 @@ choosing parents among 10^5 nodes pays for what changed since its previous choic
 Only reads outside a write transaction update the cache: a write can still roll back, and its revision
 numbers would then be handed out again.
 
-What a caller derives per row (a selector's weight) can be kept the same way: `Summaries.column(fn, typecode)` is
-`array(typecode, map(fn, rows))`, recomputed only for the rows that changed while the list is the newest one (a
-typed array: a selector reads it as numpy without a pass in Python); and
+What a caller derives per row (a selector's weight, the best agent's ranking key) can be kept the same way:
+`column(rows, fn, typecode)` is `array(typecode, map(fn, rows))` (a list for typecode ""), recomputed only for the
+rows that changed while the list is the newest one, so a selection reads it with C-level passes (numpy over the
+array, `max` and `index` over the list) instead of a Python one; and
 `Summaries.clade_sums()` (HGM's passes and fails pooled over each node's descendants) is updated by adding a
 changed row's difference to its ancestors, not by summing the tree again.
 """
@@ -39,7 +40,7 @@ _CHANGED = "n.id IN (SELECT node_id FROM summary_revs WHERE rev > :since)"
 
 Filters = tuple[str | None, str | None]  # (evaluator, evaluator_version); None: any
 Derive = Callable[[NodeSummary], Any]
-Column = tuple[Derive, str]  # a function of a row and the array typecode its values are kept in
+Column = tuple[Derive, str]  # a function of a row and the typecode of the array its values are kept in ("": a list)
 
 
 def query(conn: sqlite3.Connection, filters: Filters, nodes: str = "1", **params: object) -> list[NodeSummary]:
@@ -76,15 +77,14 @@ class Summaries(list[NodeSummary]):
         out._sums_from, out._version = self._listing or self._sums_from, self._version
         return out
 
-    def column(self, fn: Derive, typecode: str) -> array:
-        """`array(typecode, map(fn, self))`, a copy; from the cache (only changed rows recomputed) while this list
-        is current."""
+    def column(self, fn: Derive, typecode: str) -> array | list[Any]:
+        """`fn` of every row, a copy; from the cache (only changed rows recomputed) while this list is current."""
         listing = self._listing
         if listing is not None:
             kept = listing.column((fn, typecode), self._version)
             if kept is not None:
                 return kept
-        return array(typecode, map(fn, self))
+        return _computed((fn, typecode), self)
 
     def clade_sums(self) -> tuple[array, array]:
         """Per row (same order), passes and fails pooled with all the row's descendants in this list (a row whose
@@ -92,6 +92,17 @@ class Summaries(list[NodeSummary]):
         listing = self._listing or self._sums_from
         kept = listing.clades(self._version) if listing is not None else None
         return kept if kept is not None else clade_sums(self)
+
+
+def column(rows: Sequence[NodeSummary], fn: Derive, typecode: str) -> array | list[Any]:
+    """`fn` of every row as an array of `typecode` (a list for ""), kept by the cache for a list from
+    `Archive.summaries`, else computed. `fn` is a module-level function: the cache keeps one column per function."""
+    return rows.column(fn, typecode) if isinstance(rows, Summaries) else _computed((fn, typecode), rows)
+
+
+def _computed(column: Column, rows: Iterable[NodeSummary]) -> array | list[Any]:
+    fn, typecode = column
+    return array(typecode, map(fn, rows)) if typecode else list(map(fn, rows))
 
 
 def clade_sums(rows: Sequence[NodeSummary]) -> tuple[array, array]:
@@ -133,7 +144,7 @@ class _Listing:
     def __init__(self, rows: Iterable[NodeSummary]) -> None:
         self.rows = list(rows)
         self.index = {row.id: position for position, row in enumerate(self.rows)}
-        self.columns: dict[Column, array] = {}
+        self.columns: dict[Column, array | list[Any]] = {}
         self.parents: list[int] = []  # parent positions, kept with the clade sums once asked for
         self.sums: tuple[array, array] | None = None
         self.version = 0
@@ -175,13 +186,12 @@ class _Listing:
             rows._listing, rows._version = self, self.version
         return rows
 
-    def column(self, column: Column, version: int) -> array | None:
+    def column(self, column: Column, version: int) -> array | list[Any] | None:
         with self._lock:
             if version != self.version:
                 return None
             if column not in self.columns:
-                fn, typecode = column
-                self.columns[column] = array(typecode, map(fn, self.rows))
+                self.columns[column] = _computed(column, self.rows)
             return self.columns[column][:]
 
     def clades(self, version: int) -> tuple[array, array] | None:

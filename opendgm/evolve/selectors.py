@@ -118,11 +118,8 @@ def _pool(rows: Sequence[NodeSummary]) -> numpy.ndarray:
 
 
 def _column(rows: Sequence[NodeSummary], fn: summaries.Derive, typecode: str) -> numpy.ndarray:
-    """`fn` of every row as a numpy array: kept by the summaries cache when `rows` came from `Archive.summaries`
-    (only changed rows recomputed), else computed."""
-    kept = getattr(rows, "column", None)
-    values = kept(fn, typecode) if kept is not None else array(typecode, map(fn, rows))
-    return numpy.frombuffer(values, dtype=bool if typecode == "b" else values.typecode)
+    """`fn` of every row as a numpy array, kept by the summaries cache when `rows` came from `Archive.summaries`."""
+    return numpy.frombuffer(summaries.column(rows, fn, typecode), dtype=bool if typecode == "b" else typecode)
 
 
 def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[NodeSummary]:
