@@ -136,3 +136,16 @@ def test_handles_opened_one_after_another_share_kept_summaries(archive: Archive,
                 assert [row.id for row in second.summaries()] == [seed, child]
             assert [row.id for row in first.summaries()] == [seed]  # its own snapshot, not the newer kept rows
         _check(first)
+
+
+def test_summaries_take_an_evaluator_key_or_the_older_name_and_version(archive: Archive, tmp_path: Path) -> None:
+    code = write_tree(tmp_path / "code", {"agent.py": "v = 0\n"})
+    seed = archive.add_agent(code).id
+    for version in ("1", "2"):
+        archive.record_stage(seed, "e1", version, "small", ["t0"])
+        archive.record_result(ResultRecord(seed, EvaluatorKey("e1", version), "t0", status="resolved"))
+    by_key = archive.summaries(evaluator=EvaluatorKey("e1", "2"))
+    assert by_key == archive.summaries(evaluator="e1", evaluator_version="2") == archive.summaries("agent", "e1", "2")
+    assert (by_key[0].passes, archive.summaries(evaluator="e1")[0].passes) == (1, 2)  # a name alone: any version
+    with pytest.raises(TypeError, match="not both"):
+        archive.summaries(evaluator=EvaluatorKey("e1", "2"), evaluator_version="1")
