@@ -16,6 +16,8 @@ changed row's difference to its ancestors, not by summing the tree again.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import sqlite3
 import threading
 from array import array
@@ -65,16 +67,18 @@ class Summaries(list[NodeSummary]):
 
     _listing: _Listing | None = None  # keeps this list's derived columns and clade sums while it is current
     _sums_from: _Listing | None = None  # keeps only its clade sums (a list made by `rewritten`)
+    _base: Summaries | None = None  # the list it rewrote (a list made by `rewritten`)
     _version = -1
 
     def rewritten(self, rows: Iterable[NodeSummary]) -> Summaries:
         """`rows` in place of these: the same nodes in the same order with the same parents, passes and fails,
         other fields rewritten (a campaign's scoring options, async mode's readiness). Their clade sums stay the
-        kept ones; their derived columns are computed (they may read the rewritten fields)."""
+        kept ones; a derived column is these rows' one, with the rows that are not the very objects given here
+        computed again (they may read the rewritten fields)."""
         out = Summaries(rows)
         if len(out) != len(self):
             raise ValueError(f"{len(out)} rewritten rows for {len(self)} summaries")
-        out._sums_from, out._version = self._listing or self._sums_from, self._version
+        out._sums_from, out._version, out._base = self._listing or self._sums_from, self._version, self
         return out
 
     def column(self, fn: Derive, typecode: str) -> array | list[Any]:
@@ -84,6 +88,11 @@ class Summaries(list[NodeSummary]):
             kept = listing.column((fn, typecode), self._version)
             if kept is not None:
                 return kept
+        if self._base is not None:
+            values = self._base.column(fn, typecode)
+            for position in itertools.compress(range(len(self)), map(operator.is_not, self, self._base)):
+                values[position] = fn(self[position])
+            return values
         return _computed((fn, typecode), self)
 
     def clade_sums(self) -> tuple[array, array]:

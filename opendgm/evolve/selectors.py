@@ -126,14 +126,22 @@ def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[Nod
     """Async mode: the rows with every agent that may not be expanded yet shown as still evaluating, so selectors
     skip it while its results still count in its ancestors' clades. An agent needs one own task result at least
     (a fresh child has none); with `own_positive` (HGM) its own mean must be above zero. Rows from
-    `Archive.summaries` come back keeping their clade sums (HGM's draw then reads the kept ones)."""
-    least = 1 if rule == "own_positive" else 0
-
-    def ready(row: NodeSummary) -> bool:
-        return row.passes + row.fails > 0 and row.passes >= least
-
-    shown = [row if row.kind != "agent" or ready(row) else row._replace(status="evaluating") for row in rows]
+    `Archive.summaries` come back keeping their clade sums and columns (HGM's draw then reads the kept ones; only
+    the rows shown otherwise are derived again), and the rows as shown are themselves a kept column."""
+    shown = summaries.column(rows, _shown_positive if rule == "own_positive" else _shown, "")
     return rows.rewritten(shown) if isinstance(rows, summaries.Summaries) else shown
+
+
+def _shown(row: NodeSummary) -> NodeSummary:
+    """An agent without an own task result shown as still evaluating."""
+    if row.kind != "agent" or row.passes + row.fails > 0:
+        return row
+    return row._replace(status="evaluating")
+
+
+def _shown_positive(row: NodeSummary) -> NodeSummary:
+    """An agent whose own mean is not above zero shown as still evaluating."""
+    return row if row.kind != "agent" or row.passes > 0 else row._replace(status="evaluating")
 
 
 def clade_totals(rows: Sequence[NodeSummary]) -> dict[str, tuple[int, int]]:

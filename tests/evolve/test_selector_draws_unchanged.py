@@ -15,7 +15,7 @@ import pytest
 
 from opendgm.archive import Archive, EvaluatorKey, NodeSummary, ResultRecord, summaries
 from opendgm.archive.models import TRANSITIONS
-from opendgm.evolve.selectors import SELECTORS, hgm
+from opendgm.evolve.selectors import SELECTORS, expandable, hgm
 from tests.support.archive_helpers import write_tree
 
 # --- the reference: main's selectors over a plain list, as they were before the kept columns ---------------------
@@ -72,6 +72,12 @@ def _ref_hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: f
     passes, fails = (numpy.frombuffer(column, dtype=numpy.int64)[pool] for column in sums)
     draws = numpy.random.default_rng(rng.getrandbits(128))
     return [rows[pool[draws.beta(sharpen * (1 + passes), sharpen * (1 + fails)).argmax()]].id for _ in range(k)]
+
+
+def _ref_expandable(rows: Sequence[NodeSummary], rule: str) -> list[NodeSummary]:
+    least = 1 if rule == "own_positive" else 0
+    ready = lambda row: row.passes + row.fails > 0 and row.passes >= least  # noqa: E731
+    return [row if row.kind != "agent" or ready(row) else row._replace(status="evaluating") for row in rows]
 
 
 REFERENCE: dict[str, Callable[[Sequence[NodeSummary], int, random.Random], list[str]]] = {
@@ -156,3 +162,7 @@ def test_every_selector_draws_what_main_drew_over_the_kept_columns(tmp_path: Pat
                 rows = archive.summaries(kind, *key)
                 assert isinstance(rows, summaries.Summaries)
                 _same_draws(rows, list(rows), step)
+                for rule in ("evaluated", "own_positive"):  # async mode's readiness view, kept columns rewritten
+                    shown = expandable(rows, rule)
+                    assert shown == _ref_expandable(list(rows), rule)
+                    _same_draws(shown, list(shown), step)
