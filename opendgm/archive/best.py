@@ -82,7 +82,7 @@ def best_agent(
     Each row's ranking key is kept by the summaries cache (a belief costs a bisection: 10^5 of them take seconds),
     so the choice is a C-level `max` and `index` over the keys: the largest key, the first of equal ones."""
     applied = resolve(rows, rule)
-    keys = summaries.column(rows, _key(applied, min_evaluations), "")
+    keys = summaries.values(rows, _key(applied, min_evaluations))
     top = max(keys, default=_NONE)
     if top == _NONE:
         return None

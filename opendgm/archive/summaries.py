@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from opendgm.archive.models import NodeKind, NodeSummary
 from opendgm.archive.schema import EXHAUSTED_UNITS
@@ -103,10 +103,19 @@ class Summaries(list[NodeSummary]):
         return kept if kept is not None else clade_sums(self)
 
 
-def column(rows: Sequence[NodeSummary], fn: Derive, typecode: str) -> array | list[Any]:
-    """`fn` of every row as an array of `typecode` (a list for ""), kept by the cache for a list from
-    `Archive.summaries`, else computed. `fn` is a module-level function: the cache keeps one column per function."""
-    return rows.column(fn, typecode) if isinstance(rows, Summaries) else _computed((fn, typecode), rows)
+def column(rows: Sequence[NodeSummary], fn: Derive, typecode: str) -> array:
+    """`fn` of every row as an array of `typecode`, kept by the cache for a list from `Archive.summaries`, else
+    computed. `fn` is a module-level function: the cache keeps one column per function."""
+    return cast(array, _column(rows, (fn, typecode)))
+
+
+def values(rows: Sequence[NodeSummary], fn: Derive) -> list[Any]:
+    """`column` as a list of any values (ranking keys, rows shown otherwise)."""
+    return cast(list, _column(rows, (fn, "")))
+
+
+def _column(rows: Sequence[NodeSummary], column: Column) -> array | list[Any]:
+    return rows.column(*column) if isinstance(rows, Summaries) else _computed(column, rows)
 
 
 def _computed(column: Column, rows: Iterable[NodeSummary]) -> array | list[Any]:

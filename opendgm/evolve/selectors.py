@@ -10,6 +10,7 @@ import math
 import random
 from array import array
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy
 
@@ -43,7 +44,8 @@ def score_child_prop(rows: Sequence[NodeSummary], k: int, rng: random.Random) ->
         return []
     end = int(drawable[-1]) + 1  # the last candidate bounds the draw, as in the candidates-only list
     population = rows if end == len(rows) else rows[:end]
-    return [row.id for row in rng.choices(population, cum_weights=numpy.cumsum(weights[:end]), k=k)]
+    cum_weights = cast(Sequence[float], numpy.cumsum(weights[:end]))  # indexed like a list by `choices`
+    return [row.id for row in rng.choices(population, cum_weights=cum_weights, k=k)]
 
 
 def _dgm_weight(row: NodeSummary) -> float:
@@ -119,7 +121,8 @@ def _pool(rows: Sequence[NodeSummary]) -> numpy.ndarray:
 
 def _column(rows: Sequence[NodeSummary], fn: summaries.Derive, typecode: str) -> numpy.ndarray:
     """`fn` of every row as a numpy array, kept by the summaries cache when `rows` came from `Archive.summaries`."""
-    return numpy.frombuffer(summaries.column(rows, fn, typecode), dtype=bool if typecode == "b" else typecode)
+    dtype = numpy.dtype(bool if typecode == "b" else typecode)
+    return numpy.frombuffer(summaries.column(rows, fn, typecode), dtype=dtype)
 
 
 def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[NodeSummary]:
@@ -128,7 +131,7 @@ def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[Nod
     (a fresh child has none); with `own_positive` (HGM) its own mean must be above zero. Rows from
     `Archive.summaries` come back keeping their clade sums and columns (HGM's draw then reads the kept ones; only
     the rows shown otherwise are derived again), and the rows as shown are themselves a kept column."""
-    shown = summaries.column(rows, _shown_positive if rule == "own_positive" else _shown, "")
+    shown = summaries.values(rows, _shown_positive if rule == "own_positive" else _shown)
     return rows.rewritten(shown) if isinstance(rows, summaries.Summaries) else shown
 
 
