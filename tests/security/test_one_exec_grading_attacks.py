@@ -197,7 +197,45 @@ def sorted(values, _real=sorted):
         _f = _f.f_back
     return _real(values)
 """
+# the same shadow, made as the tests call the solution and undone by the shadow itself as the assertion uses it,
+# before the test's record looks at the test object
+SHADOWS_AND_UNDOES = """
+import sys as _s
+
+def sorted(values, _real=sorted):
+    _f = _s._getframe(1)
+    while _f is not None:
+        _t = _f.f_locals.get("self")
+        if _t is not None and hasattr(_t, "assertEqual"):
+            def _undo(*args, **kwargs):
+                del _t._baseAssertEqual
+            _t._baseAssertEqual = _undo
+            break
+        _f = _f.f_back
+    return _real(values)
+"""
+# the test object's class swapped for a subclass whose comparison lookup says "equal" and swaps the class back
+SWAPS_THE_CLASS = """
+import sys as _s
+
+def sorted(values, _real=sorted):
+    _f = _s._getframe(1)
+    while _f is not None:
+        _t = _f.f_locals.get("self")
+        if _t is not None and hasattr(_t, "assertEqual"):
+            _kind = type(_t)
+            class _Evil(_kind):
+                def _getAssertEqualityFunc(self, *args, **kwargs):
+                    self.__class__ = _kind
+                    return lambda *a, **k: None
+            _t.__class__ = _Evil
+            break
+        _f = _f.f_back
+    return _real(values)
+"""
 IN_PROCESS = {
+    "shadows-and-undoes": SHADOWS_AND_UNDOES,
+    "swaps-the-class": SWAPS_THE_CLASS,
     "rebinds-unittest": REBINDS_UNITTEST,
     "patches-the-class-later": PATCHES_THE_CLASS_LATER,
     "swallows-failures": SWALLOWS_FAILURES,
