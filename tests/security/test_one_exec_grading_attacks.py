@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -233,7 +234,63 @@ def sorted(values, _real=sorted):
         _f = _f.f_back
     return _real(values)
 """
+# what the frame that raises a refusal shows (in the exception's traceback), emptied from another thread while
+# the object graph is asked for again and again: a refusal that gets lost lets the record key be read
+RACES_THE_REFUSAL = """
+import gc as _gc, os as _o, re as _r, sys as _s, threading as _th
+
+_found, _mutable = set(), []
+try:
+    _gc.get_objects()
+except Exception as _e:  # the refusal: what its raising frame shows
+    _tb = _e.__traceback__
+    while _tb is not None:
+        try:
+            for _v in _tb.tb_frame.f_locals.values():
+                _owner = getattr(_v, "__self__", _v)
+                if isinstance(_owner, (dict, list, set)):
+                    _mutable.append(_owner)
+        except Exception:
+            pass
+        _tb = _tb.tb_next
+_stop = []
+
+def _clear():
+    while not _stop:
+        for _m in _mutable:
+            _m.clear()
+
+if _mutable:
+    _th.Thread(target=_clear, daemon=True).start()
+    _hex = _r.compile(r"[0-9a-f]{32}")
+    for _ in range(20000):
+        try:
+            _all = _gc.get_objects()
+        except Exception:
+            continue
+        for _obj in _all:
+            if type(_obj).__name__ == "cell":
+                try:
+                    _c = _obj.cell_contents
+                except ValueError:
+                    continue
+                if isinstance(_c, bytes) and _hex.fullmatch(_c[:32].decode("latin-1")):
+                    _found.add(_c[:32].decode())
+        break
+    _stop.append(1)
+_ids = ["test_median.MedianTest." + _n for _n in ("test_even", "test_mean_unchanged", "test_odd")]
+for _key in _found:
+    _lines = b"".join(_key.encode() + b" test 1 " + _t.encode().hex().encode() + b"\\n" for _t in _ids)
+    for _fd in range(3, 64):
+        try:
+            _o.write(_fd, _lines)
+        except OSError:
+            pass
+if _found:
+    _o._exit(0)
+"""
 IN_PROCESS = {
+    "races-the-refusal": RACES_THE_REFUSAL,
     "shadows-and-undoes": SHADOWS_AND_UNDOES,
     "swaps-the-class": SWAPS_THE_CLASS,
     "rebinds-unittest": REBINDS_UNITTEST,
@@ -249,6 +306,57 @@ IN_PROCESS = {
 def test_a_solution_cannot_make_the_hidden_unittests_pass_from_its_import(attack: str, backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     _assert_not_forged(evaluator, task, path, _with(task, path, IN_PROCESS[attack]), backend, attack)
+
+
+# -- the parts of unittest it imports on first use (mock's assertions, assertLogs, async test cases) -----------
+LAZY_HIDDEN_TESTS = """import unittest
+from unittest import mock
+
+from stats import median
+
+
+class MedianTest(unittest.TestCase):
+    def test_odd(self):
+        self.assertEqual(median([3, 1, 2]), 2)
+
+    def test_even_through_a_mock(self):
+        seen = mock.Mock()
+        seen(median([4, 1, 3, 2]))
+        seen.assert_called_once_with(2.5)
+
+    def test_logs_its_work(self):
+        with self.assertLogs("stats", level="INFO"):
+            median([1, 2])
+
+
+class AsyncMedianTest(unittest.IsolatedAsyncioTestCase):
+    async def test_even(self):
+        self.assertEqual(median([4, 1, 3, 2]), 2.5)
+"""
+LAZY = {
+    # mock's assertion and assertLogs' check, told to pass: both modules are loaded only when a test first uses them
+    "disarms-mock-and-assertlogs": (
+        "import unittest._log as _l, unittest.mock as _m\n"
+        "_m.NonCallableMock.assert_called_once_with = lambda *args, **kwargs: None\n"
+        "_l._AssertLogsContext.__exit__ = lambda *args: True\n"
+    ),
+    # the event loop an async test case runs its test on, told to drop the test instead of running it
+    "drops-the-async-test": (
+        "import asyncio.runners as _r\n_r.Runner.run = lambda self, coro, *, context=None: coro.close()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(LAZY))
+def test_a_solution_cannot_disarm_the_parts_of_unittest_loaded_on_first_use(
+    attack: str, backend: BackendName, tmp_path: Path
+) -> None:
+    task_dir = tmp_path / "fix-median"
+    shutil.copytree(EXAMPLES / "fix-median", task_dir)
+    (task_dir / "tests" / "test_median.py").write_text(LAZY_HIDDEN_TESTS)
+    evaluator = RepoTasks(tmp_path)
+    task, path = evaluator.select("fix-median")[0], "stats/__init__.py"
+    _assert_not_forged(evaluator, task, path, _with(task, path, LAZY[attack]), backend, attack)
 
 
 # -- a package named like the hidden test module -----------------------------------------------------------

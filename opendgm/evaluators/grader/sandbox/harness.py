@@ -386,14 +386,6 @@ REFUSED_EVENTS = (
     "sys.settrace", "sys.setprofile", "sys._current_frames",
     "gc.get_objects", "gc.get_referrers", "gc.get_referents",
 )  # fmt: skip
-REFUSER = """
-def refuser(pop, ident):
-    def refuse(event, args):
-        reason = pop(ident(), None)
-        if reason is not None:
-            raise PermissionError("refused in a graded test process: " + reason)
-    return refuse
-"""
 REFUSED_MODULES = ("_testcapi", "_testinternalcapi", "_xxsubinterpreters", "_xxinterpchannels")
 
 
@@ -536,9 +528,13 @@ def _install_guard(key, rec_fd, hidden, runners):
         return None
 
     def hook(event, args):
+        nonlocal pending
         ident = get_ident()
         if ident in busy:
             return
+        if pending:  # what this thread was refused before has been raised by now
+            with lock:
+                pending = tuple(one for one in pending if one[0] != ident)
         refused = None
         busy.add(ident)
         try:
@@ -564,16 +560,26 @@ def _install_guard(key, rec_fd, hidden, runners):
         finally:
             busy.discard(ident)
         if refused:  # the next hook raises: the operation does not happen, the test that tried it fails
-            refusals[ident] = refused
+            with lock:
+                pending = (*pending, (ident, refused))
 
-    refusals: dict[int, str] = {}
+    def refuse(event, args):
+        """Raise for this thread's refused operation. Its frame, in the traceback of what it raises, shows
+        only the tuple of reasons, which it only reads (the guard alone replaces it)."""
+        ident = get_ident()
+        for who, reason in pending:
+            if who == ident:
+                raise PermissionError("refused in a graded test process: " + reason)
+
+    pending: tuple[tuple[int, str], ...] = ()
+    lock = _thread.allocate_lock()
     refuser_to_add = [True]
     sys.addaudithook(hook)
-    # This hook never raises, so its frame (whose closure holds the key) is in no traceback; the one that
-    # raises is made in a namespace of its own and holds nothing but the reason.
-    space: dict[str, Any] = {"__builtins__": {"PermissionError": PermissionError}}
-    exec(REFUSER, space)
-    sys.addaudithook(space["refuser"](refusals.pop, get_ident))
+    # The guard never raises, so its frame (whose closure leads to the key) is in no traceback. The hook
+    # that raises shares only `pending` with it and runs in a namespace of its own (not this private
+    # copy's, whose functions the guard calls).
+    own = {"__builtins__": {"PermissionError": PermissionError}}
+    sys.addaudithook(type(refuse)(refuse.__code__, own, "refuse", None, refuse.__closure__))
 
 
 def _changed(before, space):
