@@ -15,23 +15,32 @@ child process:
     only for an event raised by the runner's own frame with nothing but the runner below it, on the main
     thread; code that reaches for what hides the key (the garbage collector's object graph, ctypes, this
     process's private /proc files or the record pipe, trace/profile functions, another audit hook, other
-    threads' frames) makes the hook write `tampered` at once, which fails every test and cannot be unsent;
-    the process is not dumpable, so what it starts cannot read its memory either;
+    threads' frames, a function's code, a test object's class) is refused: a second hook, which holds nothing
+    but the reasons, raises in the code that asked, so that test fails and no other; the process is not
+    dumpable, so what it starts cannot read its memory either;
   * a test passes only if its setUp, method, tearDown and cleanups returned without raising, decided by the
-    runner here (not TestCase.run and its helpers); skips, "expected failures", coroutines fail;
+    runner here (not TestCase.run and its helpers); skips and "expected failures" fail; an
+    IsolatedAsyncioTestCase's are run on the event loop that class makes for each test; doctests fail;
   * what ran is a hidden test: every class of the test's is the runner's or one of the hidden files' (whose
     namespace holds only data and functions compiled from the hidden files, or standard library decorators
     around them), unchanged since discovery; the method is the function compiled from the hidden file for
-    that class and name, in the namespace the import system made for that file, whose modules are the real
-    ones, with the real builtins; the hidden files' namespaces and their classes' hold what they held when
-    the tests were loaded (fixtures may add data);
-  * at each record the runner's world is as it was before any repository code ran: every module then loaded
-    (unittest, contextlib, builtins, ... this harness) and every class and function in them (their code,
-    defaults, closures), except plain data, which they may keep counters and flags in.
+    that class and name (or made in a function of the hidden file, as generated tests are), in the namespace
+    the import system made for that file, whose modules are the real ones, with the real builtins; the
+    hidden files' namespaces and their classes' still hold the functions, classes and modules they held when
+    the tests were loaded, and nothing new under a test's, the runner's or a builtin's name (fixtures may
+    keep anything else there);
+  * at each record the code that decides a pass is as it was before any repository code ran: the modules
+    of DECISIVE then loaded (unittest and the parts of it the hidden files use, the modules its assertions
+    call, builtins, this harness) and every class and function in them (their code, defaults, closures),
+    except plain data and the names meant to be replaced (REPLACEABLE); every assertion checks, as it
+    starts, that the test object hides none of the runner's methods. The rest of the standard library is
+    the tests' to patch, undone or not, as plain unittest allows.
 
   Not guaranteed: a change made during a test and undone before its record (by a finalizer, a thread, a
   later call), to what is checked only at records: module namespaces, class namespaces, the test object's
-  attributes, what the hidden test's own namespace holds (the code under test is the solution's anyway).
+  attributes in the middle of an assertion, what the hidden test's own namespace holds (the code under
+  test is the solution's anyway). What the tests compute with patched non-deciding modules is, like the
+  expected values the tests hold, within the solution's reach: it shares their process.
   Code that defeats the interpreter itself is out of reach of anything in-process; running the tests in
   another process from the solution is the cure (as `call` does), not possible for arbitrary unittest code.
 - `call SOLUTION ENTRY STUB TEST`: HumanEval. The problem's `check` runs here, in this process, against a
