@@ -340,6 +340,14 @@ LAZY = {
         "_m.NonCallableMock.assert_called_once_with = lambda *args, **kwargs: None\n"
         "_l._AssertLogsContext.__exit__ = lambda *args: True\n"
     ),
+    # the running async test's task told it is done (Future's own method on the task), as the solution is called
+    "settles-the-async-test": (
+        "import asyncio as _a\n"
+        "def sorted(values, _real=sorted):\n"
+        "    try:\n        _task = _a.current_task()\n    except RuntimeError:\n        _task = None\n"
+        "    if _task is not None:\n        _a.Future.set_result(_task, None)\n"
+        "    return _real(values)\n"
+    ),
     # the event loop an async test case runs its test on, told to drop the test instead of running it
     "drops-the-async-test": (
         "import asyncio.runners as _r\n_r.Runner.run = lambda self, coro, *, context=None: coro.close()\n"

@@ -280,33 +280,34 @@ def _run_tests(tests, audit, async_base):
 
 def _run_one(test, method, asynchronous, failures, label):
     """Whether one test's setUp, method (None: not to be run) and tearDown, then its cleanups, all returned
-    without raising. An IsolatedAsyncioTestCase's (`asynchronous`: that class's namespace) run as that class
-    runs them, on the event loop it makes for each test."""
+    without raising. An IsolatedAsyncioTestCase's (`asynchronous`: that class's namespace) on the event loop
+    that class makes for each test, each part judged by `_in_loop`, not by what the loop reports."""
     passed = method is not None
-    if asynchronous is not None:
+    if asynchronous is None:
+        call = _called
+    else:
         asynchronous["_setupAsyncioRunner"](test)
+        space = vars(test)  # as that class just set them: no test code has run since
+        call = _in_loop(space["_asyncioRunner"], space["_asyncioTestContext"])
     try:
         if passed:
             try:
-                _call(test, "setUp") if asynchronous is None else asynchronous["_callSetUp"](test)
+                call(_find(type(test), "setUp"), test)
+                if asynchronous is not None:
+                    call(_find(type(test), "asyncSetUp"), test)
                 try:
-                    if asynchronous is None:
-                        value = method(test)
-                    else:
-                        value = asynchronous["_callMaybeAsync"](test, method, test)
-                    if value is not None:  # a coroutine or generator not run, so never passed
+                    if call(method, test) is not None:  # a coroutine or generator not run, so never passed
                         raise TypeError("the test method returned a value instead of running")
                 finally:
-                    _call(test, "tearDown") if asynchronous is None else asynchronous["_callTearDown"](test)
+                    if asynchronous is not None:
+                        call(_find(type(test), "asyncTearDown"), test)
+                    call(_find(type(test), "tearDown"), test)
             except:  # noqa: E722 (bare: no name a test could rebind; SystemExit fails the test too)
                 passed = False
                 failures.append((label, _trace()))
         for function, args, kwargs in reversed(getattr(test, "_cleanups", None) or ()):
             try:
-                if asynchronous is None:
-                    function(*args, **kwargs)
-                else:
-                    asynchronous["_callCleanup"](test, function, *args, **kwargs)
+                call(function, *args, **kwargs)
             except:  # noqa: E722
                 passed = False
                 failures.append((f"{label} (cleanup)", _trace()))
@@ -318,6 +319,50 @@ def _run_one(test, method, asynchronous, failures, label):
                 passed = False
                 failures.append((f"{label} (event loop)", _trace()))
     return passed
+
+
+def _called(function, *args, **kwargs):
+    return None if function is None else function(*args, **kwargs)
+
+
+def _in_loop(runner, context):
+    """How an async test case's parts are called: in the test's context; a coroutine function's coroutine run
+    on the test's event loop, wrapped in `_parked`. It returned only if the wrapper then stands parked after
+    it: a frame's position is the one thing code on the loop cannot change (a task can be told it is done,
+    a loop can be replaced), and only the test's coroutine returning moves the wrapper there."""
+    import asyncio
+    import contextvars
+
+    def call(function, *args, **kwargs):
+        if function is None:
+            return None
+        if not asyncio.iscoroutinefunction(function):
+            return contextvars.Context.run(context, function, *args, **kwargs)
+        wrapper = _parked(function(*args, **kwargs), asyncio.BaseEventLoop.stop, asyncio.Future)
+        try:
+            runner.run(wrapper, context=context)
+        except:  # noqa: E722 (the loop stopped by the wrapper, or the coroutine's own failure)
+            if not _is_parked(wrapper):
+                raise
+        if not _is_parked(wrapper):
+            raise RuntimeError("the test's coroutine did not run to its end on its event loop")
+        return None
+
+    return call
+
+
+async def _parked(coroutine, stop, future):
+    await coroutine
+    stop(future().get_loop())  # only reached once the coroutine returned: the loop stops, this frame stays
+    await future()  # PARKED: the line `_is_parked` looks for
+
+
+PARKED = _parked.__code__.co_firstlineno + 3
+
+
+def _is_parked(wrapper):
+    frame = wrapper.cr_frame
+    return frame is not None and frame.f_code is _parked.__code__ and frame.f_lineno == PARKED
 
 
 def _fixture(failures, owner, name):
