@@ -1015,7 +1015,7 @@ def _guard_assertions(case, repo, hidden):
 
         def check(self, *args, **kwargs):
             space = vars(self)
-            if any(key in runners for key in space):
+            if not all(type(key) is str for key in space) or any(key in runners for key in space):
                 raise failure("the test object hides a method of the runner's")
             equality = space.get("_type_equality_funcs", {})
             for kind, how in equality.items() if type(equality) is dict else [(None, None)]:
