@@ -454,6 +454,7 @@ def _install_guard(key, rec_fd, hidden, runners):
     trace and profile functions, other audit hooks, this hook's frames) writes a `tampered` record at once,
     which cannot be taken back and fails every test."""
     import _thread
+    import types
 
     snapshot = _Snapshot()
     main_frame = sys._getframe()
@@ -581,6 +582,9 @@ def _install_guard(key, rec_fd, hidden, runners):
                 return "a test's class cannot be replaced"
         return None
 
+    pending: tuple[tuple[int, str], ...] = ()  # (thread, reason) of what the guard refused, raised by `refuse`
+    lock = _thread.allocate_lock()
+
     def hook(event, args):
         nonlocal pending
         ident = get_ident()
@@ -625,15 +629,13 @@ def _install_guard(key, rec_fd, hidden, runners):
             if who == ident:
                 raise PermissionError("refused in a graded test process: " + reason)
 
-    pending: tuple[tuple[int, str], ...] = ()
-    lock = _thread.allocate_lock()
     refuser_to_add = [True]
     sys.addaudithook(hook)
     # The guard never raises, so its frame (whose closure leads to the key) is in no traceback. The hook
     # that raises shares only `pending` with it and runs in a namespace of its own (not this private
     # copy's, whose functions the guard calls).
     own = {"__builtins__": {"PermissionError": PermissionError}}
-    sys.addaudithook(type(refuse)(refuse.__code__, own, "refuse", None, refuse.__closure__))
+    sys.addaudithook(types.FunctionType(refuse.__code__, own, "refuse", None, refuse.__closure__))
 
 
 def _changed(before, space):
@@ -694,7 +696,8 @@ def _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, 
     if shadows:
         return f"the test object hides the runner's {', '.join(sorted(shadows)[:5])}"
     equality = space.get("_type_equality_funcs", {})
-    for kind_of, how in equality.items() if type(equality) is dict else [(None, None)]:
+    pairs: list[tuple[Any, Any]] = list(equality.items()) if type(equality) is dict else [(None, None)]
+    for kind_of, how in pairs:
         if not any(kind_of is k and how is h for k, h in snapshot.equality_funcs) and (
             (type(how) is not type(_trace) and type(how) is not METHOD)
             or _verify_hidden_function(
