@@ -1,12 +1,12 @@
 """Honest hidden test suites, written as upstream projects write them, grade as plain unittest grades them.
 
 A grader that fails honest work corrupts selection as surely as one that passes a forgery. The suites in
-`honest_suites/tests` use what real suites use: mock.patch as decorator and context manager, patchers
+`fixtures/honest_suites/tests` use what real suites use: mock.patch as decorator and context manager, patchers
 started in setUpClass and never stopped until tearDownClass, patches never undone at all, fixtures at every
 level, subTest, skips and expected failures, IsolatedAsyncioTestCase, threads, subprocesses, temporary
 files, warnings and logging, locale and time zone changes, gc, sys.path and sys.modules edits, generated
 test methods, helpers kept on test classes. Each is graded against a correct and a wrong version of the
-library they test (`honest_suites/good`, `honest_suites/bad`), and every test must come out as it does
+library they test (`good`, `bad` beside it), and every test must come out as it does
 under `python -m unittest`, but for the differences the harness makes on purpose (KNOWN).
 """
 
@@ -26,7 +26,7 @@ from opendgm.evaluators.repo_tasks import RepoTasks
 from opendgm.evaluators.runner import grade_patch
 from opendgm.sandbox.factory import BackendName
 
-SUITES = Path(__file__).parent / "honest_suites"
+SUITES = Path(__file__).parent / "fixtures" / "honest_suites"
 SOLUTIONS = ("good", "bad")
 # What the harness does not run as plain unittest does, on purpose:
 # - doctests: their examples live in the docstrings of the code under test (the agent's own, and doctest's
