@@ -289,7 +289,27 @@ for _key in _found:
 if _found:
     _o._exit(0)
 """
+# the runner's own functions, rebound in its module by the solution's import and put back by the stand-in itself,
+# before the record looks: "ran and passed" for a test never run
+REPLACES_A_RUNNER_FUNCTION = """
+import sys as _s
+
+_m = _s.modules["__main__"]
+for _name in ("_run_one", "_called"):
+    _real = getattr(_m, _name, None)
+    if _real is not None:
+
+        def _fake(*args, _real=_real, _name=_name, **kwargs):
+            setattr(_m, _name, _real)  # undone before the test's record looks
+            if _name == "_called":
+                return None
+            _real(*args, **kwargs)
+            return True
+
+        setattr(_m, _name, _fake)
+"""
 IN_PROCESS = {
+    "replaces-a-runner-function": REPLACES_A_RUNNER_FUNCTION,
     "races-the-refusal": RACES_THE_REFUSAL,
     "shadows-and-undoes": SHADOWS_AND_UNDOES,
     "swaps-the-class": SWAPS_THE_CLASS,

@@ -199,6 +199,9 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     _preload(hidden)
     async_case = sys.modules.get("unittest.async_case")
     async_base = vars(async_case)["IsolatedAsyncioTestCase"] if async_case is not None else None
+    # What decides a test's outcome, taken now into this frame's locals and passed down as arguments: a module's
+    # names can be rebound by the tests and put back before the record looks, a frame's locals cannot.
+    parts = (_run_one, _invoke, _is_parked, _parked, *_asyncio_parts())
     _guard_assertions(unittest.TestCase, repo, hidden)
     _not_dumpable()  # no process the tests start can read this one's memory (the key is in it)
     with open(os.path.abspath(__file__), "rb") as handle:
@@ -214,7 +217,7 @@ def child_unittest(start, pattern, key_fd, rec_fd):
         if folder not in sys.path:
             sys.path.append(folder)
     suite = unittest.TestLoader().discover(top, pattern, top_level_dir=top)
-    failures = _run_tests(tuple(_flatten(suite)), audit, async_base)
+    failures = _run_tests(tuple(_flatten(suite)), audit, async_base, parts)
     for test, trace in failures:  # the log says why, the pipe said what
         print(f"{test}\n{trace}", flush=True)
 
@@ -250,7 +253,7 @@ def _flatten(suite):
             yield test
 
 
-def _run_tests(tests, audit, async_base):
+def _run_tests(tests, audit, async_base, parts):
     """Run each test here, not through TestCase.run (whose helpers the tests can reach): a test passes when
     its setUp, method, tearDown and cleanups return without raising (a skip or an "expected failure" fails),
     decided in frames whose locals no test can change; each outcome goes to the guard as an audit event
@@ -267,7 +270,8 @@ def _run_tests(tests, audit, async_base):
         method = _find(kind, name)
         asynchronous = vars(async_base) if async_base is not None and async_base in kind.__mro__ else None
         ready_to_run = ready[id(module)][1] and ready[id(kind)][1] and method is not None
-        passed = _run_one(test, method if ready_to_run else None, asynchronous, failures, f"{kind.__qualname__}.{name}")
+        label = f"{kind.__qualname__}.{name}"
+        passed = parts[0](test, method if ready_to_run else None, asynchronous, failures, label, parts)
         audit("opendgm.record", test, kind, name, method, passed is True)
         later = tests[index + 1 :]
         if not any(type(other) is kind for other in later):
@@ -278,36 +282,45 @@ def _run_tests(tests, audit, async_base):
     return failures
 
 
-def _run_one(test, method, asynchronous, failures, label):
+def _asyncio_parts():
+    """asyncio's functions an async test case's run depends on (None without asyncio loaded)."""
+    if "asyncio" not in sys.modules:
+        return (None, None, None, None)
+    import asyncio
+    import contextvars
+
+    return (asyncio.iscoroutinefunction, contextvars.Context.run, asyncio.BaseEventLoop.stop, asyncio.Future)
+
+
+def _run_one(test, method, asynchronous, failures, label, parts):
     """Whether one test's setUp, method (None: not to be run) and tearDown, then its cleanups, all returned
     without raising. An IsolatedAsyncioTestCase's (`asynchronous`: that class's namespace) on the event loop
-    that class makes for each test, each part judged by `_in_loop`, not by what the loop reports."""
-    passed = method is not None
-    if asynchronous is None:
-        call = _called
-    else:
+    that class makes for each test, each part judged by `_invoke`, not by what the loop reports. `parts`:
+    what `child_unittest` took before repository code ran, used from this frame's locals only."""
+    invoke, loop, passed = parts[1], None, method is not None
+    if asynchronous is not None:
         asynchronous["_setupAsyncioRunner"](test)
         space = vars(test)  # as that class just set them: no test code has run since
-        call = _in_loop(space["_asyncioRunner"], space["_asyncioTestContext"])
+        loop = (space["_asyncioRunner"], space["_asyncioTestContext"])
     try:
         if passed:
             try:
-                call(_find(type(test), "setUp"), test)
+                invoke(parts, loop, _find(type(test), "setUp"), (test,), {})
                 if asynchronous is not None:
-                    call(_find(type(test), "asyncSetUp"), test)
+                    invoke(parts, loop, _find(type(test), "asyncSetUp"), (test,), {})
                 try:
-                    if call(method, test) is not None:  # a coroutine or generator not run, so never passed
+                    if invoke(parts, loop, method, (test,), {}) is not None:  # a coroutine or generator not run
                         raise TypeError("the test method returned a value instead of running")
                 finally:
                     if asynchronous is not None:
-                        call(_find(type(test), "asyncTearDown"), test)
-                    call(_find(type(test), "tearDown"), test)
+                        invoke(parts, loop, _find(type(test), "asyncTearDown"), (test,), {})
+                    invoke(parts, loop, _find(type(test), "tearDown"), (test,), {})
             except:  # noqa: E722 (bare: no name a test could rebind; SystemExit fails the test too)
                 passed = False
                 failures.append((label, _trace()))
         for function, args, kwargs in reversed(getattr(test, "_cleanups", None) or ()):
             try:
-                call(function, *args, **kwargs)
+                invoke(parts, loop, function, args, kwargs)
             except:  # noqa: E722
                 passed = False
                 failures.append((f"{label} (cleanup)", _trace()))
@@ -321,48 +334,41 @@ def _run_one(test, method, asynchronous, failures, label):
     return passed
 
 
-def _called(function, *args, **kwargs):
-    return None if function is None else function(*args, **kwargs)
-
-
-def _in_loop(runner, context):
-    """How an async test case's parts are called: in the test's context; a coroutine function's coroutine run
-    on the test's event loop, wrapped in `_parked`. It returned only if the wrapper then stands parked after
-    it: a frame's position is the one thing code on the loop cannot change (a task can be told it is done,
-    a loop can be replaced), and only the test's coroutine returning moves the wrapper there."""
-    import asyncio
-    import contextvars
-
-    def call(function, *args, **kwargs):
-        if function is None:
-            return None
-        if not asyncio.iscoroutinefunction(function):
-            return contextvars.Context.run(context, function, *args, **kwargs)
-        wrapper = _parked(function(*args, **kwargs), asyncio.BaseEventLoop.stop, asyncio.Future)
-        try:
-            runner.run(wrapper, context=context)
-        except:  # noqa: E722 (the loop stopped by the wrapper, or the coroutine's own failure)
-            if not _is_parked(wrapper):
-                raise
-        if not _is_parked(wrapper):
-            raise RuntimeError("the test's coroutine did not run to its end on its event loop")
+def _invoke(parts, loop, function, args, kwargs):
+    """Call one part of a test (None: nothing to call). In an async test case (`loop`: its runner and
+    context) a coroutine function's coroutine runs on the test's loop wrapped in `_parked`, and it returned
+    only if the wrapper then stands parked after it: a frame's position is the one thing code on the loop
+    cannot change (a task can be told it is done, a loop can be replaced), and only the coroutine returning
+    moves the wrapper there."""
+    if function is None:
         return None
-
-    return call
+    if loop is None:
+        return function(*args, **kwargs)
+    runner, context = loop
+    is_parked, parked, is_async, run_in, stop, future = parts[2:8]
+    if not is_async(function):
+        return run_in(context, function, *args, **kwargs)
+    wrapper = parked(function(*args, **kwargs), stop, future)
+    try:
+        runner.run(wrapper, context=context)
+    except:  # noqa: E722 (the loop stopped by the wrapper, or the coroutine's own failure)
+        if not is_parked(wrapper, parked):
+            raise
+    if not is_parked(wrapper, parked):
+        raise RuntimeError("the test's coroutine did not run to its end on its event loop")
+    return None
 
 
 async def _parked(coroutine, stop, future):
     await coroutine
     stop(future().get_loop())  # only reached once the coroutine returned: the loop stops, this frame stays
-    await future()  # PARKED: the line `_is_parked` looks for
+    await future()  # the line `_is_parked` looks for: the third after the definition
 
 
-PARKED = _parked.__code__.co_firstlineno + 3
-
-
-def _is_parked(wrapper):
+def _is_parked(wrapper, parked):
     frame = wrapper.cr_frame
-    return frame is not None and frame.f_code is _parked.__code__ and frame.f_lineno == PARKED
+    code = parked.__code__
+    return frame is not None and frame.f_code is code and frame.f_lineno == code.co_firstlineno + 3
 
 
 def _fixture(failures, owner, name):
@@ -571,10 +577,10 @@ def _install_guard(key, rec_fd, hidden, runners):
         """An object's class or a function's code being set (what Python audits of attribute changes):
         refused for a test object's class and for the code of the runner's and the hidden tests' functions."""
         target, name = args[0], args[1]
-        if name == "__code__":
+        if name in ("__code__", "__defaults__", "__kwdefaults__"):
             runners = snapshot.functions.get(id(target))
             if (runners is not None and runners[0] is target) or target.__code__.co_filename in hidden:
-                return "the code of a function of the runner's or the hidden tests' cannot be replaced"
+                return f"the {name} of a function of the runner's or the hidden tests' cannot be replaced"
             return None
         if name == "__class__":
             mro = type.__dict__["__mro__"].__get__(type(target))
