@@ -671,3 +671,29 @@ def test_a_solution_cannot_read_the_answers_from_the_hidden_unittests(backend: B
     source = task.repo_files[path].decode()
     patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_TESTS})
     _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-tests")
+
+
+# a runner method replaced at import by a stand-in that puts the real one back when the test calls it: the record
+# then finds the class as it was (class namespaces are only compared at records, and Python audits no class change)
+PUTS_BACK_AN_ASSERTION = """
+import unittest as _u
+
+_real = _u.TestCase.__dict__["assertEqual"]
+
+
+def _stand_in(self, *args, **kwargs):
+    _u.TestCase.assertEqual = _real
+
+
+_u.TestCase.assertEqual = _stand_in
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (F5): a runner class changed and put back between two records is not seen (harness.py's"
+    " docstring, 'Not guaranteed'); the cure is the solution in another process from the tests, as for F4",
+)
+def test_a_solution_cannot_put_back_a_runner_method_it_replaced(backend: BackendName) -> None:
+    evaluator, task, path = _fix_median()
+    _assert_not_forged(evaluator, task, path, _with(task, path, PUTS_BACK_AN_ASSERTION), backend, "puts-back")
