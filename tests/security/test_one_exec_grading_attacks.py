@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -197,7 +198,121 @@ def sorted(values, _real=sorted):
         _f = _f.f_back
     return _real(values)
 """
+# the same shadow, made as the tests call the solution and undone by the shadow itself as the assertion uses it,
+# before the test's record looks at the test object
+SHADOWS_AND_UNDOES = """
+import sys as _s
+
+def sorted(values, _real=sorted):
+    _f = _s._getframe(1)
+    while _f is not None:
+        _t = _f.f_locals.get("self")
+        if _t is not None and hasattr(_t, "assertEqual"):
+            def _undo(*args, **kwargs):
+                del _t._baseAssertEqual
+            _t._baseAssertEqual = _undo
+            break
+        _f = _f.f_back
+    return _real(values)
+"""
+# the test object's class swapped for a subclass whose comparison lookup says "equal" and swaps the class back
+SWAPS_THE_CLASS = """
+import sys as _s
+
+def sorted(values, _real=sorted):
+    _f = _s._getframe(1)
+    while _f is not None:
+        _t = _f.f_locals.get("self")
+        if _t is not None and hasattr(_t, "assertEqual"):
+            _kind = type(_t)
+            class _Evil(_kind):
+                def _getAssertEqualityFunc(self, *args, **kwargs):
+                    self.__class__ = _kind
+                    return lambda *a, **k: None
+            _t.__class__ = _Evil
+            break
+        _f = _f.f_back
+    return _real(values)
+"""
+# what the frame that raises a refusal shows (in the exception's traceback), emptied from another thread while
+# the object graph is asked for again and again: a refusal that gets lost lets the record key be read
+RACES_THE_REFUSAL = """
+import gc as _gc, os as _o, re as _r, sys as _s, threading as _th
+
+_found, _mutable = set(), []
+try:
+    _gc.get_objects()
+except Exception as _e:  # the refusal: what its raising frame shows
+    _tb = _e.__traceback__
+    while _tb is not None:
+        try:
+            for _v in _tb.tb_frame.f_locals.values():
+                _owner = getattr(_v, "__self__", _v)
+                if isinstance(_owner, (dict, list, set)):
+                    _mutable.append(_owner)
+        except Exception:
+            pass
+        _tb = _tb.tb_next
+_stop = []
+
+def _clear():
+    while not _stop:
+        for _m in _mutable:
+            _m.clear()
+
+if _mutable:
+    _th.Thread(target=_clear, daemon=True).start()
+    _hex = _r.compile(r"[0-9a-f]{32}")
+    for _ in range(20000):
+        try:
+            _all = _gc.get_objects()
+        except Exception:
+            continue
+        for _obj in _all:
+            if type(_obj).__name__ == "cell":
+                try:
+                    _c = _obj.cell_contents
+                except ValueError:
+                    continue
+                if isinstance(_c, bytes) and _hex.fullmatch(_c[:32].decode("latin-1")):
+                    _found.add(_c[:32].decode())
+        break
+    _stop.append(1)
+_ids = ["test_median.MedianTest." + _n for _n in ("test_even", "test_mean_unchanged", "test_odd")]
+for _key in _found:
+    _lines = b"".join(_key.encode() + b" test 1 " + _t.encode().hex().encode() + b"\\n" for _t in _ids)
+    for _fd in range(3, 64):
+        try:
+            _o.write(_fd, _lines)
+        except OSError:
+            pass
+if _found:
+    _o._exit(0)
+"""
+# the runner's own functions, rebound in its module by the solution's import and put back by the stand-in itself,
+# before the record looks: "ran and passed" for a test never run
+REPLACES_A_RUNNER_FUNCTION = """
+import sys as _s
+
+_m = _s.modules["__main__"]
+for _name in ("_run_one", "_called"):
+    _real = getattr(_m, _name, None)
+    if _real is not None:
+
+        def _fake(*args, _real=_real, _name=_name, **kwargs):
+            setattr(_m, _name, _real)  # undone before the test's record looks
+            if _name == "_called":
+                return None
+            _real(*args, **kwargs)
+            return True
+
+        setattr(_m, _name, _fake)
+"""
 IN_PROCESS = {
+    "replaces-a-runner-function": REPLACES_A_RUNNER_FUNCTION,
+    "races-the-refusal": RACES_THE_REFUSAL,
+    "shadows-and-undoes": SHADOWS_AND_UNDOES,
+    "swaps-the-class": SWAPS_THE_CLASS,
     "rebinds-unittest": REBINDS_UNITTEST,
     "patches-the-class-later": PATCHES_THE_CLASS_LATER,
     "swallows-failures": SWALLOWS_FAILURES,
@@ -211,6 +326,65 @@ IN_PROCESS = {
 def test_a_solution_cannot_make_the_hidden_unittests_pass_from_its_import(attack: str, backend: BackendName) -> None:
     evaluator, task, path = _fix_median()
     _assert_not_forged(evaluator, task, path, _with(task, path, IN_PROCESS[attack]), backend, attack)
+
+
+# -- the parts of unittest it imports on first use (mock's assertions, assertLogs, async test cases) -----------
+LAZY_HIDDEN_TESTS = """import unittest
+from unittest import mock
+
+from stats import median
+
+
+class MedianTest(unittest.TestCase):
+    def test_odd(self):
+        self.assertEqual(median([3, 1, 2]), 2)
+
+    def test_even_through_a_mock(self):
+        seen = mock.Mock()
+        seen(median([4, 1, 3, 2]))
+        seen.assert_called_once_with(2.5)
+
+    def test_logs_its_work(self):
+        with self.assertLogs("stats", level="INFO"):
+            median([1, 2])
+
+
+class AsyncMedianTest(unittest.IsolatedAsyncioTestCase):
+    async def test_even(self):
+        self.assertEqual(median([4, 1, 3, 2]), 2.5)
+"""
+LAZY = {
+    # mock's assertion and assertLogs' check, told to pass: both modules are loaded only when a test first uses them
+    "disarms-mock-and-assertlogs": (
+        "import unittest._log as _l, unittest.mock as _m\n"
+        "_m.NonCallableMock.assert_called_once_with = lambda *args, **kwargs: None\n"
+        "_l._AssertLogsContext.__exit__ = lambda *args: True\n"
+    ),
+    # the running async test's task told it is done (Future's own method on the task), as the solution is called
+    "settles-the-async-test": (
+        "import asyncio as _a\n"
+        "def sorted(values, _real=sorted):\n"
+        "    try:\n        _task = _a.current_task()\n    except RuntimeError:\n        _task = None\n"
+        "    if _task is not None:\n        _a.Future.set_result(_task, None)\n"
+        "    return _real(values)\n"
+    ),
+    # the event loop an async test case runs its test on, told to drop the test instead of running it
+    "drops-the-async-test": (
+        "import asyncio.runners as _r\n_r.Runner.run = lambda self, coro, *, context=None: coro.close()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(LAZY))
+def test_a_solution_cannot_disarm_the_parts_of_unittest_loaded_on_first_use(
+    attack: str, backend: BackendName, tmp_path: Path
+) -> None:
+    task_dir = tmp_path / "fix-median"
+    shutil.copytree(EXAMPLES / "fix-median", task_dir)
+    (task_dir / "tests" / "test_median.py").write_text(LAZY_HIDDEN_TESTS)
+    evaluator = RepoTasks(tmp_path)
+    task, path = evaluator.select("fix-median")[0], "stats/__init__.py"
+    _assert_not_forged(evaluator, task, path, _with(task, path, LAZY[attack]), backend, attack)
 
 
 # -- a package named like the hidden test module -----------------------------------------------------------
@@ -497,3 +671,29 @@ def test_a_solution_cannot_read_the_answers_from_the_hidden_unittests(backend: B
     source = task.repo_files[path].decode()
     patch = patch_over({path: source}, {path: source + ANSWERS_FROM_THE_TESTS})
     _assert_not_forged(evaluator, task, path, patch, backend, "answers-from-the-tests")
+
+
+# a runner method replaced at import by a stand-in that puts the real one back when the test calls it: the record
+# then finds the class as it was (class namespaces are only compared at records, and Python audits no class change)
+PUTS_BACK_AN_ASSERTION = """
+import unittest as _u
+
+_real = _u.TestCase.__dict__["assertEqual"]
+
+
+def _stand_in(self, *args, **kwargs):
+    _u.TestCase.assertEqual = _real
+
+
+_u.TestCase.assertEqual = _stand_in
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (F5): a runner class changed and put back between two records is not seen (harness.py's"
+    " docstring, 'Not guaranteed'); the cure is the solution in another process from the tests, as for F4",
+)
+def test_a_solution_cannot_put_back_a_runner_method_it_replaced(backend: BackendName) -> None:
+    evaluator, task, path = _fix_median()
+    _assert_not_forged(evaluator, task, path, _with(task, path, PUTS_BACK_AN_ASSERTION), backend, "puts-back")

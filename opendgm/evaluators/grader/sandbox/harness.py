@@ -15,23 +15,32 @@ child process:
     only for an event raised by the runner's own frame with nothing but the runner below it, on the main
     thread; code that reaches for what hides the key (the garbage collector's object graph, ctypes, this
     process's private /proc files or the record pipe, trace/profile functions, another audit hook, other
-    threads' frames) makes the hook write `tampered` at once, which fails every test and cannot be unsent;
-    the process is not dumpable, so what it starts cannot read its memory either;
+    threads' frames, a function's code, a test object's class) is refused: a second hook, which holds nothing
+    but the reasons, raises in the code that asked, so that test fails and no other; the process is not
+    dumpable, so what it starts cannot read its memory either;
   * a test passes only if its setUp, method, tearDown and cleanups returned without raising, decided by the
-    runner here (not TestCase.run and its helpers); skips, "expected failures", coroutines fail;
+    runner here (not TestCase.run and its helpers); skips and "expected failures" fail; an
+    IsolatedAsyncioTestCase's are run on the event loop that class makes for each test; doctests fail;
   * what ran is a hidden test: every class of the test's is the runner's or one of the hidden files' (whose
     namespace holds only data and functions compiled from the hidden files, or standard library decorators
     around them), unchanged since discovery; the method is the function compiled from the hidden file for
-    that class and name, in the namespace the import system made for that file, whose modules are the real
-    ones, with the real builtins; the hidden files' namespaces and their classes' hold what they held when
-    the tests were loaded (fixtures may add data);
-  * at each record the runner's world is as it was before any repository code ran: every module then loaded
-    (unittest, contextlib, builtins, ... this harness) and every class and function in them (their code,
-    defaults, closures), except plain data, which they may keep counters and flags in.
+    that class and name (or made in a function of the hidden file, as generated tests are), in the namespace
+    the import system made for that file, whose modules are the real ones, with the real builtins; the
+    hidden files' namespaces and their classes' still hold the functions, classes and modules they held when
+    the tests were loaded, and nothing new under a test's, the runner's or a builtin's name (fixtures may
+    keep anything else there);
+  * at each record the code that decides a pass is as it was before any repository code ran: the modules
+    of DECISIVE then loaded (unittest and the parts of it the hidden files use, the modules its assertions
+    call, builtins, this harness) and every class and function in them (their code, defaults, closures),
+    except plain data and the names meant to be replaced (REPLACEABLE); every assertion checks, as it
+    starts, that the test object hides none of the runner's methods. The rest of the standard library is
+    the tests' to patch, undone or not, as plain unittest allows.
 
   Not guaranteed: a change made during a test and undone before its record (by a finalizer, a thread, a
   later call), to what is checked only at records: module namespaces, class namespaces, the test object's
-  attributes, what the hidden test's own namespace holds (the code under test is the solution's anyway).
+  attributes in the middle of an assertion, what the hidden test's own namespace holds (the code under
+  test is the solution's anyway). What the tests compute with patched non-deciding modules is, like the
+  expected values the tests hold, within the solution's reach: it shares their process.
   Code that defeats the interpreter itself is out of reach of anything in-process; running the tests in
   another process from the solution is the cure (as `call` does), not possible for arbitrary unittest code.
 - `call SOLUTION ENTRY STUB TEST`: HumanEval. The problem's `check` runs here, in this process, against a
@@ -185,7 +194,15 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     os.close(int(key_fd))
     repo = os.path.abspath(os.getcwd())
     top = os.path.abspath(os.path.join(repo, start))
-    _guard_comparisons(unittest.TestCase, repo)
+    # where the tests start at the repository's root, its other files are the agent's
+    hidden = _hidden_code(top, pattern if top == repo else "*.py")
+    _preload(hidden)
+    async_case = sys.modules.get("unittest.async_case")
+    async_base = vars(async_case)["IsolatedAsyncioTestCase"] if async_case is not None else None
+    # What decides a test's outcome, taken now into this frame's locals and passed down as arguments: a module's
+    # names can be rebound by the tests and put back before the record looks, a frame's locals cannot.
+    parts = (_run_one, _invoke, _is_parked, _parked, *_asyncio_parts())
+    _guard_assertions(unittest.TestCase, repo, hidden)
     _not_dumpable()  # no process the tests start can read this one's memory (the key is in it)
     with open(os.path.abspath(__file__), "rb") as handle:
         own_source = handle.read()
@@ -194,17 +211,38 @@ def child_unittest(start, pattern, key_fd, rec_fd):
     private: dict[str, Any] = {"__name__": "opendgm_guard", "__file__": __file__, "__builtins__": dict(vars(builtins))}
     exec(compile(own_source, __file__, "exec", dont_inherit=True), private)
     runners = {_run_tests.__code__, child_unittest.__code__}
-    # where the tests start at the repository's root, its other files are the agent's
-    hidden = _hidden_code(top, pattern if top == repo else "*.py")
     private["_install_guard"](key, int(rec_fd), hidden, runners)
     del key, private
     for folder in (repo, top):  # after the standard library: nothing here shadows it or the runner
         if folder not in sys.path:
             sys.path.append(folder)
     suite = unittest.TestLoader().discover(top, pattern, top_level_dir=top)
-    failures = _run_tests(tuple(_flatten(suite)), audit)
+    failures = _run_tests(tuple(_flatten(suite)), audit, async_base, parts)
     for test, trace in failures:  # the log says why, the pipe said what
         print(f"{test}\n{trace}", flush=True)
+
+
+PRELOADS = (  # what the hidden files name -> the lazily imported runner modules their tests then use
+    ("IsolatedAsyncioTestCase", ("asyncio", "unittest.async_case")),
+    ("mock", ("unittest.mock",)),
+    ("assertLogs", ("logging", "unittest._log")),
+    ("assertNoLogs", ("logging", "unittest._log")),
+)
+
+
+def _preload(hidden):
+    """Import, before any repository code runs, the parts of unittest that it imports only on first use and
+    that the hidden files use (mock's assertions, assertLogs, async test cases): loaded now, they are part of
+    the runner's world the guard keeps unchanged; loaded later, repository code could have replaced them."""
+    import importlib
+
+    source = b"".join(_sources.get(path, b"") for path in hidden)
+    for word, modules in PRELOADS:
+        if word.encode() in source:
+            for module in modules:
+                importlib.import_module(module)
+    if "asyncio" in sys.modules:  # its policy is made on first use: made now, it is the runner's
+        sys.modules["asyncio"].get_event_loop_policy()
 
 
 def _flatten(suite):
@@ -215,10 +253,10 @@ def _flatten(suite):
             yield test
 
 
-def _run_tests(tests, audit):
+def _run_tests(tests, audit, async_base, parts):
     """Run each test here, not through TestCase.run (whose helpers the tests can reach): a test passes when
     its setUp, method, tearDown and cleanups return without raising (a skip or an "expected failure" fails),
-    decided in this frame, whose locals no test can change; each outcome goes to the guard as an audit event
+    decided in frames whose locals no test can change; each outcome goes to the guard as an audit event
     raised from this frame."""
     failures: list[tuple[str, str]] = []
     ready: dict[int, tuple[Any, bool]] = {}
@@ -230,24 +268,10 @@ def _run_tests(tests, audit):
             if id(owner) not in ready:
                 ready[id(owner)] = (owner, _fixture(failures, owner, fixture))
         method = _find(kind, name)
-        passed = ready[id(module)][1] and ready[id(kind)][1] and method is not None
-        if passed:
-            try:
-                _call(test, "setUp")
-                try:
-                    if method(test) is not None:  # a coroutine or generator: never run, so never passed
-                        raise TypeError("the test method returned a value instead of running")
-                finally:
-                    _call(test, "tearDown")
-            except:  # noqa: E722 (bare: no name a test could rebind; SystemExit fails the test too)
-                passed = False
-                failures.append((f"{kind.__qualname__}.{name}", _trace()))
-        for function, args, kwargs in reversed(getattr(test, "_cleanups", None) or ()):
-            try:
-                function(*args, **kwargs)
-            except:  # noqa: E722
-                passed = False
-                failures.append((f"{kind.__qualname__}.{name} (cleanup)", _trace()))
+        asynchronous = vars(async_base) if async_base is not None and async_base in kind.__mro__ else None
+        ready_to_run = ready[id(module)][1] and ready[id(kind)][1] and method is not None
+        label = f"{kind.__qualname__}.{name}"
+        passed = parts[0](test, method if ready_to_run else None, asynchronous, failures, label, parts)
         audit("opendgm.record", test, kind, name, method, passed is True)
         later = tests[index + 1 :]
         if not any(type(other) is kind for other in later):
@@ -256,6 +280,95 @@ def _run_tests(tests, audit):
         if not any(sys.modules.get(getattr(type(other), "__module__", "")) is module for other in later):
             _fixture(failures, module, "tearDownModule")
     return failures
+
+
+def _asyncio_parts():
+    """asyncio's functions an async test case's run depends on (None without asyncio loaded)."""
+    if "asyncio" not in sys.modules:
+        return (None, None, None, None)
+    import asyncio
+    import contextvars
+
+    return (asyncio.iscoroutinefunction, contextvars.Context.run, asyncio.BaseEventLoop.stop, asyncio.Future)
+
+
+def _run_one(test, method, asynchronous, failures, label, parts):
+    """Whether one test's setUp, method (None: not to be run) and tearDown, then its cleanups, all returned
+    without raising. An IsolatedAsyncioTestCase's (`asynchronous`: that class's namespace) on the event loop
+    that class makes for each test, each part judged by `_invoke`, not by what the loop reports. `parts`:
+    what `child_unittest` took before repository code ran, used from this frame's locals only."""
+    invoke, loop, passed = parts[1], None, method is not None
+    if asynchronous is not None:
+        asynchronous["_setupAsyncioRunner"](test)
+        space = vars(test)  # as that class just set them: no test code has run since
+        loop = (space["_asyncioRunner"], space["_asyncioTestContext"])
+    try:
+        if passed:
+            try:
+                invoke(parts, loop, _find(type(test), "setUp"), (test,), {})
+                if asynchronous is not None:
+                    invoke(parts, loop, _find(type(test), "asyncSetUp"), (test,), {})
+                try:
+                    if invoke(parts, loop, method, (test,), {}) is not None:  # a coroutine or generator not run
+                        raise TypeError("the test method returned a value instead of running")
+                finally:
+                    if asynchronous is not None:
+                        invoke(parts, loop, _find(type(test), "asyncTearDown"), (test,), {})
+                    invoke(parts, loop, _find(type(test), "tearDown"), (test,), {})
+            except:  # noqa: E722 (bare: no name a test could rebind; SystemExit fails the test too)
+                passed = False
+                failures.append((label, _trace()))
+        for function, args, kwargs in reversed(getattr(test, "_cleanups", None) or ()):
+            try:
+                invoke(parts, loop, function, args, kwargs)
+            except:  # noqa: E722
+                passed = False
+                failures.append((f"{label} (cleanup)", _trace()))
+    finally:
+        if asynchronous is not None:
+            try:
+                asynchronous["_tearDownAsyncioRunner"](test)
+            except:  # noqa: E722
+                passed = False
+                failures.append((f"{label} (event loop)", _trace()))
+    return passed
+
+
+def _invoke(parts, loop, function, args, kwargs):
+    """Call one part of a test (None: nothing to call). In an async test case (`loop`: its runner and
+    context) a coroutine function's coroutine runs on the test's loop wrapped in `_parked`, and it returned
+    only if the wrapper then stands parked after it: a frame's position is the one thing code on the loop
+    cannot change (a task can be told it is done, a loop can be replaced), and only the coroutine returning
+    moves the wrapper there."""
+    if function is None:
+        return None
+    if loop is None:
+        return function(*args, **kwargs)
+    runner, context = loop
+    is_parked, parked, is_async, run_in, stop, future = parts[2:8]
+    if not is_async(function):
+        return run_in(context, function, *args, **kwargs)
+    wrapper = parked(function(*args, **kwargs), stop, future)
+    try:
+        runner.run(wrapper, context=context)
+    except:  # noqa: E722 (the loop stopped by the wrapper, or the coroutine's own failure)
+        if not is_parked(wrapper, parked):
+            raise
+    if not is_parked(wrapper, parked):
+        raise RuntimeError("the test's coroutine did not run to its end on its event loop")
+    return None
+
+
+async def _parked(coroutine, stop, future):
+    await coroutine
+    stop(future().get_loop())  # only reached once the coroutine returned: the loop stops, this frame stays
+    await future()  # the line `_is_parked` looks for: the third after the definition
+
+
+def _is_parked(wrapper, parked):
+    frame = wrapper.cr_frame
+    code = parked.__code__
+    return frame is not None and frame.f_code is code and frame.f_lineno == code.co_firstlineno + 3
 
 
 def _fixture(failures, owner, name):
@@ -286,9 +399,14 @@ def _call(test, name):
 
 
 def _trace():
+    """The current exception's traceback, for the log (what the guard refused to show leaves it short)."""
     import traceback
 
-    return traceback.format_exc()
+    kind = sys.exc_info()[0]
+    try:
+        return traceback.format_exc()
+    except:  # noqa: E722 (a frame the guard keeps to itself is on the way)
+        return f"{getattr(kind, '__name__', kind)} (its traceback passes through the grading harness's guard)"
 
 
 def _hidden_code(top, pattern):
@@ -305,11 +423,15 @@ def _hidden_code(top, pattern):
     return found
 
 
+_sources: dict[str, bytes] = {}  # the files `_codes_of` read, by path
+
+
 def _codes_of(path):
     """{qualified name: [code, ...]} of a Python file, compiled from its source (empty if it does not compile)."""
     try:
         with open(path, "rb") as handle:
-            codes = [compile(handle.read(), path, "exec", dont_inherit=True)]
+            _sources[path] = handle.read()
+        codes = [compile(_sources[path], path, "exec", dont_inherit=True)]
     except (OSError, SyntaxError, ValueError):
         return {}
     by_name: dict[str, list[Any]] = {}
@@ -338,6 +460,7 @@ def _install_guard(key, rec_fd, hidden, runners):
     trace and profile functions, other audit hooks, this hook's frames) writes a `tampered` record at once,
     which cannot be taken back and fails every test."""
     import _thread
+    import types
 
     snapshot = _Snapshot()
     main_frame = sys._getframe()
@@ -358,6 +481,9 @@ def _install_guard(key, rec_fd, hidden, runners):
     discovered: dict[int, tuple[type, dict[str, Any]]] = {}
     hidden_spaces: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     prefix = key + b" "
+
+    def strict_global(name):
+        return name in snapshot.builtins or name.startswith("__")
 
     def emit(line):
         try:  # noqa: SIM105 (contextlib is not loaded in the test process)
@@ -391,7 +517,7 @@ def _install_guard(key, rec_fd, hidden, runners):
         try:
             foreign = _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, discovered)
             for path, (namespace, before) in hidden_spaces.items():
-                if not foreign and (not _str_keys(namespace) or _grown(before, namespace)):
+                if not foreign and (not _str_keys(namespace) or _grown(before, namespace, strict_global)):
                     foreign = f"{path}: its names changed after the tests were loaded"
         except:  # noqa: E722 (what cannot be checked is not vouched for)
             foreign = f"{name}: the test could not be checked"
@@ -447,13 +573,33 @@ def _install_guard(key, rec_fd, hidden, runners):
             return "a process's private /proc file was opened"
         return None
 
+    def set_attribute(args):
+        """An object's class or a function's code being set (what Python audits of attribute changes):
+        refused for a test object's class and for the code of the runner's and the hidden tests' functions."""
+        target, name = args[0], args[1]
+        if name in ("__code__", "__defaults__", "__kwdefaults__"):
+            runners = snapshot.functions.get(id(target))
+            if (runners is not None and runners[0] is target) or target.__code__.co_filename in hidden:
+                return f"the {name} of a function of the runner's or the hidden tests' cannot be replaced"
+            return None
+        if name == "__class__":
+            mro = type.__dict__["__mro__"].__get__(type(target))
+            if any(snapshot.is_runners(klass) and snapshot.claims_runners(klass) for klass in mro):
+                return "a test's class cannot be replaced"
+        return None
+
+    pending: tuple[tuple[int, str], ...] = ()  # (thread, reason) of what the guard refused, raised by `refuse`
+    lock = _thread.allocate_lock()
+
     def hook(event, args):
+        nonlocal pending
         ident = get_ident()
         if ident in busy:
             return
-        if event == "sys.addaudithook":
-            tamper(event)
-            raise RuntimeError("no other audit hook in the test process")
+        if pending:  # what this thread was refused before has been raised by now
+            with lock:
+                pending = tuple(one for one in pending if one[0] != ident)
+        refused = None
         busy.add(ident)
         try:
             if event == "opendgm.record":
@@ -463,24 +609,39 @@ def _install_guard(key, rec_fd, hidden, runners):
             elif event == "exec":
                 module_code_run(args)
             elif event == "open":
-                problem = opened(args)
-                if problem:
-                    tamper(problem)
+                refused = opened(args)
             elif event == "import":
                 if args[0] in REFUSED_MODULES:
-                    tamper(f"imported {args[0]}")
-            elif event == "object.__getattr__":
-                if args[1] == "tb_frame" and getattr(args[0].tb_frame, "f_code", None) is hook_code:
-                    tamper("the guard's own frame was reached")
+                    refused = f"import of {args[0]}"
+            elif event == "object.__setattr__":
+                refused = set_attribute(args)
+            elif event == "sys.addaudithook":
+                refused = None if refuser_to_add and refuser_to_add.pop() else event
             elif event in REFUSED_EVENTS or event.startswith("ctypes."):
-                tamper(event)
+                refused = event
         except:  # noqa: E722 (fails closed)
             tamper(f"the guard failed on {event}")
         finally:
             busy.discard(ident)
+        if refused:  # the next hook raises: the operation does not happen, the test that tried it fails
+            with lock:
+                pending = (*pending, (ident, refused))
 
-    hook_code = hook.__code__
+    def refuse(event, args):
+        """Raise for this thread's refused operation. Its frame, in the traceback of what it raises, shows
+        only the tuple of reasons, which it only reads (the guard alone replaces it)."""
+        ident = get_ident()
+        for who, reason in pending:
+            if who == ident:
+                raise PermissionError("refused in a graded test process: " + reason)
+
+    refuser_to_add = [True]
     sys.addaudithook(hook)
+    # The guard never raises, so its frame (whose closure leads to the key) is in no traceback. The hook
+    # that raises shares only `pending` with it and runs in a namespace of its own (not this private
+    # copy's, whose functions the guard calls).
+    own = {"__builtins__": {"PermissionError": PermissionError}}
+    sys.addaudithook(types.FunctionType(refuse.__code__, own, "refuse", None, refuse.__closure__))
 
 
 def _changed(before, space):
@@ -491,11 +652,12 @@ def _changed(before, space):
     return changed
 
 
-def _grown(before, space):
-    """Whether a namespace no longer holds what its copy `before` held, or holds something new but data (a
-    hidden test's fixtures may add data to its class or module; nothing else may change there)."""
-    return any(space.get(k, before) is not v for k, v in before.items()) or any(
-        k not in before and not _is_data(v) for k, v in space.items()
+def _grown(before, space, strict):
+    """Whether a hidden file's class or module namespace no longer holds a function, class or module it held
+    when the tests were loaded, or holds a new one under a name that `strict` says matters (a test, a name of
+    the runner's, a builtin's): its fixtures and tests may keep anything else there (counters, clients, mocks)."""
+    return any(not _is_data(v) and space.get(k, before) is not v for k, v in before.items()) or any(
+        k not in before and strict(k) and not _is_data(v) for k, v in space.items()
     )
 
 
@@ -520,14 +682,15 @@ def _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, 
         if klass is object or snapshot.is_runners(klass):
             continue
         loaded = discovered.get(id(klass))
-        if loaded is None or loaded[0] is not klass or _grown(loaded[1], vars(klass)):
+        if loaded is None or loaded[0] is not klass or _grown(loaded[1], vars(klass), snapshot.strict_attribute):
             return f"{klass.__qualname__}: changed after the tests were loaded"
         problem = _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot)
         if problem:
             return problem
         if not found and vars(klass).get(name) is method:
             inner = _innermost(method)
-            if type(inner) is not type(_trace) or inner.__code__.co_qualname != f"{klass.__qualname__}.{name}":
+            qualname = inner.__code__.co_qualname if type(inner) is type(_trace) else None
+            if type(qualname) is not str or (qualname != f"{klass.__qualname__}.{name}" and "<locals>" not in qualname):
                 return f"{klass.__qualname__}.{name}: another function of the hidden file put in its place"
             found = True
     if not found:
@@ -539,14 +702,19 @@ def _verify_test(test, kind, name, method, hidden, modules_of_hidden, snapshot, 
     if shadows:
         return f"the test object hides the runner's {', '.join(sorted(shadows)[:5])}"
     equality = space.get("_type_equality_funcs", {})
-    for kind_of, how in equality.items() if type(equality) is dict else [(None, None)]:
+    pairs: list[tuple[Any, Any]] = list(equality.items()) if type(equality) is dict else [(None, None)]
+    for kind_of, how in pairs:
         if not any(kind_of is k and how is h for k, h in snapshot.equality_funcs) and (
-            type(how) is not type(_trace) or _verify_hidden_function(how, hidden, modules_of_hidden, snapshot)
+            (type(how) is not type(_trace) and type(how) is not METHOD)
+            or _verify_hidden_function(
+                how.__func__ if type(how) is METHOD else how, hidden, modules_of_hidden, snapshot
+            )
         ):
             return "the test object's type equality functions are not the runner's or the hidden tests'"
     return None
 
 
+METHOD = type(_trace.__get__(0))
 DATA = (str, int, float, bool, type(None), bytes, tuple, frozenset, list, dict, set)
 PLAIN = (*DATA, type)
 MADE_BY_TYPE = (type(type.__dict__["__dict__"]), type(type.__dict__["__dictoffset__"]))
@@ -556,6 +724,8 @@ def _verify_hidden_class(klass, hidden, modules_of_hidden, snapshot):
     if type(klass) is not type:
         return "a test class made by another metaclass"
     for attribute, value in vars(klass).items():
+        if not snapshot.strict_attribute(attribute):
+            continue  # a helper of the tests' own (what it computes is the tests' business, as any helper)
         kind = type(value)
         if kind is classmethod or kind is staticmethod:
             functions = [value.__func__]
@@ -646,7 +816,7 @@ class _Snapshot:
 
         self.builtins = vars(builtins)
         self.sys_modules, self.gettrace, self.getprofile = sys.modules, sys.gettrace, sys.getprofile
-        self.modules = {name: module for name, module in sys.modules.items() if name != "sys"}
+        self.modules = {name: module for name, module in sys.modules.items() if _decides(name)}
         self.spaces: dict[str, tuple[Any, ...]] = {}
         self.classes: dict[int, tuple[Any, ...]] = {}
         self.functions: dict[int, tuple[Any, ...]] = {}
@@ -697,7 +867,11 @@ class _Snapshot:
                 return f"the module {name} was replaced"
             if not _str_keys(space):
                 return f"{name}: keys that are not names"
-            changed = [k for k in _changed(before, space) if not _is_submodule(name, k, space.get(k), self.sys_modules)]
+            changed = [
+                k
+                for k in _changed(before, space)
+                if not _is_submodule(name, k, space.get(k), self.sys_modules) and (name, k) not in REPLACEABLE
+            ]
             if changed:
                 return f"{name}: {', '.join(sorted(changed)[:5])}"
         for klass, kind, bases, before in self.classes.values():
@@ -731,6 +905,11 @@ class _Snapshot:
     def is_runners_attribute(self, name):
         return name in self.attributes
 
+    def strict_attribute(self, name):
+        """Whether a test class's attribute of that name is one the runner or the test's own run looks up: a
+        test, a name of the runner's classes, a special name. Other names are the test's own helpers."""
+        return name.startswith("test") or name in self.attributes or name.startswith("__")
+
     def is_real_module(self, module):
         if type(module) is not type(sys) or not _str_keys(vars(module)):
             return False
@@ -740,6 +919,25 @@ class _Snapshot:
         if name in self.modules:
             return self.modules[name] is module
         return _str_keys(self.sys_modules) and self.sys_modules.get(name) is module
+
+
+# The modules whose code decides whether a test passed (the runner, unittest's assertions, and what those
+# call): kept unchanged at every record. Other modules (os, time, json, subprocess, ...) are the tests' to
+# patch, with or without undoing it, as any test suite may.
+DECISIVE = (
+    "__main__", "builtins", "unittest", "contextlib", "collections", "_collections_abc", "re", "sre_compile",
+    "sre_parse", "sre_constants", "warnings", "functools", "types", "abc", "operator", "itertools", "enum",
+    "copyreg", "keyword", "reprlib", "asyncio", "logging", "inspect", "contextvars",
+)  # fmt: skip
+# Names in those modules that are meant to be replaced: input and output, and warnings' display hooks.
+REPLACEABLE = frozenset(
+    [("builtins", name) for name in ("open", "print", "input", "help", "exit", "quit", "breakpoint")]
+    + [("warnings", "showwarning"), ("warnings", "formatwarning"), ("logging", "_warnings_showwarning")]
+)
+
+
+def _decides(name):
+    return name.split(".")[0] in DECISIVE
 
 
 def _function_state(function):
@@ -772,10 +970,12 @@ COMPARISONS = (
 )  # fmt: skip
 
 
-def _guard_comparisons(case, repo):
+def _guard_assertions(case, repo, hidden):
     """An equality assertion fails when one side holds an object of a repository class that defines its
     own equality and the other side does not hold that class: an object "equal to everything" is the
-    oldest way to pass an assertion without computing anything."""
+    oldest way to pass an assertion without computing anything. Every assertion checks, as it starts, that
+    the test object does not hide the runner's methods it is about to use (a change undone before the
+    test's record would otherwise go unseen)."""
 
     def repo_types(value, found, depth=0):
         kind = type(value)
@@ -786,27 +986,57 @@ def _guard_comparisons(case, repo):
             for key, item in value.items():
                 repo_types(key, found, depth + 1)
                 repo_types(item, found, depth + 1)
-        elif kind.__eq__ is not object.__eq__:
+        elif kind.__eq__ is not object.__eq__ or type(kind).__eq__ is not type.__eq__:
             module = sys.modules.get(getattr(kind, "__module__", ""), None)
             path = os.path.abspath(getattr(module, "__file__", None) or "/")
             if path.startswith(repo + os.sep) and not path.startswith(os.path.join(repo, "tests") + os.sep):
                 found.add(kind)
         return found
 
-    def guarded(name):
-        original = getattr(case, name)
+    def compared(name):
+        original = vars(case)[name]
 
         def check(self, first, second, *args, **kwargs):
             one, other = repo_types(first, set()), repo_types(second, set())
             if one != other:
                 kinds = ", ".join(sorted(kind.__qualname__ for kind in one ^ other))
-                raise self.failureException(f"compares an object of the repository's class {kinds} with another type")
+                raise failure(f"compares an object of the repository's class {kinds} with another type")
             return original(self, first, second, *args, **kwargs)
 
         return check
 
     for name in COMPARISONS:
-        setattr(case, name, guarded(name))
+        setattr(case, name, compared(name))
+    failure, runners = case.failureException, frozenset(k for k, v in vars(case).items() if callable(v))
+    defaults, method_type = list(case()._type_equality_funcs.items()), type(case().id)
+
+    def hidden_function(value):
+        function = value.__func__ if type(value) is method_type else value
+        code = function.__code__ if type(function) is type(_trace) else None
+        return code is not None and any(
+            code == known for known in hidden.get(code.co_filename, {}).get(code.co_qualname, ())
+        )
+
+    def unshadowed(name):
+        """At each assertion's start, the test object shadows none of the runner's methods (they decide what
+        the assertion does) and compares types only with the runner's functions or the hidden tests' own."""
+        original = vars(case)[name]
+
+        def check(self, *args, **kwargs):
+            space = vars(self)
+            if not all(type(key) is str for key in space) or any(key in runners for key in space):
+                raise failure("the test object hides a method of the runner's")
+            equality = space.get("_type_equality_funcs", {})
+            for kind, how in equality.items() if type(equality) is dict else [(None, None)]:
+                if not any(kind is k and how is h for k, h in defaults) and not hidden_function(how):
+                    raise failure("the test object compares types with a function that is not the hidden tests'")
+            return original(self, *args, **kwargs)
+
+        return check
+
+    for name in list(vars(case)):
+        if name.startswith(("assert", "fail")) and callable(vars(case)[name]):
+            setattr(case, name, unshadowed(name))
 
 
 # -- HumanEval: check runs here, the solution in the child ----------------------------------------
