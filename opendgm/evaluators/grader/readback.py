@@ -18,7 +18,7 @@ import secrets
 import shlex
 from dataclasses import dataclass, field, replace
 
-from opendgm.sandbox import ExecResult
+from opendgm.sandbox import ExecResult, Sandbox, SandboxError
 
 READ_LINE = r"\n?{tag} (\d+) (b[A-Za-z0-9+/=]*|-) {tag}\n"
 
@@ -45,9 +45,9 @@ class Readback:
             )
         return "; ".join(lines)
 
-    def read(self, run: ExecResult) -> tuple[ExecResult, dict[str, bytes | None]]:
-        """The run with these lines taken off its stdout, and each file's bytes (None: no regular file there; a
-        path left out: its line was cut off, read it from the sandbox). The last line of a file counts."""
+    def read(self, run: ExecResult, sandbox: Sandbox) -> tuple[ExecResult, dict[str, bytes | None]]:
+        """The run with these lines taken off its stdout, and each file's bytes (None: no regular file there).
+        The last line of a file counts; a file whose line was cut off at the output cap is read from `sandbox`."""
         pattern = re.compile(READ_LINE.format(tag=re.escape(self.tag)))
         files: dict[str, bytes | None] = {}
         for match in pattern.finditer(run.stdout):
@@ -58,4 +58,14 @@ class Readback:
                 files[self.paths[index]] = None if body == "-" else base64.b64decode(body[1:], validate=True)
             except (binascii.Error, ValueError):
                 files.pop(self.paths[index], None)
+        for path in self.paths:
+            if path not in files:
+                files[path] = _read(sandbox, path)
         return replace(run, stdout=pattern.sub("", run.stdout)), files
+
+
+def _read(sandbox: Sandbox, path: str) -> bytes | None:
+    try:
+        return sandbox.get_file(path)
+    except SandboxError:
+        return None
