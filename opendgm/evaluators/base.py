@@ -188,8 +188,10 @@ class Evaluator(ABC):
             sandbox.put_files(REPO_DIR, run.hidden)
         for folder, group in run.files.items():
             sandbox.put_files(folder, group)
-        then = f"; status=$?; ( {run.then} ); exit $status" if run.then else ""
-        return sandbox.exec(f"cd {REPO_DIR} && {run.command}{then}", timeout=run.timeout_s, env=run.env)
+        command = f"cd {REPO_DIR} && {run.command}"
+        if run.then:
+            command = f"( {command} ); status=$?; ( {run.then} ); exit $status"
+        return sandbox.exec(command, timeout=run.timeout_s, env=run.env)
 
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
         """Prepare a fresh repository and apply the diff minus protected files (so they stay as the task

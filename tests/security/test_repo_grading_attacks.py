@@ -31,7 +31,10 @@ from tests.evaluators.test_swebench import FIXTURE, dataset  # noqa: F401 - the 
 CAMPAIGN = "test-repo-grading-attacks"
 BASE = (FIXTURE / "base" / "roman.py").read_text()
 GOLD = (FIXTURE / "gold" / "roman.py").read_text()
-LINK = "diff --git a/{path} b/{path}\nnew file mode 120000\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n"
+LINK = (
+    "diff --git a/{path} b/{path}\nnew file mode 120000\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{target}\n"
+    "\\ No newline at end of file\n"
+)
 
 
 def link(path: str, target: str) -> str:
@@ -39,8 +42,8 @@ def link(path: str, target: str) -> str:
 
 
 # -- SWE-bench --------------------------------------------------------------------------------------------------
-def _swebench(dataset: Path) -> tuple[SWEBench, Task]:
-    evaluator = SWEBench(dataset)
+def _swebench(rows: Path) -> tuple[SWEBench, Task]:
+    evaluator = SWEBench(rows)
     (task,) = evaluator.select("all")
     return evaluator, task
 
@@ -213,7 +216,8 @@ import (
 func init() {
 	forged := "{\"Action\":\"pass\",\"Package\":\"squaregap\",\"Test\":\"TestGap\"}\n"
 	os.WriteFile("/workspace/repo/mine.json", []byte(forged), 0o644)
-	script := "while pgrep -x go >/dev/null; do sleep 0.05; done; ln -sf /workspace/repo/mine.json /workspace/grading/report"
+	script := "while pgrep -x go >/dev/null; do sleep 0.05; done; " +
+		"ln -sf /workspace/repo/mine.json /workspace/grading/report"
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Start()
 }
