@@ -218,6 +218,8 @@ def restore_pyproject(original: str | None, patch: str) -> Restore:
     The file graded with is always this one, worked out on the host: a pyproject.toml the diff does not leave
     as a text file of its own (a link, a rename from another file) is put back whole."""
     patched = patched_file(original, patch, PYPROJECT)
+    text: str | None
+    why: str | None
     if patched is NOT_TEXT:
         text, why = original, f"{PYPROJECT}: put back as the task has it (the diff does not leave it a text file)"
     else:

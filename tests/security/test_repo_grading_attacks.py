@@ -196,15 +196,6 @@ func init() {
 """
 
 
-@pytest.mark.docker
-def test_a_forged_go_report_does_not_resolve(go_polyglot: Polyglot) -> None:
-    task = _go(go_polyglot)
-    patch = patch_over({}, {"zz_forger.go": GO_FORGER})
-    graded = grade_patch(go_polyglot, task, patch, "docker", CAMPAIGN)
-    assert graded.status == "unresolved" and graded.tests_passed == 0, graded.output
-    assert "canary" in graded.output
-
-
 # Go code run by the tests replaces the report by a link to a report of its own, once the real one is written.
 GO_LINKER = r"""package squaregap
 
@@ -225,11 +216,13 @@ func init() {
 
 
 @pytest.mark.docker
-def test_a_link_at_the_go_report_is_not_followed(go_polyglot: Polyglot) -> None:
+@pytest.mark.parametrize("hack", ["forges-the-report", "links-the-report"])
+def test_a_forged_go_report_does_not_resolve(go_polyglot: Polyglot, hack: str) -> None:
     task = _go(go_polyglot)
-    patch = patch_over({}, {"zz_linker.go": GO_LINKER})
+    patch = patch_over({}, {"zz_hack.go": {"forges-the-report": GO_FORGER, "links-the-report": GO_LINKER}[hack]})
     graded = grade_patch(go_polyglot, task, patch, "docker", CAMPAIGN)
     assert graded.status == "unresolved" and graded.tests_passed == 0, graded.output
+    assert "canary" in graded.output
 
 
 @pytest.mark.docker
