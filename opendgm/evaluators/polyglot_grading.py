@@ -23,6 +23,7 @@ from opendgm.evaluators.base import Evaluator, PatchedRun
 from opendgm.evaluators.grader.canary import check_canary, new_token, with_canary
 from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.readback import Readback
+from opendgm.evaluators.grader.steps import HIDDEN_DIR
 from opendgm.evaluators.grader.verdict import score as verdict
 from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.polyglot_images import cache_dir
@@ -32,7 +33,7 @@ from opendgm.evaluators.task import Grade, Task
 from opendgm.sandbox import Sandbox
 
 PARTIAL_DIR = ".meta/partial"  # self-written exercises: a solution that passes some tests, by solution path
-CLEAN_UP = f"rm -rf {REPO_DIR} {BUILD_DIR}"  # between two runs in one sandbox (expected tests, then the grade)
+CLEAN_UP = f"rm -rf {REPO_DIR} {BUILD_DIR} {HIDDEN_DIR}"  # between two runs in one sandbox (expected tests, grade)
 
 
 @dataclass(frozen=True)
