@@ -1,7 +1,7 @@
 """Benchmarks agents are measured on: the Evaluator interface, built-ins, and the plug-in registry."""
 
 from opendgm.evaluators import infra_retries, registry, self_modification
-from opendgm.evaluators.base import Evaluator, EvaluatorProblem
+from opendgm.evaluators.base import Evaluator, EvaluatorProblem, PatchedRun
 from opendgm.evaluators.evaluation import (
     EvaluationContext,
     OnResult,
@@ -31,6 +31,7 @@ __all__ = [
     "Grading",
     "LocalExecutor",
     "OnResult",
+    "PatchedRun",
     "Rejected",
     "RubricJudge",
     "Task",

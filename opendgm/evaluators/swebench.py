@@ -26,14 +26,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import shlex
+import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from opendgm.agents import REPO_DIR
-from opendgm.evaluators.base import Evaluator
+from opendgm.evaluators.base import Evaluator, PatchedRun
 from opendgm.evaluators.dgm_subsets import dgm_subsets
 from opendgm.evaluators.grader.canary import check_canary, new_token, python_canary
 from opendgm.evaluators.grader.pytest_config import restore_pytest_tables
@@ -41,7 +44,7 @@ from opendgm.evaluators.patches import split_by_file
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.evaluators.task_images import mark_absent_images
 from opendgm.outcomes import Verdict
-from opendgm.sandbox import DEFAULT_IMAGE, Sandbox
+from opendgm.sandbox import DEFAULT_IMAGE, Sandbox, SandboxError
 
 if TYPE_CHECKING:
     from swebench.types import TestSpec  # an optional dependency: imported where used
@@ -83,6 +86,7 @@ class SWEBench(Evaluator):
         self.rows = {row["instance_id"]: dict(row) for row in load_swebench_dataset(str(dataset), split)}
         self.repo_dir = repo_dir
         self.agent_timeout_s, self.grading_timeout_s = float(agent_timeout_s), float(grading_timeout_s)
+        self._pyprojects: dict[str, str | None] = {}  # each instance's own pyproject.toml, read when first needed
 
     def tasks(self) -> list[Task]:
         tasks = [self._task(row) for row in self.rows.values()]
@@ -107,25 +111,26 @@ class SWEBench(Evaluator):
         return f"{copy} && {super().prepare_command(task)}"
 
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
-        """The harness's grading: the row's eval script on the patched copy, its log read by the row's parser."""
-        failed = self.apply_patch(task, patch, sandbox)
-        if failed is not None:
-            return failed
-        restored = restore_pyproject(patch, sandbox)
+        """The harness's grading: the row's eval script on the patched copy, its log read by the row's parser;
+        one exec (`run_patched`), the instance's pytest tables put back into pyproject.toml in it."""
         spec = self._test_spec(task.id)
         token = new_token()
         plain = spec.eval_script.replace(self.repo_dir, REPO_DIR)
         canaried = with_canary(plain, self.rows[task.id], token)
-        script = canaried or plain
-        sandbox.put_files(str(Path(EVAL_SCRIPT).parent), {Path(EVAL_SCRIPT).name: script})
-        run = sandbox.exec(
-            f"bash {EVAL_SCRIPT} 2>&1", timeout=task.grading_timeout_s, env={"PYTHONPATH": SHADOW_PYTHONPATH}
-        )
+        restore = self._restore(task, patch, sandbox)
+        command = f"{restore.command}bash {EVAL_SCRIPT} 2>&1"
+        script = {Path(EVAL_SCRIPT).name: parsed_whole(canaried or plain)}
+        files = {str(Path(EVAL_SCRIPT).parent): script}
+        env = {"PYTHONPATH": SHADOW_PYTHONPATH}
+        patched = PatchedRun(task, patch, command, task.grading_timeout_s, files=files, hidden=restore.files, env=env)
+        run = self.run_patched(sandbox, patched)
+        if isinstance(run, Grade):
+            return run
         if run.timed_out:
             return Grade("grading_timeout", 0, 0, run.exit_code, run.stdout)
         expected = len(spec.FAIL_TO_PASS) + len(spec.PASS_TO_PASS)
         forged = canary_note(spec, run.stdout, token) if canaried else None
-        notes = tuple(note for note in (restored, forged) if note)
+        notes = tuple(note for note in (restore.why, forged) if note)
         if forged:
             return Grade("unresolved", 0, expected, run.exit_code, f"{run.stdout}\n[opendgm] {forged}", notes)
         report = harness_report(spec, patch, run.stdout)
@@ -135,6 +140,19 @@ class SWEBench(Evaluator):
         verdict: Verdict = "resolved" if report["resolved"] else "unresolved"
         output = f"{run.stdout}\n{json.dumps(report, indent=1)}"
         return Grade(verdict, passed, failed_tests, run.exit_code, output, notes)
+
+    def _restore(self, task: Task, patch: str, sandbox: Sandbox) -> Restore:
+        """How pyproject.toml is put back in the grading exec, when the diff touches it: worked out here from the
+        instance's own file (read once per instance) and the diff, so nothing runs between apply and tests."""
+        if not touches_pyproject(patch):
+            return Restore()
+        if task.id not in self._pyprojects:
+            try:
+                original = sandbox.get_file(f"{self.repo_dir}/{PYPROJECT}").decode(errors="replace")
+            except SandboxError:
+                original = None
+            self._pyprojects[task.id] = original
+        return restore_pyproject(self._pyprojects[task.id], self._applicable(patch))
 
     @functools.cache  # noqa: B019 - one spec per instance; rows never change for the evaluator's lifetime
     def _test_spec(self, instance_id: str) -> TestSpec:
@@ -181,21 +199,62 @@ def canary_note(spec: TestSpec, log: str, token: str) -> str | None:
     return check_canary({test: status in passed for test, status in parsed.items()}, token)[1]
 
 
-def restore_pyproject(patch: str, sandbox: Sandbox) -> str | None:
-    """Put the instance's pytest tables back into the patched pyproject.toml (`grader.pytest_config`);
-    why, when anything was put back."""
-    if not any(PYPROJECT in (old, new) for old, new, _section in split_by_file(patch)):
-        return None
-    original = sandbox.exec(f"cd {REPO_DIR} && git show HEAD:{PYPROJECT}", timeout=60)
-    patched = sandbox.exec(f"cd {REPO_DIR} && cat {PYPROJECT}", timeout=60)
-    text, why = restore_pytest_tables(original.stdout if original.ok else None, patched.stdout if patched.ok else None)
-    if why is None:
-        return None
-    if text is None:
-        sandbox.exec(f"rm -f {REPO_DIR}/{PYPROJECT}", timeout=60)
+@dataclass(frozen=True)
+class Restore:
+    """pyproject.toml as grading puts it back once the diff is in: `files` placed after the diff (with the hidden
+    files), `command` in front of the eval script (removing it), `why` when it differs from the agent's."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    command: str = ""
+    why: str | None = None
+
+
+def touches_pyproject(patch: str) -> bool:
+    return any(PYPROJECT in (old, new) for old, new, _section in split_by_file(patch))
+
+
+def restore_pyproject(original: str | None, patch: str) -> Restore:
+    """The instance's pytest tables put back into pyproject.toml as `patch` leaves it (`grader.pytest_config`).
+    The file graded with is always this one, worked out on the host: a pyproject.toml the diff does not leave
+    as a text file of its own (a link, a rename from another file) is put back whole."""
+    patched = patched_file(original, patch, PYPROJECT)
+    text: str | None
+    why: str | None
+    if patched is NOT_TEXT:
+        text, why = original, f"{PYPROJECT}: put back as the task has it (the diff does not leave it a text file)"
     else:
-        sandbox.put_files(REPO_DIR, {PYPROJECT: text})
-    return why
+        text, why = restore_pytest_tables(original, cast(str | None, patched))
+    if text is None:
+        return Restore(command=f"rm -f -- {PYPROJECT}; ", why=why)
+    return Restore({PYPROJECT: text.encode()}, why=why)
+
+
+NOT_TEXT = object()  # `patched_file`: the diff leaves no regular text file there, or its sections need other files
+_HOST_GIT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "PATH": os.environ.get("PATH", "")}
+
+
+def patched_file(original: str | None, patch: str, path: str) -> str | object | None:
+    """`path` as `patch` leaves it when it held `original` (None: absent), by `git apply` of the patch's sections
+    for it on the host, the tool the sandbox applies the whole diff with; None when the diff removes it."""
+    sections = "".join(section for old, new, section in split_by_file(patch) if path in (old, new))
+    with tempfile.TemporaryDirectory(prefix="opendgm-patched-") as folder:
+        target = Path(folder, path)
+        if original is not None:
+            target.write_text(original)
+        applied = subprocess.run(
+            ["git", "apply", "--whitespace=nowarn", "-"],
+            cwd=folder, input=sections.encode("utf-8", "surrogateescape"), capture_output=True, check=False,
+            env={**_HOST_GIT, "GIT_CEILING_DIRECTORIES": str(Path(folder).parent)},
+        )  # fmt: skip
+        if applied.returncode != 0 or target.is_symlink() or (target.exists() and not target.is_file()):
+            return NOT_TEXT
+        return target.read_bytes().decode(errors="replace") if target.exists() else None
+
+
+def parsed_whole(script: str) -> str:
+    """The eval script as one brace group: bash reads a script file as it runs it, so code run by the tests
+    could rewrite the lines after the test run (invariant 8); a group is read to its end before it runs."""
+    return f"{{\n{script.rstrip(chr(10))}\n}}\n"
 
 
 def row_problem(row: dict) -> str | None:

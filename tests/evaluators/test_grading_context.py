@@ -16,20 +16,24 @@ import pytest
 
 from opendgm.evaluators import NO_GRADING, Evaluator, Grade, Grading, Task
 from opendgm.evaluators.base import grade_with
+from opendgm.evaluators.grader import steps
 from opendgm.evaluators.llm_judge import LLMJudge
 from opendgm.evaluators.registry import available
 from opendgm.prompts.mpo import Judged, Sample
-from opendgm.sandbox import ExecResult
+from opendgm.sandbox import ExecResult, SandboxSpec
 
 
 class StandIn:
-    """Just enough of a sandbox for an empty diff: the repository initialises and ANSWER.md holds `answer`."""
+    """Just enough of a sandbox for an empty diff: the grading script's steps succeed and ANSWER.md holds
+    `answer` (read from the sandbox: the stand-in prints no readback line)."""
+
+    spec = SandboxSpec()
 
     def __init__(self, answer: str) -> None:
         self.answer = answer
 
-    def exec(self, command: str, timeout: float) -> ExecResult:
-        return ExecResult(0, "0123abcd\n", "", False, 0.0)
+    def exec(self, command: str, timeout: float, cwd: str | None = None, env: object = None) -> ExecResult:
+        return ExecResult(0, "".join(steps.mark(step) for step in steps.STEPS), "", False, 0.0)
 
     def put_files(self, path: str, files: dict[str, bytes]) -> None:
         pass

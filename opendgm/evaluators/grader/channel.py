@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from opendgm.agents import REPO_DIR
-from opendgm.sandbox import ExecResult, Sandbox
+from opendgm.sandbox import ExecResult
 
 HARNESS_DIR = "/workspace/grading/harness"
 RESULT_MARK = "opendgm-result"
@@ -70,15 +69,6 @@ def harness_job(args: list[str], timeout_s: float, files: Mapping[str, bytes] | 
     return HarnessJob(
         {**(files or {}), "harness.py": harness_source(), "nonce": nonce}, f"{command} --timeout {timeout_s:g}", nonce
     )
-
-
-def run_harness(
-    sandbox: Sandbox, args: list[str], timeout_s: float, files: Mapping[str, bytes] | None = None
-) -> HarnessRun:
-    """Run `harness.py ARGS` in the repository with its own deadline (`files` beside it); what it reported."""
-    job = harness_job(args, timeout_s, files)
-    sandbox.put_files(HARNESS_DIR, job.files)
-    return job.result(sandbox.exec(f"cd {REPO_DIR} && {job.command}", timeout=timeout_s + MARGIN_S))
 
 
 def signature(nonce: str, body: str) -> str:

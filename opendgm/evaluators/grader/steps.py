@@ -31,9 +31,13 @@ def mark(step: str) -> str:
     return f"[opendgm: {step}]\n"
 
 
-def script(prepare: str, workdir: str, command: str, limit_s: float, *, patched: bool, hidden: bool) -> str:
+def script(
+    prepare: str, workdir: str, command: str, limit_s: float, *, patched: bool, hidden: bool, then: str = ""
+) -> str:
     """The grading script: `prepare` from `workdir`, `git apply` of PATCH_FILE when `patched`, the hidden tests
-    copied in when `hidden`, then `command` in the repository under its own limit (exit 124 when it hits it)."""
+    copied in when `hidden`, then `command` in the repository under its own limit (exit 124 when it hits it);
+    `then`, when given, runs once the command ended, however it ended, and the command's status is kept (what a
+    grader reads back comes home in the same exec, `grader.readback`)."""
     lines = [f"cd {shlex.quote(workdir)} || exit", f"( {prepare} ) >&2 || exit", _printed("prepared")]
     if patched:
         lines.append(f"( cd {REPO_DIR} && git apply --whitespace=nowarn {PATCH_FILE} ) >&2 || exit")
@@ -43,7 +47,11 @@ def script(prepare: str, workdir: str, command: str, limit_s: float, *, patched:
         lines.append(f"( set -o pipefail; {copy} ) >&2 || exit")
     lines.append(_printed("placed"))
     run = f"timeout --kill-after={KILL_GRACE_S} {limit_s:g} bash -c {shlex.quote(command)}"
-    lines.append(f"cd {REPO_DIR} && exec {run} </dev/null")
+    if not then:
+        lines.append(f"cd {REPO_DIR} && exec {run} </dev/null")
+        return "\n".join(lines)
+    lines.append(f"cd {REPO_DIR} && {run} </dev/null; status=$?")
+    lines.append(f"( {then} ); exit $status")
     return "\n".join(lines)
 
 
