@@ -144,11 +144,13 @@ class Evaluator(ABC):
         files: Mapping[str, Mapping[str, bytes | str]] | None = None,
         hidden: Mapping[str, bytes] | None = None,
         env: Mapping[str, str] | None = None,
+        last: bool = False,
     ) -> Grade | ExecResult:
         """A fresh repository with the agent's diff applied (minus protected files and import hooks, see
         `apply_patch`), `hidden` (paths relative to the repository) placed in it after the diff, `files` (folder
         -> files) put in beforehand, then `command` run in the repository under `timeout_s`: in one sandbox
-        exec. A Grade (`patch_failed`) when the diff does not apply, else the command's result."""
+        exec. A Grade (`patch_failed`) when the diff does not apply, else the command's result. `last`: the
+        grader uses the sandbox no more (see `Sandbox.exec`)."""
         if not _one_exec(type(self)):
             return self._run_patched_stepwise(task, patch, sandbox, command, timeout_s, files, hidden, env)
         patch = self._applicable(patch)
@@ -161,7 +163,7 @@ class Evaluator(ABC):
             self.prepare_command(task), workdir, command, timeout_s, patched=bool(patch.strip()), hidden=bool(hidden)
         )
         ran = sandbox.exec(
-            lines, timeout=timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S, cwd=workdir, env=env
+            lines, timeout=timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S, cwd=workdir, env=env, last=last
         )
         stepped = steps.read(ran, timeout_s)
         if stepped.failed == "prepared":

@@ -86,7 +86,13 @@ class HumanEval(Evaluator):
         args = ["call", "solution.py", entry, f"{HARNESS_DIR}/stub.py", f"{HARNESS_DIR}/check.py"]
         job = harness_job(args, task.grading_timeout_s, files)
         ran = self.run_patched(
-            task, patch, sandbox, job.command, task.grading_timeout_s + MARGIN_S, files={HARNESS_DIR: job.files}
+            task,
+            patch,
+            sandbox,
+            job.command,
+            task.grading_timeout_s + MARGIN_S,
+            files={HARNESS_DIR: job.files},
+            last=True,  # the harness's line on stdout is all it reads
         )
         if isinstance(ran, Grade):
             return ran

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import cast
 
@@ -68,6 +69,20 @@ READ_ARCHIVE = (
     f'test -L "$1" && exit {READ_LINK}; test -e "$1" || exit {READ_MISSING}; '
     'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= exec tar -c -f - -C "$2" -- "$3"'
 )
+# A sandbox's last command on a container made for it (see `exec(last=True)`): the container's own process, as
+# the sandbox user, is this launcher. It takes the files from its standard input as DELIVER_THEN_RUN does, runs
+# the command under `timeout`, kills every other process (as PID 1 it cannot itself be signalled from inside),
+# then reports the command's status as the very last bytes of its stdout and exits 0; nothing else can print
+# after it, so a report anywhere else, or a container that ends otherwise, is not the launcher's.
+LAUNCH_ONCE = (
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= tar -x -i -p -f - -C "$1" || exit 125; '
+    'printf "%s" "$0"; limit=$3; cd "$2" && shift 3 && { '
+    f'timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" </dev/null & wait "$!"; }}; '
+    'rc=$?; kill -KILL -1 2>/dev/null; printf "[opendgm: exit %d]\\n" "$rc"; exit 0'
+)
+EXIT_REPORT = re.compile(rb"\[opendgm: exit (\d+)\]\n\Z")
+REPORT_TAIL = 32  # bytes held back at the end of the last command's stdout: the report, if it is there
+EMPTY_TAR = b"\0" * 1024  # an archive with no member (the launcher always reads one)
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -78,9 +93,22 @@ class DockerSandbox(Sandbox):
     backend_name = "docker"
     network_isolated = True
 
-    def __init__(self, spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None) -> None:
-        """`remover`, when given, runs the container's removal at close (e.g. on a background thread)."""
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        remover: Callable[[Callable[[], None]], object] | None = None,
+        *,
+        deferred: bool = False,
+    ) -> None:
+        """`remover`, when given, runs the container's removal at close (e.g. on a background thread).
+
+        `deferred`: no container until the sandbox is first used; when that use is its last command, the
+        container is created with the command as its own process (`exec(last=True)`), else started as usual."""
         super().__init__(spec)
+        #: called when the sandbox's first command is also its last (the pool learns the spec's usage from it)
+        self.first_is_last: Callable[[], None] | None = None
+        self._used = False
+        self._single = False  # the container runs (ran) the sandbox's one command as its own process
         self._remover = remover
         self._on_close: list[Callable[[], None]] = []
         self._pending: list[bytes] = []  # tar archives for the workspace, delivered with the next exec or read
@@ -92,30 +120,51 @@ class DockerSandbox(Sandbox):
         self._freezing = False  # our own pause, while kill_all() ends processes from the host
         self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
+        self._deferred = deferred
+        if not deferred:
+            self._create(self._create_kwargs())
+            self._start()
+        self._closed = False
+
+    def _create(self, kwargs: dict) -> None:
+        spec = self.spec
         try:
             # create + start, never run(): run() would try to pull a missing image from a registry. The low-level
             # create answers the id, all a Container needs here (the high-level one inspects it once more).
-            created = self._client.api.create_container(**self._create_kwargs())
+            created = self._client.api.create_container(**kwargs)
             self.container = self._client.containers.prepare_model({"Id": created["Id"]})
+            self._created_at = time.time()
         except ImageNotFound as exc:
             raise EngineFailure(
                 f"sandbox image {spec.image!r} is not present; build it with `opendgm sandbox build`"
             ) from exc
         except ENGINE_ERRORS as exc:
             raise engine_error(exc, f"could not create a Docker sandbox from {spec.image!r}") from exc
+
+    def _start(self) -> None:
         try:
-            self.container.start()
+            self._api.start(self._cid)
         except ENGINE_ERRORS as exc:
             self._remove()
-            raise engine_error(exc, f"could not start a Docker sandbox from {spec.image!r}") from exc
-        self._closed = False
+            raise engine_error(exc, f"could not start a Docker sandbox from {self.spec.image!r}") from exc
+
+    def _started(self) -> None:
+        """A deferred sandbox used for anything but a last command first: its container made and started now."""
+        if self._single:
+            raise SandboxError("the sandbox already ran its last command: nothing can be read from it")
+        if self._deferred:
+            self._deferred = False
+            self._create(self._create_kwargs())
+            self._start()
 
     @property
     def _cid(self) -> str:
         """The engine's id of the container (`Container.id`, which the stubs type as optional)."""
         return self.container.attrs["Id"]
 
-    def _create_kwargs(self) -> dict:
+    def _create_kwargs(self, command: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
+        """The container's settings; with `command`, the container is that command's, run once as the sandbox
+        user (`exec(last=True)`): its files arrive on its standard input."""
         spec, limits = self.spec, self.spec.limits
         workspace_options = {
             "type": "tmpfs",
@@ -142,7 +191,7 @@ class DockerSandbox(Sandbox):
         if spec.gateway_socket is not None:
             mounts.append(DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind"))
         host_config = self._client.api.create_host_config(
-            init=True,
+            init=command is None,  # the launcher is PID 1 on purpose (see LAUNCH_ONCE), and ends the container
             network_mode="none",
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
@@ -154,7 +203,7 @@ class DockerSandbox(Sandbox):
             tmpfs=tmpfs,
             mounts=mounts,
         )
-        return {
+        kwargs = {
             "image": spec.image,
             # The main process is the lifetime cap: when `sleep` ends, the container stops.
             "command": ["sleep", f"{limits.wall_time_s:.0f}"],
@@ -163,6 +212,9 @@ class DockerSandbox(Sandbox):
             "labels": self.owner.labels(),
             "environment": {},
         }
+        if command is not None:
+            kwargs.update(command=command, user=SANDBOX_USER, environment=env or {}, stdin_open=True)
+        return kwargs
 
     # -- running -------------------------------------------------------------------------------
     def exec(
@@ -171,8 +223,14 @@ class DockerSandbox(Sandbox):
         timeout: float | None = None,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        last: bool = False,
     ) -> ExecResult:
         self._ensure_open()
+        self._spend(last)
+        if last and not self._used and self.first_is_last is not None:
+            self.first_is_last()
+        self._used = True
         limit = float(timeout if timeout is not None else self.spec.limits.exec_timeout_s)
         argv = ["bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         wrapped = ["bash", "-c", GROUP_REAPER, "opendgm-exec", f"{limit:g}", *argv]
@@ -180,6 +238,9 @@ class DockerSandbox(Sandbox):
         with self._lock:
             files, self._pending = b"".join(self._pending), []
             cwd = cwd or self.spec.workdir
+            if last and self._deferred:
+                return self._run_single(argv, limit, cwd, environment, files)
+            self._started()
             if files:
                 wrapped = ["bash", "-c", DELIVER_THEN_RUN, DELIVERED.decode(), self.spec.workdir, cwd, *wrapped]
                 cwd = self.spec.workdir
@@ -204,23 +265,7 @@ class DockerSandbox(Sandbox):
             )
         except (OSError, *ENGINE_ERRORS) as exc:
             raise self._failure(exc, "the command could not start") from exc
-        watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
-        try:
-            for out, err in stream:
-                if out:
-                    sink.write(out)
-                if err:
-                    stderr.write(err)
-        except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
-            if watchdog.fired is None:  # the watchdog closing the stream is expected; anything else is not
-                raise self._failure(None, "the command's output stream broke") from None
-        finally:
-            watchdog.cancel()
-        if watchdog.fired not in (None, "timeout"):
-            raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
-        if isinstance(sink, _AfterMarker) and not sink.seen and watchdog.fired is None:
-            said = (sink.head + stderr.text().encode()).decode(errors="replace").strip()[:500]
-            raise SandboxError(f"cannot copy files into the sandbox: {said}")
+        watchdog = self._read(stream, sink, stderr, limit)
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id["Id"])
         timed_out = watchdog.fired == "timeout" or (exit_code in (124, 137) and duration >= limit)
@@ -241,6 +286,95 @@ class DockerSandbox(Sandbox):
             oom_killed=oom,
         )
 
+    def _read(
+        self, stream: Iterable, sink: _AfterMarker | CappedBuffer, stderr: CappedBuffer, limit: float
+    ) -> _Watchdog:
+        """Read a command's output to its end, under a watchdog (returned: whether and why it fired)."""
+        watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
+        try:
+            for out, err in stream:
+                if out:
+                    sink.write(out)
+                if err:
+                    stderr.write(err)
+        except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
+            if watchdog.fired is None:  # the watchdog closing the stream is expected; anything else is not
+                raise self._failure(None, "the command's output stream broke") from None
+        finally:
+            watchdog.cancel()
+        if watchdog.fired not in (None, "timeout"):
+            raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
+        if isinstance(sink, _AfterMarker) and not sink.seen and watchdog.fired is None:
+            said = (sink.head + stderr.text().encode()).decode(errors="replace").strip()[:500]
+            raise SandboxError(f"cannot copy files into the sandbox: {said}")
+        return watchdog
+
+    def _run_single(self, argv: list[str], limit: float, cwd: str, env: dict[str, str], files: bytes) -> ExecResult:
+        """The sandbox's last command as its container's own process: create (with the command), attach, start,
+        send the files, read, wait: the round trips of `docker run`, and no exec, keeper or init process."""
+        self._deferred, self._single = False, True
+        launch = ["bash", "-c", LAUNCH_ONCE, DELIVERED.decode(), self.spec.workdir, cwd, f"{limit:g}", *argv]
+        self._create(self._create_kwargs(launch, env))
+        cap = self.spec.limits.output_bytes
+        stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
+        report = _Report(stdout)
+        sink = _AfterMarker(report)
+        started = time.monotonic()
+        try:
+            sock = self._api.attach_socket(self._cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            self._start()
+            stream = self._feed(sock, files or EMPTY_TAR)
+        except (OSError, *ENGINE_ERRORS) as exc:
+            raise self._failure(exc, "the command could not start") from exc
+        watchdog = self._read(stream, sink, stderr, limit)
+        report.close()
+        duration = time.monotonic() - started
+        status = self._wait()
+        code = report.code if status == 0 else None  # the launcher's report counts only if it ended the container
+        timed_out = watchdog.fired == "timeout" or (code in (124, 137) and duration >= limit)
+        oom = False
+        if code is None and not timed_out:
+            state = self._state()
+            if state is None:
+                raise EngineFailure(f"sandbox container {self.container.short_id} was removed from outside")
+            oom = bool(state.get("OOMKilled"))
+            if not oom and self._signalled_from_outside():
+                raise EngineFailure(f"sandbox container {self.container.short_id} was stopped from outside")
+        elif code == 137 and not timed_out:
+            oom = bool((self._state() or {}).get("OOMKilled"))
+        return ExecResult(
+            exit_code=code if code is not None else status,
+            stdout=stdout.text(),
+            stderr=stderr.text() + ("\n[opendgm: killed: out of memory]\n" if oom else ""),
+            timed_out=timed_out,
+            duration_s=duration,
+            truncated=stdout.truncated or stderr.truncated,
+            oom_killed=oom,
+        )
+
+    def _wait(self) -> int:
+        """The exit status of a container whose command's output has ended."""
+        try:
+            return int(self._api.wait(self._cid)["StatusCode"])
+        except NotFound as exc:
+            raise EngineFailure(f"sandbox container {self.container.short_id} was removed from outside") from exc
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, "the command's exit status could not be read") from exc
+
+    def _signalled_from_outside(self) -> bool:
+        """Whether the engine recorded a kill, stop or pause of the container (none are ours: a timeout is
+        decided before), from its events; else the launcher was ended from inside, by the command's doing."""
+        try:
+            events = self._api.events(
+                since=int(self._created_at) - 1,
+                until=int(time.time()) + 1,
+                filters={"container": self._cid, "event": ["kill", "stop", "pause"]},
+                decode=True,
+            )
+            return any(True for _ in events)
+        except ENGINE_ERRORS as exc:
+            raise engine_error(exc, "the sandbox's events could not be read") from exc
+
     def _exit_code(self, exec_id: str) -> int | None:
         try:
             code = self._api.exec_inspect(exec_id).get("ExitCode")
@@ -250,6 +384,8 @@ class DockerSandbox(Sandbox):
 
     def _state(self) -> dict | None:
         """The container's State from the engine, or None when it no longer exists."""
+        if self._deferred:
+            return {"Running": True}  # nothing made yet: nothing anyone could have done to it
         try:
             return self._api.inspect_container(self._cid)["State"]
         except NotFound:
@@ -269,6 +405,8 @@ class DockerSandbox(Sandbox):
             return "removed"
         if state.get("Paused"):
             return None if self._freezing else "paused"
+        if self._single:
+            return None  # its command's end ends it: how it ended is read after (`_run_single`)
         if state.get("Running") or state.get("OOMKilled") or self._killed_container:
             return None
         return None if state.get("ExitCode") == 0 else "stopped"  # 0: the keeper `sleep` ran out
@@ -327,6 +465,19 @@ class DockerSandbox(Sandbox):
         container itself is killed: the sandbox is then lost, which beats leaving processes running.
         """
         self._ended_by_us = True
+        if self._deferred:
+            return
+        if self._single:  # the command is the container's: it ends with it
+            try:
+                self._api.kill(self._cid)
+            except NotFound:
+                return
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: it has ended already
+                    raise engine_error(exc, "could not end the sandbox's command") from exc
+            except ENGINE_ERRORS as exc:
+                raise engine_error(exc, "could not end the sandbox's command") from exc
+            return
         try:
             exec_id = self._api.exec_create(self._cid, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
             self._api.exec_start(exec_id)
@@ -385,6 +536,7 @@ class DockerSandbox(Sandbox):
                 prefix = str(target.relative_to(workdir))
                 self._pending.append(tar_bytes if prefix == "." else with_prefix(tar_bytes, prefix))
                 return
+            self._started()
             try:
                 made = self.container.exec_run(["mkdir", "-p", dest], user=SANDBOX_USER)
             except ENGINE_ERRORS as exc:
@@ -399,7 +551,11 @@ class DockerSandbox(Sandbox):
 
     def _send(self, exec_id: str, data: bytes) -> _Frames:
         """Start the exec with `data` on its standard input (then closed); its output, frame by frame."""
-        sock = self._api.exec_start(exec_id, socket=True)
+        return self._feed(self._api.exec_start(exec_id, socket=True), data)
+
+    @staticmethod
+    def _feed(sock: object, data: bytes) -> _Frames:
+        """`data` written to an attached socket's standard input (then closed); its output, frame by frame."""
         # a unix-socket engine answers with docker's SocketIO wrapper; the socket is under `_sock`
         raw = cast(socket.socket, getattr(sock, "_sock", sock))
         try:
@@ -408,7 +564,7 @@ class DockerSandbox(Sandbox):
             raw.shutdown(socket.SHUT_WR)
             raw.settimeout(None)  # the command may be silent for as long as its limit: the watchdog bounds it
         except OSError:
-            sock.close()
+            sock.close()  # type: ignore[attr-defined]
             raise
         return _Frames(sock)
 
@@ -425,6 +581,7 @@ class DockerSandbox(Sandbox):
     def get_archive(self, src: str) -> bytes:
         """Not serialised with exec: reading files while a command runs is safe (and what a live view needs)."""
         self._ensure_open()
+        self._started()
         if self._pending:
             with self._lock:
                 self._deliver()
@@ -443,6 +600,7 @@ class DockerSandbox(Sandbox):
     def stream_archive(self, src: str) -> Generator[bytes, None, None]:
         """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
         self._ensure_open()
+        self._started()
         if self._pending:
             with self._lock:
                 self._deliver()
@@ -528,6 +686,8 @@ class DockerSandbox(Sandbox):
     def _remove(self) -> None:
         """Force-remove the container (which kills it) and its workspace volume; a paused one is thawed first
         if removal refuses it. What cannot be removed is left to the reaper (its deadline label)."""
+        if self._deferred:
+            return  # never made
         for attempt in range(2):
             try:
                 self._api.remove_container(self._cid, force=True, v=True)
@@ -557,11 +717,33 @@ class _Frames:
         self._sock.close()  # type: ignore[attr-defined]
 
 
+class _Report:
+    """Stdout of a sandbox's last command, passed on but for its last REPORT_TAIL bytes, held back until the end:
+    the launcher's report of the command's status, when they end with it (`code`, else None)."""
+
+    def __init__(self, out: CappedBuffer) -> None:
+        self.out, self.cap, self.held = out, out.cap, b""
+        self.code: int | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.held += chunk
+        if len(self.held) > REPORT_TAIL:
+            self.out.write(self.held[:-REPORT_TAIL])
+            self.held = self.held[-REPORT_TAIL:]
+
+    def close(self) -> None:
+        found = EXIT_REPORT.search(self.held)
+        if found is not None:
+            self.code, self.held = int(found[1]), self.held[: found.start()]
+        self.out.write(self.held)
+        self.held = b""
+
+
 class _AfterMarker:
     """Stdout of a command that files were delivered for: the delivery's marker is taken off the front and the
     rest passed on; `seen` once the marker came whole (it is printed only after the files arrived)."""
 
-    def __init__(self, out: CappedBuffer) -> None:
+    def __init__(self, out: CappedBuffer | _Report) -> None:
         self.out, self.head, self.seen = out, b"", False
 
     def write(self, chunk: bytes) -> None:

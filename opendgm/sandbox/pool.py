@@ -6,6 +6,10 @@ pool keeps as many spares of a spec as were ever in use at once (the worker coun
 shared between tasks: a sandbox serves the one caller that took it and is removed when that caller closes it
 (in the background); a spare carries the same owner labels as any sandbox, so the reaper removes it if the
 process dies, and the spares still waiting at exit are closed with the other open sandboxes.
+
+A spec whose sandboxes run one command each (the first command is also the last, as a grading's is) gets no
+spares once that is seen: its sandboxes are handed out unmade and the container is created with the command as
+its own process (`exec(last=True)`), the round trips of a `docker run` and no exec into a started container.
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ MAX_SPARES = 8  # per spec, whatever the concurrency seen
 class SandboxPool:
     """Spares per spec, created by `start` on background threads."""
 
-    def __init__(self, start: Callable[[SandboxSpec], Sandbox], max_spares: int = MAX_SPARES) -> None:
-        self._start = start
+    def __init__(
+        self,
+        start: Callable[[SandboxSpec], Sandbox],
+        defer: Callable[[SandboxSpec], Sandbox],
+        max_spares: int = MAX_SPARES,
+    ) -> None:
+        """`start` makes a started sandbox, `defer` one whose container is made at its first use."""
+        self._start, self._defer = start, defer
+        self._single: set[str] = set()  # specs whose sandboxes ran one command each
         self._max = max_spares
         self._lock = threading.Lock()
         self._spares: dict[str, deque[Future[Sandbox]]] = {}
@@ -43,6 +54,8 @@ class SandboxPool:
     def take(self, spec: SandboxSpec) -> Sandbox:
         """A started sandbox for `spec`, never handed out before; the caller closes it (which removes it)."""
         key = spec.model_dump_json()
+        if key in self._single:
+            return self._defer(spec)
         with self._lock:
             spares = self._spares.setdefault(key, deque())
             spare = spares.popleft() if spares else None
@@ -52,7 +65,16 @@ class SandboxPool:
                 spares.append(self._starter.submit(self._start, spec))
         sandbox = self._ready(spare) or self._start(spec)
         sandbox.on_close(lambda: self._released(key))
+        sandbox.first_is_last = lambda: self._one_command_each(key)
         return sandbox
+
+    def _one_command_each(self, key: str) -> None:
+        """A sandbox of this spec ran its last command first: later ones are made with their command."""
+        with self._lock:
+            self._single.add(key)
+            spares = self._spares.pop(key, deque())
+        for future in spares:
+            future.add_done_callback(_close_started)
 
     @staticmethod
     def _ready(spare: Future[Sandbox] | None) -> Sandbox | None:
