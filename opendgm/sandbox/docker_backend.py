@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import re
+import shlex
 import signal
 import socket
 import threading
@@ -29,7 +30,7 @@ from docker.types import DriverConfig
 from docker.types import Mount as DockerMount
 from docker.utils.socket import frames_iter
 
-from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError, with_prefix
+from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError, tar_of_files, with_prefix
 from opendgm.sandbox.capture import CappedBuffer
 from opendgm.sandbox.docker_client import TRANSPORT_ERRORS, control_client, docker_client, engine_error
 from opendgm.sandbox.owner import Owner
@@ -69,20 +70,22 @@ READ_ARCHIVE = (
     f'test -L "$1" && exit {READ_LINK}; test -e "$1" || exit {READ_MISSING}; '
     'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= exec tar -c -f - -C "$2" -- "$3"'
 )
-# A sandbox's last command on a container made for it (see `exec(last=True)`): the container's own process, as
-# the sandbox user, is this launcher. It takes the files from its standard input as DELIVER_THEN_RUN does, runs
-# the command under `timeout`, kills every other process (as PID 1 it cannot itself be signalled from inside),
-# then reports the command's status as the very last bytes of its stdout and exits 0; nothing else can print
+# A sandbox that runs one command (see `exec(last=True)`): its container's own process, as the sandbox user, is
+# this launcher, started ahead of need and waiting (at most the sandbox's lifetime) for one archive on its standard
+# input: the files for the workspace and RUN_FILE, which says what to run (limit, folder, argv, environment).
+# It runs the command under `timeout`, kills every other process (as PID 1 it cannot itself be signalled from
+# inside), then reports the command's status as the very last bytes of its stdout and exits 0; nothing can print
 # after it, so a report anywhere else, or a container that ends otherwise, is not the launcher's.
+RUN_FILE = ".opendgm-run"
 LAUNCH_ONCE = (
-    'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= tar -x -i -p -f - -C "$1" || exit 125; '
-    'printf "%s" "$0"; limit=$3; cd "$2" && shift 3 && { '
+    'export PATH=/usr/sbin:/usr/bin:/sbin:/bin; run="$2/$3"; '
+    'TAR_OPTIONS= timeout "$1" tar -x -i -p -f - -C "$2" && test -f "$run" || exit 125; '
+    'printf "%s" "$0"; . "$run"; rm -f "$run"; cd "$dir" && { '
     f'timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" </dev/null & wait "$!"; }}; '
     'rc=$?; kill -KILL -1 2>/dev/null; printf "[opendgm: exit %d]\\n" "$rc"; exit 0'
 )
 EXIT_REPORT = re.compile(rb"\[opendgm: exit (\d+)\]\n\Z")
 REPORT_TAIL = 32  # bytes held back at the end of the last command's stdout: the report, if it is there
-EMPTY_TAR = b"\0" * 1024  # an archive with no member (the launcher always reads one)
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -98,15 +101,16 @@ class DockerSandbox(Sandbox):
         spec: SandboxSpec,
         remover: Callable[[Callable[[], None]], object] | None = None,
         *,
-        deferred: bool = False,
+        waiting: bool = False,
     ) -> None:
         """`remover`, when given, runs the container's removal at close (e.g. on a background thread).
 
-        `deferred`: no container until the sandbox is first used; when that use is its last command, the
-        container is created with the command as its own process (`exec(last=True)`), else started as usual."""
+        `waiting`: the container is started with the launcher for one command (LAUNCH_ONCE) instead of a keeper:
+        when the sandbox's first use is its last command (`exec(last=True)`) it runs as that process, with no
+        exec; any other first use replaces the container with a kept one first."""
         super().__init__(spec)
-        #: called when the sandbox's first command is also its last (the pool learns the spec's usage from it)
-        self.first_is_last: Callable[[], None] | None = None
+        #: told whether the sandbox's first command is also its last (the pool learns the spec's usage from it)
+        self.first_use: Callable[[bool], None] | None = None
         self._used = False
         self._single = False  # the container runs (ran) the sandbox's one command as its own process
         self._remover = remover
@@ -120,10 +124,9 @@ class DockerSandbox(Sandbox):
         self._freezing = False  # our own pause, while kill_all() ends processes from the host
         self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
-        self._deferred = deferred
-        if not deferred:
-            self._create(self._create_kwargs())
-            self._start()
+        self._waiting = waiting
+        self._create(self._create_kwargs(waiting))
+        self._start()
         self._closed = False
 
     def _create(self, kwargs: dict) -> None:
@@ -149,11 +152,12 @@ class DockerSandbox(Sandbox):
             raise engine_error(exc, f"could not start a Docker sandbox from {self.spec.image!r}") from exc
 
     def _started(self) -> None:
-        """A deferred sandbox used for anything but a last command first: its container made and started now."""
+        """A waiting sandbox used for anything but a last command first: its container replaced by a kept one."""
         if self._single:
             raise SandboxError("the sandbox already ran its last command: nothing can be read from it")
-        if self._deferred:
-            self._deferred = False
+        if self._waiting:
+            self._remove()
+            self._waiting = False
             self._create(self._create_kwargs())
             self._start()
 
@@ -162,9 +166,8 @@ class DockerSandbox(Sandbox):
         """The engine's id of the container (`Container.id`, which the stubs type as optional)."""
         return self.container.attrs["Id"]
 
-    def _create_kwargs(self, command: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
-        """The container's settings; with `command`, the container is that command's, run once as the sandbox
-        user (`exec(last=True)`): its files arrive on its standard input."""
+    def _create_kwargs(self, waiting: bool = False) -> dict:
+        """The container's settings: a kept one (commands run as execs), or `waiting` for its one command."""
         spec, limits = self.spec, self.spec.limits
         workspace_options = {
             "type": "tmpfs",
@@ -191,7 +194,7 @@ class DockerSandbox(Sandbox):
         if spec.gateway_socket is not None:
             mounts.append(DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind"))
         host_config = self._client.api.create_host_config(
-            init=command is None,  # the launcher is PID 1 on purpose (see LAUNCH_ONCE), and ends the container
+            init=not waiting,  # the launcher is PID 1 on purpose (see LAUNCH_ONCE), and ends the container
             network_mode="none",
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
@@ -203,7 +206,7 @@ class DockerSandbox(Sandbox):
             tmpfs=tmpfs,
             mounts=mounts,
         )
-        kwargs = {
+        kwargs: dict[str, object] = {
             "image": spec.image,
             # The main process is the lifetime cap: when `sleep` ends, the container stops.
             "command": ["sleep", f"{limits.wall_time_s:.0f}"],
@@ -212,8 +215,17 @@ class DockerSandbox(Sandbox):
             "labels": self.owner.labels(),
             "environment": {},
         }
-        if command is not None:
-            kwargs.update(command=command, user=SANDBOX_USER, environment=env or {}, stdin_open=True)
+        if waiting:
+            launch = [
+                "bash",
+                "-c",
+                LAUNCH_ONCE,
+                DELIVERED.decode(),
+                f"{limits.wall_time_s:.0f}",
+                spec.workdir,
+                RUN_FILE,
+            ]
+            kwargs.update(command=launch, user=SANDBOX_USER, stdin_open=True)
         return kwargs
 
     # -- running -------------------------------------------------------------------------------
@@ -228,8 +240,8 @@ class DockerSandbox(Sandbox):
     ) -> ExecResult:
         self._ensure_open()
         self._spend(last)
-        if last and not self._used and self.first_is_last is not None:
-            self.first_is_last()
+        if not self._used and self.first_use is not None:
+            self.first_use(last)
         self._used = True
         limit = float(timeout if timeout is not None else self.spec.limits.exec_timeout_s)
         argv = ["bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
@@ -238,7 +250,7 @@ class DockerSandbox(Sandbox):
         with self._lock:
             files, self._pending = b"".join(self._pending), []
             cwd = cwd or self.spec.workdir
-            if last and self._deferred:
+            if last and self._waiting:
                 return self._run_single(argv, limit, cwd, environment, files)
             self._started()
             if files:
@@ -310,11 +322,12 @@ class DockerSandbox(Sandbox):
         return watchdog
 
     def _run_single(self, argv: list[str], limit: float, cwd: str, env: dict[str, str], files: bytes) -> ExecResult:
-        """The sandbox's last command as its container's own process: create (with the command), attach, start,
-        send the files, read, wait: the round trips of `docker run`, and no exec, keeper or init process."""
-        self._deferred, self._single = False, True
-        launch = ["bash", "-c", LAUNCH_ONCE, DELIVERED.decode(), self.spec.workdir, cwd, f"{limit:g}", *argv]
-        self._create(self._create_kwargs(launch, env))
+        """The sandbox's last command as its waiting container's own process: attach, send the files and what to
+        run, read, wait: no exec, keeper or init process."""
+        self._waiting, self._single = False, True
+        run = [f"limit={limit:g}", f"dir={shlex.quote(cwd)}", shlex.join(["set", "--", *argv])]
+        run += [f"export {shlex.quote(f'{name}={value}')}" for name, value in env.items()]
+        files += tar_of_files({RUN_FILE: "\n".join(run) + "\n"})  # last: it wins over any file of that name
         cap = self.spec.limits.output_bytes
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
         report = _Report(stdout)
@@ -322,8 +335,7 @@ class DockerSandbox(Sandbox):
         started = time.monotonic()
         try:
             sock = self._api.attach_socket(self._cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            self._start()
-            stream = self._feed(sock, files or EMPTY_TAR)
+            stream = self._feed(sock, files)
         except (OSError, *ENGINE_ERRORS) as exc:
             raise self._failure(exc, "the command could not start") from exc
         watchdog = self._read(stream, sink, stderr, limit)
@@ -384,8 +396,6 @@ class DockerSandbox(Sandbox):
 
     def _state(self) -> dict | None:
         """The container's State from the engine, or None when it no longer exists."""
-        if self._deferred:
-            return {"Running": True}  # nothing made yet: nothing anyone could have done to it
         try:
             return self._api.inspect_container(self._cid)["State"]
         except NotFound:
@@ -465,8 +475,6 @@ class DockerSandbox(Sandbox):
         container itself is killed: the sandbox is then lost, which beats leaving processes running.
         """
         self._ended_by_us = True
-        if self._deferred:
-            return
         if self._single:  # the command is the container's: it ends with it
             try:
                 self._api.kill(self._cid)
@@ -686,8 +694,6 @@ class DockerSandbox(Sandbox):
     def _remove(self) -> None:
         """Force-remove the container (which kills it) and its workspace volume; a paused one is thawed first
         if removal refuses it. What cannot be removed is left to the reaper (its deadline label)."""
-        if self._deferred:
-            return  # never made
         for attempt in range(2):
             try:
                 self._api.remove_container(self._cid, force=True, v=True)

@@ -126,11 +126,11 @@ def open_sandbox(spec: SandboxSpec, backend: BackendName = "auto", *, pooled: bo
 
 
 def _start_docker(
-    spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None, *, deferred: bool = False
+    spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None, waiting: bool = False
 ) -> DockerSandbox:
     from opendgm.sandbox.docker_backend import DockerSandbox
 
-    sandbox = DockerSandbox(spec, remover, deferred=deferred)
+    sandbox = DockerSandbox(spec, remover, waiting=waiting)
     _open_sandboxes.add(sandbox)
     return sandbox
 
@@ -139,8 +139,7 @@ def _start_docker(
 def _docker_pool() -> SandboxPool:
     """The process's pool of pre-started Docker sandboxes; pooled ones are removed on a background thread."""
     remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opendgm-sandbox-remove")
-    start = functools.partial(_start_docker, remover=remover.submit)
-    pool = SandboxPool(start, functools.partial(start, deferred=True))
+    pool = SandboxPool(lambda spec, waiting: _start_docker(spec, remover.submit, waiting))
     atexit.register(remover.shutdown)  # runs after the open sandboxes are closed (registered later, runs first)
     atexit.register(pool.close)
     return pool

@@ -7,9 +7,10 @@ shared between tasks: a sandbox serves the one caller that took it and is remove
 (in the background); a spare carries the same owner labels as any sandbox, so the reaper removes it if the
 process dies, and the spares still waiting at exit are closed with the other open sandboxes.
 
-A spec whose sandboxes run one command each (the first command is also the last, as a grading's is) gets no
-spares once that is seen: its sandboxes are handed out unmade and the container is created with the command as
-its own process (`exec(last=True)`), the round trips of a `docker run` and no exec into a started container.
+A spec whose sandboxes run one command each (the first command is also the last, as a grading's is), once that
+is seen, gets spares waiting for their one command (`DockerSandbox(waiting=True)`): the command runs as the
+container's own process, with no exec into it; a spare used otherwise replaces its container, and the spec's next
+spares are kept ones again.
 """
 
 from __future__ import annotations
@@ -37,12 +38,11 @@ class SandboxPool:
 
     def __init__(
         self,
-        start: Callable[[SandboxSpec], Sandbox],
-        defer: Callable[[SandboxSpec], Sandbox],
+        start: Callable[[SandboxSpec, bool], Sandbox],
         max_spares: int = MAX_SPARES,
     ) -> None:
-        """`start` makes a started sandbox, `defer` one whose container is made at its first use."""
-        self._start, self._defer = start, defer
+        """`start(spec, waiting)` makes a started sandbox (waiting for one command, see the module docstring)."""
+        self._start = start
         self._single: set[str] = set()  # specs whose sandboxes ran one command each
         self._max = max_spares
         self._lock = threading.Lock()
@@ -54,24 +54,26 @@ class SandboxPool:
     def take(self, spec: SandboxSpec) -> Sandbox:
         """A started sandbox for `spec`, never handed out before; the caller closes it (which removes it)."""
         key = spec.model_dump_json()
-        if key in self._single:
-            return self._defer(spec)
         with self._lock:
             spares = self._spares.setdefault(key, deque())
             spare = spares.popleft() if spares else None
             self._in_use[key] = self._in_use.get(key, 0) + 1
             self._peak[key] = max(self._peak.get(key, 0), self._in_use[key])
+            waiting = key in self._single
             for _ in range(min(self._peak[key], self._max) - len(spares)):
-                spares.append(self._starter.submit(self._start, spec))
-        sandbox = self._ready(spare) or self._start(spec)
+                spares.append(self._starter.submit(self._start, spec, waiting))
+        sandbox = self._ready(spare) or self._start(spec, waiting)
         sandbox.on_close(lambda: self._released(key))
-        sandbox.first_is_last = lambda: self._one_command_each(key)
+        sandbox.first_use = lambda last: self._learn(key, last)
         return sandbox
 
-    def _one_command_each(self, key: str) -> None:
-        """A sandbox of this spec ran its last command first: later ones are made with their command."""
+    def _learn(self, key: str, single: bool) -> None:
+        """A sandbox of this spec was first used for its last command (`single`) or not: when that changes what
+        the spec's spares should be, the ones started are closed and the next ones started the other way."""
         with self._lock:
-            self._single.add(key)
+            if single == (key in self._single):
+                return
+            (self._single.add if single else self._single.discard)(key)
             spares = self._spares.pop(key, deque())
         for future in spares:
             future.add_done_callback(_close_started)

@@ -20,8 +20,8 @@ def spec(**limits: int | float) -> SandboxSpec:
 
 
 def opened(backend: str, spec: SandboxSpec) -> Sandbox:
-    """On Docker a sandbox made at its first use (what the pool hands out for one-command specs)."""
-    return _start_docker(spec, deferred=True) if backend == "docker" else open_sandbox(spec, backend)
+    """On Docker a sandbox waiting for its one command (what the pool hands out for one-command specs)."""
+    return _start_docker(spec, waiting=True) if backend == "docker" else open_sandbox(spec, backend)
 
 
 def last(backend: str, command: str, files: dict[str, str] | None = None, **limits: int | float):
