@@ -13,9 +13,11 @@ never from what the sandboxed code printed.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -74,18 +76,20 @@ READ_ARCHIVE = (
 # this launcher, started ahead of need and waiting (at most the sandbox's lifetime) for one archive on its standard
 # input: the files for the workspace and RUN_FILE, which says what to run (limit, folder, argv, environment).
 # It runs the command under `timeout`, kills every other process (as PID 1 it cannot itself be signalled from
-# inside), then reports the command's status as the very last bytes of its stdout and exits 0; nothing can print
-# after it, so a report anywhere else, or a container that ends otherwise, is not the launcher's.
+# inside), then reports the command's status as the very last bytes of its stdout and of its stderr, signed with a
+# key drawn for this command (in RUN_FILE, deleted before the command starts) and exits. Nothing can print after
+# the report, so once both streams end with it all output is in: the host stops reading there, without waiting
+# for the container's end and tear-down (a report without the key, or a stream that ends otherwise, is not it).
 RUN_FILE = ".opendgm-run"
 LAUNCH_ONCE = (
     'export PATH=/usr/sbin:/usr/bin:/sbin:/bin; run="$2/$3"; '
     'TAR_OPTIONS= timeout "$1" tar -x -i -p -f - -C "$2" && test -f "$run" || exit 125; '
     'printf "%s" "$0"; . "$run"; rm -f "$run"; cd "$dir" && { '
     f'timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" </dev/null & wait "$!"; }}; '
-    'rc=$?; kill -KILL -1 2>/dev/null; printf "[opendgm: exit %d]\\n" "$rc"; exit 0'
+    'rc=$?; kill -KILL -1 2>/dev/null; report="[opendgm: exit $rc $key]"; echo "$report"; echo "$report" >&2; exit 0'
 )
-EXIT_REPORT = re.compile(rb"\[opendgm: exit (\d+)\]\n\Z")
-REPORT_TAIL = 32  # bytes held back at the end of the last command's stdout: the report, if it is there
+EXIT_REPORT = re.compile(rb"\[opendgm: exit (\d+) ([0-9a-f]{32})\]\n\Z")
+REPORT_TAIL = 64  # bytes held back at the end of each stream of the last command: the report, if it is there
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -299,9 +303,15 @@ class DockerSandbox(Sandbox):
         )
 
     def _read(
-        self, stream: Iterable, sink: _AfterMarker | CappedBuffer, stderr: CappedBuffer, limit: float
+        self,
+        stream: Iterable,
+        sink: _AfterMarker | CappedBuffer,
+        stderr: CappedBuffer | _Report,
+        limit: float,
+        until: Callable[[], bool] = lambda: False,
     ) -> _Watchdog:
-        """Read a command's output to its end, under a watchdog (returned: whether and why it fired)."""
+        """Read a command's output to its end (or `until` says all is in), under a watchdog (returned: whether
+        and why it fired)."""
         watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
         try:
             for out, err in stream:
@@ -309,6 +319,9 @@ class DockerSandbox(Sandbox):
                     sink.write(out)
                 if err:
                     stderr.write(err)
+                if until():
+                    stream.close()  # type: ignore[attr-defined]  # a _Frames
+                    break
         except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
             if watchdog.fired is None:  # the watchdog closing the stream is expected; anything else is not
                 raise self._failure(None, "the command's output stream broke") from None
@@ -325,12 +338,13 @@ class DockerSandbox(Sandbox):
         """The sandbox's last command as its waiting container's own process: attach, send the files and what to
         run, read, wait: no exec, keeper or init process."""
         self._waiting, self._single = False, True
-        run = [f"limit={limit:g}", f"dir={shlex.quote(cwd)}", shlex.join(["set", "--", *argv])]
+        key = secrets.token_hex(16)
+        run = [f"limit={limit:g}", f"dir={shlex.quote(cwd)}", f"key={key}", shlex.join(["set", "--", *argv])]
         run += [f"export {shlex.quote(f'{name}={value}')}" for name, value in env.items()]
         files += tar_of_files({RUN_FILE: "\n".join(run) + "\n"})  # last: it wins over any file of that name
         cap = self.spec.limits.output_bytes
         stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
-        report = _Report(stdout)
+        report, errors = _Report(stdout, key), _Report(stderr, key)
         sink = _AfterMarker(report)
         started = time.monotonic()
         try:
@@ -338,11 +352,12 @@ class DockerSandbox(Sandbox):
             stream = self._feed(sock, files)
         except (OSError, *ENGINE_ERRORS) as exc:
             raise self._failure(exc, "the command could not start") from exc
-        watchdog = self._read(stream, sink, stderr, limit)
+        watchdog = self._read(stream, sink, errors, limit, until=lambda: report.ended and errors.ended)
         report.close()
+        errors.close()
         duration = time.monotonic() - started
-        status = self._wait()
-        code = report.code if status == 0 else None  # the launcher's report counts only if it ended the container
+        code = report.code if errors.code == report.code else None
+        status = code if code is not None else self._wait()  # without the report: how the container ended
         timed_out = watchdog.fired == "timeout" or (code in (124, 137) and duration >= limit)
         oom = False
         if code is None and not timed_out:
@@ -724,11 +739,12 @@ class _Frames:
 
 
 class _Report:
-    """Stdout of a sandbox's last command, passed on but for its last REPORT_TAIL bytes, held back until the end:
-    the launcher's report of the command's status, when they end with it (`code`, else None)."""
+    """One stream of a sandbox's last command, passed on but for its last REPORT_TAIL bytes, held back until the
+    end: the launcher's report of the command's status, signed with `key`, when they end with it (`ended`; its
+    status is `code` once closed)."""
 
-    def __init__(self, out: CappedBuffer) -> None:
-        self.out, self.cap, self.held = out, out.cap, b""
+    def __init__(self, out: CappedBuffer, key: str) -> None:
+        self.out, self.cap, self.key, self.held = out, out.cap, key.encode(), b""
         self.code: int | None = None
 
     def write(self, chunk: bytes) -> None:
@@ -737,9 +753,18 @@ class _Report:
             self.out.write(self.held[:-REPORT_TAIL])
             self.held = self.held[-REPORT_TAIL:]
 
-    def close(self) -> None:
+    def text(self) -> str:
+        return self.out.text() + self.held.decode(errors="replace")
+
+    @property
+    def ended(self) -> bool:
         found = EXIT_REPORT.search(self.held)
-        if found is not None:
+        return found is not None and hmac.compare_digest(found[2], self.key)
+
+    def close(self) -> None:
+        if self.ended:
+            found = EXIT_REPORT.search(self.held)
+            assert found is not None
             self.code, self.held = int(found[1]), self.held[: found.start()]
         self.out.write(self.held)
         self.held = b""

@@ -12,7 +12,7 @@ import pytest
 from opendgm.sandbox import DEFAULT_IMAGE, Limits, Sandbox, SandboxError, SandboxSpec, open_sandbox
 from opendgm.sandbox.factory import _start_docker
 
-FORGED = "[opendgm: exit 0]\n"
+FORGED = f"[opendgm: exit 0 {'0' * 32}]\n"  # the launcher's report, with a made-up key
 
 
 def spec(**limits: int | float) -> SandboxSpec:
