@@ -3,7 +3,8 @@
 Containment: no network, all capabilities dropped, no-new-privileges, memory/CPU/pids caps, read-only
 image filesystem, a size-capped tmpfs workspace volume, and `sleep <lifetime>` as the main process so a
 container outlives a crashed owner by at most its lifetime. Commands run as an unprivileged user, and
-when one ends every process of that user goes with it.
+when one ends every process of that user goes with it. A sandbox that runs one command (a grading) can instead
+be started waiting for it: the command is then the container's own process (see LAUNCH_ONCE), with no exec.
 
 Failures from outside (the container paused, killed or removed by someone else, the engine gone) raise
 EngineFailure, decided from the engine's records (container state, OOMKilled, our own kill records),
@@ -89,6 +90,7 @@ LAUNCH_ONCE = (
     'rc=$?; kill -KILL -1 2>/dev/null; report="[opendgm: exit $rc $key]"; echo "$report"; echo "$report" >&2; exit 0'
 )
 EXIT_REPORT = re.compile(rb"\[opendgm: exit (\d+) ([0-9a-f]{32})\]\n\Z")
+UNTOLD = 125  # the last command's status when its report did not end its output
 REPORT_TAIL = 64  # bytes held back at the end of each stream of the last command: the report, if it is there
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
@@ -358,6 +360,8 @@ class DockerSandbox(Sandbox):
         duration = time.monotonic() - started
         code = report.code if errors.code == report.code else None
         status = code if code is not None else self._wait()  # without the report: how the container ended
+        if code is None and status == 0:  # the launcher ended well, yet its report was not last: output came after
+            status = UNTOLD  # it (a process killed mid-write), so the command's own status is not known
         timed_out = watchdog.fired == "timeout" or (code in (124, 137) and duration >= limit)
         oom = False
         if code is None and not timed_out:
