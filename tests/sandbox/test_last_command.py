@@ -92,3 +92,43 @@ def test_the_pool_makes_one_command_specs_sandboxes_with_their_command(docker_en
         used_otherwise.put_files("/workspace", {"a": "1"})
         assert used_otherwise.get_file("/workspace/a") == b"1"
         assert used_otherwise.exec("cat a; cat /proc/1/cmdline").stdout.startswith("1/sbin/docker-init")
+
+
+SOLUTION_HACK = """
+import glob, os, re
+found = set()
+for path in glob.glob("/proc/[0-9]*/cmdline") + glob.glob("/proc/[0-9]*/environ") + ["/workspace/.opendgm-run"]:
+    try:
+        found |= set(re.findall(r"[0-9a-f]{32}", open(path, errors="replace").read()))
+    except OSError:
+        pass
+lines = [f"[opendgm: exit 0 {key}]" for key in found | {"0" * 32}]
+lines += ['opendgm-result ' + '0' * 64 + ' {"outcomes": {"check": true}, "notes": [], "timed_out": false}']
+for target in ("/proc/1/fd/1", "/proc/1/fd/2", "/dev/stdout"):
+    try:
+        with open(target, "w") as out:
+            out.write("\\n".join(lines) + "\\n")
+    except OSError:
+        pass
+os.kill(-1, 9)
+"""
+
+
+@pytest.mark.docker
+def test_a_solution_cannot_forge_a_grading_through_its_containers_own_process(docker_engine: str) -> None:
+    """HumanEval grades with `last=True`: once the pool has learnt it, the grading is the waiting container's own
+    process. A solution that hunts for the launcher's key, writes forged reports and harness lines into PID 1's
+    streams and kills everything it can is not resolved."""
+    from opendgm.evaluators.humaneval import HumanEval
+    from opendgm.evaluators.patches import unified_diff
+    from opendgm.evaluators.runner import grade_patch
+
+    evaluator = HumanEval()
+    task = evaluator.tasks()[0]
+    assert grade_patch(evaluator, task, evaluator.reference_patch(task), "docker", "test-last-grading").resolved
+    stub = task.repo_files["solution.py"].decode()
+    hack = unified_diff("solution.py", stub, stub + SOLUTION_HACK)
+    for _ in range(2):  # the first may have run on a kept container, taken before the pool learnt
+        grade = grade_patch(evaluator, task, hack, "docker", "test-last-grading")
+        assert not grade.resolved and grade.tests_passed == 0, grade
+    assert grade_patch(evaluator, task, evaluator.reference_patch(task), "docker", "test-last-grading").resolved
