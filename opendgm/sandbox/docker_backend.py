@@ -494,6 +494,8 @@ class DockerSandbox(Sandbox):
         container itself is killed: the sandbox is then lost, which beats leaving processes running.
         """
         self._ended_by_us = True
+        if self._waiting:
+            return  # nothing of the sandbox's runs yet (the launcher's own wait must not be ended)
         if self._single:  # the command is the container's: it ends with it
             try:
                 self._api.kill(self._cid)
