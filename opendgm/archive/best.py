@@ -21,11 +21,13 @@ Ties go to more evidence, then to the older node. Rejected and failed nodes are 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from opendgm.archive import summaries
 from opendgm.archive.models import NodeSummary
 
 BestRule = Literal["auto", "belief", "full_score", "posterior"]
@@ -65,19 +67,52 @@ def resolve(rows: Sequence[NodeSummary], rule: BestRule = DEFAULT_RULE) -> BestR
         raise ValueError(f"unknown best-agent rule {rule!r}; use one of {', '.join(BEST_RULES)}")
     if rule != "auto":
         return rule
-    return "belief" if any(row.kind == "agent" and row.stage == ASYNC_POOL for row in rows) else "full_score"
+    return "belief" if 1 in summaries.column(rows, _in_pool, "b") else "full_score"
+
+
+def _in_pool(row: NodeSummary) -> bool:
+    return row.kind == "agent" and row.stage == ASYNC_POOL
 
 
 def best_agent(
     rows: Sequence[NodeSummary], rule: BestRule = DEFAULT_RULE, min_evaluations: int = MIN_EVALUATIONS
 ) -> BestAgent | None:
-    """The best agent among `rows` (an `archive.summaries()` list) by `rule`; None while no agent qualifies."""
+    """The best agent among `rows` (an `archive.summaries()` list) by `rule`; None while no agent qualifies.
+
+    Each row's ranking key is kept by the summaries cache (a belief costs a bisection: 10^5 of them take seconds),
+    so the choice is a C-level `max` and `index` over the keys: the largest key, the first of equal ones."""
     applied = resolve(rows, rule)
-    scored = candidates(rows, applied, min_evaluations)
-    if not scored:
+    keys = summaries.values(rows, _key(applied, min_evaluations))
+    top = max(keys, default=_NONE)
+    if top == _NONE:
         return None
-    value, _, row = max(scored, key=lambda item: item[:2])  # ties: the first in `rows` (max keeps the first)
+    row = rows[keys.index(top)]
+    value = top[1] if applied == "full_score" else top[0]
     return BestAgent(row.id, applied, value, row.passes, row.fails, row.stage, row.score)
+
+
+_NONE = (-1, -1)  # the key of a row the rule cannot rank: below every real key
+
+
+@functools.cache
+def _key(rule: BestRule, min_evaluations: int) -> Callable[[NodeSummary], tuple[float, float]]:
+    """A row's ranking key under `rule` (one function per rule, so the cache keeps one column per rule): (figure,
+    evidence), or for `full_score` (tasks, score), which ranks the largest complete evaluation first as
+    `candidates` keeps only those."""
+
+    def key(row: NodeSummary) -> tuple[float, float]:
+        if row.kind != "agent" or row.status in _NOT_CANDIDATES:
+            return _NONE
+        evidence = row.passes + row.fails
+        if rule == "belief":
+            return (belief(row.passes, row.fails), evidence) if evidence else _NONE
+        if rule == "posterior":
+            return ((1 + row.passes) / (2 + evidence), evidence) if evidence >= min_evaluations else _NONE
+        if row.stage is not None and row.n_tasks and row.n_done >= row.n_tasks:
+            return row.n_tasks, row.n_resolved / row.n_tasks
+        return _NONE
+
+    return key
 
 
 def candidates(

@@ -22,6 +22,7 @@ from opendgm.archive.db import Database
 from opendgm.archive.errors import ArchiveError
 from opendgm.archive.models import (
     RESULT_STATUSES,
+    EvaluatorKey,
     Node,
     NodeKind,
     NodeSummary,
@@ -257,12 +258,22 @@ class ResultsMixin:
         return [(row[0], row[1]) for row in rows]
 
     def summaries(
-        self, kind: NodeKind | None = "agent", evaluator: str | None = None, evaluator_version: str | None = None
+        self,
+        kind: NodeKind | None = "agent",
+        evaluator: EvaluatorKey | str | None = None,
+        evaluator_version: str | None = None,
     ) -> list[NodeSummary]:
         """One row per node with its children count, latest-stage score and pass/fail counts, read from the
         trigger-kept tallies (see schema.py) and kept between calls (see summaries.py): only the nodes that
         changed since the last call are queried again, so parent selection stays fast at 10^5 nodes. The
-        input of parent selection (DGM's score_child_prop, HGM's clade statistics) and of the tree views."""
+        input of parent selection (DGM's score_child_prop, HGM's clade statistics) and of the tree views.
+
+        Stages and results count under `evaluator`, an `EvaluatorKey`; or, as before the key existed, a name and
+        optionally `evaluator_version` (a name alone: any version); None: every evaluator."""
+        if isinstance(evaluator, EvaluatorKey):
+            if evaluator_version is not None:
+                raise TypeError("summaries takes an EvaluatorKey or a name and version, not both")
+            evaluator, evaluator_version = evaluator
         filters = (evaluator, evaluator_version)
         with self._db.read() as conn:
             if self._db.writing:  # inside a write that may still roll back: read, never remember

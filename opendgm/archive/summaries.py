@@ -6,19 +6,23 @@ choosing parents among 10^5 nodes pays for what changed since its previous choic
 Only reads outside a write transaction update the cache: a write can still roll back, and its revision
 numbers would then be handed out again.
 
-What a caller derives per row (a selector's weight) can be kept the same way: `Summaries.derived(fn)` is
-`[fn(row) for row in rows]`, recomputed only for the rows that changed while the list is the newest one; and
+What a caller derives per row (a selector's weight, the best agent's ranking key) can be kept the same way:
+`column(rows, fn, typecode)` is `array(typecode, map(fn, rows))` (a list for typecode ""), recomputed only for the
+rows that changed while the list is the newest one, so a selection reads it with C-level passes (numpy over the
+array, `max` and `index` over the list) instead of a Python one; and
 `Summaries.clade_sums()` (HGM's passes and fails pooled over each node's descendants) is updated by adding a
 changed row's difference to its ancestors, not by summing the tree again.
 """
 
 from __future__ import annotations
 
+import itertools
+import operator
 import sqlite3
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from opendgm.archive.models import NodeKind, NodeSummary
 from opendgm.archive.schema import EXHAUSTED_UNITS
@@ -38,6 +42,7 @@ _CHANGED = "n.id IN (SELECT node_id FROM summary_revs WHERE rev > :since)"
 
 Filters = tuple[str | None, str | None]  # (evaluator, evaluator_version); None: any
 Derive = Callable[[NodeSummary], Any]
+Column = tuple[Derive, str]  # a function of a row and the typecode of the array its values are kept in ("": a list)
 
 
 def query(conn: sqlite3.Connection, filters: Filters, nodes: str = "1", **params: object) -> list[NodeSummary]:
@@ -58,30 +63,37 @@ def query(conn: sqlite3.Connection, filters: Filters, nodes: str = "1", **params
 
 
 class Summaries(list[NodeSummary]):
-    """A list of summaries that can hand out per-row derived values kept by the cache it came from."""
+    """A list of summaries that can hand out per-row derived columns kept by the cache it came from."""
 
-    _listing: _Listing | None = None  # keeps this list's derived values and clade sums while it is current
+    _listing: _Listing | None = None  # keeps this list's derived columns and clade sums while it is current
     _sums_from: _Listing | None = None  # keeps only its clade sums (a list made by `rewritten`)
+    _base: Summaries | None = None  # the list it rewrote (a list made by `rewritten`)
     _version = -1
 
     def rewritten(self, rows: Iterable[NodeSummary]) -> Summaries:
         """`rows` in place of these: the same nodes in the same order with the same parents, passes and fails,
         other fields rewritten (a campaign's scoring options, async mode's readiness). Their clade sums stay the
-        kept ones; their derived values are computed (they may read the rewritten fields)."""
+        kept ones; a derived column is these rows' one, with the rows that are not the very objects given here
+        computed again (they may read the rewritten fields)."""
         out = Summaries(rows)
         if len(out) != len(self):
             raise ValueError(f"{len(out)} rewritten rows for {len(self)} summaries")
-        out._sums_from, out._version = self._listing or self._sums_from, self._version
+        out._sums_from, out._version, out._base = self._listing or self._sums_from, self._version, self
         return out
 
-    def derived(self, fn: Derive) -> list[Any]:
-        """`[fn(row) for row in self]`; from the cache (only changed rows recomputed) while this list is current."""
+    def column(self, fn: Derive, typecode: str) -> array | list[Any]:
+        """`fn` of every row, a copy; from the cache (only changed rows recomputed) while this list is current."""
         listing = self._listing
         if listing is not None:
-            kept = listing.derived(fn, self._version)
+            kept = listing.column((fn, typecode), self._version)
             if kept is not None:
                 return kept
-        return [fn(row) for row in self]
+        if self._base is not None:
+            values = self._base.column(fn, typecode)
+            for position in itertools.compress(range(len(self)), map(operator.is_not, self, self._base)):
+                values[position] = fn(self[position])
+            return values
+        return _computed((fn, typecode), self)
 
     def clade_sums(self) -> tuple[array, array]:
         """Per row (same order), passes and fails pooled with all the row's descendants in this list (a row whose
@@ -89,6 +101,26 @@ class Summaries(list[NodeSummary]):
         listing = self._listing or self._sums_from
         kept = listing.clades(self._version) if listing is not None else None
         return kept if kept is not None else clade_sums(self)
+
+
+def column(rows: Sequence[NodeSummary], fn: Derive, typecode: str) -> array:
+    """`fn` of every row as an array of `typecode`, kept by the cache for a list from `Archive.summaries`, else
+    computed. `fn` is a module-level function: the cache keeps one column per function."""
+    return cast(array, _column(rows, (fn, typecode)))
+
+
+def values(rows: Sequence[NodeSummary], fn: Derive) -> list[Any]:
+    """`column` as a list of any values (ranking keys, rows shown otherwise)."""
+    return cast(list, _column(rows, (fn, "")))
+
+
+def _column(rows: Sequence[NodeSummary], column: Column) -> array | list[Any]:
+    return rows.column(*column) if isinstance(rows, Summaries) else _computed(column, rows)
+
+
+def _computed(column: Column, rows: Iterable[NodeSummary]) -> array | list[Any]:
+    fn, typecode = column
+    return array(typecode, map(fn, rows)) if typecode else list(map(fn, rows))
 
 
 def clade_sums(rows: Sequence[NodeSummary]) -> tuple[array, array]:
@@ -125,12 +157,12 @@ def _breadth_first(parent: list[int]) -> list[int]:
 
 
 class _Listing:
-    """Rows in creation order with an index by id, and values derived per row, updated in place."""
+    """Rows in creation order with an index by id, and columns derived per row, updated in place."""
 
     def __init__(self, rows: Iterable[NodeSummary]) -> None:
         self.rows = list(rows)
         self.index = {row.id: position for position, row in enumerate(self.rows)}
-        self.values: dict[Derive, list[Any]] = {}
+        self.columns: dict[Column, array | list[Any]] = {}
         self.parents: list[int] = []  # parent positions, kept with the clade sums once asked for
         self.sums: tuple[array, array] | None = None
         self.version = 0
@@ -143,12 +175,12 @@ class _Listing:
                 if position is None:
                     self.index[row.id] = position = len(self.rows)
                     self.rows.append(row)
-                    for fn, values in self.values.items():
+                    for (fn, _), values in self.columns.items():
                         values.append(fn(row))
                     self._add_to_clades(position, row, row.passes, row.fails)
                     continue
                 old, self.rows[position] = self.rows[position], row
-                for fn, values in self.values.items():
+                for (fn, _), values in self.columns.items():
                     values[position] = fn(row)
                 self._add_to_clades(position, row, row.passes - old.passes, row.fails - old.fails)
             self.version += 1
@@ -172,13 +204,13 @@ class _Listing:
             rows._listing, rows._version = self, self.version
         return rows
 
-    def derived(self, fn: Derive, version: int) -> list[Any] | None:
+    def column(self, column: Column, version: int) -> array | list[Any] | None:
         with self._lock:
             if version != self.version:
                 return None
-            if fn not in self.values:
-                self.values[fn] = [fn(row) for row in self.rows]
-            return list(self.values[fn])
+            if column not in self.columns:
+                self.columns[column] = _computed(column, self.rows)
+            return self.columns[column][:]
 
     def clades(self, version: int) -> tuple[array, array] | None:
         with self._lock:

@@ -190,7 +190,7 @@ class Campaign:
         self, rng: random.Random, busy: list[tuple[str, str, str | None]]
     ) -> tuple[str, str, str | None] | None:
         """HGM's choice: expand while evaluations are plentiful relative to nodes, else evaluate one task."""
-        rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
+        rows = self.archive.summaries(evaluator=self.evaluator.key)
         agents = [row for row in rows if row.kind == "agent"]
         rules = self.config.hgm
         counted = [row for row in agents if rules.count_seed_evaluations or row.operator != "seed"]
@@ -503,9 +503,9 @@ class Campaign:
 
     def _view(self) -> list[NodeSummary]:
         """The archive's summaries with scores and child counts as the `scoring` block defines them."""
-        rows = self.archive.summaries(evaluator=self.evaluator.name, evaluator_version=self.evaluator.version)
+        rows = self.archive.summaries(evaluator=self.evaluator.key)
         scores = self.archive.scores_by_node() if self.config.scoring.score == "cumulative" else {}
-        return scoring.rows(rows, scores, self.config.scoring, self.evaluator.name, self.evaluator.version)
+        return scoring.rows(rows, scores, self.config.scoring, self.evaluator.key)
 
     def _goes_on(self, node_id: str, stage: StageConfig) -> bool:
         """Whether a node that completed `stage` enters the next one: its score reaches the threshold and, where

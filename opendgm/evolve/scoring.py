@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from opendgm.archive import NodeSummary, Score, Summaries
+from opendgm.archive import EvaluatorKey, NodeSummary, Score, Summaries
 from opendgm.evolve.config import ScoringConfig
 
 KEPT = "evaluated"
 
 
-def cumulative(scores: Sequence[Score], evaluator: str, version: str) -> tuple[int, int] | None:
+def cumulative(scores: Sequence[Score], evaluator: EvaluatorKey) -> tuple[int, int] | None:
     """(resolved, tasks) over every complete stage of the evaluator; None before any stage completes."""
-    done = [s for s in scores if (s.evaluator, s.evaluator_version) == (evaluator, version) and s.complete]
+    done = [s for s in scores if (s.evaluator, s.evaluator_version) == evaluator and s.complete]
     if not done:
         return None
     return sum(s.n_resolved for s in done), sum(s.n_tasks for s in done)
@@ -29,8 +29,7 @@ def rows(
     summaries: list[NodeSummary],
     scores: Mapping[str, Sequence[Score]],
     options: ScoringConfig,
-    evaluator: str,
-    version: str,
+    evaluator: EvaluatorKey,
 ) -> list[NodeSummary]:
     """The summaries with scores and child counts as `options` defines them: under the defaults the very rows given
     (an `Archive.summaries` list keeps its selectors' weights and HGM's clade sums between selections), else
@@ -43,7 +42,7 @@ def rows(
         if options.children == "kept":
             row = row._replace(n_children=kept[row.id])
         if options.score == "cumulative":
-            total = cumulative(scores.get(row.id, ()), evaluator, version)
+            total = cumulative(scores.get(row.id, ()), evaluator)
             if total is not None:
                 row = row._replace(n_resolved=total[0], n_tasks=total[1], n_done=total[1])
         out.append(row)

@@ -10,7 +10,7 @@ import math
 import random
 from array import array
 from collections.abc import Callable, Sequence
-from itertools import accumulate
+from typing import cast
 
 import numpy
 
@@ -34,18 +34,18 @@ def _is_candidate(row: NodeSummary) -> bool:
 def score_child_prop(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
     """DGM: weight sigmoid(10 * (score - 0.5)) / (1 + children), sampled with replacement.
 
-    Drawn over every row with weight 0 for non-candidates, which picks exactly what drawing over the candidates
-    alone picks (same random numbers, same cumulative sums); rows from `Archive.summaries` keep the weights of
-    unchanged nodes between calls, so a draw among 10^5 nodes costs two C-level passes, not a Python one."""
-    derived = getattr(rows, "derived", None)
-    weights = derived(_dgm_weight) if derived is not None else [_dgm_weight(row) for row in rows]
-    end = len(weights)
-    while end and not weights[end - 1]:  # the last candidate bounds the draw, as in the candidates-only list
-        end -= 1
-    if not end:
+    Drawn over every row up to the last candidate with weight 0 for non-candidates, which picks exactly what
+    drawing over the candidates alone picks (same random numbers, same cumulative sums: numpy's running sum adds
+    in order, as `accumulate` does); rows from `Archive.summaries` keep the weights of unchanged nodes between
+    calls, so a draw among 10^5 nodes costs a few C-level passes, not a Python one."""
+    weights = _column(rows, _dgm_weight, "d")
+    drawable = numpy.flatnonzero(weights)
+    if not len(drawable):
         return []
-    population, weights = (rows, weights) if end == len(rows) else (rows[:end], weights[:end])
-    return [row.id for row in rng.choices(population, cum_weights=list(accumulate(weights)), k=k)]
+    end = int(drawable[-1]) + 1  # the last candidate bounds the draw, as in the candidates-only list
+    population = rows if end == len(rows) else rows[:end]
+    cum_weights = cast(Sequence[float], numpy.cumsum(weights[:end]))  # indexed like a list by `choices`
+    return [row.id for row in rng.choices(population, cum_weights=cum_weights, k=k)]
 
 
 def _dgm_weight(row: NodeSummary) -> float:
@@ -56,30 +56,35 @@ def _dgm_weight(row: NodeSummary) -> float:
 
 
 def best(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
-    """The highest score; ties broken by fewer children, then age (older first)."""
-    pool = sorted(candidates(rows), key=lambda row: (-(row.score or 0.0), row.n_children, row.id))
-    return [pool[0].id] * k if pool else []
+    """The highest score; ties broken by fewer children, then age (older first: the smaller id)."""
+    pool = _pool(rows)
+    if not len(pool):
+        return []
+    scores = _column(rows, _score, "d")[pool]
+    tied = pool[scores == scores.max()]
+    children = _column(rows, _children, "q")[tied]
+    return [min(rows[position].id for position in tied[children == children.min()])] * k
 
 
 def uniform(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
-    pool = candidates(rows)
-    return [rng.choice(pool).id for _ in range(k)] if pool else []
+    pool = _pool(rows)
+    return [rows[rng.choice(pool)].id for _ in range(k)] if len(pool) else []
 
 
 def hill_climb(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
     """Baseline without open-ended exploration: only the current champion is expanded, and a child that
     ties it takes over (the newest of the best), so the search follows one line."""
-    pool = candidates(rows)
-    if not pool:
+    pool = _pool(rows)
+    if not len(pool):
         return []
-    top = max(row.score or 0.0 for row in pool)
-    return [[row for row in pool if (row.score or 0.0) == top][-1].id] * k
+    scores = _column(rows, _score, "d")[pool]
+    return [rows[pool[scores == scores.max()][-1]].id] * k
 
 
 def newest(rows: Sequence[NodeSummary], k: int, rng: random.Random) -> list[str]:
     """DGM's `no_darwin` baseline: always the most recent agent of the archive (no open-ended search)."""
-    pool = candidates(rows)
-    return [pool[-1].id] * k if pool else []
+    pool = _pool(rows)
+    return [rows[pool[-1]].id] * k if len(pool) else []
 
 
 def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float = 1.0) -> list[str]:
@@ -92,28 +97,54 @@ def hgm(rows: Sequence[NodeSummary], k: int, rng: random.Random, sharpen: float 
     nodes' own figures drift; ours never do. The Beta draws of
     all candidates are one vectorised call (numpy's generator, seeded from `rng`): 10^5 candidates in
     milliseconds where drawing them one by one took most of a second."""
-    derived = getattr(rows, "derived", None)
-    allowed = derived(_is_candidate) if derived is not None else [_is_candidate(row) for row in rows]
-    pool = numpy.flatnonzero(numpy.fromiter(allowed, dtype=bool, count=len(rows)))
+    pool = _pool(rows)
     if not len(pool):
         return []
     passes, fails = (numpy.frombuffer(sums, dtype=numpy.int64)[pool] for sums in _clade_sums(rows))
+    alpha, beta = sharpen * (1 + passes), sharpen * (1 + fails)
     draws = numpy.random.default_rng(rng.getrandbits(128))
-    return [rows[pool[draws.beta(sharpen * (1 + passes), sharpen * (1 + fails)).argmax()]].id for _ in range(k)]
+    return [rows[pool[draws.beta(alpha, beta).argmax()]].id for _ in range(k)]
+
+
+def _score(row: NodeSummary) -> float:
+    return row.score or 0.0
+
+
+def _children(row: NodeSummary) -> int:
+    return row.n_children
+
+
+def _pool(rows: Sequence[NodeSummary]) -> numpy.ndarray:
+    """The candidates' positions in `rows`, in order."""
+    return numpy.flatnonzero(_column(rows, _is_candidate, "b"))
+
+
+def _column(rows: Sequence[NodeSummary], fn: summaries.Derive, typecode: str) -> numpy.ndarray:
+    """`fn` of every row as a numpy array, kept by the summaries cache when `rows` came from `Archive.summaries`."""
+    dtype = numpy.dtype(bool if typecode == "b" else typecode)
+    return numpy.frombuffer(summaries.column(rows, fn, typecode), dtype=dtype)
 
 
 def expandable(rows: Sequence[NodeSummary], rule: str = "evaluated") -> list[NodeSummary]:
     """Async mode: the rows with every agent that may not be expanded yet shown as still evaluating, so selectors
     skip it while its results still count in its ancestors' clades. An agent needs one own task result at least
     (a fresh child has none); with `own_positive` (HGM) its own mean must be above zero. Rows from
-    `Archive.summaries` come back keeping their clade sums (HGM's draw then reads the kept ones)."""
-    least = 1 if rule == "own_positive" else 0
-
-    def ready(row: NodeSummary) -> bool:
-        return row.passes + row.fails > 0 and row.passes >= least
-
-    shown = [row if row.kind != "agent" or ready(row) else row._replace(status="evaluating") for row in rows]
+    `Archive.summaries` come back keeping their clade sums and columns (HGM's draw then reads the kept ones; only
+    the rows shown otherwise are derived again), and the rows as shown are themselves a kept column."""
+    shown = summaries.values(rows, _shown_positive if rule == "own_positive" else _shown)
     return rows.rewritten(shown) if isinstance(rows, summaries.Summaries) else shown
+
+
+def _shown(row: NodeSummary) -> NodeSummary:
+    """An agent without an own task result shown as still evaluating."""
+    if row.kind != "agent" or row.passes + row.fails > 0:
+        return row
+    return row._replace(status="evaluating")
+
+
+def _shown_positive(row: NodeSummary) -> NodeSummary:
+    """An agent whose own mean is not above zero shown as still evaluating."""
+    return row if row.kind != "agent" or row.passes > 0 else row._replace(status="evaluating")
 
 
 def clade_totals(rows: Sequence[NodeSummary]) -> dict[str, tuple[int, int]]:

@@ -10,7 +10,9 @@ afresh bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import math
+from collections.abc import Iterable, Iterator
 
 _MARGIN = 32  # levels a tree may deepen before the scale must grow (then the layout is made afresh)
 
@@ -44,12 +46,15 @@ class TidyLayout:
         self.unit = 1 << self.bits
         self.x = [0] * len(shape)
         self.columns = 0
-        order = self.preorder()
-        for position in order:
+        self.order = self.preorder()  # kept in depth-first order as nodes arrive
+        self.size = [1] * len(shape)  # each node's subtree, itself included
+        for position in self.order:
             if not self.children[position]:
                 self.x[position], self.columns = self.columns * self.unit, self.columns + 1
-        for position in reversed(order):
+        for position in reversed(self.order):
             self._centre(position)
+            if self.parent[position] >= 0:
+                self.size[self.parent[position]] += self.size[position]
         self.unknown = {above for _, above in shape if above is not None and above not in self.index}
 
     def preorder(self) -> list[int]:
@@ -64,7 +69,12 @@ class TidyLayout:
 
     def place(self, position: int) -> tuple[float, int]:
         """(x, depth) of the node at `position`; x correctly rounded from its exact value."""
-        return self.x[position] / self.unit, self.depth[position]
+        return math.ldexp(self.x[position], -self.bits), self.depth[position]
+
+    def xs(self, positions: Iterable[int]) -> Iterator[float]:
+        """The x of each position, as `place` gives it: the integer rounded to a float, then scaled by a power of two
+        (exact), which rounds as dividing would, in C-level passes."""
+        return map(math.ldexp, map(self.x.__getitem__, positions), itertools.repeat(-self.bits))
 
     def add(self, node: str, parent: str | None) -> list[int] | None:
         """Append a node; the positions whose place changed (the new one included), or None when the layout must
@@ -82,25 +92,33 @@ class TidyLayout:
         self.parent.append(above)
         self.children.append([])
         self.depth.append(depth)
-        if above < 0 or not self.children[above]:  # a new root, or the child of a leaf: no other node moves
-            column = self.columns if above < 0 else None
-            self.x.append(self.x[above] if column is None else column * self.unit)
-            self.columns += column is not None
-            (self.children[above] if above >= 0 else self.roots).append(position)
+        self.size.append(1)
+        if above < 0:  # a new root: the last column, the end of the order
+            self.x.append(self.columns * self.unit)
+            self.columns += 1
+            self.roots.append(position)
+            self.order.append(position)
             return [position]
+        at = self.order.index(above) + self.size[above]  # the end of the parent's subtree in depth-first order
+        self.order.insert(at, position)
+        ancestor = above
+        while ancestor >= 0:
+            self.size[ancestor] += 1
+            ancestor = self.parent[ancestor]
+        if not self.children[above]:  # the child of a leaf: no other node moves
+            self.x.append(self.x[above])
+            self.children[above].append(position)
+            return [position]
+        # The new leaf takes the column after its parent's last leaf: every node after the parent's subtree in
+        # depth-first order (none is an ancestor) moves one column right; the ancestors re-centre.
+        moved = self.order[at + 1 :]
+        x, unit = self.x, self.unit
+        for other in moved:
+            x[other] += unit
         leaf = above
         while self.children[leaf]:
             leaf = self.children[leaf][-1]
-        start = self.x[leaf] + self.unit  # the new leaf's column; every node from there on moves one column right
-        lineage = set()
-        ancestor = above
-        while ancestor >= 0:
-            lineage.add(ancestor)
-            ancestor = self.parent[ancestor]
-        moved = [other for other, x in enumerate(self.x) if x >= start and other not in lineage]
-        for other in moved:
-            self.x[other] += self.unit
-        self.x.append(start)
+        x.append(x[leaf] + unit)
         self.columns += 1
         self.children[above].append(position)
         ancestor = above

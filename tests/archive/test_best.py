@@ -4,13 +4,14 @@ real archive."""
 
 from __future__ import annotations
 
+import random
 from math import comb
 from pathlib import Path
 
 import pytest
 
 from opendgm.archive import Archive, EvaluatorKey, NodeSummary, ResultRecord
-from opendgm.archive.best import belief, best_agent, best_path, beta_cdf
+from opendgm.archive.best import belief, best_agent, best_path, beta_cdf, candidates
 from tests.support.archive_helpers import write_tree
 
 
@@ -130,3 +131,69 @@ def test_best_agent_of_a_real_archive(archive: Archive, tmp_path: Path) -> None:
     best = best_agent(archive.summaries(), "posterior")
     assert best is not None and best.id == child.id and best.value == pytest.approx(6 / 8)
     assert best_agent(archive.summaries()).id == child.id  # type: ignore[union-attr]  # auto: DGM's full score  # type: ignore[union-attr]
+
+
+def _reference(rows: list[NodeSummary], rule: str) -> tuple[str, float] | None:
+    """main's `best_agent`: the first of the largest (figure, evidence) among `candidates`."""
+    scored = candidates(rows, rule)  # type: ignore[arg-type]
+    if not scored:
+        return None
+    value, _, chosen = max(scored, key=lambda item: item[:2])
+    return chosen.id, value
+
+
+def _random_rows(rng: random.Random, size: int) -> list[NodeSummary]:
+    rows = []
+    for index in range(size):
+        n_tasks = rng.choice([0, 4, 10, 10])
+        staged = rng.random() < 0.8
+        rows.append(
+            NodeSummary(
+                f"n{index:04d}",
+                None,
+                rng.choice(["agent"] * 6 + ["prompt"]),
+                rng.choice(["evaluated", "evaluating", "rejected", "failed"]),
+                None,
+                None,
+                None,
+                0,  # type: ignore[arg-type]
+                rng.choice(["s", "pool"]) if staged else None,
+                n_tasks,
+                rng.randint(0, n_tasks),
+                rng.randint(0, n_tasks),
+                rng.randint(0, 6),
+                rng.randint(0, 6),
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize("rule", ["auto", "belief", "full_score", "posterior"])
+def test_kept_ranking_keys_choose_what_the_candidates_choose(rule: str, archive: Archive, tmp_path: Path) -> None:
+    """The best agent from the keys the summaries cache keeps (and from plain rows) is the first of the largest
+    (figure, evidence) among `candidates`, with ties everywhere, while a real archive changes."""
+    rng = random.Random(rule)
+    for size in (0, 1, 5, 60):
+        for _ in range(20):
+            rows = _random_rows(rng, size)
+            chosen = best_agent(rows, rule)  # type: ignore[arg-type]
+            assert (chosen and (chosen.id, chosen.value)) == _reference(rows, rule)
+    codes = [write_tree(tmp_path / f"code{i}", {"agent.py": f"v = {i}\n"}) for i in range(3)]
+    nodes = [archive.add_agent(codes[0]).id]
+    key = EvaluatorKey("e", "1")
+    for step in range(60):
+        node, action = rng.choice(nodes), rng.random()
+        if action < 0.2:
+            nodes.append(archive.add_agent(rng.choice(codes), node).id)
+        elif action < 0.3:
+            stage = rng.choice(["pool", f"s{step}"])
+            archive.record_stage(node, *key, stage, [f"t{i}" for i in range(4 if stage == "pool" else step % 4 + 1)])
+        elif action < 0.35:
+            archive.set_status(node, "rejected")
+        else:
+            archive.record_result(
+                ResultRecord(node, key, f"t{rng.randrange(4)}", status=rng.choice(["resolved", "unresolved"]))
+            )
+        rows = archive.summaries(None, *key)
+        chosen = best_agent(rows, rule)  # type: ignore[arg-type]
+        assert (chosen and (chosen.id, chosen.value)) == _reference(list(rows), rule)

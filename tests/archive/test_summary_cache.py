@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from opendgm.archive import Archive, EvaluatorKey, ResultRecord
+from opendgm.archive import Archive, EvaluatorKey, NodeSummary, ResultRecord
 from opendgm.archive import summaries as summary_rows
 from opendgm.archive.models import TRANSITIONS
 from tests.support.archive_helpers import write_tree
@@ -83,19 +83,31 @@ def test_kept_summaries_always_equal_a_fresh_query(archive: Archive, campaign_di
     assert archive.scores_by_node() == {node: archive.scores(node) for node in nodes if archive.scores(node)}
 
 
-def test_values_derived_per_row_follow_the_changes_and_a_stale_list_recomputes(archive: Archive, tmp_path: Path):
+def test_columns_derived_per_row_follow_the_changes_and_a_stale_list_recomputes(archive: Archive, tmp_path: Path):
     code = write_tree(tmp_path / "code", {"agent.py": "v = 0\n"})
     seed = archive.add_agent(code).id
     archive.record_stage(seed, "e1", "1", "small", ["t0", "t1"])
     children = archive.summaries(evaluator="e1")
-    assert children.derived(lambda row: row.n_children) == [0]
-    count = lambda row: (row.n_children, row.passes)  # noqa: E731 - one function object, kept by the cache
-    assert archive.summaries(evaluator="e1").derived(count) == [(0, 0)]
+    assert children.column(lambda row: row.n_children, "q").tolist() == [0]
+    computed: list[str] = []
+
+    def count(row: NodeSummary) -> float:  # one function object, kept by the cache
+        computed.append(row.id)
+        return row.n_children + row.passes / 10
+
+    assert archive.summaries(evaluator="e1").column(count, "d").tolist() == [0.0]
     archive.record_result(ResultRecord(seed, EvaluatorKey("e1", "1"), "t0", status="resolved"))
-    archive.add_agent(code, seed)
+    child = archive.add_agent(code, seed).id
     stale, fresh = children, archive.summaries(evaluator="e1")
-    assert fresh.derived(count) == [(1, 1), (0, 1)]  # the twin shares the seed's code, so its result
-    assert stale.derived(count) == [(0, 0)]  # computed from its own rows, not the cache's newer ones
+    computed.clear()
+    assert fresh.column(count, "d").tolist() == [1.1, 0.1]  # the twin shares the seed's code, so its result
+    assert computed == [] and fresh.column(count, "d").tolist() == [1.1, 0.1]  # kept, updated as rows changed
+    assert stale.column(count, "d").tolist() == [0.0]  # computed from its own rows, not the cache's newer ones
+    assert computed == [seed]
+    archive.record_result(ResultRecord(child, EvaluatorKey("e1", "1"), "t1", status="unresolved"))
+    computed.clear()
+    assert archive.summaries(evaluator="e1").column(count, "d").tolist() == [1.1, 0.1]
+    assert sorted(computed) == sorted([seed, child])  # the changed rows alone (both: the same code), not a scan
 
 
 def test_an_archive_from_before_the_revisions_migrates_and_summarises_the_same(tmp_path: Path) -> None:
@@ -124,3 +136,16 @@ def test_handles_opened_one_after_another_share_kept_summaries(archive: Archive,
                 assert [row.id for row in second.summaries()] == [seed, child]
             assert [row.id for row in first.summaries()] == [seed]  # its own snapshot, not the newer kept rows
         _check(first)
+
+
+def test_summaries_take_an_evaluator_key_or_the_older_name_and_version(archive: Archive, tmp_path: Path) -> None:
+    code = write_tree(tmp_path / "code", {"agent.py": "v = 0\n"})
+    seed = archive.add_agent(code).id
+    for version in ("1", "2"):
+        archive.record_stage(seed, "e1", version, "small", ["t0"])
+        archive.record_result(ResultRecord(seed, EvaluatorKey("e1", version), "t0", status="resolved"))
+    by_key = archive.summaries(evaluator=EvaluatorKey("e1", "2"))
+    assert by_key == archive.summaries(evaluator="e1", evaluator_version="2") == archive.summaries("agent", "e1", "2")
+    assert (by_key[0].passes, archive.summaries(evaluator="e1")[0].passes) == (1, 2)  # a name alone: any version
+    with pytest.raises(TypeError, match="not both"):
+        archive.summaries(evaluator=EvaluatorKey("e1", "2"), evaluator_version="1")

@@ -13,18 +13,25 @@ import archive_scale
 import dashboard_tree
 import grading_throughput
 
+from opendgm.evolve.selectors import SELECTORS
+
 
 def test_archive_scale_prints_selection_and_tree_goals_against_the_full_query(capsys) -> None:
     rows = {name: (figure, note) for name, figure, note in archive_scale.main(["--nodes", "120", "--max-depth", "20"])}
     assert rows["deepest: git == replay == generated"][0] == "yes"
-    assert "x faster than the baseline; goal < 50 ms" in rows["selection: summaries + score_child_prop draw (k=2)"][1]
-    assert "122 lines; per 10,000 nodes" in rows["tree --all render to a string"][1]  # title, best agent, 120 nodes
+    for selector in SELECTORS:  # every selector, each against the baseline of the same run
+        note = rows[f"selection: summaries + {selector} draw (k=2)"][1]
+        assert "x faster than the baseline" in note and "goal < 50 ms" in note, selector
+    assert "122 lines; " in rows["tree --all render to a string"][1]  # title, best agent, 120 nodes
+    assert "x the baseline; per 10,000 nodes" in rows["tree --all render to a string"][1]
     assert "baseline: full summary query" in capsys.readouterr().out
 
 
 def test_dashboard_tree_prints_the_endpoint_goal_against_the_full_query(tmp_path: Path, capsys) -> None:
     rows = {name: (seconds, note) for name, seconds, note in dashboard_tree.main(["--nodes", "150", "--runs", "2"])}
     assert "150 nodes" in rows["GET /api/bench/tree"][1] and "goal < 500 ms" in rows["GET /api/bench/tree"][1]
+    for change in ("a change", "a new node"):
+        assert "x the baseline; goal < 500 ms" in rows[f"GET /api/bench/tree after {change}"][1]
     assert "baseline: full summary query" in capsys.readouterr().out
 
 

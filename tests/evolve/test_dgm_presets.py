@@ -19,7 +19,7 @@ import yaml
 from docker.errors import ImageNotFound
 
 from opendgm.agents.contract import REPO_DIR
-from opendgm.archive import Archive
+from opendgm.archive import Archive, EvaluatorKey
 from opendgm.evaluators.polyglot import selftest_dir
 from opendgm.evolve import entries, scoring
 from opendgm.evolve.campaign import run_campaign
@@ -82,7 +82,7 @@ def test_dgm_swebench_preset_follows_dgms_rules(docker_engine: str, tmp_path: Pa
             assert made_by == set(named.values()), "the edges name the meta-prompts actually used"
         assert [child.meta["entry"]["kind"] for child in children] == ENTRY_KINDS, "a special entry is diagnosed too"
         view = {r.id: r for r in scoring.rows(archive.summaries(), archive.scores_by_node(), config.scoring,
-                                              *version(archive))}  # fmt: skip
+                                              version(archive))}  # fmt: skip
         best = children[0]
         assert best.status == "evaluated" and len(staged[best.id]) == 3, "top two above 40%: the third stage"
         assert (view[best.id].n_resolved, view[best.id].n_tasks) == (3, 3), "cumulative over 1 + 1 + 1 tasks"
@@ -169,9 +169,9 @@ def roman_script(distinct: bool = False) -> SkillScript:
     return SkillScript({"roman": ("roman.py", GOLD)}, distinct)
 
 
-def version(archive: Archive) -> tuple[str, str]:
+def version(archive: Archive) -> EvaluatorKey:
     result = next(iter(archive.results(archive.nodes(kind="agent")[0].id)))
-    return result.evaluator, result.evaluator_version
+    return EvaluatorKey(result.evaluator, result.evaluator_version)
 
 
 class RunnerProbe(CapabilityScript):
@@ -238,7 +238,7 @@ def test_dgm_polyglot_preset_on_python(docker_engine: str, tmp_path: Path) -> No
         assert {r.status for r in archive.results(seed.id)} == {"empty_patch"}
         assert len(children) == 1 and children[0].status == "evaluated", children
         view = {r.id: r for r in scoring.rows(archive.summaries(), archive.scores_by_node(), config.scoring,
-                                              *version(archive))}  # fmt: skip
+                                              version(archive))}  # fmt: skip
         for child in children:
             entry = child.meta["entry"]
             assert entry["kind"] == "task" and entry["task_id"] in ("python__square-gap", "python__clock-angle")

@@ -82,7 +82,7 @@ def dgm_weight(resolved: int, tasks: int, kept_children: int) -> float:
 
 def view(archive: Archive, options: ScoringConfig) -> list[Any]:
     rows = archive.summaries(evaluator=EV, evaluator_version=VER)
-    return scoring.rows(rows, archive.scores_by_node(), options, EV, VER)
+    return scoring.rows(rows, archive.scores_by_node(), options, EvaluatorKey(EV, VER))
 
 
 def test_score_child_prop_weights_are_dgms_formula(fixed: Any) -> None:
