@@ -58,6 +58,7 @@ class PatchedRun:
     `command` runs in the repository under `timeout_s`, with `env`; `files` (folder -> files) are put in
     beforehand, `hidden` (paths relative to the repository) placed once the diff is in; `then`, when given,
     runs after the command however it ended (the command's status is kept): what the grader reads back.
+    `last`: the grader uses the sandbox no more once this run ends (see `Sandbox.exec`).
     """
 
     task: Task
@@ -68,6 +69,7 @@ class PatchedRun:
     hidden: Mapping[str, bytes] = field(default_factory=dict)
     env: Mapping[str, str] | None = None
     then: str = ""
+    last: bool = False
 
 
 class Evaluator(ABC):
@@ -169,7 +171,7 @@ class Evaluator(ABC):
             patched=bool(patch.strip()), hidden=bool(run.hidden), then=run.then,
         )  # fmt: skip
         limit = run.timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S
-        ran = sandbox.exec(lines, timeout=limit, cwd=workdir, env=run.env)
+        ran = sandbox.exec(lines, timeout=limit, cwd=workdir, env=run.env, last=run.last)
         stepped = steps.read(ran, run.timeout_s)
         if stepped.failed == "prepared":
             raise SandboxError(f"could not prepare the repository for {task.id}: {ran.stderr.strip()[-2000:]}")

@@ -86,7 +86,9 @@ class HumanEval(Evaluator):
         args = ["call", "solution.py", entry, f"{HARNESS_DIR}/stub.py", f"{HARNESS_DIR}/check.py"]
         job = harness_job(args, task.grading_timeout_s, files)
         timeout_s = task.grading_timeout_s + MARGIN_S
-        ran = self.run_patched(sandbox, PatchedRun(task, patch, job.command, timeout_s, files={HARNESS_DIR: job.files}))
+        # the harness's line on stdout is all it reads: the sandbox's last command
+        patched = PatchedRun(task, patch, job.command, timeout_s, files={HARNESS_DIR: job.files}, last=True)
+        ran = self.run_patched(sandbox, patched)
         if isinstance(ran, Grade):
             return ran
         run = job.result(ran)

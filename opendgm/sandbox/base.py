@@ -87,8 +87,20 @@ class Sandbox(ABC):
         timeout: float | None = None,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        last: bool = False,
     ) -> ExecResult:
-        """Run `cmd` (a shell string run by bash, or an argv list) and wait at most `timeout` seconds."""
+        """Run `cmd` (a shell string run by bash, or an argv list) and wait at most `timeout` seconds.
+
+        `last`: nothing runs in this sandbox or is read from it afterwards (closing it is all that is left), so
+        a backend may run the command as the sandbox's own process (Docker: the container's command, created
+        with it, which saves an exec's round trips and processes); a later exec is refused."""
+
+    def _spend(self, last: bool) -> None:
+        """Refuse a command after the last one; note whether this one is it."""
+        if getattr(self, "_spent", False):
+            raise SandboxError("the sandbox already ran its last command")
+        self._spent = last
 
     def caveats(self) -> list[str]:
         """What this sandbox does not contain here, in plain words (shown by `opendgm sandbox check`)."""

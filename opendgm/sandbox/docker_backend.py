@@ -3,7 +3,8 @@
 Containment: no network, all capabilities dropped, no-new-privileges, memory/CPU/pids caps, read-only
 image filesystem, a size-capped tmpfs workspace volume, and `sleep <lifetime>` as the main process so a
 container outlives a crashed owner by at most its lifetime. Commands run as an unprivileged user, and
-when one ends every process of that user goes with it.
+when one ends every process of that user goes with it. A sandbox that runs one command (a grading) can instead
+be started waiting for it: the command is then the container's own process (see LAUNCH_ONCE), with no exec.
 
 Failures from outside (the container paused, killed or removed by someone else, the engine gone) raise
 EngineFailure, decided from the engine's records (container state, OOMKilled, our own kill records),
@@ -13,13 +14,17 @@ never from what the sandboxed code printed.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import os
+import re
+import secrets
+import shlex
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import cast
 
@@ -28,7 +33,7 @@ from docker.types import DriverConfig
 from docker.types import Mount as DockerMount
 from docker.utils.socket import frames_iter
 
-from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError, with_prefix
+from opendgm.sandbox.base import EngineFailure, ExecResult, Sandbox, SandboxError, tar_of_files, with_prefix
 from opendgm.sandbox.capture import CappedBuffer
 from opendgm.sandbox.docker_client import TRANSPORT_ERRORS, control_client, docker_client, engine_error
 from opendgm.sandbox.owner import Owner
@@ -68,6 +73,25 @@ READ_ARCHIVE = (
     f'test -L "$1" && exit {READ_LINK}; test -e "$1" || exit {READ_MISSING}; '
     'PATH=/usr/sbin:/usr/bin:/sbin:/bin TAR_OPTIONS= exec tar -c -f - -C "$2" -- "$3"'
 )
+# A sandbox that runs one command (see `exec(last=True)`): its container's own process, as the sandbox user, is
+# this launcher, started ahead of need and waiting (at most the sandbox's lifetime) for one archive on its standard
+# input: the files for the workspace and RUN_FILE, which says what to run (limit, folder, argv, environment).
+# It runs the command under `timeout`, kills every other process (as PID 1 it cannot itself be signalled from
+# inside), then reports the command's status as the very last bytes of its stdout and of its stderr, signed with a
+# key drawn for this command (in RUN_FILE, deleted before the command starts) and exits. Nothing can print after
+# the report, so once both streams end with it all output is in: the host stops reading there, without waiting
+# for the container's end and tear-down (a report without the key, or a stream that ends otherwise, is not it).
+RUN_FILE = ".opendgm-run"
+LAUNCH_ONCE = (
+    'export PATH=/usr/sbin:/usr/bin:/sbin:/bin; run="$2/$3"; '
+    'TAR_OPTIONS= timeout "$1" tar -x -i -p -f - -C "$2" && test -f "$run" || exit 125; '
+    'printf "%s" "$0"; . "$run"; rm -f "$run"; cd "$dir" && { '
+    f'timeout --kill-after={KILL_GRACE_S:g} "$limit" "$@" </dev/null & wait "$!"; }}; '
+    'rc=$?; kill -KILL -1 2>/dev/null; report="[opendgm: exit $rc $key]"; echo "$report"; echo "$report" >&2; exit 0'
+)
+EXIT_REPORT = re.compile(rb"\[opendgm: exit (\d+) ([0-9a-f]{32})\]\n\Z")
+UNTOLD = 125  # the last command's status when its report did not end its output
+REPORT_TAIL = 64  # bytes held back at the end of each stream of the last command: the report, if it is there
 STREAM_CHUNK = 1 << 16
 OOM_COUNTER_CMD = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 
@@ -78,9 +102,23 @@ class DockerSandbox(Sandbox):
     backend_name = "docker"
     network_isolated = True
 
-    def __init__(self, spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None) -> None:
-        """`remover`, when given, runs the container's removal at close (e.g. on a background thread)."""
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        remover: Callable[[Callable[[], None]], object] | None = None,
+        *,
+        waiting: bool = False,
+    ) -> None:
+        """`remover`, when given, runs the container's removal at close (e.g. on a background thread).
+
+        `waiting`: the container is started with the launcher for one command (LAUNCH_ONCE) instead of a keeper:
+        when the sandbox's first use is its last command (`exec(last=True)`) it runs as that process, with no
+        exec; any other first use replaces the container with a kept one first."""
         super().__init__(spec)
+        #: told whether the sandbox's first command is also its last (the pool learns the spec's usage from it)
+        self.first_use: Callable[[bool], None] | None = None
+        self._used = False
+        self._single = False  # the container runs (ran) the sandbox's one command as its own process
         self._remover = remover
         self._on_close: list[Callable[[], None]] = []
         self._pending: list[bytes] = []  # tar archives for the workspace, delivered with the next exec or read
@@ -92,30 +130,50 @@ class DockerSandbox(Sandbox):
         self._freezing = False  # our own pause, while kill_all() ends processes from the host
         self._ended_by_us = False  # kill_all() ended the running command
         self.owner = Owner.current(spec.campaign, spec.limits.wall_time_s)
+        self._waiting = waiting
+        self._create(self._create_kwargs(waiting))
+        self._start()
+        self._closed = False
+
+    def _create(self, kwargs: dict) -> None:
+        spec = self.spec
         try:
             # create + start, never run(): run() would try to pull a missing image from a registry. The low-level
             # create answers the id, all a Container needs here (the high-level one inspects it once more).
-            created = self._client.api.create_container(**self._create_kwargs())
+            created = self._client.api.create_container(**kwargs)
             self.container = self._client.containers.prepare_model({"Id": created["Id"]})
+            self._created_at = time.time()
         except ImageNotFound as exc:
             raise EngineFailure(
                 f"sandbox image {spec.image!r} is not present; build it with `opendgm sandbox build`"
             ) from exc
         except ENGINE_ERRORS as exc:
             raise engine_error(exc, f"could not create a Docker sandbox from {spec.image!r}") from exc
+
+    def _start(self) -> None:
         try:
-            self.container.start()
+            self._api.start(self._cid)
         except ENGINE_ERRORS as exc:
             self._remove()
-            raise engine_error(exc, f"could not start a Docker sandbox from {spec.image!r}") from exc
-        self._closed = False
+            raise engine_error(exc, f"could not start a Docker sandbox from {self.spec.image!r}") from exc
+
+    def _started(self) -> None:
+        """A waiting sandbox used for anything but a last command first: its container replaced by a kept one."""
+        if self._single:
+            raise SandboxError("the sandbox already ran its last command: nothing can be read from it")
+        if self._waiting:
+            self._remove()
+            self._waiting = False
+            self._create(self._create_kwargs())
+            self._start()
 
     @property
     def _cid(self) -> str:
         """The engine's id of the container (`Container.id`, which the stubs type as optional)."""
         return self.container.attrs["Id"]
 
-    def _create_kwargs(self) -> dict:
+    def _create_kwargs(self, waiting: bool = False) -> dict:
+        """The container's settings: a kept one (commands run as execs), or `waiting` for its one command."""
         spec, limits = self.spec, self.spec.limits
         workspace_options = {
             "type": "tmpfs",
@@ -142,7 +200,7 @@ class DockerSandbox(Sandbox):
         if spec.gateway_socket is not None:
             mounts.append(DockerMount(target=GATEWAY_SOCKET_PATH, source=str(spec.gateway_socket), type="bind"))
         host_config = self._client.api.create_host_config(
-            init=True,
+            init=not waiting,  # the launcher is PID 1 on purpose (see LAUNCH_ONCE), and ends the container
             network_mode="none",
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
@@ -154,7 +212,7 @@ class DockerSandbox(Sandbox):
             tmpfs=tmpfs,
             mounts=mounts,
         )
-        return {
+        kwargs: dict[str, object] = {
             "image": spec.image,
             # The main process is the lifetime cap: when `sleep` ends, the container stops.
             "command": ["sleep", f"{limits.wall_time_s:.0f}"],
@@ -163,6 +221,18 @@ class DockerSandbox(Sandbox):
             "labels": self.owner.labels(),
             "environment": {},
         }
+        if waiting:
+            launch = [
+                "bash",
+                "-c",
+                LAUNCH_ONCE,
+                DELIVERED.decode(),
+                f"{limits.wall_time_s:.0f}",
+                spec.workdir,
+                RUN_FILE,
+            ]
+            kwargs.update(command=launch, user=SANDBOX_USER, stdin_open=True)
+        return kwargs
 
     # -- running -------------------------------------------------------------------------------
     def exec(
@@ -171,8 +241,14 @@ class DockerSandbox(Sandbox):
         timeout: float | None = None,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        last: bool = False,
     ) -> ExecResult:
         self._ensure_open()
+        self._spend(last)
+        if not self._used and self.first_use is not None:
+            self.first_use(last)
+        self._used = True
         limit = float(timeout if timeout is not None else self.spec.limits.exec_timeout_s)
         argv = ["bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         wrapped = ["bash", "-c", GROUP_REAPER, "opendgm-exec", f"{limit:g}", *argv]
@@ -180,6 +256,9 @@ class DockerSandbox(Sandbox):
         with self._lock:
             files, self._pending = b"".join(self._pending), []
             cwd = cwd or self.spec.workdir
+            if last and self._waiting:
+                return self._run_single(argv, limit, cwd, environment, files)
+            self._started()
             if files:
                 wrapped = ["bash", "-c", DELIVER_THEN_RUN, DELIVERED.decode(), self.spec.workdir, cwd, *wrapped]
                 cwd = self.spec.workdir
@@ -204,23 +283,7 @@ class DockerSandbox(Sandbox):
             )
         except (OSError, *ENGINE_ERRORS) as exc:
             raise self._failure(exc, "the command could not start") from exc
-        watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
-        try:
-            for out, err in stream:
-                if out:
-                    sink.write(out)
-                if err:
-                    stderr.write(err)
-        except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
-            if watchdog.fired is None:  # the watchdog closing the stream is expected; anything else is not
-                raise self._failure(None, "the command's output stream broke") from None
-        finally:
-            watchdog.cancel()
-        if watchdog.fired not in (None, "timeout"):
-            raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
-        if isinstance(sink, _AfterMarker) and not sink.seen and watchdog.fired is None:
-            said = (sink.head + stderr.text().encode()).decode(errors="replace").strip()[:500]
-            raise SandboxError(f"cannot copy files into the sandbox: {said}")
+        watchdog = self._read(stream, sink, stderr, limit)
         duration = time.monotonic() - started
         exit_code = self._exit_code(exec_id["Id"])
         timed_out = watchdog.fired == "timeout" or (exit_code in (124, 137) and duration >= limit)
@@ -240,6 +303,108 @@ class DockerSandbox(Sandbox):
             truncated=stdout.truncated or stderr.truncated,
             oom_killed=oom,
         )
+
+    def _read(
+        self,
+        stream: Iterable,
+        sink: _AfterMarker | CappedBuffer,
+        stderr: CappedBuffer | _Report,
+        limit: float,
+        until: Callable[[], bool] = lambda: False,
+    ) -> _Watchdog:
+        """Read a command's output to its end (or `until` says all is in), under a watchdog (returned: whether
+        and why it fired)."""
+        watchdog = _Watchdog(self, stream, limit + KILL_GRACE_S + WATCHDOG_GRACE_S)
+        try:
+            for out, err in stream:
+                if out:
+                    sink.write(out)
+                if err:
+                    stderr.write(err)
+                if until():
+                    stream.close()  # type: ignore[attr-defined]  # a _Frames
+                    break
+        except (OSError, ValueError, AttributeError, *TRANSPORT_ERRORS):
+            if watchdog.fired is None:  # the watchdog closing the stream is expected; anything else is not
+                raise self._failure(None, "the command's output stream broke") from None
+        finally:
+            watchdog.cancel()
+        if watchdog.fired not in (None, "timeout"):
+            raise EngineFailure(f"sandbox container {self.container.short_id} was {watchdog.fired} from outside")
+        if isinstance(sink, _AfterMarker) and not sink.seen and watchdog.fired is None:
+            said = (sink.head + stderr.text().encode()).decode(errors="replace").strip()[:500]
+            raise SandboxError(f"cannot copy files into the sandbox: {said}")
+        return watchdog
+
+    def _run_single(self, argv: list[str], limit: float, cwd: str, env: dict[str, str], files: bytes) -> ExecResult:
+        """The sandbox's last command as its waiting container's own process: attach, send the files and what to
+        run, read, wait: no exec, keeper or init process."""
+        self._waiting, self._single = False, True
+        key = secrets.token_hex(16)
+        run = [f"limit={limit:g}", f"dir={shlex.quote(cwd)}", f"key={key}", shlex.join(["set", "--", *argv])]
+        run += [f"export {shlex.quote(f'{name}={value}')}" for name, value in env.items()]
+        files += tar_of_files({RUN_FILE: "\n".join(run) + "\n"})  # last: it wins over any file of that name
+        cap = self.spec.limits.output_bytes
+        stdout, stderr = CappedBuffer(cap), CappedBuffer(cap)
+        report, errors = _Report(stdout, key), _Report(stderr, key)
+        sink = _AfterMarker(report)
+        started = time.monotonic()
+        try:
+            sock = self._api.attach_socket(self._cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            stream = self._feed(sock, files)
+        except (OSError, *ENGINE_ERRORS) as exc:
+            raise self._failure(exc, "the command could not start") from exc
+        watchdog = self._read(stream, sink, errors, limit, until=lambda: report.ended and errors.ended)
+        report.close()
+        errors.close()
+        duration = time.monotonic() - started
+        code = report.code if errors.code == report.code else None
+        status = code if code is not None else self._wait()  # without the report: how the container ended
+        if code is None and status == 0:  # the launcher ended well, yet its report was not last: output came after
+            status = UNTOLD  # it (a process killed mid-write), so the command's own status is not known
+        timed_out = watchdog.fired == "timeout" or (code in (124, 137) and duration >= limit)
+        oom = False
+        if code is None and not timed_out:
+            state = self._state()
+            if state is None:
+                raise EngineFailure(f"sandbox container {self.container.short_id} was removed from outside")
+            oom = bool(state.get("OOMKilled"))
+            if not oom and self._signalled_from_outside():
+                raise EngineFailure(f"sandbox container {self.container.short_id} was stopped from outside")
+        elif code == 137 and not timed_out:
+            oom = bool((self._state() or {}).get("OOMKilled"))
+        return ExecResult(
+            exit_code=code if code is not None else status,
+            stdout=stdout.text(),
+            stderr=stderr.text() + ("\n[opendgm: killed: out of memory]\n" if oom else ""),
+            timed_out=timed_out,
+            duration_s=duration,
+            truncated=stdout.truncated or stderr.truncated,
+            oom_killed=oom,
+        )
+
+    def _wait(self) -> int:
+        """The exit status of a container whose command's output has ended."""
+        try:
+            return int(self._api.wait(self._cid)["StatusCode"])
+        except NotFound as exc:
+            raise EngineFailure(f"sandbox container {self.container.short_id} was removed from outside") from exc
+        except ENGINE_ERRORS as exc:
+            raise self._failure(exc, "the command's exit status could not be read") from exc
+
+    def _signalled_from_outside(self) -> bool:
+        """Whether the engine recorded a kill, stop or pause of the container (none are ours: a timeout is
+        decided before), from its events; else the launcher was ended from inside, by the command's doing."""
+        try:
+            events = self._api.events(
+                since=int(self._created_at) - 1,
+                until=int(time.time()) + 1,
+                filters={"container": self._cid, "event": ["kill", "stop", "pause"]},
+                decode=True,
+            )
+            return any(True for _ in events)
+        except ENGINE_ERRORS as exc:
+            raise engine_error(exc, "the sandbox's events could not be read") from exc
 
     def _exit_code(self, exec_id: str) -> int | None:
         try:
@@ -269,6 +434,8 @@ class DockerSandbox(Sandbox):
             return "removed"
         if state.get("Paused"):
             return None if self._freezing else "paused"
+        if self._single:
+            return None  # its command's end ends it: how it ended is read after (`_run_single`)
         if state.get("Running") or state.get("OOMKilled") or self._killed_container:
             return None
         return None if state.get("ExitCode") == 0 else "stopped"  # 0: the keeper `sleep` ran out
@@ -327,6 +494,19 @@ class DockerSandbox(Sandbox):
         container itself is killed: the sandbox is then lost, which beats leaving processes running.
         """
         self._ended_by_us = True
+        if self._waiting:
+            return  # nothing of the sandbox's runs yet (the launcher's own wait must not be ended)
+        if self._single:  # the command is the container's: it ends with it
+            try:
+                self._api.kill(self._cid)
+            except NotFound:
+                return
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: it has ended already
+                    raise engine_error(exc, "could not end the sandbox's command") from exc
+            except ENGINE_ERRORS as exc:
+                raise engine_error(exc, "could not end the sandbox's command") from exc
+            return
         try:
             exec_id = self._api.exec_create(self._cid, ["kill", "-KILL", "-1"], user=SANDBOX_USER)["Id"]
             self._api.exec_start(exec_id)
@@ -385,6 +565,7 @@ class DockerSandbox(Sandbox):
                 prefix = str(target.relative_to(workdir))
                 self._pending.append(tar_bytes if prefix == "." else with_prefix(tar_bytes, prefix))
                 return
+            self._started()
             try:
                 made = self.container.exec_run(["mkdir", "-p", dest], user=SANDBOX_USER)
             except ENGINE_ERRORS as exc:
@@ -399,7 +580,11 @@ class DockerSandbox(Sandbox):
 
     def _send(self, exec_id: str, data: bytes) -> _Frames:
         """Start the exec with `data` on its standard input (then closed); its output, frame by frame."""
-        sock = self._api.exec_start(exec_id, socket=True)
+        return self._feed(self._api.exec_start(exec_id, socket=True), data)
+
+    @staticmethod
+    def _feed(sock: object, data: bytes) -> _Frames:
+        """`data` written to an attached socket's standard input (then closed); its output, frame by frame."""
         # a unix-socket engine answers with docker's SocketIO wrapper; the socket is under `_sock`
         raw = cast(socket.socket, getattr(sock, "_sock", sock))
         try:
@@ -408,7 +593,7 @@ class DockerSandbox(Sandbox):
             raw.shutdown(socket.SHUT_WR)
             raw.settimeout(None)  # the command may be silent for as long as its limit: the watchdog bounds it
         except OSError:
-            sock.close()
+            sock.close()  # type: ignore[attr-defined]
             raise
         return _Frames(sock)
 
@@ -425,6 +610,7 @@ class DockerSandbox(Sandbox):
     def get_archive(self, src: str) -> bytes:
         """Not serialised with exec: reading files while a command runs is safe (and what a live view needs)."""
         self._ensure_open()
+        self._started()
         if self._pending:
             with self._lock:
                 self._deliver()
@@ -443,6 +629,7 @@ class DockerSandbox(Sandbox):
     def stream_archive(self, src: str) -> Generator[bytes, None, None]:
         """The engine's archive of `src`, chunk by chunk; a link at `src` itself is refused, not followed."""
         self._ensure_open()
+        self._started()
         if self._pending:
             with self._lock:
                 self._deliver()
@@ -557,11 +744,43 @@ class _Frames:
         self._sock.close()  # type: ignore[attr-defined]
 
 
+class _Report:
+    """One stream of a sandbox's last command, passed on but for its last REPORT_TAIL bytes, held back until the
+    end: the launcher's report of the command's status, signed with `key`, when they end with it (`ended`; its
+    status is `code` once closed)."""
+
+    def __init__(self, out: CappedBuffer, key: str) -> None:
+        self.out, self.cap, self.key, self.held = out, out.cap, key.encode(), b""
+        self.code: int | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.held += chunk
+        if len(self.held) > REPORT_TAIL:
+            self.out.write(self.held[:-REPORT_TAIL])
+            self.held = self.held[-REPORT_TAIL:]
+
+    def text(self) -> str:
+        return self.out.text() + self.held.decode(errors="replace")
+
+    @property
+    def ended(self) -> bool:
+        found = EXIT_REPORT.search(self.held)
+        return found is not None and hmac.compare_digest(found[2], self.key)
+
+    def close(self) -> None:
+        if self.ended:
+            found = EXIT_REPORT.search(self.held)
+            assert found is not None
+            self.code, self.held = int(found[1]), self.held[: found.start()]
+        self.out.write(self.held)
+        self.held = b""
+
+
 class _AfterMarker:
     """Stdout of a command that files were delivered for: the delivery's marker is taken off the front and the
     rest passed on; `seen` once the marker came whole (it is printed only after the files arrived)."""
 
-    def __init__(self, out: CappedBuffer) -> None:
+    def __init__(self, out: CappedBuffer | _Report) -> None:
         self.out, self.head, self.seen = out, b"", False
 
     def write(self, chunk: bytes) -> None:

@@ -125,10 +125,12 @@ def open_sandbox(spec: SandboxSpec, backend: BackendName = "auto", *, pooled: bo
     return _docker_pool().take(spec) if pooled else _start_docker(spec)
 
 
-def _start_docker(spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None) -> DockerSandbox:
+def _start_docker(
+    spec: SandboxSpec, remover: Callable[[Callable[[], None]], object] | None = None, waiting: bool = False
+) -> DockerSandbox:
     from opendgm.sandbox.docker_backend import DockerSandbox
 
-    sandbox = DockerSandbox(spec, remover)
+    sandbox = DockerSandbox(spec, remover, waiting=waiting)
     _open_sandboxes.add(sandbox)
     return sandbox
 
@@ -137,7 +139,7 @@ def _start_docker(spec: SandboxSpec, remover: Callable[[Callable[[], None]], obj
 def _docker_pool() -> SandboxPool:
     """The process's pool of pre-started Docker sandboxes; pooled ones are removed on a background thread."""
     remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opendgm-sandbox-remove")
-    pool = SandboxPool(functools.partial(_start_docker, remover=remover.submit))
+    pool = SandboxPool(lambda spec, waiting: _start_docker(spec, remover.submit, waiting))
     atexit.register(remover.shutdown)  # runs after the open sandboxes are closed (registered later, runs first)
     atexit.register(pool.close)
     return pool

@@ -204,8 +204,11 @@ class LocalSandbox(Sandbox):
         timeout: float | None = None,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        last: bool = False,
     ) -> ExecResult:
         self._ensure_open()
+        self._spend(last)  # bubblewrap starts per command anyway: the last one runs like any other
         limit = float(timeout if timeout is not None else self.spec.limits.exec_timeout_s)
         argv = ["bash", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         environment = {**self.spec.sandbox_env(), **(env or {})}

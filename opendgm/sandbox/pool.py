@@ -6,6 +6,11 @@ pool keeps as many spares of a spec as were ever in use at once (the worker coun
 shared between tasks: a sandbox serves the one caller that took it and is removed when that caller closes it
 (in the background); a spare carries the same owner labels as any sandbox, so the reaper removes it if the
 process dies, and the spares still waiting at exit are closed with the other open sandboxes.
+
+A spec whose sandboxes run one command each (the first command is also the last, as a grading's is), once that
+is seen, gets spares waiting for their one command (`DockerSandbox(waiting=True)`): the command runs as the
+container's own process, with no exec into it; a spare used otherwise replaces its container, and the spec's next
+spares are kept ones again.
 """
 
 from __future__ import annotations
@@ -31,8 +36,14 @@ MAX_SPARES = 8  # per spec, whatever the concurrency seen
 class SandboxPool:
     """Spares per spec, created by `start` on background threads."""
 
-    def __init__(self, start: Callable[[SandboxSpec], Sandbox], max_spares: int = MAX_SPARES) -> None:
+    def __init__(
+        self,
+        start: Callable[[SandboxSpec, bool], Sandbox],
+        max_spares: int = MAX_SPARES,
+    ) -> None:
+        """`start(spec, waiting)` makes a started sandbox (waiting for one command, see the module docstring)."""
         self._start = start
+        self._single: set[str] = set()  # specs whose sandboxes ran one command each
         self._max = max_spares
         self._lock = threading.Lock()
         self._spares: dict[str, deque[Future[Sandbox]]] = {}
@@ -48,11 +59,24 @@ class SandboxPool:
             spare = spares.popleft() if spares else None
             self._in_use[key] = self._in_use.get(key, 0) + 1
             self._peak[key] = max(self._peak.get(key, 0), self._in_use[key])
+            waiting = key in self._single
             for _ in range(min(self._peak[key], self._max) - len(spares)):
-                spares.append(self._starter.submit(self._start, spec))
-        sandbox = self._ready(spare) or self._start(spec)
+                spares.append(self._starter.submit(self._start, spec, waiting))
+        sandbox = self._ready(spare) or self._start(spec, waiting)
         sandbox.on_close(lambda: self._released(key))
+        sandbox.first_use = lambda last: self._learn(key, last)
         return sandbox
+
+    def _learn(self, key: str, single: bool) -> None:
+        """A sandbox of this spec was first used for its last command (`single`) or not: when that changes what
+        the spec's spares should be, the ones started are closed and the next ones started the other way."""
+        with self._lock:
+            if single == (key in self._single):
+                return
+            (self._single.add if single else self._single.discard)(key)
+            spares = self._spares.pop(key, deque())
+        for future in spares:
+            future.add_done_callback(_close_started)
 
     @staticmethod
     def _ready(spare: Future[Sandbox] | None) -> Sandbox | None:
