@@ -32,7 +32,9 @@ class StandIn:
     def __init__(self, answer: str) -> None:
         self.answer = answer
 
-    def exec(self, command: str, timeout: float, cwd: str | None = None, env: object = None) -> ExecResult:
+    def exec(
+        self, command: str, timeout: float, cwd: str | None = None, env: object = None, *, last: bool = False
+    ) -> ExecResult:
         return ExecResult(0, "".join(steps.mark(step) for step in steps.STEPS), "", False, 0.0)
 
     def put_files(self, path: str, files: dict[str, bytes]) -> None:
