@@ -253,7 +253,8 @@ def patched_file(original: str | None, patch: str, path: str) -> str | object | 
 
 def parsed_whole(script: str) -> str:
     """The eval script as one brace group: bash reads a script file as it runs it, so code run by the tests
-    could rewrite the lines after the test run (invariant 8); a group is read to its end before it runs."""
+    could rewrite the lines after the test run (invariant 8: scores cannot be forged); a group is read to its
+    end before it runs."""
     return f"{{\n{script.rstrip(chr(10))}\n}}\n"
 
 

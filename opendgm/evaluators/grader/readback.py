@@ -5,8 +5,8 @@ file after the command, on one line of its output: `TAG INDEX b<base64> TAG` for
 TAG` for anything else (missing, a folder, a link: never followed, as the sandbox's own reads refuse a link).
 TAG is drawn per grading; it only keeps these lines apart from the command's output. The lines are trusted no
 more than the files were: code the tests ran can print such a line as it can write the file, and the grader's
-own checks decide on the content (invariant 8, the canary). A line cut off at the output cap is no line: the
-grader reads that file the old way.
+own checks decide on the content (invariant 8: scores cannot be forged; the canary). A line cut off at the
+output cap is no line: the grader reads that file the old way.
 """
 
 from __future__ import annotations
