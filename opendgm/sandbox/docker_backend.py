@@ -294,15 +294,7 @@ class DockerSandbox(Sandbox):
             settle = STATE_SETTLE_S if killed and not oom and not self._ended_by_us else 0.0
             timed_out = self._stopped_by_its_own_doing(settle) or timed_out
             exit_code = 137 if exit_code is None else exit_code
-        return ExecResult(
-            exit_code=exit_code,
-            stdout=stdout.text(),
-            stderr=stderr.text() + ("\n[opendgm: killed: out of memory]\n" if oom else ""),
-            timed_out=timed_out,
-            duration_s=duration,
-            truncated=stdout.truncated or stderr.truncated,
-            oom_killed=oom,
-        )
+        return _exec_result(exit_code, stdout, stderr, timed_out, duration, oom)
 
     def _read(
         self,
@@ -373,15 +365,7 @@ class DockerSandbox(Sandbox):
                 raise EngineFailure(f"sandbox container {self.container.short_id} was stopped from outside")
         elif code == 137 and not timed_out:
             oom = bool((self._state() or {}).get("OOMKilled"))
-        return ExecResult(
-            exit_code=code if code is not None else status,
-            stdout=stdout.text(),
-            stderr=stderr.text() + ("\n[opendgm: killed: out of memory]\n" if oom else ""),
-            timed_out=timed_out,
-            duration_s=duration,
-            truncated=stdout.truncated or stderr.truncated,
-            oom_killed=oom,
-        )
+        return _exec_result(code if code is not None else status, stdout, stderr, timed_out, duration, oom)
 
     def _wait(self) -> int:
         """The exit status of a container whose command's output has ended."""
@@ -838,3 +822,18 @@ class _Watchdog:
 
     def cancel(self) -> None:
         self._stop.set()
+
+
+def _exec_result(
+    exit_code: int, stdout: CappedBuffer, stderr: CappedBuffer, timed_out: bool, duration: float, oom: bool
+) -> ExecResult:
+    """What a command left, read from its two streams (an exec's or the container's own process)."""
+    return ExecResult(
+        exit_code=exit_code,
+        stdout=stdout.text(),
+        stderr=stderr.text() + ("\n[opendgm: killed: out of memory]\n" if oom else ""),
+        timed_out=timed_out,
+        duration_s=duration,
+        truncated=stdout.truncated or stderr.truncated,
+        oom_killed=oom,
+    )
