@@ -18,10 +18,11 @@ container. Never from the agent's exit code or from text the agent wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
-from opendgm.llm import BudgetExceeded, LLMError, TokenRecord
-from opendgm.sandbox import EngineFailure, SandboxError
+if TYPE_CHECKING:  # the rooms are imported where an error is classified: an error exists only once its room has loaded
+    from opendgm.llm import LLMError, TokenRecord
+    from opendgm.sandbox import SandboxError
 
 Verdict = Literal[
     "resolved",
@@ -67,6 +68,8 @@ class InfrastructureFailure(Exception):
 
 def from_llm_error(error: LLMError) -> InfraEvent | None:
     """The event a failed model call is, or None when the request itself was at fault (a verdict on its maker)."""
+    from opendgm.llm import BudgetExceeded
+
     if not error.infrastructure:
         return None
     if isinstance(error, BudgetExceeded):
@@ -78,6 +81,8 @@ def from_llm_error(error: LLMError) -> InfraEvent | None:
 
 def from_sandbox_error(error: SandboxError) -> InfraEvent | None:
     """An engine, image or host failure is an event; any other sandbox error is the sandboxed code's doing."""
+    from opendgm.sandbox import EngineFailure
+
     return InfraEvent("engine", str(error)) if isinstance(error, EngineFailure) else None
 
 

@@ -28,11 +28,8 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
-from opendgm.archive import graph as graphs
 from opendgm.archive import trees
 from opendgm.archive.artifacts import ArtifactStore
 from opendgm.archive.db import Database
@@ -59,6 +56,9 @@ from opendgm.archive.schema import check_version, migrate, schema_version
 from opendgm.archive.summaries import SummaryCache
 from opendgm.llm import Totals
 from opendgm.version import __version__
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ARCHIVE_DB = "archive.sqlite"
 AGENTS_GIT = "agents.git"
@@ -711,6 +711,8 @@ class Archive(ResultsMixin, EventsMixin):
 
     def graph(self, evaluator: str | None = None, evaluator_version: str | None = None) -> nx.DiGraph:
         """All nodes as a networkx DiGraph (see `opendgm.archive.graph` for the tree helpers)."""
+        from opendgm.archive import graph as graphs  # networkx costs a command that reads no tree a second
+
         with self._db.read():
             return graphs.build_graph(self.summaries(None, evaluator, evaluator_version), self.edges())
 

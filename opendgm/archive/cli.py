@@ -20,7 +20,6 @@ from rich.table import Table
 from rich.text import Text
 
 from opendgm.archive import credit
-from opendgm.archive import graph as graphs
 from opendgm.archive.archive import Archive, unreadable
 from opendgm.archive.best import best_agent, best_path, why_none
 from opendgm.archive.credit import Fitness
@@ -333,6 +332,8 @@ def diff(
 
 def export_json(archive: Archive) -> str:
     """Nodes (with depth and per-stage scores) and edges (parent and typed) as one JSON document."""
+    from opendgm.archive import graph as graphs  # networkx: only the export reads depths
+
     with archive.snapshot():
         nodes, scores, edges = archive.nodes(), archive.scores_by_node(), archive.edges()
         depth = graphs.depths(archive.graph())
