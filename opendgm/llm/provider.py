@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from opendgm.llm import openai_compat, price_map
+from opendgm.llm import openai_compat, price_map, token_count
 from opendgm.llm.errors import ConfigError, LLMError
 from opendgm.llm.failures import classify, retry_after
 from opendgm.llm.prompt_cache import WRITE_PREMIUM
@@ -101,7 +101,11 @@ def _classify_litellm(exc: Exception, where: str) -> LLMError:
 
 def count_tokens(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
     """Prompt tokens as litellm counts them (the model's tokenizer if known, else tiktoken's), the tools' definitions
-    included: they are part of the prompt the provider bills."""
+    included: they are part of the prompt the provider bills. Where litellm's rule is plain, `token_count` applies
+    it without importing litellm."""
+    counted = token_count.count(model, messages, tools)
+    if counted is not None:
+        return counted
     return int(_litellm().token_counter(model=model, messages=messages, tools=tools))
 
 
