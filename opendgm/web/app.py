@@ -61,14 +61,15 @@ def create_app(campaigns: dict[str, Path], token: str | None = None, host: str =
                 listed.append({"name": name, "path": str(path), "campaign": None, "error": str(error)})
         return listed
 
-    trees = {name: views.TreeCache() for name in campaigns}
+    trees = {(name, with_x): views.TreeCache(with_x) for name in campaigns for with_x in (True, False)}
 
     @app.get("/api/{campaign}/tree", response_class=JSONResponse)
-    def tree(campaign: str) -> Response:
+    def tree(campaign: str, x: bool = True) -> Response:
         """Serialised here, not by FastAPI's encoder (which walks 10^6 values one by one), and kept while the
-        archive is unchanged; the tree never reads agents' code, so the open skips the code check."""
+        archive is unchanged; the tree never reads agents' code, so the open skips the code check. `x=false`
+        leaves out the server's layout column (the browser lays the tree out itself)."""
         with reading(campaigns, campaign, check_code=False) as archive:
-            return Response(trees[campaign].tree_json(archive), media_type="application/json")
+            return Response(trees[campaign, x].tree_json(archive), media_type="application/json")
 
     @app.get("/api/{campaign}/node/{node_id}")
     def node(campaign: str, node_id: str) -> dict[str, Any]:

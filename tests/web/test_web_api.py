@@ -42,6 +42,17 @@ def test_tree_has_every_node_with_layout_and_typed_edges(client: TestClient, cam
     assert tree["edges"] == [[ids["prompt"], ids["meta"], "produced_by"]]
 
 
+def test_the_browsers_tree_is_the_same_without_the_servers_x(client: TestClient) -> None:
+    """`?x=false` (what the dashboard's page asks: it lays the tree out itself) drops the x column and nothing else;
+    the default answer keeps it for API users."""
+    full, lean = client.get("/api/camp/tree").json(), client.get("/api/camp/tree?x=false").json()
+    assert lean["fields"] == [field for field in full["fields"] if field != "x"] and "x" in full["fields"]
+    assert [{k: v for k, v in row.items() if k != "x"} for row in rows(full).values()] == list(rows(lean).values())
+    assert {k: v for k, v in full.items() if k not in ("fields", "nodes")} == {
+        k: v for k, v in lean.items() if k not in ("fields", "nodes")
+    }
+
+
 def test_node_panel_data(client: TestClient, campaign: Campaign) -> None:
     child = client.get(f"/api/camp/node/{campaign[1]['child']}").json()
     assert "-    return 1\n+    return 2  # improved" in child["diff"]
