@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,18 @@ def test_the_kept_tree_follows_every_change_of_a_live_archive(tmp_path: Path, ca
                 expected = json.loads(json.dumps(views.tree(fresh)))
             assert client.get("/api/live/tree").json() == expected
             assert client.get("/api/live/tree").json() == expected  # the kept answer
+
+
+def test_views_that_read_no_code_answer_without_the_code_check(tmp_path: Path, campaign: Campaign) -> None:
+    """The live poll, progress, overview and tree skip the open's code check (a git lookup of every agent: a second at
+    5 x 10^4 agents, paid every few seconds by an open page); the campaign list and the code views still report a
+    damaged agents.git."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(campaign[0], damaged)
+    with closing(sqlite3.connect(damaged / "archive.sqlite")) as conn, conn:
+        conn.execute("UPDATE nodes SET commit_sha = ? WHERE id = ?", ("0" * 40, campaign[1]["child"]))
+    with TestClient(create_app({"d": damaged}), base_url="http://127.0.0.1") as client:
+        assert "lacks the code objects" in client.get("/api/campaigns").json()[0]["error"]
+        assert client.get(f"/api/d/node/{campaign[1]['seed']}").status_code == 503
+        for view in ("events", "progress", "overview", "tree", "tree?x=false"):
+            assert client.get(f"/api/d/{view}").status_code == 200, view
