@@ -18,12 +18,10 @@ container. Never from the agent's exit code or from text the agent wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import Final, Literal, get_args
 
 from opendgm.llm import BudgetExceeded, LLMError, TokenRecord
-
-if TYPE_CHECKING:  # the sandbox room (docker's client: 0.15 s) is imported where a sandbox error is classified, so
-    from opendgm.sandbox import SandboxError  # the archive's readers (`opendgm tree`, the dashboard) do not pay it
+from opendgm.sandbox import EngineFailure, SandboxError
 
 Verdict = Literal[
     "resolved",
@@ -80,8 +78,6 @@ def from_llm_error(error: LLMError) -> InfraEvent | None:
 
 def from_sandbox_error(error: SandboxError) -> InfraEvent | None:
     """An engine, image or host failure is an event; any other sandbox error is the sandboxed code's doing."""
-    from opendgm.sandbox import EngineFailure
-
     return InfraEvent("engine", str(error)) if isinstance(error, EngineFailure) else None
 
 

@@ -28,7 +28,9 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import networkx as nx
 
 from opendgm.archive import graph as graphs
 from opendgm.archive import trees
@@ -58,10 +60,6 @@ from opendgm.archive.summaries import SummaryCache
 from opendgm.llm import Totals
 from opendgm.version import __version__
 
-if TYPE_CHECKING:  # imported by `graph` when a graph is made (see there)
-    import networkx as nx
-
-
 ARCHIVE_DB = "archive.sqlite"
 AGENTS_GIT = "agents.git"
 ARTIFACTS = "artifacts"
@@ -71,6 +69,7 @@ _NODE_COLUMNS = (
     "id, seq, kind, parent_id, status, status_reason, operator, meta, commit_sha, code_hash, content,"
     " message, created_at, updated_at"
 )
+
 
 _RESULT_EVENT = ("evaluator", "task_id", "attempt", "status")  # the data of a `result` event (record_result)
 

@@ -9,17 +9,13 @@ lists it in `also`). The helpers below look at parent edges only.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+
+import networkx as nx
 
 from opendgm.archive.models import Edge, NodeSummary
 
-if TYPE_CHECKING:  # networkx is imported where a graph is made or walked: commands that never ask for one (`tree`,
-    import networkx as nx  # `show`, `status`) do not pay its 0.2 s import
-
 
 def build_graph(summaries: Iterable[NodeSummary], edges: Iterable[Edge]) -> nx.DiGraph:
-    import networkx as nx
-
     graph: nx.DiGraph[str] = nx.DiGraph()
     rows = list(summaries)
     for row in rows:
@@ -49,8 +45,6 @@ def build_graph(summaries: Iterable[NodeSummary], edges: Iterable[Edge]) -> nx.D
 
 def tree(graph: nx.DiGraph) -> nx.DiGraph:
     """A read-only view with the parent edges only."""
-    import networkx as nx
-
     return nx.subgraph_view(graph, filter_edge=lambda u, v: graph.edges[u, v]["kind"] == "parent")
 
 
@@ -61,8 +55,6 @@ def roots(graph: nx.DiGraph) -> list[str]:
 
 def depths(graph: nx.DiGraph) -> dict[str, int]:
     """Distance from each node to its root (roots are 0)."""
-    import networkx as nx
-
     parents = tree(graph)
     depth: dict[str, int] = {}
     for node in nx.topological_sort(parents):
@@ -71,8 +63,6 @@ def depths(graph: nx.DiGraph) -> dict[str, int]:
 
 
 def descendants(graph: nx.DiGraph, node: str) -> set[str]:
-    import networkx as nx
-
     return nx.descendants(tree(graph), node)
 
 
@@ -85,8 +75,6 @@ def clade_counts(graph: nx.DiGraph) -> dict[str, tuple[int, int]]:
     """(passes, fails) summed over each node and all its descendants, for every node in one pass:
     the Beta(1 + passes, 1 + fails) of HGM's clade-metaproductivity Thompson sampling. Nodes sharing
     a code hash each count the shared results, as HGM counts each node's evaluations."""
-    import networkx as nx
-
     parents = tree(graph)
     totals = {node: (graph.nodes[node]["passes"], graph.nodes[node]["fails"]) for node in graph}
     for node in reversed(list(nx.topological_sort(parents))):
