@@ -123,15 +123,15 @@ class TreeCache:
             row, depth = rows[position], layout.depth[position]
             self._before[position] = ("," if position else "") + _dumps(_facts(row))[:-1] + ","
             self._after[position] = f"{depth}," + _dumps(_spending(row, spent))[1:]
-        texts = [self._before, self._after]
+        parts: list[list[str]] = [self._before, self._after]
         if self.with_x:
             redo = list(stale | moved)  # a new node moves about half the rows: their x alone is written again
             for position, x in zip(redo, map("{!r},".format, layout.xs(redo)), strict=True):
                 self._x[position] = x
-            texts.insert(1, self._x)
+            parts.insert(1, self._x)
         head = _dumps({"campaign": campaign, "fields": TREE_FIELDS if self.with_x else BROWSER_FIELDS})[:-1]
         rest = _tree_rest(rows, edges, partial(_lineage, layout))
-        nodes = "".join(itertools.chain.from_iterable(zip(*texts, strict=True)))
+        nodes = "".join(itertools.chain.from_iterable(zip(*parts, strict=True)))
         body = f'{head},"nodes":[{nodes}],{_dumps(rest)[1:]}'
         self._made_from, self._body = (campaign, rows, edges, spent), body.encode()
         self._layout, self._rows, self._spent = layout, rows, spent
@@ -347,7 +347,7 @@ def progress(archive: Archive) -> dict[str, Any]:
 def _running(xs: Iterable[float], rows: list[NodeSummary]) -> list[dict[str, Any]]:
     """Best-so-far and mean-so-far of the rows' scores, in the order given, at each x (running max and sum in
     C-level passes, in the same order as a loop would add them)."""
-    scores = [row.score for row in rows]
+    scores = [score for row in rows if (score := row.score) is not None]  # every row given is scored
     best = itertools.islice(itertools.accumulate(scores, max, initial=0.0), 1, None)
     total = itertools.islice(itertools.accumulate(scores, initial=0.0), 1, None)
     return [
