@@ -155,7 +155,10 @@ class Evaluator(ABC):
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests. `grading`
         says whose diff it is and carries the judge of an evaluator that `needs_judge`."""
-        command = PatchedRun(task, patch, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests)
+        # the command's output is all it reads: the sandbox's last command
+        command = PatchedRun(
+            task, patch, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests, last=True
+        )
         run = self.run_patched(sandbox, command)
         if isinstance(run, Grade):
             return run
