@@ -45,8 +45,10 @@ class HarnessRun:
 HARNESS = f"{HARNESS_DIR}/harness.py"
 # Starts the harness from the bytecode the host compiled when the sandbox's Python reads that bytecode (the same
 # magic number), else from its source: compiling the harness's ~1200 lines is a tenth of a grading's start-up.
-# Both files are put in with the nonce, before anything of the agent's runs in the sandbox, and read once by
-# the harness's first process: what the agent's code may write there later is never run (`Forked`, `_spawn`).
+# Both files are put in with the nonce, before anything of the agent's runs in the sandbox. The .pyc is read once,
+# by the harness's first process; `call` forks its second one, `unittest` starts its own from harness.py before
+# the tests import anything (its guard allows no launcher frame below the runner): what the agent's code may
+# write there later is never run.
 LAUNCHER = (
     "import marshal, _frozen_importlib_external as bootstrap\n"
     f"__file__ = {HARNESS!r}\n"
