@@ -47,6 +47,7 @@ from opendgm.sandbox.owner import LABEL_PID
 from opendgm.sandbox.spec import DEFAULT_IMAGE
 
 LOCAL_GOAL, DOCKER_GOAL = 2.0, 1.3
+SETTLE_LIMIT_S = 60.0
 console = Console(width=120)
 
 
@@ -93,7 +94,8 @@ def settled_grading(evaluator: HumanEval, chunk: Sequence[Task], workers: int) -
     _, resolved = timed_map(grader(evaluator, "docker", True), chunk, workers)
     ready = _docker_pool().settle()
     ours = {"label": [f"{LABEL_PID}={os.getpid()}"]}
-    while len(control_client().api.containers(all=True, filters=ours)) > ready:
+    deadline = time.monotonic() + SETTLE_LIMIT_S  # one that cannot be removed is the reaper's: never a hang
+    while len(control_client().api.containers(all=True, filters=ours)) > ready and time.monotonic() < deadline:
         time.sleep(0.02)
     return time.perf_counter() - start, resolved
 
