@@ -49,6 +49,7 @@ def test_grading_throughput_resolves_every_solution_and_no_stub_on_the_local_bac
 
 @pytest.mark.docker
 def test_grading_throughput_on_docker_prints_the_ratio_to_the_floor(docker_engine: str, capsys) -> None:
-    figures = grading_throughput.main(["--limit", "2", "--backends", "docker"])
-    assert {"docker_s", "docker_unpooled_s", "floor_s"} <= set(figures)
-    assert "x floor" in capsys.readouterr().out
+    figures = grading_throughput.main(["--limit", "2", "--backends", "docker", "--rounds", "2"])
+    assert {"docker_s", "docker_unpooled_s", "floor_s", "rounds_docker_s", "rounds_floor_s"} <= set(figures)
+    out = capsys.readouterr().out
+    assert "blocks: docker <= 1.3x floor" in out and "round 2: docker | floor" in out and "rounds: docker" in out
