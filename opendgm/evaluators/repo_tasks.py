@@ -96,7 +96,9 @@ class RepoTasks(Evaluator):
         """The hidden tests, run by the trusted harness, scored against the task's expected tests."""
         job = harness_job(["unittest", TESTS_DIR, TEST_PATTERN], task.grading_timeout_s)
         timeout_s = task.grading_timeout_s + MARGIN_S
-        run = PatchedRun(task, patch, job.command, timeout_s, files={HARNESS_DIR: job.files}, hidden=task.hidden_tests)
+        files, hidden = {HARNESS_DIR: job.files}, task.hidden_tests
+        # the harness's line on stdout is all it reads: the sandbox's last command
+        run = PatchedRun(task, patch, job.command, timeout_s, files=files, hidden=hidden, last=True)
         ran = self.run_patched(sandbox, run)
         if isinstance(ran, Grade):
             return ran

@@ -122,7 +122,10 @@ class SWEBench(Evaluator):
         script = {Path(EVAL_SCRIPT).name: parsed_whole(canaried or plain)}
         files = {str(Path(EVAL_SCRIPT).parent): script}
         env = {"PYTHONPATH": SHADOW_PYTHONPATH}
-        patched = PatchedRun(task, patch, command, task.grading_timeout_s, files=files, hidden=restore.files, env=env)
+        # the eval script's log is all it reads (pyproject.toml was read before): the sandbox's last command
+        patched = PatchedRun(
+            task, patch, command, task.grading_timeout_s, files=files, hidden=restore.files, env=env, last=True
+        )
         run = self.run_patched(sandbox, patched)
         if isinstance(run, Grade):
             return run

@@ -46,7 +46,9 @@ child process:
 - `call SOLUTION ENTRY STUB TEST`: HumanEval. The problem's `check` runs here, in this process, against a
   proxy of the solution's function: each call goes to the child, which imports the solution and answers
   with plain data only. So `check` returning is confirmed by the harness itself; nothing the solution does
-  in its own process (exit hooks, patched builtins, objects equal to everything) can make it pass.
+  in its own process (exit hooks, patched builtins, objects equal to everything) can make it pass. The child
+  is this process forked before the nonce is read (no second interpreter start-up): it holds neither the nonce
+  nor the check, and runs nothing until this process has read and deleted both and made itself non-dumpable.
 
 The result is one line on stdout, `opendgm-result <HMAC of the JSON under the nonce> <json>`, after the child's
 output: the nonce is never printed, so a process that reads the line off the exec's pipe cannot write another.
@@ -56,18 +58,24 @@ import json
 import os
 import sys
 
+TYPE_CHECKING = False  # typing's import is a tenth of a grading's start-up; only mypy reads the annotations
+if TYPE_CHECKING:
+    from typing import Any
+
 if not sys.argv[1:2] or not sys.argv[1].startswith("child-"):
-    # Only the harness's own process needs these: the test process (the solution's code) starts without them,
-    # which is most of its start-up.
+    # Only the harness's own process needs these: the unittest process (the solution's code) starts without them.
     import contextlib
-    import hashlib
-    import hmac
-    import secrets
     import select
     import signal
-    import subprocess
     import time
-    from typing import Any
+
+    try:  # the interpreter's own SHA-256: hashlib and hmac would load OpenSSL, a tenth of a grading's start-up
+        from _sha2 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]
+        except ImportError:
+            from hashlib import sha256
 
 NONCE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nonce")
 LOG_TAIL = 4000
@@ -76,27 +84,37 @@ PR_SET_DUMPABLE = 4
 
 
 def main(argv):
-    with open(NONCE_FILE) as handle:
-        nonce = handle.read().strip()
-    os.unlink(NONCE_FILE)
-    _not_dumpable()
-    deadline = time.monotonic() + float(argv[argv.index("--timeout") + 1])
     mode, args = argv[0], argv[1 : argv.index("--timeout")]
     log_path = os.path.join(os.path.dirname(NONCE_FILE), "child.log")
     with open(log_path, "wb") as log:
+        # `call`'s solution process is forked now, before the nonce is read: it never holds it, and it waits
+        # (running nothing) until this process has deleted the nonce file and made itself non-dumpable
+        forked = _fork(log, lambda fds: child_call(args[0], args[1], *fds)) if mode == "call" else None
+        with open(NONCE_FILE) as handle:
+            nonce = handle.read().strip()
+        os.unlink(NONCE_FILE)
+        _not_dumpable()
+        deadline = time.monotonic() + float(argv[argv.index("--timeout") + 1])
         if mode == "unittest":
             result = run_unittest(args, log, deadline)
-        elif mode == "call":
-            result = run_call(args, log, deadline)
+        elif forked is not None:
+            result = run_call(args, forked, deadline)
         else:
             result = {"outcomes": {}, "notes": [f"unknown harness mode {mode!r}"], "timed_out": False}
     with open(log_path, "rb") as log:
         log.seek(max(0, os.path.getsize(log_path) - LOG_TAIL))
         sys.stdout.write(log.read().decode("utf-8", "replace") + "\n")
     body = json.dumps(result)
-    signed = hmac.new(nonce.encode(), body.encode(), hashlib.sha256).hexdigest()
+    signed = hmac_sha256(nonce.encode(), body.encode())
     sys.stdout.write(f"opendgm-result {signed} {body}\n")
     sys.stdout.flush()
+
+
+def hmac_sha256(key, message):
+    """HMAC-SHA256 (RFC 2104) as hex, what the host's `hmac` checks (`channel.signature`)."""
+    key = (sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    inner = sha256(bytes(byte ^ 0x36 for byte in key) + message).digest()
+    return sha256(bytes(byte ^ 0x5C for byte in key) + inner).hexdigest()
 
 
 def _not_dumpable():
@@ -109,6 +127,8 @@ def _not_dumpable():
 
 
 def _spawn(args, log, fds):
+    import subprocess
+
     return subprocess.Popen(
         [sys.executable, "-I", "-S", os.path.abspath(__file__), *args],
         pass_fds=fds,
@@ -117,6 +137,57 @@ def _spawn(args, log, fds):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+class Forked:
+    """A child forked by `_fork`: its pipes' host ends (`fds`), `start` to let it run, `wait` to reap it."""
+
+    def __init__(self, pid, go, fds):
+        self.pid, self.go, self.fds = pid, go, fds
+
+    def start(self):
+        os.write(self.go, b"1")
+        os.close(self.go)
+
+    def wait(self):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _fork(log, run):
+    """A child process (this interpreter, forked: no second start-up) in a session of its own, its output to
+    `log`, holding nothing of this process's but two pipes: `run(request_fd, response_fd)` once `start`ed.
+    Call it before anything secret is read: the child has a copy of this process as it was."""
+    req_r, req_w = os.pipe()
+    resp_r, resp_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid:
+        for fd in (req_r, resp_w, go_r):
+            os.close(fd)
+        return Forked(pid, go_w, (req_w, resp_r))
+    status = 1
+    try:
+        os.setsid()
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        low = 3
+        for fd in sorted((req_r, resp_w, go_r)):
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+        if os.read(go_r, 1) == b"1":  # else the harness ended without starting it
+            os.close(go_r)
+            run((req_r, resp_w))
+            status = 0
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        os._exit(status)
 
 
 def _end(child):
@@ -128,6 +199,8 @@ def _end(child):
 
 # -- unittest -----------------------------------------------------------------------------------
 def run_unittest(args, log, deadline):
+    import secrets
+
     key = secrets.token_hex(16)
     key_r, key_w = os.pipe()
     rec_r, rec_w = os.pipe()
@@ -1045,19 +1118,15 @@ class CallFailed(BaseException):
     (a BaseException, so a `check` that catches Exception cannot swallow it)."""
 
 
-def run_call(args, log, deadline):
-    solution, entry, stub, test = args
+def run_call(args, child, deadline):
+    _solution, entry, stub, test = args
     sources = []
     for path in (stub, test):  # read before any agent code runs: the solution's process may rewrite them
         with open(path) as handle:
             sources.append(handle.read())
     os.unlink(test)  # and may read it: its asserts are a table of the answers
-    req_r, req_w = os.pipe()
-    resp_r, resp_w = os.pipe()
-    child = _spawn(["child-call", solution, entry, str(req_r), str(resp_w)], log, (req_r, resp_w))
-    os.close(req_r)
-    os.close(resp_w)
-    requests, responses = os.fdopen(req_w, "w", buffering=1), os.fdopen(resp_r, "rb")
+    child.start()
+    requests, responses = os.fdopen(child.fds[0], "w", buffering=1), os.fdopen(child.fds[1], "rb")
     timed_out = [False]
 
     def candidate(*args, **kwargs):
@@ -1098,7 +1167,7 @@ def run_call(args, log, deadline):
 def child_call(solution, entry, req_fd, resp_fd):
     import runpy
 
-    requests, responses = os.fdopen(int(req_fd), "r"), os.fdopen(int(resp_fd), "w", buffering=1)
+    requests, responses = os.fdopen(req_fd, "r"), os.fdopen(resp_fd, "w", buffering=1)
     repo = os.getcwd()
     if repo not in sys.path:
         sys.path.append(repo)
@@ -1148,7 +1217,5 @@ def decode(value):
 if __name__ == "__main__":
     if sys.argv[1] == "child-unittest":
         child_unittest(*sys.argv[2:])
-    elif sys.argv[1] == "child-call":
-        child_call(*sys.argv[2:])
     else:
         main(sys.argv[1:])
