@@ -145,3 +145,43 @@ def test_a_diff_cannot_copy_the_hidden_tests_or_the_nonce_of_a_unittest_grading(
     graded = grade_patch(evaluator, task, patch, backend, CAMPAIGN)
     assert "LEAKED" not in graded.output, graded.output
     assert graded.status != "resolved", graded.output
+
+
+# The solution's code, in the `call` harness's forked child: reach into the harness (its parent, which holds the
+# nonce and the check) by ptrace, process_vm_readv and its /proc files. The harness made itself non-dumpable
+# before it let the child run, so each must be refused.
+REACHES_THE_HARNESS = """
+import ctypes as _c, os as _o
+_parent = _o.getppid()
+print("RAN", _parent, flush=True)
+_libc = _c.CDLL(None, use_errno=True)
+if _libc.ptrace(16, _parent, 0, 0) == 0:  # PTRACE_ATTACH
+    print("REACHED ptrace", flush=True)
+    _libc.ptrace(17, _parent, 0, 0)  # PTRACE_DETACH
+_buffer = _c.create_string_buffer(64)
+
+
+class _Vec(_c.Structure):
+    _fields_ = [("base", _c.c_void_p), ("size", _c.c_size_t)]
+
+
+_local, _remote = _Vec(_c.addressof(_buffer), 64), _Vec(0x400000, 64)
+if _libc.process_vm_readv(_parent, _c.byref(_local), 1, _c.byref(_remote), 1, 0) > 0:
+    print("REACHED process_vm_readv", flush=True)
+for _name in ("mem", "environ", "maps", "fd/0", "fd/1", "fd/3", "fd/4", "fd/5"):
+    try:
+        _o.close(_o.open(f"/proc/{_parent}/{_name}", _o.O_RDONLY))
+        print("REACHED", _name, flush=True)
+    except OSError:
+        pass
+"""
+
+
+def test_the_solutions_process_cannot_reach_into_the_harness(backend: BackendName) -> None:
+    evaluator = HumanEval(grading_timeout_s=20)
+    task = evaluator.select("HumanEval_0")[0]
+    patch = _solution_patch(task.repo_files["solution.py"].decode(), REACHES_THE_HARNESS)
+    graded = grade_patch(evaluator, task, patch, backend, CAMPAIGN)
+    assert "RAN" in graded.output, graded.output  # the attack ran
+    assert "REACHED" not in graded.output, graded.output
+    assert graded.status == "unresolved", graded.output
