@@ -554,6 +554,11 @@ class Archive(ResultsMixin, EventsMixin):
             ).fetchall()
         return [to_node(row) for row in rows]
 
+    def known_at(self) -> dict[str, float]:
+        """When each agent's figure became known (its last status change), by id, in one lean query."""
+        with self._db.read() as conn:
+            return dict(conn.execute("SELECT id, updated_at FROM nodes WHERE kind = 'agent'").fetchall())
+
     def children(self, node_id: str) -> list[Node]:
         """The direct children of `node_id`, oldest first."""
         with self._db.read() as conn:

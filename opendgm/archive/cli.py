@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -87,6 +88,7 @@ def _scorer(score: Score, scores: list[Score]) -> str:
 
 
 Segment = tuple[str, str]  # text, rich style name ("" for none)
+_END: tuple[Segment] = (("\n", ""),)  # a line's end
 
 
 def _label(
@@ -160,7 +162,7 @@ def print_tree(archive: Archive, max_depth: int | None, out: Console) -> int:
     if colours:
         out.file.write("".join("".join(styled(*segment) for segment in line) + "\n" for line in lines))
     else:
-        out.file.write("".join("".join(text for text, _ in line) + "\n" for line in lines))
+        out.file.write("".join([text for line in lines for text, _ in itertools.chain(line, _END)]))
     out.file.flush()
     return cut
 

@@ -71,8 +71,7 @@ def cost_report(
     with archive.snapshot():
         rows = archive.summaries(kind=None) if rows is None else rows
         rule = resolve(rows, rule)  # the rule `auto` stands for in this campaign, named in the report
-        with archive._db.read() as conn:  # when each agent's figure became known: its last status change
-            known_at = dict(conn.execute("SELECT id, updated_at FROM nodes WHERE kind = 'agent'").fetchall())
+        known_at = archive.known_at()
         by_role = archive.ledger.totals_by("role", campaign)
         by_purpose = archive.ledger.totals_by("purpose", campaign)
         by_node = archive.ledger.totals_by("node", campaign)

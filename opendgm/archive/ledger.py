@@ -59,6 +59,14 @@ class ArchiveLedger:
         with self._db.read() as conn:
             return Totals(*conn.execute(TOTALS.format(scope=f"{where} AND ts <= ?"), [*args, ts]).fetchone())
 
+    def spending(self) -> list[tuple[float, float, int, str]]:
+        """(time, dollars, tokens, role) of every call, oldest first (ties in recording order), the campaign's whole
+        spend in one lean query: a dashboard's spend curve must not build a record per call."""
+        with self._db.read() as conn:
+            return conn.execute(
+                "SELECT ts, cost_usd, prompt_tokens + completion_tokens, role FROM llm_calls ORDER BY ts, rowid"
+            ).fetchall()
+
     def calls(self, campaign: str | None = None, node: str | None = None) -> list[CallRecord]:
         where, args = scope(campaign, node)
         with self._db.read() as conn:

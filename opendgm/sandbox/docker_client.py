@@ -9,6 +9,8 @@ watchdog bounds it.)
 from __future__ import annotations
 
 import functools
+import time
+import weakref
 
 import docker
 import requests
@@ -20,6 +22,10 @@ API_TIMEOUT_S = 120
 CONTROL_TIMEOUT_S = 20
 # What a call to the engine can raise besides docker's own errors (docker-py lets these through raw).
 TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError, TimeoutError)
+# An engine that answered is taken to answer for this long: every sandbox opened asks, and a ping per grading was
+# one engine request in five. An engine lost meanwhile fails the sandbox's own first request (an EngineFailure).
+ANSWER_FRESH_S = 30.0
+_answered: weakref.WeakKeyDictionary[docker.DockerClient, float] = weakref.WeakKeyDictionary()
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,13 +41,17 @@ def control_client() -> docker.DockerClient:
 
 
 def docker_available() -> str | None:
-    """None when a Docker engine answers, else the reason it does not."""
+    """None when a Docker engine answers (or answered within ANSWER_FRESH_S), else the reason it does not."""
     try:
-        control_client().ping()
+        client = control_client()  # the client asks the engine for its API version when made
+        if time.monotonic() - _answered.get(client, -ANSWER_FRESH_S) < ANSWER_FRESH_S:
+            return None
+        client.ping()
     except (DockerException, *TRANSPORT_ERRORS) as exc:
         docker_client.cache_clear()
         control_client.cache_clear()
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    _answered[client] = time.monotonic()
     return None
 
 

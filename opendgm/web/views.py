@@ -11,7 +11,7 @@ import json
 import operator
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,9 @@ TREE_FIELDS = (
     "id", "parent", "kind", "status", "operator", "score", "stage", "x", "depth",
     "passes", "fails", "children", "cost_usd", "tokens", "reason",
 )  # fmt: skip
+# The fields without the server's x: the browser lays the tree out itself (with folding), and without x a new node
+# changes its own row, not the half of the rows to its right whose column moved.
+BROWSER_FIELDS = tuple(field for field in TREE_FIELDS if field != "x")
 DIFF_LIMIT = 400_000  # characters of diff sent to the browser; the rest is summarised
 CODE_LIMIT = 2_000_000  # characters of an agent's code sent to the browser, all files together
 FILE_LIMIT = 300_000  # characters of one file
@@ -47,13 +50,15 @@ class NotFound(LookupError):
     """The request names something this archive does not hold (answered with 404)."""
 
 
-def tree(archive: Archive) -> dict[str, Any]:
-    """Every node as a compact row (fields in `TREE_FIELDS`) with its layout, plus typed edges and the best agent
-    with the path that led to it."""
+def tree(archive: Archive, with_x: bool = True) -> dict[str, Any]:
+    """Every node as a compact row (fields in `TREE_FIELDS`, or `BROWSER_FIELDS` without `with_x`) with its layout,
+    plus typed edges and the best agent with the path that led to it."""
     campaign, rows, edges, spent = _tree_inputs(archive)
     place = tidy_layout((row.id, row.parent_id) for row in rows)
-    nodes = [[*_facts(row), *place[row.id], *_spending(row, spent)] for row in rows]
-    return {"campaign": campaign, "fields": TREE_FIELDS, "nodes": nodes} | _tree_rest(rows, edges)
+    cut = 0 if with_x else 1  # (x, depth) or (depth,)
+    nodes = [[*_facts(row), *place[row.id][cut:], *_spending(row, spent)] for row in rows]
+    fields = TREE_FIELDS if with_x else BROWSER_FIELDS
+    return {"campaign": campaign, "fields": fields, "nodes": nodes} | _tree_rest(rows, edges)
 
 
 class TreeCache:
@@ -63,21 +68,22 @@ class TreeCache:
     new nodes extend the kept layout (`TidyLayout.add`: the nodes right of a new one move one column), a moved
     node gets only its new x written (each row is kept as three texts: before its x, its x, after it), and the
     texts are joined in one C-level pass: a dashboard polling a 10^4-10^5 node tree pays for what changed, not for
-    the tree (equal, byte for byte, to `tree`)."""
+    the tree (equal, byte for byte, to `tree(archive, with_x)`; without x no row moves)."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_x: bool = True) -> None:
+        self.with_x = with_x
         self._made_from: tuple | None = None
         self._body = b""
         self._layout: TidyLayout | None = None  # of the kept rows
         self._rows: list[NodeSummary] = []  # what each kept row was made from, in the same order
         self._spent: dict[str | None, Totals] = {}
         self._before: list[str] = []  # each row's JSON before its x (with the comma that separates it from the last)
-        self._x: list[str] = []  # each row's x
+        self._x: list[str] = []  # each row's x and its comma (with_x only)
         self._after: list[str] = []  # each row's JSON after its x (depth and the rest)
         self._lock = threading.Lock()
 
     def tree_json(self, archive: Archive) -> bytes:
-        """`tree(archive)` as compact UTF-8 JSON."""
+        """`tree(archive, self.with_x)` as compact UTF-8 JSON."""
         inputs = _tree_inputs(archive)
         with self._lock:
             if inputs != self._made_from:
@@ -106,7 +112,8 @@ class TreeCache:
             if change is None:
                 layout = None
                 break
-            moved.update(change)
+            if self.with_x:
+                moved.update(change)
         if layout is None:
             layout, stale = TidyLayout((row.id, row.parent_id) for row in rows), set(range(len(rows)))
             self._before, self._x, self._after = [""] * len(rows), [""] * len(rows), [""] * len(rows)
@@ -115,13 +122,16 @@ class TreeCache:
         for position in stale:
             row, depth = rows[position], layout.depth[position]
             self._before[position] = ("," if position else "") + _dumps(_facts(row))[:-1] + ","
-            self._after[position] = f",{depth}," + _dumps(_spending(row, spent))[1:]
-        redo = list(stale | moved)  # a new node moves about half the rows: their x alone is written again
-        for position, x in zip(redo, map(repr, layout.xs(redo)), strict=True):
-            self._x[position] = x
-        head = _dumps({"campaign": campaign, "fields": TREE_FIELDS})[:-1]
+            self._after[position] = f"{depth}," + _dumps(_spending(row, spent))[1:]
+        parts: list[list[str]] = [self._before, self._after]
+        if self.with_x:
+            redo = list(stale | moved)  # a new node moves about half the rows: their x alone is written again
+            for position, x in zip(redo, map("{!r},".format, layout.xs(redo)), strict=True):
+                self._x[position] = x
+            parts.insert(1, self._x)
+        head = _dumps({"campaign": campaign, "fields": TREE_FIELDS if self.with_x else BROWSER_FIELDS})[:-1]
         rest = _tree_rest(rows, edges, partial(_lineage, layout))
-        nodes = "".join(itertools.chain.from_iterable(zip(self._before, self._x, self._after, strict=True)))
+        nodes = "".join(itertools.chain.from_iterable(zip(*parts, strict=True)))
         body = f'{head},"nodes":[{nodes}],{_dumps(rest)[1:]}'
         self._made_from, self._body = (campaign, rows, edges, spent), body.encode()
         self._layout, self._rows, self._spent = layout, rows, spent
@@ -302,28 +312,30 @@ def _step(line: str) -> dict[str, Any]:
 def progress(archive: Archive) -> dict[str, Any]:
     """Best and mean agent score against nodes created and against cumulative spend, and spend by role.
 
-    A node's spend is the ledger total up to its last status change (when its score became known)."""
+    A node's spend is the ledger total up to its last status change (when its score became known). Read in three
+    lean queries (summaries, when each agent became known, the calls' time, cost, tokens and role) and built in
+    C-level passes: a two-week campaign has 10^5 agents and more calls."""
     with archive.snapshot():
         rows = archive.summaries()
-        changed = {item.id: item.updated_at for item in archive.nodes(kind="agent")}
-        calls = sorted(archive.ledger.calls(), key=lambda call: call.ts)
-    times = [call.ts for call in calls]
-    spent = list(itertools.accumulate((call.cost_usd for call in calls), initial=0.0))
-    used = list(itertools.accumulate((call.prompt_tokens + call.completion_tokens for call in calls), initial=0))
-    by_node = _running([(count, row) for count, row in enumerate(rows, 1) if row.score is not None])
-    scored = sorted((row for row in rows if row.score is not None), key=lambda row: changed[row.id])
-    by_spend = _running([(spent[bisect.bisect_right(times, changed[row.id])], row) for row in scored])
-    by_tokens = _running([(used[bisect.bisect_right(times, changed[row.id])], row) for row in scored])
+        known_at = archive.known_at()
+        calls = archive.ledger.spending()
+    times, costs, tokens, _ = zip(*calls, strict=True) if calls else ((), (), (), ())
+    spent = list(itertools.accumulate(costs, initial=0.0))
+    used = list(itertools.accumulate(tokens, initial=0))
+    has_score = [row.stage is not None for row in rows]  # `NodeSummary.score` is None exactly without a stage
+    by_node = _running(itertools.compress(itertools.count(1), has_score), list(itertools.compress(rows, has_score)))
+    scored = sorted(itertools.compress(rows, has_score), key=lambda row: known_at[row.id])
+    at = [bisect.bisect_right(times, known_at[row.id]) for row in scored]
     roles: dict[str, dict[str, float]] = {}
-    for call in calls:
-        role = roles.setdefault(call.role, {"calls": 0, "cost_usd": 0.0, "tokens": 0})
-        role["calls"] += 1
-        role["cost_usd"] += call.cost_usd
-        role["tokens"] += call.prompt_tokens + call.completion_tokens
+    for _, cost, count, role in calls:
+        totals = roles.setdefault(role, {"calls": 0, "cost_usd": 0.0, "tokens": 0})
+        totals["calls"] += 1
+        totals["cost_usd"] += cost
+        totals["tokens"] += count
     return {
         "by_node": by_node,
-        "by_spend": by_spend,
-        "by_tokens": by_tokens,
+        "by_spend": _running(map(spent.__getitem__, at), scored),
+        "by_tokens": _running(map(used.__getitem__, at), scored),
         "by_role": roles,
         "total_cost_usd": spent[-1],
         "total_tokens": used[-1],
@@ -332,13 +344,16 @@ def progress(archive: Archive) -> dict[str, Any]:
     }
 
 
-def _running(points: list[tuple[float, Any]]) -> list[dict[str, Any]]:
-    """Best-so-far and mean-so-far of the scores, in the order given, at each x."""
-    out, best, total = [], 0.0, 0.0
-    for count, (x, row) in enumerate(points, 1):
-        best, total = max(best, row.score), total + row.score
-        out.append({"x": x, "id": row.id, "score": row.score, "best": best, "mean": total / count})
-    return out
+def _running(xs: Iterable[float], rows: list[NodeSummary]) -> list[dict[str, Any]]:
+    """Best-so-far and mean-so-far of the rows' scores, in the order given, at each x (running max and sum in
+    C-level passes, in the same order as a loop would add them)."""
+    scores = [score for row in rows if (score := row.score) is not None]  # every row given is scored
+    best = itertools.islice(itertools.accumulate(scores, max, initial=0.0), 1, None)
+    total = itertools.islice(itertools.accumulate(scores, initial=0.0), 1, None)
+    return [
+        {"x": x, "id": row.id, "score": score, "best": top, "mean": sum_ / count}
+        for count, (x, row, score, top, sum_) in enumerate(zip(xs, rows, scores, best, total, strict=True), 1)
+    ]
 
 
 def events(archive: Archive, since: int = 0, tail: int | None = None) -> dict[str, Any]:

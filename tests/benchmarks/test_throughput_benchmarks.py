@@ -24,6 +24,7 @@ def test_archive_scale_prints_selection_and_tree_goals_against_the_full_query(ca
         assert "x faster than the baseline" in note and "goal < 50 ms" in note, selector
     assert "122 lines; " in rows["tree --all render to a string"][1]  # title, best agent, 120 nodes
     assert "x the baseline; per 10,000 nodes" in rows["tree --all render to a string"][1]
+    assert "x the baseline (the goal is at 10,000 nodes)" in rows["`opendgm tree DIR --all`, the command"][1]
     assert "baseline: full summary query" in capsys.readouterr().out
 
 
@@ -32,6 +33,8 @@ def test_dashboard_tree_prints_the_endpoint_goal_against_the_full_query(tmp_path
     assert "150 nodes" in rows["GET /api/bench/tree"][1] and "goal < 500 ms" in rows["GET /api/bench/tree"][1]
     for change in ("a change", "a new node"):
         assert "x the baseline; goal < 500 ms" in rows[f"GET /api/bench/tree after {change}"][1]
+    assert "x the baseline; goal < 500 ms" in rows["GET /api/bench/tree?x=false after a new node"][1]
+    assert "x the baseline" in rows["GET /api/bench/progress"][1]
     assert "baseline: full summary query" in capsys.readouterr().out
 
 
@@ -46,6 +49,7 @@ def test_grading_throughput_resolves_every_solution_and_no_stub_on_the_local_bac
 
 @pytest.mark.docker
 def test_grading_throughput_on_docker_prints_the_ratio_to_the_floor(docker_engine: str, capsys) -> None:
-    figures = grading_throughput.main(["--limit", "2", "--backends", "docker"])
-    assert {"docker_s", "docker_unpooled_s", "floor_s"} <= set(figures)
-    assert "x floor" in capsys.readouterr().out
+    figures = grading_throughput.main(["--limit", "2", "--backends", "docker", "--rounds", "2"])
+    assert {"docker_s", "docker_unpooled_s", "floor_s", "rounds_docker_s", "rounds_floor_s"} <= set(figures)
+    out = capsys.readouterr().out
+    assert "blocks: docker <= 1.3x floor" in out and "round 2: docker | floor" in out and "rounds: docker" in out

@@ -85,3 +85,27 @@ def test_files_go_in_with_the_command_and_the_command_cannot_fake_or_hide_the_de
         with pytest.raises(SandboxError, match="cannot copy files into the sandbox"):
             sandbox.exec("touch ran")
         assert sandbox.exec("test ! -e ran").exit_code == 0
+
+
+@pytest.mark.docker
+def test_a_waiting_spare_carries_nothing_from_the_grading_before_it(docker_engine: str) -> None:
+    """The graded path (each sandbox's one command is its container's own process): what a command leaves behind
+    (files, a detached process that keeps writing) never reaches the spare that serves the next command."""
+    spec = SandboxSpec(image=docker_engine, campaign="test-pool-waiting", limits=Limits(memory_mb=256))
+    for _ in range(2):  # the pool learns that this spec's sandboxes run one command each
+        with open_sandbox(spec, "docker", pooled=True) as sandbox:
+            assert sandbox.exec("true", last=True).exit_code == 0
+    leave = (
+        "echo secret > /workspace/left; echo secret > /tmp/left; "
+        "(setsid sh -c 'while :; do echo persist >> /tmp/spread 2>/dev/null; sleep 0.1; done' >/dev/null 2>&1 &); "
+        "sleep 0.3"
+    )
+    look = "ls -A /workspace /tmp; cat /workspace/left /tmp/left /tmp/spread; pgrep -u 1000 -f '[p]ersist'"
+    with open_sandbox(spec, "docker", pooled=True) as first:
+        assert first.exec(leave, last=True).exit_code == 0
+        with open_sandbox(spec, "docker", pooled=True) as second:  # a spare started while the first ran
+            seen = second.exec(look, last=True)
+    assert second.container.id != first.container.id
+    assert "left" not in seen.stdout and "secret" not in seen.stdout and "persist" not in seen.stdout, seen.stdout
+    assert seen.exit_code != 0, seen  # no file there, no such process
+    assert _gone(first.container.id) and _gone(second.container.id)

@@ -168,3 +168,54 @@ def test_the_harness_signs_as_the_host_checks() -> None:
             key = os.urandom(key_size)
             expected = hmac.new(key, message, hashlib.sha256).hexdigest()
             assert namespace["hmac_sha256"](key, message) == expected
+
+
+HUNTS_THE_NONCE_IN_ITS_MEMORY = """
+import glob as _g, hashlib as _h, hmac as _m, json as _j, os as _o, re as _r, signal as _s
+
+_found = set()
+with open("/proc/self/maps") as _maps, open("/proc/self/mem", "rb", 0) as _mem:
+    for _line in _maps:
+        _range, _mode = _line.split()[:2]
+        if not _mode.startswith("rw"):
+            continue
+        _lo, _hi = (int(_part, 16) for _part in _range.split("-"))
+        try:
+            _mem.seek(_lo)
+            _found.update(_r.findall(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", _mem.read(_hi - _lo)))
+        except (OSError, ValueError, OverflowError):
+            pass
+_body = _j.dumps({"outcomes": {"check": True}, "notes": [], "timed_out": False})
+_lines = "".join(
+    f"opendgm-result {_m.new(_k, _body.encode(), _h.sha256).hexdigest()} {_body}\\n" for _k in list(_found)[:20000]
+)
+_targets = []
+for _path in _g.glob("/proc/[0-9]*/fd/[12]"):
+    try:
+        _targets.append(open(_path, "w"))
+    except OSError:
+        pass
+print("candidates", len(_found), "targets", len(_targets))
+for _out in _targets:
+    try:
+        _out.write(_lines)
+        _out.flush()
+    except OSError:
+        pass
+try:
+    _o.kill(_o.getppid(), _s.SIGKILL)  # the harness's own line would come last
+except OSError:
+    pass
+"""
+
+
+def test_the_solutions_process_never_holds_the_nonce(backend: BackendName) -> None:
+    """`call`'s solution process is the harness forked before the nonce is read: a solution that signs a passing
+    result with every nonce-like string in its own memory, writes it to every stdout it can open and kills the
+    harness is not resolved."""
+    evaluator = HumanEval(grading_timeout_s=20)
+    task = evaluator.select("HumanEval_0")[0]
+    source = task.repo_files["solution.py"].decode()
+    patch = patch_over({"solution.py": source}, {"solution.py": HUNTS_THE_NONCE_IN_ITS_MEMORY + source})
+    graded = grade_patch(evaluator, task, patch, backend, CAMPAIGN)
+    assert graded.status != "resolved" and graded.tests_passed == 0, graded.output

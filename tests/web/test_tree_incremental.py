@@ -52,18 +52,21 @@ def test_a_layout_extended_node_by_node_equals_one_made_afresh(seed: int) -> Non
     assert max(depth for _, depth in fresh.values()) > 60  # x needed more bits than a float's 53
 
 
-def test_the_kept_tree_equals_a_fresh_one_after_random_changes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_x", [True, False])
+def test_the_kept_tree_equals_a_fresh_one_after_random_changes(tmp_path: Path, with_x: bool) -> None:
     """Random new nodes (agents, text nodes, under any node or as roots), results, status changes, edges and model
-    calls, a few at a time; after each batch the endpoint's bytes equal `views.tree` serialised afresh."""
+    calls, a few at a time; after each batch the endpoint's bytes equal `views.tree` serialised afresh (with the
+    server's x, and without it as the browser asks)."""
     rng = random.Random(7)
-    cache = views.TreeCache()
+    cache = views.TreeCache(with_x)
     with Archive.create(tmp_path / "c", "kept-tree") as writer:
         nodes = [writer.add_node("prompt", "seed prompt", operator="seed").id]
         for step in range(60):
             for _ in range(rng.randrange(1, 4)):
                 change(writer, nodes, rng, step)
             with Archive.open(tmp_path / "c", readonly=True, check_code=False) as reader:
-                expected = json.dumps(views.tree(reader), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                fresh = views.tree(reader, with_x)
+                expected = json.dumps(fresh, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
                 assert cache.tree_json(reader) == expected.encode(), step
                 assert cache.tree_json(reader) == expected.encode()  # the kept answer
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,17 @@ def test_tree_has_every_node_with_layout_and_typed_edges(client: TestClient, cam
     seed_x = nodes[ids["seed"]]["x"]
     assert nodes[ids["child"]]["x"] < seed_x < nodes[ids["rejected"]]["x"]  # parent midway over its children
     assert tree["edges"] == [[ids["prompt"], ids["meta"], "produced_by"]]
+
+
+def test_the_browsers_tree_is_the_same_without_the_servers_x(client: TestClient) -> None:
+    """`?x=false` (what the dashboard's page asks: it lays the tree out itself) drops the x column and nothing else;
+    the default answer keeps it for API users."""
+    full, lean = client.get("/api/camp/tree").json(), client.get("/api/camp/tree?x=false").json()
+    assert lean["fields"] == [field for field in full["fields"] if field != "x"] and "x" in full["fields"]
+    assert [{k: v for k, v in row.items() if k != "x"} for row in rows(full).values()] == list(rows(lean).values())
+    assert {k: v for k, v in full.items() if k not in ("fields", "nodes")} == {
+        k: v for k, v in lean.items() if k not in ("fields", "nodes")
+    }
 
 
 def test_node_panel_data(client: TestClient, campaign: Campaign) -> None:
@@ -184,3 +197,18 @@ def test_the_kept_tree_follows_every_change_of_a_live_archive(tmp_path: Path, ca
                 expected = json.loads(json.dumps(views.tree(fresh)))
             assert client.get("/api/live/tree").json() == expected
             assert client.get("/api/live/tree").json() == expected  # the kept answer
+
+
+def test_views_that_read_no_code_answer_without_the_code_check(tmp_path: Path, campaign: Campaign) -> None:
+    """The live poll, progress, overview and tree skip the open's code check (a git lookup of every agent: a second at
+    5 x 10^4 agents, paid every few seconds by an open page); the campaign list and the code views still report a
+    damaged agents.git."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(campaign[0], damaged)
+    with closing(sqlite3.connect(damaged / "archive.sqlite")) as conn, conn:
+        conn.execute("UPDATE nodes SET commit_sha = ? WHERE id = ?", ("0" * 40, campaign[1]["child"]))
+    with TestClient(create_app({"d": damaged}), base_url="http://127.0.0.1") as client:
+        assert "lacks the code objects" in client.get("/api/campaigns").json()[0]["error"]
+        assert client.get(f"/api/d/node/{campaign[1]['seed']}").status_code == 503
+        for view in ("events", "progress", "overview", "tree", "tree?x=false"):
+            assert client.get(f"/api/d/{view}").status_code == 200, view

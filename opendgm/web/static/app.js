@@ -499,7 +499,7 @@ function options(id, values) {
   box.value = values.has(keep) ? keep : "";
 }
 async function loadTree() {
-  const t = await api(`api/${S.campaign}/tree`);
+  const t = await api(`api/${S.campaign}/tree?x=false`);  // the layout is made here, with folding
   const grown = t.nodes.length !== S.nodes.length;
   S.nodes = t.nodes.map((row) => Object.fromEntries(t.fields.map((f, i) => [f, row[i]])));
   S.edges = t.edges; S.best = t.best; S.bestNote = t.best_note; S.path = new Set(t.best_path);
