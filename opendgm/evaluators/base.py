@@ -24,7 +24,7 @@ from opendgm.archive import EvaluatorKey
 from opendgm.evaluators.grader import steps
 from opendgm.evaluators.grader.hooks import drop_hooks
 from opendgm.evaluators.grader.steps import HIDDEN_DIR, PATCH_FILE
-from opendgm.evaluators.patches import drop_protected
+from opendgm.evaluators.patches import drop_protected, outside_copies
 from opendgm.evaluators.task import NO_GRADING, Grade, Grading, Task
 from opendgm.outcomes import Verdict
 from opendgm.sandbox import ExecResult, Sandbox, SandboxError
@@ -170,6 +170,9 @@ class Evaluator(ABC):
         """`run` (a fresh repository with the agent's diff applied, minus protected files and import hooks, see
         `apply_patch`; the command and what comes after it) in one sandbox exec. A Grade (`patch_failed`) when
         the diff does not apply, else the command's result."""
+        refused = _refused(run.patch)
+        if refused is not None:
+            return refused
         if not _one_exec(type(self)):
             return self._run_patched_stepwise(sandbox, run)
         task, patch = run.task, self._applicable(run.patch)
@@ -212,6 +215,9 @@ class Evaluator(ABC):
         has them) and minus import hooks (`grader.hooks`); a Grade if that failed. Two execs: graders that
         run tests after it use `run_patched`, which does it all in one."""
         self.prepare(task, sandbox)
+        refused = _refused(patch)
+        if refused is not None:
+            return refused
         patch = self._applicable(patch)
         if not patch.strip():
             return None
@@ -269,6 +275,14 @@ def _takes_grading(cls: type[Evaluator]) -> bool:
         stacklevel=3,
     )
     return False
+
+
+def _refused(patch: str) -> Grade | None:
+    """`patch_failed` for a diff that copies a file from outside the repository (`patches.outside_copies`)."""
+    sources = outside_copies(patch)
+    if not sources:
+        return None
+    return Grade("patch_failed", 0, 0, 1, f"refused: the diff copies from outside the repository: {sources[:5]}\n")
 
 
 def _put_together(sandbox: Sandbox, workdir: str, groups: list[tuple[str, Mapping[str, bytes | str]]]) -> None:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 
 FILE_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
+COPY_SOURCE = re.compile(r"^copy from (.*)$", re.MULTILINE)
 
 
 def split_by_file(patch: str) -> list[tuple[str, str, str]]:
@@ -18,6 +19,15 @@ def split_by_file(patch: str) -> list[tuple[str, str, str]]:
         end = starts[index + 1].start() if index + 1 < len(starts) else len(patch)
         sections.append((match.group(1), match.group(2), patch[match.start() : end]))
     return sections
+
+
+def outside_copies(patch: str) -> list[str]:
+    """The sources of the diff's copies that are not plain paths inside the repository. `git apply` checks a
+    copy's new path but reads its source wherever it points (`../`, an absolute path, a quoted name that spells
+    either), inside a repository or not: such a copy brings the grader's files (the nonce, the hidden tests)
+    into the repository before any of the agent's code runs."""
+    sources = (source.strip() for source in COPY_SOURCE.findall(patch))
+    return [source for source in sources if source.startswith(('"', "/")) or ".." in source.split("/")]
 
 
 def drop_protected(patch: str, patterns: list[str]) -> tuple[str, list[str]]:
