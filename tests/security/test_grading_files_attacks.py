@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import marshal
 import os
 import subprocess
@@ -160,14 +161,36 @@ def test_the_harness_runs_from_its_source_where_the_bytecode_is_not_this_interpr
     assert ran.stdout == f"from source {folder / 'harness.py'} ['a']\n"
 
 
-def test_the_harness_signs_as_the_host_checks() -> None:
+def _harness_namespace() -> dict:
     namespace: dict = {"__name__": "harness", "__file__": HARNESS}
     exec(marshal.loads(harness_bytecode()[16:]), namespace)
+    return namespace
+
+
+def test_the_harness_signs_as_the_host_checks() -> None:
+    namespace = _harness_namespace()
     for key_size in (0, 32, 64, 65, 200):
         for message in (b"", b"x", os.urandom(3000)):
             key = os.urandom(key_size)
             expected = hmac.new(key, message, hashlib.sha256).hexdigest()
             assert namespace["hmac_sha256"](key, message) == expected
+
+
+def test_the_harness_reads_and_writes_json_as_json_does() -> None:
+    """The harness's codec (json's C core, without json's import) writes what the host's json reads, and reads
+    the solution's answers as json would: text that is not one JSON value is refused, not half read."""
+    namespace = _harness_namespace()
+    dumps, loads = namespace["json_dumps"], namespace["json_loads"]
+    values = [None, True, -(2**70), 1.5, float("inf"), 'é\u2028\x00"\\', [1, [2, {"a": [None]}]], {"x": {"y": []}}]
+    for value in values:
+        assert json.loads(dumps(value)) == value
+        assert loads(json.dumps(value)) == value
+    assert loads(b' {"value": [3]}\n') == {"value": [3]}
+    for junk in ["", " ", "[1,", "{} x", "nul", "1 2", '"\\ud800', "[" * 100_000, '{"a":1}{}']:
+        with pytest.raises((ValueError, RecursionError)):
+            loads(junk)
+    with pytest.raises(TypeError):
+        dumps(object())
 
 
 HUNTS_THE_NONCE_IN_ITS_MEMORY = """
